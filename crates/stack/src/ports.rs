@@ -1,0 +1,46 @@
+//! Free ports on the loopback interface.
+
+use std::net::{Ipv4Addr, TcpListener};
+
+use crate::StackError;
+
+/// Whether nothing listens on `127.0.0.1:port` (and it can be bound).
+pub(crate) fn is_free(port: u16) -> bool {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
+        && std::net::TcpStream::connect_timeout(
+            &(Ipv4Addr::LOCALHOST, port).into(),
+            std::time::Duration::from_millis(200),
+        )
+        .is_err()
+}
+
+/// A port the OS considers free right now.
+pub(crate) fn any_free() -> Result<u16, StackError> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| StackError::io("cannot find a free port on", "127.0.0.1", e))
+}
+
+/// `count` distinct free ports.
+pub(crate) fn distinct_free(count: usize) -> Result<Vec<u16>, StackError> {
+    // Hold the listeners until all are chosen so the OS does not hand one out twice.
+    let listeners: Vec<TcpListener> = (0..count)
+        .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| StackError::io("cannot find a free port on", "127.0.0.1", e))?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| StackError::io("cannot find a free port on", "127.0.0.1", e))
+}
+
+/// Checks a port the user asked for.
+pub(crate) fn require_free(service: &'static str, port: u16, flag: &'static str) -> Result<u16, StackError> {
+    if is_free(port) {
+        Ok(port)
+    } else {
+        Err(StackError::PortInUse { service, port, flag })
+    }
+}

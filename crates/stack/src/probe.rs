@@ -1,0 +1,284 @@
+//! Readiness and facts from the services themselves: the engine's root and health
+//! endpoints, and Redis `PING` / `INFO`. Readiness means the service answers, never
+//! that a log line appeared.
+
+use std::error::Error as _;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::endpoint::{EngineEndpoint, RedisEndpoint};
+use crate::StackError;
+
+/// What the engine says about itself at `GET /`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineInfo {
+    /// `opensearch` or `elasticsearch`.
+    pub distribution: String,
+    /// e.g. `2.19.1`.
+    pub version: String,
+    /// The cluster's name.
+    pub cluster_name: String,
+}
+
+/// `GET /_cluster/health`, the parts trawl shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineHealth {
+    /// `green`, `yellow` or `red`.
+    pub status: String,
+    /// Nodes in the cluster.
+    pub number_of_nodes: u32,
+}
+
+/// Asks the engine who it is; tells an engine from anything else that answers HTTP.
+pub async fn engine_info(endpoint: &EngineEndpoint) -> Result<EngineInfo, StackError> {
+    let client = endpoint.http_client()?;
+    let response = client
+        .get(endpoint.url.clone())
+        .send()
+        .await
+        .map_err(|e| request_error(endpoint, &e))?;
+    let status = response.status();
+    if status.as_u16() == 401 || status.as_u16() == 403 {
+        return Err(StackError::EngineAuth {
+            url: endpoint.url.to_string(),
+            who: endpoint.principal(),
+            status: status.as_u16(),
+        });
+    }
+    let body = response.text().await.map_err(|e| request_error(endpoint, &e))?;
+    let not_engine = |detail: String| StackError::NotAnEngine {
+        url: endpoint.url.to_string(),
+        detail,
+    };
+    let json: serde_json::Value = serde_json::from_str(&body).map_err(|_| {
+        not_engine(format!(
+            "HTTP {status}, body starts with {:?}",
+            body.chars().take(60).collect::<String>()
+        ))
+    })?;
+    let version = json
+        .pointer("/version/number")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| not_engine(format!("HTTP {status}, JSON without version.number")))?;
+    if !status.is_success() {
+        return Err(not_engine(format!("HTTP {status}")));
+    }
+    let distribution = json
+        .pointer("/version/distribution")
+        .and_then(|v| v.as_str())
+        .unwrap_or("elasticsearch")
+        .to_owned();
+    Ok(EngineInfo {
+        distribution,
+        version: version.to_owned(),
+        cluster_name: json
+            .get("cluster_name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
+/// Cluster health, waiting server-side up to `wait` for yellow and `nodes` nodes.
+pub async fn engine_health(
+    endpoint: &EngineEndpoint,
+    nodes: Option<u16>,
+    wait: Duration,
+) -> Result<EngineHealth, StackError> {
+    let client = endpoint.http_client()?;
+    let mut url = endpoint.url.join("_cluster/health").expect("valid path");
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("wait_for_status", "yellow");
+        q.append_pair("timeout", &format!("{}ms", wait.as_millis()));
+        if let Some(n) = nodes {
+            q.append_pair("wait_for_nodes", &format!(">={n}"));
+        }
+    }
+    let response = client
+        .get(url)
+        .timeout(wait + Duration::from_secs(10))
+        .send()
+        .await
+        .map_err(|e| request_error(endpoint, &e))?;
+    let status = response.status();
+    if status.as_u16() == 401 || status.as_u16() == 403 {
+        return Err(StackError::EngineAuth {
+            url: endpoint.url.to_string(),
+            who: endpoint.principal(),
+            status: status.as_u16(),
+        });
+    }
+    let json: serde_json::Value = response.json().await.map_err(|e| StackError::NotAnEngine {
+        url: endpoint.url.to_string(),
+        detail: format!("cluster health was not JSON: {e}"),
+    })?;
+    Ok(EngineHealth {
+        status: json
+            .get("status")
+            .and_then(|v| v.as_str())
+            .unwrap_or("unknown")
+            .to_owned(),
+        number_of_nodes: json
+            .get("number_of_nodes")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0) as u32,
+    })
+}
+
+/// Polls until the engine is yellow or green with `nodes` nodes, or `deadline` passes.
+///
+/// `still_starting` is asked between polls; it returns an error when the service died,
+/// so a crashed start fails at once instead of at the deadline.
+pub async fn wait_for_engine(
+    endpoint: &EngineEndpoint,
+    nodes: u16,
+    deadline: Duration,
+    log: &str,
+    mut still_starting: impl FnMut() -> Result<(), StackError>,
+) -> Result<EngineHealth, StackError> {
+    let started = Instant::now();
+    let mut last: String;
+    loop {
+        still_starting()?;
+        match engine_health(endpoint, Some(nodes), Duration::from_secs(1)).await {
+            Ok(health)
+                if matches!(health.status.as_str(), "yellow" | "green")
+                    && health.number_of_nodes >= u32::from(nodes) =>
+            {
+                return Ok(health);
+            }
+            Ok(health) => {
+                last = format!("status {}, {} node(s)", health.status, health.number_of_nodes)
+            }
+            Err(e @ (StackError::EngineAuth { .. } | StackError::NotAnEngine { .. })) => return Err(e),
+            Err(e) => last = e.to_string(),
+        }
+        if started.elapsed() >= deadline {
+            return Err(StackError::NotReady {
+                service: "the engine",
+                url: endpoint.url.to_string(),
+                waited: started.elapsed(),
+                last,
+                log: log.to_owned(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Sends `PING` and reads the server version from `INFO server`.
+pub async fn redis_version(endpoint: &RedisEndpoint) -> Result<String, StackError> {
+    let unreachable = |e: redis::RedisError| StackError::RedisUnreachable {
+        url: endpoint.to_string(),
+        reason: redact(&e.to_string(), endpoint),
+    };
+    let client = redis::Client::open(endpoint.connection_url()).map_err(unreachable)?;
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(unreachable)?;
+    let pong: String = redis::cmd("PING").query_async(&mut conn).await.map_err(unreachable)?;
+    if pong != "PONG" {
+        return Err(StackError::RedisUnreachable {
+            url: endpoint.to_string(),
+            reason: format!("answered {pong:?}"),
+        });
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut conn)
+        .await
+        .map_err(unreachable)?;
+    Ok(info
+        .lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .unwrap_or("unknown")
+        .trim()
+        .to_owned())
+}
+
+/// Polls Redis until it answers `PING`, or `deadline` passes.
+pub async fn wait_for_redis(
+    endpoint: &RedisEndpoint,
+    deadline: Duration,
+    log: &str,
+    mut still_starting: impl FnMut() -> Result<(), StackError>,
+) -> Result<String, StackError> {
+    let started = Instant::now();
+    loop {
+        still_starting()?;
+        match redis_version(endpoint).await {
+            Ok(version) => return Ok(version),
+            Err(e) if started.elapsed() >= deadline => {
+                return Err(StackError::NotReady {
+                    service: "Redis",
+                    url: endpoint.to_string(),
+                    waited: started.elapsed(),
+                    last: e.to_string(),
+                    log: log.to_owned(),
+                });
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Turns a transport error into the error that says what to check.
+fn request_error(endpoint: &EngineEndpoint, e: &reqwest::Error) -> StackError {
+    let chain = error_chain(e);
+    let lower = chain.to_ascii_lowercase();
+    let url = endpoint.url.to_string();
+    if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("tls") {
+        let hint = match &endpoint.ca_file {
+            Some(ca) => format!(
+                "the engine's certificate is not signed by the CA in {} (TRAWL_ES_CA_FILE)",
+                ca.display()
+            ),
+            None => "set TRAWL_ES_CA_FILE to the PEM file of the CA that signed the engine's certificate".into(),
+        };
+        return StackError::Tls { url, reason: chain, hint };
+    }
+    if endpoint.url.scheme() == "http"
+        && (lower.contains("connection closed") || lower.contains("reset") || lower.contains("invalid http"))
+    {
+        return StackError::EngineUnreachable {
+            url,
+            reason: format!("{chain}; if this port serves HTTPS, use an https:// URL"),
+            var: crate::endpoint::ENV_ES_URL,
+        };
+    }
+    StackError::EngineUnreachable {
+        url,
+        reason: chain,
+        var: crate::endpoint::ENV_ES_URL,
+    }
+}
+
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn redact(text: &str, endpoint: &RedisEndpoint) -> String {
+    match url::Url::parse(endpoint.connection_url())
+        .ok()
+        .and_then(|u| u.password().map(str::to_owned))
+    {
+        Some(pw) if !pw.is_empty() => text.replace(&pw, "***"),
+        _ => text.to_owned(),
+    }
+}

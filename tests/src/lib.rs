@@ -1,0 +1,170 @@
+//! Support for trawl's end-to-end suites: the real services (from `cargo xtask test`,
+//! the environment, or a stack started with `cargo xtask up`), names no other test
+//! uses, and cleanup that runs even when a test panics.
+//!
+//! Every test works under its own prefix, so tests share one engine and one Redis and
+//! still run in parallel.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use serde_json::Value;
+use trawl_stack::{EngineEndpoint, RedisEndpoint, Services, Stack, StackEnv, StateDir};
+
+/// Set by `cargo xtask test` when it could not bring services up (outside CI).
+const ENV_UNAVAILABLE: &str = "TRAWL_SERVICES_UNAVAILABLE";
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
+}
+
+/// Whether this run is CI, where a test that needs services must fail without them.
+pub fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// The engine and Redis for `test`, or `None` (after saying why) when there are none.
+///
+/// Under CI a missing service is a failure, never a skip.
+pub fn services(test: &str) -> Option<Services> {
+    let found = StateDir::for_workspace(&workspace_root())
+        .and_then(|dir| Stack::with_env(dir, StackEnv::from_process()).running_services());
+    let reason = match found {
+        Ok(Some(services)) => return Some(services),
+        Ok(None) => std::env::var(ENV_UNAVAILABLE).unwrap_or_else(|_| {
+            "TRAWL_ES_URL and TRAWL_REDIS_URL are unset and no stack was started with `cargo xtask up`".into()
+        }),
+        Err(e) => e.to_string(),
+    };
+    if is_ci() {
+        panic!("{test}: CI needs real services, but {reason}; run the suite through `cargo xtask test`");
+    }
+    eprintln!("SKIPPED {test}: {reason}. Run `cargo xtask test`, or `cargo xtask up` before `cargo test`.");
+    None
+}
+
+/// `let services = require_services!();` — the services, or return from the test
+/// (locally) after saying why; under CI it fails instead.
+#[macro_export]
+macro_rules! require_services {
+    () => {
+        match $crate::services(module_path!()) {
+            Some(services) => services,
+            None => return,
+        }
+    };
+}
+
+/// A lowercase name no other test or run uses: `trawl-test-<what>-<pid>-<n>-<time>`.
+pub fn unique_name(what: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("trawl-test-{what}-{}-{n}-{nanos:x}", std::process::id()).to_ascii_lowercase()
+}
+
+/// A small JSON-over-HTTP handle on the engine for tests that exercise it directly.
+#[derive(Clone)]
+pub struct Engine {
+    client: reqwest::Client,
+    endpoint: EngineEndpoint,
+}
+
+/// An engine answer: status code and JSON body (`Null` when the body is empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Engine {
+    /// A handle on the given endpoint, with its CA file and credentials.
+    pub fn new(endpoint: &EngineEndpoint) -> anyhow::Result<Self> {
+        Ok(Engine {
+            client: endpoint.http_client()?,
+            endpoint: endpoint.clone(),
+        })
+    }
+
+    /// Sends `method path` with an optional JSON body.
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Answer> {
+        let url = self.endpoint.url.join(path.trim_start_matches('/'))?;
+        let mut request = self.client.request(method.clone(), url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{method} {path}"))?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).with_context(|| format!("{method} {path}: not JSON: {text}"))?
+        };
+        Ok(Answer { status, body })
+    }
+
+    /// Like [`Engine::send`] but fails unless the status is 2xx.
+    pub async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let answer = self.send(method.clone(), path, body).await?;
+        anyhow::ensure!(
+            (200..300).contains(&answer.status),
+            "{method} {path}: HTTP {}: {}",
+            answer.status,
+            answer.body
+        );
+        Ok(answer.body)
+    }
+
+    /// Deletes the indices matching `pattern` when dropped, even after a panic.
+    pub fn cleanup(&self, pattern: impl Into<String>) -> IndexCleanup {
+        IndexCleanup {
+            engine: self.clone(),
+            pattern: pattern.into(),
+        }
+    }
+}
+
+/// Deletes indices on drop (from a thread of its own, so it works inside any runtime).
+pub struct IndexCleanup {
+    engine: Engine,
+    pattern: String,
+}
+
+impl Drop for IndexCleanup {
+    fn drop(&mut self) {
+        let engine = self.engine.clone();
+        let pattern = self.pattern.clone();
+        let done = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                engine
+                    .send(reqwest::Method::DELETE, &format!("{pattern}?expand_wildcards=all"), None)
+                    .await
+            })?;
+            anyhow::Ok(())
+        })
+        .join();
+        if let Ok(Err(e)) = done {
+            eprintln!("cleanup of {} failed: {e:#}", self.pattern);
+        }
+    }
+}
+
+/// A multiplexed Redis connection whose response timeout fits blocking commands.
+pub async fn redis(endpoint: &RedisEndpoint) -> anyhow::Result<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(endpoint.connection_url())?;
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(std::time::Duration::from_secs(30)));
+    Ok(client.get_multiplexed_async_connection_with_config(&config).await?)
+}

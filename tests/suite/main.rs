@@ -1,0 +1,6 @@
+//! trawl's end-to-end suite: one test binary, one module per area, all against real
+//! services (see `trawl_tests` for how they are found).
+
+mod engine;
+mod redis_store;
+mod stack;

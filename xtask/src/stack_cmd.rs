@@ -1,0 +1,171 @@
+//! `up`, `down`, `status` and `demo`: rendering around `trawl_stack::Stack`.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressStyle};
+use trawl_stack::{EngineKind, Owner, ProviderKind, Stack, StackStatus, UpOutcome, UpRequest};
+
+/// Options shared by `up`, `demo` and `test`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct UpArgs {
+    /// external, docker or local (default: external if TRAWL_ES_URL/TRAWL_REDIS_URL are
+    /// set, else docker if it answers, else local).
+    #[arg(long, value_parser = parse_provider)]
+    pub provider: Option<ProviderKind>,
+    /// opensearch or elasticsearch (Elasticsearch needs docker or an external engine).
+    #[arg(long, default_value = "opensearch", value_parser = parse_engine)]
+    pub engine: EngineKind,
+    /// Engine nodes; more than one forms a real cluster (local provider).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=9))]
+    pub nodes: u16,
+    /// The engine's HTTP port (default: a free one).
+    #[arg(long)]
+    pub engine_port: Option<u16>,
+    /// Redis's port (default: a free one).
+    #[arg(long)]
+    pub redis_port: Option<u16>,
+}
+
+fn parse_provider(s: &str) -> Result<ProviderKind, String> {
+    s.parse().map_err(|e: trawl_stack::StackError| e.to_string())
+}
+
+fn parse_engine(s: &str) -> Result<EngineKind, String> {
+    s.parse().map_err(|e: trawl_stack::StackError| e.to_string())
+}
+
+impl UpArgs {
+    pub fn request(&self, owner: Owner) -> UpRequest {
+        UpRequest {
+            provider: self.provider,
+            engine: self.engine,
+            nodes: self.nodes,
+            engine_port: self.engine_port,
+            redis_port: self.redis_port,
+            owner,
+        }
+    }
+}
+
+/// Brings the stack up behind a spinner and says what happened.
+pub async fn bring_up(stack: &Stack, request: &UpRequest) -> anyhow::Result<UpOutcome> {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let started = Instant::now();
+    let outcome = stack
+        .up(request, &|msg| spinner.set_message(msg.to_owned()))
+        .await;
+    spinner.finish_and_clear();
+    let outcome = outcome?;
+    for line in &outcome.cleaned {
+        eprintln!("cleaned: {line}");
+    }
+    if outcome.attached {
+        eprintln!("already running; attached (`cargo xtask down` stops it)");
+    } else {
+        eprintln!(
+            "up in {:.1}s: engine {} ({}), Redis {} ({})",
+            started.elapsed().as_secs_f64(),
+            outcome.state.engine.service.url,
+            outcome.state.engine.service.provider,
+            outcome.state.redis.url,
+            outcome.state.redis.provider,
+        );
+    }
+    Ok(outcome)
+}
+
+pub async fn up(args: &UpArgs) -> anyhow::Result<()> {
+    let stack = Stack::new(crate::state_dir()?);
+    bring_up(&stack, &args.request(Owner::Detached)).await?;
+    let status = stack.status().await?;
+    print_status(&status);
+    Ok(())
+}
+
+pub async fn down() -> anyhow::Result<()> {
+    let stack = Stack::new(crate::state_dir()?);
+    let report = stack.down().await?;
+    if report.stopped.is_empty() {
+        println!("nothing to stop");
+    }
+    for line in report.stopped {
+        println!("stopped {line}");
+    }
+    Ok(())
+}
+
+pub async fn status(json: bool) -> anyhow::Result<ExitCode> {
+    let stack = Stack::new(crate::state_dir()?);
+    let status = stack.status().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print_status(&status);
+    }
+    Ok(match status.state {
+        "up" => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+/// up → status → down, with down guaranteed once up started anything.
+pub async fn demo(args: &UpArgs) -> anyhow::Result<ExitCode> {
+    let stack = Stack::new(crate::state_dir()?);
+    let outcome = bring_up(&stack, &args.request(Owner::Run { pid: std::process::id() })).await?;
+    let status = stack.status().await;
+    if let Ok(status) = &status {
+        print_status(status);
+    }
+    if outcome.started_anything() {
+        let report = stack.down().await.context("taking the demo stack down")?;
+        eprintln!("down: stopped {}", report.stopped.join(", "));
+    }
+    let status = status?;
+    Ok(if status.state == "up" { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub fn print_status(status: &StackStatus) {
+    if status.state == "down" {
+        println!("nothing is running (start it with `cargo xtask up`)");
+        return;
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["service", "provider", "url", "what", "health", "notes"]);
+    if let Some(e) = &status.engine {
+        let what = match (&e.distribution, &e.version) {
+            (Some(d), Some(v)) => format!("{d} {v}"),
+            _ => "-".into(),
+        };
+        let health = match (&e.health, e.nodes) {
+            (Some(h), Some(n)) => format!("{h}, {n} node{}", if n == 1 { "" } else { "s" }),
+            _ => "unreachable".into(),
+        };
+        let notes = e.error.clone().or_else(|| e.log.as_ref().map(|l| format!("log: {l}")));
+        table.add_row([
+            "engine".to_owned(),
+            e.provider.to_string(),
+            e.url.clone(),
+            what,
+            health,
+            notes.unwrap_or_default(),
+        ]);
+    }
+    if let Some(r) = &status.redis {
+        let notes = r.error.clone().or_else(|| r.log.as_ref().map(|l| format!("log: {l}")));
+        table.add_row([
+            "redis".to_owned(),
+            r.provider.to_string(),
+            r.url.clone(),
+            r.version.as_ref().map_or("-".into(), |v| format!("redis {v}")),
+            if r.error.is_none() { "PONG".into() } else { "unreachable".into() },
+            notes.unwrap_or_default(),
+        ]);
+    }
+    println!("{table}");
+}
