@@ -43,9 +43,13 @@ pub fn services(test: &str) -> Option<Services> {
         Err(e) => e.to_string(),
     };
     if is_ci() {
-        panic!("{test}: CI needs real services, but {reason}; run the suite through `cargo xtask test`");
+        panic!(
+            "{test}: CI needs real services, but {reason}; run the suite through `cargo xtask test`"
+        );
     }
-    eprintln!("SKIPPED {test}: {reason}. Run `cargo xtask test`, or `cargo xtask up` before `cargo test`.");
+    eprintln!(
+        "SKIPPED {test}: {reason}. Run `cargo xtask test`, or `cargo xtask up` before `cargo test`."
+    );
     None
 }
 
@@ -95,7 +99,12 @@ impl Engine {
     }
 
     /// Sends `method path` with an optional JSON body.
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Answer> {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Answer> {
         let url = self.endpoint.url.join(path.trim_start_matches('/'))?;
         let mut request = self.client.request(method.clone(), url);
         if let Some(body) = body {
@@ -110,13 +119,19 @@ impl Engine {
         let body = if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).with_context(|| format!("{method} {path}: not JSON: {text}"))?
+            serde_json::from_str(&text)
+                .with_context(|| format!("{method} {path}: not JSON: {text}"))?
         };
         Ok(Answer { status, body })
     }
 
     /// Like [`Engine::send`] but fails unless the status is 2xx.
-    pub async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    pub async fn ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let answer = self.send(method.clone(), path, body).await?;
         anyhow::ensure!(
             (200..300).contains(&answer.status),
@@ -147,10 +162,16 @@ impl Drop for IndexCleanup {
         let engine = self.engine.clone();
         let pattern = self.pattern.clone();
         let done = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(async {
                 engine
-                    .send(reqwest::Method::DELETE, &format!("{pattern}?expand_wildcards=all"), None)
+                    .send(
+                        reqwest::Method::DELETE,
+                        &format!("{pattern}?expand_wildcards=all"),
+                        None,
+                    )
                     .await
             })?;
             anyhow::Ok(())
@@ -165,6 +186,9 @@ impl Drop for IndexCleanup {
 /// A multiplexed Redis connection whose response timeout fits blocking commands.
 pub async fn redis(endpoint: &RedisEndpoint) -> anyhow::Result<redis::aio::MultiplexedConnection> {
     let client = redis::Client::open(endpoint.connection_url())?;
-    let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(std::time::Duration::from_secs(30)));
-    Ok(client.get_multiplexed_async_connection_with_config(&config).await?)
+    let config = redis::AsyncConnectionConfig::new()
+        .set_response_timeout(Some(std::time::Duration::from_secs(30)));
+    Ok(client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?)
 }

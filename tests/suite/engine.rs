@@ -46,7 +46,12 @@ fn tokens(analyze: &Value) -> Vec<(String, u64)> {
         .as_array()
         .expect("tokens")
         .iter()
-        .map(|t| (t["token"].as_str().unwrap().to_owned(), t["position"].as_u64().unwrap()))
+        .map(|t| {
+            (
+                t["token"].as_str().unwrap().to_owned(),
+                t["position"].as_u64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -56,7 +61,10 @@ async fn analysis_common_components_analyze_code_and_paths() {
     let engine = Engine::new(&services.engine).unwrap();
     let index = unique_name("analyze");
     let _cleanup = engine.cleanup(index.clone());
-    engine.ok(Method::PUT, &index, Some(code_index_body())).await.unwrap();
+    engine
+        .ok(Method::PUT, &index, Some(code_index_body()))
+        .await
+        .unwrap();
 
     let code = engine
         .ok(
@@ -87,7 +95,10 @@ async fn analysis_common_components_analyze_code_and_paths() {
         .await
         .unwrap();
     let path_tokens: Vec<String> = tokens(&path).into_iter().map(|(t, _)| t).collect();
-    assert_eq!(path_tokens, ["app/models/unicode.rb", "models/unicode.rb", "unicode.rb"]);
+    assert_eq!(
+        path_tokens,
+        ["app/models/unicode.rb", "models/unicode.rb", "unicode.rb"]
+    );
 }
 
 #[tokio::test]
@@ -96,11 +107,22 @@ async fn documents_index_and_match_through_the_code_analyzer() {
     let engine = Engine::new(&services.engine).unwrap();
     let index = unique_name("search");
     let _cleanup = engine.cleanup(index.clone());
-    engine.ok(Method::PUT, &index, Some(code_index_body())).await.unwrap();
+    engine
+        .ok(Method::PUT, &index, Some(code_index_body()))
+        .await
+        .unwrap();
 
     for (id, content, path) in [
-        ("1", "fn getHTTP2Response(café: &str) -> Response", "src/http/Client.rs"),
-        ("2", "def parse_config(path): return yaml.load(path)", "lib/config.py"),
+        (
+            "1",
+            "fn getHTTP2Response(café: &str) -> Response",
+            "src/http/Client.rs",
+        ),
+        (
+            "2",
+            "def parse_config(path): return yaml.load(path)",
+            "lib/config.py",
+        ),
     ] {
         engine
             .ok(
@@ -131,19 +153,42 @@ async fn documents_index_and_match_through_the_code_analyzer() {
         }
     };
     // A camelCase part, an ASCII-folded accent, a snake_case part, a path suffix.
-    assert_eq!(hits(json!({ "query": { "match": { "content": "http" } } })).await, ["1"]);
-    assert_eq!(hits(json!({ "query": { "match": { "content": "cafe" } } })).await, ["1"]);
-    assert_eq!(hits(json!({ "query": { "match": { "content": "config" } } })).await, ["2"]);
-    assert_eq!(hits(json!({ "query": { "term": { "path": "client.rs" } } })).await, ["1"]);
-    assert!(hits(json!({ "query": { "match": { "content": "kubernetes" } } })).await.is_empty());
+    assert_eq!(
+        hits(json!({ "query": { "match": { "content": "http" } } })).await,
+        ["1"]
+    );
+    assert_eq!(
+        hits(json!({ "query": { "match": { "content": "cafe" } } })).await,
+        ["1"]
+    );
+    assert_eq!(
+        hits(json!({ "query": { "match": { "content": "config" } } })).await,
+        ["2"]
+    );
+    assert_eq!(
+        hits(json!({ "query": { "term": { "path": "client.rs" } } })).await,
+        ["1"]
+    );
+    assert!(
+        hits(json!({ "query": { "match": { "content": "kubernetes" } } }))
+            .await
+            .is_empty()
+    );
 
     // `dynamic: strict` is enforced by the engine: an unknown field is refused.
     let refused = engine
-        .send(Method::PUT, &format!("{index}/_doc/3"), Some(json!({ "unknown": 1 })))
+        .send(
+            Method::PUT,
+            &format!("{index}/_doc/3"),
+            Some(json!({ "unknown": 1 })),
+        )
         .await
         .unwrap();
     assert_eq!(refused.status, 400, "{}", refused.body);
-    assert_eq!(refused.body["error"]["type"], "strict_dynamic_mapping_exception");
+    assert_eq!(
+        refused.body["error"]["type"],
+        "strict_dynamic_mapping_exception"
+    );
 }
 
 #[tokio::test]
@@ -155,9 +200,13 @@ async fn engine_reports_itself_and_is_healthy() {
         "{info:?}"
     );
     assert!(info.version.split('.').count() >= 2, "{info:?}");
-    let health = trawl_stack::engine_health(&services.engine, None, std::time::Duration::from_secs(5))
-        .await
-        .unwrap();
-    assert!(matches!(health.status.as_str(), "green" | "yellow"), "{health:?}");
+    let health =
+        trawl_stack::engine_health(&services.engine, None, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+    assert!(
+        matches!(health.status.as_str(), "green" | "yellow"),
+        "{health:?}"
+    );
     assert!(health.number_of_nodes >= 1);
 }

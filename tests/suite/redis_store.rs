@@ -40,7 +40,11 @@ async fn sorted_set_round_trip() {
         .unwrap();
     assert_eq!(
         ordered,
-        [("repo:2".to_owned(), 2.0), ("repo:3".to_owned(), 3.0), ("repo:1".to_owned(), 4.0)]
+        [
+            ("repo:2".to_owned(), 2.0),
+            ("repo:3".to_owned(), 3.0),
+            ("repo:1".to_owned(), 4.0)
+        ]
     );
 
     let popped: Vec<(String, f64)> = redis::cmd("ZPOPMIN")
@@ -49,10 +53,21 @@ async fn sorted_set_round_trip() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert_eq!(popped, [("repo:2".to_owned(), 2.0), ("repo:3".to_owned(), 3.0)]);
-    let left: i64 = redis::cmd("ZCARD").arg(&key).query_async(&mut conn).await.unwrap();
+    assert_eq!(
+        popped,
+        [("repo:2".to_owned(), 2.0), ("repo:3".to_owned(), 3.0)]
+    );
+    let left: i64 = redis::cmd("ZCARD")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(left, 1);
 
-    let deleted: i64 = redis::cmd("DEL").arg(&key).query_async(&mut conn).await.unwrap();
+    let deleted: i64 = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(deleted, 1);
 }

@@ -9,7 +9,10 @@ use trawl_tests::require_services;
 
 /// A stack in a fresh state directory, configured by exactly `env`.
 fn isolated(env: StackEnv) -> (tempfile::TempDir, Stack) {
-    let dir = tempfile::Builder::new().prefix("trawl-stack-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("trawl-stack-")
+        .tempdir()
+        .unwrap();
     let stack = Stack::with_env(StateDir::new(dir.path()).unwrap(), env);
     (dir, stack)
 }
@@ -34,7 +37,9 @@ async fn serve_forever(answer: &'static str) -> u16 {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 let _ = socket.read(&mut buf).await;
@@ -54,15 +59,25 @@ async fn a_web_server_is_not_mistaken_for_an_engine() {
     let err = trawl_stack::engine_info(&endpoint).await.unwrap_err();
     assert!(matches!(err, StackError::NotAnEngine { .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains(&format!("127.0.0.1:{port}")) && message.contains("TRAWL_ES_URL"), "{message}");
+    assert!(
+        message.contains(&format!("127.0.0.1:{port}")) && message.contains("TRAWL_ES_URL"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn an_engine_url_that_does_not_answer_names_the_url_and_variable() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let (_dir, stack) = isolated(
         tools_env()
-            .with("TRAWL_ES_URL", format!("http://elastic:hunter2@127.0.0.1:{port}"))
+            .with(
+                "TRAWL_ES_URL",
+                format!("http://elastic:hunter2@127.0.0.1:{port}"),
+            )
             .with("TRAWL_REDIS_URL", "redis://127.0.0.1:1"),
     );
     let request = UpRequest {
@@ -73,7 +88,10 @@ async fn an_engine_url_that_does_not_answer_names_the_url_and_variable() {
     let message = err.to_string();
     // Redis is checked first; either way the message names the service and never the password.
     assert!(!message.contains("hunter2"), "{message}");
-    assert!(message.contains("TRAWL_REDIS_URL") || message.contains("TRAWL_ES_URL"), "{message}");
+    assert!(
+        message.contains("TRAWL_REDIS_URL") || message.contains("TRAWL_ES_URL"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -98,14 +116,18 @@ async fn a_port_in_use_is_refused_with_the_flag_to_change_it() {
 
 #[tokio::test]
 async fn a_missing_redis_server_says_how_to_install_it() {
-    let (_dir, stack) = isolated(tools_env().with("TRAWL_REDIS_SERVER", "/nonexistent/redis-server"));
+    let (_dir, stack) =
+        isolated(tools_env().with("TRAWL_REDIS_SERVER", "/nonexistent/redis-server"));
     let request = UpRequest {
         provider: Some(ProviderKind::Local),
         ..UpRequest::default()
     };
     let err = stack.up(&request, &quiet).await.unwrap_err();
     assert!(matches!(err, StackError::RedisMissing { .. }), "{err:?}");
-    assert!(err.to_string().contains("apt-get install -y redis-server"), "{err}");
+    assert!(
+        err.to_string().contains("apt-get install -y redis-server"),
+        "{err}"
+    );
 }
 
 /// Redis starts first; when Java is missing the engine cannot, and Redis must not be
@@ -127,7 +149,11 @@ async fn a_missing_java_fails_clearly_and_leaves_no_process_behind() {
     let err = stack.up(&request, &quiet).await.unwrap_err();
     assert!(matches!(err, StackError::JavaMissing { .. }), "{err:?}");
     assert!(err.to_string().contains("Java 17"), "{err}");
-    assert!(stack.processes().is_empty(), "left behind: {:?}", stack.processes());
+    assert!(
+        stack.processes().is_empty(),
+        "left behind: {:?}",
+        stack.processes()
+    );
 }
 
 #[tokio::test]
@@ -149,8 +175,15 @@ async fn a_missing_maven_fails_clearly_and_leaves_no_process_behind() {
     };
     let err = stack.up(&request, &quiet).await.unwrap_err();
     assert!(matches!(err, StackError::MavenMissing { .. }), "{err:?}");
-    assert!(err.to_string().contains("apt-get install -y maven"), "{err}");
-    assert!(stack.processes().is_empty(), "left behind: {:?}", stack.processes());
+    assert!(
+        err.to_string().contains("apt-get install -y maven"),
+        "{err}"
+    );
+    assert!(
+        stack.processes().is_empty(),
+        "left behind: {:?}",
+        stack.processes()
+    );
 }
 
 /// With `TRAWL_ES_URL` set, `up` starts no engine; a second `up` attaches; `down` stops
@@ -172,7 +205,11 @@ async fn up_attaches_instead_of_twins_and_cleans_what_a_crashed_run_left() {
     assert_eq!(first.state.engine.service.provider, ProviderKind::External);
     assert_eq!(first.state.redis.provider, ProviderKind::Local);
     let processes = stack.processes();
-    assert_eq!(processes.len(), 1, "only redis-server is ours: {processes:?}");
+    assert_eq!(
+        processes.len(),
+        1,
+        "only redis-server is ours: {processes:?}"
+    );
 
     let second = stack.up(&UpRequest::default(), &quiet).await.unwrap();
     assert!(second.attached);
@@ -181,8 +218,20 @@ async fn up_attaches_instead_of_twins_and_cleans_what_a_crashed_run_left() {
 
     let status = stack.status().await.unwrap();
     assert_eq!(status.state, "up");
-    assert_eq!(status.engine.as_ref().unwrap().provider, ProviderKind::External);
-    assert!(status.redis.as_ref().unwrap().version.as_deref().unwrap().starts_with('7'));
+    assert_eq!(
+        status.engine.as_ref().unwrap().provider,
+        ProviderKind::External
+    );
+    assert!(
+        status
+            .redis
+            .as_ref()
+            .unwrap()
+            .version
+            .as_deref()
+            .unwrap()
+            .starts_with('7')
+    );
 
     let report = stack.down().await.unwrap();
     assert_eq!(report.stopped.len(), 1, "{:?}", report.stopped);
@@ -205,10 +254,19 @@ async fn up_attaches_instead_of_twins_and_cleans_what_a_crashed_run_left() {
     let orphan_pids = stack.processes();
     let next = stack.up(&UpRequest::default(), &quiet).await.unwrap();
     assert!(!next.attached);
-    assert!(next.cleaned.iter().any(|c| c.contains(&dead_pid.to_string())), "{:?}", next.cleaned);
+    assert!(
+        next.cleaned
+            .iter()
+            .any(|c| c.contains(&dead_pid.to_string())),
+        "{:?}",
+        next.cleaned
+    );
     assert_ne!(next.state.redis.url, orphaned.state.redis.url);
     for pid in orphan_pids {
-        assert!(!stack.processes().contains(&pid), "stale redis {pid} survived");
+        assert!(
+            !stack.processes().contains(&pid),
+            "stale redis {pid} survived"
+        );
     }
     stack.down().await.unwrap();
     assert!(stack.processes().is_empty());
@@ -229,15 +287,24 @@ async fn local_provider_forms_a_three_node_cluster() {
     let up = stack.up(&request, &quiet).await;
     let result = async {
         let up = up?;
-        let health = trawl_stack::engine_health(&up.services.engine, Some(3), Duration::from_secs(30)).await?;
+        let health =
+            trawl_stack::engine_health(&up.services.engine, Some(3), Duration::from_secs(30))
+                .await?;
         anyhow::ensure!(health.number_of_nodes == 3, "{health:?}");
         let status = stack.status().await?;
-        anyhow::ensure!(status.engine.as_ref().and_then(|e| e.nodes) == Some(3), "{status:?}");
+        anyhow::ensure!(
+            status.engine.as_ref().and_then(|e| e.nodes) == Some(3),
+            "{status:?}"
+        );
         anyhow::Ok(())
     }
     .await;
     stack.down().await.unwrap();
-    assert!(stack.processes().is_empty(), "left behind: {:?}", stack.processes());
+    assert!(
+        stack.processes().is_empty(),
+        "left behind: {:?}",
+        stack.processes()
+    );
     result.unwrap();
 }
 

@@ -24,20 +24,26 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start the engine and Redis (or attach to running ones).
-    #[command(after_help = "Examples:\n  cargo xtask up\n  cargo xtask up --nodes 3\n  cargo xtask up --provider docker --engine elasticsearch\n  TRAWL_ES_URL=https://elastic:pw@es:9200 TRAWL_ES_CA_FILE=ca.pem cargo xtask up")]
+    #[command(
+        after_help = "Examples:\n  cargo xtask up\n  cargo xtask up --nodes 3\n  cargo xtask up --provider docker --engine elasticsearch\n  TRAWL_ES_URL=https://elastic:pw@es:9200 TRAWL_ES_CA_FILE=ca.pem cargo xtask up"
+    )]
     Up(stack_cmd::UpArgs),
     /// Stop what `up` started; external services are left alone.
     #[command(after_help = "Example:\n  cargo xtask down")]
     Down,
     /// Show the engine (distribution, version, health, nodes) and Redis.
-    #[command(after_help = "Examples:\n  cargo xtask status\n  cargo xtask status --json | jq .engine.health")]
+    #[command(
+        after_help = "Examples:\n  cargo xtask status\n  cargo xtask status --json | jq .engine.health"
+    )]
     Status {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Run the workspace tests against real services, started for the run if needed.
-    #[command(after_help = "Examples:\n  cargo xtask test\n  cargo xtask test -- services::\n  cargo xtask test --provider docker --engine elasticsearch\n  TRAWL_ES_URL=http://127.0.0.1:9200 TRAWL_REDIS_URL=redis://127.0.0.1:6379 cargo xtask test")]
+    #[command(
+        after_help = "Examples:\n  cargo xtask test\n  cargo xtask test -- services::\n  cargo xtask test --provider docker --engine elasticsearch\n  TRAWL_ES_URL=http://127.0.0.1:9200 TRAWL_REDIS_URL=redis://127.0.0.1:6379 cargo xtask test"
+    )]
     Test(test_cmd::TestArgs),
     /// The main job end to end on the local stack: up, status, down.
     #[command(after_help = "Example:\n  cargo xtask demo")]
@@ -47,7 +53,8 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TRAWL_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("TRAWL_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

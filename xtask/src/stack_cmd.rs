@@ -30,11 +30,13 @@ pub struct UpArgs {
 }
 
 fn parse_provider(s: &str) -> Result<ProviderKind, String> {
-    s.parse().map_err(|e: trawl_stack::StackError| e.to_string())
+    s.parse()
+        .map_err(|e: trawl_stack::StackError| e.to_string())
 }
 
 fn parse_engine(s: &str) -> Result<EngineKind, String> {
-    s.parse().map_err(|e: trawl_stack::StackError| e.to_string())
+    s.parse()
+        .map_err(|e: trawl_stack::StackError| e.to_string())
 }
 
 impl UpArgs {
@@ -53,7 +55,9 @@ impl UpArgs {
 /// Brings the stack up behind a spinner and says what happened.
 pub async fn bring_up(stack: &Stack, request: &UpRequest) -> anyhow::Result<UpOutcome> {
     let spinner = ProgressBar::new_spinner();
-    spinner.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
+    );
     spinner.enable_steady_tick(Duration::from_millis(120));
     let started = Instant::now();
     let outcome = stack
@@ -116,7 +120,13 @@ pub async fn status(json: bool) -> anyhow::Result<ExitCode> {
 /// up → status → down, with down guaranteed once up started anything.
 pub async fn demo(args: &UpArgs) -> anyhow::Result<ExitCode> {
     let stack = Stack::new(crate::state_dir()?);
-    let outcome = bring_up(&stack, &args.request(Owner::Run { pid: std::process::id() })).await?;
+    let outcome = bring_up(
+        &stack,
+        &args.request(Owner::Run {
+            pid: std::process::id(),
+        }),
+    )
+    .await?;
     let status = stack.status().await;
     if let Ok(status) = &status {
         print_status(status);
@@ -126,7 +136,11 @@ pub async fn demo(args: &UpArgs) -> anyhow::Result<ExitCode> {
         eprintln!("down: stopped {}", report.stopped.join(", "));
     }
     let status = status?;
-    Ok(if status.state == "up" { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if status.state == "up" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub fn print_status(status: &StackStatus) {
@@ -146,7 +160,10 @@ pub fn print_status(status: &StackStatus) {
             (Some(h), Some(n)) => format!("{h}, {n} node{}", if n == 1 { "" } else { "s" }),
             _ => "unreachable".into(),
         };
-        let notes = e.error.clone().or_else(|| e.log.as_ref().map(|l| format!("log: {l}")));
+        let notes = e
+            .error
+            .clone()
+            .or_else(|| e.log.as_ref().map(|l| format!("log: {l}")));
         table.add_row([
             "engine".to_owned(),
             e.provider.to_string(),
@@ -157,13 +174,22 @@ pub fn print_status(status: &StackStatus) {
         ]);
     }
     if let Some(r) = &status.redis {
-        let notes = r.error.clone().or_else(|| r.log.as_ref().map(|l| format!("log: {l}")));
+        let notes = r
+            .error
+            .clone()
+            .or_else(|| r.log.as_ref().map(|l| format!("log: {l}")));
         table.add_row([
             "redis".to_owned(),
             r.provider.to_string(),
             r.url.clone(),
-            r.version.as_ref().map_or("-".into(), |v| format!("redis {v}")),
-            if r.error.is_none() { "PONG".into() } else { "unreachable".into() },
+            r.version
+                .as_ref()
+                .map_or("-".into(), |v| format!("redis {v}")),
+            if r.error.is_none() {
+                "PONG".into()
+            } else {
+                "unreachable".into()
+            },
             notes.unwrap_or_default(),
         ]);
     }

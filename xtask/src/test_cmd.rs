@@ -23,7 +23,9 @@ pub struct TestArgs {
 pub async fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     let stack = Stack::new(crate::state_dir()?);
-    let request = args.up.request(Owner::Run { pid: std::process::id() });
+    let request = args.up.request(Owner::Run {
+        pid: std::process::id(),
+    });
 
     let (env, started) = match bring_up(&stack, &request).await {
         Ok(outcome) => {
@@ -45,6 +47,7 @@ pub async fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
     for (key, value) in &env {
         cmd.env(key, value);
     }
+    cmd.stdout(std::process::Stdio::piped());
     let outcome = run_until_interrupted(cmd).await;
 
     if started {
@@ -53,7 +56,12 @@ pub async fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
             Err(e) => eprintln!("warning: taking the services down failed: {e}"),
         }
     }
-    let status = outcome?;
+    let (status, totals) = outcome?;
+    // One closing line for humans and CI alike, summed over every test binary.
+    println!(
+        "summary: {} passed, {} failed, {} ignored",
+        totals.passed, totals.failed, totals.ignored
+    );
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
@@ -61,20 +69,89 @@ pub async fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Runs the child; on Ctrl-C or SIGTERM waits for it to stop so that teardown follows.
-async fn run_until_interrupted(mut cmd: tokio::process::Command) -> anyhow::Result<std::process::ExitStatus> {
+/// Test counts summed over libtest's `test result:` lines.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Totals {
+    /// Adds `test result: ok. 9 passed; 0 failed; 1 ignored; ...` if `line` is one.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(kind), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(count) = count.parse::<u64>() else {
+                continue;
+            };
+            match kind {
+                "passed" => self.passed += count,
+                "failed" => self.failed += count,
+                "ignored" => self.ignored += count,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs the child, echoing and counting its stdout; on Ctrl-C or SIGTERM waits for it
+/// to stop so that teardown follows.
+async fn run_until_interrupted(
+    mut cmd: tokio::process::Command,
+) -> anyhow::Result<(std::process::ExitStatus, Totals)> {
+    use tokio::io::AsyncBufReadExt as _;
     let mut child = cmd.spawn().context("cannot start cargo test")?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let echo = tokio::spawn(async move {
+        let mut totals = Totals::default();
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            println!("{line}");
+            totals.add_line(&line);
+        }
+        totals
+    });
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        status = child.wait() => Ok(status?),
+    let status = tokio::select! {
+        status = child.wait() => status?,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("interrupted; stopping the tests and the services");
             let _ = child.start_kill();
-            Ok(child.wait().await?)
+            child.wait().await?
         }
         _ = term.recv() => {
             let _ = child.start_kill();
-            Ok(child.wait().await?)
+            child.wait().await?
         }
+    };
+    let totals = echo.await.unwrap_or_default();
+    Ok((status, totals))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Totals;
+
+    #[test]
+    fn libtest_result_lines_are_summed() {
+        let mut totals = Totals::default();
+        totals.add_line("test result: ok. 9 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.00s");
+        totals.add_line("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 4 filtered out; finished in 1.2s");
+        totals.add_line("test stack::x ... ok");
+        assert_eq!(
+            totals,
+            Totals {
+                passed: 12,
+                failed: 2,
+                ignored: 1
+            }
+        );
     }
 }

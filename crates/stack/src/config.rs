@@ -134,12 +134,25 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_unknown_names_say_what_is_valid() {
-        for p in [ProviderKind::External, ProviderKind::Docker, ProviderKind::Local] {
+        for p in [
+            ProviderKind::External,
+            ProviderKind::Docker,
+            ProviderKind::Local,
+        ] {
             assert_eq!(p.as_str().parse::<ProviderKind>().unwrap(), p);
         }
-        let err = "kubernetes".parse::<ProviderKind>().unwrap_err().to_string();
-        assert!(err.contains("kubernetes") && err.contains("external, docker or local"), "{err}");
-        assert_eq!("ES".parse::<EngineKind>().unwrap(), EngineKind::Elasticsearch);
+        let err = "kubernetes"
+            .parse::<ProviderKind>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("kubernetes") && err.contains("external, docker or local"),
+            "{err}"
+        );
+        assert_eq!(
+            "ES".parse::<EngineKind>().unwrap(),
+            EngineKind::Elasticsearch
+        );
         let err = "solr".parse::<EngineKind>().unwrap_err().to_string();
         assert!(err.contains("opensearch or elasticsearch"), "{err}");
     }

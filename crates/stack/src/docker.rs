@@ -19,7 +19,8 @@ use crate::{ProviderKind, StackEnv, StackError};
 /// The OpenSearch image when `TRAWL_OPENSEARCH_IMAGE` is unset.
 pub const DEFAULT_OPENSEARCH_IMAGE: &str = "opensearchproject/opensearch:2.19.1";
 /// The Elasticsearch image when `TRAWL_ELASTICSEARCH_IMAGE` is unset.
-pub const DEFAULT_ELASTICSEARCH_IMAGE: &str = "docker.elastic.co/elasticsearch/elasticsearch:8.18.0";
+pub const DEFAULT_ELASTICSEARCH_IMAGE: &str =
+    "docker.elastic.co/elasticsearch/elasticsearch:8.18.0";
 /// The Redis image when `TRAWL_REDIS_IMAGE` is unset.
 pub const DEFAULT_REDIS_IMAGE: &str = "redis:7";
 
@@ -30,7 +31,9 @@ pub(crate) async fn available() -> Result<(), StackError> {
     match tokio::time::timeout(Duration::from_secs(3), docker.ping()).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(unavailable(e.to_string())),
-        Err(_) => Err(unavailable("no answer from the Docker socket within 3 s".into())),
+        Err(_) => Err(unavailable(
+            "no answer from the Docker socket within 3 s".into(),
+        )),
     }
 }
 
@@ -38,7 +41,10 @@ fn split_image(image: &str) -> (String, String) {
     // The tag follows the last ':' that comes after the last '/' (registry ports have ':').
     let slash = image.rfind('/').map_or(0, |i| i + 1);
     match image[slash..].rfind(':') {
-        Some(i) => (image[..slash + i].to_owned(), image[slash + i + 1..].to_owned()),
+        Some(i) => (
+            image[..slash + i].to_owned(),
+            image[slash + i + 1..].to_owned(),
+        ),
         None => (image.to_owned(), "latest".to_owned()),
     }
 }
@@ -68,11 +74,13 @@ pub(crate) async fn start_engine(
     let java_opts = format!("-Xms{heap} -Xmx{heap}");
     let (image, opts_var) = match engine {
         EngineKind::OpenSearch => (
-            env.get("TRAWL_OPENSEARCH_IMAGE").unwrap_or_else(|| DEFAULT_OPENSEARCH_IMAGE.into()),
+            env.get("TRAWL_OPENSEARCH_IMAGE")
+                .unwrap_or_else(|| DEFAULT_OPENSEARCH_IMAGE.into()),
             "OPENSEARCH_JAVA_OPTS",
         ),
         EngineKind::Elasticsearch => (
-            env.get("TRAWL_ELASTICSEARCH_IMAGE").unwrap_or_else(|| DEFAULT_ELASTICSEARCH_IMAGE.into()),
+            env.get("TRAWL_ELASTICSEARCH_IMAGE")
+                .unwrap_or_else(|| DEFAULT_ELASTICSEARCH_IMAGE.into()),
             "ES_JAVA_OPTS",
         ),
     };
@@ -104,14 +112,18 @@ pub(crate) async fn start_engine(
         reason: e.to_string(),
     })?;
     let id = container.id().to_owned();
-    let host_port = container.get_host_port_ipv4(9200.tcp()).await.map_err(|e| StackError::Docker {
-        action: format!("read the port of {image}"),
-        reason: e.to_string(),
-    })?;
+    let host_port = container
+        .get_host_port_ipv4(9200.tcp())
+        .await
+        .map_err(|e| StackError::Docker {
+            action: format!("read the port of {image}"),
+            reason: e.to_string(),
+        })?;
     let url = url::Url::parse(&format!("http://127.0.0.1:{host_port}/")).expect("valid URL");
     let endpoint = EngineEndpoint::plain(url);
     let log = format!("`docker logs {id}`");
-    let ready = probe::wait_for_engine(&endpoint, 1, Duration::from_secs(300), &log, || Ok(())).await;
+    let ready =
+        probe::wait_for_engine(&endpoint, 1, Duration::from_secs(300), &log, || Ok(())).await;
     if let Err(e) = ready {
         remove(&id).await;
         return Err(e);
@@ -134,8 +146,13 @@ pub(crate) struct StartedRedis {
 }
 
 /// Starts Redis without persistence and waits for `PING`.
-pub(crate) async fn start_redis(env: &StackEnv, port: Option<u16>) -> Result<StartedRedis, StackError> {
-    let image = env.get("TRAWL_REDIS_IMAGE").unwrap_or_else(|| DEFAULT_REDIS_IMAGE.into());
+pub(crate) async fn start_redis(
+    env: &StackEnv,
+    port: Option<u16>,
+) -> Result<StartedRedis, StackError> {
+    let image = env
+        .get("TRAWL_REDIS_IMAGE")
+        .unwrap_or_else(|| DEFAULT_REDIS_IMAGE.into());
     let (name, tag) = split_image(&image);
     let mut request = GenericImage::new(name, tag)
         .with_exposed_port(6379.tcp())
@@ -152,13 +169,17 @@ pub(crate) async fn start_redis(env: &StackEnv, port: Option<u16>) -> Result<Sta
         reason: e.to_string(),
     })?;
     let id = container.id().to_owned();
-    let host_port = container.get_host_port_ipv4(6379.tcp()).await.map_err(|e| StackError::Docker {
-        action: format!("read the port of {image}"),
-        reason: e.to_string(),
-    })?;
+    let host_port = container
+        .get_host_port_ipv4(6379.tcp())
+        .await
+        .map_err(|e| StackError::Docker {
+            action: format!("read the port of {image}"),
+            reason: e.to_string(),
+        })?;
     let endpoint = RedisEndpoint::local(host_port);
     let log = format!("`docker logs {id}`");
-    if let Err(e) = probe::wait_for_redis(&endpoint, Duration::from_secs(60), &log, || Ok(())).await {
+    if let Err(e) = probe::wait_for_redis(&endpoint, Duration::from_secs(60), &log, || Ok(())).await
+    {
         remove(&id).await;
         return Err(e);
     }
@@ -192,10 +213,11 @@ pub(crate) async fn remove(id: &str) {
         tracing::warn!(id, "cannot reach Docker to remove the container");
         return;
     };
-    let options = testcontainers::bollard::query_parameters::RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
+    let options =
+        testcontainers::bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
     if let Err(e) = docker.remove_container(id, Some(options)).await {
         tracing::debug!(id, error = %e, "container removal");
     }
@@ -209,9 +231,15 @@ mod tests {
     fn image_references_split_into_name_and_tag() {
         assert_eq!(
             split_image("docker.elastic.co/elasticsearch/elasticsearch:8.18.0"),
-            ("docker.elastic.co/elasticsearch/elasticsearch".into(), "8.18.0".into())
+            (
+                "docker.elastic.co/elasticsearch/elasticsearch".into(),
+                "8.18.0".into()
+            )
         );
-        assert_eq!(split_image("localhost:5000/redis"), ("localhost:5000/redis".into(), "latest".into()));
+        assert_eq!(
+            split_image("localhost:5000/redis"),
+            ("localhost:5000/redis".into(), "latest".into())
+        );
         assert_eq!(split_image("redis:7"), ("redis".into(), "7".into()));
     }
 }

@@ -186,7 +186,10 @@ impl EngineEndpoint {
             EngineAuth::Basic { user, password } => {
                 use base64::Engine as _;
                 let pair = format!("{user}:{}", password.expose());
-                Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)))
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                ))
             }
             EngineAuth::ApiKey(key) => Some(format!("ApiKey {}", key.expose())),
         };
@@ -348,7 +351,8 @@ mod tests {
 
     #[test]
     fn url_credentials_move_out_of_the_url() {
-        let ep = EngineEndpoint::parse("https://elastic:s%40cret@es.example:9200", ENV_ES_URL).unwrap();
+        let ep =
+            EngineEndpoint::parse("https://elastic:s%40cret@es.example:9200", ENV_ES_URL).unwrap();
         assert_eq!(ep.url.as_str(), "https://es.example:9200/");
         match &ep.auth {
             EngineAuth::Basic { user, password } => {
@@ -362,7 +366,9 @@ mod tests {
 
     #[test]
     fn bad_urls_are_named_without_secrets() {
-        let err = EngineEndpoint::parse("ftp://u:hunter2@host", ENV_ES_URL).unwrap_err().to_string();
+        let err = EngineEndpoint::parse("ftp://u:hunter2@host", ENV_ES_URL)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("TRAWL_ES_URL"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
         let err = EngineEndpoint::parse("not a url with pass:hunter2@x", ENV_ES_URL)

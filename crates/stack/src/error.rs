@@ -106,16 +106,16 @@ pub enum StackError {
     #[error("cannot use the CA certificate file {path} ({reason}); check TRAWL_ES_CA_FILE")]
     CaFile { path: PathBuf, reason: String },
 
-    #[error(
-        "TLS with the engine at {url} failed ({reason}); {hint}"
-    )]
+    #[error("TLS with the engine at {url} failed ({reason}); {hint}")]
     Tls {
         url: String,
         reason: String,
         hint: String,
     },
 
-    #[error("Redis at {url} did not answer PING ({reason}); check TRAWL_REDIS_URL or that Redis runs")]
+    #[error(
+        "Redis at {url} did not answer PING ({reason}); check TRAWL_REDIS_URL or that Redis runs"
+    )]
     RedisUnreachable { url: String, reason: String },
 
     #[error("invalid {var} ({value}): {reason}")]
@@ -144,7 +144,11 @@ pub enum StackError {
 }
 
 impl StackError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         StackError::Io {
             action,
             path: path.into(),

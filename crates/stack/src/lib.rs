@@ -40,8 +40,8 @@ use serde::Serialize;
 
 pub use config::{EngineKind, Owner, ProviderKind, UpRequest};
 pub use endpoint::{
-    ENV_ES_API_KEY, ENV_ES_CA_FILE, ENV_ES_PASSWORD, ENV_ES_URL, ENV_ES_USER, ENV_REDIS_URL, EngineAuth,
-    EngineEndpoint, RedisEndpoint, Secret, Services, redact_url,
+    ENV_ES_API_KEY, ENV_ES_CA_FILE, ENV_ES_PASSWORD, ENV_ES_URL, ENV_ES_USER, ENV_REDIS_URL,
+    EngineAuth, EngineEndpoint, RedisEndpoint, Secret, Services, redact_url,
 };
 pub use env::StackEnv;
 pub use error::StackError;
@@ -153,11 +153,17 @@ impl Stack {
     /// A second `up` while services run attaches instead of starting twins. Services a
     /// crashed run left behind (recorded or not) are stopped first. If the engine fails to
     /// start, Redis started by this call is stopped again: nothing is left half up.
-    pub async fn up(&self, req: &UpRequest, progress: &dyn Fn(&str)) -> Result<UpOutcome, StackError> {
+    pub async fn up(
+        &self,
+        req: &UpRequest,
+        progress: &dyn Fn(&str),
+    ) -> Result<UpOutcome, StackError> {
         let _lock = self.dir.lock()?;
         let ext_engine = EngineEndpoint::from_env(&self.env)?;
         let ext_redis = RedisEndpoint::from_env(&self.env)?;
-        if req.provider == Some(ProviderKind::External) && (ext_engine.is_none() || ext_redis.is_none()) {
+        if req.provider == Some(ProviderKind::External)
+            && (ext_engine.is_none() || ext_redis.is_none())
+        {
             return Err(StackError::InvalidSetting {
                 var: if ext_engine.is_none() { ENV_ES_URL } else { ENV_REDIS_URL },
                 value: "unset".into(),
@@ -259,9 +265,11 @@ impl Stack {
                     Err(e) => Err(e),
                 }
             }
-            (ProviderKind::Docker, _) => docker::start_engine(&self.env, req.engine, req.nodes, req.engine_port, progress)
-                .await
-                .map(|e| (e.endpoint, e.record, Some(req.engine))),
+            (ProviderKind::Docker, _) => {
+                docker::start_engine(&self.env, req.engine, req.nodes, req.engine_port, progress)
+                    .await
+                    .map(|e| (e.endpoint, e.record, Some(req.engine)))
+            }
             _ => {
                 if req.engine == EngineKind::Elasticsearch {
                     Err(StackError::Unsupported {
@@ -330,7 +338,10 @@ impl Stack {
     /// The services that run now: the environment's first, else what `up` recorded.
     /// `None` when nothing is known.
     pub fn running_services(&self) -> Result<Option<Services>, StackError> {
-        if let (Some(engine), Some(redis)) = (EngineEndpoint::from_env(&self.env)?, RedisEndpoint::from_env(&self.env)?) {
+        if let (Some(engine), Some(redis)) = (
+            EngineEndpoint::from_env(&self.env)?,
+            RedisEndpoint::from_env(&self.env)?,
+        ) {
             return Ok(Some(Services { engine, redis }));
         }
         match self.dir.load()? {
@@ -433,7 +444,9 @@ impl Stack {
         if let Owner::Run { pid } = state.owner
             && !process::is_alive(pid)
         {
-            return Recorded::Stale(format!("left by run {pid}, which ended without taking them down"));
+            return Recorded::Stale(format!(
+                "left by run {pid}, which ended without taking them down"
+            ));
         }
         for (name, service) in [("engine", &state.engine.service), ("Redis", &state.redis)] {
             let alive = match &service.handle {
@@ -497,9 +510,11 @@ async fn stop_service(service: &ServiceRecord) -> bool {
             let pid = *pid;
             let alive = process::is_alive(pid);
             if alive {
-                tokio::task::spawn_blocking(move || process::terminate(pid, Duration::from_secs(30)))
-                    .await
-                    .ok();
+                tokio::task::spawn_blocking(move || {
+                    process::terminate(pid, Duration::from_secs(30))
+                })
+                .await
+                .ok();
             }
             alive
         }

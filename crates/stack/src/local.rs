@@ -42,14 +42,21 @@ pub(crate) async fn start_engine(
     port: Option<u16>,
     progress: &dyn Fn(&str),
 ) -> Result<StartedEngine, StackError> {
-    let runner_version =
-        env.get("TRAWL_OPENSEARCH_VERSION").unwrap_or_else(|| DEFAULT_RUNNER_VERSION.into());
+    let runner_version = env
+        .get("TRAWL_OPENSEARCH_VERSION")
+        .unwrap_or_else(|| DEFAULT_RUNNER_VERSION.into());
     let java = java_binary(env)?;
-    let needed = if runner_version.starts_with('2') || runner_version.starts_with('1') { 17 } else { 21 };
+    let needed = if runner_version.starts_with('2') || runner_version.starts_with('1') {
+        17
+    } else {
+        21
+    };
     check_java(&java, needed)?;
 
     let home = dir.subdir("opensearch")?;
-    progress(&format!("resolving OpenSearch runner {runner_version} from Maven Central"));
+    progress(&format!(
+        "resolving OpenSearch runner {runner_version} from Maven Central"
+    ));
     let classpath = resolve_classpath(env, &home, &runner_version).await?;
 
     let http_port = pick_http_port(port, nodes)?;
@@ -57,11 +64,14 @@ pub(crate) async fn start_engine(
 
     let cluster = home.join("cluster");
     if cluster.exists() {
-        std::fs::remove_dir_all(&cluster).map_err(|e| StackError::io("cannot clear old data in", &cluster, e))?;
+        std::fs::remove_dir_all(&cluster)
+            .map_err(|e| StackError::io("cannot clear old data in", &cluster, e))?;
     }
     write_node_configs(&cluster, &transport_ports)?;
 
-    let heap = env.get("TRAWL_ES_HEAP").unwrap_or_else(|| default_heap(nodes));
+    let heap = env
+        .get("TRAWL_ES_HEAP")
+        .unwrap_or_else(|| default_heap(nodes));
     let log = home.join("opensearch.log");
     let mut cmd = Command::new(&java);
     cmd.arg(format!("-Xms{heap}"))
@@ -115,8 +125,14 @@ pub(crate) struct StartedRedis {
 }
 
 /// Starts `redis-server` without persistence on a free (or the given) port.
-pub(crate) async fn start_redis(env: &StackEnv, dir: &StateDir, port: Option<u16>) -> Result<StartedRedis, StackError> {
-    let binary = env.get("TRAWL_REDIS_SERVER").unwrap_or_else(|| "redis-server".into());
+pub(crate) async fn start_redis(
+    env: &StackEnv,
+    dir: &StateDir,
+    port: Option<u16>,
+) -> Result<StartedRedis, StackError> {
+    let binary = env
+        .get("TRAWL_REDIS_SERVER")
+        .unwrap_or_else(|| "redis-server".into());
     let Some(binary) = process::which(&binary, env) else {
         return Err(StackError::RedisMissing {
             found: format!("'{binary}' is not on PATH"),
@@ -159,7 +175,11 @@ pub(crate) async fn start_redis(env: &StackEnv, dir: &StateDir, port: Option<u16
     })
 }
 
-fn exited_early(child: &mut std::process::Child, service: &'static str, log: &Path) -> Result<(), StackError> {
+fn exited_early(
+    child: &mut std::process::Child,
+    service: &'static str,
+    log: &Path,
+) -> Result<(), StackError> {
     match child.try_wait() {
         Ok(Some(status)) => Err(StackError::ExitedEarly {
             service,
@@ -189,12 +209,19 @@ fn java_binary(env: &StackEnv) -> Result<PathBuf, StackError> {
 }
 
 fn check_java(java: &Path, needed: u32) -> Result<(), StackError> {
-    let output = Command::new(java).arg("-version").output().map_err(|e| StackError::JavaMissing {
-        found: format!("'{}' could not be run: {e}", java.display()),
-    })?;
+    let output =
+        Command::new(java)
+            .arg("-version")
+            .output()
+            .map_err(|e| StackError::JavaMissing {
+                found: format!("'{}' could not be run: {e}", java.display()),
+            })?;
     let text = String::from_utf8_lossy(&output.stderr);
     let major = parse_java_major(&text).ok_or_else(|| StackError::JavaMissing {
-        found: format!("cannot read the version from '{}'", text.lines().next().unwrap_or("")),
+        found: format!(
+            "cannot read the version from '{}'",
+            text.lines().next().unwrap_or("")
+        ),
     })?;
     if major < needed {
         return Err(StackError::JavaMissing {
@@ -212,11 +239,19 @@ fn parse_java_major(version_output: &str) -> Option<u32> {
     let quoted = version_output.split('"').nth(1)?;
     let mut parts = quoted.split(['.', '-', '+', '_']);
     let first: u32 = parts.next()?.parse().ok()?;
-    if first == 1 { parts.next()?.parse().ok() } else { Some(first) }
+    if first == 1 {
+        parts.next()?.parse().ok()
+    } else {
+        Some(first)
+    }
 }
 
 /// Writes the pom and resolves its classpath once per runner version.
-async fn resolve_classpath(env: &StackEnv, home: &Path, version: &str) -> Result<String, StackError> {
+async fn resolve_classpath(
+    env: &StackEnv,
+    home: &Path,
+    version: &str,
+) -> Result<String, StackError> {
     let cp_file = home.join(format!("classpath-{version}.txt"));
     if let Ok(cp) = std::fs::read_to_string(&cp_file)
         && !cp.trim().is_empty()
@@ -259,7 +294,11 @@ async fn resolve_classpath(env: &StackEnv, home: &Path, version: &str) -> Result
             .join(" / ");
         return Err(StackError::MavenFailed {
             version: version.to_owned(),
-            detail: if detail.is_empty() { format!("mvn exited with {}", output.status) } else { detail },
+            detail: if detail.is_empty() {
+                format!("mvn exited with {}", output.status)
+            } else {
+                detail
+            },
             log,
         });
     }
@@ -304,7 +343,8 @@ fn write_node_configs(cluster: &Path, transport_ports: &[u16]) -> Result<(), Sta
         .join(", ");
     for (i, port) in transport_ports.iter().enumerate() {
         let config = cluster.join(format!("node_{}", i + 1)).join("config");
-        std::fs::create_dir_all(&config).map_err(|e| StackError::io("cannot create", &config, e))?;
+        std::fs::create_dir_all(&config)
+            .map_err(|e| StackError::io("cannot create", &config, e))?;
         let yml = format!(
             "# Written by trawl-stack; the runner adds cluster.name, node.name, http.port and paths.\n\
              network.host: 127.0.0.1\n\
@@ -331,8 +371,14 @@ mod tests {
 
     #[test]
     fn java_versions_parse() {
-        assert_eq!(parse_java_major("openjdk version \"17.0.15\" 2025-04-15"), Some(17));
-        assert_eq!(parse_java_major("openjdk version \"25\" 2025-09-16"), Some(25));
+        assert_eq!(
+            parse_java_major("openjdk version \"17.0.15\" 2025-04-15"),
+            Some(17)
+        );
+        assert_eq!(
+            parse_java_major("openjdk version \"25\" 2025-09-16"),
+            Some(25)
+        );
         assert_eq!(parse_java_major("java version \"1.8.0_392\""), Some(8));
         assert_eq!(parse_java_major("garbage"), None);
     }
@@ -340,7 +386,10 @@ mod tests {
     #[test]
     fn engine_ports_outside_the_runner_window_are_refused_with_the_range() {
         let err = pick_http_port(Some(19200), 1).unwrap_err().to_string();
-        assert!(err.contains("19200") && err.contains("9201..=9299"), "{err}");
+        assert!(
+            err.contains("19200") && err.contains("9201..=9299"),
+            "{err}"
+        );
         let err = pick_http_port(Some(9298), 3).unwrap_err().to_string();
         assert!(err.contains("9201..=9297"), "{err}");
     }

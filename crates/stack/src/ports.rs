@@ -37,10 +37,18 @@ pub(crate) fn distinct_free(count: usize) -> Result<Vec<u16>, StackError> {
 }
 
 /// Checks a port the user asked for.
-pub(crate) fn require_free(service: &'static str, port: u16, flag: &'static str) -> Result<u16, StackError> {
+pub(crate) fn require_free(
+    service: &'static str,
+    port: u16,
+    flag: &'static str,
+) -> Result<u16, StackError> {
     if is_free(port) {
         Ok(port)
     } else {
-        Err(StackError::PortInUse { service, port, flag })
+        Err(StackError::PortInUse {
+            service,
+            port,
+            flag,
+        })
     }
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::endpoint::{EngineEndpoint, RedisEndpoint};
 use crate::StackError;
+use crate::endpoint::{EngineEndpoint, RedisEndpoint};
 
 /// What the engine says about itself at `GET /`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +46,10 @@ pub async fn engine_info(endpoint: &EngineEndpoint) -> Result<EngineInfo, StackE
             status: status.as_u16(),
         });
     }
-    let body = response.text().await.map_err(|e| request_error(endpoint, &e))?;
+    let body = response
+        .text()
+        .await
+        .map_err(|e| request_error(endpoint, &e))?;
     let not_engine = |detail: String| StackError::NotAnEngine {
         url: endpoint.url.to_string(),
         detail,
@@ -150,9 +153,14 @@ pub async fn wait_for_engine(
                 return Ok(health);
             }
             Ok(health) => {
-                last = format!("status {}, {} node(s)", health.status, health.number_of_nodes)
+                last = format!(
+                    "status {}, {} node(s)",
+                    health.status, health.number_of_nodes
+                )
             }
-            Err(e @ (StackError::EngineAuth { .. } | StackError::NotAnEngine { .. })) => return Err(e),
+            Err(e @ (StackError::EngineAuth { .. } | StackError::NotAnEngine { .. })) => {
+                return Err(e);
+            }
             Err(e) => last = e.to_string(),
         }
         if started.elapsed() >= deadline {
@@ -182,7 +190,10 @@ pub async fn redis_version(endpoint: &RedisEndpoint) -> Result<String, StackErro
         .get_multiplexed_async_connection_with_config(&config)
         .await
         .map_err(unreachable)?;
-    let pong: String = redis::cmd("PING").query_async(&mut conn).await.map_err(unreachable)?;
+    let pong: String = redis::cmd("PING")
+        .query_async(&mut conn)
+        .await
+        .map_err(unreachable)?;
     if pong != "PONG" {
         return Err(StackError::RedisUnreachable {
             url: endpoint.to_string(),
@@ -241,10 +252,16 @@ fn request_error(endpoint: &EngineEndpoint, e: &reqwest::Error) -> StackError {
             ),
             None => "set TRAWL_ES_CA_FILE to the PEM file of the CA that signed the engine's certificate".into(),
         };
-        return StackError::Tls { url, reason: chain, hint };
+        return StackError::Tls {
+            url,
+            reason: chain,
+            hint,
+        };
     }
     if endpoint.url.scheme() == "http"
-        && (lower.contains("connection closed") || lower.contains("reset") || lower.contains("invalid http"))
+        && (lower.contains("connection closed")
+            || lower.contains("reset")
+            || lower.contains("invalid http"))
     {
         return StackError::EngineUnreachable {
             url,

@@ -15,7 +15,11 @@ use crate::StackError;
 
 /// Starts `cmd` in its own process group, with `cwd` as its working directory and its
 /// output appended to `log`. It keeps running after the caller exits.
-pub(crate) fn spawn_detached(mut cmd: Command, cwd: &Path, log: &Path) -> Result<Child, StackError> {
+pub(crate) fn spawn_detached(
+    mut cmd: Command,
+    cwd: &Path,
+    log: &Path,
+) -> Result<Child, StackError> {
     use std::os::unix::process::CommandExt as _;
     let out = File::create(log).map_err(|e| StackError::io("cannot create log file", log, e))?;
     let err = out
@@ -78,7 +82,8 @@ pub(crate) fn find_ours(state_dir: &Path) -> Vec<u32> {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|&pid| pid != me)
         .filter(|&pid| {
-            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(state_dir))
+            std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .is_ok_and(|cwd| cwd.starts_with(state_dir))
         })
         .filter(|&pid| is_alive(pid))
         .collect()

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{EngineKind, Owner, ProviderKind};
 use crate::StackError;
+use crate::config::{EngineKind, Owner, ProviderKind};
 
 /// How to find and stop one service again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,7 +147,8 @@ impl StateDir {
             .write(true)
             .open(&path)
             .map_err(|e| StackError::io("cannot open", &path, e))?;
-        file.lock().map_err(|e| StackError::io("cannot lock", &path, e))?;
+        file.lock()
+            .map_err(|e| StackError::io("cannot lock", &path, e))?;
         Ok(file)
     }
 }
