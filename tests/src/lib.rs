@@ -5,6 +5,10 @@
 //! Every test works under its own prefix, so tests share one engine and one Redis and
 //! still run in parallel.
 
+mod front;
+
+pub use front::AuthFront;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

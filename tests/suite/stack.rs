@@ -281,7 +281,7 @@ async fn local_provider_forms_a_three_node_cluster() {
     let (_dir, stack) = isolated(tools_env());
     let request = UpRequest {
         provider: Some(ProviderKind::Local),
-        nodes: 3,
+        nodes: Some(3),
         ..UpRequest::default()
     };
     let up = stack.up(&request, &quiet).await;
@@ -320,4 +320,45 @@ fn skip_or_fail(why: &str) {
         panic!("CI must be able to run this test, but {why}");
     }
     eprintln!("SKIPPED: {why}");
+}
+
+/// A real engine behind a real basic-auth front: the right password works; a wrong one is
+/// refused with 401, named for the user, the password nowhere in the message.
+#[tokio::test]
+async fn a_wrong_password_is_refused_without_showing_it() {
+    let services = require_services!();
+    let front = match trawl_tests::AuthFront::start(&services.engine.url, "trawl", "s3cret-right") {
+        Ok(Some(front)) => front,
+        Ok(None) => return skip_or_fail("nginx is not installed (apt-get install -y nginx)"),
+        Err(e) => panic!("{e:#}"),
+    };
+
+    let right = trawl_stack::EngineEndpoint::parse(
+        &front.url().replace("http://", "http://trawl:s3cret-right@"),
+        trawl_stack::ENV_ES_URL,
+    )
+    .unwrap();
+    let info = trawl_stack::engine_info(&right).await.unwrap();
+    assert!(!info.version.is_empty());
+
+    let (_dir, stack) = isolated(
+        tools_env()
+            .with("TRAWL_ES_URL", front.url())
+            .with("TRAWL_ES_USER", "trawl")
+            .with("TRAWL_ES_PASSWORD", "hunter2-wrong")
+            .with("TRAWL_REDIS_URL", services.redis.connection_url()),
+    );
+    let err = stack.up(&UpRequest::default(), &quiet).await.unwrap_err();
+    assert!(
+        matches!(err, StackError::EngineAuth { status: 401, .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("user 'trawl'") && message.contains("TRAWL_ES_PASSWORD"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(!format!("{err:?}").contains("hunter2"));
+    assert!(stack.processes().is_empty());
 }

@@ -15,12 +15,14 @@ pub struct UpArgs {
     /// set, else docker if it answers, else local).
     #[arg(long, value_parser = parse_provider)]
     pub provider: Option<ProviderKind>,
-    /// opensearch or elasticsearch (Elasticsearch needs docker or an external engine).
-    #[arg(long, default_value = "opensearch", value_parser = parse_engine)]
-    pub engine: EngineKind,
-    /// Engine nodes; more than one forms a real cluster (local provider).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=9))]
-    pub nodes: u16,
+    /// opensearch or elasticsearch (Elasticsearch needs docker or an external engine)
+    /// [default: opensearch, or whatever already runs].
+    #[arg(long, value_parser = parse_engine)]
+    pub engine: Option<EngineKind>,
+    /// Engine nodes; more than one forms a real cluster (local provider)
+    /// [default: 1, or whatever already runs].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=9))]
+    pub nodes: Option<u16>,
     /// The engine's HTTP port (default: a free one).
     #[arg(long)]
     pub engine_port: Option<u16>,

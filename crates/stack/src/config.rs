@@ -103,10 +103,12 @@ pub struct UpRequest {
     /// Force one provider for every service; `None` picks per service:
     /// external if its variable is set, else docker if it answers, else local.
     pub provider: Option<ProviderKind>,
-    /// Which engine to start (ignored for an external engine).
-    pub engine: EngineKind,
-    /// Number of engine nodes; more than one forms a real cluster.
-    pub nodes: u16,
+    /// Which engine to start (ignored for an external engine); `None` means OpenSearch,
+    /// or whatever already runs.
+    pub engine: Option<EngineKind>,
+    /// Number of engine nodes; more than one forms a real cluster. `None` means one, or
+    /// whatever already runs.
+    pub nodes: Option<u16>,
     /// The engine's HTTP port (the first node's); `None` picks a free one.
     pub engine_port: Option<u16>,
     /// Redis's port; `None` picks a free one.
@@ -119,8 +121,8 @@ impl Default for UpRequest {
     fn default() -> Self {
         UpRequest {
             provider: None,
-            engine: EngineKind::OpenSearch,
-            nodes: 1,
+            engine: None,
+            nodes: None,
             engine_port: None,
             redis_port: None,
             owner: Owner::Detached,

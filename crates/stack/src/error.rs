@@ -15,6 +15,11 @@ pub enum StackError {
     #[error("unknown engine '{0}': use opensearch or elasticsearch")]
     UnknownEngine(String),
 
+    #[error(
+        "{running} are already running, but {why}; run `cargo xtask down` first to start another stack"
+    )]
+    AlreadyRunning { running: String, why: String },
+
     #[error("{what} is not available with the {provider} provider: {hint}")]
     Unsupported {
         provider: &'static str,

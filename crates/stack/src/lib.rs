@@ -170,7 +170,7 @@ impl Stack {
                 reason: "--provider external needs TRAWL_ES_URL and TRAWL_REDIS_URL; set both, or choose docker or local".into(),
             });
         }
-        if req.nodes == 0 {
+        if req.nodes == Some(0) {
             return Err(StackError::InvalidSetting {
                 var: "--nodes",
                 value: "0".into(),
@@ -182,6 +182,14 @@ impl Stack {
         if let Some(state) = self.dir.load()? {
             match self.check_recorded(&state).await {
                 Recorded::Healthy => {
+                    if let Some(why) =
+                        conflict(&state, req, ext_engine.as_ref(), ext_redis.as_ref())
+                    {
+                        return Err(StackError::AlreadyRunning {
+                            running: describe(&state),
+                            why,
+                        });
+                    }
                     progress("services already running; attaching");
                     let services = self.services_of(&state)?;
                     return Ok(UpOutcome {
@@ -223,8 +231,13 @@ impl Stack {
             }
         };
 
-        // Redis first: it is quick, and a missing redis-server should fail before a long
-        // engine start.
+        // An external engine is checked before anything starts, so a wrong URL or password
+        // costs nothing. Then Redis: it is quick, and a missing redis-server should fail
+        // before a long engine start.
+        if let Some(ep) = &ext_engine {
+            progress(&format!("checking the engine at {}", ep.url));
+            probe::engine_info(ep).await?;
+        }
         let (redis_endpoint, redis_record) = match (provider(ext_redis.is_some()), ext_redis) {
             (ProviderKind::External, Some(ep)) => {
                 progress(&format!("checking Redis at {ep}"));
@@ -249,36 +262,32 @@ impl Stack {
             }
         };
 
+        let engine = req.engine.unwrap_or_default();
+        let nodes = req.nodes.unwrap_or(1);
         let engine_result = match (provider(ext_engine.is_some()), ext_engine) {
             (ProviderKind::External, Some(ep)) => {
-                progress(&format!("checking the engine at {}", ep.url));
-                match probe::engine_info(&ep).await {
-                    Ok(_) => {
-                        let record = ServiceRecord {
-                            provider: ProviderKind::External,
-                            url: ep.url.to_string(),
-                            handle: Handle::External,
-                            log: None,
-                        };
-                        Ok((ep, record, None))
-                    }
-                    Err(e) => Err(e),
-                }
+                let record = ServiceRecord {
+                    provider: ProviderKind::External,
+                    url: ep.url.to_string(),
+                    handle: Handle::External,
+                    log: None,
+                };
+                Ok((ep, record, None))
             }
             (ProviderKind::Docker, _) => {
-                docker::start_engine(&self.env, req.engine, req.nodes, req.engine_port, progress)
+                docker::start_engine(&self.env, engine, nodes, req.engine_port, progress)
                     .await
-                    .map(|e| (e.endpoint, e.record, Some(req.engine)))
+                    .map(|e| (e.endpoint, e.record, Some(engine)))
             }
             _ => {
-                if req.engine == EngineKind::Elasticsearch {
+                if engine == EngineKind::Elasticsearch {
                     Err(StackError::Unsupported {
                         provider: "local",
                         what: "Elasticsearch".into(),
                         hint: "Elastic's Maven artifacts lack analysis-common and reindex; use --engine opensearch, --provider docker, or TRAWL_ES_URL".into(),
                     })
                 } else {
-                    local::start_engine(&self.env, &self.dir, req.nodes, req.engine_port, progress)
+                    local::start_engine(&self.env, &self.dir, nodes, req.engine_port, progress)
                         .await
                         .map(|e| (e.endpoint, e.record, Some(EngineKind::OpenSearch)))
                 }
@@ -299,7 +308,7 @@ impl Stack {
                 .map_or(0, |d| d.as_secs()),
             engine: EngineRecord {
                 engine: engine_kind,
-                nodes: if engine_kind.is_some() { req.nodes } else { 0 },
+                nodes: if engine_kind.is_some() { nodes } else { 0 },
                 service: engine_service,
             },
             redis: redis_record,
@@ -500,6 +509,67 @@ impl Stack {
         }
         EngineEndpoint::parse(&service.url, ENV_ES_URL)
     }
+}
+
+/// Why the running stack cannot serve `req`, if it cannot: the caller asked for another
+/// engine, provider or size, or the environment now names other services.
+fn conflict(
+    state: &StackState,
+    req: &UpRequest,
+    ext_engine: Option<&EngineEndpoint>,
+    ext_redis: Option<&RedisEndpoint>,
+) -> Option<String> {
+    let engine = &state.engine;
+    let engine_external = engine.service.handle == Handle::External;
+    match ext_engine {
+        Some(ep) if !engine_external || ep.url.as_str() != engine.service.url => {
+            return Some(format!("TRAWL_ES_URL now points at {}", ep.url));
+        }
+        None if engine_external => return Some("TRAWL_ES_URL is no longer set".into()),
+        _ => {}
+    }
+    let redis_external = state.redis.handle == Handle::External;
+    match ext_redis {
+        Some(ep) if !redis_external || ep.to_string() != state.redis.url => {
+            return Some(format!("TRAWL_REDIS_URL now points at {ep}"));
+        }
+        None if redis_external => return Some("TRAWL_REDIS_URL is no longer set".into()),
+        _ => {}
+    }
+    if let Some(wanted) = req.provider
+        && wanted != ProviderKind::External
+        && ((!engine_external && engine.service.provider != wanted)
+            || (!redis_external && state.redis.provider != wanted))
+    {
+        return Some(format!("--provider {wanted} was asked for"));
+    }
+    if !engine_external {
+        if let Some(wanted) = req.engine
+            && engine.engine != Some(wanted)
+        {
+            return Some(format!("--engine {wanted} was asked for"));
+        }
+        if let Some(wanted) = req.nodes
+            && engine.nodes != wanted
+        {
+            return Some(format!("--nodes {wanted} was asked for"));
+        }
+    }
+    None
+}
+
+/// `opensearch (local, 1 node) and Redis (local)`.
+fn describe(state: &StackState) -> String {
+    let engine = match state.engine.engine {
+        Some(kind) => format!(
+            "{kind} ({}, {} node{})",
+            state.engine.service.provider,
+            state.engine.nodes,
+            if state.engine.nodes == 1 { "" } else { "s" }
+        ),
+        None => format!("the external engine {}", state.engine.service.url),
+    };
+    format!("{engine} and Redis ({})", state.redis.provider)
 }
 
 /// Stops one service if it is ours; returns whether there was something to stop.

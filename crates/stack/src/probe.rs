@@ -2,7 +2,6 @@
 //! endpoints, and Redis `PING` / `INFO`. Readiness means the service answers, never
 //! that a log line appeared.
 
-use std::error::Error as _;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -276,18 +275,17 @@ fn request_error(endpoint: &EngineEndpoint, e: &reqwest::Error) -> StackError {
     }
 }
 
+/// The root cause of a transport error, which is what a person can act on
+/// (`Connection refused (os error 111)`, `invalid peer certificate: UnknownIssuer`).
 fn error_chain(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
+    if e.is_timeout() {
+        return "timed out".into();
     }
-    text
+    let mut deepest: &dyn std::error::Error = e;
+    while let Some(source) = deepest.source() {
+        deepest = source;
+    }
+    deepest.to_string()
 }
 
 fn redact(text: &str, endpoint: &RedisEndpoint) -> String {
