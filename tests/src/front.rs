@@ -66,7 +66,9 @@ http {{
         );
         let conf = dir.path().join("nginx.conf");
         std::fs::write(&conf, config)?;
+        use std::os::unix::process::CommandExt as _;
         let child = Command::new(nginx)
+            .process_group(0)
             .arg("-p")
             .arg(dir.path())
             .arg("-c")
@@ -105,8 +107,20 @@ http {{
 }
 
 impl Drop for AuthFront {
+    /// SIGTERM to the whole group (master and workers; SIGKILL to the master alone would
+    /// orphan the workers), then SIGKILL if it lingers.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        use nix::sys::signal::{Signal, killpg};
+        let group = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = killpg(group, Signal::SIGTERM);
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = killpg(group, Signal::SIGKILL);
         let _ = self.child.wait();
     }
 }
