@@ -1,0 +1,242 @@
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::segment;
+use crate::{Client, ClientError, EngineRequest, PointInTimeApi};
+
+/// Per-call search settings.
+#[derive(Clone, Debug, Default)]
+pub struct SearchOptions {
+    /// The server-side shard `timeout`: shards that take longer are skipped and the
+    /// result comes back partial (`timed_out: true`), not as an error.
+    pub server_timeout: Option<Duration>,
+    /// This call's request deadline (overrides the client's).
+    pub request_timeout: Option<Duration>,
+    /// Search only the shard(s) for this routing value.
+    pub routing: Option<String>,
+}
+
+/// One hit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Hit {
+    pub index: String,
+    pub id: String,
+    pub score: Option<f64>,
+    pub source: Value,
+    pub highlight: Value,
+    /// Sort values, for `search_after`.
+    pub sort: Value,
+}
+
+/// A search answer. `partial` is true when the server's `timeout` cut it short or some
+/// shards failed: the hits are real but may be incomplete.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SearchResult {
+    pub took_ms: u64,
+    pub timed_out: bool,
+    pub shards_total: u64,
+    pub shards_failed: u64,
+    /// Shard failure reasons, when some failed.
+    pub shard_failures: Vec<String>,
+    pub partial: bool,
+    /// Total hits (a lower bound when `total_is_lower_bound`).
+    pub total: u64,
+    pub total_is_lower_bound: bool,
+    pub hits: Vec<Hit>,
+    pub aggregations: Value,
+}
+
+impl SearchResult {
+    fn from_json(body: &Value) -> SearchResult {
+        let shards = &body["_shards"];
+        let shard_failures: Vec<String> = shards["failures"]
+            .as_array()
+            .map(|fs| {
+                fs.iter()
+                    .map(|f| {
+                        f["reason"]["reason"]
+                            .as_str()
+                            .or(f["reason"]["type"].as_str())
+                            .unwrap_or("unknown")
+                            .to_owned()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let timed_out = body["timed_out"].as_bool().unwrap_or(false);
+        let shards_failed = shards["failed"].as_u64().unwrap_or(0);
+        SearchResult {
+            took_ms: body["took"].as_u64().unwrap_or(0),
+            timed_out,
+            shards_total: shards["total"].as_u64().unwrap_or(0),
+            shards_failed,
+            shard_failures,
+            partial: timed_out || shards_failed > 0,
+            total: body["hits"]["total"]["value"]
+                .as_u64()
+                .or(body["hits"]["total"].as_u64())
+                .unwrap_or(0),
+            total_is_lower_bound: body["hits"]["total"]["relation"] == "gte",
+            hits: body["hits"]["hits"]
+                .as_array()
+                .map(|hits| {
+                    hits.iter()
+                        .map(|h| Hit {
+                            index: h["_index"].as_str().unwrap_or_default().to_owned(),
+                            id: h["_id"].as_str().unwrap_or_default().to_owned(),
+                            score: h["_score"].as_f64(),
+                            source: h["_source"].clone(),
+                            highlight: h["highlight"].clone(),
+                            sort: h["sort"].clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            aggregations: body["aggregations"].clone(),
+        }
+    }
+}
+
+impl Client {
+    /// Runs a search. A server-side timeout or failed shards give `partial: true`, never
+    /// an error; the client's own deadline and slot wait stay separate errors.
+    pub async fn search(&self, index: &str, body: &Value, options: &SearchOptions) -> Result<SearchResult, ClientError> {
+        let mut request = EngineRequest::post(format!("{}/_search", segment(index)))
+            .idempotent(true)
+            .json(body);
+        if let Some(t) = options.server_timeout {
+            request = request.query("timeout", format!("{}ms", t.as_millis()));
+        }
+        if let Some(t) = options.request_timeout {
+            request = request.timeout(t);
+        }
+        if let Some(r) = &options.routing {
+            request = request.query("routing", r);
+        }
+        let body: Value = self.send(&request).await?.json(request.method, &request.path)?;
+        let result = SearchResult::from_json(&body);
+        if result.partial {
+            self.counters().partial_searches.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                index,
+                timed_out = result.timed_out,
+                shards_failed = result.shards_failed,
+                "partial search result"
+            );
+        }
+        Ok(result)
+    }
+
+    /// Pages through every document matching `query`, `page_size` at a time, with
+    /// `search_after` on `sort` (which must end in a unique field). Where the engine has
+    /// point-in-time search, pages come from one consistent snapshot.
+    pub async fn scroll(&self, index: &str, query: Value, sort: Value, page_size: usize) -> Result<Scroll, ClientError> {
+        let pit = match self.engine_info().await?.point_in_time() {
+            Some(api) => Some(self.open_pit(index, api).await?),
+            None => None,
+        };
+        Ok(Scroll {
+            client: self.clone(),
+            index: index.to_owned(),
+            query,
+            sort,
+            page_size,
+            after: None,
+            pit,
+            done: false,
+        })
+    }
+
+    async fn open_pit(&self, index: &str, api: PointInTimeApi) -> Result<(PointInTimeApi, String), ClientError> {
+        let path = match api {
+            PointInTimeApi::Elasticsearch => format!("{}/_pit", segment(index)),
+            PointInTimeApi::OpenSearch => format!("{}/_search/point_in_time", segment(index)),
+        };
+        let request = EngineRequest::post(path).idempotent(true).query("keep_alive", "2m");
+        let body: Value = self.send(&request).await?.json(request.method, &request.path)?;
+        let id = body["id"]
+            .as_str()
+            .or(body["pit_id"].as_str())
+            .ok_or_else(|| ClientError::Decode {
+                method: "POST",
+                path: request.path.clone(),
+                reason: "no point-in-time id in the answer".into(),
+            })?;
+        Ok((api, id.to_owned()))
+    }
+}
+
+/// Pages of a `search_after` walk; see [`Client::scroll`]. Call [`Scroll::close`] when
+/// done early to release the point in time (it also expires by itself).
+pub struct Scroll {
+    client: Client,
+    index: String,
+    query: Value,
+    sort: Value,
+    page_size: usize,
+    after: Option<Value>,
+    pit: Option<(PointInTimeApi, String)>,
+    done: bool,
+}
+
+impl Scroll {
+    /// The next page; `None` after the last one.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Hit>>, ClientError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut body = json!({
+            "query": self.query,
+            "sort": self.sort,
+            "size": self.page_size,
+            "track_total_hits": false,
+        });
+        if let Some(after) = &self.after {
+            body["search_after"] = after.clone();
+        }
+        let index = match &self.pit {
+            Some((_, id)) => {
+                body["pit"] = json!({ "id": id, "keep_alive": "2m" });
+                String::new()
+            }
+            None => self.index.clone(),
+        };
+        let request = EngineRequest::post(if index.is_empty() {
+            "_search".to_owned()
+        } else {
+            format!("{}/_search", segment(&index))
+        })
+        .idempotent(true)
+        .json(&body);
+        let answer: Value = self.client.send(&request).await?.json(request.method, &request.path)?;
+        let page = SearchResult::from_json(&answer).hits;
+        if let Some((_, id)) = &mut self.pit
+            && let Some(new_id) = answer["pit_id"].as_str()
+        {
+            *id = new_id.to_owned();
+        }
+        if page.len() < self.page_size {
+            self.done = true;
+            self.close().await?;
+        }
+        self.after = page.last().map(|h| h.sort.clone());
+        Ok(if page.is_empty() { None } else { Some(page) })
+    }
+
+    /// Releases the point in time, if one is open.
+    pub async fn close(&mut self) -> Result<(), ClientError> {
+        if let Some((api, id)) = self.pit.take() {
+            let request = match api {
+                PointInTimeApi::Elasticsearch => EngineRequest::delete("_pit").json(&json!({ "id": id })),
+                PointInTimeApi::OpenSearch => {
+                    EngineRequest::delete("_search/point_in_time").json(&json!({ "pit_id": [id] }))
+                }
+            };
+            self.client.send(&request).await?;
+        }
+        Ok(())
+    }
+}

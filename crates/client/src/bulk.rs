@@ -1,0 +1,510 @@
+//! A streaming bulk sink: operations go in one at a time, leave in `_bulk` requests capped
+//! by bytes and by count, several requests in flight at once, with back-pressure so that
+//! memory stays bounded however fast the producer is. Each item's outcome is reported;
+//! items the engine rejects for load (429) are retried; permanent failures come back with
+//! their document id and reason.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut as _, Bytes, BytesMut};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use crate::{Client, ClientError, EngineRequest};
+
+/// One bulk operation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BulkOp {
+    /// Index (create or replace) a document; without an id the engine assigns one.
+    Index {
+        index: String,
+        id: Option<String>,
+        routing: Option<String>,
+        document: Value,
+    },
+    /// Create a document; fails with 409 if the id exists.
+    Create {
+        index: String,
+        id: Option<String>,
+        routing: Option<String>,
+        document: Value,
+    },
+    /// Merge a partial document; with `upsert`, create it when missing.
+    Update {
+        index: String,
+        id: String,
+        routing: Option<String>,
+        partial: Value,
+        upsert: bool,
+    },
+    /// Delete a document (a missing one is reported as `not_found`, not as a failure).
+    Delete {
+        index: String,
+        id: String,
+        routing: Option<String>,
+    },
+}
+
+impl BulkOp {
+    /// Index `document` under `id`.
+    pub fn index(index: impl Into<String>, id: impl Into<String>, document: Value) -> Self {
+        BulkOp::Index {
+            index: index.into(),
+            id: Some(id.into()),
+            routing: None,
+            document,
+        }
+    }
+
+    /// Delete `id`.
+    pub fn delete(index: impl Into<String>, id: impl Into<String>) -> Self {
+        BulkOp::Delete {
+            index: index.into(),
+            id: id.into(),
+            routing: None,
+        }
+    }
+
+    /// Sets the routing value.
+    pub fn routing(mut self, value: impl Into<String>) -> Self {
+        let value = Some(value.into());
+        match &mut self {
+            BulkOp::Index { routing, .. }
+            | BulkOp::Create { routing, .. }
+            | BulkOp::Update { routing, .. }
+            | BulkOp::Delete { routing, .. } => *routing = value,
+        }
+        self
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            BulkOp::Index { .. } => "index",
+            BulkOp::Create { .. } => "create",
+            BulkOp::Update { .. } => "update",
+            BulkOp::Delete { .. } => "delete",
+        }
+    }
+
+    fn encode(&self) -> Item {
+        let (index, id, routing) = match self {
+            BulkOp::Index { index, id, routing, .. } | BulkOp::Create { index, id, routing, .. } => {
+                (index, id.as_deref(), routing)
+            }
+            BulkOp::Update { index, id, routing, .. } | BulkOp::Delete { index, id, routing } => {
+                (index, Some(id.as_str()), routing)
+            }
+        };
+        let mut meta = json!({ "_index": index });
+        if let Some(id) = id {
+            meta["_id"] = json!(id);
+        }
+        if let Some(r) = routing {
+            meta["routing"] = json!(r);
+        }
+        let mut buf = BytesMut::new().writer();
+        serde_json::to_writer(&mut buf, &json!({ self.kind(): meta })).expect("JSON serialises");
+        buf.get_mut().put_u8(b'\n');
+        let source = match self {
+            BulkOp::Index { document, .. } | BulkOp::Create { document, .. } => Some(document.clone()),
+            BulkOp::Update { partial, upsert, .. } => Some(json!({ "doc": partial, "doc_as_upsert": upsert })),
+            BulkOp::Delete { .. } => None,
+        };
+        if let Some(source) = source {
+            serde_json::to_writer(&mut buf, &source).expect("JSON serialises");
+            buf.get_mut().put_u8(b'\n');
+        }
+        Item {
+            kind: self.kind(),
+            index: index.clone(),
+            id: id.map(str::to_owned),
+            lines: buf.into_inner().freeze(),
+            attempts: 0,
+        }
+    }
+}
+
+/// An encoded operation waiting to be sent.
+#[derive(Clone, Debug)]
+struct Item {
+    kind: &'static str,
+    index: String,
+    id: Option<String>,
+    lines: Bytes,
+    attempts: u32,
+}
+
+/// The final outcome of one operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BulkItemOutcome {
+    /// `index`, `create`, `update` or `delete`.
+    pub op: &'static str,
+    pub index: String,
+    /// The document id (the engine's, for auto-id operations that succeeded).
+    pub id: Option<String>,
+    pub status: u16,
+    /// `created`, `updated`, `deleted`, `noop` or `not_found` on success.
+    pub result: Option<String>,
+    /// `(type, reason)` on failure.
+    pub error: Option<(String, String)>,
+    /// How many times it was sent.
+    pub attempts: u32,
+}
+
+impl BulkItemOutcome {
+    /// Whether the operation took effect (a delete of a missing document counts).
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// A permanent failure: the engine refused the operation for good.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BulkFailure {
+    pub op: &'static str,
+    pub index: String,
+    pub id: Option<String>,
+    pub status: u16,
+    pub error_type: String,
+    pub reason: String,
+}
+
+/// Totals over a bulk sink's life.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BulkSummary {
+    /// Operations accepted by the sink.
+    pub sent: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    /// Updates that changed nothing.
+    pub noop: u64,
+    /// Deletes of documents that were not there.
+    pub not_found: u64,
+    pub failed: u64,
+    /// Item re-sends after a retryable item failure (429 and the like).
+    pub retried: u64,
+    /// `_bulk` requests sent.
+    pub requests: u64,
+    /// Bytes of operations accepted (each counted once).
+    pub bytes: u64,
+    pub failures: Vec<BulkFailure>,
+}
+
+impl BulkSummary {
+    fn record(&mut self, outcome: &BulkItemOutcome) {
+        match (&outcome.error, outcome.result.as_deref()) {
+            (Some((error_type, reason)), _) => {
+                self.failed += 1;
+                self.failures.push(BulkFailure {
+                    op: outcome.op,
+                    index: outcome.index.clone(),
+                    id: outcome.id.clone(),
+                    status: outcome.status,
+                    error_type: error_type.clone(),
+                    reason: reason.clone(),
+                });
+            }
+            (None, Some("created")) => self.created += 1,
+            (None, Some("updated")) => self.updated += 1,
+            (None, Some("deleted")) => self.deleted += 1,
+            (None, Some("noop")) => self.noop += 1,
+            (None, Some("not_found")) => self.not_found += 1,
+            (None, _) => {}
+        }
+    }
+
+    fn merge(&mut self, other: BulkSummary) {
+        self.created += other.created;
+        self.updated += other.updated;
+        self.deleted += other.deleted;
+        self.noop += other.noop;
+        self.not_found += other.not_found;
+        self.failed += other.failed;
+        self.retried += other.retried;
+        self.requests += other.requests;
+        self.failures.extend(other.failures);
+    }
+}
+
+/// Called with every operation's final outcome.
+pub type ItemCallback = Arc<dyn Fn(&BulkItemOutcome) + Send + Sync>;
+
+/// How a [`BulkIndexer`] batches and sends.
+#[derive(Clone)]
+pub struct BulkOptions {
+    /// Flush when a request would grow past this many bytes (default 10 MiB).
+    pub max_bytes: usize,
+    /// Flush at this many operations (default 1000).
+    pub max_ops: usize,
+    /// `_bulk` requests in flight at once (default 2).
+    pub concurrency: usize,
+    /// Re-sends of an item the engine rejected for load, before it counts as failed.
+    pub max_item_retries: u32,
+    /// Flush a partial batch after this long without filling one.
+    pub flush_interval: Duration,
+    /// Sent with each `_bulk` request, e.g. `Some("wait_for")`.
+    pub refresh: Option<&'static str>,
+    /// Every operation's final outcome, as it happens.
+    pub on_item: Option<ItemCallback>,
+}
+
+impl Default for BulkOptions {
+    fn default() -> Self {
+        BulkOptions {
+            max_bytes: 10 * 1024 * 1024,
+            max_ops: 1000,
+            concurrency: 2,
+            max_item_retries: 3,
+            flush_interval: Duration::from_secs(1),
+            refresh: None,
+            on_item: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for BulkOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkOptions")
+            .field("max_bytes", &self.max_bytes)
+            .field("max_ops", &self.max_ops)
+            .field("concurrency", &self.concurrency)
+            .field("max_item_retries", &self.max_item_retries)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sink. [`BulkIndexer::add`] waits when the pipeline is full; [`BulkIndexer::finish`]
+/// sends what is left and returns the summary.
+///
+/// ```no_run
+/// # async fn demo(client: trawl_client::Client) -> Result<(), trawl_client::ClientError> {
+/// use trawl_client::{BulkIndexer, BulkOp, BulkOptions};
+/// let bulk = BulkIndexer::new(client, BulkOptions::default());
+/// bulk.add(BulkOp::index("blobs", "1_README.md", serde_json::json!({"path": "README.md"}))).await?;
+/// let summary = bulk.finish().await?;
+/// assert_eq!(summary.failed, 0, "{:?}", summary.failures);
+/// # Ok(()) }
+/// ```
+pub struct BulkIndexer {
+    tx: mpsc::Sender<Item>,
+    collector: tokio::task::JoinHandle<BulkSummary>,
+}
+
+impl BulkIndexer {
+    /// Starts the sink's background collector.
+    pub fn new(client: Client, options: BulkOptions) -> Self {
+        let capacity = options.max_ops.clamp(1, 10_000);
+        let (tx, rx) = mpsc::channel(capacity);
+        let collector = tokio::spawn(collect(client, options, rx));
+        BulkIndexer { tx, collector }
+    }
+
+    /// Queues one operation; waits while the pipeline is full.
+    pub async fn add(&self, op: BulkOp) -> Result<(), ClientError> {
+        self.tx
+            .send(op.encode())
+            .await
+            .map_err(|_| ClientError::BulkClosed("its collector stopped".into()))
+    }
+
+    /// Sends everything still queued and returns the totals.
+    pub async fn finish(self) -> Result<BulkSummary, ClientError> {
+        drop(self.tx);
+        self.collector
+            .await
+            .map_err(|e| ClientError::BulkClosed(format!("the collector panicked: {e}")))
+    }
+}
+
+async fn collect(client: Client, options: BulkOptions, mut rx: mpsc::Receiver<Item>) -> BulkSummary {
+    let options = Arc::new(options);
+    let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut running: JoinSet<BulkSummary> = JoinSet::new();
+    let mut summary = BulkSummary::default();
+    let mut batch: Vec<Item> = Vec::new();
+    let mut batch_bytes = 0usize;
+    let mut ticker = tokio::time::interval(options.flush_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    loop {
+        tokio::select! {
+            item = rx.recv() => {
+                let Some(item) = item else { break };
+                summary.sent += 1;
+                summary.bytes += item.lines.len() as u64;
+                if !batch.is_empty() && batch_bytes + item.lines.len() > options.max_bytes {
+                    dispatch(&client, &options, &slots, &mut running, std::mem::take(&mut batch)).await;
+                    batch_bytes = 0;
+                }
+                batch_bytes += item.lines.len();
+                batch.push(item);
+                if batch.len() >= options.max_ops || batch_bytes >= options.max_bytes {
+                    dispatch(&client, &options, &slots, &mut running, std::mem::take(&mut batch)).await;
+                    batch_bytes = 0;
+                }
+            }
+            _ = ticker.tick(), if !batch.is_empty() => {
+                dispatch(&client, &options, &slots, &mut running, std::mem::take(&mut batch)).await;
+                batch_bytes = 0;
+            }
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                summary.merge(done.unwrap_or_default());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        dispatch(&client, &options, &slots, &mut running, batch).await;
+    }
+    while let Some(done) = running.join_next().await {
+        summary.merge(done.unwrap_or_default());
+    }
+    summary
+}
+
+/// Waits for a free request slot (this is the back-pressure), then sends the batch in
+/// the background.
+async fn dispatch(
+    client: &Client,
+    options: &Arc<BulkOptions>,
+    slots: &Arc<Semaphore>,
+    running: &mut JoinSet<BulkSummary>,
+    batch: Vec<Item>,
+) {
+    let permit = slots.clone().acquire_owned().await.expect("semaphore never closes");
+    let client = client.clone();
+    let options = options.clone();
+    running.spawn(async move {
+        let summary = send_batch(&client, &options, batch).await;
+        drop(permit);
+        summary
+    });
+}
+
+/// Sends one batch; re-sends items rejected for load, with backoff; reports the rest.
+async fn send_batch(client: &Client, options: &BulkOptions, mut items: Vec<Item>) -> BulkSummary {
+    let mut summary = BulkSummary::default();
+    let mut round = 0u32;
+    while !items.is_empty() {
+        round += 1;
+        let mut body = BytesMut::with_capacity(items.iter().map(|i| i.lines.len()).sum());
+        for item in &mut items {
+            item.attempts += 1;
+            body.extend_from_slice(&item.lines);
+        }
+        // Auto-id operations would duplicate if a lost answer made us send them twice.
+        let idempotent = items.iter().all(|i| i.id.is_some());
+        let mut request = EngineRequest::post("_bulk").idempotent(idempotent).ndjson(body.freeze());
+        if let Some(refresh) = options.refresh {
+            request = request.query("refresh", refresh);
+        }
+        summary.requests += 1;
+        let answer = client
+            .send(&request)
+            .await
+            .and_then(|r| r.json::<Value>(request.method, &request.path));
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(e) => {
+                // The whole request failed after the client's own retries: every item in
+                // it failed, and each is reported with its id.
+                let (status, error_type) = (e.status().unwrap_or(0), format!("{:?}", e.kind()));
+                for item in items.drain(..) {
+                    report(
+                        options,
+                        &mut summary,
+                        BulkItemOutcome {
+                            op: item.kind,
+                            index: item.index,
+                            id: item.id,
+                            status,
+                            result: None,
+                            error: Some((error_type.clone(), e.to_string())),
+                            attempts: item.attempts,
+                        },
+                    );
+                }
+                break;
+            }
+        };
+        let results = answer["items"].as_array().cloned().unwrap_or_default();
+        let mut again = Vec::new();
+        for (item, result) in items.drain(..).zip(results.iter().chain(std::iter::repeat(&Value::Null))) {
+            let result = &result[item.kind];
+            let status = result["status"].as_u64().unwrap_or(0) as u16;
+            let error = (!result["error"].is_null()).then(|| {
+                (
+                    result["error"]["type"].as_str().unwrap_or("unknown").to_owned(),
+                    result["error"]["reason"].as_str().unwrap_or("no reason given").to_owned(),
+                )
+            });
+            let retryable = matches!(status, 429 | 503)
+                || error
+                    .as_ref()
+                    .is_some_and(|(t, _)| t == "es_rejected_execution_exception" || t == "opensearch_rejected_execution_exception");
+            if error.is_some() && retryable && item.attempts <= options.max_item_retries {
+                summary.retried += 1;
+                again.push(item);
+                continue;
+            }
+            let outcome = BulkItemOutcome {
+                op: item.kind,
+                id: result["_id"].as_str().map(str::to_owned).or(item.id),
+                index: item.index,
+                status,
+                result: if error.is_none() {
+                    result["result"].as_str().map(str::to_owned)
+                } else {
+                    None
+                },
+                error: if status == 0 && error.is_none() {
+                    Some(("missing_item".into(), "the bulk answer had no result for this item".into()))
+                } else {
+                    error
+                },
+                attempts: item.attempts,
+            };
+            report(options, &mut summary, outcome);
+        }
+        if !again.is_empty() {
+            tokio::time::sleep(client.config().retry.backoff(round)).await;
+        }
+        items = again;
+    }
+    summary
+}
+
+fn report(options: &BulkOptions, summary: &mut BulkSummary, outcome: BulkItemOutcome) {
+    if let Some(callback) = &options.on_item {
+        callback(&outcome);
+    }
+    summary.record(&outcome);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_encode_as_bulk_lines() {
+        let item = BulkOp::index("blobs", "1_a/b", json!({"x": 1})).routing("1").encode();
+        assert_eq!(
+            std::str::from_utf8(&item.lines).unwrap(),
+            "{\"index\":{\"_id\":\"1_a/b\",\"_index\":\"blobs\",\"routing\":\"1\"}}\n{\"x\":1}\n"
+        );
+        let item = BulkOp::delete("blobs", "7").encode();
+        assert_eq!(std::str::from_utf8(&item.lines).unwrap(), "{\"delete\":{\"_id\":\"7\",\"_index\":\"blobs\"}}\n");
+        let item = BulkOp::Update {
+            index: "repos".into(),
+            id: "3".into(),
+            routing: None,
+            partial: json!({"a": 1}),
+            upsert: true,
+        }
+        .encode();
+        assert!(std::str::from_utf8(&item.lines).unwrap().ends_with("{\"doc\":{\"a\":1},\"doc_as_upsert\":true}\n"));
+    }
+}
