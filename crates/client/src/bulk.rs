@@ -91,12 +91,16 @@ impl BulkOp {
 
     fn encode(&self) -> Item {
         let (index, id, routing) = match self {
-            BulkOp::Index { index, id, routing, .. } | BulkOp::Create { index, id, routing, .. } => {
-                (index, id.as_deref(), routing)
+            BulkOp::Index {
+                index, id, routing, ..
             }
-            BulkOp::Update { index, id, routing, .. } | BulkOp::Delete { index, id, routing } => {
-                (index, Some(id.as_str()), routing)
+            | BulkOp::Create {
+                index, id, routing, ..
+            } => (index, id.as_deref(), routing),
+            BulkOp::Update {
+                index, id, routing, ..
             }
+            | BulkOp::Delete { index, id, routing } => (index, Some(id.as_str()), routing),
         };
         let mut meta = json!({ "_index": index });
         if let Some(id) = id {
@@ -109,8 +113,12 @@ impl BulkOp {
         serde_json::to_writer(&mut buf, &json!({ self.kind(): meta })).expect("JSON serialises");
         buf.get_mut().put_u8(b'\n');
         let source = match self {
-            BulkOp::Index { document, .. } | BulkOp::Create { document, .. } => Some(document.clone()),
-            BulkOp::Update { partial, upsert, .. } => Some(json!({ "doc": partial, "doc_as_upsert": upsert })),
+            BulkOp::Index { document, .. } | BulkOp::Create { document, .. } => {
+                Some(document.clone())
+            }
+            BulkOp::Update {
+                partial, upsert, ..
+            } => Some(json!({ "doc": partial, "doc_as_upsert": upsert })),
             BulkOp::Delete { .. } => None,
         };
         if let Some(source) = source {
@@ -320,7 +328,11 @@ impl BulkIndexer {
     }
 }
 
-async fn collect(client: Client, options: BulkOptions, mut rx: mpsc::Receiver<Item>) -> BulkSummary {
+async fn collect(
+    client: Client,
+    options: BulkOptions,
+    mut rx: mpsc::Receiver<Item>,
+) -> BulkSummary {
     let options = Arc::new(options);
     let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut running: JoinSet<BulkSummary> = JoinSet::new();
@@ -374,7 +386,11 @@ async fn dispatch(
     running: &mut JoinSet<BulkSummary>,
     batch: Vec<Item>,
 ) {
-    let permit = slots.clone().acquire_owned().await.expect("semaphore never closes");
+    let permit = slots
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("semaphore never closes");
     let client = client.clone();
     let options = options.clone();
     running.spawn(async move {
@@ -397,7 +413,9 @@ async fn send_batch(client: &Client, options: &BulkOptions, mut items: Vec<Item>
         }
         // Auto-id operations would duplicate if a lost answer made us send them twice.
         let idempotent = items.iter().all(|i| i.id.is_some());
-        let mut request = EngineRequest::post("_bulk").idempotent(idempotent).ndjson(body.freeze());
+        let mut request = EngineRequest::post("_bulk")
+            .idempotent(idempotent)
+            .ndjson(body.freeze());
         if let Some(refresh) = options.refresh {
             request = request.query("refresh", refresh);
         }
@@ -432,19 +450,29 @@ async fn send_batch(client: &Client, options: &BulkOptions, mut items: Vec<Item>
         };
         let results = answer["items"].as_array().cloned().unwrap_or_default();
         let mut again = Vec::new();
-        for (item, result) in items.drain(..).zip(results.iter().chain(std::iter::repeat(&Value::Null))) {
+        for (item, result) in items
+            .drain(..)
+            .zip(results.iter().chain(std::iter::repeat(&Value::Null)))
+        {
             let result = &result[item.kind];
             let status = result["status"].as_u64().unwrap_or(0) as u16;
             let error = (!result["error"].is_null()).then(|| {
                 (
-                    result["error"]["type"].as_str().unwrap_or("unknown").to_owned(),
-                    result["error"]["reason"].as_str().unwrap_or("no reason given").to_owned(),
+                    result["error"]["type"]
+                        .as_str()
+                        .unwrap_or("unknown")
+                        .to_owned(),
+                    result["error"]["reason"]
+                        .as_str()
+                        .unwrap_or("no reason given")
+                        .to_owned(),
                 )
             });
             let retryable = matches!(status, 429 | 503)
-                || error
-                    .as_ref()
-                    .is_some_and(|(t, _)| t == "es_rejected_execution_exception" || t == "opensearch_rejected_execution_exception");
+                || error.as_ref().is_some_and(|(t, _)| {
+                    t == "es_rejected_execution_exception"
+                        || t == "opensearch_rejected_execution_exception"
+                });
             if error.is_some() && retryable && item.attempts <= options.max_item_retries {
                 summary.retried += 1;
                 again.push(item);
@@ -461,7 +489,10 @@ async fn send_batch(client: &Client, options: &BulkOptions, mut items: Vec<Item>
                     None
                 },
                 error: if status == 0 && error.is_none() {
-                    Some(("missing_item".into(), "the bulk answer had no result for this item".into()))
+                    Some((
+                        "missing_item".into(),
+                        "the bulk answer had no result for this item".into(),
+                    ))
                 } else {
                     error
                 },
@@ -490,13 +521,18 @@ mod tests {
 
     #[test]
     fn operations_encode_as_bulk_lines() {
-        let item = BulkOp::index("blobs", "1_a/b", json!({"x": 1})).routing("1").encode();
+        let item = BulkOp::index("blobs", "1_a/b", json!({"x": 1}))
+            .routing("1")
+            .encode();
         assert_eq!(
             std::str::from_utf8(&item.lines).unwrap(),
             "{\"index\":{\"_id\":\"1_a/b\",\"_index\":\"blobs\",\"routing\":\"1\"}}\n{\"x\":1}\n"
         );
         let item = BulkOp::delete("blobs", "7").encode();
-        assert_eq!(std::str::from_utf8(&item.lines).unwrap(), "{\"delete\":{\"_id\":\"7\",\"_index\":\"blobs\"}}\n");
+        assert_eq!(
+            std::str::from_utf8(&item.lines).unwrap(),
+            "{\"delete\":{\"_id\":\"7\",\"_index\":\"blobs\"}}\n"
+        );
         let item = BulkOp::Update {
             index: "repos".into(),
             id: "3".into(),
@@ -505,6 +541,10 @@ mod tests {
             upsert: true,
         }
         .encode();
-        assert!(std::str::from_utf8(&item.lines).unwrap().ends_with("{\"doc\":{\"a\":1},\"doc_as_upsert\":true}\n"));
+        assert!(
+            std::str::from_utf8(&item.lines)
+                .unwrap()
+                .ends_with("{\"doc\":{\"a\":1},\"doc_as_upsert\":true}\n")
+        );
     }
 }

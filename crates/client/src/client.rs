@@ -43,7 +43,15 @@ impl std::fmt::Debug for Client {
     /// Hosts and limits only; the transports hold credentials and are never printed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("hosts", &self.inner.nodes.urls().map(|u| u.as_str()).collect::<Vec<_>>())
+            .field(
+                "hosts",
+                &self
+                    .inner
+                    .nodes
+                    .urls()
+                    .map(|u| u.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .field("auth", &self.inner.config.auth.principal())
             .field("max_in_flight", &self.inner.config.max_in_flight)
             .finish()
@@ -124,7 +132,10 @@ impl Client {
             let outcome = self.attempt(request).await;
             let err = match outcome {
                 Ok(Attempt::Answer(response)) => {
-                    self.inner.counters.completed.fetch_add(1, Ordering::Relaxed);
+                    self.inner
+                        .counters
+                        .completed
+                        .fetch_add(1, Ordering::Relaxed);
                     return Ok(response);
                 }
                 Ok(Attempt::Fatal(err)) | Err(err) => {
@@ -163,7 +174,10 @@ impl Client {
         let deadline = request.timeout.unwrap_or(self.inner.config.request_timeout);
         let mut headers = HeaderMap::new();
         if request.ndjson {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-ndjson"),
+            );
         }
         let query = (!request.query.is_empty()).then_some(&request.query);
         let exchange = async {
@@ -256,7 +270,11 @@ impl Client {
     }
 
     /// The error an error answer stands for (401/403 → `Unauthorized`, else `Api`).
-    pub(crate) fn status_error(&self, request: &EngineRequest, response: &EngineResponse) -> ClientError {
+    pub(crate) fn status_error(
+        &self,
+        request: &EngineRequest,
+        response: &EngineResponse,
+    ) -> ClientError {
         let method = request.method.as_str();
         let path = request.path.clone();
         if matches!(response.status, 401 | 403) {
@@ -269,7 +287,9 @@ impl Client {
             };
         }
         let (error_type, reason) = error_of(&response.body);
-        let reason = if response.status == 400 && reason.contains("plain HTTP request was sent to HTTPS port") {
+        let reason = if response.status == 400
+            && reason.contains("plain HTTP request was sent to HTTPS port")
+        {
             format!("{reason}; this port speaks HTTPS: use an https:// URL (and a CA file)")
         } else {
             reason
@@ -283,7 +303,12 @@ impl Client {
         }
     }
 
-    fn transport_error(&self, request: &EngineRequest, node: &url::Url, e: &elasticsearch::Error) -> ClientError {
+    fn transport_error(
+        &self,
+        request: &EngineRequest,
+        node: &url::Url,
+        e: &elasticsearch::Error,
+    ) -> ClientError {
         let mut reason = e.to_string();
         let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
         while let Some(s) = source {
@@ -291,7 +316,10 @@ impl Client {
             source = s.source();
         }
         let lower = reason.to_ascii_lowercase();
-        if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("invalidcertificate") {
+        if lower.contains("certificate")
+            || lower.contains("unknownissuer")
+            || lower.contains("invalidcertificate")
+        {
             let hint = match &self.inner.config.ca_file {
                 Some(ca) => format!(
                     "the server's certificate is not signed by the CA in {}; point ca_file (TRAWL_ES_CA_FILE) at the CA that signed it",
@@ -306,7 +334,9 @@ impl Client {
             };
         }
         if node.scheme() == "http"
-            && (lower.contains("connection closed") || lower.contains("reset") || lower.contains("invalid http version"))
+            && (lower.contains("connection closed")
+                || lower.contains("reset")
+                || lower.contains("invalid http version"))
         {
             reason = format!("{reason}; if this port speaks HTTPS, use an https:// URL");
         }
@@ -348,14 +378,19 @@ fn error_of(body: &[u8]) -> (String, String) {
     let error = &json["error"];
     match (error["type"].as_str(), error["reason"].as_str()) {
         (Some(t), Some(r)) => {
-            let cause = error["caused_by"]["reason"].as_str().map(|c| format!(" (caused by: {c})")).unwrap_or_default();
+            let cause = error["caused_by"]["reason"]
+                .as_str()
+                .map(|c| format!(" (caused by: {c})"))
+                .unwrap_or_default();
             (t.to_owned(), format!("{r}{cause}"))
         }
         _ => match error.as_str() {
             Some(text) => ("error".into(), text.to_owned()),
             None => (
                 "error".into(),
-                String::from_utf8_lossy(&body[..body.len().min(300)]).trim().to_owned(),
+                String::from_utf8_lossy(&body[..body.len().min(300)])
+                    .trim()
+                    .to_owned(),
             ),
         },
     }

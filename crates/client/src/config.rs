@@ -18,7 +18,10 @@ pub enum Auth {
     #[default]
     None,
     /// HTTP basic auth.
-    Basic { user: String, password: SecretString },
+    Basic {
+        user: String,
+        password: SecretString,
+    },
     /// An API key in the encoded form Elasticsearch hands out (`base64(id:key)`).
     ApiKey(SecretString),
 }
@@ -157,7 +160,11 @@ impl ClientConfig {
         if let Some(ca) = get("TRAWL_ES_CA_FILE") {
             b = b.ca_file(ca);
         }
-        match (get("TRAWL_ES_USER"), get("TRAWL_ES_PASSWORD"), get("TRAWL_ES_API_KEY")) {
+        match (
+            get("TRAWL_ES_USER"),
+            get("TRAWL_ES_PASSWORD"),
+            get("TRAWL_ES_API_KEY"),
+        ) {
             (_, _, Some(key)) => b = b.api_key(key),
             (Some(user), password, None) => b = b.basic_auth(user, password.unwrap_or_default()),
             (None, Some(_), None) => {
@@ -175,13 +182,23 @@ impl ClientConfig {
             })?);
         }
         for (var, setter) in [
-            ("TRAWL_ES_POOL_TIMEOUT", ClientConfigBuilder::pool_timeout as fn(_, _) -> _),
-            ("TRAWL_ES_REQUEST_TIMEOUT", ClientConfigBuilder::request_timeout),
+            (
+                "TRAWL_ES_POOL_TIMEOUT",
+                ClientConfigBuilder::pool_timeout as fn(_, _) -> _,
+            ),
+            (
+                "TRAWL_ES_REQUEST_TIMEOUT",
+                ClientConfigBuilder::request_timeout,
+            ),
         ] {
             if let Some(text) = get(var) {
-                let d = humantime_serde::re::humantime::parse_duration(&text).map_err(|e| ClientError::Config {
-                    setting: var.into(),
-                    reason: format!("'{text}' is not a duration ({e}); write e.g. 30s or 500ms"),
+                let d = humantime_serde::re::humantime::parse_duration(&text).map_err(|e| {
+                    ClientError::Config {
+                        setting: var.into(),
+                        reason: format!(
+                            "'{text}' is not a duration ({e}); write e.g. 30s or 500ms"
+                        ),
+                    }
                 })?;
                 b = setter(b, d);
             }
@@ -238,21 +255,28 @@ impl ClientConfig {
                 _ => ca,
             });
         }
-        let from_env = |key: &Option<String>, setting: &str| -> Result<Option<String>, ClientError> {
-            match key {
-                None => Ok(None),
-                Some(var) => get(var).map(Some).ok_or_else(|| ClientError::Config {
-                    setting: setting.into(),
-                    reason: format!("names the environment variable {var}, which is unset"),
-                }),
-            }
-        };
+        let from_env =
+            |key: &Option<String>, setting: &str| -> Result<Option<String>, ClientError> {
+                match key {
+                    None => Ok(None),
+                    Some(var) => get(var).map(Some).ok_or_else(|| ClientError::Config {
+                        setting: setting.into(),
+                        reason: format!("names the environment variable {var}, which is unset"),
+                    }),
+                }
+            };
         if let Some(auth) = file.auth {
-            let password = auth.password.or(from_env(&auth.password_env, "auth.password_env")?);
-            let api_key = auth.api_key.or(from_env(&auth.api_key_env, "auth.api_key_env")?);
+            let password = auth
+                .password
+                .or(from_env(&auth.password_env, "auth.password_env")?);
+            let api_key = auth
+                .api_key
+                .or(from_env(&auth.api_key_env, "auth.api_key_env")?);
             match (auth.user, password, api_key) {
                 (_, _, Some(key)) => b = b.api_key(key),
-                (Some(user), password, None) => b = b.basic_auth(user, password.unwrap_or_default()),
+                (Some(user), password, None) => {
+                    b = b.basic_auth(user, password.unwrap_or_default())
+                }
                 (None, Some(_), None) => {
                     return Err(ClientError::Config {
                         setting: "auth".into(),
@@ -365,9 +389,13 @@ impl ClientConfigBuilder {
         for raw in self.hosts {
             let mut url = Url::parse(raw.trim()).map_err(|e| ClientError::Config {
                 setting: "host".into(),
-                reason: format!("'{}' is not a URL ({e}); write http(s)://host:port", redact(&raw)),
+                reason: format!(
+                    "'{}' is not a URL ({e}); write http(s)://host:port",
+                    redact(&raw)
+                ),
             })?;
-            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty)
+            {
                 return Err(ClientError::Config {
                     setting: "host".into(),
                     reason: format!("'{}' is not an http(s)://host:port URL", redact(&raw)),
@@ -378,7 +406,9 @@ impl ClientConfigBuilder {
                     let decode = |s: &str| percent_decode(s);
                     config.auth = Auth::Basic {
                         user: decode(url.username()),
-                        password: SecretString::from(url.password().map(decode).unwrap_or_default()),
+                        password: SecretString::from(
+                            url.password().map(decode).unwrap_or_default(),
+                        ),
                     };
                 }
                 let _ = url.set_username("");
@@ -415,7 +445,9 @@ impl ClientConfigBuilder {
 }
 
 fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// A URL-ish string with anything between `://` and `@` hidden.
@@ -451,9 +483,17 @@ mod tests {
 
     #[test]
     fn bad_hosts_are_named_without_their_password() {
-        let err = ClientConfig::builder().host("ftp://u:hunter2@x").build().unwrap_err().to_string();
+        let err = ClientConfig::builder()
+            .host("ftp://u:hunter2@x")
+            .build()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("host") && !err.contains("hunter2"), "{err}");
-        let err = ClientConfig::builder().host("u:hunter2@nowhere").build().unwrap_err().to_string();
+        let err = ClientConfig::builder()
+            .host("u:hunter2@nowhere")
+            .build()
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("hunter2"), "{err}");
     }
 
@@ -477,7 +517,10 @@ mod tests {
             _ => None,
         };
         let err = ClientConfig::from_vars(bad).unwrap_err().to_string();
-        assert!(err.contains("TRAWL_ES_REQUEST_TIMEOUT") && err.contains("30s"), "{err}");
+        assert!(
+            err.contains("TRAWL_ES_REQUEST_TIMEOUT") && err.contains("30s"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -500,10 +543,11 @@ mod tests {
         .to_string();
         assert!(err.contains("/etc/trawl/certs/ca.pem"), "{err}");
 
-        let config = ClientConfig::from_toml(&text.replace("ca_file = \"certs/ca.pem\"", ""), None, |k| {
-            (k == "ES_PW").then(|| "pw".to_owned())
-        })
-        .unwrap();
+        let config =
+            ClientConfig::from_toml(&text.replace("ca_file = \"certs/ca.pem\"", ""), None, |k| {
+                (k == "ES_PW").then(|| "pw".to_owned())
+            })
+            .unwrap();
         assert_eq!(config.retry.max_attempts, 3);
         assert_eq!(config.pool_timeout, Duration::from_secs(2));
         assert!(matches!(&config.auth, Auth::Basic { user, .. } if user == "elastic"));

@@ -61,7 +61,10 @@ impl EngineInfo {
     /// Elasticsearch says nothing of the kind.
     pub fn from_root(root: &serde_json::Value) -> Option<EngineInfo> {
         let version = Version::parse(root.pointer("/version/number")?.as_str()?)?;
-        let distribution = match root.pointer("/version/distribution").and_then(|d| d.as_str()) {
+        let distribution = match root
+            .pointer("/version/distribution")
+            .and_then(|d| d.as_str())
+        {
             Some("opensearch") => Distribution::OpenSearch,
             _ => Distribution::Elasticsearch,
         };
@@ -77,8 +80,12 @@ impl EngineInfo {
     pub fn point_in_time(&self) -> Option<PointInTimeApi> {
         let v = self.version;
         match self.distribution {
-            Distribution::Elasticsearch if (v.major, v.minor) >= (7, 10) => Some(PointInTimeApi::Elasticsearch),
-            Distribution::OpenSearch if (v.major, v.minor) >= (2, 4) => Some(PointInTimeApi::OpenSearch),
+            Distribution::Elasticsearch if (v.major, v.minor) >= (7, 10) => {
+                Some(PointInTimeApi::Elasticsearch)
+            }
+            Distribution::OpenSearch if (v.major, v.minor) >= (2, 4) => {
+                Some(PointInTimeApi::OpenSearch)
+            }
             _ => None,
         }
     }
@@ -118,10 +125,21 @@ mod tests {
         let es7 = EngineInfo::from_root(&json!({ "version": { "number": "7.9.3" } })).unwrap();
         assert_eq!(es7.distribution, Distribution::Elasticsearch);
         assert_eq!(es7.point_in_time(), None);
-        let es9 = EngineInfo::from_root(&json!({ "version": { "number": "9.0.0-SNAPSHOT" } })).unwrap();
-        assert_eq!(es9.version, Version { major: 9, minor: 0, patch: 0 });
+        let es9 =
+            EngineInfo::from_root(&json!({ "version": { "number": "9.0.0-SNAPSHOT" } })).unwrap();
+        assert_eq!(
+            es9.version,
+            Version {
+                major: 9,
+                minor: 0,
+                patch: 0
+            }
+        );
         assert_eq!(es9.point_in_time(), Some(PointInTimeApi::Elasticsearch));
-        let os1 = EngineInfo::from_root(&json!({ "version": { "distribution": "opensearch", "number": "1.3.0" } })).unwrap();
+        let os1 = EngineInfo::from_root(
+            &json!({ "version": { "distribution": "opensearch", "number": "1.3.0" } }),
+        )
+        .unwrap();
         assert_eq!(os1.point_in_time(), None);
         assert!(EngineInfo::from_root(&json!({ "hello": "world" })).is_none());
     }

@@ -101,7 +101,9 @@ impl ClientError {
     /// The engine's HTTP status, if the engine answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            ClientError::Api { status, .. } | ClientError::Unauthorized { status, .. } => Some(*status),
+            ClientError::Api { status, .. } | ClientError::Unauthorized { status, .. } => {
+                Some(*status)
+            }
             ClientError::RetriesExhausted { last, .. } => last.status(),
             _ => None,
         }

@@ -30,10 +30,12 @@ mod nodes;
 mod request;
 
 pub use api::{
-    AliasAction, AnalyzeToken, ByQueryOutcome, ClusterHealth, ClusterStats, Hit, IndexStats, NodeInfo, Refresh,
-    Scroll, SearchOptions, SearchResult, TaskId, TaskStatus, WriteResult,
+    AliasAction, AnalyzeToken, ByQueryOutcome, ClusterHealth, ClusterStats, Hit, IndexStats,
+    NodeInfo, Refresh, Scroll, SearchOptions, SearchResult, TaskId, TaskStatus, WriteResult,
 };
-pub use bulk::{BulkFailure, BulkIndexer, BulkItemOutcome, BulkOp, BulkOptions, BulkSummary, ItemCallback};
+pub use bulk::{
+    BulkFailure, BulkIndexer, BulkItemOutcome, BulkOp, BulkOptions, BulkSummary, ItemCallback,
+};
 pub use client::Client;
 pub use config::{Auth, ClientConfig, ClientConfigBuilder, RetryPolicy};
 pub use engine::{Distribution, EngineInfo, PointInTimeApi, Version};

@@ -79,7 +79,9 @@ impl NodeSet {
                     builder = builder.auth(credentials);
                 }
                 if let Some(pem) = &ca_pem {
-                    builder = builder.cert_validation(elasticsearch::cert::CertificateValidation::Full(ca(pem)?));
+                    builder = builder.cert_validation(
+                        elasticsearch::cert::CertificateValidation::Full(ca(pem)?),
+                    );
                 }
                 let transport = builder.build().map_err(|e| ClientError::Config {
                     setting: format!("host {url}"),

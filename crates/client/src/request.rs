@@ -98,7 +98,9 @@ impl EngineRequest {
 
     /// Sets a JSON body.
     pub fn json(mut self, body: &impl Serialize) -> Self {
-        self.body = Some(Bytes::from(serde_json::to_vec(body).expect("JSON values serialise")));
+        self.body = Some(Bytes::from(
+            serde_json::to_vec(body).expect("JSON values serialise"),
+        ));
         self
     }
 
@@ -133,7 +135,11 @@ pub struct EngineResponse {
 
 impl EngineResponse {
     /// The body as JSON of type `T`.
-    pub fn json<T: serde::de::DeserializeOwned>(&self, method: Method, path: &str) -> Result<T, crate::ClientError> {
+    pub fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> Result<T, crate::ClientError> {
         serde_json::from_slice(&self.body).map_err(|e| crate::ClientError::Decode {
             method: method.as_str(),
             path: path.to_owned(),

@@ -59,13 +59,18 @@ impl Client {
     /// Cluster health, answered at once.
     pub async fn cluster_health(&self) -> Result<ClusterHealth, ClientError> {
         let request = EngineRequest::get("_cluster/health");
-        self.send(&request).await?.json(request.method, &request.path)
+        self.send(&request)
+            .await?
+            .json(request.method, &request.path)
     }
 
     /// Cluster-wide counts and disk.
     pub async fn cluster_stats(&self) -> Result<ClusterStats, ClientError> {
         let request = EngineRequest::get("_cluster/stats");
-        let body: Value = self.send(&request).await?.json(request.method, &request.path)?;
+        let body: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
         let n = |v: &Value| v.as_u64().unwrap_or(0);
         Ok(ClusterStats {
             nodes: n(&body["nodes"]["count"]["total"]),
@@ -80,7 +85,10 @@ impl Client {
     /// Every node: name, version, roles, HTTP address.
     pub async fn nodes_info(&self) -> Result<Vec<NodeInfo>, ClientError> {
         let request = EngineRequest::get("_nodes/_all/http");
-        let body: Value = self.send(&request).await?.json(request.method, &request.path)?;
+        let body: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
         let mut nodes: Vec<NodeInfo> = body["nodes"]
             .as_object()
             .map(|nodes| {
@@ -92,7 +100,11 @@ impl Client {
                         version: node["version"].as_str().unwrap_or_default().to_owned(),
                         roles: node["roles"]
                             .as_array()
-                            .map(|r| r.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                            .map(|r| {
+                                r.iter()
+                                    .filter_map(|x| x.as_str().map(str::to_owned))
+                                    .collect()
+                            })
                             .unwrap_or_default(),
                         http_address: node["http"]["publish_address"].as_str().map(str::to_owned),
                     })
@@ -105,13 +117,20 @@ impl Client {
 
     /// `_analyze` with `body` (`{"analyzer": …, "text": …}` or tokenizer + filters), on an
     /// index when its analyzers are meant.
-    pub async fn analyze(&self, index: Option<&str>, body: &Value) -> Result<Vec<AnalyzeToken>, ClientError> {
+    pub async fn analyze(
+        &self,
+        index: Option<&str>,
+        body: &Value,
+    ) -> Result<Vec<AnalyzeToken>, ClientError> {
         let path = match index {
             Some(index) => format!("{}/_analyze", segment(index)),
             None => "_analyze".to_owned(),
         };
         let request = EngineRequest::post(path).idempotent(true).json(body);
-        let answer: Value = self.send(&request).await?.json(request.method, &request.path)?;
+        let answer: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
         serde_json::from_value(answer["tokens"].clone()).map_err(|e| ClientError::Decode {
             method: "POST",
             path: request.path.clone(),

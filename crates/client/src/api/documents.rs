@@ -49,8 +49,16 @@ fn routed(request: EngineRequest, routing: Option<&str>) -> EngineRequest {
 
 impl Client {
     /// The `_source` of a document, or `None` when it does not exist.
-    pub async fn get_document(&self, index: &str, id: &str, routing: Option<&str>) -> Result<Option<Value>, ClientError> {
-        let request = routed(EngineRequest::get(format!("{}/_doc/{}", segment(index), segment(id))), routing);
+    pub async fn get_document(
+        &self,
+        index: &str,
+        id: &str,
+        routing: Option<&str>,
+    ) -> Result<Option<Value>, ClientError> {
+        let request = routed(
+            EngineRequest::get(format!("{}/_doc/{}", segment(index), segment(id))),
+            routing,
+        );
         let response = self.send_raw(&request).await?;
         match response.status {
             404 => Ok(None),
@@ -77,7 +85,10 @@ impl Client {
             None => EngineRequest::post(format!("{}/_doc", segment(index))).idempotent(false),
         };
         let request = refresh.apply(routed(request.json(document), routing));
-        let body: Value = self.send(&request).await?.json(request.method, &request.path)?;
+        let body: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
         Ok(write_result(&body))
     }
 
@@ -97,7 +108,10 @@ impl Client {
             .idempotent(true)
             .json(&body);
         let request = refresh.apply(routed(request, routing));
-        let body: Value = self.send(&request).await?.json(request.method, &request.path)?;
+        let body: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
         Ok(write_result(&body))
     }
 
@@ -123,11 +137,15 @@ impl Client {
 
     /// Documents matching `query` (all when `None`).
     pub async fn count(&self, index: &str, query: Option<&Value>) -> Result<u64, ClientError> {
-        let mut request = EngineRequest::post(format!("{}/_count", segment(index))).idempotent(true);
+        let mut request =
+            EngineRequest::post(format!("{}/_count", segment(index))).idempotent(true);
         if let Some(q) = query {
             request = request.json(&json!({ "query": q }));
         }
-        let body: Value = self.send(&request).await?.json(request.method, &request.path)?;
+        let body: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
         body["count"].as_u64().ok_or_else(|| ClientError::Decode {
             method: "POST",
             path: request.path.clone(),

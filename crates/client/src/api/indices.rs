@@ -12,9 +12,14 @@ pub enum AliasAction {
         alias: String,
         is_write_index: Option<bool>,
     },
-    Remove { index: String, alias: String },
+    Remove {
+        index: String,
+        alias: String,
+    },
     /// Delete an index in the same atomic step.
-    RemoveIndex { index: String },
+    RemoveIndex {
+        index: String,
+    },
 }
 
 impl AliasAction {
@@ -31,7 +36,9 @@ impl AliasAction {
                 }
                 json!({ "add": add })
             }
-            AliasAction::Remove { index, alias } => json!({ "remove": { "index": index, "alias": alias } }),
+            AliasAction::Remove { index, alias } => {
+                json!({ "remove": { "index": index, "alias": alias } })
+            }
             AliasAction::RemoveIndex { index } => json!({ "remove_index": { "index": index } }),
         }
     }
@@ -52,7 +59,8 @@ pub struct IndexStats {
 impl Client {
     /// Creates `index` with settings and mappings (`{"settings": …, "mappings": …}`).
     pub async fn create_index(&self, index: &str, body: &Value) -> Result<(), ClientError> {
-        self.send(&EngineRequest::put(super::segment(index)).json(body)).await?;
+        self.send(&EngineRequest::put(super::segment(index)).json(body))
+            .await?;
         Ok(())
     }
 
@@ -69,40 +77,51 @@ impl Client {
 
     /// Whether an index or alias of that name exists.
     pub async fn index_exists(&self, index: &str) -> Result<bool, ClientError> {
-        let response = self.send_raw(&EngineRequest::head(super::segment(index))).await?;
+        let response = self
+            .send_raw(&EngineRequest::head(super::segment(index)))
+            .await?;
         Ok(response.status == 200)
     }
 
     /// `GET {index}/_mapping`: concrete index name → its mappings.
     pub async fn get_mapping(&self, index: &str) -> Result<Value, ClientError> {
         let request = EngineRequest::get(format!("{}/_mapping", super::segment(index)));
-        self.send(&request).await?.json(request.method, &request.path)
+        self.send(&request)
+            .await?
+            .json(request.method, &request.path)
     }
 
     /// Adds fields to the mappings of `index` (existing fields cannot change).
     pub async fn put_mapping(&self, index: &str, mappings: &Value) -> Result<(), ClientError> {
-        self.send(&EngineRequest::put(format!("{}/_mapping", super::segment(index))).json(mappings))
-            .await?;
+        self.send(
+            &EngineRequest::put(format!("{}/_mapping", super::segment(index))).json(mappings),
+        )
+        .await?;
         Ok(())
     }
 
     /// Updates dynamic index settings (`{"index": {"refresh_interval": "1s"}}`).
     pub async fn put_settings(&self, index: &str, settings: &Value) -> Result<(), ClientError> {
-        self.send(&EngineRequest::put(format!("{}/_settings", super::segment(index))).json(settings))
-            .await?;
+        self.send(
+            &EngineRequest::put(format!("{}/_settings", super::segment(index))).json(settings),
+        )
+        .await?;
         Ok(())
     }
 
     /// Makes recent writes to `index` searchable.
     pub async fn refresh(&self, index: &str) -> Result<(), ClientError> {
-        self.send(&EngineRequest::post(format!("{}/_refresh", super::segment(index))).idempotent(true))
-            .await?;
+        self.send(
+            &EngineRequest::post(format!("{}/_refresh", super::segment(index))).idempotent(true),
+        )
+        .await?;
         Ok(())
     }
 
     /// Applies alias changes atomically: all or none.
     pub async fn update_aliases(&self, actions: &[AliasAction]) -> Result<(), ClientError> {
-        let body = json!({ "actions": actions.iter().map(AliasAction::to_json).collect::<Vec<_>>() });
+        let body =
+            json!({ "actions": actions.iter().map(AliasAction::to_json).collect::<Vec<_>>() });
         self.send(&EngineRequest::post("_aliases").json(&body).idempotent(true))
             .await?;
         Ok(())
@@ -118,7 +137,10 @@ impl Client {
             _ => {}
         }
         let body: Value = response.json(request.method, &request.path)?;
-        let mut names: Vec<String> = body.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        let mut names: Vec<String> = body
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
         names.sort();
         Ok(names)
     }
@@ -126,7 +148,10 @@ impl Client {
     /// Documents and store sizes per concrete index matching `target` (name, alias or pattern).
     pub async fn index_stats(&self, target: &str) -> Result<Vec<IndexStats>, ClientError> {
         let request = EngineRequest::get(format!("{}/_stats/docs,store", super::segment(target)));
-        let body: Value = self.send(&request).await?.json(request.method, &request.path)?;
+        let body: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
         let mut stats: Vec<IndexStats> = body["indices"]
             .as_object()
             .map(|indices| {
@@ -135,8 +160,12 @@ impl Client {
                     .map(|(name, s)| IndexStats {
                         index: name.clone(),
                         docs: s["primaries"]["docs"]["count"].as_u64().unwrap_or(0),
-                        primary_store_bytes: s["primaries"]["store"]["size_in_bytes"].as_u64().unwrap_or(0),
-                        total_store_bytes: s["total"]["store"]["size_in_bytes"].as_u64().unwrap_or(0),
+                        primary_store_bytes: s["primaries"]["store"]["size_in_bytes"]
+                            .as_u64()
+                            .unwrap_or(0),
+                        total_store_bytes: s["total"]["store"]["size_in_bytes"]
+                            .as_u64()
+                            .unwrap_or(0),
                     })
                     .collect()
             })

@@ -10,7 +10,7 @@ mod tasks;
 pub use cluster::{AnalyzeToken, ClusterHealth, ClusterStats, NodeInfo};
 pub use documents::{Refresh, WriteResult};
 pub use indices::{AliasAction, IndexStats};
-pub use search::{Hit, SearchOptions, SearchResult, Scroll};
+pub use search::{Hit, Scroll, SearchOptions, SearchResult};
 pub use tasks::{ByQueryOutcome, TaskId, TaskStatus};
 
 /// Percent-encodes one path segment (document ids may hold `/`, spaces, anything).

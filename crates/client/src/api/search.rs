@@ -103,7 +103,12 @@ impl SearchResult {
 impl Client {
     /// Runs a search. A server-side timeout or failed shards give `partial: true`, never
     /// an error; the client's own deadline and slot wait stay separate errors.
-    pub async fn search(&self, index: &str, body: &Value, options: &SearchOptions) -> Result<SearchResult, ClientError> {
+    pub async fn search(
+        &self,
+        index: &str,
+        body: &Value,
+        options: &SearchOptions,
+    ) -> Result<SearchResult, ClientError> {
         let mut request = EngineRequest::post(format!("{}/_search", segment(index)))
             .idempotent(true)
             .json(body);
@@ -116,10 +121,15 @@ impl Client {
         if let Some(r) = &options.routing {
             request = request.query("routing", r);
         }
-        let body: Value = self.send(&request).await?.json(request.method, &request.path)?;
+        let body: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
         let result = SearchResult::from_json(&body);
         if result.partial {
-            self.counters().partial_searches.fetch_add(1, Ordering::Relaxed);
+            self.counters()
+                .partial_searches
+                .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 index,
                 timed_out = result.timed_out,
@@ -133,7 +143,13 @@ impl Client {
     /// Pages through every document matching `query`, `page_size` at a time, with
     /// `search_after` on `sort` (which must end in a unique field). Where the engine has
     /// point-in-time search, pages come from one consistent snapshot.
-    pub async fn scroll(&self, index: &str, query: Value, sort: Value, page_size: usize) -> Result<Scroll, ClientError> {
+    pub async fn scroll(
+        &self,
+        index: &str,
+        query: Value,
+        sort: Value,
+        page_size: usize,
+    ) -> Result<Scroll, ClientError> {
         let pit = match self.engine_info().await?.point_in_time() {
             Some(api) => Some(self.open_pit(index, api).await?),
             None => None,
@@ -150,13 +166,22 @@ impl Client {
         })
     }
 
-    async fn open_pit(&self, index: &str, api: PointInTimeApi) -> Result<(PointInTimeApi, String), ClientError> {
+    async fn open_pit(
+        &self,
+        index: &str,
+        api: PointInTimeApi,
+    ) -> Result<(PointInTimeApi, String), ClientError> {
         let path = match api {
             PointInTimeApi::Elasticsearch => format!("{}/_pit", segment(index)),
             PointInTimeApi::OpenSearch => format!("{}/_search/point_in_time", segment(index)),
         };
-        let request = EngineRequest::post(path).idempotent(true).query("keep_alive", "2m");
-        let body: Value = self.send(&request).await?.json(request.method, &request.path)?;
+        let request = EngineRequest::post(path)
+            .idempotent(true)
+            .query("keep_alive", "2m");
+        let body: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
         let id = body["id"]
             .as_str()
             .or(body["pit_id"].as_str())
@@ -211,7 +236,11 @@ impl Scroll {
         })
         .idempotent(true)
         .json(&body);
-        let answer: Value = self.client.send(&request).await?.json(request.method, &request.path)?;
+        let answer: Value = self
+            .client
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
         let page = SearchResult::from_json(&answer).hits;
         if let Some((_, id)) = &mut self.pit
             && let Some(new_id) = answer["pit_id"].as_str()
@@ -230,7 +259,9 @@ impl Scroll {
     pub async fn close(&mut self) -> Result<(), ClientError> {
         if let Some((api, id)) = self.pit.take() {
             let request = match api {
-                PointInTimeApi::Elasticsearch => EngineRequest::delete("_pit").json(&json!({ "id": id })),
+                PointInTimeApi::Elasticsearch => {
+                    EngineRequest::delete("_pit").json(&json!({ "id": id }))
+                }
                 PointInTimeApi::OpenSearch => {
                     EngineRequest::delete("_search/point_in_time").json(&json!({ "pit_id": [id] }))
                 }

@@ -55,7 +55,12 @@ impl TaskStatus {
 
 impl Client {
     /// `_delete_by_query`; `wait: false` returns the task at once.
-    pub async fn delete_by_query(&self, index: &str, query: &Value, wait: bool) -> Result<ByQueryOutcome, ClientError> {
+    pub async fn delete_by_query(
+        &self,
+        index: &str,
+        query: &Value,
+        wait: bool,
+    ) -> Result<ByQueryOutcome, ClientError> {
         let request = EngineRequest::post(format!("{}/_delete_by_query", segment(index)))
             .idempotent(true)
             .query("conflicts", "proceed")
@@ -102,7 +107,11 @@ impl Client {
         }
     }
 
-    async fn by_query(&self, request: EngineRequest, wait: bool) -> Result<ByQueryOutcome, ClientError> {
+    async fn by_query(
+        &self,
+        request: EngineRequest,
+        wait: bool,
+    ) -> Result<ByQueryOutcome, ClientError> {
         let request = request.query("wait_for_completion", wait);
         let request = if wait {
             // Waiting can take long: the request deadline must not cut it.
@@ -110,7 +119,10 @@ impl Client {
         } else {
             request
         };
-        let body: Value = self.send(&request).await?.json(request.method, &request.path)?;
+        let body: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
         match body["task"].as_str() {
             Some(task) if !wait => Ok(ByQueryOutcome::Started(TaskId(task.to_owned()))),
             _ => Ok(ByQueryOutcome::Done(body)),
@@ -120,7 +132,10 @@ impl Client {
     /// `GET _tasks/{id}`.
     pub async fn task(&self, id: &TaskId) -> Result<TaskStatus, ClientError> {
         let request = EngineRequest::get(format!("_tasks/{}", segment(&id.0)));
-        let body: Value = self.send(&request).await?.json(request.method, &request.path)?;
+        let body: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
         let response = body.get("response").cloned();
         let cancelled = body["task"]["cancelled"].as_bool().unwrap_or(false)
             || response
@@ -138,7 +153,12 @@ impl Client {
 
     /// Polls the task every `poll` until it completes or `deadline` passes (then returns
     /// its last state with `completed: false`).
-    pub async fn wait_for_task(&self, id: &TaskId, poll: Duration, deadline: Duration) -> Result<TaskStatus, ClientError> {
+    pub async fn wait_for_task(
+        &self,
+        id: &TaskId,
+        poll: Duration,
+        deadline: Duration,
+    ) -> Result<TaskStatus, ClientError> {
         let started = Instant::now();
         loop {
             let status = self.task(id).await?;
@@ -151,8 +171,10 @@ impl Client {
 
     /// Asks the task (and its slices) to stop.
     pub async fn cancel_task(&self, id: &TaskId) -> Result<(), ClientError> {
-        self.send(&EngineRequest::post(format!("_tasks/{}/_cancel", segment(&id.0))).idempotent(true))
-            .await?;
+        self.send(
+            &EngineRequest::post(format!("_tasks/{}/_cancel", segment(&id.0))).idempotent(true),
+        )
+        .await?;
         Ok(())
     }
 }
