@@ -1,5 +1,5 @@
-//! A real nginx in front of the real engine, configured per test: basic auth now, TLS
-//! with a generated CA later. It is how tests meet a secured engine without Docker.
+//! A real nginx in front of the real engine, configured per test: basic auth, and TLS
+//! with a CA the test generates. It is how tests meet a secured engine without Docker.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -18,6 +18,25 @@ impl AuthFront {
     /// Starts nginx on a free port, accepting only `user`/`password`, in front of `upstream`.
     /// `Ok(None)` when nginx is not installed (the caller skips, or fails under CI).
     pub fn start(upstream: &url::Url, user: &str, password: &str) -> anyhow::Result<Option<Self>> {
+        Self::start_with(upstream, user, password, None)
+    }
+
+    /// Like [`AuthFront::start`], serving HTTPS with `tls`'s certificate.
+    pub fn start_tls(
+        upstream: &url::Url,
+        user: &str,
+        password: &str,
+        tls: &TestCa,
+    ) -> anyhow::Result<Option<Self>> {
+        Self::start_with(upstream, user, password, Some(tls))
+    }
+
+    fn start_with(
+        upstream: &url::Url,
+        user: &str,
+        password: &str,
+        tls: Option<&TestCa>,
+    ) -> anyhow::Result<Option<Self>> {
         let Some(nginx) = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .map(PathBuf::from)
@@ -40,6 +59,17 @@ impl AuthFront {
             dir.path().join("htpasswd"),
             format!("{user}:{{PLAIN}}{password}\n"),
         )?;
+        let listen = match tls {
+            None => format!("listen 127.0.0.1:{port};"),
+            Some(ca) => {
+                let (cert, key) = ca.server_cert()?;
+                std::fs::write(dir.path().join("server.pem"), cert)?;
+                std::fs::write(dir.path().join("server.key"), key)?;
+                format!(
+                    "listen 127.0.0.1:{port} ssl;\n        ssl_certificate {root}/server.pem;\n        ssl_certificate_key {root}/server.key;"
+                )
+            }
+        };
         let config = format!(
             r#"worker_processes 1;
 error_log {root}/error.log warn;
@@ -53,7 +83,7 @@ http {{
     uwsgi_temp_path {root}/uwsgi;
     scgi_temp_path {root}/scgi;
     server {{
-        listen 127.0.0.1:{port};
+        {listen}
         location / {{
             auth_basic "trawl";
             auth_basic_user_file {root}/htpasswd;
@@ -100,9 +130,14 @@ http {{
         Ok(Some(front))
     }
 
-    /// `http://127.0.0.1:<port>/`.
+    /// `http://127.0.0.1:<port>/` (plain, whatever the front speaks).
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// `https://localhost:<port>/`, the name the server certificate is issued for.
+    pub fn https_url(&self) -> String {
+        format!("https://localhost:{}/", self.port)
     }
 }
 
@@ -122,5 +157,51 @@ impl Drop for AuthFront {
         }
         let _ = killpg(group, Signal::SIGKILL);
         let _ = self.child.wait();
+    }
+}
+
+/// A throwaway certificate authority: its certificate in a PEM file, and server
+/// certificates for `localhost` and `127.0.0.1` signed by it.
+pub struct TestCa {
+    dir: tempfile::TempDir,
+    params: rcgen::CertificateParams,
+    key: rcgen::KeyPair,
+}
+
+impl TestCa {
+    /// Generates the CA and writes its certificate to [`TestCa::ca_file`].
+    pub fn generate(name: &str) -> anyhow::Result<Self> {
+        let key = rcgen::KeyPair::generate()?;
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let cert = params.self_signed(&key)?;
+        let dir = tempfile::Builder::new().prefix("trawl-ca-").tempdir()?;
+        std::fs::write(dir.path().join("ca.pem"), cert.pem())?;
+        Ok(TestCa { dir, params, key })
+    }
+
+    /// The CA certificate (PEM).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// A server certificate and key (PEM) for `localhost` and `127.0.0.1`.
+    pub fn server_cert(&self) -> anyhow::Result<(String, String)> {
+        let key = rcgen::KeyPair::generate()?;
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
+        let cert = params.signed_by(&key, &issuer)?;
+        Ok((cert.pem(), key.serialize_pem()))
     }
 }

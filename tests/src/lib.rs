@@ -5,9 +5,11 @@
 //! Every test works under its own prefix, so tests share one engine and one Redis and
 //! still run in parallel.
 
+mod fault;
 mod front;
 
-pub use front::AuthFront;
+pub use fault::FaultFront;
+pub use front::{AuthFront, TestCa};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
