@@ -211,7 +211,10 @@ async fn every_api_trawl_uses_works_on_the_real_engine() {
         }])
         .await
         .unwrap();
-    assert_eq!(client.alias_targets(&alias).await.unwrap(), vec![index.clone()]);
+    assert_eq!(
+        client.alias_targets(&alias).await.unwrap(),
+        vec![index.clone()]
+    );
     client
         .update_aliases(&[
             AliasAction::Remove {

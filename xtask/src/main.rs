@@ -1,6 +1,7 @@
 //! `cargo xtask`: trawl's command surface. It parses, calls the library crates and
 //! renders (tables, progress, `--json`); the logic lives in the crates.
 
+mod bench_cmd;
 mod stack_cmd;
 mod test_cmd;
 
@@ -45,6 +46,9 @@ enum Command {
         after_help = "Examples:\n  cargo xtask test\n  cargo xtask test -- services::\n  cargo xtask test --provider docker --engine elasticsearch\n  TRAWL_ES_URL=http://127.0.0.1:9200 TRAWL_REDIS_URL=redis://127.0.0.1:6379 cargo xtask test"
     )]
     Test(test_cmd::TestArgs),
+    /// Benchmarks against the running stack, with a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(bench_cmd::Bench),
     /// The main job end to end on the local stack: up, status, down.
     #[command(after_help = "Example:\n  cargo xtask demo")]
     Demo(stack_cmd::UpArgs),
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
             Command::Status { json } => stack_cmd::status(json).await,
             Command::Test(args) => test_cmd::run(args).await,
             Command::Demo(args) => stack_cmd::demo(&args).await,
+            Command::Bench(bench) => bench_cmd::run(bench).await,
         }
     });
     match result {

@@ -1,0 +1,6 @@
+//! trawl-bench: the scenarios behind `cargo xtask bench`. Each one measures trawl and a
+//! baseline doing the same work in the same run, and reports ratios — never absolute
+//! numbers alone, which say little on a shared 2-core machine.
+
+pub mod latency;
+pub mod search;
