@@ -258,3 +258,70 @@ async fn tls_with_a_ca_file_and_basic_auth_through_a_real_https_front() {
         .unwrap_err();
     assert!(err.to_string().contains("use an https:// URL"), "{err}");
 }
+
+/// A real engine with a write pool of one thread and a queue of one rejects bulk items
+/// under concurrent load (429, `rejected_execution`); the sink re-sends exactly those items
+/// until every document has landed.
+#[tokio::test]
+async fn bulk_items_rejected_by_a_tiny_write_queue_are_retried_until_they_land() {
+    use crate::stack::{isolated, skip_or_fail, tools_env, which};
+    if which("java").is_none() || which("mvn").is_none() || which("redis-server").is_none() {
+        return skip_or_fail("java, mvn or redis-server is not installed");
+    }
+    let (_dir, stack) = isolated(tools_env());
+    let request = trawl_stack::UpRequest {
+        provider: Some(trawl_stack::ProviderKind::Local),
+        engine_settings: vec![
+            ("thread_pool.write.size".into(), "1".into()),
+            ("thread_pool.write.queue_size".into(), "1".into()),
+        ],
+        ..trawl_stack::UpRequest::default()
+    };
+    let up = stack.up(&request, &|_| {}).await;
+    let result = async {
+        let up = up?;
+        let client = Client::new(
+            ClientConfig::builder()
+                .host(up.services.engine.url.as_str())
+                .retry(quick_retries(10))
+                .build()?,
+        )?;
+        client
+            .create_index(
+                "tiny-queue",
+                &json!({"settings": {"number_of_shards": 4, "number_of_replicas": 0}}),
+            )
+            .await?;
+        let bulk = BulkIndexer::new(
+            client.clone(),
+            BulkOptions {
+                max_ops: 25,
+                concurrency: 8,
+                max_item_retries: 50,
+                ..BulkOptions::default()
+            },
+        );
+        for i in 0..3000 {
+            bulk.add(BulkOp::index("tiny-queue", i.to_string(), json!({"n": i})))
+                .await?;
+        }
+        let summary = bulk.finish().await?;
+        anyhow::ensure!(summary.failed == 0, "{:?}", summary.failures.first());
+        anyhow::ensure!(summary.created == 3000, "{summary:?}");
+        anyhow::ensure!(
+            summary.retried > 0,
+            "the tiny queue rejected nothing: {summary:?}"
+        );
+        client.refresh("tiny-queue").await?;
+        anyhow::ensure!(client.count("tiny-queue", None).await? == 3000);
+        eprintln!(
+            "tiny write queue: {} item re-sends over {} requests",
+            summary.retried, summary.requests
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    stack.down().await.unwrap();
+    assert!(stack.processes().is_empty());
+    result.unwrap();
+}

@@ -8,7 +8,7 @@ use trawl_stack::{Owner, ProviderKind, Stack, StackEnv, StackError, StateDir, Up
 use trawl_tests::require_services;
 
 /// A stack in a fresh state directory, configured by exactly `env`.
-fn isolated(env: StackEnv) -> (tempfile::TempDir, Stack) {
+pub(crate) fn isolated(env: StackEnv) -> (tempfile::TempDir, Stack) {
     let dir = tempfile::Builder::new()
         .prefix("trawl-stack-")
         .tempdir()
@@ -18,7 +18,7 @@ fn isolated(env: StackEnv) -> (tempfile::TempDir, Stack) {
 }
 
 /// The process's PATH and JAVA_HOME only: no TRAWL_* variables.
-fn tools_env() -> StackEnv {
+pub(crate) fn tools_env() -> StackEnv {
     let mut env = StackEnv::default();
     for key in ["PATH", "JAVA_HOME"] {
         if let Ok(value) = std::env::var(key) {
@@ -308,14 +308,14 @@ async fn local_provider_forms_a_three_node_cluster() {
     result.unwrap();
 }
 
-fn which(program: &str) -> Option<String> {
+pub(crate) fn which(program: &str) -> Option<String> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())
         .map(|p| p.display().to_string())
 }
 
-fn skip_or_fail(why: &str) {
+pub(crate) fn skip_or_fail(why: &str) {
     if trawl_tests::is_ci() {
         panic!("CI must be able to run this test, but {why}");
     }

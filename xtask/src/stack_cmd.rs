@@ -29,6 +29,16 @@ pub struct UpArgs {
     /// Redis's port (default: a free one).
     #[arg(long)]
     pub redis_port: Option<u16>,
+    /// An extra engine node setting, NAME=VALUE (repeatable), e.g.
+    /// thread_pool.write.queue_size=1.
+    #[arg(long = "engine-setting", value_parser = parse_setting)]
+    pub engine_settings: Vec<(String, String)>,
+}
+
+fn parse_setting(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .ok_or_else(|| format!("'{s}' is not NAME=VALUE"))
 }
 
 fn parse_provider(s: &str) -> Result<ProviderKind, String> {
@@ -50,6 +60,7 @@ impl UpArgs {
             engine_port: self.engine_port,
             redis_port: self.redis_port,
             owner,
+            engine_settings: self.engine_settings.clone(),
         }
     }
 }

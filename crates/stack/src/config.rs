@@ -115,6 +115,9 @@ pub struct UpRequest {
     pub redis_port: Option<u16>,
     /// Who owns what gets started.
     pub owner: Owner,
+    /// Extra node settings for an engine trawl starts (`thread_pool.write.queue_size=1`):
+    /// lines of `opensearch.yml` for the local provider, environment for docker.
+    pub engine_settings: Vec<(String, String)>,
 }
 
 impl Default for UpRequest {
@@ -126,6 +129,7 @@ impl Default for UpRequest {
             engine_port: None,
             redis_port: None,
             owner: Owner::Detached,
+            engine_settings: Vec::new(),
         }
     }
 }

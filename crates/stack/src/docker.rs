@@ -61,6 +61,7 @@ pub(crate) async fn start_engine(
     engine: EngineKind,
     nodes: u16,
     port: Option<u16>,
+    settings: &[(String, String)],
     progress: &dyn Fn(&str),
 ) -> Result<StartedEngine, StackError> {
     if nodes > 1 {
@@ -103,6 +104,9 @@ pub(crate) async fn start_engine(
             .with_env_var("xpack.security.enabled", "false")
             .with_env_var("xpack.ml.enabled", "false"),
     };
+    for (key, value) in settings {
+        request = request.with_env_var(key, value);
+    }
     if let Some(p) = port {
         crate::ports::require_free("engine", p, "--engine-port")?;
         request = request.with_mapped_port(p, 9200.tcp());

@@ -170,6 +170,19 @@ impl Stack {
                 reason: "--provider external needs TRAWL_ES_URL and TRAWL_REDIS_URL; set both, or choose docker or local".into(),
             });
         }
+        for (key, _) in &req.engine_settings {
+            if key.is_empty()
+                || !key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_')
+            {
+                return Err(StackError::InvalidSetting {
+                    var: "--engine-setting",
+                    value: key.clone(),
+                    reason: "a setting name is lowercase words joined by dots, e.g. thread_pool.write.queue_size".into(),
+                });
+            }
+        }
         if req.nodes == Some(0) {
             return Err(StackError::InvalidSetting {
                 var: "--nodes",
@@ -274,11 +287,16 @@ impl Stack {
                 };
                 Ok((ep, record, None))
             }
-            (ProviderKind::Docker, _) => {
-                docker::start_engine(&self.env, engine, nodes, req.engine_port, progress)
-                    .await
-                    .map(|e| (e.endpoint, e.record, Some(engine)))
-            }
+            (ProviderKind::Docker, _) => docker::start_engine(
+                &self.env,
+                engine,
+                nodes,
+                req.engine_port,
+                &req.engine_settings,
+                progress,
+            )
+            .await
+            .map(|e| (e.endpoint, e.record, Some(engine))),
             _ => {
                 if engine == EngineKind::Elasticsearch {
                     Err(StackError::Unsupported {
@@ -287,9 +305,16 @@ impl Stack {
                         hint: "Elastic's Maven artifacts lack analysis-common and reindex; use --engine opensearch, --provider docker, or TRAWL_ES_URL".into(),
                     })
                 } else {
-                    local::start_engine(&self.env, &self.dir, nodes, req.engine_port, progress)
-                        .await
-                        .map(|e| (e.endpoint, e.record, Some(EngineKind::OpenSearch)))
+                    local::start_engine(
+                        &self.env,
+                        &self.dir,
+                        nodes,
+                        req.engine_port,
+                        &req.engine_settings,
+                        progress,
+                    )
+                    .await
+                    .map(|e| (e.endpoint, e.record, Some(EngineKind::OpenSearch)))
                 }
             }
         };
@@ -542,6 +567,9 @@ fn conflict(
             || (!redis_external && state.redis.provider != wanted))
     {
         return Some(format!("--provider {wanted} was asked for"));
+    }
+    if !req.engine_settings.is_empty() {
+        return Some("--engine-setting was asked for".into());
     }
     if !engine_external {
         if let Some(wanted) = req.engine

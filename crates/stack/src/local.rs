@@ -40,6 +40,7 @@ pub(crate) async fn start_engine(
     dir: &StateDir,
     nodes: u16,
     port: Option<u16>,
+    settings: &[(String, String)],
     progress: &dyn Fn(&str),
 ) -> Result<StartedEngine, StackError> {
     let runner_version = env
@@ -67,7 +68,7 @@ pub(crate) async fn start_engine(
         std::fs::remove_dir_all(&cluster)
             .map_err(|e| StackError::io("cannot clear old data in", &cluster, e))?;
     }
-    write_node_configs(&cluster, &transport_ports)?;
+    write_node_configs(&cluster, &transport_ports, settings)?;
 
     let heap = env
         .get("TRAWL_ES_HEAP")
@@ -335,7 +336,16 @@ fn pick_http_port(requested: Option<u16>, nodes: u16) -> Result<u16, StackError>
 
 /// One `opensearch.yml` per node: fixed transport ports, discovery among them, and node 1
 /// bootstrapping the cluster so that it forms at once instead of after a 30 s wait.
-fn write_node_configs(cluster: &Path, transport_ports: &[u16]) -> Result<(), StackError> {
+fn write_node_configs(
+    cluster: &Path,
+    transport_ports: &[u16],
+    settings: &[(String, String)],
+) -> Result<(), StackError> {
+    // JSON strings are YAML scalars: values need no escaping rules of their own.
+    let extra: String = settings
+        .iter()
+        .map(|(k, v)| format!("{k}: {}\n", serde_json::Value::String(v.clone())))
+        .collect();
     let seeds = transport_ports
         .iter()
         .map(|p| format!("\"127.0.0.1:{p}\""))
@@ -352,7 +362,8 @@ fn write_node_configs(cluster: &Path, transport_ports: &[u16]) -> Result<(), Sta
              discovery.seed_hosts: [{seeds}]\n\
              cluster.initial_cluster_manager_nodes: [\"Node 1\"]\n\
              # A throwaway engine: free disk is the user's concern, never a reason to go read-only.\n\
-             cluster.routing.allocation.disk.threshold_enabled: false\n"
+             cluster.routing.allocation.disk.threshold_enabled: false\n\
+             {extra}"
         );
         let path = config.join("opensearch.yml");
         std::fs::write(&path, yml).map_err(|e| StackError::io("cannot write", &path, e))?;
