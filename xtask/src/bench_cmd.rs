@@ -32,19 +32,68 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// The offline analyzer emulation against the engine's `_analyze`, over the
+    /// fixtures/analysis corpus, every analyzer.
+    #[command(
+        after_help = "Examples:\n  cargo xtask up && cargo xtask bench analyze\n  cargo xtask bench analyze --json"
+    )]
+    Analyze {
+        /// `_analyze` requests in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn running_services() -> anyhow::Result<trawl_stack::Services> {
+    Stack::new(crate::state_dir()?).running_services()?.context(
+        "no services: start them with `cargo xtask up`, or set TRAWL_ES_URL and TRAWL_REDIS_URL",
+    )
+}
+
+fn spinner() -> ProgressBar {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
+    );
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner
 }
 
 pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
     match bench {
+        Bench::Analyze { concurrency, json } => {
+            let services = running_services()?;
+            let client = trawl_client::Client::new(client_config(&services.engine)?)?;
+            let root = crate::workspace_root().join("fixtures/analysis");
+            let lines = trawl_bench::corpus::analysis_lines(&root)?;
+            let spinner = spinner();
+            let report = trawl_bench::analyze::run(
+                &client,
+                &lines,
+                concurrency,
+                Duration::from_secs(1),
+                &|m| spinner.set_message(m.to_owned()),
+            )
+            .await;
+            spinner.finish_and_clear();
+            let report = report?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_analyze(&report);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Bench::Search {
             levels,
             requests,
             documents,
             json,
         } => {
-            let services = Stack::new(crate::state_dir()?)
-                .running_services()?
-                .context("no services: start them with `cargo xtask up`, or set TRAWL_ES_URL and TRAWL_REDIS_URL")?;
+            let services = running_services()?;
             let target = Target {
                 config: client_config(&services.engine)?,
                 http: services.engine.http_client()?,
@@ -95,6 +144,40 @@ pub fn client_config(endpoint: &EngineEndpoint) -> anyhow::Result<ClientConfig> 
         builder = builder.ca_file(ca);
     }
     Ok(builder.build()?)
+}
+
+fn print_analyze(report: &trawl_bench::analyze::AnalyzeBenchReport) {
+    let first = report.analyzers.first();
+    println!(
+        "bench analyze: {} lines, {:.2} MB of fixtures/analysis on {}; engine with {} requests in flight",
+        first.map_or(0, |a| a.lines),
+        first.map_or(0.0, |a| a.bytes as f64 / 1e6),
+        report.engine,
+        report.engine_concurrency
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "analyzer",
+        "tokens",
+        "emulation tok/s",
+        "emulation MB/s",
+        "engine tok/s",
+        "engine MB/s",
+        "emulation/engine",
+    ]);
+    for a in &report.analyzers {
+        table.add_row([
+            a.analyzer.to_string(),
+            a.tokens.to_string(),
+            format!("{:.0}", a.emulation_tokens_per_s),
+            format!("{:.1}", a.emulation_mb_per_s),
+            format!("{:.0}", a.engine_tokens_per_s),
+            format!("{:.2}", a.engine_mb_per_s),
+            format!("{:.0}x", a.ratio),
+        ]);
+    }
+    println!("{table}");
 }
 
 fn print_search(report: &SearchBenchReport) {

@@ -1,6 +1,7 @@
 //! `cargo xtask`: trawl's command surface. It parses, calls the library crates and
 //! renders (tables, progress, `--json`); the logic lives in the crates.
 
+mod analyze_cmd;
 mod bench_cmd;
 mod stack_cmd;
 mod test_cmd;
@@ -46,6 +47,11 @@ enum Command {
         after_help = "Examples:\n  cargo xtask test\n  cargo xtask test -- services::\n  cargo xtask test --provider docker --engine elasticsearch\n  TRAWL_ES_URL=http://127.0.0.1:9200 TRAWL_REDIS_URL=redis://127.0.0.1:6379 cargo xtask test"
     )]
     Test(test_cmd::TestArgs),
+    /// Show how an analyzer tokenizes text: offline emulation, the engine, or both compared.
+    #[command(
+        after_help = "Examples:\n  cargo xtask analyze --analyzer code_analyzer 'getHTTP2Response(café)'\n  cargo xtask analyze --analyzer path_analyzer --compare /usr/local/bin/tool\n  cargo xtask analyze --analyzer code_analyzer --compare --file src/main.rs --json"
+    )]
+    Analyze(analyze_cmd::AnalyzeArgs),
     /// Benchmarks against the running stack, with a baseline measured in the same run.
     #[command(subcommand)]
     Bench(bench_cmd::Bench),
@@ -72,6 +78,7 @@ fn main() -> ExitCode {
             Command::Test(args) => test_cmd::run(args).await,
             Command::Demo(args) => stack_cmd::demo(&args).await,
             Command::Bench(bench) => bench_cmd::run(bench).await,
+            Command::Analyze(args) => analyze_cmd::run(args).await,
         }
     });
     match result {

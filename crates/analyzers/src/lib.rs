@@ -1,5 +1,14 @@
-//! trawl-analyzers: the code-aware analysis chain and index definitions, as data.
+//! trawl-analyzers: the code-aware analysis chain and index definitions, as data, and an
+//! offline Rust emulation of every analyzer that produces exactly what the engine's
+//! `_analyze` produces (text, position, position length, offsets, type).
 //!
-//! Its job (issue 4): the settings and mappings of every index trawl owns, and an
-//! offline Rust emulation of the analyzers held token-for-token against `_analyze`.
-//! It must not talk to the engine itself.
+//! It does no I/O: the settings are JSON values for the caller to send, and the emulation
+//! runs in process. Offsets are counted in UTF-16 code units, as the engine counts them.
+
+pub mod analysis;
+pub mod emulate;
+pub mod indices;
+
+pub use analysis::{AnalyzerName, analysis_settings};
+pub use emulate::{Token, analyze};
+pub use indices::{ContentVariant, IndexKind, IndexOptions, analysis_index_body};

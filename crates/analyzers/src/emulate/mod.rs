@@ -1,0 +1,109 @@
+//! The offline emulation of each analyzer: the same tokens, positions, position lengths,
+//! offsets and types as the engine's `_analyze`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::AnalyzerName;
+
+mod chars;
+mod filters;
+mod flatten_graph;
+#[cfg(test)]
+mod tablegen;
+mod tables;
+#[cfg(test)]
+mod tests;
+mod tokenizers;
+mod word_delimiter;
+
+use filters::{EdgeNGram, RemoveDuplicates};
+use flatten_graph::FlattenGraph;
+use tokenizers::{Whitespace, keyword, reverse_path_hierarchy};
+use word_delimiter::WordDelimiterGraph;
+
+/// One token, as `_analyze` reports it. Offsets count UTF-16 code units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    pub token: String,
+    pub start_offset: u32,
+    pub end_offset: u32,
+    #[serde(rename = "type")]
+    pub token_type: String,
+    pub position: u32,
+    #[serde(rename = "positionLength", default = "one")]
+    pub position_length: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Runs `analyzer` over `text` offline.
+pub fn analyze(analyzer: AnalyzerName, text: &str) -> Vec<Token> {
+    let tokens: Box<dyn Iterator<Item = Tok> + '_> = match analyzer {
+        AnalyzerName::CodeAnalyzer => Box::new(code_chain(text)),
+        AnalyzerName::CodeEdgeNgram => Box::new(EdgeNGram::new(code_chain(text), 2, 40)),
+        AnalyzerName::PathAnalyzer => Box::new(
+            reverse_path_hierarchy(text)
+                .into_iter()
+                .map(filters::lowercase)
+                .map(filters::ascii_folding),
+        ),
+        AnalyzerName::WhitespaceReverse => Box::new(
+            Whitespace::new(text)
+                .map(filters::lowercase)
+                .map(filters::ascii_folding)
+                .map(filters::reverse),
+        ),
+        AnalyzerName::ShaNormalizer => Box::new(std::iter::once(filters::lowercase(keyword(text)))),
+    };
+    let mut position: i64 = -1;
+    tokens
+        .map(|tok| {
+            position += i64::from(tok.pos_inc);
+            tok.into_token(position.max(0) as u32)
+        })
+        .collect()
+}
+
+/// whitespace → word_delimiter_graph(preserve_original) → flatten_graph → lowercase →
+/// asciifolding → remove_duplicates.
+fn code_chain(text: &str) -> impl Iterator<Item = Tok> + '_ {
+    let split = FlattenGraph::new(WordDelimiterGraph::new(Whitespace::new(text)));
+    RemoveDuplicates::new(split.map(filters::lowercase).map(filters::ascii_folding))
+}
+
+/// A token inside the emulation: the term in UTF-16 units, as Lucene holds it, and the
+/// position increment rather than the position. Every token these chains make is of type
+/// `word`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Tok {
+    term: Vec<u16>,
+    start: u32,
+    end: u32,
+    pos_inc: u32,
+    pos_len: u32,
+}
+
+impl Tok {
+    fn new(term: Vec<u16>, start: u32, end: u32) -> Self {
+        Tok {
+            term,
+            start,
+            end,
+            pos_inc: 1,
+            pos_len: 1,
+        }
+    }
+
+    fn into_token(self, position: u32) -> Token {
+        Token {
+            token: String::from_utf16_lossy(&self.term),
+            start_offset: self.start,
+            end_offset: self.end,
+            token_type: "word".to_owned(),
+            position,
+            position_length: self.pos_len,
+        }
+    }
+}

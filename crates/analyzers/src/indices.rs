@@ -1,0 +1,304 @@
+//! The indices trawl owns: settings, mappings and schema version of each, as data.
+//!
+//! Every index sits behind an alias (`trawl-blobs`, …) that points at a timestamped
+//! concrete index, so a reindex can swap it. Mappings are `dynamic: strict`: a document
+//! with an unknown field is refused rather than silently widening the schema.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::analysis_settings;
+
+/// The indices trawl owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexKind {
+    /// One document per file at the indexed commit.
+    Blobs,
+    /// One document per commit.
+    Commits,
+    /// One document per repository: visibility, indexing status.
+    Repos,
+    /// One document per migration version and its state.
+    Migrations,
+    /// One document per zero-downtime reindex task and its state.
+    ReindexTasks,
+}
+
+/// Which analysis the content field uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContentVariant {
+    /// `code_analyzer` at index and query time.
+    #[default]
+    Standard,
+    /// `code_edge_ngram_analyzer` at index time, `code_analyzer` at query time: prefix
+    /// matches without wildcards, at a size cost.
+    EdgeNgram,
+}
+
+impl ContentVariant {
+    /// Parses `standard` or `edge_ngram`.
+    pub fn parse(name: &str) -> Option<ContentVariant> {
+        match name {
+            "standard" => Some(ContentVariant::Standard),
+            "edge_ngram" | "edge-ngram" => Some(ContentVariant::EdgeNgram),
+            _ => None,
+        }
+    }
+}
+
+/// Per-deployment knobs of the index definitions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IndexOptions {
+    pub shards: u32,
+    pub replicas: u32,
+    /// e.g. `1s`; `None` keeps the engine's default.
+    pub refresh_interval: Option<String>,
+    /// Files above this size are indexed with their path and empty content.
+    pub file_size_limit_bytes: u64,
+    pub content_variant: ContentVariant,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            shards: 1,
+            replicas: 0,
+            refresh_interval: None,
+            file_size_limit_bytes: 1024 * 1024,
+            content_variant: ContentVariant::Standard,
+        }
+    }
+}
+
+impl IndexKind {
+    pub const ALL: [IndexKind; 5] = [
+        IndexKind::Blobs,
+        IndexKind::Commits,
+        IndexKind::Repos,
+        IndexKind::Migrations,
+        IndexKind::ReindexTasks,
+    ];
+
+    /// The alias everything reads and writes through.
+    pub fn alias(self) -> &'static str {
+        match self {
+            IndexKind::Blobs => "trawl-blobs",
+            IndexKind::Commits => "trawl-commits",
+            IndexKind::Repos => "trawl-repos",
+            IndexKind::Migrations => "trawl-migrations",
+            IndexKind::ReindexTasks => "trawl-reindex-tasks",
+        }
+    }
+
+    /// The version of this index's schema; documents carry it in `schema_version`.
+    /// Bump it with every mapping change and ship a migration with it.
+    pub fn schema_version(self) -> u32 {
+        match self {
+            IndexKind::Blobs | IndexKind::Commits | IndexKind::Repos => 1,
+            IndexKind::Migrations | IndexKind::ReindexTasks => 1,
+        }
+    }
+
+    /// A concrete index name for this kind, stamped `YYYYMMDD-HHMM` (UTC) by the caller.
+    pub fn concrete_name(self, stamp: &str) -> String {
+        format!("{}-{stamp}", self.alias())
+    }
+
+    /// The body of `PUT <index>`: settings (with the analysis chain), mappings and `_meta`.
+    pub fn definition(self, options: &IndexOptions) -> Value {
+        let mut index = json!({
+            "number_of_shards": options.shards,
+            "number_of_replicas": options.replicas,
+        });
+        if let Some(r) = &options.refresh_interval {
+            index["refresh_interval"] = json!(r);
+        }
+        let mut mappings = json!({
+            "dynamic": "strict",
+            "_meta": {
+                "trawl_index": self,
+                "schema_version": self.schema_version(),
+            },
+            "properties": self.properties(options),
+        });
+        if self == IndexKind::Blobs {
+            mappings["_meta"]["content_variant"] = json!(options.content_variant);
+            mappings["_meta"]["file_size_limit_bytes"] = json!(options.file_size_limit_bytes);
+            // Blobs of one repository live on one shard: writes and searches route by repo.
+            mappings["_routing"] = json!({ "required": true });
+        }
+        json!({
+            "settings": { "index": index, "analysis": analysis_settings() },
+            "mappings": mappings,
+        })
+    }
+
+    fn properties(self, options: &IndexOptions) -> Value {
+        let sha = json!({ "type": "keyword", "normalizer": "sha_normalizer" });
+        let common = json!({
+            "repo_id": { "type": "keyword" },
+            "visibility": { "type": "keyword" },
+            "schema_version": { "type": "integer" },
+        });
+        let mut props = match self {
+            IndexKind::Blobs => {
+                let content = match options.content_variant {
+                    ContentVariant::Standard => {
+                        json!({ "type": "text", "analyzer": "code_analyzer", "index_options": "positions" })
+                    }
+                    ContentVariant::EdgeNgram => json!({
+                        "type": "text",
+                        "analyzer": "code_edge_ngram_analyzer",
+                        "search_analyzer": "code_analyzer",
+                        "index_options": "positions"
+                    }),
+                };
+                json!({
+                    "blob": { "properties": {
+                        "oid": sha,
+                        "rid": { "type": "keyword" },
+                        "commit_sha": sha,
+                        "path": {
+                            "type": "text",
+                            "analyzer": "path_analyzer",
+                            "fields": { "keyword": { "type": "keyword", "ignore_above": 4096 } }
+                        },
+                        "file_name": {
+                            "type": "text",
+                            "analyzer": "code_analyzer",
+                            "fields": { "reverse": { "type": "text", "analyzer": "whitespace_reverse" } }
+                        },
+                        "extension": { "type": "keyword" },
+                        "content": content,
+                        "language": { "type": "keyword" },
+                        "size": { "type": "long" },
+                        "binary": { "type": "boolean" },
+                        "truncated": { "type": "boolean" },
+                        "lossy": { "type": "boolean" },
+                        "encoding": { "type": "keyword" },
+                        "symlink": { "type": "boolean" }
+                    } }
+                })
+            }
+            IndexKind::Commits => {
+                let person = json!({ "properties": {
+                    "name": { "type": "text", "analyzer": "code_analyzer", "fields": { "keyword": { "type": "keyword", "ignore_above": 256 } } },
+                    "email": { "type": "text", "analyzer": "code_analyzer", "fields": { "keyword": { "type": "keyword", "ignore_above": 256 } } },
+                    "time": { "type": "date", "format": "strict_date_optional_time||epoch_second" }
+                } });
+                json!({
+                    "commit": { "properties": {
+                        "sha": sha,
+                        "rid": { "type": "keyword" },
+                        "message": { "type": "text", "analyzer": "code_analyzer", "index_options": "positions" },
+                        "author": person,
+                        "committer": person,
+                        "parents": sha
+                    } }
+                })
+            }
+            IndexKind::Repos => json!({
+                "name": { "type": "text", "analyzer": "code_analyzer", "fields": { "keyword": { "type": "keyword" } } },
+                "source": { "type": "keyword" },
+                "forked_from": { "type": "keyword" },
+                "indexed_ref": { "type": "keyword" },
+                "last_indexed_commit": sha,
+                "indexed_at": { "type": "date" },
+                "blob_count": { "type": "long" },
+                "commit_count": { "type": "long" },
+                "readers": { "type": "keyword" }
+            }),
+            IndexKind::Migrations => json!({
+                "version": { "type": "keyword" },
+                "name": { "type": "keyword" },
+                "started_at": { "type": "date" },
+                "completed_at": { "type": "date" },
+                "completed": { "type": "boolean" },
+                "state": { "type": "object", "enabled": false },
+                "attempts": { "type": "integer" },
+                "halted": { "type": "boolean" },
+                "failed": { "type": "boolean" },
+                "last_error": { "type": "text" }
+            }),
+            IndexKind::ReindexTasks => json!({
+                "task_id": { "type": "keyword" },
+                "stage": { "type": "keyword" },
+                "created_at": { "type": "date" },
+                "updated_at": { "type": "date" },
+                "state": { "type": "object", "enabled": false },
+                "error": { "type": "text" }
+            }),
+        };
+        if matches!(
+            self,
+            IndexKind::Blobs | IndexKind::Commits | IndexKind::Repos
+        ) {
+            let map = props.as_object_mut().expect("object");
+            for (k, v) in common.as_object().expect("object") {
+                map.insert(k.clone(), v.clone());
+            }
+            map.insert("type".into(), json!({ "type": "keyword" }));
+        } else {
+            props["schema_version"] = json!({ "type": "integer" });
+        }
+        props
+    }
+}
+
+/// The body of a scratch index that only carries the analysis settings, for `_analyze`.
+pub fn analysis_index_body() -> Value {
+    json!({
+        "settings": {
+            "index": { "number_of_shards": 1, "number_of_replicas": 0 },
+            "analysis": analysis_settings()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn definitions_are_strict_versioned_and_use_the_analyzers() {
+        for kind in IndexKind::ALL {
+            let def = kind.definition(&IndexOptions::default());
+            assert_eq!(def["mappings"]["dynamic"], "strict", "{kind:?}");
+            assert_eq!(
+                def["mappings"]["_meta"]["schema_version"],
+                kind.schema_version()
+            );
+            assert!(
+                def["mappings"]["properties"]["schema_version"].is_object(),
+                "{kind:?}"
+            );
+            assert!(
+                kind.concrete_name("20261122-1530")
+                    .starts_with(kind.alias())
+            );
+        }
+        let blobs = IndexKind::Blobs.definition(&IndexOptions::default());
+        let blob = &blobs["mappings"]["properties"]["blob"]["properties"];
+        assert_eq!(blob["content"]["analyzer"], "code_analyzer");
+        assert_eq!(blob["path"]["analyzer"], "path_analyzer");
+        assert_eq!(
+            blob["file_name"]["fields"]["reverse"]["analyzer"],
+            "whitespace_reverse"
+        );
+        assert_eq!(blob["oid"]["normalizer"], "sha_normalizer");
+
+        let ngram = IndexKind::Blobs.definition(&IndexOptions {
+            content_variant: ContentVariant::EdgeNgram,
+            shards: 3,
+            refresh_interval: Some("30s".into()),
+            ..IndexOptions::default()
+        });
+        let content = &ngram["mappings"]["properties"]["blob"]["properties"]["content"];
+        assert_eq!(content["analyzer"], "code_edge_ngram_analyzer");
+        assert_eq!(content["search_analyzer"], "code_analyzer");
+        assert_eq!(ngram["settings"]["index"]["number_of_shards"], 3);
+        assert_eq!(ngram["settings"]["index"]["refresh_interval"], "30s");
+    }
+}
