@@ -38,13 +38,7 @@ pub async fn engine_info(endpoint: &EngineEndpoint) -> Result<EngineInfo, StackE
         .await
         .map_err(|e| request_error(endpoint, &e))?;
     let status = response.status();
-    if status.as_u16() == 401 || status.as_u16() == 403 {
-        return Err(StackError::EngineAuth {
-            url: endpoint.url.to_string(),
-            who: endpoint.principal(),
-            status: status.as_u16(),
-        });
-    }
+    refused(endpoint, status.as_u16())?;
     let body = response
         .text()
         .await
@@ -105,13 +99,7 @@ pub async fn engine_health(
         .await
         .map_err(|e| request_error(endpoint, &e))?;
     let status = response.status();
-    if status.as_u16() == 401 || status.as_u16() == 403 {
-        return Err(StackError::EngineAuth {
-            url: endpoint.url.to_string(),
-            who: endpoint.principal(),
-            status: status.as_u16(),
-        });
-    }
+    refused(endpoint, status.as_u16())?;
     let json: serde_json::Value = response.json().await.map_err(|e| StackError::NotAnEngine {
         url: endpoint.url.to_string(),
         detail: format!("cluster health was not JSON: {e}"),
@@ -236,6 +224,18 @@ pub async fn wait_for_redis(
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
+}
+
+/// Fails with [`StackError::EngineAuth`] when the engine refused the credentials.
+fn refused(endpoint: &EngineEndpoint, status: u16) -> Result<(), StackError> {
+    if status == 401 || status == 403 {
+        return Err(StackError::EngineAuth {
+            url: endpoint.url.to_string(),
+            who: endpoint.principal(),
+            status,
+        });
+    }
+    Ok(())
 }
 
 /// Turns a transport error into the error that says what to check.
