@@ -76,21 +76,10 @@ impl EngineAnalyzer {
     }
 
     async fn analyze(&self, analyzer: AnalyzerName, text: &str) -> anyhow::Result<Vec<Token>> {
-        let tokens = self
+        Ok(self
             .client
-            .analyze(Some(&self.index), &analyzer.analyze_request(text))
-            .await?;
-        Ok(tokens
-            .into_iter()
-            .map(|t| Token {
-                token: t.token,
-                start_offset: t.start_offset,
-                end_offset: t.end_offset,
-                token_type: t.token_type,
-                position: t.position,
-                position_length: t.position_length,
-            })
-            .collect())
+            .analyze_as::<Token>(Some(&self.index), &analyzer.analyze_request(text))
+            .await?)
     }
 }
 

@@ -122,6 +122,16 @@ impl Client {
         index: Option<&str>,
         body: &Value,
     ) -> Result<Vec<AnalyzeToken>, ClientError> {
+        self.analyze_as(index, body).await
+    }
+
+    /// Like [`Client::analyze`], deserialising each token into the caller's own type
+    /// (e.g. the emulation's token, to compare the two directly).
+    pub async fn analyze_as<T: serde::de::DeserializeOwned>(
+        &self,
+        index: Option<&str>,
+        body: &Value,
+    ) -> Result<Vec<T>, ClientError> {
         let path = match index {
             Some(index) => format!("{}/_analyze", segment(index)),
             None => "_analyze".to_owned(),
