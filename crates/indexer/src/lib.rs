@@ -3,3 +3,5 @@
 //! Its job (issues 5 and 6): read repositories with `gix`, turn blobs and commits into
 //! documents, bulk-index them, resume and update incrementally, and drain the Redis
 //! update queue with workers. It writes only through aliases or explicit write targets.
+
+pub mod git;
