@@ -47,6 +47,27 @@ pub enum Bench {
     },
 }
 
+/// Benchmarks measure optimised code: a debug `cargo xtask bench …` re-runs itself as
+/// `cargo run --release`, so that the emulation, the client and the baseline all run at
+/// full speed. The first time compiles the release profile (a few minutes).
+pub fn rerun_optimised() -> ExitCode {
+    eprintln!("benchmarks run optimised: building xtask with --release (the first time takes a few minutes)");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(crate::workspace_root())
+        .args(["run", "--release", "-q", "--package", "xtask", "--"])
+        .args(std::env::args_os().skip(1))
+        .status();
+    match status {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => ExitCode::from(u8::try_from(s.code().unwrap_or(1)).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("error: cannot run cargo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn running_services() -> anyhow::Result<trawl_stack::Services> {
     Stack::new(crate::state_dir()?).running_services()?.context(
         "no services: start them with `cargo xtask up`, or set TRAWL_ES_URL and TRAWL_REDIS_URL",
