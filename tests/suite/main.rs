@@ -2,6 +2,7 @@
 //! services (see `trawl_tests` for how they are found).
 
 mod analysis;
+mod analysis_parity;
 mod client;
 mod client_faults;
 mod engine;

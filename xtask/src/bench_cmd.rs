@@ -51,7 +51,9 @@ pub enum Bench {
 /// `cargo run --release`, so that the emulation, the client and the baseline all run at
 /// full speed. The first time compiles the release profile (a few minutes).
 pub fn rerun_optimised() -> ExitCode {
-    eprintln!("benchmarks run optimised: building xtask with --release (the first time takes a few minutes)");
+    eprintln!(
+        "benchmarks run optimised: building xtask with --release (the first time takes a few minutes)"
+    );
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
         .current_dir(crate::workspace_root())

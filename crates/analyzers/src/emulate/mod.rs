@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 use crate::AnalyzerName;
 
 mod chars;
+#[cfg(test)]
+mod differential;
+#[cfg(test)]
+mod engine;
 mod filters;
 mod flatten_graph;
 #[cfg(test)]

@@ -1,0 +1,6 @@
+//! Character tables generated from the running engine by `emulate::tablegen`.
+
+#[rustfmt::skip]
+pub(super) mod ascii_folding;
+#[rustfmt::skip]
+pub(super) mod unicode;

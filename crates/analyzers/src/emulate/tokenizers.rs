@@ -1,0 +1,98 @@
+//! The tokenizers: `whitespace` (Lucene's CharTokenizer over `Character.isWhitespace`),
+//! `keyword`, and `path_hierarchy` with `reverse: true` (ReversePathHierarchyTokenizer).
+
+use std::str::Chars;
+
+use super::Tok;
+use super::chars::{is_whitespace, push_code_point};
+
+/// CharTokenizer's default (and OpenSearch's `max_token_length` default).
+pub(super) const MAX_TOKEN_LENGTH: usize = 255;
+
+/// Splits on Java whitespace, code point by code point, without buffering the input. A token
+/// that reaches [`MAX_TOKEN_LENGTH`] UTF-16 units (or one more, when the last code point is a
+/// surrogate pair) is cut there and the rest continues as the next token.
+pub(super) struct Whitespace<'a> {
+    chars: Chars<'a>,
+    /// UTF-16 offset of the next unread character.
+    offset: u32,
+}
+
+impl<'a> Whitespace<'a> {
+    pub(super) fn new(text: &'a str) -> Self {
+        Whitespace {
+            chars: text.chars(),
+            offset: 0,
+        }
+    }
+}
+
+impl Iterator for Whitespace<'_> {
+    type Item = Tok;
+
+    fn next(&mut self) -> Option<Tok> {
+        let mut term: Vec<u16> = Vec::new();
+        let mut start = 0;
+        for c in self.chars.by_ref() {
+            let width = c.len_utf16() as u32;
+            if !is_whitespace(c as u32) {
+                if term.is_empty() {
+                    start = self.offset;
+                }
+                push_code_point(&mut term, c as u32);
+                self.offset += width;
+                if term.len() >= MAX_TOKEN_LENGTH {
+                    break;
+                }
+            } else {
+                self.offset += width;
+                if !term.is_empty() {
+                    break;
+                }
+            }
+        }
+        if term.is_empty() {
+            return None;
+        }
+        let end = start + term.len() as u32;
+        Some(Tok::new(term, start, end))
+    }
+}
+
+/// The whole input as one token (also when it is empty).
+pub(super) fn keyword(text: &str) -> Tok {
+    let term: Vec<u16> = text.encode_utf16().collect();
+    let end = term.len() as u32;
+    Tok::new(term, 0, end)
+}
+
+/// `path_hierarchy` with `reverse: true`, delimiter and replacement `/`, skip 0: every suffix
+/// of the path that starts at the beginning or right after a `/`, longest first, all at the
+/// first position; each ends at the end of the input.
+pub(super) fn reverse_path_hierarchy(text: &str) -> Vec<Tok> {
+    const DELIMITER: u16 = b'/' as u16;
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let length = units.len();
+    // Where each suffix may start: the beginning and after each delimiter; then the end.
+    let mut cuts = vec![0];
+    cuts.extend(
+        units
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| **u == DELIMITER)
+            .map(|(i, _)| i + 1),
+    );
+    if *cuts.last().expect("non-empty") < length {
+        cuts.push(length);
+    }
+    let end = *cuts.last().expect("non-empty");
+    cuts[..cuts.len() - 1]
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| {
+            let mut tok = Tok::new(units[start..end].to_vec(), start as u32, end as u32);
+            tok.pos_inc = u32::from(i == 0);
+            tok
+        })
+        .collect()
+}
