@@ -64,13 +64,12 @@ impl EngineAnalyzer {
         let client = Client::new(crate::bench_cmd::client_config(&services.engine)?)?;
         let body = trawl_analyzers::analysis_index_body();
         let index = format!("trawl-analysis-{:016x}", fnv1a(body.to_string().as_bytes()));
-        if !client.index_exists(&index).await? {
-            if let Err(e) = client.create_index(&index, &body).await {
-                // Another process may have created it meanwhile.
-                if !client.index_exists(&index).await? {
-                    return Err(e.into());
-                }
-            }
+        // Another process may create it meanwhile: an error counts only if it is still missing.
+        if !client.index_exists(&index).await?
+            && let Err(e) = client.create_index(&index, &body).await
+            && !client.index_exists(&index).await?
+        {
+            return Err(e.into());
         }
         Ok(EngineAnalyzer { client, index })
     }
