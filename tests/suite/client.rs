@@ -10,6 +10,26 @@ use trawl_client::{
 };
 use trawl_tests::{require_services, unique_name};
 
+/// A fresh one-shard index named after `what`, deleted when the guard drops.
+pub async fn scratch_index(
+    services: &trawl_stack::Services,
+    client: &Client,
+    what: &str,
+) -> (String, trawl_tests::IndexCleanup) {
+    let index = unique_name(what);
+    let cleanup = trawl_tests::Engine::new(&services.engine)
+        .unwrap()
+        .cleanup(index.clone());
+    client
+        .create_index(
+            &index,
+            &json!({"settings": {"number_of_shards": 1, "number_of_replicas": 0}}),
+        )
+        .await
+        .unwrap();
+    (index, cleanup)
+}
+
 /// A client for the test engine, with the endpoint's credentials and CA.
 pub fn client_for(
     services: &trawl_stack::Services,
@@ -481,17 +501,7 @@ async fn waiting_for_a_slot_and_the_request_deadline_fail_as_different_errors() 
 async fn a_server_side_search_timeout_is_a_partial_result_not_an_error() {
     let services = require_services!();
     let client = client_for(&services, |b| b);
-    let index = unique_name("partial");
-    let _cleanup = trawl_tests::Engine::new(&services.engine)
-        .unwrap()
-        .cleanup(index.clone());
-    client
-        .create_index(
-            &index,
-            &json!({"settings": {"number_of_shards": 1, "number_of_replicas": 0}}),
-        )
-        .await
-        .unwrap();
+    let (index, _cleanup) = scratch_index(&services, &client, "partial").await;
     let bulk = BulkIndexer::new(
         client.clone(),
         BulkOptions {

@@ -8,9 +8,9 @@ use serde_json::json;
 use trawl_client::{
     BulkIndexer, BulkOp, BulkOptions, Client, ClientConfig, ClientError, Refresh, RetryPolicy,
 };
-use trawl_tests::{AuthFront, FaultFront, TestCa, require_services, unique_name};
+use trawl_tests::{AuthFront, FaultFront, TestCa, require_services};
 
-use crate::client::client_for;
+use crate::client::{client_for, scratch_index};
 
 fn quick_retries(max_attempts: u32) -> RetryPolicy {
     RetryPolicy {
@@ -51,17 +51,7 @@ fn client_via(front: &FaultFront, retry: RetryPolicy) -> Client {
 async fn retries_ride_out_429_and_503_and_every_document_lands_exactly_once() {
     let services = require_services!();
     let direct = client_for(&services, |b| b);
-    let index = unique_name("retry");
-    let _cleanup = trawl_tests::Engine::new(&services.engine)
-        .unwrap()
-        .cleanup(index.clone());
-    direct
-        .create_index(
-            &index,
-            &json!({"settings": {"number_of_shards": 1, "number_of_replicas": 0}}),
-        )
-        .await
-        .unwrap();
+    let (index, _cleanup) = scratch_index(&services, &direct, "retry").await;
 
     let front = fault_front(&services, 6, 429).await;
     let client = client_via(&front, quick_retries(10));
@@ -144,17 +134,7 @@ async fn a_node_that_never_recovers_ends_with_a_clear_error_within_the_budget() 
 async fn a_write_without_a_document_id_is_never_repeated() {
     let services = require_services!();
     let direct = client_for(&services, |b| b);
-    let index = unique_name("noretry");
-    let _cleanup = trawl_tests::Engine::new(&services.engine)
-        .unwrap()
-        .cleanup(index.clone());
-    direct
-        .create_index(
-            &index,
-            &json!({"settings": {"number_of_shards": 1, "number_of_replicas": 0}}),
-        )
-        .await
-        .unwrap();
+    let (index, _cleanup) = scratch_index(&services, &direct, "noretry").await;
     let front = fault_front(&services, 1, 503).await;
     let client = client_via(&front, quick_retries(10));
     let err = client
