@@ -208,7 +208,10 @@ impl IndexKind {
                 "indexed_at": { "type": "date" },
                 "blob_count": { "type": "long" },
                 "commit_count": { "type": "long" },
-                "readers": { "type": "keyword" }
+                "readers": { "type": "keyword" },
+                "status": { "type": "keyword" },
+                "last_error": { "type": "text" },
+                "checkpoint": { "type": "object", "enabled": false }
             }),
             IndexKind::Migrations => json!({
                 "version": { "type": "keyword" },

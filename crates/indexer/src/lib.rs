@@ -4,4 +4,12 @@
 //! documents, bulk-index them, resume and update incrementally, and drain the Redis
 //! update queue with workers. It writes only through aliases or explicit write targets.
 
+pub mod access;
+pub mod document;
 pub mod git;
+pub mod indices;
+pub mod repo;
+
+pub use access::Principal;
+pub use indices::{IndexNames, IndexSet, IndexSize};
+pub use repo::{RepoError, RepoId, RepoManifest, RepoSpec, Visibility};
