@@ -172,13 +172,30 @@ impl Drop for IndexCleanup {
                 .enable_all()
                 .build()?;
             runtime.block_on(async {
-                engine
+                // Names, not a wildcard: Elasticsearch 8 refuses wildcard deletes by default
+                // (`action.destructive_requires_name`).
+                let found = engine
                     .send(
-                        reqwest::Method::DELETE,
-                        &format!("{pattern}?expand_wildcards=all"),
+                        reqwest::Method::GET,
+                        &format!("_cat/indices/{pattern}?format=json&h=index&expand_wildcards=all"),
                         None,
                     )
-                    .await
+                    .await?;
+                let names: Vec<String> = found
+                    .body
+                    .as_array()
+                    .map(|rows| {
+                        rows.iter()
+                            .filter_map(|r| r["index"].as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for chunk in names.chunks(20) {
+                    engine
+                        .send(reqwest::Method::DELETE, &chunk.join(","), None)
+                        .await?;
+                }
+                anyhow::Ok(())
             })?;
             anyhow::Ok(())
         })
@@ -187,6 +204,39 @@ impl Drop for IndexCleanup {
             eprintln!("cleanup of {} failed: {e:#}", self.pattern);
         }
     }
+}
+
+/// An index set under a prefix no other test uses, created, with every index under the
+/// prefix deleted on drop.
+pub async fn test_indices(
+    services: &Services,
+    what: &str,
+) -> anyhow::Result<(trawl_indexer::IndexSet, IndexCleanup)> {
+    let prefix = format!("{}-", unique_name(what));
+    let cleanup = Engine::new(&services.engine)?.cleanup(format!("{prefix}*"));
+    let set = trawl_indexer::IndexSet::new(
+        engine_client(&services.engine)?,
+        trawl_indexer::IndexNames::with_prefix(prefix),
+        trawl_analyzers::IndexOptions::default(),
+    );
+    set.ensure().await?;
+    Ok((set, cleanup))
+}
+
+/// A trawl client for the endpoint, with its credentials and CA file.
+pub fn engine_client(endpoint: &EngineEndpoint) -> anyhow::Result<trawl_client::Client> {
+    let mut builder = trawl_client::ClientConfig::builder().host(endpoint.url.as_str());
+    match &endpoint.auth {
+        trawl_stack::EngineAuth::None => {}
+        trawl_stack::EngineAuth::Basic { user, password } => {
+            builder = builder.basic_auth(user, password.expose())
+        }
+        trawl_stack::EngineAuth::ApiKey(key) => builder = builder.api_key(key.expose()),
+    }
+    if let Some(ca) = &endpoint.ca_file {
+        builder = builder.ca_file(ca);
+    }
+    Ok(trawl_client::Client::new(builder.build()?)?)
 }
 
 /// A multiplexed Redis connection whose response timeout fits blocking commands.

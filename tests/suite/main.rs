@@ -6,5 +6,6 @@ mod analysis_parity;
 mod client;
 mod client_faults;
 mod engine;
+mod indexing;
 mod redis_store;
 mod stack;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::{BufMut as _, Bytes, BytesMut};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::{Client, ClientError, EngineRequest};
@@ -89,8 +89,9 @@ impl BulkOp {
         }
     }
 
-    fn encode(&self) -> Item {
-        let (index, id, routing) = match self {
+    fn encode(self) -> Item {
+        let kind = self.kind();
+        let (index, id, routing) = match &self {
             BulkOp::Index {
                 index, id, routing, ..
             }
@@ -110,12 +111,11 @@ impl BulkOp {
             meta["routing"] = json!(r);
         }
         let mut buf = BytesMut::new().writer();
-        serde_json::to_writer(&mut buf, &json!({ self.kind(): meta })).expect("JSON serialises");
+        serde_json::to_writer(&mut buf, &json!({ kind: meta })).expect("JSON serialises");
+        let (index, id) = (index.clone(), id.map(str::to_owned));
         buf.get_mut().put_u8(b'\n');
         let source = match self {
-            BulkOp::Index { document, .. } | BulkOp::Create { document, .. } => {
-                Some(document.clone())
-            }
+            BulkOp::Index { document, .. } | BulkOp::Create { document, .. } => Some(document),
             BulkOp::Update {
                 partial, upsert, ..
             } => Some(json!({ "doc": partial, "doc_as_upsert": upsert })),
@@ -126,9 +126,9 @@ impl BulkOp {
             buf.get_mut().put_u8(b'\n');
         }
         Item {
-            kind: self.kind(),
-            index: index.clone(),
-            id: id.map(str::to_owned),
+            kind,
+            index,
+            id,
             lines: buf.into_inner().freeze(),
             attempts: 0,
         }
@@ -250,6 +250,10 @@ pub struct BulkOptions {
     pub max_ops: usize,
     /// `_bulk` requests in flight at once (default 2).
     pub concurrency: usize,
+    /// Bytes of encoded operations waiting between [`BulkIndexer::add`] and a batch
+    /// (default 10 MiB). With `max_bytes` and `concurrency` it bounds the sink's memory:
+    /// about `queue_bytes + (concurrency + 1) × max_bytes`, whatever the documents' size.
+    pub queue_bytes: usize,
     /// Re-sends of an item the engine rejected for load, before it counts as failed.
     pub max_item_retries: u32,
     /// Flush a partial batch after this long without filling one.
@@ -266,6 +270,7 @@ impl Default for BulkOptions {
             max_bytes: 10 * 1024 * 1024,
             max_ops: 1000,
             concurrency: 2,
+            queue_bytes: 10 * 1024 * 1024,
             max_item_retries: 3,
             flush_interval: Duration::from_secs(1),
             refresh: None,
@@ -298,7 +303,9 @@ impl std::fmt::Debug for BulkOptions {
 /// # Ok(()) }
 /// ```
 pub struct BulkIndexer {
-    tx: mpsc::Sender<Item>,
+    tx: mpsc::Sender<(Item, OwnedSemaphorePermit)>,
+    queue: Arc<Semaphore>,
+    queue_bytes: usize,
     collector: tokio::task::JoinHandle<BulkSummary>,
 }
 
@@ -307,14 +314,30 @@ impl BulkIndexer {
     pub fn new(client: Client, options: BulkOptions) -> Self {
         let capacity = options.max_ops.clamp(1, 10_000);
         let (tx, rx) = mpsc::channel(capacity);
+        let queue_bytes = options.queue_bytes.clamp(1, u32::MAX as usize);
+        let queue = Arc::new(Semaphore::new(queue_bytes));
         let collector = tokio::spawn(collect(client, options, rx));
-        BulkIndexer { tx, collector }
+        BulkIndexer {
+            tx,
+            queue,
+            queue_bytes,
+            collector,
+        }
     }
 
     /// Queues one operation; waits while the pipeline is full.
     pub async fn add(&self, op: BulkOp) -> Result<(), ClientError> {
+        let item = op.encode();
+        // An operation larger than the whole queue takes all of it, so it still passes.
+        let weight = item.lines.len().clamp(1, self.queue_bytes) as u32;
+        let permit = self
+            .queue
+            .clone()
+            .acquire_many_owned(weight)
+            .await
+            .map_err(|_| ClientError::BulkClosed("its queue closed".into()))?;
         self.tx
-            .send(op.encode())
+            .send((item, permit))
             .await
             .map_err(|_| ClientError::BulkClosed("its collector stopped".into()))
     }
@@ -331,7 +354,7 @@ impl BulkIndexer {
 async fn collect(
     client: Client,
     options: BulkOptions,
-    mut rx: mpsc::Receiver<Item>,
+    mut rx: mpsc::Receiver<(Item, OwnedSemaphorePermit)>,
 ) -> BulkSummary {
     let options = Arc::new(options);
     let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
@@ -345,7 +368,9 @@ async fn collect(
     loop {
         tokio::select! {
             item = rx.recv() => {
-                let Some(item) = item else { break };
+                let Some((item, permit)) = item else { break };
+                // In a batch now: its bytes no longer count against the queue.
+                drop(permit);
                 summary.sent += 1;
                 summary.bytes += item.lines.len() as u64;
                 if !batch.is_empty() && batch_bytes + item.lines.len() > options.max_bytes {

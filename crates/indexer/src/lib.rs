@@ -7,9 +7,15 @@
 pub mod access;
 pub mod document;
 pub mod git;
+pub mod indexing;
 pub mod indices;
+pub mod lock;
 pub mod repo;
+pub mod status;
 
 pub use access::Principal;
+pub use indexing::{IndexError, IndexMode, IndexProgress, IndexReport, IndexingOptions, Phase, RepoIndexer};
+pub use lock::{LockError, RepoLock, RepoLocks};
 pub use indices::{IndexNames, IndexSet, IndexSize};
+pub use status::{Checkpoint, RepoStatus, RepoStore};
 pub use repo::{RepoError, RepoId, RepoManifest, RepoSpec, Visibility};

@@ -1,0 +1,64 @@
+//! How commands reach the services: the running stack (or the environment's URLs), a
+//! client for the engine, and the index set (`TRAWL_INDEX_PREFIX` puts every alias
+//! under a prefix, so side-by-side deployments and tests never meet).
+
+use anyhow::Context as _;
+use trawl_analyzers::IndexOptions;
+use trawl_client::Client;
+use trawl_indexer::{IndexNames, IndexSet};
+use trawl_stack::{Services, Stack};
+
+/// The services `cargo xtask up` started, or those named by `TRAWL_ES_URL`/`TRAWL_REDIS_URL`.
+pub fn services() -> anyhow::Result<Services> {
+    Stack::new(crate::state_dir()?).running_services()?.context(
+        "no services: start them with `cargo xtask up`, or set TRAWL_ES_URL and TRAWL_REDIS_URL",
+    )
+}
+
+/// A client for the running engine.
+pub fn client(services: &Services) -> anyhow::Result<Client> {
+    Ok(Client::new(crate::bench_cmd::client_config(
+        &services.engine,
+    )?)?)
+}
+
+/// The alias names this deployment uses.
+pub fn index_names() -> IndexNames {
+    IndexNames::with_prefix(std::env::var("TRAWL_INDEX_PREFIX").unwrap_or_default())
+}
+
+/// The index set with the default definitions.
+pub fn index_set(services: &Services) -> anyhow::Result<IndexSet> {
+    Ok(IndexSet::new(
+        client(services)?,
+        index_names(),
+        IndexOptions::default(),
+    ))
+}
+
+/// A Redis connection that reconnects by itself; its response timeout (10 s) leaves room
+/// for scripts over large sets.
+pub async fn redis(services: &Services) -> anyhow::Result<redis::aio::ConnectionManager> {
+    let client = redis::Client::open(services.redis.connection_url())
+        .context("the Redis URL of the running stack is not valid")?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(std::time::Duration::from_secs(10)))
+        .set_connection_timeout(Some(std::time::Duration::from_secs(5)));
+    client
+        .get_connection_manager_with_config(config)
+        .await
+        .context("cannot connect to Redis (is the stack up? `cargo xtask status`)")
+}
+
+/// Per-repository locks under the deployment's prefix.
+pub fn repo_locks(
+    redis: redis::aio::ConnectionManager,
+    ttl: std::time::Duration,
+) -> trawl_indexer::RepoLocks {
+    trawl_indexer::RepoLocks::new(redis, index_names().prefix().to_string(), ttl)
+}
+
+/// Where seeded and registered repositories live, and their manifest.
+pub fn repos_dir() -> std::path::PathBuf {
+    crate::workspace_root().join("target/trawl/repos")
+}
