@@ -183,7 +183,7 @@ pub async fn index_all(
     outcomes
 }
 
-fn progress_bar(repo: &str) -> ProgressBar {
+pub fn progress_bar(repo: &str) -> ProgressBar {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
@@ -196,7 +196,7 @@ fn progress_bar(repo: &str) -> ProgressBar {
     bar
 }
 
-fn draw(bar: &ProgressBar, progress: &IndexProgress, elapsed: Duration) {
+pub fn draw(bar: &ProgressBar, progress: &IndexProgress, elapsed: Duration) {
     let files_total = progress.files_total.load(Ordering::Relaxed);
     let files_done = progress.files_done.load(Ordering::Relaxed);
     let bytes = progress.bytes_done.load(Ordering::Relaxed);

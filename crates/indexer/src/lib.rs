@@ -10,6 +10,7 @@ pub mod git;
 pub mod indexing;
 pub mod indices;
 pub mod lock;
+pub mod rebuild;
 pub mod repo;
 pub mod status;
 
