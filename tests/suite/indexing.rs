@@ -364,9 +364,10 @@ async fn forks_are_indexed_under_their_own_id_and_locks_keep_indexers_apart() {
         .index(&spec("origin", &origin), Arc::default())
         .await
         .unwrap();
+    // A bare clone, named by a file:// URL.
     let mut fork = RepoSpec::new(
         RepoId::new("origin-fork").unwrap(),
-        fork_path.display().to_string(),
+        format!("file://{}", fork_path.display()),
     );
     fork.forked_from = Some(RepoId::new("origin").unwrap());
     let report = indexer.index(&fork, Arc::default()).await.unwrap();
@@ -389,6 +390,25 @@ async fn forks_are_indexed_under_their_own_id_and_locks_keep_indexers_apart() {
     assert!(err.to_string().contains("origin-fork"), "{err}");
     held.release().await.unwrap();
     indexer.index(&fork, Arc::default()).await.unwrap();
+
+    // Any ref on request: a branch other than the default one.
+    origin.git(&["checkout", "-q", "-b", "dev"]);
+    origin.write("dev-only.rs", "pub fn dev() {}\n");
+    let dev_head = origin.commit("dev work");
+    origin.git(&["checkout", "-q", "main"]);
+    let mut dev = spec("origin-dev", &origin);
+    dev.git_ref = Some("dev".into());
+    let report = indexer.index(&dev, Arc::default()).await.unwrap();
+    assert_eq!(report.to.as_deref(), Some(dev_head.as_str()));
+    let (dev_files, _) = indexed(&set, "origin-dev").await;
+    assert!(dev_files.contains_key("dev-only.rs"));
+    let (main_files, _) = indexed(&set, "origin").await;
+    assert!(!main_files.contains_key("dev-only.rs"));
+    // A ref that does not exist is an error naming it; nothing is written.
+    let mut missing = spec("origin-missing", &origin);
+    missing.git_ref = Some("no-such-branch".into());
+    let err = indexer.index(&missing, Arc::default()).await.unwrap_err();
+    assert!(err.to_string().contains("no-such-branch"), "{err}");
 }
 
 fn xtask_binary() -> PathBuf {
