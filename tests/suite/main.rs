@@ -8,4 +8,5 @@ mod client_faults;
 mod engine;
 mod indexing;
 mod redis_store;
+mod search;
 mod stack;

@@ -7,6 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+
+use crate::indices_cmd::human;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use trawl_indexer::{
@@ -216,26 +218,10 @@ pub fn draw(bar: &ProgressBar, progress: &IndexProgress, elapsed: Duration) {
     };
     bar.set_message(format!(
         "{phase} · {} · {:.1} MB/s · {:.0} docs/s · {commits} commits",
-        human_bytes(bytes),
+        human(bytes),
         bytes as f64 / 1e6 / secs,
         docs as f64 / secs,
     ));
-}
-
-/// Bytes as `12.3 MB`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 fn short(sha: &Option<String>) -> String {
@@ -249,8 +235,8 @@ pub fn print_reports(outcomes: &[(RepoSpec, anyhow::Result<IndexReport>)]) {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header([
-        "repo", "mode", "from", "to", "files", "deleted", "commits", "content", "docs",
-        "blobs", "time", "MB/s",
+        "repo", "mode", "from", "to", "files", "deleted", "commits", "content", "docs", "blobs",
+        "time", "MB/s",
     ]);
     let mut errors = Vec::new();
     for (spec, outcome) in outcomes {
@@ -270,7 +256,7 @@ pub fn print_reports(outcomes: &[(RepoSpec, anyhow::Result<IndexReport>)]) {
                     r.files_indexed.to_string(),
                     r.files_deleted.to_string(),
                     r.commits_indexed.to_string(),
-                    human_bytes(r.content_bytes),
+                    human(r.content_bytes),
                     r.docs_written.to_string(),
                     r.blob_count.to_string(),
                     format!("{:.1}s", secs),

@@ -3,6 +3,13 @@
 
 mod analyze_cmd;
 mod bench_cmd;
+mod connect;
+mod demo_cmd;
+mod index_cmd;
+mod indices_cmd;
+mod search_cmd;
+mod seed_cmd;
+mod size_change_cmd;
 mod stack_cmd;
 mod test_cmd;
 
@@ -16,7 +23,7 @@ use clap::{Parser, Subcommand};
     name = "cargo xtask",
     bin_name = "cargo xtask",
     about = "trawl: code search on Elasticsearch/OpenSearch — services, indexing, migrations, benchmarks",
-    after_help = "Start here:\n  cargo xtask demo      bring the local stack up, show it, take it down\n  cargo xtask test      run every test against real services"
+    after_help = "Start here:\n  cargo xtask demo      the main job end to end: up, seed, index, index-size, search\n  cargo xtask test      run every test against real services"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -52,11 +59,45 @@ enum Command {
         after_help = "Examples:\n  cargo xtask analyze --analyzer code_analyzer 'getHTTP2Response(café)'\n  cargo xtask analyze --analyzer path_analyzer --compare /usr/local/bin/tool\n  cargo xtask analyze --analyzer code_analyzer --compare --file src/main.rs --json"
     )]
     Analyze(analyze_cmd::AnalyzeArgs),
+    /// Index git repositories: the given paths, or every registered one (see `seed`).
+    #[command(
+        after_help = "Examples:\n  cargo xtask index                       # every repository in target/trawl/repos/repos.toml\n  cargo xtask index ../my-project --visibility public\n  cargo xtask index /srv/git/api.git --id api --visibility private --reader alice --reader bob\n  cargo xtask index file:///srv/git/api.git --ref refs/heads/release --json"
+    )]
+    Index(index_cmd::IndexArgs),
+    /// Search code (or commits) as a principal: only repositories it may read are searched.
+    #[command(
+        after_help = "Examples:\n  cargo xtask search getHttpResponse\n  cargo xtask search 'http response' --as alice --lang rust --path src/net\n  cargo xtask search parser --repo acme-api --ext rs --size 5 --json\n  cargo xtask search --sha 1a2b3c4 --as alice\n  cargo xtask search --commits 'fix race' --repo acme-api"
+    )]
+    Search(search_cmd::SearchArgs),
+    /// Documents and store sizes of every index behind the trawl aliases, with a total.
+    #[command(
+        after_help = "Examples:\n  cargo xtask index-size\n  cargo xtask index-size --json | jq '.[] | {alias, docs}'\n  TRAWL_INDEX_PREFIX=staging- cargo xtask index-size"
+    )]
+    IndexSize(indices_cmd::IndexSizeArgs),
+    /// Delete every index behind the trawl aliases and create them again, empty.
+    #[command(
+        after_help = "Examples:\n  cargo xtask recreate-index          # asks you to type `yes`\n  cargo xtask recreate-index --yes    # no question (scripts, CI)\n  TRAWL_INDEX_PREFIX=scratch- cargo xtask recreate-index --yes --json"
+    )]
+    RecreateIndex(indices_cmd::RecreateIndexArgs),
+    /// Judge a change to analyzers or mappings by size: measure, rebuild every index from
+    /// the sources (with the current definitions or a variant), measure again, compare.
+    #[command(
+        after_help = "Examples:\n  cargo xtask index-size-change\n  cargo xtask index-size-change --variant edge_ngram --merge\n  cargo xtask index-size-change --variant standard --json | jq '.changes'"
+    )]
+    IndexSizeChange(size_change_cmd::IndexSizeChangeArgs),
+    /// Create deterministic git repositories for development and benchmarks (or register existing ones).
+    #[command(
+        after_help = "Examples:\n  cargo xtask seed                                   # 3 repositories of 200 files, 2 MiB, 5 commits, 1 fork\n  cargo xtask seed --repos 10 --files 2000 --size 50MB --history 20 --forks 3\n  cargo xtask seed --repos 1 --files 20000 --size 1GiB --history 3 --forks 0 --out /tmp/big\n  cargo xtask seed --from ~/src/linux --visibility public\n  cargo xtask seed --from ../api.git --id acme-api --visibility private --reader alice --json"
+    )]
+    Seed(seed_cmd::SeedArgs),
     /// Benchmarks against the running stack, with a baseline measured in the same run.
     #[command(subcommand)]
     Bench(bench_cmd::Bench),
-    /// The main job end to end on the local stack: up, status, down.
-    #[command(after_help = "Example:\n  cargo xtask demo")]
+    /// The main job end to end: services up, seed a few repositories (and register trawl's
+    /// own), index them, print index-size, run searches; the stack stays up afterwards.
+    #[command(
+        after_help = "Examples:\n  cargo xtask demo\n  cargo xtask demo --provider docker --engine elasticsearch\n  cargo xtask down    # when done"
+    )]
     Demo(stack_cmd::UpArgs),
 }
 
@@ -81,9 +122,15 @@ fn main() -> ExitCode {
             Command::Down => stack_cmd::down().await.map(|()| ExitCode::SUCCESS),
             Command::Status { json } => stack_cmd::status(json).await,
             Command::Test(args) => test_cmd::run(args).await,
-            Command::Demo(args) => stack_cmd::demo(&args).await,
+            Command::Demo(args) => demo_cmd::run(&args).await,
             Command::Bench(bench) => bench_cmd::run(bench).await,
             Command::Analyze(args) => analyze_cmd::run(args).await,
+            Command::Seed(args) => seed_cmd::run(args).await,
+            Command::Index(args) => index_cmd::run(args).await,
+            Command::IndexSizeChange(args) => size_change_cmd::run(args).await,
+            Command::Search(args) => search_cmd::run(args).await,
+            Command::IndexSize(args) => indices_cmd::size(args).await,
+            Command::RecreateIndex(args) => indices_cmd::recreate(args).await,
         }
     });
     match result {

@@ -11,7 +11,7 @@ use trawl_analyzers::{ContentVariant, IndexOptions};
 use trawl_indexer::IndexingOptions;
 use trawl_indexer::rebuild::{RebuildReport, rebuild};
 
-use crate::index_cmd::human_bytes;
+use crate::indices_cmd::human;
 
 #[derive(clap::Args, Debug)]
 pub struct IndexSizeChangeArgs {
@@ -98,8 +98,8 @@ fn print(report: &RebuildReport, elapsed: Duration) {
                 s.alias.clone(),
                 s.index.clone(),
                 s.docs.to_string(),
-                human_bytes(s.primary_store_bytes),
-                human_bytes(s.total_store_bytes),
+                human(s.primary_store_bytes),
+                human(s.total_store_bytes),
             ]);
         }
         println!("{title}\n{table}");
@@ -134,10 +134,10 @@ fn print(report: &RebuildReport, elapsed: Duration) {
             c.alias.clone(),
             c.docs_before.to_string(),
             c.docs_after.to_string(),
-            human_bytes(c.primary_before),
-            human_bytes(c.primary_after),
+            human(c.primary_before),
+            human(c.primary_after),
             delta,
-            human_bytes(c.total_after),
+            human(c.total_after),
         ]);
     }
     println!("change\n{table}");

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use trawl_stack::{EngineKind, Owner, ProviderKind, Stack, StackStatus, UpOutcome, UpRequest};
@@ -127,32 +126,6 @@ pub async fn status(json: bool) -> anyhow::Result<ExitCode> {
     Ok(match status.state {
         "up" => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
-    })
-}
-
-/// up → status → down, with down guaranteed once up started anything.
-pub async fn demo(args: &UpArgs) -> anyhow::Result<ExitCode> {
-    let stack = Stack::new(crate::state_dir()?);
-    let outcome = bring_up(
-        &stack,
-        &args.request(Owner::Run {
-            pid: std::process::id(),
-        }),
-    )
-    .await?;
-    let status = stack.status().await;
-    if let Ok(status) = &status {
-        print_status(status);
-    }
-    if outcome.started_anything() {
-        let report = stack.down().await.context("taking the demo stack down")?;
-        eprintln!("down: stopped {}", report.stopped.join(", "));
-    }
-    let status = status?;
-    Ok(if status.state == "up" {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     })
 }
 

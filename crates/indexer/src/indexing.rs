@@ -25,12 +25,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use trawl_analyzers::IndexKind;
 use trawl_client::{BulkFailure, BulkIndexer, BulkOp, BulkOptions, BulkSummary, ClientError};
 
+use crate::IndexSet;
 use crate::document::{self, BlobInput, RepoContext};
 use crate::git::{Change, EntryKind, GitError, GitReader, GitRepo};
 use crate::lock::{LockError, RepoLocks};
 use crate::repo::{RepoId, RepoSpec};
 use crate::status::{Checkpoint, RepoStatus, RepoStore};
-use crate::IndexSet;
 
 /// How a run reads, batches and checkpoints.
 #[derive(Clone, Debug)]
@@ -364,8 +364,12 @@ impl RepoIndexer {
             self.store.save_checkpoint(repo, &checkpoint).await?;
         }
         let skipped_files = checkpoint.files_done;
-        progress.files_done.store(checkpoint.files_done, Ordering::Relaxed);
-        progress.commits_done.store(checkpoint.commits_done, Ordering::Relaxed);
+        progress
+            .files_done
+            .store(checkpoint.files_done, Ordering::Relaxed);
+        progress
+            .commits_done
+            .store(checkpoint.commits_done, Ordering::Relaxed);
 
         let read_ahead = Arc::new(Semaphore::new(
             self.options.read_ahead_bytes.clamp(1, u32::MAX as usize),
@@ -507,7 +511,10 @@ impl RepoIndexer {
         let client = self.indices.client();
         let query = json!({ "term": { "repo_id": repo.as_str() } });
         let mut counts = [0u64; 2];
-        for (i, kind) in [IndexKind::Blobs, IndexKind::Commits].into_iter().enumerate() {
+        for (i, kind) in [IndexKind::Blobs, IndexKind::Commits]
+            .into_iter()
+            .enumerate()
+        {
             let alias = self.indices.alias(kind);
             client.refresh(&alias).await?;
             counts[i] = client.count(&alias, Some(&query)).await?;
@@ -722,7 +729,9 @@ impl ReadSource {
             files_done += 1;
             since_files += 1;
             since_bytes += bytes;
-            this.progress.files_done.store(files_done, Ordering::Relaxed);
+            this.progress
+                .files_done
+                .store(files_done, Ordering::Relaxed);
             this.progress.bytes_done.fetch_add(bytes, Ordering::Relaxed);
             if since_files >= this.options.checkpoint_files
                 || since_bytes >= this.options.checkpoint_bytes
@@ -763,7 +772,9 @@ impl ReadSource {
             self.totals.commits_indexed += 1;
             commits_done += 1;
             since_commits += 1;
-            self.progress.commits_done.store(commits_done, Ordering::Relaxed);
+            self.progress
+                .commits_done
+                .store(commits_done, Ordering::Relaxed);
             if since_commits >= self.options.checkpoint_commits {
                 self.send(Work::Checkpoint {
                     files_done,
@@ -851,4 +862,3 @@ impl From<GitError> for ReadStop {
         ReadStop::Git(e)
     }
 }
-

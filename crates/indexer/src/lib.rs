@@ -12,11 +12,15 @@ pub mod indices;
 pub mod lock;
 pub mod rebuild;
 pub mod repo;
+pub mod search;
 pub mod status;
 
 pub use access::Principal;
-pub use indexing::{IndexError, IndexMode, IndexProgress, IndexReport, IndexingOptions, Phase, RepoIndexer};
-pub use lock::{LockError, RepoLock, RepoLocks};
+pub use indexing::{
+    IndexError, IndexMode, IndexProgress, IndexReport, IndexingOptions, Phase, RepoIndexer,
+};
 pub use indices::{IndexNames, IndexSet, IndexSize};
-pub use status::{Checkpoint, RepoStatus, RepoStore};
+pub use lock::{LockError, RepoLock, RepoLocks};
 pub use repo::{RepoError, RepoId, RepoManifest, RepoSpec, Visibility};
+pub use search::{BlobQuery, CodeSearch, CommitQuery, SearchError};
+pub use status::{Checkpoint, RepoStatus, RepoStore};

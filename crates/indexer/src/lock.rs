@@ -126,7 +126,9 @@ impl RepoLocks {
                             tracing::warn!(%key, "repository lock was lost (expired or taken over)");
                             return;
                         }
-                        Err(e) => tracing::warn!(%key, error = %e, "cannot extend repository lock; retrying"),
+                        Err(e) => {
+                            tracing::warn!(%key, error = %e, "cannot extend repository lock; retrying")
+                        }
                     }
                 }
             })

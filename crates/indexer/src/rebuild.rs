@@ -176,7 +176,11 @@ pub async fn rebuild(
 
     settle(current, merge).await?;
     let before = current.sizes().await?;
-    let target = IndexSet::new(current.client().clone(), current.names().clone(), options.clone());
+    let target = IndexSet::new(
+        current.client().clone(),
+        current.names().clone(),
+        options.clone(),
+    );
     target.recreate().await?;
     let indexer = RepoIndexer::new(target.clone(), locks, indexing);
     let mut repos = Vec::new();

@@ -134,9 +134,7 @@ impl RepoStore {
             .client()
             .get_document(&self.alias(), id.as_str(), None)
             .await?;
-        source
-            .map(|s| decode(&self.alias(), s))
-            .transpose()
+        source.map(|s| decode(&self.alias(), s)).transpose()
     }
 
     /// Every registered repository, by id.
@@ -166,8 +164,11 @@ impl RepoStore {
         id: &RepoId,
         checkpoint: &Checkpoint,
     ) -> Result<(), ClientError> {
-        self.merge(id, json!({ "status": "indexing", "checkpoint": checkpoint }))
-            .await
+        self.merge(
+            id,
+            json!({ "status": "indexing", "checkpoint": checkpoint }),
+        )
+        .await
     }
 
     /// Records a finished run: the new last indexed commit and counts; clears the checkpoint.

@@ -1,0 +1,163 @@
+//! `cargo xtask demo`: the main job end to end on the local stack — services up, a few
+//! seeded repositories and trawl's own, indexed, sized and searched — and what to try next.
+//! The stack stays up so the next commands can use it.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use trawl_indexer::search::{BlobQuery, CommitQuery, Page, SnippetOptions};
+use trawl_indexer::{
+    CodeSearch, IndexingOptions, Principal, RepoId, RepoIndexer, RepoManifest, RepoSpec, Visibility,
+};
+use trawl_seed::SeedOptions;
+use trawl_stack::{Owner, Stack};
+
+use crate::search_cmd::{Style, print_blobs, print_commits, print_summary};
+
+/// The demo's seed: small enough to take seconds, large enough to show every feature.
+const DEMO_SEED: SeedOptions = SeedOptions {
+    repos: 3,
+    files: 120,
+    size: 1024 * 1024,
+    history: 4,
+    forks: 1,
+    seed: 42,
+};
+
+fn step(title: &str) {
+    println!("\n── {title} ──");
+}
+
+pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    step("1. services");
+    let stack = Stack::new(crate::state_dir()?);
+    crate::stack_cmd::bring_up(&stack, &args.request(Owner::Detached)).await?;
+    crate::stack_cmd::print_status(&stack.status().await?);
+
+    step("2. repositories");
+    let repos_dir = crate::connect::repos_dir();
+    let report = tokio::task::spawn_blocking({
+        let repos_dir = repos_dir.clone();
+        move || trawl_seed::seed(&DEMO_SEED, &repos_dir, &|_| {})
+    })
+    .await??;
+    let manifest_path = trawl_indexer::repo::manifest_path(&repos_dir);
+    let mut manifest = RepoManifest::load(&manifest_path)?;
+    let root = crate::workspace_root();
+    if root.join(".git").exists() {
+        let mut own = RepoSpec::new(RepoId::new("trawl")?, root.display().to_string());
+        own.visibility = Visibility::Public;
+        own.name = Some("trawl (this repository)".into());
+        manifest.upsert(own);
+        manifest.save(&manifest_path)?;
+    }
+    println!(
+        "{} seeded repositories under {} ({}), plus trawl's own; manifest: {}",
+        report.repos.len(),
+        repos_dir.display(),
+        report
+            .repos
+            .iter()
+            .map(|r| format!("{} {}", r.id, r.visibility))
+            .collect::<Vec<_>>()
+            .join(", "),
+        manifest_path.display()
+    );
+
+    step("3. index");
+    let services = crate::connect::services()?;
+    let indices = crate::connect::index_set(&services)?;
+    indices.ensure().await.context("creating trawl's indices")?;
+    let locks = crate::connect::repo_locks(
+        crate::connect::redis(&services).await?,
+        Duration::from_secs(60),
+    );
+    let indexer = RepoIndexer::new(indices.clone(), locks, IndexingOptions::default());
+    let outcomes = crate::index_cmd::index_all(&indexer, &manifest.repos, true).await;
+    crate::index_cmd::print_reports(&outcomes);
+    anyhow::ensure!(
+        outcomes.iter().all(|(_, o)| o.is_ok()),
+        "indexing failed (see above)"
+    );
+
+    step("4. index-size");
+    println!(
+        "{}",
+        crate::indices_cmd::size_table(&indices.sizes().await?)
+    );
+
+    step("5. search");
+    let search = CodeSearch::new(indices);
+    let style = Style::for_stdout();
+    let blob = |text: &str, path: Option<&str>| BlobQuery {
+        text: text.into(),
+        path: path.map(str::to_owned),
+        page: Page { from: 0, size: 3 },
+        snippets: SnippetOptions {
+            max_lines: 2,
+            ..SnippetOptions::default()
+        },
+        ..BlobQuery::new(text)
+    };
+    let searches: [(&str, Principal, BlobQuery); 4] = [
+        (
+            "cargo xtask search RepoIndexer --path crates",
+            Principal::Anonymous,
+            blob("RepoIndexer", Some("crates")),
+        ),
+        (
+            "cargo xtask search 'connection pool' --as anonymous",
+            Principal::Anonymous,
+            blob("connection pool", None),
+        ),
+        (
+            "cargo xtask search 'connection pool' --as alice",
+            Principal::User("alice".into()),
+            blob("connection pool", None),
+        ),
+        (
+            "cargo xtask search retryOffset --as bob",
+            Principal::User("bob".into()),
+            blob("retryOffset", None),
+        ),
+    ];
+    for (command, principal, query) in searches {
+        println!("\n$ {command}");
+        let results = search.search_blobs(&principal, &query).await?;
+        print_blobs(&results, style);
+        print_summary(&results, "file", &principal, style);
+    }
+    if let Some(Ok(own)) = outcomes
+        .iter()
+        .find(|(spec, _)| spec.id.as_str() == "trawl")
+        .map(|(_, o)| o.as_ref())
+        && let Some(head) = &own.to
+    {
+        let prefix: String = head.chars().take(7).collect();
+        println!("\n$ cargo xtask search --sha {prefix}");
+        let query = CommitQuery {
+            text: None,
+            sha_prefix: Some(prefix),
+            repos: Vec::new(),
+            page: Page { from: 0, size: 3 },
+        };
+        let results = search.search_commits(&Principal::Anonymous, &query).await?;
+        print_commits(&results, &query, style);
+        print_summary(&results, "commit", &Principal::Anonymous, style);
+    }
+
+    step("next");
+    println!(
+        "Done in {:.0}s. The stack is still up; try:\n  \
+         cargo xtask search 'your query' --as alice --lang rust      # search as a principal\n  \
+         cargo xtask index ../some/repo --visibility public           # index a repository of yours\n  \
+         cargo xtask seed --repos 10 --size 50MB && cargo xtask index # more data\n  \
+         cargo xtask index-size-change --variant edge_ngram           # judge an analyzer change by size\n  \
+         cargo xtask test                                             # every test against the real services\n  \
+         cargo xtask down                                             # stop the services",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,310 @@
+//! `cargo xtask search`: code search as a principal, rendered like a search UI — `repo:path`
+//! headers, numbered lines, matches highlighted (ANSI only on a terminal) — or `--json`.
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+
+use trawl_indexer::search::{
+    BlobHit, BlobResults, CommitResults, MatchRange, Page, SearchPage, SnippetOptions,
+};
+use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery, Principal, RepoId};
+
+#[derive(clap::Args)]
+pub struct SearchArgs {
+    /// What to look for: words or an identifier in files; with --commits or --sha, words
+    /// in commit messages.
+    query: Option<String>,
+    /// Only this repository (repeat for several).
+    #[arg(long = "repo", value_name = "REPO")]
+    repos: Vec<RepoId>,
+    /// Only files in this language (lowercase linguist name: rust, python, c++, …).
+    #[arg(long, value_name = "LANG", conflicts_with_all = ["commits", "sha"])]
+    lang: Option<String>,
+    /// Only paths under this directory or file (`src/net`), or matching a glob (`*.rs`).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["commits", "sha"])]
+    path: Option<String>,
+    /// Only files with this extension (`rs` or `.rs`).
+    #[arg(long, value_name = "EXT", conflicts_with_all = ["commits", "sha"])]
+    ext: Option<String>,
+    /// Search commits whose SHA starts with this (4 to 64 hex characters).
+    #[arg(long, value_name = "PREFIX")]
+    sha: Option<String>,
+    /// Search commit messages instead of files.
+    #[arg(long)]
+    commits: bool,
+    /// Search as this principal: `anonymous` or a user name.
+    #[arg(long = "as", value_name = "PRINCIPAL", default_value = "anonymous")]
+    principal: String,
+    /// Hits per page (1 to 100).
+    #[arg(long, default_value_t = 20)]
+    size: usize,
+    /// Hits to skip (for the next pages).
+    #[arg(long, default_value_t = 0)]
+    from: usize,
+    /// Matching lines shown per file.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    lines: usize,
+    /// Lines of context around each matching line.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    context: usize,
+    /// Print JSON instead of the listing.
+    #[arg(long)]
+    json: bool,
+}
+
+/// ANSI styles, or nothing when stdout is not a terminal.
+#[derive(Clone, Copy)]
+pub struct Style {
+    on: bool,
+}
+
+impl Style {
+    /// Colours when stdout is a terminal and `NO_COLOR` is unset.
+    pub fn for_stdout() -> Style {
+        Style {
+            on: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn repo(self, text: &str) -> String {
+        self.paint("35", text)
+    }
+    fn path(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+    fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+    fn line_number(self, text: &str) -> String {
+        self.paint("32", text)
+    }
+    fn matched(self, text: &str) -> String {
+        self.paint("1;31", text)
+    }
+
+    /// `text` with `ranges` highlighted; without colours, matches are left as they are.
+    fn highlight(self, text: &str, ranges: &[MatchRange]) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for r in ranges {
+            let (start, end) = (r.start.min(text.len()), r.end.min(text.len()));
+            if start < at || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+                continue;
+            }
+            out.push_str(&text[at..start]);
+            out.push_str(&self.matched(&text[start..end]));
+            at = end;
+        }
+        out.push_str(&text[at..]);
+        out
+    }
+}
+
+pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
+    let services = crate::connect::services()?;
+    let search = CodeSearch::new(crate::connect::index_set(&services)?);
+    let principal = Principal::parse(&args.principal);
+    let page = Page {
+        from: args.from,
+        size: args.size,
+    };
+    let style = Style::for_stdout();
+    if args.commits || args.sha.is_some() {
+        let query = CommitQuery {
+            text: args.query.clone(),
+            sha_prefix: args.sha.clone(),
+            repos: args.repos.clone(),
+            page,
+        };
+        let results = search.search_commits(&principal, &query).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&results)?);
+        } else {
+            print_commits(&results, &query, style);
+            print_summary(&results, "commit", &principal, style);
+        }
+    } else {
+        let query = BlobQuery {
+            text: args.query.clone().unwrap_or_default(),
+            repos: args.repos.clone(),
+            language: args.lang.clone(),
+            path: args.path.clone(),
+            extension: args.ext.clone(),
+            page,
+            snippets: SnippetOptions {
+                max_lines: args.lines,
+                context_lines: args.context,
+                ..SnippetOptions::default()
+            },
+        };
+        let results = search.search_blobs(&principal, &query).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&results)?);
+        } else {
+            print_blobs(&results, style);
+            print_summary(&results, "file", &principal, style);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn header(hit: &BlobHit, style: Style) -> String {
+    // The file name's matches sit at the end of the path.
+    let dir_len = hit.path.len().saturating_sub(hit.file_name.len());
+    let (dir, name) = hit.path.split_at(dir_len);
+    let name = if name == hit.file_name {
+        style.path(&style.highlight(name, &hit.file_name_matches))
+    } else {
+        style.path(name)
+    };
+    let mut line = format!("{}:{}{}", style.repo(&hit.repo_id), style.path(dir), name);
+    let mut notes = Vec::new();
+    if let Some(language) = &hit.language {
+        notes.push(language.clone());
+    }
+    if hit.binary {
+        notes.push("binary".into());
+    }
+    if hit.truncated {
+        notes.push("too large, name only".into());
+    }
+    if !notes.is_empty() {
+        line.push_str(&style.dim(&format!("  ({})", notes.join(", "))));
+    }
+    line
+}
+
+pub fn print_blobs(results: &BlobResults, style: Style) {
+    for hit in &results.hits {
+        println!("{}", header(hit, style));
+        let width = hit
+            .snippets
+            .iter()
+            .flat_map(|s| &s.lines)
+            .map(|l| l.number.to_string().len())
+            .max()
+            .unwrap_or(1);
+        for (i, snippet) in hit.snippets.iter().enumerate() {
+            if i > 0 {
+                println!("{}", style.dim(&format!("{:>width$} ┆", "")));
+            }
+            for line in &snippet.lines {
+                let number = format!("{:>width$}", line.number);
+                let separator = if line.matches.is_empty() { " " } else { ":" };
+                let text = style.highlight(&line.text, &line.matches);
+                let before = if line.column > 0 { "…" } else { "" };
+                let after = if line.column + line.text.len() < line.line_length {
+                    "…"
+                } else {
+                    ""
+                };
+                println!(
+                    "{}{} {before}{text}{after}",
+                    style.line_number(&number),
+                    style.dim(separator)
+                );
+            }
+        }
+        let shown: usize = hit
+            .snippets
+            .iter()
+            .flat_map(|s| &s.lines)
+            .filter(|l| !l.matches.is_empty())
+            .count();
+        if hit.matching_lines > shown {
+            let more = count(
+                (hit.matching_lines - shown) as u64,
+                "more matching line",
+                "more matching lines",
+            );
+            println!("{}", style.dim(&format!("{:>width$}  … {more}", "")));
+        }
+        println!();
+    }
+}
+
+pub fn print_commits(results: &CommitResults, query: &CommitQuery, style: Style) {
+    let prefix_len = query.sha_prefix.as_deref().map_or(0, |p| p.trim().len());
+    for hit in &results.hits {
+        let sha = &hit.sha[..hit.sha.len().min(12)];
+        let sha = if prefix_len > 0 && prefix_len <= sha.len() {
+            style.highlight(
+                sha,
+                &[MatchRange {
+                    start: 0,
+                    end: prefix_len,
+                }],
+            )
+        } else {
+            sha.to_owned()
+        };
+        let when = hit
+            .author
+            .time
+            .as_deref()
+            .map(|t| t.get(..10).unwrap_or(t))
+            .unwrap_or("");
+        println!(
+            "{}@{}  {}  {}",
+            style.repo(&hit.repo_id),
+            sha,
+            hit.summary,
+            style.dim(&format!("({}, {when})", hit.author.name))
+        );
+    }
+    if !results.hits.is_empty() {
+        println!();
+    }
+}
+
+pub fn print_summary<H>(results: &SearchPage<H>, noun: &str, principal: &Principal, style: Style) {
+    let total = if results.total_is_lower_bound {
+        format!("{}+", results.total)
+    } else {
+        results.total.to_string()
+    };
+    let shown = results.hits.len() as u64;
+    let counted = if results.from == 0 && shown == results.total && !results.total_is_lower_bound {
+        count(shown, noun, &format!("{noun}s"))
+    } else if shown == 0 {
+        format!(
+            "none of {total} {noun}s on this page (from {})",
+            results.from
+        )
+    } else {
+        format!(
+            "{}–{} of {total} {noun}s",
+            results.from + 1,
+            results.from + results.hits.len()
+        )
+    };
+    let partial = if results.partial {
+        style.matched(&format!(
+            "partial: yes (results may be missing: {})",
+            if results.shard_failures.is_empty() {
+                "the server timeout cut the search short".to_owned()
+            } else {
+                results.shard_failures.join("; ")
+            }
+        ))
+    } else {
+        "partial: no".to_owned()
+    };
+    println!(
+        "{counted} · {} ms · as {principal} · {} searched · {partial}",
+        results.took_ms,
+        count(results.repos_searched as u64, "repository", "repositories")
+    );
+}
+
+/// `1 file`, `2 files`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
