@@ -93,19 +93,30 @@ impl RepoStore {
         self.indices.alias(IndexKind::Repos)
     }
 
-    async fn merge(&self, id: &RepoId, partial: Value) -> Result<(), ClientError> {
-        self.indices
-            .client()
+    /// Merges `partial` into the repository's document. Reads by id see it at once; with
+    /// `searchable`, the repos index is refreshed too, so that searches (the access filter)
+    /// see it — an explicit refresh, not `wait_for`, which would wait up to a second.
+    async fn merge(
+        &self,
+        id: &RepoId,
+        partial: Value,
+        searchable: bool,
+    ) -> Result<(), ClientError> {
+        let client = self.indices.client();
+        client
             .update_document(
                 &self.alias(),
                 id.as_str(),
                 &partial,
                 true,
                 None,
-                Refresh::WaitFor,
+                Refresh::No,
             )
-            .await
-            .map(|_| ())
+            .await?;
+        if searchable {
+            client.refresh(&self.alias()).await?;
+        }
+        Ok(())
     }
 
     /// Registers `spec` (or updates its registration); the indexing status is kept.
@@ -123,6 +134,7 @@ impl RepoStore {
                 "indexed_ref": spec.git_ref,
                 "schema_version": IndexKind::Repos.schema_version(),
             }),
+            true,
         )
         .await
     }
@@ -167,6 +179,7 @@ impl RepoStore {
         self.merge(
             id,
             json!({ "status": "indexing", "checkpoint": checkpoint }),
+            false,
         )
         .await
     }
@@ -191,14 +204,19 @@ impl RepoStore {
                 "last_error": null,
                 "checkpoint": null,
             }),
+            true,
         )
         .await
     }
 
     /// Records a failed run; the last indexed commit and the checkpoint stay.
     pub async fn fail(&self, id: &RepoId, error: &str) -> Result<(), ClientError> {
-        self.merge(id, json!({ "status": "failed", "last_error": error }))
-            .await
+        self.merge(
+            id,
+            json!({ "status": "failed", "last_error": error }),
+            false,
+        )
+        .await
     }
 
     /// Removes a repository's registration (its documents are purged separately).
