@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
+use trawl_bench::index::{IndexBenchOptions, IndexBenchReport};
 use trawl_bench::search::{SearchBenchOptions, SearchBenchReport, Target};
 use trawl_client::ClientConfig;
 use trawl_stack::{EngineAuth, EngineEndpoint, Stack};
@@ -45,6 +46,31 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// Indexing: trawl's git reader against `git cat-file --batch`, the indexer end to end
+    /// against raw `_bulk` requests of the same documents, and the indexer's peak RSS on a
+    /// small and a large repository (seeded into target/trawl/bench-repos).
+    #[command(
+        after_help = "Examples:\n  cargo xtask up && cargo xtask bench index\n  cargo xtask bench index --size 500MB --small-size 50MB --rounds 3\n  cargo xtask bench index --size 50MB --small-size 10MB --rounds 1 --json"
+    )]
+    Index {
+        /// Content size of the large repository: 200MB, 1GB, 500MiB… (MB, GB decimal;
+        /// MiB, GiB binary).
+        #[arg(long, default_value = "200MB", value_parser = parse_size)]
+        size: u64,
+        /// Content size of the small repository (the second peak-RSS point).
+        #[arg(long, default_value = "40MB", value_parser = parse_size)]
+        small_size: u64,
+        /// Rounds of each contender (interleaved, baseline first) for reading and end to end.
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    trawl_seed::parse_size(text).map_err(|e| e.to_string())
 }
 
 /// Benchmarks measure optimised code: a debug `cargo xtask bench …` re-runs itself as
@@ -87,6 +113,44 @@ fn spinner() -> ProgressBar {
 
 pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
     match bench {
+        Bench::Index {
+            size,
+            small_size,
+            rounds,
+            json,
+        } => {
+            let services = running_services()?;
+            let target = Target {
+                config: client_config(&services.engine)?,
+                http: services.engine.http_client()?,
+                url: services.engine.url.clone(),
+            };
+            let redis = crate::connect::redis(&services).await?;
+            let program = std::env::current_exe()
+                .context("cannot tell where this xtask binary is (for the indexer process)")?;
+            let options = IndexBenchOptions {
+                size,
+                small_size,
+                rounds: rounds.max(1),
+                ..IndexBenchOptions::new(
+                    crate::workspace_root().join("target/trawl/bench-repos"),
+                    program,
+                )
+            };
+            let spinner = spinner();
+            let report = trawl_bench::index::run(&target, redis, &options, &|m| {
+                spinner.set_message(m.to_owned())
+            })
+            .await;
+            spinner.finish_and_clear();
+            let report = report?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_index(&report);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Bench::Analyze { concurrency, json } => {
             let services = running_services()?;
             let client = trawl_client::Client::new(client_config(&services.engine)?)?;
@@ -279,4 +343,159 @@ fn print_search(report: &SearchBenchReport) {
             "NOT reproduced"
         }
     );
+}
+
+fn print_index(report: &IndexBenchReport) {
+    let repo = |r: &trawl_bench::index::BenchRepo| {
+        format!(
+            "{} ({} files, {:.1} MB, {} commits{})",
+            r.id,
+            r.files,
+            r.bytes as f64 / 1e6,
+            r.commits,
+            if r.generated { ", generated now" } else { "" }
+        )
+    };
+    println!(
+        "bench index on {}: large {}, small {}",
+        report.engine,
+        repo(&report.large),
+        repo(&report.small)
+    );
+
+    let r = &report.reading;
+    println!(
+        "\n1. reading {} ({} rounds each, one thread)",
+        report.large.id, r.rounds
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["reader", "blobs", "MB", "seconds", "blobs/s", "MB/s"]);
+    for t in [&r.trawl, &r.git] {
+        table.add_row([
+            t.reader.to_owned(),
+            t.blobs.to_string(),
+            format!("{:.1}", t.bytes as f64 / 1e6),
+            format!("{:.2}", t.seconds),
+            format!("{:.0}", t.blobs_per_s),
+            format!("{:.1}", t.mb_per_s),
+        ]);
+    }
+    table.add_row([
+        "trawl / git".to_owned(),
+        String::new(),
+        String::new(),
+        String::new(),
+        format!("{:.2}", r.blobs_ratio),
+        format!("{:.2}", r.mb_ratio),
+    ]);
+    println!("{table}");
+
+    let e = &report.end_to_end;
+    println!(
+        "\n2. indexing {} end to end ({} rounds each, interleaved; _bulk of {} MiB / {} ops, {} in flight; baseline: {} requests, {:.1} MB of NDJSON)",
+        report.large.id,
+        e.rounds,
+        e.bulk_max_bytes / (1024 * 1024),
+        e.bulk_max_ops,
+        e.bulk_concurrency,
+        e.baseline_requests,
+        e.baseline_ndjson_bytes as f64 / 1e6
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "indexer",
+        "docs",
+        "content MB",
+        "rounds (s)",
+        "engine CPU s",
+        "client CPU s",
+        "docs/s",
+        "MB/s",
+    ]);
+    for t in [&e.trawl, &e.baseline] {
+        table.add_row([
+            t.indexer.to_owned(),
+            t.docs.to_string(),
+            format!("{:.1}", t.content_bytes as f64 / 1e6),
+            t.round_seconds
+                .iter()
+                .map(|s| format!("{s:.1}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            format!("{:.1}", t.engine_cpu_s),
+            format!("{:.1}", t.client_cpu_s),
+            format!("{:.0}", t.docs_per_s),
+            format!("{:.2}", t.mb_per_s),
+        ]);
+    }
+    table.add_row([
+        "trawl / baseline".to_owned(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        format!("{:.2}", e.docs_ratio),
+        format!(
+            "{:.2}{}",
+            e.ratio,
+            if e.ratio >= 0.9 { "" } else { " (aim: 0.9)" }
+        ),
+    ]);
+    println!("{table}");
+    println!(
+        "  trawl's time by reader phase (all rounds): {}; rendering the baseline's NDJSON took {:.1} s (before its clock)",
+        e.trawl
+            .phases
+            .iter()
+            .map(|p| format!("{} {:.1} s", p.phase, p.seconds))
+            .collect::<Vec<_>>()
+            .join(", "),
+        e.baseline_render_seconds
+    );
+
+    let p = &report.peak_rss;
+    println!("\n3. peak RSS of the indexer process (VmHWM, polled every 50 ms)");
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "repository",
+        "content MB",
+        "docs",
+        "seconds",
+        "max RssAnon MB",
+        "max RssFile MB",
+        "peak RSS MB",
+    ]);
+    for s in [&p.small, &p.large] {
+        table.add_row([
+            s.repo.clone(),
+            format!("{:.1}", s.content_bytes as f64 / 1e6),
+            s.docs.to_string(),
+            format!("{:.1}", s.seconds),
+            format!("{:.1}", s.peak_anon_mb),
+            format!("{:.1}", s.peak_file_mb),
+            format!("{:.1}", s.peak_rss_mb),
+        ]);
+    }
+    table.add_row([
+        "large / small".to_owned(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        format!(
+            "{:.2}{}",
+            p.growth,
+            if p.large.peak_rss_mb < 200.0 && p.small.peak_rss_mb < 200.0 {
+                ""
+            } else {
+                " (aim: under 200 MB)"
+            }
+        ),
+    ]);
+    println!("{table}");
 }

@@ -4,5 +4,6 @@
 
 pub mod analyze;
 pub mod corpus;
+pub mod index;
 pub mod latency;
 pub mod search;
