@@ -7,6 +7,7 @@ mod connect;
 mod demo_cmd;
 mod index_cmd;
 mod indices_cmd;
+mod queue_cmd;
 mod search_cmd;
 mod seed_cmd;
 mod size_change_cmd;
@@ -90,6 +91,17 @@ enum Command {
         after_help = "Examples:\n  cargo xtask seed                                   # 3 repositories of 200 files, 2 MiB, 5 commits, 1 fork\n  cargo xtask seed --repos 10 --files 2000 --size 50MB --history 20 --forks 3\n  cargo xtask seed --repos 1 --files 20000 --size 1GiB --history 3 --forks 0 --out /tmp/big\n  cargo xtask seed --from ~/src/linux --visibility public\n  cargo xtask seed --from ../api.git --id acme-api --visibility private --reader alice --json"
     )]
     Seed(seed_cmd::SeedArgs),
+    /// The update queue: enqueue changed repositories, status, pause/resume, dead letters.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  cargo xtask queue enqueue acme-api\n  cargo xtask queue enqueue --all\n  cargo xtask queue status --json\n  cargo xtask queue pause && cargo xtask queue resume\n  cargo xtask queue dead && cargo xtask queue retry-dead"
+    )]
+    Queue(queue_cmd::QueueCommand),
+    /// Drain the update queue until stopped (SIGTERM/Ctrl-C: finish or give leases back).
+    #[command(
+        after_help = "Examples:\n  cargo xtask worker\n  cargo xtask worker --concurrency 4 --shards 8\n  TRAWL_LOG=trawl_indexer=info cargo xtask worker"
+    )]
+    Worker(queue_cmd::WorkerArgs),
     /// Benchmarks against the running stack, with a baseline measured in the same run.
     #[command(subcommand)]
     Bench(bench_cmd::Bench),
@@ -127,6 +139,8 @@ fn main() -> ExitCode {
             Command::Analyze(args) => analyze_cmd::run(args).await,
             Command::Seed(args) => seed_cmd::run(args).await,
             Command::Index(args) => index_cmd::run(args).await,
+            Command::Queue(command) => queue_cmd::run(command).await,
+            Command::Worker(args) => queue_cmd::worker(args).await,
             Command::IndexSizeChange(args) => size_change_cmd::run(args).await,
             Command::Search(args) => search_cmd::run(args).await,
             Command::IndexSize(args) => indices_cmd::size(args).await,

@@ -10,10 +10,12 @@ pub mod git;
 pub mod indexing;
 pub mod indices;
 pub mod lock;
+pub mod queue;
 pub mod rebuild;
 pub mod repo;
 pub mod search;
 pub mod status;
+pub mod worker;
 
 pub use access::Principal;
 pub use indexing::{
@@ -21,6 +23,8 @@ pub use indexing::{
 };
 pub use indices::{IndexNames, IndexSet, IndexSize};
 pub use lock::{LockError, RepoLock, RepoLocks};
+pub use queue::{Claimed, Queue, QueueConfig, QueueError, QueueRef, QueueStatus};
 pub use repo::{RepoError, RepoId, RepoManifest, RepoSpec, Visibility};
 pub use search::{BlobQuery, CodeSearch, CommitQuery, SearchError};
 pub use status::{Checkpoint, RepoStatus, RepoStore};
+pub use worker::{Worker, WorkerOptions, WorkerStats};

@@ -1,0 +1,306 @@
+//! Workers drain the update queue: claim refs under a lease, index, acknowledge; retry
+//! failures with backoff; give leases back on shutdown. Several workers (on one or many
+//! machines) share one queue; the per-repository lock keeps two off the same repository.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{Mutex, Semaphore, watch};
+
+use crate::indexing::{IndexError, IndexProgress, RepoIndexer};
+use crate::lock::LockError;
+use crate::queue::{Claimed, MAX_SHARDS, Queue, QueueError, QueueRef};
+
+/// How a worker claims and processes.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// Refs processed at once.
+    pub concurrency: usize,
+    /// How long to wait before looking again when the queue is empty or paused.
+    pub idle_poll: Duration,
+    /// On shutdown, how long in-flight work may run before its leases are given back.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            concurrency: 2,
+            idle_poll: Duration::from_millis(200),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a worker did over its life.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WorkerStats {
+    pub processed: u64,
+    pub failed: u64,
+    pub dead_lettered: u64,
+    /// Given back without an attempt counted (shutdown, repository locked elsewhere).
+    pub released: u64,
+    /// Times the queue's marker was missing: Redis lost data (restart without persistence).
+    pub data_loss_detected: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    processed: AtomicU64,
+    failed: AtomicU64,
+    dead: AtomicU64,
+    released: AtomicU64,
+    data_loss: AtomicU64,
+}
+
+/// One worker process's loop.
+pub struct Worker {
+    queue: Queue,
+    indexer: RepoIndexer,
+    options: WorkerOptions,
+    token: String,
+    counters: Arc<Counters>,
+}
+
+impl Worker {
+    /// A worker with a unique token (host, pid, time).
+    pub fn new(queue: Queue, indexer: RepoIndexer, options: WorkerOptions) -> Worker {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+        let token = format!(
+            "{host}-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond()
+        );
+        Worker {
+            queue,
+            indexer,
+            options,
+            token,
+            counters: Arc::default(),
+        }
+    }
+
+    /// This worker's lease owner token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub fn stats(&self) -> WorkerStats {
+        let c = &self.counters;
+        WorkerStats {
+            processed: c.processed.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            dead_lettered: c.dead.load(Ordering::Relaxed),
+            released: c.released.load(Ordering::Relaxed),
+            data_loss_detected: c.data_loss.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs until `shutdown` turns true: then stops claiming, lets in-flight work finish
+    /// within the grace period, and gives the remaining leases back.
+    pub async fn run(
+        &self,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<WorkerStats, QueueError> {
+        self.queue.init().await?;
+        let slots = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let in_flight: Arc<Mutex<HashMap<String, Claimed>>> = Arc::default();
+        let heartbeat = self.spawn_heartbeat(in_flight.clone());
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut next_shard: u16 = 0;
+        let mut redis_backoff = Duration::from_millis(100);
+        let mut loops: u64 = 0;
+        while !*shutdown.borrow() {
+            loops += 1;
+            if loops % 50 == 1 {
+                match self.queue.intact().await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.counters.data_loss.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(
+                            "the update queue's data is gone from Redis (restarted without persistence, or flushed): refs pushed before are lost; run Redis with AOF (appendonly yes) in production and re-enqueue every repository (`cargo xtask queue enqueue --all`)"
+                        );
+                        let _ = self.queue.init().await;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot check the queue's marker"),
+                }
+            }
+            while let Some(done) = tasks.try_join_next() {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "a worker task panicked");
+                }
+            }
+            let free = slots.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = tasks.join_next() => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            // One claim per round, rotating over every shard (not only the configured
+            // count, so lowering it strands nothing).
+            let mut claimed = Vec::new();
+            let mut failed_redis = None;
+            for i in 0..MAX_SHARDS {
+                let shard = (next_shard + i) % MAX_SHARDS;
+                match self.queue.claim(shard, free, &self.token).await {
+                    Ok(c) if !c.is_empty() => {
+                        claimed = c;
+                        next_shard = (shard + 1) % MAX_SHARDS;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        failed_redis = Some(e);
+                        break;
+                    }
+                }
+            }
+            if let Some(e) = failed_redis {
+                tracing::warn!(error = %e, backoff = ?redis_backoff, "Redis unavailable; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(redis_backoff) => {}
+                    _ = shutdown.changed() => {}
+                }
+                redis_backoff = (redis_backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+            redis_backoff = Duration::from_millis(100);
+            if claimed.is_empty() {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.options.idle_poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            for c in claimed {
+                let permit = slots.clone().acquire_owned().await.expect("never closed");
+                in_flight.lock().await.insert(c.member.clone(), c.clone());
+                let queue = self.queue.clone();
+                let indexer = self.indexer.clone();
+                let token = self.token.clone();
+                let counters = self.counters.clone();
+                let in_flight = in_flight.clone();
+                tasks.spawn(async move {
+                    process(&queue, &indexer, &token, &counters, &c).await;
+                    in_flight.lock().await.remove(&c.member);
+                    drop(permit);
+                });
+            }
+        }
+        // Shutdown: no new claims; in-flight work gets the grace period.
+        let drained = tokio::time::timeout(self.options.shutdown_grace, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        heartbeat.abort();
+        let left: Vec<Claimed> = in_flight.lock().await.drain().map(|(_, c)| c).collect();
+        if !left.is_empty() {
+            let n = self.queue.release(&left, &self.token).await?;
+            self.counters.released.fetch_add(n, Ordering::Relaxed);
+            tracing::info!(released = n, "gave leases back on shutdown");
+        }
+        Ok(self.stats())
+    }
+
+    fn spawn_heartbeat(
+        &self,
+        in_flight: Arc<Mutex<HashMap<String, Claimed>>>,
+    ) -> tokio::task::JoinHandle<()> {
+        let queue = self.queue.clone();
+        let token = self.token.clone();
+        let every = queue.config().lease / 3;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let held: Vec<Claimed> = in_flight.lock().await.values().cloned().collect();
+                if held.is_empty() {
+                    continue;
+                }
+                match queue.heartbeat(&held, &token).await {
+                    Ok(n) if (n as usize) < held.len() => tracing::warn!(
+                        held = held.len(),
+                        extended = n,
+                        "some leases were lost (expired); another worker may redo that work"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot extend leases; retrying"),
+                }
+            }
+        })
+    }
+}
+
+enum Outcome {
+    Done,
+    /// Another indexer (e.g. a manual `cargo xtask index`) holds the repository's lock.
+    Locked,
+    Failed(String),
+}
+
+async fn run_ref(indexer: &RepoIndexer, queue_ref: &QueueRef) -> Outcome {
+    match queue_ref {
+        QueueRef::Repo(id) => match indexer.store().get(id).await {
+            Ok(Some(status)) => {
+                match indexer
+                    .index(&status.spec(), Arc::new(IndexProgress::default()))
+                    .await
+                {
+                    Ok(_) => Outcome::Done,
+                    Err(IndexError::Lock(LockError::Held { .. })) => Outcome::Locked,
+                    Err(e) => Outcome::Failed(e.to_string()),
+                }
+            }
+            Ok(None) => Outcome::Failed(format!(
+                "repository {id} is not registered: register it with `cargo xtask index <path> --id {id}` first"
+            )),
+            Err(e) => Outcome::Failed(format!("cannot read repository {id}'s registration: {e}")),
+        },
+    }
+}
+
+/// Processes one claimed ref and settles it with the queue.
+async fn process(
+    queue: &Queue,
+    indexer: &RepoIndexer,
+    token: &str,
+    counters: &Counters,
+    c: &Claimed,
+) {
+    let settle = match run_ref(indexer, &c.queue_ref).await {
+        Outcome::Done => queue.ack(std::slice::from_ref(c), token).await.map(|_| {
+            counters.processed.fetch_add(1, Ordering::Relaxed);
+        }),
+        Outcome::Locked => {
+            // Give it back without counting an attempt, a little later.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            queue
+                .release(std::slice::from_ref(c), token)
+                .await
+                .map(|n| {
+                    counters.released.fetch_add(n, Ordering::Relaxed);
+                })
+        }
+        Outcome::Failed(e) => {
+            counters.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(r#ref = %c.member, attempt = c.attempts + 1, error = %e, "processing failed");
+            queue.fail(c, token, &e).await.map(|dead| {
+                if dead {
+                    counters.dead.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        }
+    };
+    if let Err(e) = settle {
+        // The lease will expire and the ref return: at-least-once, never lost.
+        tracing::warn!(r#ref = %c.member, error = %e, "cannot settle a ref with Redis; its lease will expire and it will be retried");
+    }
+}

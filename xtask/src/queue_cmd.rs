@@ -1,0 +1,269 @@
+//! `cargo xtask queue …` and `cargo xtask worker`: the update queue's producer and
+//! operations, and the worker loop until SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use trawl_indexer::queue::MAX_SHARDS;
+use trawl_indexer::{
+    IndexingOptions, Queue, QueueConfig, QueueRef, RepoId, RepoIndexer, RepoStore, Worker,
+    WorkerOptions,
+};
+
+/// Queue layout options shared by `queue` and `worker`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct QueueArgs {
+    /// Shards new refs go to (1–16); workers always drain all 16.
+    #[arg(long, env = "TRAWL_QUEUE_SHARDS", default_value_t = 4)]
+    pub shards: u16,
+    /// Seconds a claim stays valid without a heartbeat.
+    #[arg(long, default_value_t = 60)]
+    pub lease_secs: u64,
+    /// Failed attempts before a ref is dead-lettered.
+    #[arg(long, default_value_t = 5)]
+    pub max_attempts: u32,
+    /// Backoff after the first failure, in milliseconds (doubles per attempt, 5 min at most).
+    #[arg(long, default_value_t = 2000)]
+    pub backoff_ms: u64,
+}
+
+impl QueueArgs {
+    fn config(&self) -> QueueConfig {
+        QueueConfig {
+            namespace: crate::connect::index_names().prefix().to_string(),
+            shards: self.shards,
+            lease: Duration::from_secs(self.lease_secs.max(1)),
+            max_attempts: self.max_attempts.max(1),
+            base_backoff: Duration::from_millis(self.backoff_ms),
+            ..QueueConfig::default()
+        }
+    }
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum QueueCommand {
+    /// Enqueue repositories that changed (by id), or every registered one with --all.
+    Enqueue {
+        repos: Vec<String>,
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        queue: QueueArgs,
+    },
+    /// Depth per shard, leased, delayed, dead, oldest entry age, processed per minute.
+    Status {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        queue: QueueArgs,
+    },
+    /// Stop workers from claiming; pushes accumulate.
+    Pause {
+        #[command(flatten)]
+        queue: QueueArgs,
+    },
+    /// Let workers claim again.
+    Resume {
+        #[command(flatten)]
+        queue: QueueArgs,
+    },
+    /// List dead-lettered refs with their last error.
+    Dead {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        queue: QueueArgs,
+    },
+    /// Put every dead-lettered ref back in line with a fresh attempt budget.
+    RetryDead {
+        #[command(flatten)]
+        queue: QueueArgs,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WorkerArgs {
+    /// Refs processed at once.
+    #[arg(long, default_value_t = 2)]
+    pub concurrency: usize,
+    /// Seconds in-flight work may finish after SIGTERM before its leases are given back.
+    #[arg(long, default_value_t = 30)]
+    pub grace_secs: u64,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+}
+
+async fn queue(args: &QueueArgs) -> anyhow::Result<Queue> {
+    let services = crate::connect::services()?;
+    let redis = crate::connect::redis(&services).await?;
+    Ok(Queue::new(redis, args.config())?)
+}
+
+pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        QueueCommand::Enqueue {
+            repos,
+            all,
+            queue: q,
+        } => {
+            let queue = queue(&q).await?;
+            let mut refs = Vec::new();
+            for r in &repos {
+                refs.push(QueueRef::Repo(RepoId::new(r.clone())?));
+            }
+            if all {
+                let services = crate::connect::services()?;
+                let store = RepoStore::new(crate::connect::index_set(&services)?);
+                for status in store
+                    .list()
+                    .await
+                    .context("listing registered repositories")?
+                {
+                    refs.push(QueueRef::Repo(status.repo_id));
+                }
+            }
+            anyhow::ensure!(
+                !refs.is_empty(),
+                "nothing to enqueue: name repositories by id (`cargo xtask queue enqueue acme-api`) or pass --all"
+            );
+            queue.init().await?;
+            let added = queue.enqueue(&refs).await?;
+            println!(
+                "enqueued {} ref(s), {added} new ({} already waiting)",
+                refs.len(),
+                refs.len() as u64 - added
+            );
+        }
+        QueueCommand::Status { json, queue: q } => {
+            let queue = queue(&q).await?;
+            let status = queue.status().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                let mut table = Table::new();
+                table.load_preset(UTF8_FULL_CONDENSED);
+                table.set_header(["shard", "pending", "leased", "delayed", "dead", "oldest"]);
+                for s in &status.shards {
+                    table.add_row([
+                        s.shard.to_string(),
+                        s.pending.to_string(),
+                        s.leased.to_string(),
+                        s.delayed.to_string(),
+                        s.dead.to_string(),
+                        age(s.oldest_ms),
+                    ]);
+                }
+                table.add_row([
+                    "total".to_string(),
+                    status.pending.to_string(),
+                    status.leased.to_string(),
+                    status.delayed.to_string(),
+                    status.dead.to_string(),
+                    age(status.oldest_ms),
+                ]);
+                println!("{table}");
+                println!(
+                    "paused: {} · processed: {} last minute, {} this minute · persistence: {} · {}",
+                    if status.paused { "yes" } else { "no" },
+                    status.processed_last_minute,
+                    status.processed_this_minute,
+                    match (status.persistence.aof, status.persistence.rdb) {
+                        (true, _) => "AOF",
+                        (false, true) =>
+                            "RDB snapshots only (a crash loses recent pushes; use AOF)",
+                        (false, false) =>
+                            "NONE — a Redis restart loses the queue; production needs appendonly yes",
+                    },
+                    if status.intact {
+                        "queue data intact"
+                    } else {
+                        "QUEUE DATA LOST since it was created (Redis restarted without persistence?): `cargo xtask queue enqueue --all`"
+                    }
+                );
+            }
+        }
+        QueueCommand::Pause { queue: q } => {
+            queue(&q).await?.pause().await?;
+            println!("paused: workers claim nothing until `cargo xtask queue resume`");
+        }
+        QueueCommand::Resume { queue: q } => {
+            queue(&q).await?.resume().await?;
+            println!("resumed");
+        }
+        QueueCommand::Dead { json, queue: q } => {
+            let dead = queue(&q).await?.dead().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&dead)?);
+            } else {
+                let mut table = Table::new();
+                table.load_preset(UTF8_FULL_CONDENSED);
+                table.set_header(["ref", "shard", "attempts", "last error"]);
+                for d in &dead {
+                    table.add_row([
+                        d.member.clone(),
+                        d.shard.to_string(),
+                        d.attempts.to_string(),
+                        d.error.clone(),
+                    ]);
+                }
+                println!("{table}");
+            }
+        }
+        QueueCommand::RetryDead { queue: q } => {
+            let n = queue(&q).await?.retry_dead().await?;
+            println!("{n} dead-lettered ref(s) back in line");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn age(ms: Option<u64>) -> String {
+    match ms {
+        None => "-".into(),
+        Some(ms) if ms < 10_000 => format!("{ms} ms"),
+        Some(ms) => format!("{} s", ms / 1000),
+    }
+}
+
+pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let services = crate::connect::services()?;
+    let redis = crate::connect::redis(&services).await?;
+    let indices = crate::connect::index_set(&services)?;
+    indices.ensure().await.context("creating trawl's indices")?;
+    let queue = Queue::new(redis.clone(), args.queue.config())?;
+    let locks = crate::connect::repo_locks(redis, Duration::from_secs(60));
+    let indexer = RepoIndexer::new(indices, locks, IndexingOptions::default());
+    let worker = Worker::new(
+        queue,
+        indexer,
+        WorkerOptions {
+            concurrency: args.concurrency.max(1),
+            shutdown_grace: Duration::from_secs(args.grace_secs),
+            ..WorkerOptions::default()
+        },
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        eprintln!("stopping: finishing in-flight work, then giving leases back");
+        let _ = stop.send(true);
+    });
+    eprintln!(
+        "worker {} draining {MAX_SHARDS} shards with concurrency {} (Ctrl-C or SIGTERM stops)",
+        worker.token(),
+        args.concurrency
+    );
+    let stats = worker.run(stopped).await?;
+    eprintln!(
+        "worker stopped: {} processed, {} failed, {} dead-lettered, {} released",
+        stats.processed, stats.failed, stats.dead_lettered, stats.released
+    );
+    Ok(ExitCode::SUCCESS)
+}
