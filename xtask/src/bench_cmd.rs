@@ -67,6 +67,23 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// The update queue: enqueue, claim and ack throughput against raw pipelined
+    /// ZADD/ZREM in the same run; freshness (enqueue → searchable) under a steady stream
+    /// of pushes with a worker running.
+    #[command(
+        after_help = "Examples:\n  cargo xtask up && cargo xtask bench queue\n  cargo xtask bench queue --refs 50000 --pushes 100 --json"
+    )]
+    Queue {
+        /// Distinct refs for the throughput part.
+        #[arg(long, default_value_t = 20_000)]
+        refs: usize,
+        /// Pushes in the freshness part (one every 500 ms).
+        #[arg(long, default_value_t = 40)]
+        pushes: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -148,6 +165,57 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print_index(&report);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Bench::Queue { refs, pushes, json } => {
+            let services = running_services()?;
+            let redis = crate::connect::redis(&services).await?;
+            let prefix = format!("bench-queue-{}-", std::process::id());
+            let indices = trawl_indexer::IndexSet::new(
+                trawl_client::Client::new(client_config(&services.engine)?)?,
+                trawl_indexer::IndexNames::with_prefix(prefix),
+                trawl_analyzers::IndexOptions::default(),
+            );
+            indices.ensure().await?;
+            let work = crate::workspace_root().join("target/trawl/bench-repos");
+            let options = trawl_bench::queue::QueueBenchOptions {
+                refs: refs.max(100),
+                pushes: pushes.max(2),
+                ..Default::default()
+            };
+            let spinner = spinner();
+            let report = trawl_bench::queue::run(redis, indices.clone(), &work, &options, &|m| {
+                spinner.set_message(m.to_owned())
+            })
+            .await;
+            spinner.finish_and_clear();
+            let cleanup = indices.delete_all().await;
+            let report = report?;
+            cleanup?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let mut table = Table::new();
+                table.load_preset(UTF8_FULL_CONDENSED);
+                table.set_header(["phase", "trawl ops/s", "raw ZADD/ZREM ops/s", "trawl / raw"]);
+                for t in &report.throughput {
+                    table.add_row([
+                        t.phase.to_string(),
+                        format!("{:.0}", t.trawl_per_s),
+                        format!("{:.0}", t.baseline_per_s),
+                        format!("{:.2}", t.ratio),
+                    ]);
+                }
+                println!(
+                    "throughput ({} refs, batches of {})\n{table}",
+                    report.refs, report.batch
+                );
+                let f = &report.freshness;
+                println!(
+                    "freshness ({} pushes, one per {} ms, 1 worker): enqueue → searchable p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+                    report.pushes, report.push_interval_ms, f.p50_ms, f.p95_ms, f.p99_ms, f.max_ms
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

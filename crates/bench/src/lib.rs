@@ -6,4 +6,5 @@ pub mod analyze;
 pub mod corpus;
 pub mod index;
 pub mod latency;
+pub mod queue;
 pub mod search;
