@@ -161,13 +161,13 @@ pub async fn indexed(set: &IndexSet, repo: &str) -> (BTreeMap<String, String>, V
     (files, commits)
 }
 
-async fn assert_exact(set: &IndexSet, id: &str, repo: &TestRepo) {
+pub(crate) async fn assert_exact(set: &IndexSet, id: &str, repo: &TestRepo) {
     let (files, commits) = indexed(set, id).await;
     assert_eq!(files, repo.head_files(), "blob documents of {id}");
     assert_eq!(commits, repo.head_commits(), "commit documents of {id}");
 }
 
-fn spec(id: &str, repo: &TestRepo) -> RepoSpec {
+pub(crate) fn spec(id: &str, repo: &TestRepo) -> RepoSpec {
     let mut spec = RepoSpec::new(RepoId::new(id).unwrap(), repo.path.display().to_string());
     spec.visibility = Visibility::Public;
     spec
@@ -411,7 +411,7 @@ async fn forks_are_indexed_under_their_own_id_and_locks_keep_indexers_apart() {
     assert!(err.to_string().contains("no-such-branch"), "{err}");
 }
 
-fn xtask_binary() -> PathBuf {
+pub(crate) fn xtask_binary() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));

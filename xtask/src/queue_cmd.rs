@@ -91,6 +91,10 @@ pub struct WorkerArgs {
     /// Seconds in-flight work may finish after SIGTERM before its leases are given back.
     #[arg(long, default_value_t = 30)]
     pub grace_secs: u64,
+    /// How long a repository's lock outlives a crashed worker, in seconds (a live one
+    /// extends it every third of that).
+    #[arg(long, default_value_t = 60)]
+    pub lock_ttl_secs: u64,
     #[command(flatten)]
     pub queue: QueueArgs,
 }
@@ -233,7 +237,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let indices = crate::connect::index_set(&services)?;
     indices.ensure().await.context("creating trawl's indices")?;
     let queue = Queue::new(redis.clone(), args.queue.config())?;
-    let locks = crate::connect::repo_locks(redis, Duration::from_secs(60));
+    let locks = crate::connect::repo_locks(redis, Duration::from_secs(args.lock_ttl_secs.max(1)));
     let indexer = RepoIndexer::new(indices, locks, IndexingOptions::default());
     let worker = Worker::new(
         queue,

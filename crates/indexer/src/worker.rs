@@ -276,8 +276,13 @@ async fn process(
     c: &Claimed,
 ) {
     let settle = match run_ref(indexer, &c.queue_ref).await {
-        Outcome::Done => queue.ack(std::slice::from_ref(c), token).await.map(|_| {
-            counters.processed.fetch_add(1, Ordering::Relaxed);
+        Outcome::Done => queue.ack(std::slice::from_ref(c), token).await.map(|n| {
+            if n == 0 {
+                // The lease was lost (expired) while working: the ref went back and will be
+                // processed again — harmless, indexing is idempotent.
+                tracing::warn!(r#ref = %c.member, "lease lost before the acknowledgement");
+            }
+            counters.processed.fetch_add(n, Ordering::Relaxed);
         }),
         Outcome::Locked => {
             // Give it back without counting an attempt, a little later.
