@@ -7,6 +7,8 @@ mod client;
 mod client_faults;
 mod engine;
 mod indexing;
+mod queue;
 mod redis_store;
 mod search;
 mod stack;
+mod worker;

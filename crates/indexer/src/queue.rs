@@ -12,7 +12,8 @@
 //!   failed, released or expired. A ref pushed again while leased goes to `pending` and
 //!   stays there until the lease ends, so the acknowledgement of the older push cannot
 //!   remove it and no two workers hold the same ref;
-//! - `delayed`  sorted set, score = when a failed ref may run again (backoff);
+//! - `delayed`  sorted set, score = when a failed ref may run again (backoff); a ref
+//!   pushed again meanwhile stays there (one entry per ref) and rejoins `pending` then;
 //! - `attempts` hash ref → failed attempts; `dead` sorted set (score = time) and
 //!   `dead_error` hash ref → last error, for refs over the attempt budget.
 //!
@@ -155,7 +156,8 @@ pub struct ShardStatus {
     pub leased: u64,
     pub delayed: u64,
     pub dead: u64,
-    /// Age of the oldest waiting entry (pending or delayed), ms.
+    /// Age of the oldest unfinished entry (pending, delayed or leased; from its first
+    /// push), ms.
     pub oldest_ms: Option<u64>,
 }
 
@@ -198,12 +200,13 @@ pub struct DeadRef {
 }
 
 const ENQUEUE: &str = r#"
--- KEYS: pending since seq ; ARGV: now member...
+-- KEYS: pending since seq delayed ; ARGV: now member...
 local now = tonumber(ARGV[1])
 local added = 0
 for i = 2, #ARGV do
   local m = ARGV[i]
-  if redis.call('ZSCORE', KEYS[1], m) == false then
+  -- A ref in backoff is already in line: its retry indexes the newest state.
+  if redis.call('ZSCORE', KEYS[1], m) == false and redis.call('ZSCORE', KEYS[4], m) == false then
     local seq = redis.call('INCR', KEYS[3])
     redis.call('ZADD', KEYS[1], seq, m)
     added = added + 1
@@ -297,7 +300,7 @@ return 1
 "#;
 
 const FAIL: &str = r#"
--- KEYS: leased owner attempts delayed dead dead_error pending
+-- KEYS: leased owner attempts delayed dead dead_error pending since
 -- ARGV: token member now max_attempts retry_at error
 local m = ARGV[2]
 if redis.call('HGET', KEYS[2], m) ~= ARGV[1] then
@@ -309,7 +312,10 @@ local attempts = redis.call('HINCRBY', KEYS[3], m, 1)
 if attempts >= tonumber(ARGV[4]) then
   redis.call('ZADD', KEYS[5], tonumber(ARGV[3]), m)
   redis.call('HSET', KEYS[6], m, ARGV[6])
+  -- Dead: it waits nowhere any more (not in line, not in backoff, not in the queue age).
   redis.call('ZREM', KEYS[7], m)
+  redis.call('ZREM', KEYS[4], m)
+  redis.call('ZREM', KEYS[8], m)
   return 1
 end
 if redis.call('ZSCORE', KEYS[7], m) == false then
@@ -320,8 +326,9 @@ return 0
 
 const RELEASE: &str = r#"
 -- KEYS: leased owner pending seq ; ARGV: token member...
+-- Last member first, so that each goes in front of the next and the batch keeps its order.
 local n = 0
-for i = 2, #ARGV do
+for i = #ARGV, 2, -1 do
   local m = ARGV[i]
   if redis.call('HGET', KEYS[2], m) == ARGV[1] then
     redis.call('ZREM', KEYS[1], m)
@@ -353,7 +360,7 @@ return n
 "#;
 
 const RETRY_DEAD: &str = r#"
--- KEYS: dead dead_error attempts pending seq ; ARGV: (none)
+-- KEYS: dead dead_error attempts pending seq since ; ARGV: now
 local dead = redis.call('ZRANGE', KEYS[1], 0, -1)
 for _, m in ipairs(dead) do
   redis.call('ZREM', KEYS[1], m)
@@ -362,6 +369,7 @@ for _, m in ipairs(dead) do
   if redis.call('ZSCORE', KEYS[4], m) == false then
     redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[5]), m)
   end
+  redis.call('ZADD', KEYS[6], 'NX', tonumber(ARGV[1]), m)
 end
 return #dead
 "#;
@@ -449,6 +457,7 @@ impl Queue {
             invocation
                 .key(self.key(shard, "since"))
                 .key(self.key(shard, "seq"))
+                .key(self.key(shard, "delayed"))
                 .arg(now);
             for m in &members {
                 invocation.arg(m);
@@ -588,6 +597,7 @@ impl Queue {
             .key(self.key(shard, "dead"))
             .key(self.key(shard, "dead_error"))
             .key(self.key(shard, "pending"))
+            .key(self.key(shard, "since"))
             .arg(token)
             .arg(&claimed.member)
             .arg(now_ms())
@@ -720,6 +730,8 @@ impl Queue {
                 .key(self.key(shard, "attempts"))
                 .key(self.key(shard, "pending"))
                 .key(self.key(shard, "seq"))
+                .key(self.key(shard, "since"))
+                .arg(now_ms())
                 .invoke_async(&mut self.conn())
                 .await?;
             n += moved;
