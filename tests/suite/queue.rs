@@ -442,7 +442,7 @@ async fn refs_spread_over_shards_and_fewer_shards_strand_nothing() {
 }
 
 /// A `redis-server` of this test's own, killed on drop.
-struct OwnRedis {
+pub(crate) struct OwnRedis {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
@@ -450,11 +450,11 @@ struct OwnRedis {
 }
 
 impl OwnRedis {
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    async fn start(port: u16, dir: &Path, persist: bool) -> OwnRedis {
+    pub(crate) async fn start(port: u16, dir: &Path, persist: bool) -> OwnRedis {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -512,7 +512,7 @@ impl OwnRedis {
 
     /// Shuts the server down cleanly (`SHUTDOWN`) and starts it again on the same port
     /// and directory.
-    async fn restart(mut self) -> OwnRedis {
+    pub(crate) async fn restart(mut self) -> OwnRedis {
         let client = redis::Client::open(self.url()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         // The server closes the connection instead of answering.
@@ -539,7 +539,7 @@ impl Drop for OwnRedis {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

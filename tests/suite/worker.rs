@@ -509,3 +509,62 @@ async fn an_unreachable_engine_dead_letters_then_retry_dead_applies() {
         Some(head.as_str())
     );
 }
+
+/// Redis goes away under a running worker and comes back (with AOF): the worker's
+/// connection reconnects with backoff and it goes on processing, the queue intact.
+#[tokio::test]
+async fn a_worker_rides_out_a_redis_restart() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "wredis").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let own = crate::queue::OwnRedis::start(crate::queue::free_port(), dir.path(), true).await;
+    let redis = redis::Client::open(own.url())
+        .unwrap()
+        .get_connection_manager()
+        .await
+        .unwrap();
+    let queue = Queue::new(redis.clone(), queue_config(&set, 5)).unwrap();
+    let locks = trawl_indexer::RepoLocks::new(redis, set.names().prefix(), Duration::from_secs(30));
+    let indexer = RepoIndexer::new(
+        set.clone(),
+        locks,
+        trawl_indexer::IndexingOptions::default(),
+    );
+    let repo = TestRepo::new();
+    repo.write("a.rs", "fn a() {}\n");
+    repo.commit("a");
+    let spec = spec("restart", &repo);
+    indexer.index(&spec, Arc::default()).await.unwrap();
+    let the_ref = [QueueRef::Repo(spec.id.clone())];
+    let worker = start(&queue, indexer, 1);
+
+    repo.write("b.rs", "fn b() {}\n");
+    repo.commit("b");
+    queue.enqueue(&the_ref).await.unwrap();
+    drain(&queue, Duration::from_secs(60)).await;
+    assert_exact(&set, "restart", &repo).await;
+
+    // Redis restarts under the worker.
+    let own = own.restart().await;
+    repo.write("c.rs", "fn c() {}\n");
+    repo.commit("c");
+    // The producer's connection reconnects too: its first command may see the old
+    // connection's error.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match queue.enqueue(&the_ref).await {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "Redis did not come back: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    assert!(queue.intact().await.unwrap(), "AOF kept the queue's marker");
+    drain(&queue, Duration::from_secs(60)).await;
+    assert_exact(&set, "restart", &repo).await;
+    let stats = worker.stop().await;
+    assert_eq!(stats.processed, 2, "{stats:?}");
+    assert_eq!((stats.failed, stats.dead_lettered), (0, 0), "{stats:?}");
+    drop(own);
+}
