@@ -7,6 +7,7 @@ mod client;
 mod client_faults;
 mod engine;
 mod indexing;
+mod migrations;
 mod queue;
 mod redis_store;
 mod search;

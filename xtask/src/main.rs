@@ -7,6 +7,7 @@ mod connect;
 mod demo_cmd;
 mod index_cmd;
 mod indices_cmd;
+mod migrate_cmd;
 mod queue_cmd;
 mod search_cmd;
 mod seed_cmd;
@@ -97,6 +98,12 @@ enum Command {
         after_help = "Examples:\n  cargo xtask queue enqueue acme-api\n  cargo xtask queue enqueue --all\n  cargo xtask queue status --json\n  cargo xtask queue pause && cargo xtask queue resume\n  cargo xtask queue dead && cargo xtask queue retry-dead"
     )]
     Queue(queue_cmd::QueueCommand),
+    /// Versioned index migrations: run (batched, throttled), status, pending, retry, new.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  cargo xtask migrate run\n  cargo xtask migrate run --dry-run\n  cargo xtask migrate run --once\n  cargo xtask migrate status --json\n  cargo xtask migrate pending\n  cargo xtask migrate retry 20261122000000\n  cargo xtask migrate new add_blob_size"
+    )]
+    Migrate(migrate_cmd::MigrateCommand),
     /// Drain the update queue until stopped (SIGTERM/Ctrl-C: finish or give leases back).
     #[command(
         after_help = "Examples:\n  cargo xtask worker\n  cargo xtask worker --concurrency 4 --shards 8\n  TRAWL_LOG=trawl_indexer=info cargo xtask worker"
@@ -140,6 +147,7 @@ fn main() -> ExitCode {
             Command::Seed(args) => seed_cmd::run(args).await,
             Command::Index(args) => index_cmd::run(args).await,
             Command::Queue(command) => queue_cmd::run(command).await,
+            Command::Migrate(command) => migrate_cmd::run(command).await,
             Command::Worker(args) => queue_cmd::worker(args).await,
             Command::IndexSizeChange(args) => size_change_cmd::run(args).await,
             Command::Search(args) => search_cmd::run(args).await,

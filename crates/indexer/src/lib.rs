@@ -22,7 +22,7 @@ pub use indexing::{
     IndexError, IndexMode, IndexProgress, IndexReport, IndexingOptions, Phase, RepoIndexer,
 };
 pub use indices::{IndexNames, IndexSet, IndexSize};
-pub use lock::{LockError, RepoLock, RepoLocks};
+pub use lock::{ExpiringLock, HeldLock, LockError, RepoLock, RepoLocks};
 pub use queue::{Claimed, Queue, QueueConfig, QueueError, QueueRef, QueueStatus};
 pub use repo::{RepoError, RepoId, RepoManifest, RepoSpec, Visibility};
 pub use search::{BlobQuery, CodeSearch, CommitQuery, SearchError};

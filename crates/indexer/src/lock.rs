@@ -1,4 +1,4 @@
-//! A lock per repository with expiry, in Redis, so that two indexers (or workers) never
+//! Expiring locks in Redis; one per repository, so that two indexers (or workers) never
 //! work on the same repository at once, and a crashed holder's lock runs out by itself.
 //!
 //! `SET key token NX PX ttl` takes it; a heartbeat extends it while work goes on; only the
@@ -36,6 +36,139 @@ end
 return 0
 "#;
 
+/// An expiring lock on one Redis key: taken with `SET key token NX PX ttl`, extended by a
+/// heartbeat every third of its time to live while held, extended or released only with
+/// the holder's token. The building block of the per-repository locks and of the
+/// migration runner's lock.
+#[derive(Clone)]
+pub struct ExpiringLock {
+    redis: ConnectionManager,
+    key: String,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for ExpiringLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExpiringLock")
+            .field("key", &self.key)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A held [`ExpiringLock`]. Dropping it without [`HeldLock::release`] leaves it to expire.
+#[derive(Debug)]
+pub struct HeldLock {
+    lock: ExpiringLock,
+    token: String,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl ExpiringLock {
+    pub fn new(redis: ConnectionManager, key: impl Into<String>, ttl: Duration) -> Self {
+        ExpiringLock {
+            redis,
+            key: key.into(),
+            ttl,
+        }
+    }
+
+    /// The lock, or `Err(ms)`: someone else holds it for `ms` more milliseconds.
+    pub async fn try_acquire(&self) -> Result<Result<HeldLock, i64>, redis::RedisError> {
+        let token = format!(
+            "{}-{}-{:x}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond(),
+            next_token()
+        );
+        let mut conn = self.redis.clone();
+        let ttl_ms = self.ttl.as_millis() as u64;
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(&self.key)
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut conn)
+            .await?;
+        if taken.is_none() {
+            return Ok(Err(conn.pttl(&self.key).await?));
+        }
+        let heartbeat = {
+            let mut conn = self.redis.clone();
+            let key = self.key.clone();
+            let token = token.clone();
+            let every = self.ttl / 3;
+            tokio::spawn(async move {
+                let script = redis::Script::new(EXTEND);
+                loop {
+                    tokio::time::sleep(every).await;
+                    let extended: Result<i64, _> = script
+                        .key(&key)
+                        .arg(&token)
+                        .arg(ttl_ms)
+                        .invoke_async(&mut conn)
+                        .await;
+                    match extended {
+                        Ok(1) => {}
+                        Ok(_) => {
+                            tracing::warn!(%key, "lock was lost (expired or taken over)");
+                            return;
+                        }
+                        Err(e) => tracing::warn!(%key, error = %e, "cannot extend lock; retrying"),
+                    }
+                }
+            })
+        };
+        Ok(Ok(HeldLock {
+            lock: self.clone(),
+            token,
+            heartbeat,
+        }))
+    }
+
+    /// Whether anyone holds it right now.
+    pub async fn is_locked(&self) -> Result<bool, redis::RedisError> {
+        let mut conn = self.redis.clone();
+        conn.exists(&self.key).await
+    }
+}
+
+fn next_token() -> u64 {
+    // Uniqueness comes from pid + time; this only separates two acquisitions in the same
+    // nanosecond of one process.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+impl HeldLock {
+    /// Whether the lock is still ours (not expired, not taken over).
+    pub async fn is_held(&self) -> Result<bool, redis::RedisError> {
+        let mut conn = self.lock.redis.clone();
+        let value: Option<String> = conn.get(&self.lock.key).await?;
+        Ok(value.as_deref() == Some(self.token.as_str()))
+    }
+
+    /// Releases the lock (only if it is still ours).
+    pub async fn release(self) -> Result<(), redis::RedisError> {
+        self.heartbeat.abort();
+        let mut conn = self.lock.redis.clone();
+        let _: i64 = redis::Script::new(RELEASE)
+            .key(&self.lock.key)
+            .arg(&self.token)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
+}
+
 /// Takes per-repository locks under a key namespace (the index prefix keeps test runs and
 /// side-by-side deployments apart).
 #[derive(Clone)]
@@ -54,13 +187,10 @@ impl std::fmt::Debug for RepoLocks {
     }
 }
 
-/// A held lock. Dropping it without [`RepoLock::release`] leaves it to expire.
+/// A held repository lock. Dropping it without [`RepoLock::release`] leaves it to expire.
 #[derive(Debug)]
 pub struct RepoLock {
-    locks: RepoLocks,
-    key: String,
-    token: String,
-    heartbeat: tokio::task::JoinHandle<()>,
+    held: HeldLock,
 }
 
 impl RepoLocks {
@@ -74,111 +204,40 @@ impl RepoLocks {
         }
     }
 
-    fn key(&self, repo: &RepoId) -> String {
-        format!("trawl:{}lock:repo:{repo}", self.namespace)
+    fn lock(&self, repo: &RepoId) -> ExpiringLock {
+        ExpiringLock::new(
+            self.redis.clone(),
+            format!("trawl:{}lock:repo:{repo}", self.namespace),
+            self.ttl,
+        )
     }
 
     /// Takes the lock of `repo`, or says who has it for how long. While held, a heartbeat
     /// extends it every third of its time to live.
     pub async fn acquire(&self, repo: &RepoId) -> Result<RepoLock, LockError> {
-        let key = self.key(repo);
-        let token = format!(
-            "{}-{}-{:x}",
-            std::process::id(),
-            jiff::Timestamp::now().as_nanosecond(),
-            fastrand_token()
-        );
-        let mut conn = self.redis.clone();
-        let ttl_ms = self.ttl.as_millis() as u64;
-        let taken: Option<String> = redis::cmd("SET")
-            .arg(&key)
-            .arg(&token)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl_ms)
-            .query_async(&mut conn)
-            .await?;
-        if taken.is_none() {
-            let expires_in_ms: i64 = conn.pttl(&key).await?;
-            return Err(LockError::Held {
+        match self.lock(repo).try_acquire().await? {
+            Ok(held) => Ok(RepoLock { held }),
+            Err(expires_in_ms) => Err(LockError::Held {
                 repo: repo.clone(),
                 expires_in_ms,
-            });
+            }),
         }
-        let heartbeat = {
-            let mut conn = self.redis.clone();
-            let key = key.clone();
-            let token = token.clone();
-            let every = self.ttl / 3;
-            tokio::spawn(async move {
-                let script = redis::Script::new(EXTEND);
-                loop {
-                    tokio::time::sleep(every).await;
-                    let extended: Result<i64, _> = script
-                        .key(&key)
-                        .arg(&token)
-                        .arg(ttl_ms)
-                        .invoke_async(&mut conn)
-                        .await;
-                    match extended {
-                        Ok(1) => {}
-                        Ok(_) => {
-                            tracing::warn!(%key, "repository lock was lost (expired or taken over)");
-                            return;
-                        }
-                        Err(e) => {
-                            tracing::warn!(%key, error = %e, "cannot extend repository lock; retrying")
-                        }
-                    }
-                }
-            })
-        };
-        Ok(RepoLock {
-            locks: self.clone(),
-            key,
-            token,
-            heartbeat,
-        })
     }
 
     /// Whether `repo` is locked by anyone right now.
     pub async fn is_locked(&self, repo: &RepoId) -> Result<bool, LockError> {
-        let mut conn = self.redis.clone();
-        Ok(conn.exists(self.key(repo)).await?)
+        Ok(self.lock(repo).is_locked().await?)
     }
-}
-
-fn fastrand_token() -> u64 {
-    // Uniqueness comes from pid + time; this only separates two acquisitions in the same
-    // nanosecond of one process.
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
 }
 
 impl RepoLock {
     /// Whether this lock is still ours (not expired, not taken over).
     pub async fn is_held(&self) -> Result<bool, LockError> {
-        let mut conn = self.locks.redis.clone();
-        let value: Option<String> = conn.get(&self.key).await?;
-        Ok(value.as_deref() == Some(self.token.as_str()))
+        Ok(self.held.is_held().await?)
     }
 
     /// Releases the lock (only if it is still ours).
     pub async fn release(self) -> Result<(), LockError> {
-        self.heartbeat.abort();
-        let mut conn = self.locks.redis.clone();
-        let _: i64 = redis::Script::new(RELEASE)
-            .key(&self.key)
-            .arg(&self.token)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(())
-    }
-}
-
-impl Drop for RepoLock {
-    fn drop(&mut self) {
-        self.heartbeat.abort();
+        Ok(self.held.release().await?)
     }
 }

@@ -1,0 +1,58 @@
+//! What can go wrong, each message naming the migration and what to do next.
+
+/// Migration failures.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    /// A step of a migration failed (returned by migrations themselves).
+    #[error("{0}")]
+    Step(String),
+    /// A migration failed `max_attempts` times and now blocks every later one.
+    #[error(
+        "migration {version} ({name}) is halted after {attempts} failed attempts (last error: {last_error}); later migrations wait for it. Fix the cause, then resume it from its stored state with `cargo xtask migrate retry {version}` and `cargo xtask migrate run`"
+    )]
+    Halted {
+        version: u64,
+        name: String,
+        attempts: u32,
+        last_error: String,
+    },
+    /// A migration is obsolete: the indices are too old for the current code to migrate.
+    #[error(
+        "migration {version} ({name}) is obsolete and cannot run against these indices; recreate them with the current definitions with `cargo xtask recreate-index` (this empties them; index the repositories again afterwards)"
+    )]
+    Obsolete { version: u64, name: String },
+    /// Another runner holds the lock.
+    #[error(
+        "another migration runner is running (its lock expires in {expires_in_ms} ms); wait for it to finish (`cargo xtask migrate status`), or run again later"
+    )]
+    Locked { expires_in_ms: i64 },
+    /// No registered migration has this version.
+    #[error("no migration has version {0}; `cargo xtask migrate status` lists them")]
+    Unknown(u64),
+    /// The registry is not in strictly increasing version order.
+    #[error(
+        "migration {later} is registered after {earlier}, out of order or twice; register migrations in increasing version order in crates/migrations/src/migrations/mod.rs"
+    )]
+    OutOfOrder { earlier: u64, later: u64 },
+    /// The stored record of a migration cannot be read.
+    #[error(
+        "the stored record of migration {version} cannot be read ({source}); inspect or delete document {version} in the migrations index"
+    )]
+    Record {
+        version: u64,
+        source: serde_json::Error,
+    },
+    /// The engine refused a request.
+    #[error("the engine refused a migration request: {0}")]
+    Engine(#[from] trawl_client::ClientError),
+    /// Redis refused a lock operation.
+    #[error("Redis refused a migration lock operation: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+impl MigrationError {
+    /// A failed step, with a message saying what went wrong.
+    pub fn step(message: impl Into<String>) -> Self {
+        MigrationError::Step(message.into())
+    }
+}

@@ -1,0 +1,55 @@
+//! One migration runner at a time: an [`ExpiringLock`] in Redis, extended by a heartbeat
+//! while the runner works, released only with the holder's token.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use trawl_indexer::lock::{ExpiringLock, HeldLock};
+
+use crate::MigrationError;
+
+/// The runner lock of one deployment (its namespace is the index prefix).
+#[derive(Clone, Debug)]
+pub struct RunnerLock {
+    redis: ConnectionManager,
+    lock: ExpiringLock,
+}
+
+/// A held runner lock; dropping it without [`RunnerLockGuard::release`] leaves it to expire.
+#[derive(Debug)]
+pub struct RunnerLockGuard {
+    held: HeldLock,
+}
+
+impl RunnerLock {
+    /// The lock under `namespace`, expiring `ttl` after the last heartbeat.
+    pub fn new(redis: ConnectionManager, namespace: &str, ttl: Duration) -> Self {
+        RunnerLock {
+            lock: ExpiringLock::new(
+                redis.clone(),
+                format!("trawl:{namespace}lock:migrations"),
+                ttl,
+            ),
+            redis,
+        }
+    }
+
+    pub(crate) fn redis(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    /// Takes the lock, or says how long the other runner's lock still lasts.
+    pub async fn acquire(&self) -> Result<RunnerLockGuard, MigrationError> {
+        match self.lock.try_acquire().await? {
+            Ok(held) => Ok(RunnerLockGuard { held }),
+            Err(expires_in_ms) => Err(MigrationError::Locked { expires_in_ms }),
+        }
+    }
+}
+
+impl RunnerLockGuard {
+    /// Releases the lock (only if it is still ours).
+    pub async fn release(self) -> Result<(), MigrationError> {
+        Ok(self.held.release().await?)
+    }
+}

@@ -1,0 +1,336 @@
+//! Applies migrations strictly in version order, one step at a time, under a Redis lock.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+use trawl_analyzers::IndexKind;
+use trawl_client::Refresh;
+use trawl_indexer::IndexSet;
+
+use crate::{
+    Migration, MigrationContext, MigrationError, MigrationRecord, MigrationState, MigrationStatus,
+    RunnerLock, Step,
+};
+
+/// How a run goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Do at most one step, then stop (the next run continues from the stored state).
+    pub once: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    /// Versions completed by this run.
+    pub completed: Vec<u64>,
+    /// Steps run (successful or not).
+    pub steps: u64,
+    /// The run stopped early (`once`) with work left.
+    pub stopped_early: bool,
+}
+
+/// A migration a run would work on.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedMigration {
+    /// The version.
+    pub version: u64,
+    /// The name.
+    pub name: String,
+    /// Where it stands now.
+    pub state: MigrationState,
+    /// What a run would do with it.
+    pub action: String,
+}
+
+/// Runs a registry of migrations against one index set.
+pub struct MigrationRunner {
+    ctx: MigrationContext,
+    migrations: Vec<Box<dyn Migration>>,
+    lock: RunnerLock,
+}
+
+impl std::fmt::Debug for MigrationRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigrationRunner")
+            .field("migrations", &self.migrations.len())
+            .field("lock", &self.lock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MigrationRunner {
+    /// A runner for `migrations` (strictly increasing versions) on `indices`; its lock lives
+    /// in `redis` under the index prefix.
+    pub fn new(
+        indices: IndexSet,
+        redis: ConnectionManager,
+        migrations: Vec<Box<dyn Migration>>,
+    ) -> Result<Self, MigrationError> {
+        for pair in migrations.windows(2) {
+            if pair[1].version() <= pair[0].version() {
+                return Err(MigrationError::OutOfOrder {
+                    earlier: pair[0].version(),
+                    later: pair[1].version(),
+                });
+            }
+        }
+        let lock = RunnerLock::new(redis, indices.names().prefix(), Duration::from_secs(60));
+        Ok(MigrationRunner {
+            ctx: MigrationContext { indices },
+            migrations,
+            lock,
+        })
+    }
+
+    /// Uses another lock time to live (heartbeats extend it every third).
+    pub fn with_lock_ttl(mut self, ttl: Duration) -> Self {
+        self.lock = RunnerLock::new(self.lock_redis(), self.ctx.indices.names().prefix(), ttl);
+        self
+    }
+
+    fn lock_redis(&self) -> ConnectionManager {
+        self.lock.redis()
+    }
+
+    fn alias(&self) -> String {
+        self.ctx.indices.alias(IndexKind::Migrations)
+    }
+
+    async fn ensure_state_index(&self) -> Result<(), MigrationError> {
+        if !self.ctx.client().index_exists(&self.alias()).await? {
+            self.ctx.indices.create(IndexKind::Migrations).await?;
+        }
+        Ok(())
+    }
+
+    /// The stored record of `version`, if any (a realtime get, no refresh needed).
+    pub async fn record(&self, version: u64) -> Result<Option<MigrationRecord>, MigrationError> {
+        if !self.ctx.client().index_exists(&self.alias()).await? {
+            return Ok(None);
+        }
+        let doc = self
+            .ctx
+            .client()
+            .get_document(&self.alias(), &version.to_string(), None)
+            .await?;
+        doc.map(|d| {
+            serde_json::from_value(d).map_err(|source| MigrationError::Record { version, source })
+        })
+        .transpose()
+    }
+
+    async fn record_or_new(&self, m: &dyn Migration) -> Result<MigrationRecord, MigrationError> {
+        Ok(self
+            .record(m.version())
+            .await?
+            .unwrap_or_else(|| MigrationRecord::new(m.version(), m.name())))
+    }
+
+    async fn save(&self, record: &MigrationRecord) -> Result<(), MigrationError> {
+        let doc = serde_json::to_value(record).map_err(|source| MigrationError::Record {
+            version: record.version,
+            source,
+        })?;
+        self.ctx
+            .client()
+            .index_document(
+                &self.alias(),
+                Some(&record.version.to_string()),
+                &doc,
+                None,
+                Refresh::No,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Every registered migration and where it stands, in version order.
+    pub async fn status(&self) -> Result<Vec<MigrationStatus>, MigrationError> {
+        let mut rows = Vec::with_capacity(self.migrations.len());
+        for m in &self.migrations {
+            let record = self.record_or_new(m.as_ref()).await?;
+            rows.push(MigrationStatus {
+                version: m.version(),
+                name: m.name().to_string(),
+                state: record.state_kind(),
+                attempts: record.attempts,
+                progress: record.progress(),
+                last_error: record.last_error.clone(),
+                obsolete: m.options().obsolete,
+            });
+        }
+        Ok(rows)
+    }
+
+    /// The migrations not completed yet, in version order.
+    pub async fn pending(&self) -> Result<Vec<MigrationStatus>, MigrationError> {
+        Ok(self
+            .status()
+            .await?
+            .into_iter()
+            .filter(|s| s.state != MigrationState::Completed)
+            .collect())
+    }
+
+    /// What a run would do, changing nothing.
+    pub async fn dry_run(&self) -> Result<Vec<PlannedMigration>, MigrationError> {
+        let mut plan = Vec::new();
+        let mut blocked_by: Option<u64> = None;
+        for (m, status) in self.migrations.iter().zip(self.status().await?) {
+            if status.state == MigrationState::Completed {
+                continue;
+            }
+            let action = if let Some(v) = blocked_by {
+                format!("blocked by halted migration {v}")
+            } else if status.state == MigrationState::Halted {
+                blocked_by = Some(m.version());
+                format!(
+                    "halted; resume with `cargo xtask migrate retry {}`",
+                    m.version()
+                )
+            } else if m.options().obsolete {
+                blocked_by = Some(m.version());
+                "obsolete: would halt; recreate the indices with `cargo xtask recreate-index`"
+                    .to_string()
+            } else if m.options().batched {
+                format!(
+                    "run in batches of {} every {:?}",
+                    m.options().batch_size,
+                    m.options().throttle
+                )
+            } else {
+                "run".to_string()
+            };
+            plan.push(PlannedMigration {
+                version: m.version(),
+                name: m.name().to_string(),
+                state: status.state,
+                action,
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Clears the halt of `version` (and its attempts) so the next run resumes it from its
+    /// stored state.
+    pub async fn retry(&self, version: u64) -> Result<MigrationRecord, MigrationError> {
+        let m = self
+            .migrations
+            .iter()
+            .find(|m| m.version() == version)
+            .ok_or(MigrationError::Unknown(version))?;
+        self.ensure_state_index().await?;
+        let mut record = self.record_or_new(m.as_ref()).await?;
+        record.halted = false;
+        record.attempts = 0;
+        record.failed = false;
+        self.save(&record).await?;
+        Ok(record)
+    }
+
+    /// Applies the migrations not completed yet, in version order, under the runner lock.
+    /// Stops with [`MigrationError::Halted`] or [`MigrationError::Obsolete`] at the first
+    /// migration that cannot go on.
+    pub async fn run(&self, options: RunOptions) -> Result<RunReport, MigrationError> {
+        let guard = self.lock.acquire().await?;
+        let result = self.run_locked(options).await;
+        let released = guard.release().await;
+        let report = result?;
+        released?;
+        Ok(report)
+    }
+
+    async fn run_locked(&self, options: RunOptions) -> Result<RunReport, MigrationError> {
+        self.ensure_state_index().await?;
+        let mut report = RunReport::default();
+        for m in &self.migrations {
+            let mut record = self.record_or_new(m.as_ref()).await?;
+            if record.completed {
+                continue;
+            }
+            let opts = m.options();
+            if record.halted {
+                return Err(halted(m.as_ref(), &record));
+            }
+            if opts.obsolete {
+                record.halted = true;
+                record.last_error =
+                    Some("obsolete: recreate the indices with `cargo xtask recreate-index`".into());
+                self.save(&record).await?;
+                return Err(MigrationError::Obsolete {
+                    version: m.version(),
+                    name: m.name().to_string(),
+                });
+            }
+            if record.started_at.is_none() {
+                record.started_at = Some(jiff::Timestamp::now());
+                self.save(&record).await?;
+            }
+            tracing::info!(version = m.version(), name = m.name(), "running migration");
+            loop {
+                if m.completed(&self.ctx).await? {
+                    self.complete(&mut record).await?;
+                    report.completed.push(m.version());
+                    break;
+                }
+                if options.once && report.steps > 0 {
+                    report.stopped_early = true;
+                    return Ok(report);
+                }
+                let mut state = record.state.clone();
+                report.steps += 1;
+                match m.migrate(&self.ctx, &mut state).await {
+                    Ok(step) => {
+                        record.state = state;
+                        record.failed = false;
+                        if step == Step::Done {
+                            self.complete(&mut record).await?;
+                            report.completed.push(m.version());
+                            break;
+                        }
+                        self.save(&record).await?;
+                    }
+                    Err(e) => {
+                        record.attempts += 1;
+                        record.failed = true;
+                        record.last_error = Some(e.to_string());
+                        tracing::warn!(version = m.version(), attempts = record.attempts, error = %e, "migration step failed");
+                        if record.attempts >= opts.max_attempts {
+                            record.halted = true;
+                            self.save(&record).await?;
+                            return Err(halted(m.as_ref(), &record));
+                        }
+                        self.save(&record).await?;
+                    }
+                }
+                if options.once {
+                    report.stopped_early = true;
+                    return Ok(report);
+                }
+                if opts.batched && !opts.throttle.is_zero() {
+                    tokio::time::sleep(opts.throttle).await;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn complete(&self, record: &mut MigrationRecord) -> Result<(), MigrationError> {
+        record.completed = true;
+        record.completed_at = Some(jiff::Timestamp::now());
+        record.halted = false;
+        record.failed = false;
+        self.save(record).await
+    }
+}
+
+fn halted(m: &dyn Migration, record: &MigrationRecord) -> MigrationError {
+    MigrationError::Halted {
+        version: m.version(),
+        name: m.name().to_string(),
+        attempts: record.attempts,
+        last_error: record.last_error.clone().unwrap_or_default(),
+    }
+}
