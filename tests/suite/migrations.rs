@@ -473,3 +473,110 @@ async fn a_dry_run_changes_nothing() {
     assert!(runner.record(20261122000002).await.unwrap().is_none());
     assert_eq!(runner.pending().await.unwrap().len(), 2);
 }
+
+/// Skipped when `skip` is set; otherwise records whether the update queue was paused
+/// while its step ran.
+struct Guarded {
+    version: u64,
+    skip: bool,
+    pause_indexing: bool,
+    queue: trawl_indexer::Queue,
+    saw_paused: Arc<Mutex<Option<bool>>>,
+}
+
+#[trawl_migrations::async_trait]
+impl Migration for Guarded {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn name(&self) -> &str {
+        "guarded"
+    }
+    fn options(&self) -> MigrationOptions {
+        MigrationOptions {
+            pause_indexing: self.pause_indexing,
+            ..MigrationOptions::default()
+        }
+    }
+    async fn migrate(&self, _: &MigrationContext, _: &mut Value) -> Result<Step, MigrationError> {
+        let paused = self.queue.is_paused().await.unwrap();
+        *self.saw_paused.lock().unwrap() = Some(paused);
+        Ok(Step::Done)
+    }
+    async fn completed(&self, _: &MigrationContext) -> Result<bool, MigrationError> {
+        Ok(false)
+    }
+    async fn skip(&self, _: &MigrationContext) -> Result<bool, MigrationError> {
+        Ok(self.skip)
+    }
+}
+
+#[tokio::test]
+async fn skip_conditions_and_paused_indexing_are_honoured() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "mig-guard").await.unwrap();
+    let redis = redis(&services).await;
+    let queue = trawl_indexer::Queue::new(
+        redis.clone(),
+        trawl_indexer::QueueConfig {
+            namespace: set.names().prefix().to_string(),
+            ..trawl_indexer::QueueConfig::default()
+        },
+    )
+    .unwrap();
+    let guarded = |version, skip, pause_indexing, saw: &Arc<Mutex<Option<bool>>>| {
+        Box::new(Guarded {
+            version,
+            skip,
+            pause_indexing,
+            queue: queue.clone(),
+            saw_paused: saw.clone(),
+        }) as Box<dyn Migration>
+    };
+    let (skipped, paused, unpaused) = (
+        Arc::new(Mutex::new(None)),
+        Arc::new(Mutex::new(None)),
+        Arc::new(Mutex::new(None)),
+    );
+    let runner = MigrationRunner::new(
+        set.clone(),
+        redis.clone(),
+        vec![
+            guarded(1, true, false, &skipped),
+            guarded(2, false, true, &paused),
+            guarded(3, false, false, &unpaused),
+        ],
+    )
+    .unwrap();
+    let report = runner.run(RunOptions::default()).await.unwrap();
+    assert_eq!(report.skipped, vec![1]);
+    assert_eq!(report.completed, vec![2, 3]);
+    assert_eq!(
+        *skipped.lock().unwrap(),
+        None,
+        "a skipped migration never steps"
+    );
+    let record = runner.record(1).await.unwrap().unwrap();
+    assert!(record.completed);
+    assert_eq!(record.state["skipped"], true);
+    assert_eq!(*paused.lock().unwrap(), Some(true), "paused while it ran");
+    assert_eq!(
+        *unpaused.lock().unwrap(),
+        Some(false),
+        "and resumed afterwards"
+    );
+    assert!(!queue.is_paused().await.unwrap());
+
+    // A queue paused by someone else before the run stays paused after it.
+    let again = Arc::new(Mutex::new(None));
+    queue.pause().await.unwrap();
+    let runner =
+        MigrationRunner::new(set.clone(), redis, vec![guarded(4, false, true, &again)]).unwrap();
+    runner.run(RunOptions::default()).await.unwrap();
+    assert_eq!(*again.lock().unwrap(), Some(true));
+    assert!(
+        queue.is_paused().await.unwrap(),
+        "the previous pause state is restored"
+    );
+    queue.resume().await.unwrap();
+}

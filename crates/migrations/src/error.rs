@@ -48,6 +48,9 @@ pub enum MigrationError {
     /// Redis refused a lock operation.
     #[error("Redis refused a migration lock operation: {0}")]
     Redis(#[from] redis::RedisError),
+    /// The update queue (paused while a migration with `pause_indexing` runs) failed.
+    #[error("the update queue: {0}")]
+    Queue(#[from] trawl_indexer::QueueError),
 }
 
 impl MigrationError {

@@ -41,6 +41,9 @@ pub struct MigrationOptions {
     /// The migration can no longer run against the current code; the runner halts on it
     /// and advises recreating the indices.
     pub obsolete: bool,
+    /// Pause the update queue while it runs (workers claim nothing; pushes accumulate),
+    /// restoring the queue's previous pause state afterwards, whatever the outcome.
+    pub pause_indexing: bool,
 }
 
 impl Default for MigrationOptions {
@@ -51,6 +54,7 @@ impl Default for MigrationOptions {
             throttle: Duration::ZERO,
             max_attempts: 3,
             obsolete: false,
+            pause_indexing: false,
         }
     }
 }
@@ -102,4 +106,9 @@ pub trait Migration: Send + Sync {
     ) -> Result<Step, MigrationError>;
     /// Whether the work is already done (checked before every step).
     async fn completed(&self, ctx: &MigrationContext) -> Result<bool, MigrationError>;
+    /// Whether this deployment does not need it at all (checked once, before it starts);
+    /// a skipped migration is recorded as completed with `state.skipped = true`.
+    async fn skip(&self, _ctx: &MigrationContext) -> Result<bool, MigrationError> {
+        Ok(false)
+    }
 }

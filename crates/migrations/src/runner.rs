@@ -6,7 +6,7 @@ use redis::aio::ConnectionManager;
 use serde::Serialize;
 use trawl_analyzers::IndexKind;
 use trawl_client::Refresh;
-use trawl_indexer::IndexSet;
+use trawl_indexer::{IndexSet, Queue, QueueConfig};
 
 use crate::{
     Migration, MigrationContext, MigrationError, MigrationRecord, MigrationState, MigrationStatus,
@@ -25,6 +25,8 @@ pub struct RunOptions {
 pub struct RunReport {
     /// Versions completed by this run.
     pub completed: Vec<u64>,
+    /// Versions skipped (their skip condition held) by this run.
+    pub skipped: Vec<u64>,
     /// Steps run (successful or not).
     pub steps: u64,
     /// The run stopped early (`once`) with work left.
@@ -265,19 +267,70 @@ impl MigrationRunner {
                 });
             }
             if record.started_at.is_none() {
+                if m.skip(&self.ctx).await? {
+                    record.started_at = Some(jiff::Timestamp::now());
+                    record.state = serde_json::json!({ "skipped": true });
+                    self.complete(&mut record).await?;
+                    report.skipped.push(m.version());
+                    continue;
+                }
                 record.started_at = Some(jiff::Timestamp::now());
                 self.save(&record).await?;
             }
             tracing::info!(version = m.version(), name = m.name(), "running migration");
+            let queue = self.queue()?;
+            let was_paused = if opts.pause_indexing {
+                let was = queue.is_paused().await?;
+                queue.pause().await?;
+                Some(was)
+            } else {
+                None
+            };
+            let outcome = self
+                .steps(m.as_ref(), &mut record, options, &mut report)
+                .await;
+            if was_paused == Some(false) {
+                queue.resume().await?;
+            }
+            match outcome? {
+                Flow::Next => {}
+                Flow::Stop => return Ok(report),
+            }
+        }
+        Ok(report)
+    }
+
+    /// The update queue of this deployment (same namespace as the indices).
+    fn queue(&self) -> Result<Queue, MigrationError> {
+        Queue::new(
+            self.lock_redis(),
+            QueueConfig {
+                namespace: self.ctx.indices.names().prefix().to_string(),
+                ..QueueConfig::default()
+            },
+        )
+        .map_err(MigrationError::from)
+    }
+
+    /// Runs one migration's steps until it completes (`Next`) or the run stops (`Stop`).
+    async fn steps(
+        &self,
+        m: &dyn Migration,
+        record: &mut MigrationRecord,
+        options: RunOptions,
+        report: &mut RunReport,
+    ) -> Result<Flow, MigrationError> {
+        let opts = m.options();
+        {
             loop {
                 if m.completed(&self.ctx).await? {
-                    self.complete(&mut record).await?;
+                    self.complete(record).await?;
                     report.completed.push(m.version());
                     break;
                 }
                 if options.once && report.steps > 0 {
                     report.stopped_early = true;
-                    return Ok(report);
+                    return Ok(Flow::Stop);
                 }
                 let mut state = record.state.clone();
                 report.steps += 1;
@@ -286,11 +339,11 @@ impl MigrationRunner {
                         record.state = state;
                         record.failed = false;
                         if step == Step::Done {
-                            self.complete(&mut record).await?;
+                            self.complete(record).await?;
                             report.completed.push(m.version());
                             break;
                         }
-                        self.save(&record).await?;
+                        self.save(record).await?;
                     }
                     Err(e) => {
                         record.attempts += 1;
@@ -299,22 +352,22 @@ impl MigrationRunner {
                         tracing::warn!(version = m.version(), attempts = record.attempts, error = %e, "migration step failed");
                         if record.attempts >= opts.max_attempts {
                             record.halted = true;
-                            self.save(&record).await?;
-                            return Err(halted(m.as_ref(), &record));
+                            self.save(record).await?;
+                            return Err(halted(m, record));
                         }
-                        self.save(&record).await?;
+                        self.save(record).await?;
                     }
                 }
                 if options.once {
                     report.stopped_early = true;
-                    return Ok(report);
+                    return Ok(Flow::Stop);
                 }
                 if opts.batched && !opts.throttle.is_zero() {
                     tokio::time::sleep(opts.throttle).await;
                 }
             }
         }
-        Ok(report)
+        Ok(Flow::Next)
     }
 
     async fn complete(&self, record: &mut MigrationRecord) -> Result<(), MigrationError> {
@@ -324,6 +377,12 @@ impl MigrationRunner {
         record.failed = false;
         self.save(record).await
     }
+}
+
+/// Whether a run goes on to the next migration.
+enum Flow {
+    Next,
+    Stop,
 }
 
 fn halted(m: &dyn Migration, record: &MigrationRecord) -> MigrationError {
