@@ -223,8 +223,9 @@ pub async fn test_indices(
     Ok((set, cleanup))
 }
 
-/// A trawl client for the endpoint, with its credentials and CA file.
-pub fn engine_client(endpoint: &EngineEndpoint) -> anyhow::Result<trawl_client::Client> {
+/// A trawl client configuration builder for the endpoint, with its credentials and CA
+/// file, to tune further.
+pub fn client_builder(endpoint: &EngineEndpoint) -> trawl_client::ClientConfigBuilder {
     let mut builder = trawl_client::ClientConfig::builder().host(endpoint.url.as_str());
     match &endpoint.auth {
         trawl_stack::EngineAuth::None => {}
@@ -236,7 +237,14 @@ pub fn engine_client(endpoint: &EngineEndpoint) -> anyhow::Result<trawl_client::
     if let Some(ca) = &endpoint.ca_file {
         builder = builder.ca_file(ca);
     }
-    Ok(trawl_client::Client::new(builder.build()?)?)
+    builder
+}
+
+/// A trawl client for the endpoint, with its credentials and CA file.
+pub fn engine_client(endpoint: &EngineEndpoint) -> anyhow::Result<trawl_client::Client> {
+    Ok(trawl_client::Client::new(
+        client_builder(endpoint).build()?,
+    )?)
 }
 
 /// A multiplexed Redis connection whose response timeout fits blocking commands.

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use trawl_client::{
-    AliasAction, BulkIndexer, BulkOp, BulkOptions, ByQueryOutcome, Client, ClientConfig,
-    ClientError, Refresh, SearchOptions,
+    AliasAction, BulkIndexer, BulkOp, BulkOptions, ByQueryOutcome, Client, ClientError, Refresh,
+    SearchOptions,
 };
 use trawl_tests::{require_services, unique_name};
 
@@ -35,17 +35,7 @@ pub fn client_for(
     services: &trawl_stack::Services,
     tune: impl FnOnce(trawl_client::ClientConfigBuilder) -> trawl_client::ClientConfigBuilder,
 ) -> Client {
-    let mut builder = ClientConfig::builder().host(services.engine.url.as_str());
-    match &services.engine.auth {
-        trawl_stack::EngineAuth::None => {}
-        trawl_stack::EngineAuth::Basic { user, password } => {
-            builder = builder.basic_auth(user, password.expose())
-        }
-        trawl_stack::EngineAuth::ApiKey(key) => builder = builder.api_key(key.expose()),
-    }
-    if let Some(ca) = &services.engine.ca_file {
-        builder = builder.ca_file(ca);
-    }
+    let builder = trawl_tests::client_builder(&services.engine);
     Client::new(tune(builder).build().unwrap()).unwrap()
 }
 
