@@ -214,11 +214,13 @@ pub async fn test_indices(
 ) -> anyhow::Result<(trawl_indexer::IndexSet, IndexCleanup)> {
     let prefix = format!("{}-", unique_name(what));
     let cleanup = Engine::new(&services.engine)?.cleanup(format!("{prefix}*"));
+    let routes = trawl_indexer::WriteRoutes::new(redis_manager(&services.redis).await?, &prefix);
     let set = trawl_indexer::IndexSet::new(
         engine_client(&services.engine)?,
         trawl_indexer::IndexNames::with_prefix(prefix),
         trawl_analyzers::IndexOptions::default(),
-    );
+    )
+    .with_write_routes(routes);
     set.ensure().await?;
     Ok((set, cleanup))
 }
@@ -245,6 +247,16 @@ pub fn engine_client(endpoint: &EngineEndpoint) -> anyhow::Result<trawl_client::
     Ok(trawl_client::Client::new(
         client_builder(endpoint).build()?,
     )?)
+}
+
+/// A Redis connection manager (reconnects by itself), as the library crates take it.
+pub async fn redis_manager(
+    endpoint: &RedisEndpoint,
+) -> anyhow::Result<redis::aio::ConnectionManager> {
+    let client = redis::Client::open(endpoint.connection_url())?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(std::time::Duration::from_secs(10)));
+    Ok(client.get_connection_manager_with_config(config).await?)
 }
 
 /// A multiplexed Redis connection whose response timeout fits blocking commands.

@@ -10,6 +10,7 @@ mod indexing;
 mod migrations;
 mod queue;
 mod redis_store;
+mod reindex;
 mod search;
 mod stack;
 mod worker;

@@ -1,16 +1,30 @@
 //! Migrations against the real engine and Redis: strict order, batches that persist their
-//! state, halting and resuming, obsolete migrations, one runner at a time, dry runs.
+//! state, halting and resuming, obsolete migrations, one runner at a time, dry runs, free
+//! disk checks, backoff between attempts, the helper kinds on real indices (mappings,
+//! backfill through the update queue, delete-by-query and update-by-query tasks), the
+//! cached completion gate, the shipped migrations on fresh and old indices, and
+//! `recreate-index` marking every migration completed.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use trawl_analyzers::{IndexKind, IndexOptions};
+use trawl_client::{AliasAction, Refresh};
+use trawl_indexer::queue::MAX_SHARDS;
+use trawl_indexer::{IndexSet, Queue, QueueConfig, QueueRef, RepoId, RepoSpec, RepoStore};
+use trawl_migrations::helpers::{
+    AddMappings, BackfillField, CreateIndex, DeleteBelowSchemaVersion, RemoveField,
+};
 use trawl_migrations::{
-    Migration, MigrationContext, MigrationError, MigrationOptions, MigrationRunner, MigrationState,
-    RunOptions, Step,
+    Migration, MigrationContext, MigrationError, MigrationGate, MigrationOptions, MigrationRunner,
+    MigrationState, RunOptions, Step,
 };
 use trawl_tests::{require_services, test_indices};
+
+use crate::indexing::{TestRepo, assert_exact, indexer, spec, xtask_binary};
 
 type Log = Arc<Mutex<Vec<(u64, Value)>>>;
 
@@ -238,11 +252,13 @@ async fn migrations_run_strictly_in_order_once() {
     assert_eq!(versions(&l).len(), 3);
     assert!(again.pending().await.unwrap().is_empty());
 
-    // The shipped registry: indices exist already, so create_indices completes at once.
+    // The shipped registry: fresh indices with the current definitions, so every shipped
+    // migration's completed check holds at once.
     let shipped =
         MigrationRunner::new(set.clone(), redis, trawl_migrations::migrations::all()).unwrap();
     let report = shipped.run(RunOptions::default()).await.unwrap();
-    assert_eq!(report.completed, [20261122000000]);
+    assert_eq!(report.completed, shipped_versions());
+    assert_eq!(report.steps, 0, "{report:?}");
 }
 
 #[tokio::test]
@@ -579,4 +595,1087 @@ async fn skip_conditions_and_paused_indexing_are_honoured() {
         "the previous pause state is restored"
     );
     queue.resume().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Free disk, backoff, helpers, the completion gate, the shipped migrations, recreate-index.
+
+/// The versions of the shipped registry, in order.
+fn shipped_versions() -> Vec<u64> {
+    trawl_migrations::migrations::all()
+        .iter()
+        .map(|m| m.version())
+        .collect()
+}
+
+/// The update queue of a test deployment (the namespace the migrations use).
+fn deployment_queue(set: &IndexSet, redis: &redis::aio::ConnectionManager) -> Queue {
+    Queue::new(
+        redis.clone(),
+        QueueConfig {
+            namespace: set.names().prefix().to_string(),
+            ..QueueConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+/// Asks for `space` bytes of free disk.
+struct SpaceHungry {
+    version: u64,
+    space: u64,
+    log: Log,
+}
+
+#[trawl_migrations::async_trait]
+impl Migration for SpaceHungry {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn name(&self) -> &str {
+        "space_hungry"
+    }
+    fn options(&self) -> MigrationOptions {
+        MigrationOptions {
+            space_required: Some(self.space),
+            ..MigrationOptions::default()
+        }
+    }
+    async fn migrate(
+        &self,
+        _: &MigrationContext,
+        state: &mut Value,
+    ) -> Result<Step, MigrationError> {
+        self.log.lock().unwrap().push((self.version, state.clone()));
+        Ok(Step::Done)
+    }
+    async fn completed(&self, _: &MigrationContext) -> Result<bool, MigrationError> {
+        Ok(false)
+    }
+}
+
+#[tokio::test]
+async fn space_required_refuses_to_start_without_the_disk_and_passes_with_it() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "mig-space").await.unwrap();
+    let redis = redis(&services).await;
+    let available = set
+        .client()
+        .nodes_fs_available()
+        .await
+        .unwrap()
+        .expect("the cluster has a data node");
+    assert!(available > 0);
+    let l = log();
+    let registry = |space: u64| -> Vec<Box<dyn Migration>> {
+        vec![
+            Box::new(SpaceHungry {
+                version: 20261122000001,
+                space,
+                log: l.clone(),
+            }),
+            Box::new(Simple(20261122000002, l.clone())),
+        ]
+    };
+
+    // More than any node has: it does not start, and nothing later runs.
+    let too_much = available.saturating_mul(1000);
+    let runner = MigrationRunner::new(set.clone(), redis.clone(), registry(too_much)).unwrap();
+    let plan = runner.dry_run().await.unwrap();
+    assert!(plan[0].action.contains("of free disk"), "{plan:?}");
+    let err = runner.run(RunOptions::default()).await.unwrap_err();
+    match &err {
+        MigrationError::InsufficientSpace {
+            version,
+            required,
+            available: have,
+            ..
+        } => {
+            assert_eq!((*version, *required), (20261122000001, too_much));
+            assert!(*have < too_much, "{have}");
+        }
+        other => panic!("expected a refusal for lack of disk, got {other}"),
+    }
+    let message = err.to_string();
+    for part in [
+        "20261122000001",
+        "space_hungry",
+        &format!("{too_much} bytes"),
+        "has not started",
+        "cargo xtask migrate run",
+    ] {
+        assert!(message.contains(part), "{part:?} missing from: {message}");
+    }
+    assert!(versions(&l).is_empty());
+    let record = runner.record(20261122000001).await.unwrap().unwrap();
+    assert!(record.started_at.is_none() && !record.completed && !record.halted);
+    assert_eq!(record.attempts, 0, "a refusal is not a failed attempt");
+    assert!(record.last_error.unwrap().contains("free disk"));
+    let status = runner.status().await.unwrap();
+    assert_eq!(status[0].state, MigrationState::Pending);
+    assert_eq!(status[1].state, MigrationState::Pending);
+
+    // A megabyte: there is room, so both run (and the refusal is forgotten).
+    let runner = MigrationRunner::new(set.clone(), redis, registry(1024 * 1024)).unwrap();
+    let report = runner.run(RunOptions::default()).await.unwrap();
+    assert_eq!(report.completed, [20261122000001, 20261122000002]);
+    assert_eq!(versions(&l), [20261122000001, 20261122000002]);
+    let record = runner.record(20261122000001).await.unwrap().unwrap();
+    assert!(record.completed && record.last_error.is_none());
+}
+
+/// Fails its first `failures` steps, noting when each step ran.
+struct FailsAtFirst {
+    version: u64,
+    failures: usize,
+    calls: Arc<Mutex<Vec<Instant>>>,
+}
+
+#[trawl_migrations::async_trait]
+impl Migration for FailsAtFirst {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn name(&self) -> &str {
+        "fails_at_first"
+    }
+    fn options(&self) -> MigrationOptions {
+        MigrationOptions {
+            max_attempts: 5,
+            retry_backoff: Duration::from_millis(150),
+            max_retry_backoff: Duration::from_millis(300),
+            ..MigrationOptions::default()
+        }
+    }
+    async fn migrate(&self, _: &MigrationContext, _: &mut Value) -> Result<Step, MigrationError> {
+        let mut calls = self.calls.lock().unwrap();
+        calls.push(Instant::now());
+        if calls.len() <= self.failures {
+            return Err(MigrationError::step("not yet"));
+        }
+        Ok(Step::Done)
+    }
+    async fn completed(&self, _: &MigrationContext) -> Result<bool, MigrationError> {
+        Ok(false)
+    }
+}
+
+#[tokio::test]
+async fn failed_attempts_are_spaced_by_a_doubling_capped_backoff() {
+    let options = MigrationOptions {
+        retry_backoff: Duration::from_secs(1),
+        max_retry_backoff: Duration::from_secs(5),
+        ..MigrationOptions::default()
+    };
+    let waits: Vec<u64> = (0..6).map(|a| options.backoff(a).as_secs()).collect();
+    assert_eq!(waits, [0, 1, 2, 4, 5, 5]);
+
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "mig-backoff").await.unwrap();
+    let redis = redis(&services).await;
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let runner = MigrationRunner::new(
+        set,
+        redis,
+        vec![Box::new(FailsAtFirst {
+            version: 20261122000001,
+            failures: 3,
+            calls: calls.clone(),
+        })],
+    )
+    .unwrap();
+    let report = runner.run(RunOptions::default()).await.unwrap();
+    assert_eq!(report.completed, [20261122000001]);
+    assert_eq!(report.steps, 4);
+    let calls = calls.lock().unwrap().clone();
+    let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(gaps.len(), 3);
+    assert!(gaps[0] >= Duration::from_millis(150), "{gaps:?}");
+    assert!(gaps[1] >= Duration::from_millis(300), "doubled: {gaps:?}");
+    assert!(
+        gaps[2] >= Duration::from_millis(300) && gaps[2] < Duration::from_millis(550),
+        "capped at 300 ms, not 600: {gaps:?}"
+    );
+    let record = runner.record(20261122000001).await.unwrap().unwrap();
+    assert!(record.completed && record.attempts == 3);
+}
+
+/// A blob document as trawl writes it, at `schema_version`, with or without `line_count`.
+fn blob_doc(repo: &str, path: &str, schema_version: u32, line_count: Option<u64>) -> Value {
+    let mut doc = json!({
+        "type": "blob", "repo_id": repo, "visibility": "public", "schema_version": schema_version,
+        "blob": {
+            "oid": "e83c5163316f89bfbde7d9ab23ca2e25604af290", "rid": repo, "commit_sha": "abc",
+            "path": path, "file_name": path, "extension": "rs", "content": "fn main() {}\n",
+            "language": "rust", "size": 13, "binary": false, "truncated": false, "lossy": false,
+            "encoding": "utf-8", "symlink": false
+        }
+    });
+    if let Some(n) = line_count {
+        doc["blob"]["line_count"] = json!(n);
+    }
+    doc
+}
+
+async fn put_blobs(set: &IndexSet, docs: &[(String, String, Value)]) {
+    let alias = set.alias(IndexKind::Blobs);
+    for (id, routing, doc) in docs {
+        set.client()
+            .index_document(&alias, Some(id), doc, Some(routing), Refresh::No)
+            .await
+            .unwrap();
+    }
+    set.client().refresh(&alias).await.unwrap();
+}
+
+async fn count(set: &IndexSet, kind: IndexKind, query: Value) -> u64 {
+    let alias = set.alias(kind);
+    set.client().refresh(&alias).await.unwrap();
+    set.client().count(&alias, Some(&query)).await.unwrap()
+}
+
+#[tokio::test]
+async fn create_index_and_add_mappings_helpers_complete_on_real_indices() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "mig-mapping").await.unwrap();
+    let redis = redis(&services).await;
+    let ctx = MigrationContext::new(set.clone(), redis);
+    let client = set.client();
+
+    // CreateIndex: only when the alias is missing.
+    let tasks = CreateIndex::new(IndexKind::ReindexTasks);
+    assert!(tasks.completed(&ctx).await.unwrap());
+    for index in client
+        .alias_targets(&set.alias(IndexKind::ReindexTasks))
+        .await
+        .unwrap()
+    {
+        client.delete_index(&index).await.unwrap();
+    }
+    assert!(!tasks.completed(&ctx).await.unwrap());
+    let mut state = json!({});
+    assert_eq!(tasks.migrate(&ctx, &mut state).await.unwrap(), Step::Done);
+    assert!(tasks.completed(&ctx).await.unwrap());
+    assert!(
+        state["created"]
+            .as_str()
+            .unwrap()
+            .contains("trawl-reindex-tasks")
+    );
+
+    // AddMappings: new fields, and `_meta.schema_version` moved while the rest stays.
+    let add = AddMappings::new(
+        IndexKind::Blobs,
+        json!({
+            "blob": { "properties": {
+                "owner": { "type": "keyword" },
+                "stats": { "properties": { "tokens": { "type": "long" } } }
+            } },
+            "reviewed": { "type": "boolean" }
+        }),
+    )
+    .with_schema_version(7);
+    let mut fields = add.fields();
+    fields.sort();
+    assert_eq!(fields, ["blob.owner", "blob.stats.tokens", "reviewed"]);
+    assert!(!add.completed(&ctx).await.unwrap());
+    let mut state = json!({});
+    assert_eq!(add.migrate(&ctx, &mut state).await.unwrap(), Step::Done);
+    assert!(add.completed(&ctx).await.unwrap());
+    let mapping = client
+        .get_mapping(&set.alias(IndexKind::Blobs))
+        .await
+        .unwrap();
+    let mapping = &mapping.as_object().unwrap().values().next().unwrap()["mappings"];
+    assert_eq!(mapping["_meta"]["schema_version"], 7);
+    assert_eq!(mapping["_meta"]["content_variant"], "standard", "kept");
+    assert_eq!(mapping["dynamic"], "strict");
+    assert_eq!(
+        mapping["properties"]["blob"]["properties"]["stats"]["properties"]["tokens"]["type"],
+        "long"
+    );
+    // The new fields take documents now (the mapping is strict: before, this was refused).
+    let mut doc = blob_doc("m", "a.rs", 2, Some(1));
+    doc["blob"]["owner"] = json!("alice");
+    doc["reviewed"] = json!(true);
+    client
+        .index_document(
+            &set.alias(IndexKind::Blobs),
+            Some("m_a.rs"),
+            &doc,
+            Some("m"),
+            Refresh::WaitFor,
+        )
+        .await
+        .unwrap();
+    // A field whose type would change is refused, and the step says so.
+    let clash = AddMappings::new(
+        IndexKind::Blobs,
+        json!({ "blob": { "properties": { "owner": { "type": "long" } } } }),
+    );
+    assert!(clash.migrate(&ctx, &mut json!({})).await.is_err());
+}
+
+async fn register(store: &RepoStore, id: &str, commit: &str) {
+    let repo = RepoId::new(id).unwrap();
+    store
+        .register(&RepoSpec::new(repo.clone(), format!("/nowhere/{id}")))
+        .await
+        .unwrap();
+    store.complete(&repo, Some(commit), 1, 0).await.unwrap();
+}
+
+/// Claims and acknowledges everything waiting in the queue; returns the refs.
+async fn take_all(queue: &Queue) -> BTreeSet<String> {
+    let mut taken = BTreeSet::new();
+    for shard in 0..MAX_SHARDS {
+        loop {
+            let claimed = queue.claim(shard, 100, "test-taker").await.unwrap();
+            if claimed.is_empty() {
+                break;
+            }
+            queue.ack(&claimed, "test-taker").await.unwrap();
+            taken.extend(claimed.into_iter().map(|c| c.member));
+        }
+    }
+    taken
+}
+
+/// What a worker of the new release does to a repository's blobs: write the field.
+async fn give_line_count(set: &IndexSet, repos: &[&str]) {
+    set.client()
+        .update_by_query(
+            &set.alias(IndexKind::Blobs),
+            &json!({ "terms": { "repo_id": repos } }),
+            Some(&json!({
+                "source": "ctx._source.blob.line_count = 1; ctx._source.schema_version = 2"
+            })),
+            true,
+        )
+        .await
+        .unwrap();
+    set.client()
+        .refresh(&set.alias(IndexKind::Blobs))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn backfill_enqueues_the_repositories_lacking_the_field_in_batches_and_holds_back() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "mig-backfill").await.unwrap();
+    let redis = redis(&services).await;
+    let ctx = MigrationContext::new(set.clone(), redis.clone());
+    let queue = deployment_queue(&set, &redis);
+    let store = RepoStore::new(set.clone());
+
+    // bf-a, bf-b, bf-d: registered, documents without the field; bf-c: registered, with
+    // it; bf-gone: documents without it, no longer registered.
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    for id in ["bf-a", "bf-b", "bf-c", "bf-d"] {
+        register(&store, id, sha).await;
+    }
+    let mut docs = Vec::new();
+    for (repo, with) in [
+        ("bf-a", false),
+        ("bf-b", false),
+        ("bf-c", true),
+        ("bf-d", false),
+        ("bf-gone", false),
+    ] {
+        for file in ["x.rs", "y.rs"] {
+            let line_count = with.then_some(1);
+            docs.push((
+                format!("{repo}_{file}"),
+                repo.to_string(),
+                blob_doc(repo, file, if with { 2 } else { 1 }, line_count),
+            ));
+        }
+    }
+    put_blobs(&set, &docs).await;
+
+    let backfill = BackfillField::new(IndexKind::Blobs, "blob.line_count")
+        .with_batch_size(2)
+        .with_max_queue_depth(3);
+    assert!(!backfill.completed(&ctx).await.unwrap());
+    assert_eq!(backfill.lacking(&ctx).await.unwrap(), 8);
+    let mut state = json!({});
+
+    // First batch: two repositories, in repo_id order.
+    assert_eq!(
+        backfill.migrate(&ctx, &mut state).await.unwrap(),
+        Step::More
+    );
+    assert_eq!(state["after"]["repo_id"], "bf-b");
+    assert_eq!(state["pass_enqueued"], 2);
+    let status = queue.status().await.unwrap();
+    assert_eq!(status.pending, 2);
+    // They will be indexed again in place: a checkpoint at their last commit, purged.
+    let a = store
+        .get(&RepoId::new("bf-a").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let marker = a.checkpoint.expect("a re-render checkpoint");
+    assert_eq!(
+        (marker.target.as_str(), marker.base, marker.purged),
+        (sha, None, true)
+    );
+    assert_eq!((marker.files_done, marker.commits_done), (0, 0));
+
+    // The queue gets deeper than the threshold: the next step holds back.
+    queue
+        .enqueue(&[
+            QueueRef::Repo(RepoId::new("other-1").unwrap()),
+            QueueRef::Repo(RepoId::new("other-2").unwrap()),
+        ])
+        .await
+        .unwrap();
+    let before = state.clone();
+    assert_eq!(
+        backfill.migrate(&ctx, &mut state).await.unwrap(),
+        Step::More
+    );
+    assert!(
+        state["progress"].as_str().unwrap().contains("holding back"),
+        "{state}"
+    );
+    assert_eq!(state["after"], before["after"], "the cursor did not move");
+    assert_eq!(queue.status().await.unwrap().pending, 4, "nothing enqueued");
+    let mut taken = take_all(&queue).await;
+
+    // The queue drained: the second batch (bf-d; bf-gone is not registered) and the end of
+    // the pass.
+    assert_eq!(
+        backfill.migrate(&ctx, &mut state).await.unwrap(),
+        Step::More
+    );
+    assert_eq!(state["pass_enqueued"], 3);
+    assert_eq!(state["pass_orphans"], 2);
+    assert_eq!(
+        backfill.migrate(&ctx, &mut state).await.unwrap(),
+        Step::More
+    );
+    assert_eq!(state["phase"], "settle", "{state}");
+    taken.extend(take_all(&queue).await);
+    assert_eq!(
+        taken,
+        BTreeSet::from(
+            [
+                "repo:bf-a",
+                "repo:bf-b",
+                "repo:bf-d",
+                "repo:other-1",
+                "repo:other-2"
+            ]
+            .map(String::from)
+        ),
+        "exactly the registered repositories lacking the field, and the test's own two"
+    );
+
+    // The workers did nothing useful twice in a row: the backfill says so, naming them.
+    assert_eq!(
+        backfill.migrate(&ctx, &mut state).await.unwrap(),
+        Step::More
+    );
+    assert_eq!(
+        (state["pass"].clone(), state["stalled"].clone()),
+        (json!(2), json!(1))
+    );
+    while state["phase"] != "settle" {
+        assert_eq!(
+            backfill.migrate(&ctx, &mut state).await.unwrap(),
+            Step::More
+        );
+    }
+    assert_eq!(take_all(&queue).await.len(), 3, "enqueued again");
+    let err = backfill.migrate(&ctx, &mut state).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("8 documents still lack blob.line_count")
+            && message.contains("bf-a")
+            && message.contains("queue dead"),
+        "{message}"
+    );
+
+    // Fixed (the workers write the field now) and retried: the next pass finds only the
+    // unregistered repository's documents, and the backfill is done.
+    give_line_count(&set, &["bf-a", "bf-b", "bf-d"]).await;
+    backfill.on_retry(&mut state);
+    let mut steps = 0;
+    loop {
+        steps += 1;
+        assert!(steps < 10, "{state}");
+        if backfill.migrate(&ctx, &mut state).await.unwrap() == Step::Done {
+            break;
+        }
+    }
+    assert!(take_all(&queue).await.is_empty());
+    assert_eq!(state["orphans"], 2);
+    assert_eq!(state["enqueued"], 6);
+    assert_eq!(backfill.lacking(&ctx).await.unwrap(), 2);
+}
+
+/// Runs a helper as a migration, with short polls.
+struct HelperMigration<H> {
+    version: u64,
+    helper: H,
+}
+
+#[trawl_migrations::async_trait]
+impl Migration for HelperMigration<DeleteBelowSchemaVersion> {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn name(&self) -> &str {
+        "delete_below"
+    }
+    fn options(&self) -> MigrationOptions {
+        MigrationOptions {
+            throttle: Duration::from_millis(100),
+            ..self.helper.options()
+        }
+    }
+    async fn migrate(
+        &self,
+        ctx: &MigrationContext,
+        state: &mut Value,
+    ) -> Result<Step, MigrationError> {
+        self.helper.migrate(ctx, state).await
+    }
+    async fn completed(&self, ctx: &MigrationContext) -> Result<bool, MigrationError> {
+        self.helper.completed(ctx).await
+    }
+    fn on_retry(&self, state: &mut Value) {
+        self.helper.on_retry(state);
+    }
+}
+
+#[trawl_migrations::async_trait]
+impl Migration for HelperMigration<RemoveField> {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn name(&self) -> &str {
+        "remove_field"
+    }
+    fn options(&self) -> MigrationOptions {
+        MigrationOptions {
+            throttle: Duration::from_millis(100),
+            ..self.helper.options()
+        }
+    }
+    async fn migrate(
+        &self,
+        ctx: &MigrationContext,
+        state: &mut Value,
+    ) -> Result<Step, MigrationError> {
+        self.helper.migrate(ctx, state).await
+    }
+    async fn completed(&self, ctx: &MigrationContext) -> Result<bool, MigrationError> {
+        self.helper.completed(ctx).await
+    }
+    fn on_retry(&self, state: &mut Value) {
+        self.helper.on_retry(state);
+    }
+}
+
+#[tokio::test]
+async fn delete_below_a_schema_version_runs_as_a_task_and_a_rerun_polls_the_same_task() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "mig-delete").await.unwrap();
+    let redis = redis(&services).await;
+    let mut docs = Vec::new();
+    for i in 0..30 {
+        docs.push((
+            format!("old_{i}.rs"),
+            "old".to_string(),
+            blob_doc("old", &format!("{i}.rs"), 1, None),
+        ));
+    }
+    for i in 0..5 {
+        docs.push((
+            format!("new_{i}.rs"),
+            "new".to_string(),
+            blob_doc("new", &format!("{i}.rs"), 2, Some(1)),
+        ));
+    }
+    put_blobs(&set, &docs).await;
+    let registry = || -> Vec<Box<dyn Migration>> {
+        vec![Box::new(HelperMigration {
+            version: 20261122000001,
+            helper: DeleteBelowSchemaVersion::new(IndexKind::Blobs, 2),
+        })]
+    };
+
+    // One step: the task starts; its id is in the stored state. Then the runner "crashes".
+    let runner = MigrationRunner::new(set.clone(), redis.clone(), registry()).unwrap();
+    let report = runner.run(RunOptions { once: true }).await.unwrap();
+    assert!(report.stopped_early && report.steps == 1, "{report:?}");
+    let record = runner.record(20261122000001).await.unwrap().unwrap();
+    let task = record.state["task"]
+        .as_str()
+        .expect("a task id")
+        .to_string();
+    assert_eq!(record.state["tasks_started"], 1);
+    drop(runner);
+    let finished = set
+        .client()
+        .wait_for_task(
+            &trawl_client::TaskId(task.clone()),
+            Duration::from_millis(100),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert!(finished.succeeded(), "{finished:?}");
+    // Meanwhile an old writer added three more (after the task's snapshot).
+    let late: Vec<_> = (0..3)
+        .map(|i| {
+            (
+                format!("late_{i}.rs"),
+                "late".to_string(),
+                blob_doc("late", &format!("{i}.rs"), 1, None),
+            )
+        })
+        .collect();
+    put_blobs(&set, &late).await;
+
+    // A new runner polls that task rather than starting another for the same documents;
+    // then, finding the late ones, starts one for them.
+    let runner = MigrationRunner::new(set.clone(), redis, registry()).unwrap();
+    let report = runner.run(RunOptions::default()).await.unwrap();
+    assert_eq!(report.completed, [20261122000001]);
+    let record = runner.record(20261122000001).await.unwrap().unwrap();
+    assert_eq!(record.state["last_task"], task.as_str(), "{}", record.state);
+    assert_eq!(record.state["deleted"], 30, "counted from the polled task");
+    assert_eq!(record.state["tasks_started"], 2, "{}", record.state);
+    assert_ne!(record.state["task"], task.as_str(), "{}", record.state);
+    for repo in ["old", "late"] {
+        assert_eq!(
+            count(
+                &set,
+                IndexKind::Blobs,
+                json!({ "term": { "repo_id": repo } })
+            )
+            .await,
+            0
+        );
+    }
+    assert_eq!(
+        count(
+            &set,
+            IndexKind::Blobs,
+            json!({ "term": { "repo_id": "new" } })
+        )
+        .await,
+        5
+    );
+}
+
+#[tokio::test]
+async fn remove_field_runs_an_update_by_query_task() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "mig-remove").await.unwrap();
+    let redis = redis(&services).await;
+    let mut docs = Vec::new();
+    for repo in ["strip", "keep"] {
+        for i in 0..10 {
+            docs.push((
+                format!("{repo}_{i}.rs"),
+                repo.to_string(),
+                blob_doc(repo, &format!("{i}.rs"), 2, Some(1)),
+            ));
+        }
+    }
+    put_blobs(&set, &docs).await;
+    let helper = RemoveField::new(IndexKind::Blobs, "blob.encoding")
+        .with_filter(json!({ "term": { "repo_id": "strip" } }));
+    let ctx = MigrationContext::new(set.clone(), redis.clone());
+    assert!(!helper.completed(&ctx).await.unwrap());
+    // Step by step: start the task, poll it until it is done.
+    let mut state = json!({});
+    assert_eq!(helper.migrate(&ctx, &mut state).await.unwrap(), Step::More);
+    let task = state["task"].as_str().expect("a task").to_string();
+    let mut steps = 1;
+    while helper.migrate(&ctx, &mut state).await.unwrap() == Step::More {
+        steps += 1;
+        assert!(steps < 200, "{state}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state["last_task"], task.as_str(), "{state}");
+    assert_eq!(state["tasks_started"], 1, "{state}");
+    assert_eq!(state["updated"], 10, "{state}");
+    assert!(helper.completed(&ctx).await.unwrap());
+    // As a migration, it is completed at once now.
+    let runner = MigrationRunner::new(
+        set.clone(),
+        redis,
+        vec![Box::new(HelperMigration {
+            version: 20261122000001,
+            helper: helper.clone(),
+        })],
+    )
+    .unwrap();
+    let report = runner.run(RunOptions::default()).await.unwrap();
+    assert_eq!((report.completed, report.steps), (vec![20261122000001], 0));
+
+    let exists = json!({ "exists": { "field": "blob.encoding" } });
+    assert_eq!(
+        count(&set, IndexKind::Blobs, exists).await,
+        10,
+        "only `strip` lost it"
+    );
+    let doc = set
+        .client()
+        .get_document(&set.alias(IndexKind::Blobs), "strip_3.rs", Some("strip"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(doc["blob"].get("encoding").is_none(), "{doc}");
+    assert_eq!(doc["blob"]["path"], "3.rs", "the rest stays");
+    assert_eq!(doc["blob"]["line_count"], 1);
+}
+
+#[tokio::test]
+async fn the_completion_gate_keeps_false_for_its_ttl_and_true_for_good() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "mig-gate").await.unwrap();
+    let redis = redis(&services).await;
+    let ttl = Duration::from_millis(1500);
+    let gate = MigrationGate::new(set.clone()).with_ttl(ttl);
+    assert_eq!(MigrationGate::DEFAULT_TTL, Duration::from_secs(30));
+    assert!(!gate.is_completed(20261122000001).await.unwrap());
+    let asked = Instant::now();
+
+    let l = log();
+    let runner = MigrationRunner::new(
+        set.clone(),
+        redis.clone(),
+        vec![Box::new(Simple(20261122000001, l.clone()))],
+    )
+    .unwrap();
+    runner.run(RunOptions::default()).await.unwrap();
+    assert!(
+        runner
+            .record(20261122000001)
+            .await
+            .unwrap()
+            .unwrap()
+            .completed
+    );
+
+    // Within the time to live the cached `false` stands (a clone shares the cache)…
+    assert!(!gate.clone().is_completed(20261122000001).await.unwrap());
+    assert!(
+        asked.elapsed() < ttl,
+        "the test was too slow to see the cache"
+    );
+    // …after it, the record is read again.
+    tokio::time::sleep(ttl.saturating_sub(asked.elapsed()) + Duration::from_millis(100)).await;
+    assert!(gate.is_completed(20261122000001).await.unwrap());
+
+    // `true` is kept for good, even if the record went away.
+    set.client()
+        .delete_document(
+            &set.alias(IndexKind::Migrations),
+            "20261122000001",
+            None,
+            Refresh::WaitFor,
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    assert!(gate.is_completed(20261122000001).await.unwrap());
+    let fresh = MigrationGate::new(set.clone());
+    assert!(!fresh.is_completed(20261122000001).await.unwrap());
+}
+
+#[tokio::test]
+async fn shipped_migrations_complete_at_once_on_fresh_indices() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "mig-fresh").await.unwrap();
+    let redis = redis(&services).await;
+    let runner =
+        MigrationRunner::new(set.clone(), redis, trawl_migrations::migrations::all()).unwrap();
+    let plan = runner.dry_run().await.unwrap();
+    assert_eq!(plan.len(), shipped_versions().len());
+    let started = Instant::now();
+    let report = runner.run(RunOptions::default()).await.unwrap();
+    assert_eq!(report.completed, shipped_versions());
+    assert_eq!(report.steps, 0, "every completed check holds: {report:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(runner.pending().await.unwrap().is_empty());
+}
+
+/// An in-process queue worker, stopped (and awaited) on drop.
+struct RunningWorker {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningWorker {
+    fn start(queue: Queue, indexer: trawl_indexer::RepoIndexer) -> Self {
+        let worker = trawl_indexer::Worker::new(
+            queue,
+            indexer,
+            trawl_indexer::WorkerOptions {
+                concurrency: 2,
+                idle_poll: Duration::from_millis(100),
+                shutdown_grace: Duration::from_secs(20),
+            },
+        );
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            worker.run(stopped).await.unwrap();
+        });
+        RunningWorker {
+            stop,
+            task: Some(task),
+        }
+    }
+
+    async fn stop(mut self) {
+        self.stop.send(true).unwrap();
+        let task = self.task.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(60), task)
+            .await
+            .expect("the worker stops")
+            .expect("the worker does not panic");
+    }
+}
+
+impl Drop for RunningWorker {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn shipped_migrations_add_and_backfill_line_count_on_an_old_deployment() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "mig-old").await.unwrap();
+    let redis = redis(&services).await;
+    let client = set.client().clone();
+    let blobs = set.alias(IndexKind::Blobs);
+
+    // Two repositories, indexed by the current release…
+    let one = TestRepo::new();
+    one.write("src/a.rs", "fn a() {\n    1\n}\n");
+    one.write("README.md", "# one");
+    one.commit("one");
+    let two = TestRepo::new();
+    two.write("lib.rs", "pub fn two() {}\n");
+    two.commit("two");
+    let indexer = indexer(&services, &set).await;
+    for (id, repo) in [("old-one", &one), ("old-two", &two)] {
+        indexer
+            .index(&spec(id, repo), Arc::default())
+            .await
+            .unwrap();
+    }
+
+    // …then turned into what schema 1 looked like: a blobs index without the field in its
+    // mapping, documents without it at schema version 1; plus a document of a repository
+    // that is no longer registered.
+    let current = client.alias_targets(&blobs).await.unwrap().remove(0);
+    let old_index = format!("{}trawl-blobs-schema1", set.names().prefix());
+    let mut definition = IndexKind::Blobs.definition(&IndexOptions::default());
+    definition["mappings"]["properties"]["blob"]["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("line_count");
+    definition["mappings"]["_meta"]["schema_version"] = json!(1);
+    client.create_index(&old_index, &definition).await.unwrap();
+    let task = client
+        .reindex(
+            &json!({
+                "source": { "index": current },
+                "dest": { "index": old_index },
+                "script": {
+                    "source": "ctx._source.blob.remove('line_count'); ctx._source.schema_version = 1"
+                }
+            }),
+            None,
+        )
+        .await
+        .unwrap();
+    let copied = client
+        .wait_for_task(&task, Duration::from_millis(100), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(copied.succeeded(), "{copied:?}");
+    client
+        .update_aliases(&[
+            AliasAction::Add {
+                index: old_index.clone(),
+                alias: blobs.clone(),
+                is_write_index: Some(true),
+            },
+            AliasAction::RemoveIndex { index: current },
+        ])
+        .await
+        .unwrap();
+    client
+        .index_document(
+            &blobs,
+            Some("gone_x.rs"),
+            &blob_doc("gone", "x.rs", 1, None),
+            Some("gone"),
+            Refresh::WaitFor,
+        )
+        .await
+        .unwrap();
+    let total = count(&set, IndexKind::Blobs, json!({ "match_all": {} })).await;
+    assert_eq!(total, 4);
+    assert_eq!(
+        count(
+            &set,
+            IndexKind::Blobs,
+            json!({ "exists": { "field": "blob.line_count" } })
+        )
+        .await,
+        0
+    );
+
+    // The new release's migrations run with its workers.
+    let worker = RunningWorker::start(deployment_queue(&set, &redis), indexer);
+    let runner = MigrationRunner::new(
+        set.clone(),
+        redis.clone(),
+        trawl_migrations::migrations::all(),
+    )
+    .unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(180), runner.run(RunOptions::default()))
+        .await
+        .expect("the migrations finish")
+        .unwrap();
+    worker.stop().await;
+    assert_eq!(report.completed, shipped_versions());
+
+    let mapping = client.get_mapping(&blobs).await.unwrap();
+    let mapping = &mapping[old_index.as_str()]["mappings"];
+    assert_eq!(
+        mapping["properties"]["blob"]["properties"]["line_count"]["type"],
+        "integer"
+    );
+    assert_eq!(mapping["_meta"]["schema_version"], 2);
+    assert_eq!(mapping["_meta"]["content_variant"], "standard");
+
+    // Every document of the registered repositories was written again, in place, with the
+    // field; the unregistered repository's document is gone.
+    assert_exact(&set, "old-one", &one).await;
+    assert_exact(&set, "old-two", &two).await;
+    assert_eq!(
+        count(
+            &set,
+            IndexKind::Blobs,
+            json!({ "term": { "repo_id": "gone" } })
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &set,
+            IndexKind::Blobs,
+            json!({ "term": { "schema_version": 2 } })
+        )
+        .await,
+        3
+    );
+    let a = client
+        .get_document(&blobs, "old-one_src/a.rs", Some("old-one"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a["blob"]["line_count"], 3);
+    let readme = client
+        .get_document(&blobs, "old-one_README.md", Some("old-one"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(readme["blob"]["line_count"], 1);
+
+    let backfill = runner.record(20261124000100).await.unwrap().unwrap();
+    assert_eq!(backfill.state["enqueued"], 2, "{}", backfill.state);
+    assert_eq!(
+        backfill.state["orphans"], 1,
+        "the unregistered one: {}",
+        backfill.state
+    );
+    // One delete-by-query task (the runner saw it complete through the completed check).
+    let delete = runner.record(20261124000200).await.unwrap().unwrap();
+    assert_eq!(delete.state["tasks_started"], 1, "{}", delete.state);
+    let task = trawl_client::TaskId(delete.state["task"].as_str().unwrap().to_string());
+    let task = client.task(&task).await.unwrap();
+    assert!(task.succeeded(), "{task:?}");
+    assert_eq!(task.response.unwrap()["deleted"], 1);
+    let store = RepoStore::new(set.clone());
+    for id in ["old-one", "old-two"] {
+        let status = store.get(&RepoId::new(id).unwrap()).await.unwrap().unwrap();
+        assert!(status.checkpoint.is_none(), "{id}: the re-render finished");
+        assert_eq!(status.status.as_deref(), Some("indexed"));
+    }
+}
+
+#[tokio::test]
+async fn recreate_index_marks_every_migration_completed() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "mig-recreate").await.unwrap();
+    let redis = redis(&services).await;
+    let runner = MigrationRunner::new(
+        set.clone(),
+        redis.clone(),
+        trawl_migrations::migrations::all(),
+    )
+    .unwrap();
+    assert_eq!(
+        runner.pending().await.unwrap().len(),
+        shipped_versions().len()
+    );
+
+    // The library call xtask makes…
+    set.recreate().await.unwrap();
+    assert_eq!(
+        runner.mark_all_completed().await.unwrap(),
+        shipped_versions()
+    );
+    for row in runner.status().await.unwrap() {
+        assert_eq!(row.state, MigrationState::Completed, "{row:?}");
+    }
+    let record = runner.record(20261124000100).await.unwrap().unwrap();
+    assert_eq!(record.state["marked_completed"], true);
+    assert!(runner.mark_all_completed().await.unwrap().is_empty());
+    assert_eq!(runner.run(RunOptions::default()).await.unwrap().steps, 0);
+
+    // …and the command itself, which deletes the migrations index too.
+    let out = std::process::Command::new(xtask_binary())
+        .args(["recreate-index", "--yes"])
+        .env("TRAWL_INDEX_PREFIX", set.names().prefix())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "recreate-index: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "marked {} migrations completed",
+            shipped_versions().len()
+        )),
+        "{stdout}"
+    );
+    for row in runner.status().await.unwrap() {
+        assert_eq!(row.state, MigrationState::Completed, "{row:?}");
+    }
 }

@@ -296,6 +296,26 @@ async fn local_provider_forms_a_three_node_cluster() {
             status.engine.as_ref().and_then(|e| e.nodes) == Some(3),
             "{status:?}"
         );
+        // A zero-downtime reindex on the cluster: 3 shards with a replica each, so the
+        // copy runs 6 slices per index across the nodes and the swap waits for green.
+        let redis = trawl_tests::redis_manager(&up.services.redis).await?;
+        let prefix = format!("{}-", trawl_tests::unique_name("cluster-reindex"));
+        let set = trawl_indexer::IndexSet::new(
+            trawl_tests::engine_client(&up.services.engine)?,
+            trawl_indexer::IndexNames::with_prefix(&prefix),
+            trawl_analyzers::IndexOptions {
+                shards: 3,
+                replicas: 1,
+                ..Default::default()
+            },
+        )
+        .with_write_routes(trawl_indexer::WriteRoutes::new(redis.clone(), &prefix));
+        set.ensure().await?;
+        let driver = trawl_migrations::reindex::ReindexDriver::new(set.clone(), redis)?
+            .with_poll_interval(Duration::from_millis(100));
+        crate::reindex::live_reindex(&set, driver, 3000, 400.0).await;
+        let health = set.client().cluster_health().await?;
+        anyhow::ensure!(health.status == "green", "{health:?}");
         anyhow::Ok(())
     }
     .await;

@@ -27,13 +27,15 @@ pub fn index_names() -> IndexNames {
     IndexNames::with_prefix(std::env::var("TRAWL_INDEX_PREFIX").unwrap_or_default())
 }
 
-/// The index set with the default definitions.
-pub fn index_set(services: &Services) -> anyhow::Result<IndexSet> {
-    Ok(IndexSet::new(
-        client(services)?,
-        index_names(),
-        IndexOptions::default(),
-    ))
+/// The index set with the default definitions and the deployment's write routes (so
+/// that writes are copied to the new indices while a reindex runs).
+pub async fn index_set(services: &Services) -> anyhow::Result<IndexSet> {
+    let routes =
+        trawl_indexer::WriteRoutes::new(redis(services).await?, index_names().prefix().to_string());
+    Ok(
+        IndexSet::new(client(services)?, index_names(), IndexOptions::default())
+            .with_write_routes(routes),
+    )
 }
 
 /// A Redis connection that reconnects by itself; its response timeout (10 s) leaves room

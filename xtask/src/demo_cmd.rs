@@ -68,7 +68,7 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
 
     step("3. index");
     let services = crate::connect::services()?;
-    let indices = crate::connect::index_set(&services)?;
+    let indices = crate::connect::index_set(&services).await?;
     indices.ensure().await.context("creating trawl's indices")?;
     let locks = crate::connect::repo_locks(
         crate::connect::redis(&services).await?,

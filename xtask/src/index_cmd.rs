@@ -112,7 +112,7 @@ fn specs(args: &IndexArgs) -> anyhow::Result<Vec<RepoSpec>> {
 pub async fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
     let specs = specs(&args)?;
     let services = crate::connect::services()?;
-    let indices = crate::connect::index_set(&services)?;
+    let indices = crate::connect::index_set(&services).await?;
     indices
         .ensure()
         .await

@@ -68,7 +68,7 @@ pub fn size_table(sizes: &[IndexSize]) -> Table {
 /// `index-size`: documents and store sizes per concrete index, with a total.
 pub async fn size(args: IndexSizeArgs) -> anyhow::Result<ExitCode> {
     let services = crate::connect::services()?;
-    let set = crate::connect::index_set(&services)?;
+    let set = crate::connect::index_set(&services).await?;
     let sizes = set
         .sizes()
         .await
@@ -86,11 +86,12 @@ pub async fn size(args: IndexSizeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `recreate-index`: deletes every index behind the aliases and creates them empty, after
+/// `recreate-index`: deletes every index behind the aliases and creates them empty (and
+/// marks every migration completed: the new indices have the current definitions), after
 /// a typed confirmation (or `--yes`).
 pub async fn recreate(args: RecreateIndexArgs) -> anyhow::Result<ExitCode> {
     let services = crate::connect::services()?;
-    let set = crate::connect::index_set(&services)?;
+    let set = crate::connect::index_set(&services).await?;
     let before = set.sizes().await.context("reading the current indices")?;
     if !args.yes {
         let what = if before.is_empty() {
@@ -124,6 +125,15 @@ pub async fn recreate(args: RecreateIndexArgs) -> anyhow::Result<ExitCode> {
     set.recreate().await.context(
         "recreating the indices (some may be deleted already; run recreate-index again)",
     )?;
+    // New indices have the current definitions: no migration is left to apply to them.
+    let marked = trawl_migrations::MigrationRunner::new(
+        set.clone(),
+        crate::connect::redis(&services).await?,
+        trawl_migrations::migrations::all(),
+    )?
+    .mark_all_completed()
+    .await
+    .context("marking every migration completed (run `cargo xtask recreate-index` again)")?;
     let after = set.sizes().await.context("reading the new indices")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&after)?);
@@ -136,9 +146,10 @@ pub async fn recreate(args: RecreateIndexArgs) -> anyhow::Result<ExitCode> {
         }
         println!("{table}");
         println!(
-            "deleted {} indices, created {} empty ones",
+            "deleted {} indices, created {} empty ones; marked {} migrations completed",
             before.len(),
-            after.len()
+            after.len(),
+            marked.len()
         );
     }
     Ok(ExitCode::SUCCESS)

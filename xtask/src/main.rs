@@ -9,6 +9,7 @@ mod index_cmd;
 mod indices_cmd;
 mod migrate_cmd;
 mod queue_cmd;
+mod reindex_cmd;
 mod search_cmd;
 mod seed_cmd;
 mod size_change_cmd;
@@ -76,7 +77,8 @@ enum Command {
         after_help = "Examples:\n  cargo xtask index-size\n  cargo xtask index-size --json | jq '.[] | {alias, docs}'\n  TRAWL_INDEX_PREFIX=staging- cargo xtask index-size"
     )]
     IndexSize(indices_cmd::IndexSizeArgs),
-    /// Delete every index behind the trawl aliases and create them again, empty.
+    /// Delete every index behind the trawl aliases and create them again, empty; every
+    /// migration is marked completed (the new indices have the current definitions).
     #[command(
         after_help = "Examples:\n  cargo xtask recreate-index          # asks you to type `yes`\n  cargo xtask recreate-index --yes    # no question (scripts, CI)\n  TRAWL_INDEX_PREFIX=scratch- cargo xtask recreate-index --yes --json"
     )]
@@ -104,6 +106,13 @@ enum Command {
         after_help = "Examples:\n  cargo xtask migrate run\n  cargo xtask migrate run --dry-run\n  cargo xtask migrate run --once\n  cargo xtask migrate status --json\n  cargo xtask migrate pending\n  cargo xtask migrate retry 20261122000000\n  cargo xtask migrate new add_blob_size"
     )]
     Migrate(migrate_cmd::MigrateCommand),
+    /// Zero-downtime reindex: new indices copied while search and writes go on, then an
+    /// atomic alias swap.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  cargo xtask reindex start\n  cargo xtask reindex start --kinds blobs --slices-per-shard 4 --max-running 2\n  cargo xtask reindex status --json\n  cargo xtask reindex resume      # after a crash\n  cargo xtask reindex abort\n  cargo xtask reindex cleanup --force"
+    )]
+    Reindex(reindex_cmd::ReindexCommand),
     /// Drain the update queue until stopped (SIGTERM/Ctrl-C: finish or give leases back).
     #[command(
         after_help = "Examples:\n  cargo xtask worker\n  cargo xtask worker --concurrency 4 --shards 8\n  TRAWL_LOG=trawl_indexer=info cargo xtask worker"
@@ -148,6 +157,7 @@ fn main() -> ExitCode {
             Command::Index(args) => index_cmd::run(args).await,
             Command::Queue(command) => queue_cmd::run(command).await,
             Command::Migrate(command) => migrate_cmd::run(command).await,
+            Command::Reindex(command) => reindex_cmd::run(command).await,
             Command::Worker(args) => queue_cmd::worker(args).await,
             Command::IndexSizeChange(args) => size_change_cmd::run(args).await,
             Command::Search(args) => search_cmd::run(args).await,

@@ -46,7 +46,7 @@ pub enum MigrateCommand {
 
 async fn runner() -> anyhow::Result<MigrationRunner> {
     let services = crate::connect::services()?;
-    let indices = crate::connect::index_set(&services)?;
+    let indices = crate::connect::index_set(&services).await?;
     let redis = crate::connect::redis(&services).await?;
     Ok(MigrationRunner::new(
         indices,

@@ -119,7 +119,7 @@ pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
             }
             if all {
                 let services = crate::connect::services()?;
-                let store = RepoStore::new(crate::connect::index_set(&services)?);
+                let store = RepoStore::new(crate::connect::index_set(&services).await?);
                 for status in store
                     .list()
                     .await
@@ -234,7 +234,7 @@ fn age(ms: Option<u64>) -> String {
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let services = crate::connect::services()?;
     let redis = crate::connect::redis(&services).await?;
-    let indices = crate::connect::index_set(&services)?;
+    let indices = crate::connect::index_set(&services).await?;
     indices.ensure().await.context("creating trawl's indices")?;
     let queue = Queue::new(redis.clone(), args.queue.config())?;
     let locks = crate::connect::repo_locks(redis, Duration::from_secs(args.lock_ttl_secs.max(1)));

@@ -109,7 +109,7 @@ impl Style {
 
 pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     let services = crate::connect::services()?;
-    let search = CodeSearch::new(crate::connect::index_set(&services)?);
+    let search = CodeSearch::new(crate::connect::index_set(&services).await?);
     let principal = Principal::parse(&args.principal);
     let page = Page {
         from: args.from,

@@ -34,7 +34,7 @@ fn parse_variant(s: &str) -> Result<ContentVariant, String> {
 
 pub async fn run(args: IndexSizeChangeArgs) -> anyhow::Result<ExitCode> {
     let services = crate::connect::services()?;
-    let current = crate::connect::index_set(&services)?;
+    let current = crate::connect::index_set(&services).await?;
     let locks = crate::connect::repo_locks(
         crate::connect::redis(&services).await?,
         Duration::from_secs(60),

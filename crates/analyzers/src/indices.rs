@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::analysis_settings;
 
 /// The indices trawl owns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IndexKind {
     /// One document per file at the indexed commit.
@@ -94,9 +94,12 @@ impl IndexKind {
 
     /// The version of this index's schema; documents carry it in `schema_version`.
     /// Bump it with every mapping change and ship a migration with it.
+    ///
+    /// Blobs: 2 added `blob.line_count` (migrations 20261124000000 to 20261124000200).
     pub fn schema_version(self) -> u32 {
         match self {
-            IndexKind::Blobs | IndexKind::Commits | IndexKind::Repos => 1,
+            IndexKind::Blobs => 2,
+            IndexKind::Commits | IndexKind::Repos => 1,
             IndexKind::Migrations | IndexKind::ReindexTasks => 1,
         }
     }
@@ -174,6 +177,7 @@ impl IndexKind {
                         "content": content,
                         "language": { "type": "keyword" },
                         "size": { "type": "long" },
+                        "line_count": { "type": "integer" },
                         "binary": { "type": "boolean" },
                         "truncated": { "type": "boolean" },
                         "lossy": { "type": "boolean" },
@@ -291,6 +295,8 @@ mod tests {
             "whitespace_reverse"
         );
         assert_eq!(blob["oid"]["normalizer"], "sha_normalizer");
+        assert_eq!(blob["line_count"]["type"], "integer");
+        assert_eq!(blobs["mappings"]["_meta"]["schema_version"], 2);
 
         let ngram = IndexKind::Blobs.definition(&IndexOptions {
             content_variant: ContentVariant::EdgeNgram,

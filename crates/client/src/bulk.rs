@@ -4,6 +4,7 @@
 //! items the engine rejects for load (429) are retried; permanent failures come back with
 //! their document id and reason.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,42 +98,86 @@ impl BulkOp {
             }
             | BulkOp::Create {
                 index, id, routing, ..
-            } => (index, id.as_deref(), routing),
+            } => (index.clone(), id.clone(), routing.clone()),
             BulkOp::Update {
                 index, id, routing, ..
             }
-            | BulkOp::Delete { index, id, routing } => (index, Some(id.as_str()), routing),
+            | BulkOp::Delete { index, id, routing } => {
+                (index.clone(), Some(id.clone()), routing.clone())
+            }
         };
-        let mut meta = json!({ "_index": index });
-        if let Some(id) = id {
-            meta["_id"] = json!(id);
-        }
-        if let Some(r) = routing {
-            meta["routing"] = json!(r);
-        }
         let mut buf = BytesMut::new().writer();
-        serde_json::to_writer(&mut buf, &json!({ kind: meta })).expect("JSON serialises");
-        let (index, id) = (index.clone(), id.map(str::to_owned));
-        buf.get_mut().put_u8(b'\n');
-        let source = match self {
-            BulkOp::Index { document, .. } | BulkOp::Create { document, .. } => Some(document),
+        write_action(
+            &mut buf,
+            kind,
+            &index,
+            id.as_deref(),
+            routing.as_deref(),
+            None,
+        );
+        let source_at = buf.get_ref().len();
+        let mut lines_with_source = None;
+        match self {
+            BulkOp::Index { document, .. } | BulkOp::Create { document, .. } => {
+                write_line(&mut buf, &document);
+            }
             BulkOp::Update {
                 partial, upsert, ..
-            } => Some(json!({ "doc": partial, "doc_as_upsert": upsert })),
-            BulkOp::Delete { .. } => None,
-        };
-        if let Some(source) = source {
-            serde_json::to_writer(&mut buf, &source).expect("JSON serialises");
-            buf.get_mut().put_u8(b'\n');
+            } => {
+                // The same update asking for the document back: used when the index is
+                // mirrored during a reindex, to copy the whole updated document.
+                let mut with_source = BytesMut::from(&buf.get_ref()[..]).writer();
+                write_line(
+                    &mut with_source,
+                    &json!({ "doc": partial, "doc_as_upsert": upsert, "_source": true }),
+                );
+                lines_with_source = Some(with_source.into_inner().freeze());
+                write_line(
+                    &mut buf,
+                    &json!({ "doc": partial, "doc_as_upsert": upsert }),
+                );
+            }
+            BulkOp::Delete { .. } => {}
         }
         Item {
             kind,
             index,
             id,
+            routing,
             lines: buf.into_inner().freeze(),
+            source_at,
+            lines_with_source,
             attempts: 0,
         }
     }
+}
+
+/// Writes a bulk action line; `version` makes it an externally versioned write.
+fn write_action(
+    buf: &mut bytes::buf::Writer<BytesMut>,
+    kind: &str,
+    index: &str,
+    id: Option<&str>,
+    routing: Option<&str>,
+    version: Option<u64>,
+) {
+    let mut meta = json!({ "_index": index });
+    if let Some(id) = id {
+        meta["_id"] = json!(id);
+    }
+    if let Some(r) = routing {
+        meta["routing"] = json!(r);
+    }
+    if let Some(v) = version {
+        meta["version"] = json!(v);
+        meta["version_type"] = json!("external");
+    }
+    write_line(buf, &json!({ kind: meta }));
+}
+
+fn write_line(buf: &mut bytes::buf::Writer<BytesMut>, value: &Value) {
+    serde_json::to_writer(&mut *buf, value).expect("JSON serialises");
+    buf.get_mut().put_u8(b'\n');
 }
 
 /// An encoded operation waiting to be sent.
@@ -141,7 +186,12 @@ struct Item {
     kind: &'static str,
     index: String,
     id: Option<String>,
+    routing: Option<String>,
     lines: Bytes,
+    /// Where the source line starts in `lines` (its end, for a delete).
+    source_at: usize,
+    /// For an update: the same operation asking for the updated document back.
+    lines_with_source: Option<Bytes>,
     attempts: u32,
 }
 
@@ -156,6 +206,8 @@ pub struct BulkItemOutcome {
     pub status: u16,
     /// `created`, `updated`, `deleted`, `noop` or `not_found` on success.
     pub result: Option<String>,
+    /// The document's version after the operation, as the engine reported it.
+    pub version: Option<u64>,
     /// `(type, reason)` on failure.
     pub error: Option<(String, String)>,
     /// How many times it was sent.
@@ -262,6 +314,31 @@ pub struct BulkOptions {
     pub refresh: Option<&'static str>,
     /// Every operation's final outcome, as it happens.
     pub on_item: Option<ItemCallback>,
+    /// Where writes are copied while a reindex runs (see [`WriteMirror`]); `None` writes
+    /// only where the operations say.
+    pub mirror: Option<Arc<dyn WriteMirror>>,
+}
+
+/// Tells a bulk sink where to copy writes while a reindex builds new indices.
+///
+/// [`WriteMirror::begin`] is called before every `_bulk` request and [`WriteMirror::end`]
+/// after it and its copy finished; between the two the writer is "in flight" with the
+/// targets it was given, so a reindex can wait until no writer still uses older targets.
+#[async_trait::async_trait]
+pub trait WriteMirror: Send + Sync + std::fmt::Debug {
+    /// The current targets: index (as operations name it, e.g. an alias) → mirror index.
+    async fn begin(&self) -> Result<MirrorTicket, ClientError>;
+    /// The request of `ticket` is finished.
+    async fn end(&self, ticket: MirrorTicket);
+}
+
+/// The targets one request was given, and the ticket that marks it in flight.
+#[derive(Clone, Debug, Default)]
+pub struct MirrorTicket {
+    /// Index (as operations name it) → the index every successful write is copied to.
+    pub targets: HashMap<String, String>,
+    /// Identifies the request while it is in flight.
+    pub ticket: String,
 }
 
 impl Default for BulkOptions {
@@ -275,6 +352,7 @@ impl Default for BulkOptions {
             flush_interval: Duration::from_secs(1),
             refresh: None,
             on_item: None,
+            mirror: None,
         }
     }
 }
@@ -348,6 +426,21 @@ impl BulkIndexer {
         self.collector
             .await
             .map_err(|e| ClientError::BulkClosed(format!("the collector panicked: {e}")))
+    }
+}
+
+impl Client {
+    /// Sends `ops` now in one `_bulk` request (re-sending items rejected for load), with
+    /// the options' refresh and mirror, and returns the totals: for single writes that must
+    /// take the same path as a [`BulkIndexer`]'s (e.g. copied while a reindex runs).
+    pub async fn bulk_write(&self, ops: Vec<BulkOp>, options: &BulkOptions) -> BulkSummary {
+        let items: Vec<Item> = ops.into_iter().map(BulkOp::encode).collect();
+        let sent = items.len() as u64;
+        let bytes = items.iter().map(|i| i.lines.len() as u64).sum();
+        let mut summary = send_batch(self, options, items).await;
+        summary.sent = sent;
+        summary.bytes = bytes;
+        summary
     }
 }
 
@@ -425,16 +518,210 @@ async fn dispatch(
     });
 }
 
-/// Sends one batch; re-sends items rejected for load, with backoff; reports the rest.
-async fn send_batch(client: &Client, options: &BulkOptions, mut items: Vec<Item>) -> BulkSummary {
+/// One item after it was sent: its outcome, and what a mirror copy needs.
+struct Sent {
+    item: Item,
+    outcome: BulkItemOutcome,
+    /// The updated document, for an update sent with `lines_with_source`.
+    source: Option<Value>,
+}
+
+/// Sends one batch (and, while a reindex runs, its mirror copy); reports every item.
+async fn send_batch(client: &Client, options: &BulkOptions, items: Vec<Item>) -> BulkSummary {
     let mut summary = BulkSummary::default();
+    let ticket = match &options.mirror {
+        None => None,
+        Some(mirror) => match mirror.begin().await {
+            Ok(ticket) => Some(ticket),
+            Err(e) => {
+                // Where to copy writes is unknown: writing only to the index could lose the
+                // write in a running reindex, so nothing is written.
+                for item in items {
+                    let outcome = failed_outcome(&item, 0, "write_mirror", &e.to_string());
+                    report(options, &mut summary, outcome);
+                }
+                return summary;
+            }
+        },
+    };
+    let targets = ticket
+        .as_ref()
+        .map(|t| &t.targets)
+        .filter(|t| !t.is_empty());
+    let mut sent = send_items(client, options, items, targets, &mut summary).await;
+    if let Some(targets) = targets {
+        copy_to_mirrors(client, options, &mut sent, targets, &mut summary).await;
+    }
+    if let (Some(mirror), Some(ticket)) = (&options.mirror, ticket) {
+        mirror.end(ticket).await;
+    }
+    for s in sent {
+        report(options, &mut summary, s.outcome);
+    }
+    summary
+}
+
+/// Copies every successful write of `sent` whose index is mirrored to its mirror, with
+/// the version the write got as an external version: the mirror then keeps, per document,
+/// the newest write whatever the order copies arrive in (the reindex's copy included), and
+/// a delete leaves a versioned tombstone that an older copy cannot bring back. A copy
+/// refused as older than what the mirror holds is fine; any other failure makes the
+/// write's outcome a failure, so that the writer retries it.
+async fn copy_to_mirrors(
+    client: &Client,
+    options: &BulkOptions,
+    sent: &mut [Sent],
+    targets: &HashMap<String, String>,
+    summary: &mut BulkSummary,
+) {
+    let mut copies = Vec::new();
+    let mut origin = Vec::new();
+    for (i, s) in sent.iter_mut().enumerate() {
+        let Some(mirror) = targets.get(&s.item.index) else {
+            continue;
+        };
+        if !s.outcome.succeeded() {
+            continue;
+        }
+        let Some(version) = s.outcome.version else {
+            sent_error(
+                &mut s.outcome,
+                "write_mirror",
+                "the engine gave no version for a mirrored write",
+            );
+            continue;
+        };
+        let id = s.outcome.id.as_deref();
+        let mut buf = BytesMut::new().writer();
+        match s.item.kind {
+            "delete" => {
+                write_action(
+                    &mut buf,
+                    "delete",
+                    mirror,
+                    id,
+                    s.item.routing.as_deref(),
+                    Some(version),
+                );
+            }
+            "update" => {
+                let Some(source) = &s.source else {
+                    if s.outcome.result.as_deref() != Some("noop") {
+                        sent_error(
+                            &mut s.outcome,
+                            "write_mirror",
+                            "the engine did not return the updated document of a mirrored update",
+                        );
+                    }
+                    continue;
+                };
+                write_action(
+                    &mut buf,
+                    "index",
+                    mirror,
+                    id,
+                    s.item.routing.as_deref(),
+                    Some(version),
+                );
+                write_line(&mut buf, source);
+            }
+            _ => {
+                write_action(
+                    &mut buf,
+                    "index",
+                    mirror,
+                    id,
+                    s.item.routing.as_deref(),
+                    Some(version),
+                );
+                buf.get_mut()
+                    .extend_from_slice(&s.item.lines[s.item.source_at..]);
+            }
+        }
+        copies.push(Item {
+            kind: if s.item.kind == "delete" {
+                "delete"
+            } else {
+                "index"
+            },
+            index: mirror.clone(),
+            id: s.outcome.id.clone(),
+            routing: s.item.routing.clone(),
+            lines: buf.into_inner().freeze(),
+            source_at: 0,
+            lines_with_source: None,
+            attempts: 0,
+        });
+        origin.push(i);
+    }
+    if copies.is_empty() {
+        return;
+    }
+    // Never `refresh=wait_for` on the mirror: a new index has refresh off while the copy
+    // runs, so the request would wait until the copy ends. The swap refreshes it.
+    let copy_options = BulkOptions {
+        refresh: None,
+        on_item: None,
+        mirror: None,
+        ..options.clone()
+    };
+    let copied = send_items(client, &copy_options, copies, None, summary).await;
+    for (i, copy) in origin.into_iter().zip(copied) {
+        if let Some((error_type, reason)) = &copy.outcome.error
+            && error_type != "version_conflict_engine_exception"
+        {
+            let message = format!(
+                "written to {}, but the copy to {} (a reindex is running) failed: {error_type}: {reason}",
+                sent[i].outcome.index, copy.item.index
+            );
+            sent_error(&mut sent[i].outcome, "write_mirror", &message);
+        }
+    }
+}
+
+fn sent_error(outcome: &mut BulkItemOutcome, error_type: &str, reason: &str) {
+    outcome.result = None;
+    outcome.error = Some((error_type.to_owned(), reason.to_owned()));
+}
+
+fn failed_outcome(item: &Item, status: u16, error_type: &str, reason: &str) -> BulkItemOutcome {
+    BulkItemOutcome {
+        op: item.kind,
+        index: item.index.clone(),
+        id: item.id.clone(),
+        status,
+        result: None,
+        version: None,
+        error: Some((error_type.to_owned(), reason.to_owned())),
+        attempts: item.attempts,
+    }
+}
+
+/// Sends items, re-sending those rejected for load with backoff; returns every item with
+/// its final outcome, in order. Updates to an index in `with_source` ask for the updated
+/// document back.
+async fn send_items(
+    client: &Client,
+    options: &BulkOptions,
+    mut items: Vec<Item>,
+    with_source: Option<&HashMap<String, String>>,
+    summary: &mut BulkSummary,
+) -> Vec<Sent> {
+    // Each item keeps its place: outcomes come back in the order the items went in.
+    let mut done: Vec<Option<Sent>> = (0..items.len()).map(|_| None).collect();
+    let mut places: Vec<usize> = (0..items.len()).collect();
     let mut round = 0u32;
     while !items.is_empty() {
         round += 1;
         let mut body = BytesMut::with_capacity(items.iter().map(|i| i.lines.len()).sum());
         for item in &mut items {
             item.attempts += 1;
-            body.extend_from_slice(&item.lines);
+            match &item.lines_with_source {
+                Some(lines) if with_source.is_some_and(|t| t.contains_key(&item.index)) => {
+                    body.extend_from_slice(lines)
+                }
+                _ => body.extend_from_slice(&item.lines),
+            }
         }
         // Auto-id operations would duplicate if a lost answer made us send them twice.
         let idempotent = items.iter().all(|i| i.id.is_some());
@@ -455,28 +742,23 @@ async fn send_batch(client: &Client, options: &BulkOptions, mut items: Vec<Item>
                 // The whole request failed after the client's own retries: every item in
                 // it failed, and each is reported with its id.
                 let (status, error_type) = (e.status().unwrap_or(0), format!("{:?}", e.kind()));
-                for item in items.drain(..) {
-                    report(
-                        options,
-                        &mut summary,
-                        BulkItemOutcome {
-                            op: item.kind,
-                            index: item.index,
-                            id: item.id,
-                            status,
-                            result: None,
-                            error: Some((error_type.clone(), e.to_string())),
-                            attempts: item.attempts,
-                        },
-                    );
+                for (item, place) in items.drain(..).zip(places.drain(..)) {
+                    let outcome = failed_outcome(&item, status, &error_type, &e.to_string());
+                    done[place] = Some(Sent {
+                        item,
+                        outcome,
+                        source: None,
+                    });
                 }
                 break;
             }
         };
         let results = answer["items"].as_array().cloned().unwrap_or_default();
         let mut again = Vec::new();
-        for (item, result) in items
+        let mut again_places = Vec::new();
+        for ((item, place), result) in items
             .drain(..)
+            .zip(places.drain(..))
             .zip(results.iter().chain(std::iter::repeat(&Value::Null)))
         {
             let result = &result[item.kind];
@@ -501,18 +783,24 @@ async fn send_batch(client: &Client, options: &BulkOptions, mut items: Vec<Item>
             if error.is_some() && retryable && item.attempts <= options.max_item_retries {
                 summary.retried += 1;
                 again.push(item);
+                again_places.push(place);
                 continue;
             }
+            let source = result["get"]["_source"].clone();
             let outcome = BulkItemOutcome {
                 op: item.kind,
-                id: result["_id"].as_str().map(str::to_owned).or(item.id),
-                index: item.index,
+                id: result["_id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .or(item.id.clone()),
+                index: item.index.clone(),
                 status,
                 result: if error.is_none() {
                     result["result"].as_str().map(str::to_owned)
                 } else {
                     None
                 },
+                version: result["_version"].as_u64(),
                 error: if status == 0 && error.is_none() {
                     Some((
                         "missing_item".into(),
@@ -523,14 +811,21 @@ async fn send_batch(client: &Client, options: &BulkOptions, mut items: Vec<Item>
                 },
                 attempts: item.attempts,
             };
-            report(options, &mut summary, outcome);
+            done[place] = Some(Sent {
+                item,
+                outcome,
+                source: (!source.is_null()).then_some(source),
+            });
         }
         if !again.is_empty() {
             tokio::time::sleep(client.config().retry.backoff(round)).await;
         }
         items = again;
+        places = again_places;
     }
-    summary
+    done.into_iter()
+        .map(|s| s.expect("every item gets an outcome"))
+        .collect()
 }
 
 fn report(options: &BulkOptions, summary: &mut BulkSummary, outcome: BulkItemOutcome) {

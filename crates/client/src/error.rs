@@ -92,6 +92,11 @@ pub enum ClientError {
         reason: String,
     },
 
+    /// Where writes are copied during a reindex could not be learnt, so nothing was
+    /// written (writing only to the live index could lose the write in the new one).
+    #[error("cannot learn where writes go while a reindex runs, so nothing was written: {0}")]
+    WriteMirror(String),
+
     /// A bulk sink was used after it had failed or finished.
     #[error("the bulk sink is closed: {0}")]
     BulkClosed(String),
@@ -120,7 +125,8 @@ impl ClientError {
             ClientError::Config { .. }
             | ClientError::File { .. }
             | ClientError::Decode { .. }
-            | ClientError::BulkClosed(_) => ErrorKind::Other,
+            | ClientError::BulkClosed(_)
+            | ClientError::WriteMirror(_) => ErrorKind::Other,
         }
     }
 }

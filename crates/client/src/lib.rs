@@ -35,6 +35,7 @@ pub use api::{
 };
 pub use bulk::{
     BulkFailure, BulkIndexer, BulkItemOutcome, BulkOp, BulkOptions, BulkSummary, ItemCallback,
+    MirrorTicket, WriteMirror,
 };
 pub use client::Client;
 pub use config::{Auth, ClientConfig, ClientConfigBuilder, RetryPolicy};

@@ -247,6 +247,9 @@ struct BlobFields<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     language: Option<String>,
     size: u64,
+    /// Lines of the decoded content (a last line without a newline counts); 0 for empty,
+    /// binary and over-size files (their content is not indexed).
+    line_count: u64,
     binary: bool,
     truncated: bool,
     lossy: bool,
@@ -313,6 +316,7 @@ pub fn render_blob(repo: &RepoContext, input: BlobInput<'_>) -> RenderedDocument
         language(path, &decoded.text)
     };
     let content_bytes = decoded.text.len() as u64;
+    let line_count = line_count(&decoded.text);
     let doc = BlobDocument {
         doc_type: "blob",
         repo_id: repo.id.as_str(),
@@ -328,6 +332,7 @@ pub fn render_blob(repo: &RepoContext, input: BlobInput<'_>) -> RenderedDocument
             content: decoded.text,
             language,
             size,
+            line_count,
             binary: decoded.binary,
             truncated,
             lossy: decoded.lossy,
@@ -341,6 +346,12 @@ pub fn render_blob(repo: &RepoContext, input: BlobInput<'_>) -> RenderedDocument
         source: serde_json::to_value(doc).expect("a blob document serialises"),
         content_bytes,
     }
+}
+
+/// Lines of `text`: its newlines, plus one for a last line without a newline.
+pub fn line_count(text: &str) -> u64 {
+    let newlines = text.bytes().filter(|&b| b == b'\n').count() as u64;
+    newlines + u64::from(!text.is_empty() && !text.ends_with('\n'))
 }
 
 fn person(sig: &Signature) -> Value {
@@ -426,6 +437,15 @@ mod tests {
         let junk = decode_content(&[0x81, 0x8D, 0x8F, 0x90, 0x9D, 0xC3, 0x28, 0xA0, 0xA1]);
         assert!(!junk.binary);
         assert!(junk.lossy || junk.encoding != "utf-8", "{junk:?}");
+    }
+
+    #[test]
+    fn lines_are_counted_with_or_without_a_last_newline() {
+        assert_eq!(line_count(""), 0);
+        assert_eq!(line_count("one"), 1);
+        assert_eq!(line_count("one\n"), 1);
+        assert_eq!(line_count("one\ntwo"), 2);
+        assert_eq!(line_count("\n\n"), 2);
     }
 
     #[test]

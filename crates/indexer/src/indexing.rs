@@ -23,7 +23,9 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use trawl_analyzers::IndexKind;
-use trawl_client::{BulkFailure, BulkIndexer, BulkOp, BulkOptions, BulkSummary, ClientError};
+use trawl_client::{
+    BulkFailure, BulkIndexer, BulkOp, BulkOptions, BulkSummary, ClientError, SearchOptions,
+};
 
 use crate::IndexSet;
 use crate::document::{self, BlobInput, RepoContext};
@@ -493,19 +495,49 @@ impl RepoIndexer {
                         progress.docs_acked.fetch_add(1, Ordering::Relaxed);
                     }
                 })),
-                ..BulkOptions::default()
+                ..self.indices.bulk_options()
             },
         )
     }
 
     /// Removes every blob and commit document of `repo` (the registration stays).
+    ///
+    /// Documents are listed and deleted one by one through the bulk path rather than by a
+    /// delete-by-query: that way each delete is copied, versioned, to the new indices while
+    /// a reindex runs, and the reindex's copy cannot bring a purged document back.
     pub async fn purge(&self, repo: &RepoId) -> Result<(), IndexError> {
         let client = self.indices.client();
         let query = json!({ "term": { "repo_id": repo.as_str() } });
         for kind in [IndexKind::Blobs, IndexKind::Commits] {
             let alias = self.indices.alias(kind);
-            client.delete_by_query(&alias, &query, true).await?;
-            client.refresh(&alias).await?;
+            // Take a page, delete it, refresh, again: no sort key is needed, and each
+            // page is what is left.
+            loop {
+                client.refresh(&alias).await?;
+                let page = client
+                    .search(
+                        &alias,
+                        &json!({ "query": query, "size": 2000, "_source": false }),
+                        &SearchOptions::default(),
+                    )
+                    .await?;
+                if page.hits.is_empty() {
+                    break;
+                }
+                let ops = page
+                    .hits
+                    .into_iter()
+                    .map(|hit| BulkOp::delete(alias.clone(), hit.id).routing(repo.as_str()))
+                    .collect();
+                let summary = client.bulk_write(ops, &self.indices.bulk_options()).await;
+                if let Some(failure) = summary.failures.into_iter().next() {
+                    return Err(IndexError::Writes {
+                        repo: repo.clone(),
+                        failed: summary.failed,
+                        first: Box::new(failure),
+                    });
+                }
+            }
         }
         Ok(())
     }

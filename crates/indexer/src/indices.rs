@@ -5,8 +5,12 @@
 //! `<alias>-YYYYMMDD-HHMMSS` so that a reindex can build new ones and swap.
 
 use serde::Serialize;
+use std::sync::Arc;
 use trawl_analyzers::{IndexKind, IndexOptions};
-use trawl_client::{AliasAction, Client, ClientError};
+
+use trawl_client::{AliasAction, BulkOptions, Client, ClientError, WriteMirror};
+
+use crate::WriteRoutes;
 
 /// Names of the aliases, under an optional prefix (`""` in production).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -58,6 +62,7 @@ pub struct IndexSet {
     client: Client,
     names: IndexNames,
     options: IndexOptions,
+    routes: Option<WriteRoutes>,
 }
 
 impl IndexSet {
@@ -66,6 +71,31 @@ impl IndexSet {
             client,
             names,
             options,
+            routes: None,
+        }
+    }
+
+    /// Copies every write made through this set to the mirror targets of `routes` while a
+    /// reindex runs. Every writer of a deployment must carry its routes (the xtask commands
+    /// and workers do); a writer without them would not reach the new indices.
+    pub fn with_write_routes(mut self, routes: WriteRoutes) -> Self {
+        self.routes = Some(routes);
+        self
+    }
+
+    /// The write routes, if this set carries them.
+    pub fn write_routes(&self) -> Option<&WriteRoutes> {
+        self.routes.as_ref()
+    }
+
+    /// Bulk options for writes through this set: the defaults plus the write mirror.
+    pub fn bulk_options(&self) -> BulkOptions {
+        BulkOptions {
+            mirror: self
+                .routes
+                .clone()
+                .map(|r| Arc::new(r) as Arc<dyn WriteMirror>),
+            ..BulkOptions::default()
         }
     }
 

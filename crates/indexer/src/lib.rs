@@ -16,6 +16,7 @@ pub mod repo;
 pub mod search;
 pub mod status;
 pub mod worker;
+pub mod write_routes;
 
 pub use access::Principal;
 pub use indexing::{
@@ -28,3 +29,4 @@ pub use repo::{RepoError, RepoId, RepoManifest, RepoSpec, Visibility};
 pub use search::{BlobQuery, CodeSearch, CommitQuery, SearchError};
 pub use status::{Checkpoint, RepoStatus, RepoStore};
 pub use worker::{Worker, WorkerOptions, WorkerStats};
+pub use write_routes::{WriteRoutes, WritersInFlight};

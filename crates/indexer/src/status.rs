@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
-use trawl_client::{ClientError, Refresh};
+use trawl_client::{BulkOp, BulkOptions, BulkSummary, ClientError};
 
 use crate::IndexSet;
 use crate::repo::{RepoId, RepoSpec, Visibility};
@@ -103,16 +103,14 @@ impl RepoStore {
         searchable: bool,
     ) -> Result<(), ClientError> {
         let client = self.indices.client();
-        client
-            .update_document(
-                &self.alias(),
-                id.as_str(),
-                &partial,
-                true,
-                None,
-                Refresh::No,
-            )
-            .await?;
+        let op = BulkOp::Update {
+            index: self.alias(),
+            id: id.as_str().to_owned(),
+            routing: None,
+            partial,
+            upsert: true,
+        };
+        self.write(op, None).await?;
         if searchable {
             client.refresh(&self.alias()).await?;
         }
@@ -221,10 +219,33 @@ impl RepoStore {
 
     /// Removes a repository's registration (its documents are purged separately).
     pub async fn remove(&self, id: &RepoId) -> Result<bool, ClientError> {
-        self.indices
-            .client()
-            .delete_document(&self.alias(), id.as_str(), None, Refresh::WaitFor)
-            .await
+        let op = BulkOp::delete(self.alias(), id.as_str());
+        let outcome = self.write(op, Some("wait_for")).await?;
+        Ok(outcome.deleted == 1)
+    }
+
+    /// Writes one operation through the bulk path, so that it is copied to the new
+    /// repos index while a reindex runs.
+    async fn write(
+        &self,
+        op: BulkOp,
+        refresh: Option<&'static str>,
+    ) -> Result<BulkSummary, ClientError> {
+        let options = BulkOptions {
+            refresh,
+            ..self.indices.bulk_options()
+        };
+        let summary = self.indices.client().bulk_write(vec![op], &options).await;
+        match summary.failures.first() {
+            None => Ok(summary),
+            Some(f) => Err(ClientError::Api {
+                method: "POST",
+                path: format!("_bulk ({} {})", f.op, f.id.as_deref().unwrap_or("-")),
+                status: f.status,
+                error_type: f.error_type.clone(),
+                reason: f.reason.clone(),
+            }),
+        }
     }
 }
 

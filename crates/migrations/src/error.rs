@@ -21,6 +21,20 @@ pub enum MigrationError {
         "migration {version} ({name}) is obsolete and cannot run against these indices; recreate them with the current definitions with `cargo xtask recreate-index` (this empties them; index the repositories again afterwards)"
     )]
     Obsolete { version: u64, name: String },
+    /// A migration asks for more free disk than a data node has; it has not started.
+    #[error(
+        "migration {version} ({name}) needs {required} of free disk on every data node, but the fullest has only {available}; it has not started (no attempt is counted). Free disk space first (`cargo xtask index-size` shows the indices; remove old ones with `cargo xtask reindex cleanup`, or add disk or nodes), then run `cargo xtask migrate run` again",
+        required = human_bytes(*required),
+        available = human_bytes(*available)
+    )]
+    InsufficientSpace {
+        version: u64,
+        name: String,
+        /// Bytes the migration asks for (`space_required`).
+        required: u64,
+        /// Bytes available on the data node with the least free disk.
+        available: u64,
+    },
     /// Another runner holds the lock.
     #[error(
         "another migration runner is running (its lock expires in {expires_in_ms} ms); wait for it to finish (`cargo xtask migrate status`), or run again later"
@@ -51,6 +65,24 @@ pub enum MigrationError {
     /// The update queue (paused while a migration with `pause_indexing` runs) failed.
     #[error("the update queue: {0}")]
     Queue(#[from] trawl_indexer::QueueError),
+}
+
+/// Bytes as `1.5 GiB (1610612736 bytes)`.
+pub(crate) fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "";
+    for u in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit} ({bytes} bytes)")
 }
 
 impl MigrationError {

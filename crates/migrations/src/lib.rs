@@ -8,11 +8,18 @@
 //! applies them strictly in order, one step at a time, keeping a [`MigrationRecord`] per
 //! version in the migrations index; a migration that keeps failing halts and blocks the
 //! later ones until `cargo xtask migrate retry VERSION` lets it resume from its stored state.
+//!
+//! [`helpers`] holds the common kinds (create an index, add mappings, backfill a field
+//! through the update queue, delete documents below a schema version, remove a field), and
+//! [`MigrationGate`] lets application code ask, cheaply, whether a migration has completed.
 
 mod error;
+mod gate;
+pub mod helpers;
 mod lock;
 pub mod migrations;
 mod record;
+pub mod reindex;
 mod runner;
 pub mod skeleton;
 
@@ -21,11 +28,13 @@ use std::time::Duration;
 /// The attribute for implementing [`Migration`] (re-exported from `async-trait`).
 pub use async_trait::async_trait;
 pub use error::MigrationError;
+pub use gate::MigrationGate;
 pub use lock::{RunnerLock, RunnerLockGuard};
 pub use record::{MigrationRecord, MigrationState, MigrationStatus};
 pub use runner::{MigrationRunner, PlannedMigration, RunOptions, RunReport};
 
-use trawl_indexer::IndexSet;
+use redis::aio::ConnectionManager;
+use trawl_indexer::{IndexSet, Queue, QueueConfig, RepoStore};
 
 /// How the runner treats a migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +53,30 @@ pub struct MigrationOptions {
     /// Pause the update queue while it runs (workers claim nothing; pushes accumulate),
     /// restoring the queue's previous pause state afterwards, whatever the outcome.
     pub pause_indexing: bool,
+    /// Free disk (bytes) every data node must have before the migration starts. Checked
+    /// once, before its first step; when a node has less, the run stops with
+    /// [`MigrationError::InsufficientSpace`] without starting it (no attempt is counted:
+    /// nothing ran) and the next run checks again.
+    pub space_required: Option<u64>,
+    /// The wait after the first failed step before the next attempt; it doubles with every
+    /// further failure, up to `max_retry_backoff`.
+    pub retry_backoff: Duration,
+    /// The longest wait between two attempts.
+    pub max_retry_backoff: Duration,
+}
+
+impl MigrationOptions {
+    /// The wait before the next attempt after `attempts` failed ones (`0` for none):
+    /// `retry_backoff`, doubled per further failure, at most `max_retry_backoff`.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        if attempts == 0 {
+            return Duration::ZERO;
+        }
+        let factor = 2u32.saturating_pow((attempts - 1).min(20));
+        self.retry_backoff
+            .saturating_mul(factor)
+            .min(self.max_retry_backoff)
+    }
 }
 
 impl Default for MigrationOptions {
@@ -55,6 +88,9 @@ impl Default for MigrationOptions {
             max_attempts: 3,
             obsolete: false,
             pause_indexing: false,
+            space_required: None,
+            retry_backoff: Duration::from_secs(1),
+            max_retry_backoff: Duration::from_secs(60),
         }
     }
 }
@@ -68,17 +104,45 @@ pub enum Step {
     Done,
 }
 
-/// What a migration works with: the index set (and through it, the client).
+/// What a migration works with: the index set (and through it, the client) and Redis
+/// (the update queue of the same deployment).
 #[derive(Debug, Clone)]
 pub struct MigrationContext {
     /// The indices of this deployment, behind their aliases.
     pub indices: IndexSet,
+    redis: ConnectionManager,
 }
 
 impl MigrationContext {
+    /// A context for `indices`, with `redis` holding the deployment's update queue.
+    pub fn new(indices: IndexSet, redis: ConnectionManager) -> Self {
+        MigrationContext { indices, redis }
+    }
+
     /// The engine client.
     pub fn client(&self) -> &trawl_client::Client {
         self.indices.client()
+    }
+
+    /// The Redis connection.
+    pub fn redis(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    /// The update queue of this deployment (its namespace is the index prefix).
+    pub fn queue(&self) -> Result<Queue, MigrationError> {
+        Ok(Queue::new(
+            self.redis.clone(),
+            QueueConfig {
+                namespace: self.indices.names().prefix().to_string(),
+                ..QueueConfig::default()
+            },
+        )?)
+    }
+
+    /// The repositories' registrations and indexing status.
+    pub fn repos(&self) -> RepoStore {
+        RepoStore::new(self.indices.clone())
     }
 }
 
@@ -111,4 +175,8 @@ pub trait Migration: Send + Sync {
     async fn skip(&self, _ctx: &MigrationContext) -> Result<bool, MigrationError> {
         Ok(false)
     }
+    /// Called by [`MigrationRunner::retry`] on the stored state before a halted migration
+    /// resumes: clear what made it give up (e.g. a failed engine task, a failure count) so
+    /// that the next step starts that part afresh. The default keeps the state as it is.
+    fn on_retry(&self, _state: &mut serde_json::Value) {}
 }

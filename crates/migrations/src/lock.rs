@@ -38,6 +38,11 @@ impl RunnerLock {
         self.redis.clone()
     }
 
+    /// Whether a runner holds it right now.
+    pub async fn is_locked(&self) -> Result<bool, MigrationError> {
+        Ok(self.lock.is_locked().await?)
+    }
+
     /// Takes the lock, or says how long the other runner's lock still lasts.
     pub async fn acquire(&self) -> Result<RunnerLockGuard, MigrationError> {
         match self.lock.try_acquire().await? {

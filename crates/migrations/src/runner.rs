@@ -6,7 +6,7 @@ use redis::aio::ConnectionManager;
 use serde::Serialize;
 use trawl_analyzers::IndexKind;
 use trawl_client::Refresh;
-use trawl_indexer::{IndexSet, Queue, QueueConfig};
+use trawl_indexer::{IndexSet, Queue};
 
 use crate::{
     Migration, MigrationContext, MigrationError, MigrationRecord, MigrationState, MigrationStatus,
@@ -78,9 +78,13 @@ impl MigrationRunner {
                 });
             }
         }
-        let lock = RunnerLock::new(redis, indices.names().prefix(), Duration::from_secs(60));
+        let lock = RunnerLock::new(
+            redis.clone(),
+            indices.names().prefix(),
+            Duration::from_secs(60),
+        );
         Ok(MigrationRunner {
-            ctx: MigrationContext { indices },
+            ctx: MigrationContext::new(indices, redis),
             migrations,
             lock,
         })
@@ -94,6 +98,11 @@ impl MigrationRunner {
 
     fn lock_redis(&self) -> ConnectionManager {
         self.lock.redis()
+    }
+
+    /// What the migrations work with (the helpers take it too).
+    pub fn context(&self) -> &MigrationContext {
+        &self.ctx
     }
 
     fn alias(&self) -> String {
@@ -205,6 +214,15 @@ impl MigrationRunner {
             } else {
                 "run".to_string()
             };
+            let action = match m.options().space_required {
+                Some(space) if blocked_by.is_none() && status.state == MigrationState::Pending => {
+                    format!(
+                        "{action} (needs {} of free disk)",
+                        crate::error::human_bytes(space)
+                    )
+                }
+                _ => action,
+            };
             plan.push(PlannedMigration {
                 version: m.version(),
                 name: m.name().to_string(),
@@ -228,13 +246,82 @@ impl MigrationRunner {
         record.halted = false;
         record.attempts = 0;
         record.failed = false;
+        m.on_retry(&mut record.state);
         self.save(&record).await?;
         Ok(record)
     }
 
+    /// Marks every registered migration completed without running it (state
+    /// `{"marked_completed": true}`), under the runner lock; returns the versions it marked
+    /// (those not completed already). For indices just created with the current
+    /// definitions (`cargo xtask recreate-index`): there is nothing left to migrate.
+    pub async fn mark_all_completed(&self) -> Result<Vec<u64>, MigrationError> {
+        let guard = self.lock.acquire().await?;
+        let result = self.mark_all_completed_locked().await;
+        let released = guard.release().await;
+        let marked = result?;
+        released?;
+        Ok(marked)
+    }
+
+    async fn mark_all_completed_locked(&self) -> Result<Vec<u64>, MigrationError> {
+        self.ensure_state_index().await?;
+        let mut marked = Vec::new();
+        for m in &self.migrations {
+            let mut record = self.record_or_new(m.as_ref()).await?;
+            if record.completed {
+                continue;
+            }
+            record.started_at.get_or_insert_with(jiff::Timestamp::now);
+            record.state = serde_json::json!({
+                "marked_completed": true,
+                "progress": "marked completed: indices created with the current definitions",
+            });
+            record.attempts = 0;
+            record.last_error = None;
+            self.complete(&mut record).await?;
+            marked.push(m.version());
+        }
+        tracing::info!(marked = marked.len(), "marked migrations completed");
+        Ok(marked)
+    }
+
+    /// Refuses to start `m` when a data node has less free disk than it asks for.
+    async fn check_space(
+        &self,
+        m: &dyn Migration,
+        record: &mut MigrationRecord,
+    ) -> Result<(), MigrationError> {
+        let Some(required) = m.options().space_required else {
+            return Ok(());
+        };
+        let available = self.ctx.client().nodes_fs_available().await?.unwrap_or(0);
+        if available >= required {
+            tracing::info!(
+                version = m.version(),
+                required,
+                available,
+                "enough free disk for the migration"
+            );
+            return Ok(());
+        }
+        let error = MigrationError::InsufficientSpace {
+            version: m.version(),
+            name: m.name().to_string(),
+            required,
+            available,
+        };
+        // Shown by `migrate status`; not an attempt: nothing ran.
+        record.last_error = Some(error.to_string());
+        self.save(record).await?;
+        Err(error)
+    }
+
     /// Applies the migrations not completed yet, in version order, under the runner lock.
     /// Stops with [`MigrationError::Halted`] or [`MigrationError::Obsolete`] at the first
-    /// migration that cannot go on.
+    /// migration that cannot go on, or [`MigrationError::InsufficientSpace`] before one that
+    /// asks for more free disk than a data node has. A failed step is retried after the
+    /// migration's backoff ([`crate::MigrationOptions::backoff`]) until it halts.
     pub async fn run(&self, options: RunOptions) -> Result<RunReport, MigrationError> {
         let guard = self.lock.acquire().await?;
         let result = self.run_locked(options).await;
@@ -274,7 +361,9 @@ impl MigrationRunner {
                     report.skipped.push(m.version());
                     continue;
                 }
+                self.check_space(m.as_ref(), &mut record).await?;
                 record.started_at = Some(jiff::Timestamp::now());
+                record.last_error = None;
                 self.save(&record).await?;
             }
             tracing::info!(version = m.version(), name = m.name(), "running migration");
@@ -302,14 +391,7 @@ impl MigrationRunner {
 
     /// The update queue of this deployment (same namespace as the indices).
     fn queue(&self) -> Result<Queue, MigrationError> {
-        Queue::new(
-            self.lock_redis(),
-            QueueConfig {
-                namespace: self.ctx.indices.names().prefix().to_string(),
-                ..QueueConfig::default()
-            },
-        )
-        .map_err(MigrationError::from)
+        self.ctx.queue()
     }
 
     /// Runs one migration's steps until it completes (`Next`) or the run stops (`Stop`).
@@ -356,6 +438,17 @@ impl MigrationRunner {
                             return Err(halted(m, record));
                         }
                         self.save(record).await?;
+                        if !options.once {
+                            let wait = opts.backoff(record.attempts);
+                            tracing::info!(
+                                version = m.version(),
+                                attempts = record.attempts,
+                                ?wait,
+                                "waiting before the next attempt"
+                            );
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
                     }
                 }
                 if options.once {

@@ -84,6 +84,8 @@ impl Migration for {type_name} {{
     ) -> Result<Step, MigrationError> {{
         // One step of at most `self.options().batch_size` units of work; keep a cursor in
         // `state` (saved after every successful step) and put a `progress` note in it.
+        // Common kinds are in `crate::helpers` (add mappings, backfill, delete below a
+        // schema version, remove a field): delegate to one.
         let _ = (ctx, state);
         Ok(Step::Done)
     }}

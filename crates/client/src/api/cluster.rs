@@ -82,6 +82,31 @@ impl Client {
         })
     }
 
+    /// The free disk (bytes available to the engine's process, `fs.total.available_in_bytes`
+    /// of `_nodes/stats/fs`) on the data node that has the least of it; `None` when the
+    /// cluster reports no data node. A node without roles in the answer counts as one.
+    pub async fn nodes_fs_available(&self) -> Result<Option<u64>, ClientError> {
+        let request = EngineRequest::get("_nodes/stats/fs");
+        let body: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
+        let is_data = |node: &Value| match node["roles"].as_array() {
+            Some(roles) => roles
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|r| r.starts_with("data")),
+            None => true,
+        };
+        Ok(body["nodes"].as_object().and_then(|nodes| {
+            nodes
+                .values()
+                .filter(|node| is_data(node))
+                .filter_map(|node| node["fs"]["total"]["available_in_bytes"].as_u64())
+                .min()
+        }))
+    }
+
     /// Every node: name, version, roles, HTTP address.
     pub async fn nodes_info(&self) -> Result<Vec<NodeInfo>, ClientError> {
         let request = EngineRequest::get("_nodes/_all/http");

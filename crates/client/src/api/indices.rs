@@ -1,6 +1,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::segment;
 use crate::{Client, ClientError, EngineRequest};
 
 /// One step of an atomic alias change (`POST _aliases`).
@@ -57,6 +58,47 @@ pub struct IndexStats {
 }
 
 impl Client {
+    /// The settings of `index` (or of every index behind an alias), flat
+    /// (`index.number_of_shards`, …), with the engine's defaults included:
+    /// `{index name: {setting: value}}`.
+    pub async fn get_settings(&self, index: &str) -> Result<Value, ClientError> {
+        let request = EngineRequest::get(format!("{}/_settings", segment(index)))
+            .query("flat_settings", "true")
+            .query("include_defaults", "true");
+        let body: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
+        let mut out = serde_json::Map::new();
+        if let Some(indices) = body.as_object() {
+            for (name, v) in indices {
+                let mut flat = v["defaults"].as_object().cloned().unwrap_or_default();
+                if let Some(set) = v["settings"].as_object() {
+                    flat.extend(set.clone());
+                }
+                out.insert(name.clone(), Value::Object(flat));
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// Waits up to `timeout` for `index` to reach `status` (`green` or `yellow`); returns
+    /// whether it did.
+    pub async fn wait_for_index_health(
+        &self,
+        index: &str,
+        status: &str,
+        timeout: std::time::Duration,
+    ) -> Result<bool, ClientError> {
+        let request = EngineRequest::get(format!("_cluster/health/{}", segment(index)))
+            .query("wait_for_status", status)
+            .query("timeout", format!("{}ms", timeout.as_millis()))
+            .timeout(timeout + std::time::Duration::from_secs(10));
+        let response = self.send_raw(&request).await?;
+        let body: Value = response.json(request.method, &request.path)?;
+        Ok(!body["timed_out"].as_bool().unwrap_or(false))
+    }
+
     /// Creates `index` with settings and mappings (`{"settings": …, "mappings": …}`).
     pub async fn create_index(&self, index: &str, body: &Value) -> Result<(), ClientError> {
         self.send(&EngineRequest::put(super::segment(index)).json(body))

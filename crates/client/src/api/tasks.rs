@@ -107,6 +107,27 @@ impl Client {
         }
     }
 
+    /// `_reindex` with `body`, always async, with extra URL parameters (e.g.
+    /// `requests_per_second`, `scroll`); returns the task.
+    pub async fn reindex_with_params(
+        &self,
+        body: &Value,
+        params: &[(&str, String)],
+    ) -> Result<TaskId, ClientError> {
+        let mut request = EngineRequest::post("_reindex").idempotent(false).json(body);
+        for (k, v) in params {
+            request = request.query(*k, v);
+        }
+        match self.by_query(request, false).await? {
+            ByQueryOutcome::Started(task) => Ok(task),
+            ByQueryOutcome::Done(v) => Err(ClientError::Decode {
+                method: "POST",
+                path: "_reindex".into(),
+                reason: format!("expected a task, got {v}"),
+            }),
+        }
+    }
+
     async fn by_query(
         &self,
         request: EngineRequest,

@@ -2,6 +2,7 @@
 
 use trawl_analyzers::IndexKind;
 
+use crate::helpers::CreateIndex;
 use crate::{Migration, MigrationContext, MigrationError, Step};
 
 /// Creates the indices whose aliases do not exist yet.
@@ -23,14 +24,21 @@ impl Migration for CreateIndices {
         ctx: &MigrationContext,
         state: &mut serde_json::Value,
     ) -> Result<Step, MigrationError> {
-        let created = ctx.indices.ensure().await?;
+        let mut created = Vec::new();
+        for kind in IndexKind::ALL {
+            let mut one = serde_json::json!({});
+            CreateIndex::new(kind).migrate(ctx, &mut one).await?;
+            if let Some(index) = one["created"].as_str() {
+                created.push(index.to_owned());
+            }
+        }
         state["created"] = serde_json::json!(created);
         Ok(Step::Done)
     }
 
     async fn completed(&self, ctx: &MigrationContext) -> Result<bool, MigrationError> {
         for kind in IndexKind::ALL {
-            if !ctx.client().index_exists(&ctx.indices.alias(kind)).await? {
+            if !CreateIndex::new(kind).completed(ctx).await? {
                 return Ok(false);
             }
         }

@@ -1,0 +1,255 @@
+//! `cargo xtask reindex …`: rebuild indices behind their aliases while search and writes go
+//! on (see `trawl_migrations::reindex`).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressStyle};
+use trawl_analyzers::IndexKind;
+use trawl_migrations::reindex::{ReindexDriver, ReindexOptions, ReindexTask};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ReindexCommand {
+    /// Create a task and run it to the end (new indices, copy, compare, swap).
+    Start(StartArgs),
+    /// Run the unfinished task from its stored stage (after a crash or a transient error).
+    Resume {
+        /// The task id (default: the unfinished one).
+        id: Option<String>,
+        #[command(flatten)]
+        driver: DriverArgs,
+    },
+    /// The newest task (or TASK): stage, indices, slices, documents.
+    Status {
+        /// The task id (default: the newest).
+        id: Option<String>,
+        /// Every task, newest first.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop the unfinished task before its swap; the aliases stay on the old indices.
+    Abort {
+        /// The task id (default: the unfinished one).
+        id: Option<String>,
+    },
+    /// Delete the old indices of finished tasks whose retention has passed.
+    Cleanup {
+        /// Delete them now, whatever the retention.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StartArgs {
+    /// Aliases to rebuild, comma-separated: blobs, commits, repos.
+    #[arg(long, value_delimiter = ',', default_value = "blobs,commits,repos")]
+    kinds: Vec<String>,
+    /// Slices per primary shard of the old index.
+    #[arg(long, default_value_t = 2)]
+    slices_per_shard: u32,
+    /// Slices running at once.
+    #[arg(long, default_value_t = 2)]
+    max_running: u32,
+    /// Starts of one slice before the task fails.
+    #[arg(long, default_value_t = 3)]
+    max_attempts: u32,
+    /// Documents per batch of the copy.
+    #[arg(long, default_value_t = 1000)]
+    batch_size: u32,
+    /// Throttle each slice to this many documents per second.
+    #[arg(long)]
+    requests_per_second: Option<f64>,
+    /// How long the old indices stay after the swap (e.g. 24h, 30m, 0s).
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    retention: Duration,
+    #[command(flatten)]
+    driver: DriverArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DriverArgs {
+    /// How long the driver lock outlives a driver that died.
+    #[arg(long, default_value_t = 30)]
+    lock_ttl_secs: u64,
+    /// Print the final task as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn kind(name: &str) -> anyhow::Result<IndexKind> {
+    match name.trim() {
+        "blobs" => Ok(IndexKind::Blobs),
+        "commits" => Ok(IndexKind::Commits),
+        "repos" => Ok(IndexKind::Repos),
+        other => anyhow::bail!("--kinds: unknown index kind {other:?}; use blobs, commits, repos"),
+    }
+}
+
+async fn driver(
+    lock_ttl: Duration,
+    progress: Option<ProgressBar>,
+) -> anyhow::Result<ReindexDriver> {
+    let services = crate::connect::services()?;
+    let indices = crate::connect::index_set(&services).await?;
+    let redis = crate::connect::redis(&services).await?;
+    let mut driver = ReindexDriver::new(indices, redis)?.with_lock_ttl(lock_ttl);
+    if let Some(bar) = progress {
+        driver = driver.with_observer(Arc::new(move |task: &ReindexTask| {
+            let (done, total) = task.progress();
+            bar.set_length(total.max(1));
+            bar.set_position(done.min(total));
+            bar.set_message(format!("{} ({})", task.stage, task.id));
+        }));
+    }
+    Ok(driver)
+}
+
+fn bar(json: bool) -> Option<ProgressBar> {
+    if json {
+        return None;
+    }
+    let bar = ProgressBar::new(1);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} docs {elapsed}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    Some(bar)
+}
+
+fn print_task(task: &ReindexTask, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(task)?);
+        return Ok(());
+    }
+    println!(
+        "task {}: {}{}",
+        task.id,
+        task.stage,
+        task.error
+            .as_ref()
+            .map(|e| format!(" — {e}"))
+            .unwrap_or_default()
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "alias",
+        "old",
+        "new",
+        "slices",
+        "copied",
+        "docs at start",
+        "counts old/new",
+    ]);
+    for i in &task.indices {
+        table.add_row([
+            i.alias.clone(),
+            i.old.clone(),
+            i.new.clone(),
+            format!("{}/{}", i.slices_done(), i.slices.len()),
+            i.handled().to_string(),
+            i.docs_at_start.to_string(),
+            match (i.old_count, i.new_count) {
+                (Some(o), Some(n)) => format!("{o}/{n}"),
+                _ => "-".into(),
+            },
+        ]);
+    }
+    println!("{table}");
+    if let Some(until) = task.retain_until {
+        println!("old indices kept until {until} (`cargo xtask reindex cleanup`)");
+    }
+    Ok(())
+}
+
+pub async fn run(command: ReindexCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ReindexCommand::Start(args) => {
+            let options = ReindexOptions {
+                kinds: args
+                    .kinds
+                    .iter()
+                    .map(|k| kind(k))
+                    .collect::<anyhow::Result<_>>()?,
+                slices_per_shard: args.slices_per_shard,
+                max_running_slices: args.max_running,
+                max_slice_attempts: args.max_attempts,
+                batch_size: args.batch_size,
+                requests_per_second: args.requests_per_second,
+                retention: args.retention,
+            };
+            let progress = bar(args.driver.json);
+            let driver = driver(
+                Duration::from_secs(args.driver.lock_ttl_secs),
+                progress.clone(),
+            )
+            .await?;
+            let result = driver.start(&options).await;
+            if let Some(bar) = progress {
+                bar.finish_and_clear();
+            }
+            let task = result.context("reindex")?;
+            print_task(&task, args.driver.json)?;
+        }
+        ReindexCommand::Resume { id, driver: args } => {
+            let progress = bar(args.json);
+            let driver = driver(Duration::from_secs(args.lock_ttl_secs), progress.clone()).await?;
+            let result = driver.resume(id.as_deref()).await;
+            if let Some(bar) = progress {
+                bar.finish_and_clear();
+            }
+            let task = result.context("reindex resume")?;
+            print_task(&task, args.json)?;
+        }
+        ReindexCommand::Status { id, all, json } => {
+            let driver = driver(Duration::from_secs(30), None).await?;
+            if all {
+                let tasks = driver.list().await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&tasks)?);
+                } else if tasks.is_empty() {
+                    println!("no reindex tasks");
+                } else {
+                    for t in &tasks {
+                        print_task(t, false)?;
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            match driver.status(id.as_deref()).await? {
+                Some(task) => print_task(&task, json)?,
+                None if json => println!("null"),
+                None => println!("no reindex tasks (start one with `cargo xtask reindex start`)"),
+            }
+        }
+        ReindexCommand::Abort { id } => {
+            let driver = driver(Duration::from_secs(30), None).await?;
+            let task = driver.abort(id.as_deref()).await?;
+            println!(
+                "task {} is {}; the aliases point at the old indices",
+                task.id, task.stage
+            );
+        }
+        ReindexCommand::Cleanup { force } => {
+            let driver = driver(Duration::from_secs(30), None).await?;
+            let deleted = driver.cleanup(force).await?;
+            if deleted.is_empty() {
+                println!("nothing to clean up");
+            } else {
+                for index in deleted {
+                    println!("deleted {index}");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
