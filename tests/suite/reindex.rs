@@ -698,3 +698,61 @@ async fn a_failing_copy_fails_the_task_and_leaves_the_old_index() {
     assert_eq!(contents(&set).await, expected);
     assert!(driver.active().await.unwrap().is_none());
 }
+
+/// The barrier a reindex relies on: after a change of mirror targets, waiting returns only
+/// once every writer that began before has ended — or died (its ticket's deadline passed);
+/// writers that begin after the change get the new targets.
+#[tokio::test]
+async fn write_routes_wait_for_writers_that_began_before_a_change() {
+    use trawl_client::WriteMirror as _;
+    let services = require_services!();
+    let redis = trawl_tests::redis_manager(&services.redis).await.unwrap();
+    let ns = format!("{}-", trawl_tests::unique_name("routes"));
+    let routes = trawl_indexer::WriteRoutes::new(redis.clone(), &ns)
+        .with_writer_ttl(Duration::from_secs(60));
+
+    let early = routes.begin().await.unwrap();
+    assert!(early.targets.is_empty());
+    let writers = routes
+        .set_mirror("a-blobs", Some("a-blobs-2"))
+        .await
+        .unwrap();
+    assert_eq!(writers.len(), 1);
+    let late = routes.begin().await.unwrap();
+    assert_eq!(
+        late.targets.get("a-blobs").map(String::as_str),
+        Some("a-blobs-2")
+    );
+    // The late writer does not hold the barrier; the early one does until it ends.
+    let ender = {
+        let routes = routes.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            routes.end(early).await;
+        })
+    };
+    let started = Instant::now();
+    routes.wait_for_writers(&writers).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(350),
+        "{:?}",
+        started.elapsed()
+    );
+    ender.await.unwrap();
+    routes.end(late).await;
+
+    // A writer that dies without ending holds the barrier only until its deadline.
+    let short =
+        trawl_indexer::WriteRoutes::new(redis, &ns).with_writer_ttl(Duration::from_millis(600));
+    let _dead = short.begin().await.unwrap();
+    let writers = short.set_mirror("a-blobs", None).await.unwrap();
+    assert_eq!(writers.len(), 1);
+    let started = Instant::now();
+    short.wait_for_writers(&writers).await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert!(short.targets().await.unwrap().is_empty());
+}

@@ -130,8 +130,15 @@ fn print_task(task: &ReindexTask, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(task)?);
         return Ok(());
     }
+    let took = task
+        .finished_at
+        .map(|f| {
+            let d = f.duration_since(task.created_at).unsigned_abs();
+            format!(" in {:.1} s", d.as_secs_f64())
+        })
+        .unwrap_or_default();
     println!(
-        "task {}: {}{}",
+        "task {}: {}{took}{}",
         task.id,
         task.stage,
         task.error

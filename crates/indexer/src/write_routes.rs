@@ -21,10 +21,12 @@ use trawl_client::{ClientError, MirrorTicket, WriteMirror};
 /// exceed the longest `_bulk` request with its retries and its mirror copy.
 pub const DEFAULT_WRITER_TTL: Duration = Duration::from_secs(300);
 
-/// Registers a writer: returns the targets as `[alias, index, …]`.
+/// Registers a writer (dropping tickets of writers that died); returns the targets as
+/// `[alias, index, …]`.
 const BEGIN: &str = r#"
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ms)
 redis.call('ZADD', KEYS[2], ms + tonumber(ARGV[2]), ARGV[1])
 return redis.call('HGETALL', KEYS[1])
 "#;

@@ -363,6 +363,7 @@ impl ReindexDriver {
             retain_until: None,
             finished_at: None,
             error: None,
+            undoing: None,
         };
         self.save(&mut task).await?;
         tracing::info!(task = %task.id, "reindex task created");
@@ -485,6 +486,19 @@ impl ReindexDriver {
                     "the driver lost its lock while running task {}; another driver may have taken over — see `cargo xtask reindex status`",
                     task.id
                 )));
+            }
+            if let Some(stage) = task.undoing {
+                let error = task.error.clone();
+                self.undo(task, stage, error.clone()).await?;
+                return Err(match (stage, error) {
+                    (ReindexStage::Failed, Some(reason)) => ReindexError::Failed {
+                        id: task.id.clone(),
+                        reason,
+                    },
+                    _ => ReindexError::Aborted {
+                        id: task.id.clone(),
+                    },
+                });
             }
             if task.stage < ReindexStage::Swapped && self.abort_requested(&task.id).await? {
                 self.undo(task, ReindexStage::Aborted, None).await?;
@@ -673,6 +687,14 @@ impl ReindexDriver {
                     if slice.done || slice.task.is_some() {
                         continue;
                     }
+                    // Never write into a missing index: the engine would create it with
+                    // guessed mappings.
+                    if !client.index_exists(&index.new).await? {
+                        return Ok(Err(format!(
+                            "{} (the index being built) no longer exists",
+                            index.new
+                        )));
+                    }
                     let body = slice_body(index, slice.id, max, task.copy.batch_size);
                     let mut params = vec![("wait_for_completion", "false".to_string())];
                     if let Some(rps) = task.copy.requests_per_second {
@@ -843,6 +865,11 @@ impl ReindexDriver {
         stage: ReindexStage,
         error: Option<String>,
     ) -> Result<(), ReindexError> {
+        if task.undoing != Some(stage) {
+            task.undoing = Some(stage);
+            task.error = error.clone();
+            self.save(task).await?;
+        }
         let client = self.indices.client();
         for index in &mut task.indices {
             for slice in &mut index.slices {
@@ -890,6 +917,7 @@ impl ReindexDriver {
         }
         task.stage = stage;
         task.error = error;
+        task.undoing = None;
         task.finished_at = Some(jiff::Timestamp::now());
         self.save(task).await?;
         let mut conn = self.redis.clone();

@@ -198,6 +198,10 @@ pub struct ReindexTask {
     /// Why it failed (or the last transient error a driver stopped on).
     #[serde(default)]
     pub error: Option<String>,
+    /// Being undone towards `aborted` or `failed` (stored before the undo starts, so a
+    /// driver that dies while undoing finishes the undo on resume instead of copying on).
+    #[serde(default)]
+    pub undoing: Option<ReindexStage>,
 }
 
 impl ReindexTask {
