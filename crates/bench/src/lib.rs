@@ -7,4 +7,5 @@ pub mod corpus;
 pub mod index;
 pub mod latency;
 pub mod queue;
+pub mod reindex;
 pub mod search;
