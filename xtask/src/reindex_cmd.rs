@@ -54,8 +54,8 @@ pub struct StartArgs {
     /// Slices per primary shard of the old index.
     #[arg(long, default_value_t = 2)]
     slices_per_shard: u32,
-    /// Slices running at once.
-    #[arg(long, default_value_t = 2)]
+    /// Slices running at once; 0: one per data node.
+    #[arg(long, default_value_t = 0)]
     max_running: u32,
     /// Starts of one slice before the task fails.
     #[arg(long, default_value_t = 3)]

@@ -11,6 +11,8 @@ pub struct ClusterHealth {
     /// `green`, `yellow` or `red`.
     pub status: String,
     pub number_of_nodes: u32,
+    #[serde(default)]
+    pub number_of_data_nodes: u32,
     pub active_shards: u32,
     pub unassigned_shards: u32,
     pub timed_out: bool,

@@ -69,6 +69,8 @@ pub struct ReindexOptions {
     /// Slices per primary shard of the old index.
     pub slices_per_shard: u32,
     /// Slices running at once (over all indices).
+    /// `0`: one per data node (a slice keeps about one core of a node busy; on one small
+    /// node, two at once are no faster than one and slow searches down more).
     pub max_running_slices: u32,
     /// Starts of a slice before the task fails.
     pub max_slice_attempts: u32,
@@ -85,7 +87,7 @@ impl Default for ReindexOptions {
         ReindexOptions {
             kinds: vec![IndexKind::Blobs, IndexKind::Commits, IndexKind::Repos],
             slices_per_shard: 2,
-            max_running_slices: 2,
+            max_running_slices: 0,
             max_slice_attempts: 3,
             batch_size: 1000,
             requests_per_second: None,
@@ -351,7 +353,10 @@ impl ReindexDriver {
             indices,
             copy: CopySettings {
                 slices_per_shard: options.slices_per_shard.max(1),
-                max_running_slices: options.max_running_slices.max(1),
+                max_running_slices: match options.max_running_slices {
+                    0 => client.cluster_health().await?.number_of_data_nodes.max(1),
+                    n => n,
+                },
                 max_slice_attempts: options.max_slice_attempts.max(1),
                 batch_size: options.batch_size.clamp(1, 10_000),
                 requests_per_second: options.requests_per_second,
@@ -696,7 +701,7 @@ impl ReindexDriver {
                         )));
                     }
                     let body = slice_body(index, slice.id, max, task.copy.batch_size);
-                    let mut params = vec![("wait_for_completion", "false".to_string())];
+                    let mut params = Vec::new();
                     if let Some(rps) = task.copy.requests_per_second {
                         params.push(("requests_per_second", rps.to_string()));
                     }
