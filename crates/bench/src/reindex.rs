@@ -3,8 +3,9 @@
 //!
 //! 1. **Fill** — an index set under `bench-reindex-<pid>-` (with write routes, as every
 //!    writer of a deployment carries them) gets `docs` synthetic blob documents, rendered
-//!    by [`trawl_indexer::document::render_blob`] from code-like text (six languages,
-//!    identifiers from a fixed vocabulary), spread over `repos` repositories and routed by
+//!    by [`trawl_indexer::document::render_blob`] from trawl-seed's synthetic source files
+//!    ([`SampleGenerator`]: nine languages, Markdown, YAML and shell, identifiers from the
+//!    default seed's vocabulary), spread over `repos` repositories and routed by
 //!    repository, through [`BulkIndexer`] with several requests in flight (refresh off
 //!    meanwhile). Then a refresh, a count, and a wait for merges to settle.
 //! 2. **Search baseline** — after a short warm-up, a searcher runs a fixed mix of code
@@ -40,6 +41,7 @@ use trawl_indexer::document::{self, BlobInput, RepoContext};
 use trawl_indexer::git::{BlobContent, EntryKind, RepoPath};
 use trawl_indexer::{IndexNames, IndexSet, RepoId, Visibility, WriteRoutes};
 use trawl_migrations::reindex::{ReindexDriver, ReindexError, ReindexOptions, ReindexStage};
+use trawl_seed::{SampleFile, SampleGenerator};
 
 use crate::latency::Percentiles;
 
@@ -326,6 +328,12 @@ async fn measure(
     tokio::time::sleep(Duration::from_secs(3)).await;
     let warm = warm.finish().await;
     let expected_totals = Arc::new(warm.totals.clone());
+    let mut totals: Vec<_> = warm.totals.iter().collect();
+    totals.sort();
+    tracing::info!(
+        ?totals,
+        "hit total of each query (by its number) before any reindex"
+    );
 
     progress(ReindexBenchProgress::Phase(&format!(
         "searching for {} s before any reindex",
@@ -731,9 +739,10 @@ async fn trawl_reindex(
 // The searcher.
 
 /// The fixed mix of code searches: content matches of identifiers and phrases, a path
-/// prefix, a file name, language and extension filters, one highlighted like trawl's
-/// own search; each filtered by the repositories a signed-in user may read (public and
-/// internal ones), as every trawl search is.
+/// prefix and a path glob, a file name, language and extension filters, one highlighted
+/// like trawl's own search; each filtered by the repositories a signed-in user may read
+/// (public and internal ones), as every trawl search is. Their words are the corpus's
+/// (see the test `the_queries_look_for_what_the_corpus_holds`).
 fn queries(repos: u32) -> Vec<Value> {
     let corpus = Corpus::new(repos.max(1));
     let readable: Vec<&str> = corpus
@@ -760,16 +769,16 @@ fn queries(repos: u32) -> Vec<Value> {
     });
     vec![
         with(
-            json!({ "match": { "blob.content": { "query": "parse_config", "operator": "and" } } }),
+            json!({ "match": { "blob.content": { "query": "parse_cluster", "operator": "and" } } }),
             vec![],
         ),
         with(
-            json!({ "match_phrase": { "blob.content": "httpRequest" } }),
+            json!({ "match_phrase": { "blob.content": "requestWidget" } }),
             vec![],
         ),
         with(
-            json!({ "match": { "blob.content": "retry timeout" } }),
-            vec![json!({ "prefix": { "blob.path.keyword": "src/" } })],
+            json!({ "match": { "blob.content": "retry worker" } }),
+            vec![json!({ "prefix": { "blob.path.keyword": "crates/" } })],
         ),
         with(json!({ "match": { "blob.file_name": "handler" } }), vec![]),
         with(
@@ -777,13 +786,13 @@ fn queries(repos: u32) -> Vec<Value> {
             vec![json!({ "term": { "blob.language": "go" } })],
         ),
         with(
-            json!({ "match": { "blob.content": { "query": "serialize session", "operator": "and" } } }),
+            json!({ "match": { "blob.content": { "query": "load session", "operator": "and" } } }),
             vec![json!({ "term": { "blob.extension": "py" } })],
         ),
         highlighted,
         with(
-            json!({ "match": { "blob.path": "internal/cache" } }),
-            vec![],
+            json!({ "match": { "blob.content": "cache" } }),
+            vec![json!({ "wildcard": { "blob.path.keyword": { "value": "*/internal/*" } } })],
         ),
     ]
 }
@@ -1096,142 +1105,9 @@ async fn indices_under(client: &Client, prefix: &str) -> Result<Vec<String>, Cli
 
 // The corpus.
 
-/// Words identifiers are made of; the searches look for some of them.
-const WORDS: [&str; 96] = [
-    "parse",
-    "config",
-    "http",
-    "request",
-    "response",
-    "server",
-    "client",
-    "error",
-    "handler",
-    "buffer",
-    "token",
-    "index",
-    "query",
-    "cache",
-    "stream",
-    "reader",
-    "writer",
-    "session",
-    "user",
-    "account",
-    "payment",
-    "order",
-    "invoice",
-    "event",
-    "message",
-    "queue",
-    "worker",
-    "task",
-    "schedule",
-    "retry",
-    "timeout",
-    "connection",
-    "pool",
-    "socket",
-    "packet",
-    "frame",
-    "header",
-    "body",
-    "payload",
-    "encode",
-    "decode",
-    "serialize",
-    "json",
-    "file",
-    "path",
-    "module",
-    "package",
-    "build",
-    "test",
-    "logger",
-    "metric",
-    "counter",
-    "trace",
-    "span",
-    "lock",
-    "mutex",
-    "channel",
-    "signal",
-    "thread",
-    "future",
-    "callback",
-    "router",
-    "route",
-    "middleware",
-    "auth",
-    "secret",
-    "key",
-    "hash",
-    "digest",
-    "signature",
-    "commit",
-    "branch",
-    "tree",
-    "blob",
-    "repo",
-    "diff",
-    "patch",
-    "merge",
-    "search",
-    "filter",
-    "sort",
-    "page",
-    "cursor",
-    "limit",
-    "offset",
-    "batch",
-    "chunk",
-    "shard",
-    "node",
-    "cluster",
-    "health",
-    "status",
-    "state",
-    "store",
-    "memory",
-    "block",
-];
-
-/// Top-level directories of the generated paths.
-const DIRS: [&str; 8] = [
-    "src", "lib", "pkg", "internal", "app", "cmd", "core", "tests",
-];
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Lang {
-    Rust,
-    Go,
-    Python,
-    TypeScript,
-    Java,
-    C,
-}
-
-impl Lang {
-    const ALL: [Lang; 6] = [
-        Lang::Rust,
-        Lang::Go,
-        Lang::Python,
-        Lang::TypeScript,
-        Lang::Java,
-        Lang::C,
-    ];
-
-    fn extension(self) -> &'static str {
-        match self {
-            Lang::Rust => "rs",
-            Lang::Go => "go",
-            Lang::Python => "py",
-            Lang::TypeScript => "ts",
-            Lang::Java => "java",
-            Lang::C => "c",
-        }
-    }
-}
+/// The vocabulary of the generated files: `cargo xtask seed`'s default, so the corpus
+/// shares its identifiers with the default seeded repositories.
+const VOCABULARY_SEED: u64 = trawl_seed::SeedOptions::DEFAULT.seed;
 
 /// One repository of the corpus.
 struct BenchRepo {
@@ -1241,9 +1117,11 @@ struct BenchRepo {
 }
 
 /// The synthetic corpus: `repos` repositories (a third each public, internal, private),
-/// document `i` in repository `i % repos`; deterministic.
+/// document `i` in repository `i % repos`, its file made by trawl-seed's
+/// [`SampleGenerator`] (200 to 1000 bytes); deterministic.
 struct Corpus {
     repos: Vec<BenchRepo>,
+    files: SampleGenerator,
 }
 
 impl Corpus {
@@ -1260,23 +1138,27 @@ impl Corpus {
                     commit: hex40(u64::from(r) ^ 0xc0ff_ee00),
                 })
                 .collect(),
+            files: SampleGenerator::new(VOCABULARY_SEED),
         }
+    }
+
+    /// Document `i`'s repository and file.
+    fn file(&self, i: u64) -> (&BenchRepo, SampleFile) {
+        let repo = &self.repos[(i % self.repos.len() as u64) as usize];
+        let size = fastrand::Rng::with_seed(i).u64(200..1000);
+        let mut sample = self.files.generate(i, size);
+        // Samples' paths may repeat and a document's id is its path's: number each file.
+        let (stem, extension) = sample
+            .path
+            .rsplit_once('.')
+            .expect("a sample's path has an extension");
+        sample.path = format!("{stem}_{}.{extension}", i / self.repos.len() as u64);
+        (repo, sample)
     }
 
     /// Document `i`, rendered as the indexer renders a file.
     fn document(&self, i: u64) -> document::RenderedDocument {
-        let repo = &self.repos[(i % self.repos.len() as u64) as usize];
-        let file = i / self.repos.len() as u64;
-        let mut g = Gen::new(i);
-        let lang = Lang::ALL[g.rng.usize(..Lang::ALL.len())];
-        let dir = DIRS[g.rng.usize(..DIRS.len())];
-        let path = format!(
-            "{dir}/{}/{}_{file}.{}",
-            g.word(),
-            g.snake(2),
-            lang.extension()
-        );
-        let content = g.content(lang);
+        let (repo, sample) = self.file(i);
         let oid = hex40(i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         document::render_blob(
             &RepoContext {
@@ -1284,10 +1166,10 @@ impl Corpus {
                 visibility: repo.visibility,
             },
             BlobInput {
-                path: &RepoPath::from_bytes(path.into_bytes()),
+                path: &RepoPath::from_bytes(sample.path.into_bytes()),
                 oid: &oid,
                 kind: EntryKind::Regular,
-                content: BlobContent::Content(content.into_bytes()),
+                content: BlobContent::Content(sample.bytes),
                 commit_sha: &repo.commit,
             },
         )
@@ -1300,174 +1182,6 @@ fn hex40(seed: u64) -> String {
     (0..40)
         .map(|_| char::from_digit(rng.u32(..16), 16).expect("a hex digit"))
         .collect()
-}
-
-/// Code-like text from a seeded generator.
-struct Gen {
-    rng: fastrand::Rng,
-}
-
-impl Gen {
-    fn new(seed: u64) -> Self {
-        Gen {
-            rng: fastrand::Rng::with_seed(seed),
-        }
-    }
-
-    fn word(&mut self) -> &'static str {
-        WORDS[self.rng.usize(..WORDS.len())]
-    }
-
-    fn words(&mut self, n: usize) -> Vec<&'static str> {
-        (0..n).map(|_| self.word()).collect()
-    }
-
-    /// `parse_config`
-    fn snake(&mut self, n: usize) -> String {
-        self.words(n).join("_")
-    }
-
-    /// `parseConfig`
-    fn camel(&mut self, n: usize) -> String {
-        let words = self.words(n);
-        let mut out = words[0].to_owned();
-        for w in &words[1..] {
-            out.push_str(&capitalise(w));
-        }
-        out
-    }
-
-    /// `ParseConfig`
-    fn pascal(&mut self, n: usize) -> String {
-        self.words(n).iter().map(|w| capitalise(w)).collect()
-    }
-
-    fn sentence(&mut self) -> String {
-        let n = self.rng.usize(4..9);
-        let mut text = self.words(n).join(" ");
-        if let Some(first) = text.get_mut(0..1) {
-            first.make_ascii_uppercase();
-        }
-        text
-    }
-
-    /// One to three blocks of `lang`: a few hundred bytes.
-    fn content(&mut self, lang: Lang) -> String {
-        let mut out = String::new();
-        for _ in 0..self.rng.usize(1..4) {
-            let block = match lang {
-                Lang::Rust => self.rust(),
-                Lang::Go => self.go(),
-                Lang::Python => self.python(),
-                Lang::TypeScript => self.typescript(),
-                Lang::Java => self.java(),
-                Lang::C => self.c(),
-            };
-            out.push_str(&block);
-            out.push('\n');
-        }
-        out
-    }
-
-    fn rust(&mut self) -> String {
-        let (m, t1, t2, e, v) = (
-            self.word(),
-            self.pascal(2),
-            self.pascal(2),
-            self.pascal(1),
-            self.pascal(2),
-        );
-        let (f, a, c, g) = (self.snake(2), self.snake(1), self.snake(2), self.snake(2));
-        let doc = self.sentence();
-        format!(
-            "use crate::{m}::{t1};\n\n/// {doc}.\npub fn {f}({a}: &{t1}, limit: usize) -> Result<{t2}, {e}Error> {{\n    let {c} = {a}.{g}(limit)?;\n    if {c}.is_empty() {{\n        return Err({e}Error::{v});\n    }}\n    Ok({t2}::from({c}))\n}}\n"
-        )
-    }
-
-    fn go(&mut self) -> String {
-        let (p, f, t1, t2, m, fld) = (
-            self.word(),
-            self.pascal(2),
-            self.pascal(2),
-            self.pascal(2),
-            self.pascal(2),
-            self.pascal(1),
-        );
-        let (a, b, c) = (self.camel(2), self.camel(1), self.camel(2));
-        let (doc, w1, w2) = (self.sentence(), self.word(), self.word());
-        format!(
-            "package {p}\n\n// {f} {doc}.\nfunc {f}({a} *{t1}, {b} int) (*{t2}, error) {{\n\t{c}, err := {a}.{m}({b})\n\tif err != nil {{\n\t\treturn nil, fmt.Errorf(\"{w1} {w2}: %w\", err)\n\t}}\n\treturn &{t2}{{{fld}: {c}}}, nil\n}}\n"
-        )
-    }
-
-    fn python(&mut self) -> String {
-        let (m1, m2, t, e) = (self.word(), self.word(), self.pascal(2), self.pascal(1));
-        let (f, a, b, c, g) = (
-            self.snake(2),
-            self.snake(1),
-            self.snake(2),
-            self.snake(2),
-            self.snake(2),
-        );
-        let (doc, w1, w2) = (self.sentence(), self.word(), self.word());
-        format!(
-            "from {m1}.{m2} import {t}\n\n\ndef {f}({a}, {b}=None):\n    \"\"\"{doc}.\"\"\"\n    {c} = {t}({a})\n    if {b} is None:\n        raise {e}Error(\"{w1} {w2}\")\n    return {c}.{g}({b})\n"
-        )
-    }
-
-    fn typescript(&mut self) -> String {
-        let (t1, t2, m) = (self.pascal(2), self.pascal(2), self.word());
-        let (f, a, b, c, g) = (
-            self.camel(2),
-            self.camel(1),
-            self.camel(2),
-            self.camel(2),
-            self.camel(2),
-        );
-        let doc = self.sentence();
-        format!(
-            "import {{ {t1} }} from \"./{m}\";\n\nexport async function {f}({a}: {t1}, {b}: number): Promise<{t2}> {{\n  // {doc}\n  const {c} = await {a}.{g}({b});\n  return new {t2}({c});\n}}\n"
-        )
-    }
-
-    fn java(&mut self) -> String {
-        let (cls, t1, t2, t3, e) = (
-            self.pascal(2),
-            self.pascal(2),
-            self.pascal(2),
-            self.pascal(2),
-            self.pascal(1),
-        );
-        let (fld, f, a, g) = (self.camel(2), self.camel(2), self.camel(1), self.camel(2));
-        let doc = self.sentence();
-        format!(
-            "public class {cls} {{\n    private final {t1} {fld};\n\n    /** {doc}. */\n    public {t2} {f}({t3} {a}) throws {e}Exception {{\n        return {fld}.{g}({a});\n    }}\n}}\n"
-        )
-    }
-
-    fn c(&mut self) -> String {
-        let (h, f, s, a, b, g, fld) = (
-            self.word(),
-            self.snake(2),
-            self.snake(1),
-            self.snake(1),
-            self.snake(1),
-            self.snake(2),
-            self.snake(1),
-        );
-        let doc = self.sentence();
-        format!(
-            "#include \"{h}.h\"\n\n/* {doc} */\nint {f}(struct {s} *{a}, size_t {b})\n{{\n\tif ({a} == NULL)\n\t\treturn -EINVAL;\n\treturn {g}({a}->{fld}, {b});\n}}\n"
-        )
-    }
-}
-
-fn capitalise(word: &str) -> String {
-    let mut chars = word.chars();
-    match chars.next() {
-        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]
@@ -1490,7 +1204,8 @@ mod tests {
         assert!(path.contains("_12."), "{path}");
         assert!(doc.id.starts_with("bench-repo-034_"), "{}", doc.id);
         let content = blob["content"].as_str().unwrap();
-        assert!((150..2000).contains(&content.len()), "{content}");
+        assert!((200..1000).contains(&content.len()), "{content}");
+        assert_eq!(doc.content_bytes, content.len() as u64);
         assert!(blob["language"].is_string(), "{blob}");
         assert_eq!(blob["extension"], path.rsplit('.').next().unwrap());
         assert_eq!(corpus.document(1234).source, doc.source);
@@ -1501,14 +1216,61 @@ mod tests {
     fn every_language_is_detected_as_generated() {
         let corpus = Corpus::new(3);
         let mut seen = std::collections::BTreeSet::new();
-        for i in 0..300 {
+        for i in 0..1000 {
+            let (_, file) = corpus.file(i);
             let doc = corpus.document(i);
-            seen.insert(doc.source["blob"]["language"].as_str().unwrap().to_owned());
+            assert_eq!(
+                doc.source["blob"]["language"], file.language,
+                "{}",
+                file.path
+            );
+            seen.insert(file.language);
         }
-        assert_eq!(
-            seen.into_iter().collect::<Vec<_>>(),
-            ["c", "go", "java", "python", "rust", "typescript"]
-        );
+        assert_eq!(seen.len(), 13, "{seen:?}");
+    }
+
+    #[test]
+    fn paths_are_unique_within_a_repository() {
+        let corpus = Corpus::new(2);
+        let ids: std::collections::HashSet<String> =
+            (0..5000).map(|i| corpus.document(i).id).collect();
+        assert_eq!(ids.len(), 5000);
+    }
+
+    #[test]
+    fn the_queries_look_for_what_the_corpus_holds() {
+        let corpus = Corpus::new(100);
+        let blobs: Vec<Value> = (0..5000)
+            .map(|i| corpus.document(i).source["blob"].clone())
+            .collect();
+        let found = |what: &str, matches: &dyn Fn(&str, &str, &str) -> bool| {
+            let n = blobs
+                .iter()
+                .filter(|b| {
+                    let text = |field: &str| b[field].as_str().unwrap_or_default();
+                    matches(text("content"), text("path"), text("language"))
+                })
+                .count();
+            assert!(n >= 3, "{what}: {n} documents");
+        };
+        found("parse_cluster", &|c, _, _| c.contains("parse_cluster"));
+        found("requestWidget", &|c, _, _| c.contains("requestWidget"));
+        found("retry worker under crates/", &|c, p, _| {
+            p.starts_with("crates/") && c.contains("retry") && c.contains("worker")
+        });
+        found("handler in a file name", &|_, p, _| {
+            p.rsplit('/').next().unwrap().contains("handler")
+        });
+        found("cursor in Go", &|c, _, l| l == "go" && c.contains("cursor"));
+        found("load session in .py", &|c, p, _| {
+            p.ends_with(".py") && c.contains("load") && c.contains("session")
+        });
+        found("decode payload", &|c, _, _| {
+            c.contains("decode_payload") || c.contains("decodePayload")
+        });
+        found("cache under internal/", &|c, p, _| {
+            p.contains("/internal/") && c.contains("cache")
+        });
     }
 
     #[test]

@@ -33,6 +33,49 @@ pub(crate) enum Lang {
     Shell,
 }
 
+impl Lang {
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Lang::Rust => "rs",
+            Lang::Go => "go",
+            Lang::Python => "py",
+            Lang::TypeScript => "ts",
+            Lang::Tsx => "tsx",
+            Lang::JavaScript => "js",
+            Lang::Java => "java",
+            Lang::C => "c",
+            Lang::CHeader => "h",
+            Lang::Cpp => "cc",
+            Lang::CppHeader => "hpp",
+            Lang::Ruby => "rb",
+            Lang::Markdown => "md",
+            Lang::Yaml => "yaml",
+            Lang::Shell => "sh",
+        }
+    }
+
+    /// The language's name as linguist spells it, lowercase (as trawl's documents carry
+    /// it): headers count as their language.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::Rust => "rust",
+            Lang::Go => "go",
+            Lang::Python => "python",
+            Lang::TypeScript => "typescript",
+            Lang::Tsx => "tsx",
+            Lang::JavaScript => "javascript",
+            Lang::Java => "java",
+            Lang::C | Lang::CHeader => "c",
+            Lang::Cpp | Lang::CppHeader => "c++",
+            Lang::Ruby => "ruby",
+            Lang::Markdown => "markdown",
+            Lang::Yaml => "yaml",
+            Lang::Shell => "shell",
+        }
+    }
+}
+
 /// The format of a generated over-size data file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DataFormat {

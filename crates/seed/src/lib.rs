@@ -19,6 +19,9 @@
 //! [`trawl_indexer::RepoManifest`]) with a visibility; [`register`] adds existing
 //! repositories from disk to the same manifest.
 //!
+//! [`SampleGenerator`] makes single source files from the same vocabulary and renderer,
+//! without a repository, for callers that write documents directly (benchmarks).
+//!
 //! ```no_run
 //! # fn main() -> Result<(), trawl_seed::SeedError> {
 //! let report = trawl_seed::seed(
@@ -35,6 +38,7 @@
 mod content;
 mod fast_import;
 mod plan;
+mod sample;
 mod vocab;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +51,8 @@ use trawl_indexer::repo::{RepoError, RepoId, RepoManifest, RepoSpec, Visibility,
 use crate::content::Renderer;
 use crate::plan::{GENERATOR_VERSION, MIN_BYTES_PER_FILE, MIN_FILES, Recipe, RepoPlan};
 use crate::vocab::{Vocab, mix};
+
+pub use crate::sample::{SampleFile, SampleGenerator};
 
 /// The name of the marker file inside each generated repository.
 pub const MARKER_FILE: &str = "trawl-seed.json";

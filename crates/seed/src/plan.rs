@@ -130,7 +130,7 @@ struct Component {
 
 /// The languages components are written in; the first components take one each, so every
 /// repository with enough files has them all.
-const CODE_LANGS: [Lang; 9] = [
+pub(crate) const CODE_LANGS: [Lang; 9] = [
     Lang::Rust,
     Lang::Go,
     Lang::Python,
@@ -423,18 +423,7 @@ impl RepoPlan {
     }
 
     fn component_base(&mut self, vocab: &Vocab, rng: &mut Rng, lang: Lang) -> String {
-        let tops: &[&str] = match lang {
-            Lang::Rust => &["crates", "rust"],
-            Lang::Go => &["services", "cmd", "go"],
-            Lang::Python => &["python", "ml", "tools"],
-            Lang::TypeScript | Lang::Tsx => &["web", "packages", "frontend"],
-            Lang::JavaScript => &["web", "js", "extensions"],
-            Lang::Java => &["java", "jvm"],
-            Lang::C | Lang::CHeader | Lang::Cpp | Lang::CppHeader => &["native", "vendor"],
-            _ => &["ruby", "gems"],
-        };
-        let top = tops[rng.usize(..tops.len())];
-        let base = format!("{top}/{}", pick(vocab, rng).kebab);
+        let base = component_dir(vocab, rng, lang);
         let mut candidate = base.clone();
         let mut n = 2;
         while self.components.iter().any(|c| c.base == candidate) {
@@ -448,41 +437,8 @@ impl RepoPlan {
     /// language, sometimes documentation, configuration or a script.
     fn source_path(&self, vocab: &Vocab, rng: &mut Rng, component: usize) -> (Kind, String) {
         let Component { lang, base } = &self.components[component];
-        let lang = match rng.u8(..100) {
-            0..=7 => Lang::Markdown,
-            8..=13 => Lang::Yaml,
-            14..=17 => Lang::Shell,
-            _ => match (lang, rng.u8(..10)) {
-                (Lang::C, 0..=3) => Lang::CHeader,
-                (Lang::Cpp, 0..=3) => Lang::CppHeader,
-                (Lang::TypeScript, 0..=2) => Lang::Tsx,
-                (lang, _) => *lang,
-            },
-        };
-        let sub = pick(vocab, rng);
-        let dir = match lang {
-            Lang::Rust if rng.u8(..10) == 0 => format!("{base}/tests"),
-            Lang::Rust if rng.bool() => format!("{base}/src/{}", sub.snake),
-            Lang::Rust => format!("{base}/src"),
-            Lang::Go if rng.u8(..3) == 0 => format!("{base}/internal/{}", sub.flat),
-            Lang::Go => format!("{base}/{}", sub.flat),
-            Lang::Python if rng.u8(..8) == 0 => format!("{base}/tests"),
-            Lang::Python => format!("{base}/{}", sub.snake),
-            Lang::TypeScript | Lang::Tsx | Lang::JavaScript if rng.bool() => {
-                format!("{base}/src/{}", sub.kebab)
-            }
-            Lang::TypeScript | Lang::Tsx | Lang::JavaScript => format!("{base}/src/components"),
-            Lang::Java => format!("{base}/src/{}", sub.flat),
-            Lang::C | Lang::Cpp => format!("{base}/src"),
-            Lang::CHeader | Lang::CppHeader => format!("{base}/include"),
-            Lang::Ruby if rng.u8(..6) == 0 => format!("{base}/spec"),
-            Lang::Ruby => format!("{base}/lib/{}", sub.snake),
-            Lang::Markdown => format!("{base}/docs"),
-            Lang::Yaml if rng.u8(..5) == 0 => ".github/workflows".to_owned(),
-            Lang::Yaml => format!("{base}/config"),
-            Lang::Shell => format!("{base}/scripts"),
-        };
-        (Kind::Text(lang), file_path(&dir, lang, pick(vocab, rng)))
+        let (lang, path) = source_file(vocab, rng, *lang, base);
+        (Kind::Text(lang), path)
     }
 
     /// The changes of commit `k`, deletions first.
@@ -625,29 +581,87 @@ impl Changes {
     }
 }
 
+/// `<top>/<name>`: the directory of a component in `lang` (not yet made unique).
+pub(crate) fn component_dir(vocab: &Vocab, rng: &mut Rng, lang: Lang) -> String {
+    let tops: &[&str] = match lang {
+        Lang::Rust => &["crates", "rust"],
+        Lang::Go => &["services", "cmd", "go"],
+        Lang::Python => &["python", "ml", "tools"],
+        Lang::TypeScript | Lang::Tsx => &["web", "packages", "frontend"],
+        Lang::JavaScript => &["web", "js", "extensions"],
+        Lang::Java => &["java", "jvm"],
+        Lang::C | Lang::CHeader | Lang::Cpp | Lang::CppHeader => &["native", "vendor"],
+        _ => &["ruby", "gems"],
+    };
+    let top = tops[rng.usize(..tops.len())];
+    format!("{top}/{}", pick(vocab, rng).kebab)
+}
+
+/// The language and path of a new file in a component of language `component` under
+/// `base`: mostly that language, sometimes documentation, configuration or a script.
+pub(crate) fn source_file(
+    vocab: &Vocab,
+    rng: &mut Rng,
+    component: Lang,
+    base: &str,
+) -> (Lang, String) {
+    let lang = match rng.u8(..100) {
+        0..=7 => Lang::Markdown,
+        8..=13 => Lang::Yaml,
+        14..=17 => Lang::Shell,
+        _ => match (component, rng.u8(..10)) {
+            (Lang::C, 0..=3) => Lang::CHeader,
+            (Lang::Cpp, 0..=3) => Lang::CppHeader,
+            (Lang::TypeScript, 0..=2) => Lang::Tsx,
+            (lang, _) => lang,
+        },
+    };
+    let sub = pick(vocab, rng);
+    let dir = match lang {
+        Lang::Rust if rng.u8(..10) == 0 => format!("{base}/tests"),
+        Lang::Rust if rng.bool() => format!("{base}/src/{}", sub.snake),
+        Lang::Rust => format!("{base}/src"),
+        Lang::Go if rng.u8(..3) == 0 => format!("{base}/internal/{}", sub.flat),
+        Lang::Go => format!("{base}/{}", sub.flat),
+        Lang::Python if rng.u8(..8) == 0 => format!("{base}/tests"),
+        Lang::Python => format!("{base}/{}", sub.snake),
+        Lang::TypeScript | Lang::Tsx | Lang::JavaScript if rng.bool() => {
+            format!("{base}/src/{}", sub.kebab)
+        }
+        Lang::TypeScript | Lang::Tsx | Lang::JavaScript => format!("{base}/src/components"),
+        Lang::Java => format!("{base}/src/{}", sub.flat),
+        Lang::C | Lang::Cpp => format!("{base}/src"),
+        Lang::CHeader | Lang::CppHeader => format!("{base}/include"),
+        Lang::Ruby if rng.u8(..6) == 0 => format!("{base}/spec"),
+        Lang::Ruby => format!("{base}/lib/{}", sub.snake),
+        Lang::Markdown => format!("{base}/docs"),
+        Lang::Yaml if rng.u8(..5) == 0 => ".github/workflows".to_owned(),
+        Lang::Yaml => format!("{base}/config"),
+        Lang::Shell => format!("{base}/scripts"),
+    };
+    (lang, file_path(&dir, lang, pick(vocab, rng)))
+}
+
 fn pick<'v>(vocab: &'v Vocab, rng: &mut Rng) -> &'v Ident {
     vocab.ident_at(vocab.pick(rng))
 }
 
 /// `dir/<name>.<ext>` with the name in the language's file-name convention.
 fn file_path(dir: &str, lang: Lang, ident: &Ident) -> String {
-    let (name, ext) = match lang {
-        Lang::Rust => (ident.snake.as_str(), "rs"),
-        Lang::Go => (ident.snake.as_str(), "go"),
-        Lang::Python => (ident.snake.as_str(), "py"),
-        Lang::TypeScript => (ident.camel.as_str(), "ts"),
-        Lang::Tsx => (ident.pascal.as_str(), "tsx"),
-        Lang::JavaScript => (ident.camel.as_str(), "js"),
-        Lang::Java => (ident.pascal.as_str(), "java"),
-        Lang::C => (ident.snake.as_str(), "c"),
-        Lang::CHeader => (ident.snake.as_str(), "h"),
-        Lang::Cpp => (ident.snake.as_str(), "cc"),
-        Lang::CppHeader => (ident.snake.as_str(), "hpp"),
-        Lang::Ruby => (ident.snake.as_str(), "rb"),
-        Lang::Markdown => (ident.kebab.as_str(), "md"),
-        Lang::Yaml => (ident.kebab.as_str(), "yaml"),
-        Lang::Shell => (ident.kebab.as_str(), "sh"),
+    let name = match lang {
+        Lang::Rust
+        | Lang::Go
+        | Lang::Python
+        | Lang::C
+        | Lang::CHeader
+        | Lang::Cpp
+        | Lang::CppHeader
+        | Lang::Ruby => &ident.snake,
+        Lang::TypeScript | Lang::JavaScript => &ident.camel,
+        Lang::Tsx | Lang::Java => &ident.pascal,
+        Lang::Markdown | Lang::Yaml | Lang::Shell => &ident.kebab,
     };
+    let ext = lang.extension();
     if dir.is_empty() {
         format!("{name}.{ext}")
     } else {
