@@ -400,14 +400,7 @@ pub(crate) async fn live_reindex(set: &IndexSet, driver: ReindexDriver, docs: us
         .collect();
     assert_eq!(stored_repos(set).await, expected_repos);
     // Mirroring stopped.
-    assert!(
-        set.write_routes()
-            .unwrap()
-            .targets()
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_not_mirroring(set).await;
 }
 
 #[tokio::test]
@@ -490,14 +483,7 @@ async fn a_killed_driver_resumes_and_finishes() {
         vec![index.new.clone()]
     );
     assert_eq!(contents(&set).await, reference);
-    assert!(
-        set.write_routes()
-            .unwrap()
-            .targets()
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_not_mirroring(&set).await;
 }
 
 /// Abort during the copy (from another driver, while one runs): the running driver undoes
@@ -547,14 +533,7 @@ async fn abort_leaves_the_old_indices_serving() {
             .await
             .unwrap()
     );
-    assert!(
-        set.write_routes()
-            .unwrap()
-            .targets()
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_not_mirroring(&set).await;
     // Writes go to the old index only, and do not bring the deleted one back.
     let summary = set
         .client()
@@ -685,14 +664,7 @@ async fn a_failing_copy_fails_the_task_and_leaves_the_old_index() {
             .await
             .unwrap()
     );
-    assert!(
-        set.write_routes()
-            .unwrap()
-            .targets()
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_not_mirroring(&set).await;
     let mut expected = reference;
     expected.insert("r1_legacy.rs".into(), ("r1".into(), "legacy".into()));
     assert_eq!(contents(&set).await, expected);
@@ -755,4 +727,10 @@ async fn write_routes_wait_for_writers_that_began_before_a_change() {
         "{waited:?}"
     );
     assert!(short.targets().await.unwrap().is_empty());
+}
+
+/// No alias of the set is mirrored any more (the task stopped or undid its mirroring).
+async fn assert_not_mirroring(set: &IndexSet) {
+    let targets = set.write_routes().unwrap().targets().await.unwrap();
+    assert!(targets.is_empty(), "still mirrored: {targets:?}");
 }
