@@ -1,0 +1,1 @@
+SELECT count(*) FROM trawl_repositories WHERE deployment = $1
