@@ -206,14 +206,26 @@ impl Drop for IndexCleanup {
     }
 }
 
+/// Everything a test deployment leaves behind, removed on drop: its indices and its
+/// registrations.
+pub struct DeploymentCleanup {
+    _registry: RegistryCleanup,
+    _indices: IndexCleanup,
+}
+
 /// An index set under a prefix no other test uses, created, with every index under the
-/// prefix deleted on drop.
+/// prefix and every registration of that deployment deleted on drop.
 pub async fn test_indices(
     services: &Services,
     what: &str,
-) -> anyhow::Result<(trawl_indexer::IndexSet, IndexCleanup)> {
+) -> anyhow::Result<(trawl_indexer::IndexSet, DeploymentCleanup)> {
     let prefix = format!("{}-", unique_name(what));
-    let cleanup = Engine::new(&services.engine)?.cleanup(format!("{prefix}*"));
+    let cleanup = DeploymentCleanup {
+        _registry: RegistryCleanup {
+            config: trawl_registry::RegistryConfig::new(pg_url(services), &prefix),
+        },
+        _indices: Engine::new(&services.engine)?.cleanup(format!("{prefix}*")),
+    };
     let routes = trawl_indexer::WriteRoutes::new(redis_manager(&services.redis).await?, &prefix);
     let set = trawl_indexer::IndexSet::new(
         engine_client(&services.engine)?,
@@ -223,6 +235,75 @@ pub async fn test_indices(
     .with_write_routes(routes);
     set.ensure().await?;
     Ok((set, cleanup))
+}
+
+/// The registry database's URL (credentials included) for the tests.
+pub fn pg_url(_services: &Services) -> String {
+    std::env::var("TRAWL_PG_URL").unwrap_or_else(|_| {
+        panic!("TRAWL_PG_URL is unset: run the suite through `cargo xtask test`, or start the stack with `cargo xtask up`")
+    })
+}
+
+/// The registry of the deployment `set` belongs to (its prefix). The cleanup of
+/// [`test_indices`] removes its registrations.
+pub async fn test_registry(
+    services: &Services,
+    set: &trawl_indexer::IndexSet,
+) -> anyhow::Result<trawl_registry::Registry> {
+    let config = trawl_registry::RegistryConfig::new(pg_url(services), set.names().prefix());
+    Ok(trawl_registry::Registry::connect(&config).await?)
+}
+
+/// Registers `spec` as given (a registered id gets exactly these values) and indexes it.
+pub async fn register_and_index(
+    indexer: &trawl_indexer::RepoIndexer,
+    spec: &trawl_registry::RepoSpec,
+    progress: std::sync::Arc<trawl_indexer::IndexProgress>,
+) -> Result<trawl_indexer::IndexReport, trawl_indexer::IndexError> {
+    register(indexer.registry(), spec).await?;
+    indexer.index(&spec.id, progress).await
+}
+
+/// Registers `spec` as given: added, or the registration changed to exactly these values.
+pub async fn register(
+    registry: &trawl_registry::Registry,
+    spec: &trawl_registry::RepoSpec,
+) -> Result<trawl_registry::Registration, trawl_registry::RegistryError> {
+    match registry.get(&spec.id).await? {
+        None => registry.add(spec).await,
+        Some(existing) => Ok(registry
+            .set(&spec.id, &existing.spec.change_to(spec), None)
+            .await?
+            .after),
+    }
+}
+
+/// Removes a deployment's registrations on drop (from a thread and runtime of its own).
+pub struct RegistryCleanup {
+    config: trawl_registry::RegistryConfig,
+}
+
+impl Drop for RegistryCleanup {
+    fn drop(&mut self) {
+        let config = self.config.clone();
+        let done = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let registry = trawl_registry::Registry::connect(&config).await?;
+                registry.remove_deployment().await?;
+                anyhow::Ok(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = done {
+            eprintln!(
+                "cleanup of the registrations of {:?} failed: {e:#}",
+                self.config.deployment
+            );
+        }
+    }
 }
 
 /// A trawl client configuration builder for the endpoint, with its credentials and CA

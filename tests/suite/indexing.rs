@@ -11,10 +11,12 @@ use std::time::Duration;
 use serde_json::json;
 use trawl_analyzers::IndexKind;
 use trawl_indexer::{
-    IndexMode, IndexProgress, IndexSet, IndexingOptions, LockError, RepoId, RepoIndexer, RepoLocks,
-    RepoSpec, Visibility,
+    IndexMode, IndexProgress, IndexSet, IndexingOptions, LockError, RepoIndexer, RepoLocks,
 };
-use trawl_tests::{require_services, test_indices, workspace_root};
+use trawl_registry::{RepoId, RepoSource, RepoSpec, Visibility};
+use trawl_tests::{
+    register_and_index, require_services, test_indices, test_registry, workspace_root,
+};
 
 /// A scratch git repository driven with the git CLI (the tests' way to make history; the
 /// indexer itself never runs git).
@@ -110,7 +112,8 @@ async fn indexer_with(
     options: IndexingOptions,
 ) -> RepoIndexer {
     let locks = locks(services, set.names().prefix(), Duration::from_secs(30)).await;
-    RepoIndexer::new(set.clone(), locks, options)
+    let registry = test_registry(services, set).await.unwrap();
+    RepoIndexer::new(set.clone(), registry, locks, options)
 }
 
 /// `path -> blob oid` of the repository's blob documents, and its commit shas.
@@ -134,7 +137,7 @@ pub async fn indexed(set: &IndexSet, repo: &str) -> (BTreeMap<String, String>, V
         for hit in page {
             let blob = &hit.source["blob"];
             let path = blob["path"].as_str().unwrap().to_string();
-            assert_eq!(hit.id, format!("{repo}_{path}"), "document id");
+            assert_eq!(hit.id, format!("{repo}:{path}"), "document id");
             assert_eq!(hit.source["repo_id"], repo);
             let previous = files.insert(path.clone(), blob["oid"].as_str().unwrap().to_string());
             assert!(previous.is_none(), "two documents for {path}");
@@ -168,16 +171,21 @@ pub(crate) async fn assert_exact(set: &IndexSet, id: &str, repo: &TestRepo) {
 }
 
 pub(crate) fn spec(id: &str, repo: &TestRepo) -> RepoSpec {
-    let mut spec = RepoSpec::new(RepoId::new(id).unwrap(), repo.path.display().to_string());
+    let mut spec = RepoSpec::new(RepoId::new(id).unwrap(), source(&repo.path));
     spec.visibility = Visibility::Public;
     spec
+}
+
+/// The registry's form of a local path.
+pub(crate) fn source(path: &std::path::Path) -> RepoSource {
+    RepoSource::new(path.display().to_string()).unwrap()
 }
 
 async fn get_doc(set: &IndexSet, repo: &str, path: &str) -> serde_json::Value {
     set.client()
         .get_document(
             &set.alias(IndexKind::Blobs),
-            &format!("{repo}_{path}"),
+            &format!("{repo}:{path}"),
             Some(repo),
         )
         .await
@@ -192,7 +200,11 @@ async fn incremental_runs_keep_the_exact_document_set() {
     let indexer = indexer(&services, &set).await;
     let repo = TestRepo::new();
     let spec = spec("incr", &repo);
-    let run = || async { indexer.index(&spec, Arc::default()).await.unwrap() };
+    let run = || async {
+        register_and_index(&indexer, &spec, Arc::default())
+            .await
+            .unwrap()
+    };
 
     // An empty repository: nothing to index, no error.
     let report = run().await;
@@ -243,7 +255,7 @@ async fn incremental_runs_keep_the_exact_document_set() {
 
     // The stored status advanced, with counts.
     let status = indexer
-        .store()
+        .status()
         .get(&RepoId::new("incr").unwrap())
         .await
         .unwrap()
@@ -305,8 +317,7 @@ async fn special_files_get_the_documents_the_design_asks_for() {
     ]);
     repo.commit("special files");
 
-    let report = indexer
-        .index(&spec("special", &repo), Arc::default())
+    let report = register_and_index(&indexer, &spec("special", &repo), Arc::default())
         .await
         .unwrap();
     assert_eq!(report.submodules_skipped, 1);
@@ -360,36 +371,41 @@ async fn forks_are_indexed_under_their_own_id_and_locks_keep_indexers_apart() {
         .unwrap();
     assert!(out.status.success());
 
-    indexer
-        .index(&spec("origin", &origin), Arc::default())
+    register_and_index(&indexer, &spec("origin", &origin), Arc::default())
         .await
         .unwrap();
     // A bare clone, named by a file:// URL.
     let mut fork = RepoSpec::new(
         RepoId::new("origin-fork").unwrap(),
-        format!("file://{}", fork_path.display()),
+        RepoSource::new(format!("file://{}", fork_path.display())).unwrap(),
     );
     fork.forked_from = Some(RepoId::new("origin").unwrap());
-    let report = indexer.index(&fork, Arc::default()).await.unwrap();
+    let report = register_and_index(&indexer, &fork, Arc::default())
+        .await
+        .unwrap();
     assert_eq!(report.blob_count, 1);
     let (origin_files, _) = indexed(&set, "origin").await;
     let (fork_files, fork_commits) = indexed(&set, "origin-fork").await;
     assert_eq!(origin_files, fork_files);
     assert_eq!(fork_commits.len(), 1);
-    let stored = indexer.store().get(&fork.id).await.unwrap().unwrap();
-    assert_eq!(stored.forked_from, fork.forked_from);
+    let stored = indexer.registry().get(&fork.id).await.unwrap().unwrap();
+    assert_eq!(stored.spec.forked_from, fork.forked_from);
 
     // While one indexer holds a repository's lock, another is refused, not blocked.
     let locks = locks(&services, set.names().prefix(), Duration::from_secs(30)).await;
     let held = locks.acquire(&fork.id).await.unwrap();
-    let err = indexer.index(&fork, Arc::default()).await.unwrap_err();
+    let err = register_and_index(&indexer, &fork, Arc::default())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, trawl_indexer::IndexError::Lock(LockError::Held { .. })),
         "{err}"
     );
     assert!(err.to_string().contains("origin-fork"), "{err}");
     held.release().await.unwrap();
-    indexer.index(&fork, Arc::default()).await.unwrap();
+    register_and_index(&indexer, &fork, Arc::default())
+        .await
+        .unwrap();
 
     // Any ref on request: a branch other than the default one.
     origin.git(&["checkout", "-q", "-b", "dev"]);
@@ -397,8 +413,10 @@ async fn forks_are_indexed_under_their_own_id_and_locks_keep_indexers_apart() {
     let dev_head = origin.commit("dev work");
     origin.git(&["checkout", "-q", "main"]);
     let mut dev = spec("origin-dev", &origin);
-    dev.git_ref = Some("dev".into());
-    let report = indexer.index(&dev, Arc::default()).await.unwrap();
+    dev.git_ref = Some(trawl_registry::GitRef::new("dev").unwrap());
+    let report = register_and_index(&indexer, &dev, Arc::default())
+        .await
+        .unwrap();
     assert_eq!(report.to.as_deref(), Some(dev_head.as_str()));
     let (dev_files, _) = indexed(&set, "origin-dev").await;
     assert!(dev_files.contains_key("dev-only.rs"));
@@ -406,8 +424,10 @@ async fn forks_are_indexed_under_their_own_id_and_locks_keep_indexers_apart() {
     assert!(!main_files.contains_key("dev-only.rs"));
     // A ref that does not exist is an error naming it; nothing is written.
     let mut missing = spec("origin-missing", &origin);
-    missing.git_ref = Some("no-such-branch".into());
-    let err = indexer.index(&missing, Arc::default()).await.unwrap_err();
+    missing.git_ref = Some(trawl_registry::GitRef::new("no-such-branch").unwrap());
+    let err = register_and_index(&indexer, &missing, Arc::default())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("no-such-branch"), "{err}");
 }
 
@@ -458,7 +478,7 @@ async fn a_killed_indexer_resumes_from_its_checkpoint() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let store = trawl_indexer::RepoStore::new(set.clone());
+    let store = trawl_indexer::StatusStore::new(set.clone());
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let killed_at = loop {
         if let Some(status) = store.get(&id).await.unwrap()
@@ -491,12 +511,9 @@ async fn a_killed_indexer_resumes_from_its_checkpoint() {
         },
     )
     .await;
-    let spec = RepoSpec::new(id.clone(), repo.path.display().to_string());
+    let spec = RepoSpec::new(id.clone(), source(&repo.path));
     let report = loop {
-        match indexer
-            .index(&spec, Arc::new(IndexProgress::default()))
-            .await
-        {
+        match register_and_index(&indexer, &spec, Arc::new(IndexProgress::default())).await {
             Err(trawl_indexer::IndexError::Lock(LockError::Held { .. })) => {
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use trawl_analyzers::{IndexKind, IndexOptions};
 use trawl_client::{AliasAction, Refresh};
 use trawl_indexer::queue::MAX_SHARDS;
-use trawl_indexer::{IndexSet, Queue, QueueConfig, QueueRef, RepoId, RepoSpec, RepoStore};
+use trawl_indexer::{Completion, IndexSet, LeftOut, Queue, QueueConfig, QueueRef, StatusStore};
 use trawl_migrations::helpers::{
     AddMappings, BackfillField, CreateIndex, DeleteBelowSchemaVersion, RemoveField,
 };
@@ -22,7 +22,8 @@ use trawl_migrations::{
     Migration, MigrationContext, MigrationError, MigrationGate, MigrationOptions, MigrationRunner,
     MigrationState, RunOptions, Step,
 };
-use trawl_tests::{require_services, test_indices};
+use trawl_registry::{Registry, RepoId, RepoSource, RepoSpec};
+use trawl_tests::{register_and_index, require_services, test_indices, test_registry};
 
 use crate::indexing::{TestRepo, assert_exact, indexer, spec, xtask_binary};
 
@@ -196,6 +197,16 @@ impl Migration for Slow {
     }
 }
 
+/// What the test deployment's migrations work with.
+async fn context(
+    services: &trawl_stack::Services,
+    set: &IndexSet,
+    redis: redis::aio::ConnectionManager,
+) -> MigrationContext {
+    let registry = test_registry(services, set).await.unwrap();
+    MigrationContext::new(set.clone(), redis, registry)
+}
+
 async fn redis(services: &trawl_stack::Services) -> redis::aio::ConnectionManager {
     redis::Client::open(services.redis.connection_url())
         .unwrap()
@@ -215,7 +226,8 @@ async fn migrations_run_strictly_in_order_once() {
         Box::new(Simple(20261122000002, l.clone())),
         Box::new(Simple(20261122000001, l.clone())),
     ];
-    let err = MigrationRunner::new(set.clone(), redis.clone(), unordered).unwrap_err();
+    let err =
+        MigrationRunner::new(context(&services, &set, redis.clone()).await, unordered).unwrap_err();
     assert!(matches!(err, MigrationError::OutOfOrder { .. }), "{err}");
     assert!(err.to_string().contains("mod.rs"), "{err}");
 
@@ -226,7 +238,8 @@ async fn migrations_run_strictly_in_order_once() {
             Box::new(Simple(20261122000003, l.clone())),
         ]
     };
-    let runner = MigrationRunner::new(set.clone(), redis.clone(), registry()).unwrap();
+    let runner =
+        MigrationRunner::new(context(&services, &set, redis.clone()).await, registry()).unwrap();
     let report = runner.run(RunOptions::default()).await.unwrap();
     assert_eq!(
         report.completed,
@@ -243,7 +256,8 @@ async fn migrations_run_strictly_in_order_once() {
     assert!(record.completed && record.completed_at.is_some() && record.started_at.is_some());
 
     // A second run (another runner, same indices) skips what is completed.
-    let again = MigrationRunner::new(set.clone(), redis.clone(), registry()).unwrap();
+    let again =
+        MigrationRunner::new(context(&services, &set, redis.clone()).await, registry()).unwrap();
     let report = again.run(RunOptions::default()).await.unwrap();
     assert!(
         report.completed.is_empty() && report.steps == 0,
@@ -254,8 +268,11 @@ async fn migrations_run_strictly_in_order_once() {
 
     // The shipped registry: fresh indices with the current definitions, so every shipped
     // migration's completed check holds at once.
-    let shipped =
-        MigrationRunner::new(set.clone(), redis, trawl_migrations::migrations::all()).unwrap();
+    let shipped = MigrationRunner::new(
+        context(&services, &set, redis).await,
+        trawl_migrations::migrations::all(),
+    )
+    .unwrap();
     let report = shipped.run(RunOptions::default()).await.unwrap();
     assert_eq!(report.completed, shipped_versions());
     assert_eq!(report.steps, 0, "{report:?}");
@@ -276,7 +293,8 @@ async fn a_batched_migration_steps_with_throttle_and_persists_its_state() {
     };
 
     // One step, then stop: the record shows the cursor.
-    let runner = MigrationRunner::new(set.clone(), redis.clone(), registry()).unwrap();
+    let runner =
+        MigrationRunner::new(context(&services, &set, redis.clone()).await, registry()).unwrap();
     let report = runner.run(RunOptions { once: true }).await.unwrap();
     assert!(report.stopped_early && report.steps == 1, "{report:?}");
     let record = runner.record(20261122000001).await.unwrap().unwrap();
@@ -287,7 +305,7 @@ async fn a_batched_migration_steps_with_throttle_and_persists_its_state() {
     assert_eq!(status.progress, "2/7");
 
     // A new runner continues from the stored state, throttled between steps.
-    let runner = MigrationRunner::new(set.clone(), redis, registry()).unwrap();
+    let runner = MigrationRunner::new(context(&services, &set, redis).await, registry()).unwrap();
     let started = Instant::now();
     let report = runner.run(RunOptions::default()).await.unwrap();
     assert_eq!(report.steps, 3, "{report:?}");
@@ -324,7 +342,8 @@ async fn a_failing_migration_halts_blocks_later_ones_and_resumes_after_retry() {
             Box::new(Simple(20261122000002, l.clone())),
         ]
     };
-    let runner = MigrationRunner::new(set.clone(), redis.clone(), registry()).unwrap();
+    let runner =
+        MigrationRunner::new(context(&services, &set, redis.clone()).await, registry()).unwrap();
 
     let err = runner.run(RunOptions::default()).await.unwrap_err();
     match &err {
@@ -392,8 +411,7 @@ async fn an_obsolete_migration_halts_with_recreate_advice() {
     let redis = redis(&services).await;
     let l = log();
     let runner = MigrationRunner::new(
-        set,
-        redis,
+        context(&services, &set, redis).await,
         vec![
             Box::new(Obsolete(20261122000001, l.clone())),
             Box::new(Simple(20261122000002, l.clone())),
@@ -428,8 +446,7 @@ async fn a_second_runner_is_refused_while_one_runs() {
     let redis = redis(&services).await;
     let started = Arc::new(tokio::sync::Notify::new());
     let first = MigrationRunner::new(
-        set.clone(),
-        redis.clone(),
+        context(&services, &set, redis.clone()).await,
         vec![Box::new(Slow(20261122000001, started.clone()))],
     )
     .unwrap();
@@ -438,8 +455,7 @@ async fn a_second_runner_is_refused_while_one_runs() {
 
     let l = log();
     let second = MigrationRunner::new(
-        set.clone(),
-        redis.clone(),
+        context(&services, &set, redis.clone()).await,
         vec![Box::new(Simple(20261122000001, l.clone()))],
     )
     .unwrap();
@@ -466,8 +482,7 @@ async fn a_dry_run_changes_nothing() {
     let redis = redis(&services).await;
     let l = log();
     let runner = MigrationRunner::new(
-        set,
-        redis,
+        context(&services, &set, redis).await,
         vec![
             Box::new(Simple(20261122000001, l.clone())),
             Box::new(Batched {
@@ -555,8 +570,7 @@ async fn skip_conditions_and_paused_indexing_are_honoured() {
         Arc::new(Mutex::new(None)),
     );
     let runner = MigrationRunner::new(
-        set.clone(),
-        redis.clone(),
+        context(&services, &set, redis.clone()).await,
         vec![
             guarded(1, true, false, &skipped),
             guarded(2, false, true, &paused),
@@ -586,8 +600,11 @@ async fn skip_conditions_and_paused_indexing_are_honoured() {
     // A queue paused by someone else before the run stays paused after it.
     let again = Arc::new(Mutex::new(None));
     queue.pause().await.unwrap();
-    let runner =
-        MigrationRunner::new(set.clone(), redis, vec![guarded(4, false, true, &again)]).unwrap();
+    let runner = MigrationRunner::new(
+        context(&services, &set, redis).await,
+        vec![guarded(4, false, true, &again)],
+    )
+    .unwrap();
     runner.run(RunOptions::default()).await.unwrap();
     assert_eq!(*again.lock().unwrap(), Some(true));
     assert!(
@@ -680,7 +697,11 @@ async fn space_required_refuses_to_start_without_the_disk_and_passes_with_it() {
 
     // More than any node has: it does not start, and nothing later runs.
     let too_much = available.saturating_mul(1000);
-    let runner = MigrationRunner::new(set.clone(), redis.clone(), registry(too_much)).unwrap();
+    let runner = MigrationRunner::new(
+        context(&services, &set, redis.clone()).await,
+        registry(too_much),
+    )
+    .unwrap();
     let plan = runner.dry_run().await.unwrap();
     assert!(plan[0].action.contains("of free disk"), "{plan:?}");
     let err = runner.run(RunOptions::default()).await.unwrap_err();
@@ -716,7 +737,8 @@ async fn space_required_refuses_to_start_without_the_disk_and_passes_with_it() {
     assert_eq!(status[1].state, MigrationState::Pending);
 
     // A megabyte: there is room, so both run (and the refusal is forgotten).
-    let runner = MigrationRunner::new(set.clone(), redis, registry(1024 * 1024)).unwrap();
+    let runner =
+        MigrationRunner::new(context(&services, &set, redis).await, registry(1024 * 1024)).unwrap();
     let report = runner.run(RunOptions::default()).await.unwrap();
     assert_eq!(report.completed, [20261122000001, 20261122000002]);
     assert_eq!(versions(&l), [20261122000001, 20261122000002]);
@@ -775,8 +797,7 @@ async fn failed_attempts_are_spaced_by_a_doubling_capped_backoff() {
     let redis = redis(&services).await;
     let calls = Arc::new(Mutex::new(Vec::new()));
     let runner = MigrationRunner::new(
-        set,
-        redis,
+        context(&services, &set, redis).await,
         vec![Box::new(FailsAtFirst {
             version: 20261122000001,
             failures: 3,
@@ -839,7 +860,7 @@ async fn create_index_and_add_mappings_helpers_complete_on_real_indices() {
     let services = require_services!();
     let (set, _cleanup) = test_indices(&services, "mig-mapping").await.unwrap();
     let redis = redis(&services).await;
-    let ctx = MigrationContext::new(set.clone(), redis);
+    let ctx = context(&services, &set, redis).await;
     let client = set.client();
 
     // CreateIndex: only when the alias is missing.
@@ -916,13 +937,22 @@ async fn create_index_and_add_mappings_helpers_complete_on_real_indices() {
     assert!(clash.migrate(&ctx, &mut json!({})).await.is_err());
 }
 
-async fn register(store: &RepoStore, id: &str, commit: &str) {
+/// Registers `id` and records it as indexed at `commit` (with the current blob schema).
+async fn register(registry: &Registry, store: &StatusStore, id: &str, commit: &str) {
     let repo = RepoId::new(id).unwrap();
-    store
-        .register(&RepoSpec::new(repo.clone(), format!("/nowhere/{id}")))
+    let source = RepoSource::new(format!("/nowhere/{id}")).unwrap();
+    registry
+        .add(&RepoSpec::new(repo.clone(), source))
         .await
         .unwrap();
-    store.complete(&repo, Some(commit), 1, 0).await.unwrap();
+    let done = Completion {
+        commit: Some(commit),
+        blob_count: 1,
+        commit_count: 0,
+        whole_tree: true,
+        left_out: &LeftOut::default(),
+    };
+    store.complete(&repo, &done).await.unwrap();
 }
 
 /// Claims and acknowledges everything waiting in the queue; returns the refs.
@@ -965,15 +995,15 @@ async fn backfill_enqueues_the_repositories_lacking_the_field_in_batches_and_hol
     let services = require_services!();
     let (set, _cleanup) = test_indices(&services, "mig-backfill").await.unwrap();
     let redis = redis(&services).await;
-    let ctx = MigrationContext::new(set.clone(), redis.clone());
+    let ctx = context(&services, &set, redis.clone()).await;
     let queue = deployment_queue(&set, &redis);
-    let store = RepoStore::new(set.clone());
+    let store = StatusStore::new(set.clone());
 
     // bf-a, bf-b, bf-d: registered, documents without the field; bf-c: registered, with
     // it; bf-gone: documents without it, no longer registered.
     let sha = "0123456789abcdef0123456789abcdef01234567";
     for id in ["bf-a", "bf-b", "bf-c", "bf-d"] {
-        register(&store, id, sha).await;
+        register(ctx.registry(), &store, id, sha).await;
     }
     let mut docs = Vec::new();
     for (repo, with) in [
@@ -1092,7 +1122,7 @@ async fn backfill_enqueues_the_repositories_lacking_the_field_in_batches_and_hol
     let err = backfill.migrate(&ctx, &mut state).await.unwrap_err();
     let message = err.to_string();
     assert!(
-        message.contains("8 documents still lack blob.line_count")
+        message.contains("8 documents lacking blob.line_count remain")
             && message.contains("bf-a")
             && message.contains("queue dead"),
         "{message}"
@@ -1209,7 +1239,8 @@ async fn delete_below_a_schema_version_runs_as_a_task_and_a_rerun_polls_the_same
     };
 
     // One step: the task starts; its id is in the stored state. Then the runner "crashes".
-    let runner = MigrationRunner::new(set.clone(), redis.clone(), registry()).unwrap();
+    let runner =
+        MigrationRunner::new(context(&services, &set, redis.clone()).await, registry()).unwrap();
     let report = runner.run(RunOptions { once: true }).await.unwrap();
     assert!(report.stopped_early && report.steps == 1, "{report:?}");
     let record = runner.record(20261122000001).await.unwrap().unwrap();
@@ -1243,7 +1274,7 @@ async fn delete_below_a_schema_version_runs_as_a_task_and_a_rerun_polls_the_same
 
     // A new runner polls that task rather than starting another for the same documents;
     // then, finding the late ones, starts one for them.
-    let runner = MigrationRunner::new(set.clone(), redis, registry()).unwrap();
+    let runner = MigrationRunner::new(context(&services, &set, redis).await, registry()).unwrap();
     let report = runner.run(RunOptions::default()).await.unwrap();
     assert_eq!(report.completed, [20261122000001]);
     let record = runner.record(20261122000001).await.unwrap().unwrap();
@@ -1291,7 +1322,7 @@ async fn remove_field_runs_an_update_by_query_task() {
     put_blobs(&set, &docs).await;
     let helper = RemoveField::new(IndexKind::Blobs, "blob.encoding")
         .with_filter(json!({ "term": { "repo_id": "strip" } }));
-    let ctx = MigrationContext::new(set.clone(), redis.clone());
+    let ctx = context(&services, &set, redis.clone()).await;
     assert!(!helper.completed(&ctx).await.unwrap());
     // Step by step: start the task, poll it until it is done.
     let mut state = json!({});
@@ -1309,8 +1340,7 @@ async fn remove_field_runs_an_update_by_query_task() {
     assert!(helper.completed(&ctx).await.unwrap());
     // As a migration, it is completed at once now.
     let runner = MigrationRunner::new(
-        set.clone(),
-        redis,
+        context(&services, &set, redis).await,
         vec![Box::new(HelperMigration {
             version: 20261122000001,
             helper: helper.clone(),
@@ -1350,8 +1380,7 @@ async fn the_completion_gate_keeps_false_for_its_ttl_and_true_for_good() {
 
     let l = log();
     let runner = MigrationRunner::new(
-        set.clone(),
-        redis.clone(),
+        context(&services, &set, redis.clone()).await,
         vec![Box::new(Simple(20261122000001, l.clone()))],
     )
     .unwrap();
@@ -1396,8 +1425,11 @@ async fn shipped_migrations_complete_at_once_on_fresh_indices() {
     let services = require_services!();
     let (set, _cleanup) = test_indices(&services, "mig-fresh").await.unwrap();
     let redis = redis(&services).await;
-    let runner =
-        MigrationRunner::new(set.clone(), redis, trawl_migrations::migrations::all()).unwrap();
+    let runner = MigrationRunner::new(
+        context(&services, &set, redis).await,
+        trawl_migrations::migrations::all(),
+    )
+    .unwrap();
     let plan = runner.dry_run().await.unwrap();
     assert_eq!(plan.len(), shipped_versions().len());
     let started = Instant::now();
@@ -1476,8 +1508,7 @@ async fn shipped_migrations_add_and_backfill_line_count_on_an_old_deployment() {
     two.commit("two");
     let indexer = indexer(&services, &set).await;
     for (id, repo) in [("old-one", &one), ("old-two", &two)] {
-        indexer
-            .index(&spec(id, repo), Arc::default())
+        register_and_index(&indexer, &spec(id, repo), Arc::default())
             .await
             .unwrap();
     }
@@ -1548,8 +1579,7 @@ async fn shipped_migrations_add_and_backfill_line_count_on_an_old_deployment() {
     // The new release's migrations run with its workers.
     let worker = RunningWorker::start(deployment_queue(&set, &redis), indexer);
     let runner = MigrationRunner::new(
-        set.clone(),
-        redis.clone(),
+        context(&services, &set, redis.clone()).await,
         trawl_migrations::migrations::all(),
     )
     .unwrap();
@@ -1586,19 +1616,19 @@ async fn shipped_migrations_add_and_backfill_line_count_on_an_old_deployment() {
         count(
             &set,
             IndexKind::Blobs,
-            json!({ "term": { "schema_version": 2 } })
+            json!({ "term": { "schema_version": IndexKind::Blobs.schema_version() } })
         )
         .await,
         3
     );
     let a = client
-        .get_document(&blobs, "old-one_src/a.rs", Some("old-one"))
+        .get_document(&blobs, "old-one:src/a.rs", Some("old-one"))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(a["blob"]["line_count"], 3);
     let readme = client
-        .get_document(&blobs, "old-one_README.md", Some("old-one"))
+        .get_document(&blobs, "old-one:README.md", Some("old-one"))
         .await
         .unwrap()
         .unwrap();
@@ -1618,7 +1648,7 @@ async fn shipped_migrations_add_and_backfill_line_count_on_an_old_deployment() {
     let task = client.task(&task).await.unwrap();
     assert!(task.succeeded(), "{task:?}");
     assert_eq!(task.response.unwrap()["deleted"], 1);
-    let store = RepoStore::new(set.clone());
+    let store = StatusStore::new(set.clone());
     for id in ["old-one", "old-two"] {
         let status = store.get(&RepoId::new(id).unwrap()).await.unwrap().unwrap();
         assert!(status.checkpoint.is_none(), "{id}: the re-render finished");
@@ -1632,8 +1662,7 @@ async fn recreate_index_marks_every_migration_completed() {
     let (set, _cleanup) = test_indices(&services, "mig-recreate").await.unwrap();
     let redis = redis(&services).await;
     let runner = MigrationRunner::new(
-        set.clone(),
-        redis.clone(),
+        context(&services, &set, redis.clone()).await,
         trawl_migrations::migrations::all(),
     )
     .unwrap();

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
 use trawl_indexer::queue::MAX_SHARDS;
-use trawl_indexer::{Claimed, Queue, QueueConfig, QueueRef, RepoId};
+use trawl_indexer::{Claimed, Queue, QueueConfig, QueueRef};
+use trawl_registry::RepoId;
 use trawl_tests::{require_services, unique_name};
 
 fn repo(name: &str) -> QueueRef {

@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use trawl_analyzers::IndexKind;
 use trawl_client::{BulkIndexer, BulkOp, SearchOptions};
-use trawl_indexer::{IndexSet, RepoId, RepoSpec, RepoStore, Visibility};
+use trawl_indexer::{IndexSet, StatusStore};
 use trawl_migrations::reindex::{
     ReindexDriver, ReindexError, ReindexOptions, ReindexStage, ReindexTask,
 };
+use trawl_registry::RepoId;
 use trawl_tests::{require_services, test_indices};
 
 const REPOS: [&str; 4] = ["r0", "r1", "r2", "r3"];
@@ -112,7 +113,7 @@ impl Writer {
             tokio::spawn(async move {
                 let mut rng = fastrand::Rng::with_seed(seed);
                 let alias = set.alias(IndexKind::Blobs);
-                let store = RepoStore::new(set.clone());
+                let store = StatusStore::new(set.clone());
                 let mut next = 1_000_000u64;
                 let mut round = 0u64;
                 while !stop.load(Ordering::Relaxed) {
@@ -179,8 +180,8 @@ impl Writer {
                     if in_copy && copying.load(Ordering::Relaxed) {
                         during_copy.fetch_add(1, Ordering::Relaxed);
                     }
-                    // Repositories: re-register with a new name (a partial update), or
-                    // remove, now and then.
+                    // Repository statuses: a new error text (a partial update), or removed,
+                    // now and then.
                     if round.is_multiple_of(3) {
                         let repo = format!("w{}", rng.u8(0..6));
                         let id = RepoId::new(&repo).unwrap();
@@ -189,16 +190,7 @@ impl Writer {
                             repos.lock().await.insert(repo, None);
                         } else {
                             let name = format!("{repo} as of {round}");
-                            let spec = RepoSpec {
-                                id,
-                                name: Some(name.clone()),
-                                source: format!("/srv/{repo}.git"),
-                                visibility: Visibility::Public,
-                                readers: vec![],
-                                forked_from: None,
-                                git_ref: None,
-                            };
-                            store.register(&spec).await.unwrap();
+                            store.fail(&id, &name).await.unwrap();
                             repos.lock().await.insert(repo, Some(name));
                         }
                     }
@@ -290,15 +282,34 @@ fn slow_copy(kinds: Vec<IndexKind>, rps: f64) -> ReindexOptions {
     }
 }
 
+/// Repository id → the error text of its status document.
 async fn stored_repos(set: &IndexSet) -> BTreeMap<String, String> {
-    let store = RepoStore::new(set.clone());
-    store
-        .list()
+    let client = set.client();
+    let alias = set.alias(IndexKind::Repos);
+    client.refresh(&alias).await.unwrap();
+    let mut scroll = client
+        .scroll(
+            &alias,
+            json!({ "match_all": {} }),
+            json!([{ "repo_id": "asc" }]),
+            500,
+        )
         .await
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.repo_id.as_str().to_string(), r.name.unwrap_or_default()))
-        .collect()
+        .unwrap();
+    let mut repos = BTreeMap::new();
+    while let Some(page) = scroll.next_page().await.unwrap() {
+        for hit in page {
+            repos.insert(
+                hit.source["repo_id"].as_str().unwrap().to_string(),
+                hit.source["last_error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+    }
+    scroll.close().await.unwrap();
+    repos
 }
 
 /// The whole scenario, shared with the three-node cluster test: fill, then reindex while a

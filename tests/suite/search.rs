@@ -18,11 +18,9 @@ use trawl_indexer::git::{
     BlobContent, CommitInfo, EntryKind, GitTime, ObjectId, RepoPath, Signature,
 };
 use trawl_indexer::search::{BlobHit, PathFilter, SearchError};
-use trawl_indexer::{
-    BlobQuery, CodeSearch, CommitQuery, IndexSet, Principal, RepoId, RepoSpec, RepoStore,
-    Visibility,
-};
-use trawl_tests::{require_services, test_indices};
+use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery, IndexSet};
+use trawl_registry::{Principal, Registry, RepoId, RepoSource, RepoSpec, UserName, Visibility};
+use trawl_tests::{require_services, test_indices, test_registry};
 
 fn repo_id(id: &str) -> RepoId {
     RepoId::new(id).expect("a valid repository id")
@@ -84,17 +82,25 @@ async fn put(set: &IndexSet, kind: IndexKind, docs: &[RenderedDocument]) -> anyh
     Ok(())
 }
 
+/// Registers `id` with exactly this visibility and these readers.
 async fn register(
-    set: &IndexSet,
+    registry: &Registry,
     id: &str,
     visibility: Visibility,
     readers: &[&str],
 ) -> anyhow::Result<()> {
-    let mut spec = RepoSpec::new(repo_id(id), format!("/srv/git/{id}.git"));
+    let mut spec = RepoSpec::new(repo_id(id), RepoSource::new(format!("/srv/git/{id}.git"))?);
     spec.visibility = visibility;
-    spec.readers = readers.iter().map(|r| r.to_string()).collect();
-    RepoStore::new(set.clone()).register(&spec).await?;
+    spec.readers = readers
+        .iter()
+        .map(|r| UserName::new(*r))
+        .collect::<Result<_, _>>()?;
+    trawl_tests::register(registry, &spec).await?;
     Ok(())
+}
+
+fn user(name: &str) -> Principal {
+    Principal::parse(name).expect("a valid user name")
 }
 
 fn paths(hits: &[BlobHit]) -> Vec<String> {
@@ -114,9 +120,9 @@ const GUIDE_MD: &str = "# Guide\n\nCall `getHttpResponse` to get an HTTP respons
 const CRLF_RS: &str = "// windows\r\nfn a() {}\r\nfn b() { getHttpResponse() }\r\n";
 
 /// Two public repositories with a few files in Rust, Python and Markdown.
-async fn small_corpus(set: &IndexSet) -> anyhow::Result<()> {
-    register(set, "acme-net", Visibility::Public, &[]).await?;
-    register(set, "acme-web", Visibility::Public, &[]).await?;
+async fn small_corpus(set: &IndexSet, registry: &Registry) -> anyhow::Result<()> {
+    register(registry, "acme-net", Visibility::Public, &[]).await?;
+    register(registry, "acme-web", Visibility::Public, &[]).await?;
     let net = context("acme-net", Visibility::Public);
     let web = context("acme-web", Visibility::Public);
     put(
@@ -144,8 +150,9 @@ async fn small_corpus(set: &IndexSet) -> anyhow::Result<()> {
 async fn finds_identifiers_ranks_names_filters_and_numbers_lines() {
     let services = require_services!();
     let (set, _cleanup) = test_indices(&services, "search-basics").await.unwrap();
-    small_corpus(&set).await.unwrap();
-    let search = CodeSearch::new(set.clone());
+    let registry = test_registry(&services, &set).await.unwrap();
+    small_corpus(&set, &registry).await.unwrap();
+    let search = CodeSearch::new(set.clone(), registry.clone());
     let anyone = Principal::Anonymous;
     let find = |query: BlobQuery| {
         let search = search.clone();
@@ -335,10 +342,11 @@ async fn finds_identifiers_ranks_names_filters_and_numbers_lines() {
 async fn sha_prefixes_and_messages_find_commits() {
     let services = require_services!();
     let (set, _cleanup) = test_indices(&services, "search-commits").await.unwrap();
-    register(&set, "acme-net", Visibility::Public, &[])
+    let registry = test_registry(&services, &set).await.unwrap();
+    register(&registry, "acme-net", Visibility::Public, &[])
         .await
         .unwrap();
-    register(&set, "acme-secret", Visibility::Private, &["alice"])
+    register(&registry, "acme-secret", Visibility::Private, &["alice"])
         .await
         .unwrap();
     let net = context("acme-net", Visibility::Public);
@@ -367,7 +375,7 @@ async fn sha_prefixes_and_messages_find_commits() {
     )
     .await
     .unwrap();
-    let search = CodeSearch::new(set.clone());
+    let search = CodeSearch::new(set.clone(), registry.clone());
     let by_sha = |prefix: &str| CommitQuery {
         sha_prefix: Some(prefix.into()),
         ..CommitQuery::default()
@@ -408,14 +416,14 @@ async fn sha_prefixes_and_messages_find_commits() {
         shas(&anon),
         BTreeSet::from([first.to_owned(), second.to_owned()])
     );
-    let alice = Principal::parse("alice");
+    let alice = user("alice");
     let mine = search
         .search_commits(&alice, &by_sha("1a2b3c4"))
         .await
         .unwrap();
     assert_eq!(mine.hits.len(), 3);
     let bob = search
-        .search_commits(&Principal::parse("bob"), &by_sha(&hidden[..10]))
+        .search_commits(&user("bob"), &by_sha(&hidden[..10]))
         .await
         .unwrap();
     assert!(bob.hits.is_empty());
@@ -507,6 +515,7 @@ fn access_repo(i: usize) -> String {
 async fn no_principal_ever_sees_an_unreadable_repository() {
     let services = require_services!();
     let (set, _cleanup) = test_indices(&services, "search-access").await.unwrap();
+    let registry = test_registry(&services, &set).await.unwrap();
     let seed = std::env::var("TRAWL_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -532,7 +541,9 @@ async fn no_principal_ever_sees_an_unreadable_repository() {
             .collect();
         let id = access_repo(i);
         let reader_refs: Vec<&str> = readers.iter().map(String::as_str).collect();
-        register(&set, &id, visibility, &reader_refs).await.unwrap();
+        register(&registry, &id, visibility, &reader_refs)
+            .await
+            .unwrap();
         let ctx = context(&id, visibility);
         let ext = if language_of(i) == "rust" { "rs" } else { "py" };
         blobs.push(blob(
@@ -552,12 +563,17 @@ async fn no_principal_ever_sees_an_unreadable_repository() {
     put(&set, IndexKind::Commits, &commits).await.unwrap();
 
     let principals: Vec<Principal> = std::iter::once(Principal::Anonymous)
-        .chain(USERS.iter().map(|u| Principal::parse(u)))
-        .chain(std::iter::once(Principal::parse("mallory")))
+        .chain(USERS.iter().map(|u| user(u)))
+        .chain(std::iter::once(user("mallory")))
         .collect();
-    let search = CodeSearch::new(set.clone());
+    let search = CodeSearch::new(set.clone(), registry.clone());
     let readable = |p: &Principal, repos: &[(Visibility, Vec<String>)], i: usize| {
-        p.may_read(repos[i].0, &repos[i].1)
+        let readers: Vec<UserName> = repos[i]
+            .1
+            .iter()
+            .map(|r| UserName::new(r.as_str()).unwrap())
+            .collect();
+        p.may_read(repos[i].0, readers.iter())
     };
 
     for round in 0..220 {
@@ -625,7 +641,9 @@ async fn no_principal_ever_sees_an_unreadable_repository() {
         .find(|&i| repos[i].0 == Visibility::Public)
         .unwrap_or(0);
     let id = access_repo(target);
-    register(&set, &id, Visibility::Private, &[]).await.unwrap();
+    register(&registry, &id, Visibility::Private, &[])
+        .await
+        .unwrap();
     let everyone = BlobQuery::new("quartzfinch");
     for p in &principals {
         let found = search.search_blobs(p, &everyone).await.unwrap();
@@ -634,7 +652,9 @@ async fn no_principal_ever_sees_an_unreadable_repository() {
             "seed {seed}: {p} still sees {id}"
         );
     }
-    register(&set, &id, Visibility::Public, &[]).await.unwrap();
+    register(&registry, &id, Visibility::Public, &[])
+        .await
+        .unwrap();
     let found = search
         .search_blobs(&Principal::Anonymous, &everyone)
         .await

@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use trawl_client::{Client, ClientConfig, RetryPolicy};
 use trawl_indexer::{
-    IndexSet, IndexingOptions, Queue, QueueConfig, QueueError, QueueRef, RepoId, RepoIndexer,
-    RepoStore, Worker, WorkerOptions, WorkerStats,
+    IndexSet, IndexingOptions, Queue, QueueConfig, QueueError, QueueRef, RepoIndexer, StatusStore,
+    Worker, WorkerOptions, WorkerStats,
 };
-use trawl_tests::{FaultFront, require_services, test_indices};
+use trawl_registry::RepoId;
+use trawl_tests::{FaultFront, register_and_index, require_services, test_indices, test_registry};
 
 use crate::indexing::{TestRepo, assert_exact, indexer, locks, spec, xtask_binary};
 
@@ -127,13 +128,12 @@ fn write_files(repo: &TestRepo, n: usize, version: &str) {
     }
 }
 
-async fn last_indexed(store: &RepoStore, id: &str) -> Option<String> {
+async fn last_indexed(store: &StatusStore, id: &str) -> Option<String> {
     store
         .get(&RepoId::new(id).unwrap())
         .await
         .unwrap()
-        .unwrap()
-        .last_indexed_commit
+        .and_then(|status| status.last_indexed_commit)
 }
 
 /// The real `cargo xtask worker` process, SIGKILLed while it holds leases mid-batch; a new
@@ -143,13 +143,16 @@ async fn last_indexed(store: &RepoStore, id: &str) -> Option<String> {
 async fn a_worker_killed_mid_batch_loses_no_change() {
     let services = require_services!();
     let (set, _cleanup) = test_indices(&services, "wkill").await.unwrap();
-    let store = RepoStore::new(set.clone());
+    let store = StatusStore::new(set.clone());
+    let registry = test_registry(&services, &set).await.unwrap();
     let ids = ["kill-a", "kill-b", "kill-c", "kill-d"];
     let repos: Vec<TestRepo> = ids.iter().map(|_| TestRepo::new()).collect();
     for (id, repo) in ids.iter().zip(&repos) {
         write_files(repo, 800, "v1");
         repo.commit("many files");
-        store.register(&spec(id, repo)).await.unwrap();
+        trawl_tests::register(&registry, &spec(id, repo))
+            .await
+            .unwrap();
     }
     let queue = queue(&services, queue_config(&set, 5)).await;
     queue.init().await.unwrap();
@@ -182,8 +185,8 @@ async fn a_worker_killed_mid_batch_loses_no_change() {
         let status = queue.status().await.unwrap();
         let mut started = false;
         for id in ids {
-            let s = store.get(&RepoId::new(id).unwrap()).await.unwrap().unwrap();
-            started |= s.checkpoint.is_some() || s.last_indexed_commit.is_some();
+            let s = store.get(&RepoId::new(id).unwrap()).await.unwrap();
+            started |= s.is_some_and(|s| s.checkpoint.is_some() || s.last_indexed_commit.is_some());
         }
         if status.leased > 0 && started {
             break;
@@ -266,7 +269,9 @@ async fn three_workers_on_a_stream_of_pushes_end_exact() {
     for (id, repo) in ids.iter().zip(&repos) {
         write_files(repo, 60, "v0");
         repo.commit("initial");
-        base.index(&spec(id, repo), Arc::default()).await.unwrap();
+        register_and_index(&base, &spec(id, repo), Arc::default())
+            .await
+            .unwrap();
     }
     let config = queue_config(&set, 5);
     let queue = queue(&services, config.clone()).await;
@@ -387,7 +392,7 @@ async fn three_workers_on_a_stream_of_pushes_end_exact() {
     for (id, repo) in ids.iter().zip(&repos) {
         assert_exact(&set, id, repo).await;
         assert_eq!(
-            last_indexed(base.store(), id).await.as_deref(),
+            last_indexed(base.status(), id).await.as_deref(),
             Some(repo.git(&["rev-parse", "HEAD"]).as_str()),
             "{id}'s last indexed commit is its head"
         );
@@ -405,7 +410,9 @@ async fn an_unreachable_engine_dead_letters_then_retry_dead_applies() {
     let id = "dead-one";
     write_files(&repo, 20, "v1");
     repo.commit("first");
-    good.index(&spec(id, &repo), Arc::default()).await.unwrap();
+    register_and_index(&good, &spec(id, &repo), Arc::default())
+        .await
+        .unwrap();
     assert_exact(&set, id, &repo).await;
 
     // The engine "goes away": every request through the front is refused with a 503.
@@ -437,6 +444,7 @@ async fn an_unreachable_engine_dead_letters_then_retry_dead_applies() {
     );
     let bad = RepoIndexer::new(
         bad_set,
+        test_registry(&services, &set).await.unwrap(),
         locks(&services, set.names().prefix(), Duration::from_secs(30)).await,
         IndexingOptions::default(),
     );
@@ -487,7 +495,7 @@ async fn an_unreachable_engine_dead_letters_then_retry_dead_applies() {
     );
     // Nothing of the second commit reached the index.
     assert_eq!(
-        last_indexed(good.store(), id).await.as_deref(),
+        last_indexed(good.status(), id).await.as_deref(),
         Some(repo.git(&["rev-parse", "HEAD~1"]).as_str())
     );
 
@@ -505,7 +513,7 @@ async fn an_unreachable_engine_dead_letters_then_retry_dead_applies() {
     assert!(queue.dead().await.unwrap().is_empty());
     assert_exact(&set, id, &repo).await;
     assert_eq!(
-        last_indexed(good.store(), id).await.as_deref(),
+        last_indexed(good.status(), id).await.as_deref(),
         Some(head.as_str())
     );
 }
@@ -527,6 +535,7 @@ async fn a_worker_rides_out_a_redis_restart() {
     let locks = trawl_indexer::RepoLocks::new(redis, set.names().prefix(), Duration::from_secs(30));
     let indexer = RepoIndexer::new(
         set.clone(),
+        test_registry(&services, &set).await.unwrap(),
         locks,
         trawl_indexer::IndexingOptions::default(),
     );
@@ -534,7 +543,9 @@ async fn a_worker_rides_out_a_redis_restart() {
     repo.write("a.rs", "fn a() {}\n");
     repo.commit("a");
     let spec = spec("restart", &repo);
-    indexer.index(&spec, Arc::default()).await.unwrap();
+    register_and_index(&indexer, &spec, Arc::default())
+        .await
+        .unwrap();
     let the_ref = [QueueRef::Repo(spec.id.clone())];
     let worker = start(&queue, indexer, 1);
 

@@ -228,7 +228,8 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
                 )
             };
             let spinner = spinner();
-            let report = trawl_bench::index::run(&target, redis, &options, &|m| {
+            let registry = crate::connect::registry_config(&services)?;
+            let report = trawl_bench::index::run(&target, redis, &registry, &options, &|m| {
                 spinner.set_message(m.to_owned())
             })
             .await;
@@ -258,10 +259,12 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             };
             let spinner = spinner();
-            let report = trawl_bench::queue::run(redis, indices.clone(), &work, &options, &|m| {
-                spinner.set_message(m.to_owned())
-            })
-            .await;
+            let registry = crate::connect::registry_config(&services)?;
+            let report =
+                trawl_bench::queue::run(redis, indices.clone(), &registry, &work, &options, &|m| {
+                    spinner.set_message(m.to_owned())
+                })
+                .await;
             spinner.finish_and_clear();
             let cleanup = indices.delete_all().await;
             let report = report?;

@@ -60,7 +60,39 @@ pub fn repo_locks(
     trawl_indexer::RepoLocks::new(redis, index_names().prefix().to_string(), ttl)
 }
 
-/// Where seeded and registered repositories live, and their manifest.
+/// Where seeded repositories live.
 pub fn repos_dir() -> std::path::PathBuf {
     crate::workspace_root().join("target/trawl/repos")
+}
+
+/// Environment variable: the registry's PostgreSQL URL.
+const ENV_PG_URL: &str = "TRAWL_PG_URL";
+
+/// Where the registry of this deployment (its index prefix) is, in the stack's PostgreSQL.
+pub fn registry_config(_services: &Services) -> anyhow::Result<trawl_registry::RegistryConfig> {
+    let url = std::env::var(ENV_PG_URL).map_err(|_| {
+        anyhow::anyhow!(
+            "no registry database: start the stack (`cargo xtask up`) or set {ENV_PG_URL}"
+        )
+    })?;
+    Ok(trawl_registry::RegistryConfig::new(
+        url,
+        index_names().prefix(),
+    ))
+}
+
+/// The repository registry of this deployment.
+pub async fn registry(services: &Services) -> anyhow::Result<trawl_registry::Registry> {
+    Ok(trawl_registry::Registry::connect(&registry_config(services)?).await?)
+}
+
+/// What migrations of this deployment work with: its indices, Redis and registry.
+pub async fn migration_context(
+    services: &Services,
+) -> anyhow::Result<trawl_migrations::MigrationContext> {
+    Ok(trawl_migrations::MigrationContext::new(
+        index_set(services).await?,
+        redis(services).await?,
+        registry(services).await?,
+    ))
 }

@@ -3,12 +3,13 @@
 //! The stack stays up so the next commands can use it.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::Context as _;
+use trawl_indexer::CodeSearch;
 use trawl_indexer::search::{BlobQuery, CommitQuery, Page, SnippetOptions};
-use trawl_indexer::{
-    CodeSearch, IndexingOptions, Principal, RepoId, RepoIndexer, RepoManifest, RepoSpec, Visibility,
+use trawl_registry::{
+    DisplayName, Principal, ReadersChange, RepoChange, RepoId, RepoSource, RepoSpec, UserName,
+    Visibility,
 };
 use trawl_seed::SeedOptions;
 use trawl_stack::{Owner, Stack};
@@ -43,18 +44,30 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
         move || trawl_seed::seed(&DEMO_SEED, &repos_dir, &|_| {})
     })
     .await??;
-    let manifest_path = trawl_indexer::repo::manifest_path(&repos_dir);
-    let mut manifest = RepoManifest::load(&manifest_path)?;
+    let services = crate::connect::services()?;
+    let registry = crate::connect::registry(&services).await?;
+    let mut ids = Vec::new();
+    for spec in &report.specs {
+        registry.register(spec, &RepoChange::default()).await?;
+        ids.push(spec.id.clone());
+    }
     let root = crate::workspace_root();
     if root.join(".git").exists() {
-        let mut own = RepoSpec::new(RepoId::new("trawl")?, root.display().to_string());
-        own.visibility = Visibility::Public;
-        own.name = Some("trawl (this repository)".into());
-        manifest.upsert(own);
-        manifest.save(&manifest_path)?;
+        let own = RepoSpec::new(
+            RepoId::new("trawl")?,
+            RepoSource::new(root.display().to_string())?,
+        );
+        let change = RepoChange {
+            visibility: Some(Visibility::Public),
+            name: Some(Some(DisplayName::new("trawl (this repository)")?)),
+            readers: ReadersChange::default(),
+            ..RepoChange::default()
+        };
+        registry.register(&own.apply(&change), &change).await?;
+        ids.push(own.id);
     }
     println!(
-        "{} seeded repositories under {} ({}), plus trawl's own; manifest: {}",
+        "{} seeded repositories under {} ({}), plus trawl's own; registered (`cargo xtask repo list`)",
         report.repos.len(),
         repos_dir.display(),
         report
@@ -63,19 +76,12 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
             .map(|r| format!("{} {}", r.id, r.visibility))
             .collect::<Vec<_>>()
             .join(", "),
-        manifest_path.display()
     );
 
     step("3. index");
-    let services = crate::connect::services()?;
-    let indices = crate::connect::index_set(&services).await?;
-    indices.ensure().await.context("creating trawl's indices")?;
-    let locks = crate::connect::repo_locks(
-        crate::connect::redis(&services).await?,
-        Duration::from_secs(60),
-    );
-    let indexer = RepoIndexer::new(indices.clone(), locks, IndexingOptions::default());
-    let outcomes = crate::index_cmd::index_all(&indexer, &manifest.repos, true).await;
+    let indexer = crate::index_cmd::indexer(&services, registry.clone(), 60, 5000, 2).await?;
+    let indices = indexer.indices().clone();
+    let outcomes = crate::index_cmd::index_all(&indexer, &ids, true).await;
     crate::index_cmd::print_reports(&outcomes);
     anyhow::ensure!(
         outcomes.iter().all(|(_, o)| o.is_ok()),
@@ -89,7 +95,8 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
     );
 
     step("5. search");
-    let search = CodeSearch::new(indices);
+    let search = CodeSearch::new(indices, registry);
+    let user = |name: &str| UserName::new(name).map(Principal::User);
     let style = Style::for_stdout();
     let blob = |text: &str, path: Option<&str>| BlobQuery {
         text: text.into(),
@@ -114,12 +121,12 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
         ),
         (
             "cargo xtask search 'connection pool' --as alice",
-            Principal::User("alice".into()),
+            user("alice")?,
             blob("connection pool", None),
         ),
         (
             "cargo xtask search retryOffset --as bob",
-            Principal::User("bob".into()),
+            user("bob")?,
             blob("retryOffset", None),
         ),
     ];
@@ -131,7 +138,7 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(Ok(own)) = outcomes
         .iter()
-        .find(|(spec, _)| spec.id.as_str() == "trawl")
+        .find(|(id, _)| id.as_str() == "trawl")
         .map(|(_, o)| o.as_ref())
         && let Some(head) = &own.to
     {

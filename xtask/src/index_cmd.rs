@@ -11,132 +11,129 @@ use anyhow::Context as _;
 use crate::indices_cmd::human;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
-use trawl_indexer::{
-    IndexProgress, IndexReport, IndexingOptions, Phase, RepoId, RepoIndexer, RepoManifest,
-    RepoSpec, Visibility,
-};
+use trawl_indexer::{IndexProgress, IndexReport, IndexingOptions, Phase, RepoIndexer};
+use trawl_registry::{Registered, Registry, RepoId};
+
+use crate::repo_cmd::RegistrationArgs;
+use crate::terminal::one_line;
 
 #[derive(clap::Args, Debug)]
 pub struct IndexArgs {
-    /// Repositories to index: local paths or file:// URLs (bare or not). Without any,
-    /// every repository in the manifest (target/trawl/repos/repos.toml, written by
-    /// `cargo xtask seed`) is indexed.
+    /// Repositories to index: local paths or file:// URLs (bare or not). Each is
+    /// registered first when it is not (with the flags below; private by default); a
+    /// registered one keeps its registration except for the flags given. Without any,
+    /// every registered repository is indexed.
     pub sources: Vec<String>,
-    /// The repository id (default: from the directory name); only with one source.
-    #[arg(long)]
-    pub id: Option<String>,
-    /// Who may read it: public, internal or private (default: as registered, else private).
-    #[arg(long)]
-    pub visibility: Option<Visibility>,
-    /// A principal that may read it (repeatable); matters for private repositories.
-    #[arg(long = "reader")]
-    pub readers: Vec<String>,
-    /// The ref to index (default: the default branch).
-    #[arg(long = "ref")]
-    pub git_ref: Option<String>,
-    /// Also register the given sources in the manifest, so later runs include them.
-    #[arg(long)]
+    #[command(flatten)]
+    pub registration: RegistrationArgs,
+    /// Accepted for older scripts: a repository given by path is always registered.
+    #[arg(long, hide = true)]
     pub register: bool,
     /// Store a checkpoint after this many files.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub checkpoint_files: u64,
     /// How long a repository's lock outlives a crashed indexer, in seconds (a live one
     /// extends it every third of that).
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub lock_ttl_secs: u64,
     /// `_bulk` requests in flight.
-    #[arg(long, default_value_t = 2)]
-    pub bulk_concurrency: usize,
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub bulk_concurrency: u64,
     /// Print the reports as JSON (one array) instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
-fn specs(args: &IndexArgs) -> anyhow::Result<Vec<RepoSpec>> {
-    let manifest_path = trawl_indexer::repo::manifest_path(&crate::connect::repos_dir());
-    let manifest = RepoManifest::load(&manifest_path)?;
+/// The repositories to index: the given sources, registered (or their registrations
+/// changed by the flags given) through the registry, or every registered one.
+async fn targets(args: &IndexArgs, registry: &Registry) -> anyhow::Result<Vec<RepoId>> {
+    let reg = &args.registration;
     if args.sources.is_empty() {
         anyhow::ensure!(
-            args.id.is_none() && args.visibility.is_none() && args.readers.is_empty(),
-            "--id, --visibility and --reader need a repository path"
+            reg.change().is_empty() && reg.id.is_none(),
+            "--id, --visibility, --reader, --ref, --name and --forked-from need a repository path; to change a registration use `cargo xtask repo set <id> …`"
         );
+        let all = registry.list().await?;
         anyhow::ensure!(
-            !manifest.repos.is_empty(),
-            "no repositories to index: give a path (`cargo xtask index ../some-repo`) or create some with `cargo xtask seed` (manifest: {})",
-            manifest_path.display()
+            !all.is_empty(),
+            "no repositories to index: none is registered. Give a path (`cargo xtask index ../some-repo`), add one (`cargo xtask repo add <path>`), import a registry file (`cargo xtask repo import repos.toml`) or create some with `cargo xtask seed`"
         );
-        return Ok(manifest.repos);
+        return Ok(all.into_iter().map(|r| r.spec.id).collect());
     }
     anyhow::ensure!(
-        args.id.is_none() || args.sources.len() == 1,
+        reg.id.is_none() || args.sources.len() == 1,
         "--id names one repository, but {} sources were given",
         args.sources.len()
     );
-    let mut specs = Vec::new();
+    let mut ids = Vec::new();
     for source in &args.sources {
-        let path = source.strip_prefix("file://").unwrap_or(source);
-        let absolute = std::fs::canonicalize(path)
-            .with_context(|| format!("repository path {source:?} does not exist"))?;
-        let id = match &args.id {
-            Some(id) => RepoId::new(id.clone())?,
-            None => RepoId::from_dir_name(&absolute).with_context(|| {
-                format!("cannot derive a repository id from {source:?}; give one with --id")
-            })?,
-        };
-        let mut spec = manifest
-            .get(&id)
-            .cloned()
-            .unwrap_or_else(|| RepoSpec::new(id, absolute.display().to_string()));
-        spec.source = absolute.display().to_string();
-        if let Some(v) = args.visibility {
-            spec.visibility = v;
+        let (spec, change) = reg.spec_for(source)?;
+        let registered = registry.register(&spec, &change).await?;
+        if !args.json {
+            match &registered {
+                Registered::Created(r) => {
+                    eprintln!("registered {} ({})", r.spec.id, r.spec.visibility)
+                }
+                Registered::Updated(r) => eprintln!(
+                    "changed the registration of {} (now {}, revision {})",
+                    r.spec.id, r.spec.visibility, r.revision
+                ),
+                Registered::Unchanged(_) => {}
+            }
         }
-        if !args.readers.is_empty() {
-            spec.readers = args.readers.clone();
-        }
-        if args.git_ref.is_some() {
-            spec.git_ref = args.git_ref.clone();
-        }
-        specs.push(spec);
+        ids.push(registered.into_registration().spec.id);
     }
-    if args.register {
-        let mut manifest = manifest;
-        for spec in &specs {
-            manifest.upsert(spec.clone());
-        }
-        manifest.save(&manifest_path)?;
-    }
-    Ok(specs)
+    Ok(ids)
 }
 
-pub async fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
-    let specs = specs(&args)?;
-    let services = crate::connect::services()?;
-    let indices = crate::connect::index_set(&services).await?;
+/// An indexer for this deployment's indices (created when missing) and `registry`.
+pub async fn indexer(
+    services: &trawl_stack::Services,
+    registry: Registry,
+    lock_ttl_secs: u64,
+    checkpoint_files: u64,
+    bulk_concurrency: usize,
+) -> anyhow::Result<RepoIndexer> {
+    let indices = crate::connect::index_set(services).await?;
     indices
         .ensure()
         .await
         .context("cannot create trawl's indices")?;
     let locks = crate::connect::repo_locks(
-        crate::connect::redis(&services).await?,
-        Duration::from_secs(args.lock_ttl_secs.max(1)),
+        crate::connect::redis(services).await?,
+        Duration::from_secs(lock_ttl_secs.max(1)),
     );
-    let indexer = RepoIndexer::new(
+    Ok(RepoIndexer::new(
         indices,
+        registry,
         locks,
         IndexingOptions {
-            checkpoint_files: args.checkpoint_files.max(1),
-            bulk_concurrency: args.bulk_concurrency.max(1),
+            checkpoint_files: checkpoint_files.max(1),
+            bulk_concurrency: bulk_concurrency.max(1),
             ..IndexingOptions::default()
         },
-    );
-    let outcomes = index_all(&indexer, &specs, !args.json).await;
+    ))
+}
+
+pub async fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
+    let services = crate::connect::services()?;
+    let registry = crate::connect::registry(&services).await?;
+    let ids = targets(&args, &registry).await?;
+    let indexer = indexer(
+        &services,
+        registry,
+        args.lock_ttl_secs,
+        args.checkpoint_files,
+        args.bulk_concurrency as usize,
+    )
+    .await?;
+    let outcomes = index_all(&indexer, &ids, !args.json).await;
     if args.json {
         let json: Vec<serde_json::Value> = outcomes
             .iter()
-            .map(|(spec, outcome)| match outcome {
+            .map(|(id, outcome)| match outcome {
                 Ok(report) => serde_json::to_value(report).expect("reports serialise"),
-                Err(e) => serde_json::json!({ "repo_id": spec.id, "error": format!("{e:#}") }),
+                Err(e) => serde_json::json!({ "repo_id": id, "error": format!("{e:#}") }),
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -153,13 +150,13 @@ pub async fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
 /// Indexes each repository in turn, drawing progress when `show` is set.
 pub async fn index_all(
     indexer: &RepoIndexer,
-    specs: &[RepoSpec],
+    ids: &[RepoId],
     show: bool,
-) -> Vec<(RepoSpec, anyhow::Result<IndexReport>)> {
+) -> Vec<(RepoId, anyhow::Result<IndexReport>)> {
     let mut outcomes = Vec::new();
-    for spec in specs {
+    for id in ids {
         let progress = Arc::new(IndexProgress::default());
-        let bar = show.then(|| progress_bar(spec.id.as_str()));
+        let bar = show.then(|| progress_bar(id.as_str()));
         let ticker = bar.clone().map(|bar| {
             let progress = progress.clone();
             tokio::spawn(async move {
@@ -171,16 +168,16 @@ pub async fn index_all(
             })
         });
         let outcome = indexer
-            .index(spec, progress.clone())
+            .index(id, progress.clone())
             .await
-            .with_context(|| format!("indexing {}", spec.id));
+            .with_context(|| format!("indexing {id}"));
         if let Some(ticker) = ticker {
             ticker.abort();
         }
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        outcomes.push((spec.clone(), outcome));
+        outcomes.push((id.clone(), outcome));
     }
     outcomes
 }
@@ -231,7 +228,7 @@ fn short(sha: &Option<String>) -> String {
 }
 
 /// The summary table (and the errors under it).
-pub fn print_reports(outcomes: &[(RepoSpec, anyhow::Result<IndexReport>)]) {
+pub fn print_reports(outcomes: &[(RepoId, anyhow::Result<IndexReport>)]) {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header([
@@ -239,7 +236,8 @@ pub fn print_reports(outcomes: &[(RepoSpec, anyhow::Result<IndexReport>)]) {
         "time", "MB/s",
     ]);
     let mut errors = Vec::new();
-    for (spec, outcome) in outcomes {
+    let mut left_out = Vec::new();
+    for (id, outcome) in outcomes {
         match outcome {
             Ok(r) => {
                 let secs = r.elapsed.as_secs_f64().max(0.001);
@@ -265,7 +263,7 @@ pub fn print_reports(outcomes: &[(RepoSpec, anyhow::Result<IndexReport>)]) {
             }
             Err(e) => {
                 table.add_row([
-                    spec.id.to_string(),
+                    id.to_string(),
                     "FAILED".into(),
                     "".into(),
                     "".into(),
@@ -278,11 +276,28 @@ pub fn print_reports(outcomes: &[(RepoSpec, anyhow::Result<IndexReport>)]) {
                     "".into(),
                     "".into(),
                 ]);
-                errors.push(format!("{}: {e:#}", spec.id));
+                errors.push(format!("{id}: {}", one_line(&format!("{e:#}"))));
             }
         }
     }
     println!("{table}");
+    for (id, report) in outcomes
+        .iter()
+        .filter_map(|(id, o)| o.as_ref().ok().map(|r| (id, r)))
+    {
+        if report.left_out.count > 0 {
+            left_out.push((id, &report.left_out));
+        }
+    }
+    for (id, files) in left_out {
+        eprintln!("{id}: {} file(s) left out:", files.count);
+        for file in &files.samples {
+            eprintln!("  {} — {}", one_line(&file.path), file.reason);
+        }
+        if files.count > files.samples.len() as u64 {
+            eprintln!("  … and {} more", files.count - files.samples.len() as u64);
+        }
+    }
     for e in errors {
         eprintln!("error: {e}");
     }

@@ -127,8 +127,7 @@ pub async fn recreate(args: RecreateIndexArgs) -> anyhow::Result<ExitCode> {
     )?;
     // New indices have the current definitions: no migration is left to apply to them.
     let marked = trawl_migrations::MigrationRunner::new(
-        set.clone(),
-        crate::connect::redis(&services).await?,
+        crate::connect::migration_context(&services).await?,
         trawl_migrations::migrations::all(),
     )?
     .mark_all_completed()

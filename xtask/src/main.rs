@@ -10,10 +10,12 @@ mod indices_cmd;
 mod migrate_cmd;
 mod queue_cmd;
 mod reindex_cmd;
+mod repo_cmd;
 mod search_cmd;
 mod seed_cmd;
 mod size_change_cmd;
 mod stack_cmd;
+mod terminal;
 mod test_cmd;
 
 use std::path::PathBuf;
@@ -62,11 +64,19 @@ enum Command {
         after_help = "Examples:\n  cargo xtask analyze --analyzer code_analyzer 'getHTTP2Response(café)'\n  cargo xtask analyze --analyzer path_analyzer --compare /usr/local/bin/tool\n  cargo xtask analyze --analyzer code_analyzer --compare --file src/main.rs --json"
     )]
     Analyze(analyze_cmd::AnalyzeArgs),
-    /// Index git repositories: the given paths, or every registered one (see `seed`).
+    /// Index git repositories: the given paths (registered first when they are not), or
+    /// every registered one.
     #[command(
-        after_help = "Examples:\n  cargo xtask index                       # every repository in target/trawl/repos/repos.toml\n  cargo xtask index ../my-project --visibility public\n  cargo xtask index /srv/git/api.git --id api --visibility private --reader alice --reader bob\n  cargo xtask index file:///srv/git/api.git --ref refs/heads/release --json"
+        after_help = "Examples:\n  cargo xtask index                       # every registered repository (`cargo xtask repo list`)\n  cargo xtask index ../my-project --visibility public\n  cargo xtask index /srv/git/api.git --id api --visibility private --reader alice --reader bob\n  cargo xtask index file:///srv/git/api.git --ref refs/heads/release --json"
     )]
     Index(index_cmd::IndexArgs),
+    /// The repository registry, the one source of truth for what is indexed and who may
+    /// read it: add, set, show, list, remove (--purge), import, export.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  cargo xtask repo add /srv/git/api.git --id api --visibility private --reader alice\n  cargo xtask repo set api --visibility internal\n  cargo xtask repo set api --add-reader bob --remove-reader alice\n  cargo xtask repo show api --json\n  cargo xtask repo list --visibility public\n  cargo xtask repo remove api --purge\n  cargo xtask repo export -o repos.toml && cargo xtask repo import repos.toml --update"
+    )]
+    Repo(repo_cmd::RepoCommand),
     /// Search code (or commits) as a principal: only repositories it may read are searched.
     #[command(
         after_help = "Examples:\n  cargo xtask search getHttpResponse\n  cargo xtask search 'http response' --as alice --lang rust --path src/net\n  cargo xtask search parser --repo acme-api --ext rs --size 5 --json\n  cargo xtask search --sha 1a2b3c4 --as alice\n  cargo xtask search --commits 'fix race' --repo acme-api"
@@ -155,6 +165,7 @@ fn main() -> ExitCode {
             Command::Analyze(args) => analyze_cmd::run(args).await,
             Command::Seed(args) => seed_cmd::run(args).await,
             Command::Index(args) => index_cmd::run(args).await,
+            Command::Repo(command) => repo_cmd::run(command).await,
             Command::Queue(command) => queue_cmd::run(command).await,
             Command::Migrate(command) => migrate_cmd::run(command).await,
             Command::Reindex(command) => reindex_cmd::run(command).await,

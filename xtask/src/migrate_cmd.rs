@@ -46,11 +46,8 @@ pub enum MigrateCommand {
 
 async fn runner() -> anyhow::Result<MigrationRunner> {
     let services = crate::connect::services()?;
-    let indices = crate::connect::index_set(&services).await?;
-    let redis = crate::connect::redis(&services).await?;
     Ok(MigrationRunner::new(
-        indices,
-        redis,
+        crate::connect::migration_context(&services).await?,
         trawl_migrations::migrations::all(),
     )?)
 }

@@ -7,10 +7,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use trawl_indexer::queue::MAX_SHARDS;
-use trawl_indexer::{
-    IndexingOptions, Queue, QueueConfig, QueueRef, RepoId, RepoIndexer, RepoStore, Worker,
-    WorkerOptions,
-};
+use trawl_indexer::{Queue, QueueConfig, QueueRef, Worker, WorkerOptions};
+use trawl_registry::RepoId;
 
 /// Queue layout options shared by `queue` and `worker`.
 #[derive(clap::Args, Debug, Clone)]
@@ -99,6 +97,27 @@ pub struct WorkerArgs {
     pub queue: QueueArgs,
 }
 
+/// The deployment's queue as producers see it by default (shards from
+/// `TRAWL_QUEUE_SHARDS`, else 4), for commands that enqueue without queue flags.
+pub async fn default_queue(services: &trawl_stack::Services) -> anyhow::Result<Queue> {
+    let shards = match std::env::var("TRAWL_QUEUE_SHARDS") {
+        Ok(text) => text
+            .parse::<u16>()
+            .ok()
+            .filter(|n| (1..=MAX_SHARDS).contains(n))
+            .with_context(|| {
+                format!("TRAWL_QUEUE_SHARDS={text:?} is not a number from 1 to {MAX_SHARDS}")
+            })?,
+        Err(_) => QueueConfig::default().shards,
+    };
+    let config = QueueConfig {
+        namespace: crate::connect::index_names().prefix().to_string(),
+        shards,
+        ..QueueConfig::default()
+    };
+    Ok(Queue::new(crate::connect::redis(services).await?, config)?)
+}
+
 async fn queue(args: &QueueArgs) -> anyhow::Result<Queue> {
     let services = crate::connect::services()?;
     let redis = crate::connect::redis(&services).await?;
@@ -113,19 +132,24 @@ pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
             queue: q,
         } => {
             let queue = queue(&q).await?;
+            let services = crate::connect::services()?;
+            let registry = crate::connect::registry(&services).await?;
             let mut refs = Vec::new();
             for r in &repos {
-                refs.push(QueueRef::Repo(RepoId::new(r.clone())?));
+                let id = RepoId::new(r.clone())?;
+                anyhow::ensure!(
+                    registry.get(&id).await?.is_some(),
+                    "repository {id} is not registered, so a worker would have nothing to index; add it first (`cargo xtask repo add <path> --id {id}`)"
+                );
+                refs.push(QueueRef::Repo(id));
             }
             if all {
-                let services = crate::connect::services()?;
-                let store = RepoStore::new(crate::connect::index_set(&services).await?);
-                for status in store
+                for registration in registry
                     .list()
                     .await
                     .context("listing registered repositories")?
                 {
-                    refs.push(QueueRef::Repo(status.repo_id));
+                    refs.push(QueueRef::Repo(registration.spec.id));
                 }
             }
             anyhow::ensure!(
@@ -234,11 +258,10 @@ fn age(ms: Option<u64>) -> String {
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let services = crate::connect::services()?;
     let redis = crate::connect::redis(&services).await?;
-    let indices = crate::connect::index_set(&services).await?;
-    indices.ensure().await.context("creating trawl's indices")?;
-    let queue = Queue::new(redis.clone(), args.queue.config())?;
-    let locks = crate::connect::repo_locks(redis, Duration::from_secs(args.lock_ttl_secs.max(1)));
-    let indexer = RepoIndexer::new(indices, locks, IndexingOptions::default());
+    let queue = Queue::new(redis, args.queue.config())?;
+    let registry = crate::connect::registry(&services).await?;
+    let indexer =
+        crate::index_cmd::indexer(&services, registry, args.lock_ttl_secs, 5000, 2).await?;
     let worker = Worker::new(
         queue,
         indexer,

@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use trawl_indexer::search::{
     BlobHit, BlobResults, CommitResults, MatchRange, Page, SearchPage, SnippetOptions,
 };
-use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery, Principal, RepoId};
+use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery};
+use trawl_registry::{Principal, RepoId};
+
+use crate::terminal::{code, one_line};
 
 #[derive(clap::Args)]
 pub struct SearchArgs {
@@ -34,7 +37,7 @@ pub struct SearchArgs {
     commits: bool,
     /// Search as this principal: `anonymous` or a user name.
     #[arg(long = "as", value_name = "PRINCIPAL", default_value = "anonymous")]
-    principal: String,
+    principal: Principal,
     /// Hits per page (1 to 100).
     #[arg(long, default_value_t = 20)]
     size: usize,
@@ -90,6 +93,7 @@ impl Style {
     }
 
     /// `text` with `ranges` highlighted; without colours, matches are left as they are.
+    /// Control characters in `text` are shown escaped (see [`crate::terminal`]).
     fn highlight(self, text: &str, ranges: &[MatchRange]) -> String {
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
@@ -98,19 +102,22 @@ impl Style {
             if start < at || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
                 continue;
             }
-            out.push_str(&text[at..start]);
-            out.push_str(&self.matched(&text[start..end]));
+            out.push_str(&code(&text[at..start]));
+            out.push_str(&self.matched(&code(&text[start..end])));
             at = end;
         }
-        out.push_str(&text[at..]);
+        out.push_str(&code(&text[at..]));
         out
     }
 }
 
 pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     let services = crate::connect::services()?;
-    let search = CodeSearch::new(crate::connect::index_set(&services).await?);
-    let principal = Principal::parse(&args.principal);
+    let search = CodeSearch::new(
+        crate::connect::index_set(&services).await?,
+        crate::connect::registry(&services).await?,
+    );
+    let principal = args.principal.clone();
     let page = Page {
         from: args.from,
         size: args.size,
@@ -162,9 +169,14 @@ fn header(hit: &BlobHit, style: Style) -> String {
     let name = if name == hit.file_name {
         style.path(&style.highlight(name, &hit.file_name_matches))
     } else {
-        style.path(name)
+        style.path(&one_line(name))
     };
-    let mut line = format!("{}:{}{}", style.repo(&hit.repo_id), style.path(dir), name);
+    let mut line = format!(
+        "{}:{}{}",
+        style.repo(&hit.repo_id),
+        style.path(&one_line(dir)),
+        name
+    );
     let mut notes = Vec::new();
     if let Some(language) = &hit.language {
         notes.push(language.clone());
@@ -255,8 +267,8 @@ pub fn print_commits(results: &CommitResults, query: &CommitQuery, style: Style)
             "{}@{}  {}  {}",
             style.repo(&hit.repo_id),
             sha,
-            hit.summary,
-            style.dim(&format!("({}, {when})", hit.author.name))
+            one_line(&hit.summary),
+            style.dim(&format!("({}, {when})", one_line(&hit.author.name)))
         );
     }
     if !results.hits.is_empty() {
@@ -291,7 +303,7 @@ pub fn print_summary<H>(results: &SearchPage<H>, noun: &str, principal: &Princip
             if results.shard_failures.is_empty() {
                 "the server timeout cut the search short".to_owned()
             } else {
-                results.shard_failures.join("; ")
+                one_line(&results.shard_failures.join("; ")).into_owned()
             }
         ))
     } else {

@@ -1,5 +1,5 @@
 //! `cargo xtask seed`: deterministic git repositories for development and benchmarks, or
-//! existing ones registered, in the manifest `cargo xtask index` reads. A progress bar by
+//! existing ones, registered in the registry `cargo xtask index` reads. A progress bar by
 //! bytes while generating, a summary table (or `--json`) at the end.
 
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
-use trawl_indexer::{RepoId, Visibility};
+use trawl_registry::{Registered, RepoChange, RepoId, UserName, Visibility};
 use trawl_seed::{ExistingRepo, SeedOptions, SeedProgress, SeedReport};
 
 #[derive(clap::Args, Debug)]
@@ -50,9 +50,8 @@ pub struct SeedArgs {
     visibility: Option<Visibility>,
     /// A principal that may read the --from repositories (repeatable); for private ones.
     #[arg(long = "reader", requires = "from")]
-    readers: Vec<String>,
-    /// Where the repositories and their manifest (repos.toml) go (default:
-    /// target/trawl/repos, where `cargo xtask index` looks).
+    readers: Vec<UserName>,
+    /// Where the repositories go (default: target/trawl/repos).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Print the report as JSON instead of a table.
@@ -69,15 +68,36 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| crate::workspace_root().join("target/trawl/repos"));
-    let report = if args.from.is_empty() {
-        generate(&args, out).await?
+    let services = crate::connect::services()?;
+    let registry = crate::connect::registry(&services).await?;
+    let (report, change) = if args.from.is_empty() {
+        // Generated repositories are registered once; a rerun never resets what was
+        // changed since (`repo set`).
+        (generate(&args, out).await?, RepoChange::default())
     } else {
-        register(&args, out).await?
+        let change = RepoChange {
+            visibility: args.visibility,
+            readers: trawl_registry::ReadersChange {
+                replace: (!args.readers.is_empty()).then(|| args.readers.iter().cloned().collect()),
+                ..Default::default()
+            },
+            ..RepoChange::default()
+        };
+        (describe(&args).await?, change)
     };
+    let mut outcomes = Vec::new();
+    for spec in &report.specs {
+        let outcome = match registry.register(spec, &change).await? {
+            Registered::Created(_) => "registered",
+            Registered::Updated(_) => "registration changed",
+            Registered::Unchanged(_) => "registered already",
+        };
+        outcomes.push(outcome);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_report(&report);
+        print_report(&report, &outcomes);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -114,7 +134,7 @@ async fn generate(args: &SeedArgs, out: PathBuf) -> anyhow::Result<SeedReport> {
     Ok(report?)
 }
 
-async fn register(args: &SeedArgs, out: PathBuf) -> anyhow::Result<SeedReport> {
+async fn describe(args: &SeedArgs) -> anyhow::Result<SeedReport> {
     anyhow::ensure!(
         args.id.is_none() || args.from.len() == 1,
         "--id names one repository, but --from was given {} times: register them one at a time to give each an id",
@@ -127,7 +147,7 @@ async fn register(args: &SeedArgs, out: PathBuf) -> anyhow::Result<SeedReport> {
             path: path.clone(),
             id: args.id.clone(),
             visibility: args.visibility.unwrap_or(Visibility::Internal),
-            readers: args.readers.clone(),
+            readers: args.readers.iter().map(|r| r.to_string()).collect(),
         })
         .collect();
     let spinner = ProgressBar::new_spinner();
@@ -136,12 +156,12 @@ async fn register(args: &SeedArgs, out: PathBuf) -> anyhow::Result<SeedReport> {
     );
     spinner.set_message("reading the repositories' head trees");
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let report = tokio::task::spawn_blocking(move || trawl_seed::register(&repos, &out)).await?;
+    let report = tokio::task::spawn_blocking(move || trawl_seed::register(&repos)).await?;
     spinner.finish_and_clear();
     Ok(report?)
 }
 
-fn print_report(report: &SeedReport) {
+fn print_report(report: &SeedReport, registered: &[&str]) {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header([
         "repository",
@@ -152,9 +172,10 @@ fn print_report(report: &SeedReport) {
         "commits",
         "head",
         "forked from",
+        "registry",
         "time",
     ]);
-    for repo in &report.repos {
+    for (repo, registered) in report.repos.iter().zip(registered) {
         let visibility = if repo.readers.is_empty() {
             repo.visibility.to_string()
         } else {
@@ -174,14 +195,14 @@ fn print_report(report: &SeedReport) {
             repo.forked_from
                 .as_ref()
                 .map_or_else(String::new, ToString::to_string),
+            (*registered).to_owned(),
             format!("{:.1}s", repo.elapsed.as_secs_f64()),
         ]);
     }
     println!("{table}");
     println!(
-        "{} repositories in {} ({:.1}s). Next: cargo xtask index",
+        "{} repositories ({:.1}s). Next: cargo xtask index",
         report.repos.len(),
-        report.manifest.display(),
         report.elapsed.as_secs_f64()
     );
 }

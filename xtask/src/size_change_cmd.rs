@@ -46,13 +46,15 @@ pub async fn run(args: IndexSizeChangeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let show = !args.json;
     let mut current_bar: Option<(indicatif::ProgressBar, tokio::task::JoinHandle<()>)> = None;
+    let registry = crate::connect::registry(&services).await?;
     let report = rebuild(
         &current,
+        &registry,
         options,
         locks,
         IndexingOptions::default(),
         args.merge,
-        |spec, progress| {
+        |spec: &trawl_registry::RepoSpec, progress| {
             if let Some((bar, ticker)) = current_bar.take() {
                 ticker.abort();
                 bar.finish_and_clear();

@@ -17,7 +17,8 @@ pub enum IndexKind {
     Blobs,
     /// One document per commit.
     Commits,
-    /// One document per repository: visibility, indexing status.
+    /// One document per repository: its indexing status (registrations live in the
+    /// registry, not here).
     Repos,
     /// One document per migration version and its state.
     Migrations,
@@ -95,11 +96,16 @@ impl IndexKind {
     /// The version of this index's schema; documents carry it in `schema_version`.
     /// Bump it with every mapping change and ship a migration with it.
     ///
-    /// Blobs: 2 added `blob.line_count` (migrations 20261124000000 to 20261124000200).
+    /// Blobs: 2 added `blob.line_count` (migrations 20261124000000 to 20261124000200);
+    /// 3 keys documents `<repo>:<path>` (or `<repo>#<hash>`), unique for every repository
+    /// and path (migrations 20261201000200 and 20261201000300).
+    /// Repos: 2 added `blob_schema_version` and `left_out`, and stopped carrying
+    /// registrations (migrations 20261201000000 and 20261201000100).
     pub fn schema_version(self) -> u32 {
         match self {
-            IndexKind::Blobs => 2,
-            IndexKind::Commits | IndexKind::Repos => 1,
+            IndexKind::Blobs => 3,
+            IndexKind::Repos => 2,
+            IndexKind::Commits => 1,
             IndexKind::Migrations | IndexKind::ReindexTasks => 1,
         }
     }
@@ -203,6 +209,9 @@ impl IndexKind {
                     } }
                 })
             }
+            // `name`, `source`, `forked_from`, `indexed_ref` and `readers` (and the common
+            // `visibility`) held registrations before the registry did; nothing writes them
+            // now, they stay mapped so that documents of older deployments still fit.
             IndexKind::Repos => json!({
                 "name": { "type": "text", "analyzer": "code_analyzer", "fields": { "keyword": { "type": "keyword" } } },
                 "source": { "type": "keyword" },
@@ -215,7 +224,9 @@ impl IndexKind {
                 "readers": { "type": "keyword" },
                 "status": { "type": "keyword" },
                 "last_error": { "type": "text" },
-                "checkpoint": { "type": "object", "enabled": false }
+                "checkpoint": { "type": "object", "enabled": false },
+                "blob_schema_version": { "type": "integer" },
+                "left_out": { "type": "object", "enabled": false }
             }),
             IndexKind::Migrations => json!({
                 "version": { "type": "keyword" },
@@ -296,7 +307,7 @@ mod tests {
         );
         assert_eq!(blob["oid"]["normalizer"], "sha_normalizer");
         assert_eq!(blob["line_count"]["type"], "integer");
-        assert_eq!(blobs["mappings"]["_meta"]["schema_version"], 2);
+        assert_eq!(blobs["mappings"]["_meta"]["schema_version"], 3);
 
         let ngram = IndexKind::Blobs.definition(&IndexOptions {
             content_variant: ContentVariant::EdgeNgram,

@@ -34,9 +34,9 @@ use trawl_client::{Client, ClientError};
 use trawl_indexer::document::{self, BlobInput, RepoContext};
 use trawl_indexer::git::{EntryKind, GitError, GitRepo};
 use trawl_indexer::{
-    IndexError, IndexNames, IndexProgress, IndexSet, IndexingOptions, Phase, RepoId, RepoIndexer,
-    RepoLocks, RepoSpec,
+    IndexError, IndexNames, IndexProgress, IndexSet, IndexingOptions, Phase, RepoIndexer, RepoLocks,
 };
+use trawl_registry::{Registry, RegistryConfig, RepoChange, RepoId, RepoSource, RepoSpec};
 use trawl_seed::{SeedError, SeedOptions, SeedProgress};
 
 use crate::search::Target;
@@ -86,6 +86,8 @@ pub enum IndexBenchError {
     Client(#[from] ClientError),
     #[error("trawl's indexer failed: {0}")]
     Index(#[from] IndexError),
+    #[error("registry: {0}")]
+    Registry(#[from] trawl_registry::RegistryError),
     #[error("the repository at {0} has no commits")]
     EmptyRepository(PathBuf),
     #[error("`git cat-file` failed: {0}")]
@@ -237,6 +239,7 @@ pub struct IndexBenchReport {
 pub async fn run(
     target: &Target,
     redis: redis::aio::ConnectionManager,
+    registry: &RegistryConfig,
     options: &IndexBenchOptions,
     progress: &dyn Fn(&str),
 ) -> Result<IndexBenchReport, IndexBenchError> {
@@ -246,9 +249,18 @@ pub async fn run(
     let small = seed_repo(options, options.small_size, "bench-small", progress)?;
 
     let sets = BenchSets::new(&client, &options.prefix);
-    let result = measure(target, redis, &sets, options, &large, &small, progress).await;
-    progress("deleting the benchmark's indices");
+    let result = measure(
+        target, redis, registry, &sets, options, &large, &small, progress,
+    )
+    .await;
+    progress("deleting the benchmark's indices and registrations");
     sets.delete_all().await;
+    for set in [&sets.trawl, &sets.rss_small, &sets.rss_large] {
+        // Best effort, like the indices: the benchmark's own error matters more.
+        if let Ok(registry) = registry_of(registry, set).await {
+            let _ = registry.remove_deployment().await;
+        }
+    }
     let (reading, end_to_end, peak_rss) = result?;
     Ok(IndexBenchReport {
         engine: format!("{} {}", info.distribution, info.version),
@@ -298,9 +310,11 @@ impl BenchSets {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn measure(
     target: &Target,
     redis: redis::aio::ConnectionManager,
+    registry: &RegistryConfig,
     sets: &BenchSets,
     options: &IndexBenchOptions,
     large: &BenchRepo,
@@ -309,7 +323,8 @@ async fn measure(
 ) -> Result<(ReadingReport, EndToEndReport, PeakRssReport), IndexBenchError> {
     let rounds = options.rounds.max(1);
     let reading = reading(&large.path, rounds, progress)?;
-    let end_to_end = end_to_end(target, redis, sets, large, rounds, progress).await?;
+    let registry = registry_of(registry, &sets.trawl).await?;
+    let end_to_end = end_to_end(target, redis, &registry, sets, large, rounds, progress).await?;
     let small = peak_rss(options, &sets.rss_small, small, progress).await?;
     let large = peak_rss(options, &sets.rss_large, large, progress).await?;
     let growth = large.peak_rss_mb / small.peak_rss_mb.max(f64::MIN_POSITIVE);
@@ -388,8 +403,18 @@ fn seed_repo(
 fn spec(repo: &BenchRepo) -> RepoSpec {
     RepoSpec::new(
         RepoId::new(repo.id.clone()).expect("benchmark ids are valid"),
-        repo.path.display().to_string(),
+        RepoSource::new(repo.path.display().to_string()).expect("benchmark paths are valid"),
     )
+}
+
+/// The registry of the deployment `set` belongs to.
+async fn registry_of(
+    template: &RegistryConfig,
+    set: &IndexSet,
+) -> Result<Registry, IndexBenchError> {
+    let mut config = template.clone();
+    config.deployment = set.names().prefix().to_string();
+    Ok(Registry::connect(&config).await?)
 }
 
 // Part 1: reading.
@@ -555,10 +580,10 @@ fn prerender(
     let blobs_alias = set.alias(IndexKind::Blobs);
     let commits_alias = set.alias(IndexKind::Commits);
     let limit = set.options().file_size_limit_bytes;
-    let reader = GitRepo::open(&spec.source)?.reader();
+    let reader = GitRepo::open(spec.source.as_str())?.reader();
     let head = reader
         .default_branch()?
-        .ok_or_else(|| IndexBenchError::EmptyRepository(PathBuf::from(&spec.source)))?
+        .ok_or_else(|| IndexBenchError::EmptyRepository(PathBuf::from(spec.source.as_str())))?
         .commit;
     let head_sha = head.to_string();
 
@@ -567,7 +592,7 @@ fn prerender(
     for entry in reader.tree_entries(head)? {
         let entry = entry?;
         if entry.kind == EntryKind::Submodule {
-            let id = document::blob_id(&context.id, entry.path.as_str());
+            let id = document::blob_id(&context.id, &entry.path);
             batches.push(encode(
                 "delete",
                 &blobs_alias,
@@ -681,6 +706,7 @@ impl Batches {
 async fn end_to_end(
     target: &Target,
     redis: redis::aio::ConnectionManager,
+    registry: &Registry,
     sets: &BenchSets,
     repo: &BenchRepo,
     rounds: usize,
@@ -688,6 +714,7 @@ async fn end_to_end(
 ) -> Result<EndToEndReport, IndexBenchError> {
     let options = IndexingOptions::default();
     let spec = spec(repo);
+    registry.register(&spec, &RepoChange::default()).await?;
     progress(&format!("rendering {} for the baseline", repo.id));
     let render_started = Instant::now();
     let rendered = tokio::task::block_in_place(|| prerender(&spec, &sets.baseline, &options))?;
@@ -724,9 +751,14 @@ async fn end_to_end(
 
         sets.trawl.ensure().await?;
         let cpu = Cpu::now(target).await?;
-        let outcome = trawl_round(redis.clone(), &sets.trawl, &spec, &options, &|m| {
-            progress(&format!("{label}, trawl: {m}"))
-        })
+        let outcome = trawl_round(
+            redis.clone(),
+            registry,
+            &sets.trawl,
+            &spec,
+            &options,
+            &|m| progress(&format!("{label}, trawl: {m}")),
+        )
         .await;
         trawl_cpu.add(cpu, Cpu::now(target).await?);
         sets.trawl.delete_all().await?;
@@ -975,6 +1007,7 @@ async fn post_bulk(
 /// time, the report and the time spent in each phase.
 async fn trawl_round(
     redis: redis::aio::ConnectionManager,
+    registry: &Registry,
     set: &IndexSet,
     spec: &RepoSpec,
     options: &IndexingOptions,
@@ -992,10 +1025,10 @@ async fn trawl_round(
         set.names().prefix().to_owned(),
         Duration::from_secs(60),
     );
-    let indexer = RepoIndexer::new(set.clone(), locks, options.clone());
+    let indexer = RepoIndexer::new(set.clone(), registry.clone(), locks, options.clone());
     let counters = Arc::new(IndexProgress::default());
     let started = Instant::now();
-    let run = indexer.index(spec, counters.clone());
+    let run = indexer.index(&spec.id, counters.clone());
     tokio::pin!(run);
     let mut ticker = tokio::time::interval(Duration::from_millis(50));
     let mut phases: Vec<(String, Duration)> = Vec::new();

@@ -12,8 +12,11 @@ use redis::aio::ConnectionManager;
 use serde::Serialize;
 use trawl_indexer::search::{BlobQuery, Page};
 use trawl_indexer::{
-    CodeSearch, IndexSet, IndexingOptions, Principal, Queue, QueueConfig, QueueRef, RepoId,
-    RepoIndexer, RepoLocks, RepoSpec, Visibility, Worker, WorkerOptions,
+    CodeSearch, IndexSet, IndexingOptions, Queue, QueueConfig, QueueRef, RepoIndexer, RepoLocks,
+    Worker, WorkerOptions,
+};
+use trawl_registry::{
+    Principal, Registry, RegistryConfig, RepoChange, RepoId, RepoSource, RepoSpec, Visibility,
 };
 
 use crate::latency::Percentiles;
@@ -31,6 +34,8 @@ pub enum QueueBenchError {
     Search(#[from] trawl_indexer::SearchError),
     #[error("engine: {0}")]
     Client(#[from] trawl_client::ClientError),
+    #[error("registry: {0}")]
+    Registry(#[from] trawl_registry::RegistryError),
     #[error("git (making pushes): {0}")]
     Git(String),
     #[error("push {0} did not become searchable within 60 s")]
@@ -90,6 +95,7 @@ fn rate(n: usize, elapsed: Duration) -> f64 {
 pub async fn run(
     redis: ConnectionManager,
     indices: IndexSet,
+    registry: &RegistryConfig,
     work_dir: &Path,
     options: &QueueBenchOptions,
     progress: &dyn Fn(&str),
@@ -189,7 +195,13 @@ pub async fn run(
     let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
 
     progress("freshness: a worker and a steady stream of pushes");
-    let freshness = freshness(redis, indices, work_dir, options, progress).await?;
+    let mut config = registry.clone();
+    config.deployment = indices.names().prefix().to_string();
+    let registry = Registry::connect(&config).await?;
+    let freshness = freshness(redis, indices, &registry, work_dir, options, progress).await;
+    // Best effort: the benchmark's own error matters more.
+    let _ = registry.remove_deployment().await;
+    let freshness = freshness?;
     Ok(QueueBenchReport {
         refs: options.refs,
         batch: options.batch,
@@ -224,6 +236,7 @@ fn git(dir: &Path, args: &[&str]) -> Result<(), QueueBenchError> {
 async fn freshness(
     redis: ConnectionManager,
     indices: IndexSet,
+    registry: &Registry,
     work_dir: &Path,
     options: &QueueBenchOptions,
     progress: &dyn Fn(&str),
@@ -243,13 +256,22 @@ async fn freshness(
     git(&repo_dir, &["add", "-A"])?;
     git(&repo_dir, &["commit", "-q", "-m", "base"])?;
     let locks = RepoLocks::new(redis.clone(), namespace.clone(), Duration::from_secs(30));
-    let indexer = RepoIndexer::new(indices.clone(), locks, IndexingOptions::default());
+    let indexer = RepoIndexer::new(
+        indices.clone(),
+        registry.clone(),
+        locks,
+        IndexingOptions::default(),
+    );
     let mut spec = RepoSpec::new(
         RepoId::new("fresh").expect("valid"),
-        repo_dir.display().to_string(),
+        RepoSource::new(repo_dir.display().to_string())
+            .map_err(|e| QueueBenchError::Git(e.to_string()))?,
     );
     spec.visibility = Visibility::Public;
-    indexer.index(&spec, Arc::new(Default::default())).await?;
+    registry.register(&spec, &RepoChange::default()).await?;
+    indexer
+        .index(&spec.id, Arc::new(Default::default()))
+        .await?;
 
     let queue = Queue::new(
         redis,
@@ -268,7 +290,7 @@ async fn freshness(
         let worker = worker.clone();
         tokio::spawn(async move { worker.run(stopped).await })
     };
-    let search = CodeSearch::new(indices);
+    let search = CodeSearch::new(indices, registry.clone());
     let mut samples = Vec::new();
     let the_ref = QueueRef::Repo(spec.id.clone());
     for push in 0..options.pushes {

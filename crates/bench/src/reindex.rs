@@ -39,8 +39,9 @@ use trawl_client::{
 };
 use trawl_indexer::document::{self, BlobInput, RepoContext};
 use trawl_indexer::git::{BlobContent, EntryKind, RepoPath};
-use trawl_indexer::{IndexNames, IndexSet, RepoId, Visibility, WriteRoutes};
+use trawl_indexer::{IndexNames, IndexSet, WriteRoutes};
 use trawl_migrations::reindex::{ReindexDriver, ReindexError, ReindexOptions, ReindexStage};
+use trawl_registry::{RepoId, Visibility};
 use trawl_seed::{SampleFile, SampleGenerator};
 
 use crate::latency::Percentiles;
@@ -1202,7 +1203,7 @@ mod tests {
         let blob = &doc.source["blob"];
         let path = blob["path"].as_str().unwrap();
         assert!(path.contains("_12."), "{path}");
-        assert!(doc.id.starts_with("bench-repo-034_"), "{}", doc.id);
+        assert!(doc.id.starts_with("bench-repo-034:"), "{}", doc.id);
         let content = blob["content"].as_str().unwrap();
         assert!((200..1000).contains(&content.len()), "{content}");
         assert_eq!(doc.content_bytes, content.len() as u64);

@@ -1,35 +1,41 @@
 //! Blobs and commits as engine documents.
 //!
-//! A blob document is keyed `<repo_id>_<path>` (the path hashed when the id would pass
-//! the engine's 512-byte limit) and routed by repository; a commit document is keyed
-//! `<repo_id>_<sha>`. Field names follow what users of GitLab's indexer expect.
+//! A blob document is keyed by its repository and its path's exact bytes ([`blob_id`]),
+//! a commit document `<repo_id>_<sha>` ([`commit_id`]); both are routed by repository.
+//! Field names follow what users of GitLab's indexer expect.
 
 use serde::Serialize;
 use serde_json::Value;
 use sha2::Digest as _;
 use trawl_analyzers::IndexKind;
+use trawl_registry::{RepoId, Visibility};
 
 use crate::git::{BlobContent, CommitInfo, EntryKind, RepoPath, Signature, is_binary};
-use crate::repo::{RepoId, Visibility};
 
 /// The engine's limit on `_id`, in bytes.
-const MAX_ID_BYTES: usize = 512;
+pub const MAX_ID_BYTES: usize = 512;
 
 /// Bytes of content a language heuristic looks at, at most.
 const LANGUAGE_SNIFF_BYTES: usize = 64 * 1024;
 
-/// The id of a blob document.
-pub fn blob_id(repo: &RepoId, path: &str) -> String {
-    let id = format!("{repo}_{path}");
-    if id.len() <= MAX_ID_BYTES {
-        return id;
+/// The id of a blob document: `<repo>:<path>` when the path is UTF-8 and the id fits the
+/// engine's 512 bytes, otherwise `<repo>#<SHA-256 of the path's bytes, hex>`.
+///
+/// Different (repository, path) pairs never share an id: a repository id holds neither
+/// `:` nor `#`, so the first of the two ends it and says which form follows; the
+/// readable form carries the path itself, the hashed one a digest of its exact bytes (two
+/// non-UTF-8 paths with the same lossy text differ in their bytes).
+pub fn blob_id(repo: &RepoId, path: &RepoPath) -> String {
+    if path.is_utf8() && repo.as_str().len() + 1 + path.as_str().len() <= MAX_ID_BYTES {
+        return format!("{repo}:{}", path.as_str());
     }
     let digest = sha2::Sha256::digest(path.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{repo}_sha256:{hex}")
+    format!("{repo}#{hex}")
 }
 
-/// The id of a commit document.
+/// The id of a commit document. A sha holds no `_`, so the last `_` separates it from the
+/// repository id and different (repository, sha) pairs never share an id.
 pub fn commit_id(repo: &RepoId, sha: &str) -> String {
     format!("{repo}_{sha}")
 }
@@ -341,7 +347,7 @@ pub fn render_blob(repo: &RepoContext, input: BlobInput<'_>) -> RenderedDocument
         },
     };
     RenderedDocument {
-        id: blob_id(&repo.id, path),
+        id: blob_id(&repo.id, input.path),
         routing: repo.id.to_string(),
         source: serde_json::to_value(doc).expect("a blob document serialises"),
         content_bytes,
@@ -393,15 +399,88 @@ mod tests {
     #[test]
     fn ids_stay_under_the_engine_limit() {
         let repo = RepoId::new("r").unwrap();
-        assert_eq!(blob_id(&repo, "src/main.rs"), "r_src/main.rs");
-        let long = "d/".repeat(400);
-        let id = blob_id(&repo, &long);
-        assert!(
-            id.len() <= MAX_ID_BYTES && id.starts_with("r_sha256:"),
-            "{id}"
+        assert_eq!(
+            blob_id(&repo, &RepoPath::from("src/main.rs")),
+            "r:src/main.rs"
         );
-        assert_ne!(blob_id(&repo, &format!("{long}x")), id);
+        let long = "d/".repeat(400);
+        let id = blob_id(&repo, &RepoPath::from(long.as_str()));
+        assert!(id.len() <= MAX_ID_BYTES && id.starts_with("r#"), "{id}");
+        assert_ne!(
+            blob_id(&repo, &RepoPath::from(format!("{long}x").as_str())),
+            id
+        );
         assert_eq!(commit_id(&repo, "abc"), "r_abc");
+    }
+
+    #[test]
+    fn the_ids_that_collided_before_do_not() {
+        // `acme_api` + `src/main.rs` and `acme` + `api_src/main.rs` were both
+        // `acme_api_src/main.rs`.
+        let a = blob_id(
+            &RepoId::new("acme_api").unwrap(),
+            &RepoPath::from("src/main.rs"),
+        );
+        let b = blob_id(
+            &RepoId::new("acme").unwrap(),
+            &RepoPath::from("api_src/main.rs"),
+        );
+        assert_ne!(a, b);
+        // Two non-UTF-8 paths with one lossy text.
+        let x = RepoPath::from_bytes(b"caf\xe9".to_vec());
+        let y = RepoPath::from_bytes(b"caf\xff".to_vec());
+        assert_eq!(x.as_str(), y.as_str());
+        let repo = RepoId::new("r").unwrap();
+        assert_ne!(blob_id(&repo, &x), blob_id(&repo, &y));
+    }
+
+    mod ids {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn repo_id() -> impl Strategy<Value = RepoId> {
+            "[a-z0-9][a-z0-9._-]{0,127}".prop_map(|s| RepoId::new(s).unwrap())
+        }
+
+        /// Paths: mostly text near the separators and the length limit, some raw bytes.
+        fn path() -> impl Strategy<Value = RepoPath> {
+            prop_oneof![
+                "[a-z_:#./-]{1,12}".prop_map(|s| RepoPath::from(s.as_str())),
+                "[a-z:#_/]{1,4}".prop_map(|s| RepoPath::from(s.repeat(200).as_str())),
+                proptest::collection::vec(any::<u8>(), 1..40).prop_map(RepoPath::from_bytes),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+            #[test]
+            fn distinct_pairs_get_distinct_ids_under_the_limit(
+                a in (repo_id(), path()),
+                b in (repo_id(), path()),
+            ) {
+                let id_a = blob_id(&a.0, &a.1);
+                let id_b = blob_id(&b.0, &b.1);
+                prop_assert!(id_a.len() <= MAX_ID_BYTES);
+                let same = a.0 == b.0 && a.1.as_bytes() == b.1.as_bytes();
+                prop_assert_eq!(same, id_a == id_b, "{:?} {:?} -> {} {}", a, b, id_a, id_b);
+            }
+
+            #[test]
+            fn prefixes_of_each_other_do_not_collide(
+                repo in "[a-z0-9][a-z0-9._-]{1,20}",
+                cut_seed in 0usize..1000,
+                rest in "[a-z0-9._/:#-]{1,30}",
+            ) {
+                // `<repo>` + `<rest>` against `<repo[..cut]>` + `<repo[cut..]><rest>`: the
+                // shape of the old collision.
+                let cut = 1 + cut_seed % (repo.len() - 1);
+                let whole = RepoId::new(repo.clone()).unwrap();
+                let Ok(short) = RepoId::new(repo[..cut].to_string()) else { return Ok(()) };
+                let p1 = RepoPath::from(rest.as_str());
+                let p2 = RepoPath::from(format!("{}{rest}", &repo[cut..]).as_str());
+                prop_assert_ne!(blob_id(&whole, &p1), blob_id(&short, &p2));
+            }
+        }
     }
 
     #[test]

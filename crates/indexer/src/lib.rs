@@ -1,10 +1,11 @@
 //! trawl-indexer: git repositories in, engine documents out.
 //!
-//! Its job (issues 5 and 6): read repositories with `gix`, turn blobs and commits into
-//! documents, bulk-index them, resume and update incrementally, and drain the Redis
-//! update queue with workers. It writes only through aliases or explicit write targets.
+//! Its job: read repositories with `gix`, turn blobs and commits into documents,
+//! bulk-index them, resume and update incrementally, drain the Redis update queue with
+//! workers, and search them for a principal. What to index and who may read it comes from
+//! the registry (`trawl_registry`); this crate never changes a registration. It writes
+//! only through aliases or explicit write targets.
 
-pub mod access;
 pub mod document;
 pub mod git;
 pub mod indexing;
@@ -12,21 +13,18 @@ pub mod indices;
 pub mod lock;
 pub mod queue;
 pub mod rebuild;
-pub mod repo;
 pub mod search;
 pub mod status;
 pub mod worker;
 pub mod write_routes;
 
-pub use access::Principal;
 pub use indexing::{
     IndexError, IndexMode, IndexProgress, IndexReport, IndexingOptions, Phase, RepoIndexer,
 };
 pub use indices::{IndexNames, IndexSet, IndexSize};
 pub use lock::{ExpiringLock, HeldLock, LockError, RepoLock, RepoLocks};
 pub use queue::{Claimed, Queue, QueueConfig, QueueError, QueueRef, QueueStatus};
-pub use repo::{RepoError, RepoId, RepoManifest, RepoSpec, Visibility};
 pub use search::{BlobQuery, CodeSearch, CommitQuery, SearchError};
-pub use status::{Checkpoint, RepoStatus, RepoStore};
+pub use status::{Checkpoint, Completion, LeftOut, LeftOutFile, RepoStatus, StatusStore};
 pub use worker::{Worker, WorkerOptions, WorkerStats};
 pub use write_routes::{WriteRoutes, WritersInFlight};

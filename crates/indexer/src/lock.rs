@@ -9,7 +9,7 @@ use std::time::Duration;
 use redis::AsyncCommands as _;
 use redis::aio::ConnectionManager;
 
-use crate::repo::RepoId;
+use trawl_registry::RepoId;
 
 /// Lock failures.
 #[derive(Debug, thiserror::Error)]

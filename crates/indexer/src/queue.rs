@@ -26,7 +26,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
-use crate::repo::RepoId;
+use trawl_registry::RepoId;
 
 /// Shards a queue can have; workers always drain this many.
 pub const MAX_SHARDS: u16 = 16;

@@ -11,17 +11,18 @@ use trawl_client::{ClientError, EngineRequest};
 use crate::git::GitRepo;
 use crate::indexing::{IndexError, IndexProgress, IndexReport, IndexingOptions, RepoIndexer};
 use crate::lock::RepoLocks;
-use crate::repo::RepoSpec;
-use crate::status::RepoStore;
 use crate::{IndexSet, IndexSize};
+use trawl_registry::{Registry, RegistryError, RepoSpec};
 
 /// Why a rebuild did not start or did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
     #[error(
-        "nothing to rebuild: no repository is registered in {alias}; index some first (`cargo xtask index`)"
+        "nothing to rebuild: no repository is registered; register and index some first (`cargo xtask repo add <path>`, `cargo xtask index`)"
     )]
-    NothingRegistered { alias: String },
+    NothingRegistered,
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     #[error(
         "cannot rebuild: the sources of {} registered repositories cannot be opened ({}); nothing was deleted — fix or unregister them first",
         missing.len(), missing.join("; ")
@@ -139,33 +140,26 @@ pub async fn settle(indices: &IndexSet, merge: bool) -> Result<(), ClientError> 
     Ok(())
 }
 
-/// Measures, rebuilds every index with `options` and re-indexes every registered
-/// repository from its source, measures again. Checks every source opens before deleting
+/// Measures, rebuilds every index with `options` and re-indexes every repository of the
+/// `registry` from its source, measures again. Checks every source opens before deleting
 /// anything. `on_repo` is called before each repository with its progress.
 pub async fn rebuild(
     current: &IndexSet,
+    registry: &Registry,
     options: IndexOptions,
     locks: RepoLocks,
     indexing: IndexingOptions,
     merge: bool,
     mut on_repo: impl FnMut(&RepoSpec, Arc<IndexProgress>),
 ) -> Result<RebuildReport, RebuildError> {
-    let registered = RepoStore::new(current.clone()).list().await;
-    let registered = match registered {
-        Ok(r) => r,
-        Err(ClientError::Api { status: 404, .. }) => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
-    if registered.is_empty() {
-        return Err(RebuildError::NothingRegistered {
-            alias: current.alias(IndexKind::Repos),
-        });
+    let specs: Vec<RepoSpec> = registry.list().await?.into_iter().map(|r| r.spec).collect();
+    if specs.is_empty() {
+        return Err(RebuildError::NothingRegistered);
     }
-    let specs: Vec<RepoSpec> = registered.iter().map(|r| r.spec()).collect();
     let missing: Vec<String> = specs
         .iter()
         .filter_map(|s| {
-            GitRepo::open(&s.source)
+            GitRepo::open(s.source.as_str())
                 .err()
                 .map(|e| format!("{}: {e}", s.id))
         })
@@ -182,12 +176,12 @@ pub async fn rebuild(
         options.clone(),
     );
     target.recreate().await?;
-    let indexer = RepoIndexer::new(target.clone(), locks, indexing);
+    let indexer = RepoIndexer::new(target.clone(), registry.clone(), locks, indexing);
     let mut repos = Vec::new();
     for spec in &specs {
         let progress = Arc::new(IndexProgress::default());
         on_repo(spec, progress.clone());
-        repos.push(indexer.index(spec, progress).await?);
+        repos.push(indexer.index(&spec.id, progress).await?);
     }
     settle(&target, merge).await?;
     let after = target.sizes().await?;

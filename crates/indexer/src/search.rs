@@ -44,9 +44,9 @@ use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
 use trawl_client::{ClientError, Distribution, SearchOptions, SearchResult};
 
-use crate::access::Principal;
+use trawl_registry::{Principal, Registry, RepoId};
+
 use crate::indices::IndexSet;
-use crate::repo::RepoId;
 
 /// Hits per page, at most.
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -72,9 +72,6 @@ const PATH_BOOST: f64 = 2.0;
 
 /// Repository ids per `terms` clause (the engine's `index.max_terms_count` is 65 536).
 const TERMS_CHUNK: usize = 50_000;
-
-/// Readable repositories fetched in one request before falling back to a scroll.
-const REPOS_PAGE: usize = 1_000;
 
 /// Explicitly requested repositories up to which a search is routed to their shards only.
 const ROUTING_MAX_REPOS: usize = 32;
@@ -121,11 +118,10 @@ pub enum SearchError {
         "{alias} does not exist: nothing is indexed under these names yet; create the indices (`cargo xtask recreate-index --yes`) and index repositories, or check TRAWL_INDEX_PREFIX"
     )]
     NotIndexed { alias: String },
-    /// The readable repositories could not be read completely; no search was run.
-    #[error(
-        "the repositories readable to the caller came back incomplete from {alias} ({reason}); nothing was searched so that no results are silently missing: try again, or check the cluster's health (`cargo xtask status`)"
-    )]
-    PartialAccess { alias: String, reason: String },
+    /// The registry could not say which repositories the caller may read; nothing was
+    /// searched.
+    #[error("cannot tell which repositories the caller may read, so nothing was searched: {0}")]
+    Registry(trawl_registry::RegistryError),
     /// The engine failed the request.
     #[error("searching {alias} failed: {source}")]
     Engine {
@@ -878,14 +874,17 @@ fn in_scope<'r>(
 #[derive(Clone, Debug)]
 pub struct CodeSearch {
     indices: IndexSet,
+    registry: Registry,
     server_timeout: Option<Duration>,
 }
 
 impl CodeSearch {
-    /// A searcher over `indices` (through their aliases).
-    pub fn new(indices: IndexSet) -> Self {
+    /// A searcher over `indices` (through their aliases), for principals whose access the
+    /// `registry` of the same deployment decides.
+    pub fn new(indices: IndexSet, registry: Registry) -> Self {
         CodeSearch {
             indices,
+            registry,
             server_timeout: None,
         }
     }
@@ -897,63 +896,15 @@ impl CodeSearch {
         self
     }
 
-    /// The ids of the repositories `principal` may read, sorted.
+    /// The ids of the repositories `principal` may read, sorted: the registry's answer at
+    /// the time of the call.
     pub async fn readable_repos(&self, principal: &Principal) -> Result<Vec<String>, SearchError> {
-        let alias = self.indices.alias(IndexKind::Repos);
-        let client = self.indices.client();
-        let query = principal.readable_repos_query();
-        let sort = json!([{ "repo_id": "asc" }]);
-        let first = client
-            .search(
-                &alias,
-                &json!({
-                    "query": query,
-                    "_source": ["repo_id"],
-                    "sort": sort,
-                    "size": REPOS_PAGE,
-                    "track_total_hits": true,
-                }),
-                &SearchOptions::default(),
-            )
+        let readable = self
+            .registry
+            .readable(principal)
             .await
-            .map_err(|e| SearchError::engine(&alias, e))?;
-        let repo_id = |hit: &trawl_client::Hit| {
-            hit.source["repo_id"]
-                .as_str()
-                .map_or_else(|| hit.id.clone(), str::to_owned)
-        };
-        if first.partial {
-            // A partial answer would silently leave readable repositories out: refuse
-            // rather than search a smaller set than the caller may read.
-            return Err(SearchError::PartialAccess {
-                alias,
-                reason: if first.shard_failures.is_empty() {
-                    "timed out".to_owned()
-                } else {
-                    first.shard_failures.join("; ")
-                },
-            });
-        }
-        if first.hits.len() as u64 >= first.total {
-            return Ok(first.hits.iter().map(repo_id).collect());
-        }
-        let mut scroll = client
-            .scroll(&alias, query, sort, REPOS_PAGE)
-            .await
-            .map_err(|e| SearchError::engine(&alias, e))?;
-        let mut ids = Vec::new();
-        while let Some(page) = scroll
-            .next_page()
-            .await
-            .map_err(|e| SearchError::engine(&alias, e))?
-        {
-            ids.extend(page.iter().map(repo_id));
-        }
-        scroll
-            .close()
-            .await
-            .map_err(|e| SearchError::engine(&alias, e))?;
-        Ok(ids)
+            .map_err(SearchError::Registry)?;
+        Ok(readable.into_iter().map(String::from).collect())
     }
 
     /// The repositories to search: readable ones, narrowed to `requested` when given.

@@ -1,5 +1,11 @@
-//! Per-repository registration and indexing status, kept in the repos index (one
-//! document per repository, id = repository id).
+//! Per-repository indexing status, kept in the repos index (one document per repository,
+//! id = repository id): the last indexed commit, counts, a checkpoint of an unfinished
+//! run, the last error.
+//!
+//! It describes the documents beside it in the engine, so it lives there: recreating the
+//! indices starts every repository from scratch, restoring them restores a status that
+//! matches their documents. Registrations (source, visibility, readers) are not here: the
+//! registry (`trawl_registry`) is their only home.
 //!
 //! The status advances only after every write for a commit succeeded; a checkpoint
 //! records how far an unfinished run got, so the next run resumes there.
@@ -8,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
 use trawl_client::{BulkOp, BulkOptions, BulkSummary, ClientError};
+use trawl_registry::RepoId;
 
 use crate::IndexSet;
-use crate::repo::{RepoId, RepoSpec, Visibility};
 
 /// How far an unfinished indexing run got. Written only after every write it covers was
 /// acknowledged.
@@ -29,21 +35,53 @@ pub struct Checkpoint {
     pub commits_done: u64,
 }
 
-/// The registration and status of one repository as stored.
+/// Files a run left out, with a few of them named (the rest counted).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftOut {
+    pub count: u64,
+    /// Up to [`LeftOut::SAMPLES`] files, in the order they were met.
+    pub samples: Vec<LeftOutFile>,
+}
+
+/// A file a run left out, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftOutFile {
+    /// The path as text (lossy when it is not UTF-8), cut to 1024 bytes.
+    pub path: String,
+    pub reason: String,
+}
+
+impl LeftOut {
+    /// Files named, at most.
+    pub const SAMPLES: usize = 20;
+
+    /// Counts one more, naming it while there is room.
+    pub fn push(&mut self, path: &str, reason: impl Into<String>) {
+        self.count += 1;
+        if self.samples.len() < Self::SAMPLES {
+            let mut end = path.len().min(1024);
+            while !path.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.samples.push(LeftOutFile {
+                path: path[..end].to_string(),
+                reason: reason.into(),
+            });
+        }
+    }
+
+    /// Adds `other`'s counts and samples (while there is room).
+    pub fn extend(&mut self, other: LeftOut) {
+        self.count += other.count;
+        let room = Self::SAMPLES.saturating_sub(self.samples.len());
+        self.samples.extend(other.samples.into_iter().take(room));
+    }
+}
+
+/// The indexing status of one repository as stored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RepoStatus {
     pub repo_id: RepoId,
-    #[serde(default)]
-    pub name: Option<String>,
-    pub source: String,
-    pub visibility: Visibility,
-    #[serde(default)]
-    pub readers: Vec<String>,
-    #[serde(default)]
-    pub forked_from: Option<RepoId>,
-    /// The ref asked for (`None`: the default branch).
-    #[serde(default)]
-    pub indexed_ref: Option<String>,
     #[serde(default)]
     pub last_indexed_commit: Option<String>,
     #[serde(default)]
@@ -52,92 +90,51 @@ pub struct RepoStatus {
     pub blob_count: Option<u64>,
     #[serde(default)]
     pub commit_count: Option<u64>,
+    /// The blob schema the repository's documents were last written with as a whole (a
+    /// run over the whole tree). Below the current one, the next run writes them all again
+    /// and removes the older ones. Absent for statuses written before it was recorded.
     #[serde(default)]
-    pub schema_version: Option<u32>,
-    /// `registered`, `indexing`, `indexed` or `failed`.
+    pub blob_schema_version: Option<u32>,
+    /// `indexing`, `indexed` or `failed`.
     #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
     pub last_error: Option<String>,
     #[serde(default)]
     pub checkpoint: Option<Checkpoint>,
+    /// Files the last finished run left out (limits; see the indexer).
+    #[serde(default)]
+    pub left_out: Option<LeftOut>,
 }
 
-impl RepoStatus {
-    /// The registration part, as a spec.
-    pub fn spec(&self) -> RepoSpec {
-        RepoSpec {
-            id: self.repo_id.clone(),
-            name: self.name.clone(),
-            source: self.source.clone(),
-            visibility: self.visibility,
-            readers: self.readers.clone(),
-            forked_from: self.forked_from.clone(),
-            git_ref: self.indexed_ref.clone(),
-        }
-    }
+/// What a finished run records.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion<'a> {
+    /// The commit indexed now (`None`: the repository is empty).
+    pub commit: Option<&'a str>,
+    pub blob_count: u64,
+    pub commit_count: u64,
+    /// Whether the run wrote the whole tree with the current blob schema.
+    pub whole_tree: bool,
+    pub left_out: &'a LeftOut,
 }
 
-/// Reads and writes repository documents.
+/// Reads and writes repository status documents.
 #[derive(Clone, Debug)]
-pub struct RepoStore {
+pub struct StatusStore {
     indices: IndexSet,
 }
 
-impl RepoStore {
+impl StatusStore {
     pub fn new(indices: IndexSet) -> Self {
-        RepoStore { indices }
+        StatusStore { indices }
     }
 
     fn alias(&self) -> String {
         self.indices.alias(IndexKind::Repos)
     }
 
-    /// Merges `partial` into the repository's document. Reads by id see it at once; with
-    /// `searchable`, the repos index is refreshed too, so that searches (the access filter)
-    /// see it — an explicit refresh, not `wait_for`, which would wait up to a second.
-    async fn merge(
-        &self,
-        id: &RepoId,
-        partial: Value,
-        searchable: bool,
-    ) -> Result<(), ClientError> {
-        let client = self.indices.client();
-        let op = BulkOp::Update {
-            index: self.alias(),
-            id: id.as_str().to_owned(),
-            routing: None,
-            partial,
-            upsert: true,
-        };
-        self.write(op, None).await?;
-        if searchable {
-            client.refresh(&self.alias()).await?;
-        }
-        Ok(())
-    }
-
-    /// Registers `spec` (or updates its registration); the indexing status is kept.
-    pub async fn register(&self, spec: &RepoSpec) -> Result<(), ClientError> {
-        self.merge(
-            &spec.id,
-            json!({
-                "type": "repo",
-                "repo_id": spec.id,
-                "name": spec.display_name(),
-                "source": spec.source,
-                "visibility": spec.visibility,
-                "readers": spec.readers,
-                "forked_from": spec.forked_from,
-                "indexed_ref": spec.git_ref,
-                "schema_version": IndexKind::Repos.schema_version(),
-            }),
-            true,
-        )
-        .await
-    }
-
-    /// The stored document of `id`, if registered.
+    /// The stored status of `id`, if it was ever indexed here.
     pub async fn get(&self, id: &RepoId) -> Result<Option<RepoStatus>, ClientError> {
         let source = self
             .indices
@@ -145,27 +142,6 @@ impl RepoStore {
             .get_document(&self.alias(), id.as_str(), None)
             .await?;
         source.map(|s| decode(&self.alias(), s)).transpose()
-    }
-
-    /// Every registered repository, by id.
-    pub async fn list(&self) -> Result<Vec<RepoStatus>, ClientError> {
-        let client = self.indices.client();
-        let mut scroll = client
-            .scroll(
-                &self.alias(),
-                json!({ "match_all": {} }),
-                json!([{ "repo_id": "asc" }]),
-                500,
-            )
-            .await?;
-        let mut repos = Vec::new();
-        while let Some(page) = scroll.next_page().await? {
-            for hit in page {
-                repos.push(decode(&self.alias(), hit.source)?);
-            }
-        }
-        scroll.close().await?;
-        Ok(repos)
     }
 
     /// Records that a run started or progressed (after its writes were acknowledged).
@@ -183,28 +159,21 @@ impl RepoStore {
     }
 
     /// Records a finished run: the new last indexed commit and counts; clears the checkpoint.
-    pub async fn complete(
-        &self,
-        id: &RepoId,
-        commit: Option<&str>,
-        blob_count: u64,
-        commit_count: u64,
-    ) -> Result<(), ClientError> {
-        self.merge(
-            id,
-            json!({
-                "status": "indexed",
-                "last_indexed_commit": commit,
-                "indexed_at": jiff::Timestamp::now().to_string(),
-                "blob_count": blob_count,
-                "commit_count": commit_count,
-                "schema_version": IndexKind::Repos.schema_version(),
-                "last_error": null,
-                "checkpoint": null,
-            }),
-            true,
-        )
-        .await
+    pub async fn complete(&self, id: &RepoId, done: &Completion<'_>) -> Result<(), ClientError> {
+        let mut partial = json!({
+            "status": "indexed",
+            "last_indexed_commit": done.commit,
+            "indexed_at": jiff::Timestamp::now().to_string(),
+            "blob_count": done.blob_count,
+            "commit_count": done.commit_count,
+            "left_out": done.left_out,
+            "last_error": null,
+            "checkpoint": null,
+        });
+        if done.whole_tree {
+            partial["blob_schema_version"] = json!(IndexKind::Blobs.schema_version());
+        }
+        self.merge(id, partial, true).await
     }
 
     /// Records a failed run; the last indexed commit and the checkpoint stay.
@@ -217,22 +186,45 @@ impl RepoStore {
         .await
     }
 
-    /// Removes a repository's registration (its documents are purged separately).
+    /// Removes a repository's status (when its documents are purged for good).
     pub async fn remove(&self, id: &RepoId) -> Result<bool, ClientError> {
         let op = BulkOp::delete(self.alias(), id.as_str());
-        let outcome = self.write(op, Some("wait_for")).await?;
+        let outcome = self.write(op).await?;
         Ok(outcome.deleted == 1)
+    }
+
+    /// Merges `partial` into the repository's document, creating it when missing. Reads
+    /// by id see it at once; with `searchable` the repos index is refreshed too (an
+    /// explicit refresh, not `wait_for`, which would wait up to a second).
+    async fn merge(
+        &self,
+        id: &RepoId,
+        partial: Value,
+        searchable: bool,
+    ) -> Result<(), ClientError> {
+        let mut partial = partial;
+        partial["type"] = json!("repo");
+        partial["repo_id"] = json!(id);
+        partial["schema_version"] = json!(IndexKind::Repos.schema_version());
+        let op = BulkOp::Update {
+            index: self.alias(),
+            id: id.as_str().to_owned(),
+            routing: None,
+            partial,
+            upsert: true,
+        };
+        self.write(op).await?;
+        if searchable {
+            self.indices.client().refresh(&self.alias()).await?;
+        }
+        Ok(())
     }
 
     /// Writes one operation through the bulk path, so that it is copied to the new
     /// repos index while a reindex runs.
-    async fn write(
-        &self,
-        op: BulkOp,
-        refresh: Option<&'static str>,
-    ) -> Result<BulkSummary, ClientError> {
+    async fn write(&self, op: BulkOp) -> Result<BulkSummary, ClientError> {
         let options = BulkOptions {
-            refresh,
+            refresh: None,
             ..self.indices.bulk_options()
         };
         let summary = self.indices.client().bulk_write(vec![op], &options).await;
@@ -255,4 +247,36 @@ fn decode(index: &str, source: Value) -> Result<RepoStatus, ClientError> {
         path: index.to_string(),
         reason: format!("a repository document does not have trawl's shape: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn left_out_files_name_a_few_and_count_all() {
+        let mut left_out = LeftOut::default();
+        for i in 0..30 {
+            left_out.push(&format!("f{i}"), "too long");
+        }
+        left_out.push(&"é".repeat(600), "path longer than 4096 bytes");
+        assert_eq!(left_out.count, 31);
+        assert_eq!(left_out.samples.len(), LeftOut::SAMPLES);
+        let mut more = LeftOut::default();
+        more.push(&"é".repeat(600), "x");
+        assert!(more.samples[0].path.len() <= 1024);
+        left_out.extend(more);
+        assert_eq!(left_out.count, 32);
+    }
+
+    #[test]
+    fn old_documents_with_registration_fields_still_decode() {
+        let doc = json!({
+            "type": "repo", "repo_id": "a", "source": "/x", "visibility": "public",
+            "readers": ["alice"], "last_indexed_commit": "abc", "schema_version": 1
+        });
+        let status = decode("trawl-repos", doc).unwrap();
+        assert_eq!(status.last_indexed_commit.as_deref(), Some("abc"));
+        assert_eq!(status.blob_schema_version, None);
+    }
 }

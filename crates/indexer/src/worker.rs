@@ -45,6 +45,8 @@ pub struct WorkerStats {
     pub released: u64,
     /// Times the queue's marker was missing: Redis lost data (restart without persistence).
     pub data_loss_detected: u64,
+    /// Refs of repositories that are not registered, acknowledged without indexing.
+    pub unregistered: u64,
 }
 
 #[derive(Default)]
@@ -54,6 +56,7 @@ struct Counters {
     dead: AtomicU64,
     released: AtomicU64,
     data_loss: AtomicU64,
+    unregistered: AtomicU64,
 }
 
 /// One worker process's loop.
@@ -96,6 +99,7 @@ impl Worker {
             dead_lettered: c.dead.load(Ordering::Relaxed),
             released: c.released.load(Ordering::Relaxed),
             data_loss_detected: c.data_loss.load(Ordering::Relaxed),
+            unregistered: c.unregistered.load(Ordering::Relaxed),
         }
     }
 
@@ -243,26 +247,19 @@ enum Outcome {
     Done,
     /// Another indexer (e.g. a manual `cargo xtask index`) holds the repository's lock.
     Locked,
+    /// The repository is not registered (removed since the push, or a ref for an id that
+    /// never was): there is nothing to index, and nothing is lost by acknowledging it.
+    Unregistered,
     Failed(String),
 }
 
 async fn run_ref(indexer: &RepoIndexer, queue_ref: &QueueRef) -> Outcome {
     match queue_ref {
-        QueueRef::Repo(id) => match indexer.store().get(id).await {
-            Ok(Some(status)) => {
-                match indexer
-                    .index(&status.spec(), Arc::new(IndexProgress::default()))
-                    .await
-                {
-                    Ok(_) => Outcome::Done,
-                    Err(IndexError::Lock(LockError::Held { .. })) => Outcome::Locked,
-                    Err(e) => Outcome::Failed(e.to_string()),
-                }
-            }
-            Ok(None) => Outcome::Failed(format!(
-                "repository {id} is not registered: register it with `cargo xtask index <path> --id {id}` first"
-            )),
-            Err(e) => Outcome::Failed(format!("cannot read repository {id}'s registration: {e}")),
+        QueueRef::Repo(id) => match indexer.index(id, Arc::new(IndexProgress::default())).await {
+            Ok(_) => Outcome::Done,
+            Err(IndexError::Lock(LockError::Held { .. })) => Outcome::Locked,
+            Err(IndexError::NotRegistered(_)) => Outcome::Unregistered,
+            Err(e) => Outcome::Failed(e.to_string()),
         },
     }
 }
@@ -284,6 +281,11 @@ async fn process(
             }
             counters.processed.fetch_add(n, Ordering::Relaxed);
         }),
+        Outcome::Unregistered => {
+            tracing::warn!(r#ref = %c.member, "not registered (removed, or never added): nothing to index; acknowledged");
+            counters.unregistered.fetch_add(1, Ordering::Relaxed);
+            queue.ack(std::slice::from_ref(c), token).await.map(|_| ())
+        }
         Outcome::Locked => {
             // Give it back without counting an attempt, a little later.
             tokio::time::sleep(Duration::from_millis(500)).await;

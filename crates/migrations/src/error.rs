@@ -65,6 +65,9 @@ pub enum MigrationError {
     /// The update queue (paused while a migration with `pause_indexing` runs) failed.
     #[error("the update queue: {0}")]
     Queue(#[from] trawl_indexer::QueueError),
+    /// The repository registry failed.
+    #[error("the repository registry: {0}")]
+    Registry(#[from] trawl_registry::RegistryError),
 }
 
 /// Bytes as `1.5 GiB (1610612736 bytes)`.

@@ -4,9 +4,10 @@
 //! - [`CreateIndex`]: creates an index kind behind its alias when the alias is missing.
 //! - [`AddMappings`]: adds fields to the mappings of an index kind; completed when every
 //!   new field is in the mapping of every index behind the alias.
-//! - [`BackfillField`]: documents missing a field get it by having their repositories
-//!   indexed again through the update queue, in batches, holding back while the queue is
-//!   deep, pass after pass until no registered repository has such documents.
+//! - [`BackfillField`]: documents missing a field (or below a schema version) are written
+//!   again by having their repositories indexed again through the update queue, in
+//!   batches, holding back while the queue is deep, pass after pass until no registered
+//!   repository has such documents.
 //! - [`DeleteBelowSchemaVersion`]: an async delete-by-query of the documents below a schema
 //!   version, its engine task polled step by step.
 //! - [`RemoveField`]: an async update-by-query that removes a field from `_source`, polled
@@ -23,7 +24,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
 use trawl_client::{ByQueryOutcome, ClientError, SearchOptions, TaskId, TaskStatus};
-use trawl_indexer::{Checkpoint, QueueRef, RepoId, WriteRoutes};
+use trawl_indexer::{Checkpoint, QueueRef, WriteRoutes};
+use trawl_registry::RepoId;
 
 use crate::{MigrationContext, MigrationError, MigrationOptions, Step};
 
@@ -200,8 +202,43 @@ fn missing(field: &str) -> Value {
     json!({ "bool": { "must_not": [{ "exists": { "field": field } }] } })
 }
 
-/// Gives documents that lack `field` the field, by having their repositories indexed again
-/// by the workers (which write the field), through the update queue.
+/// Documents below schema `version`, or without a schema version.
+fn below_schema(version: u32) -> Value {
+    json!({ "bool": { "must_not": [{ "range": { "schema_version": { "gte": version } } }] } })
+}
+
+/// Which documents a [`BackfillField`] writes again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backfilled {
+    /// Documents without this (dotted) field.
+    Missing(String),
+    /// Documents below this schema version (or without one): after a change of document
+    /// ids, say, which the workers' whole-tree rewrite of such a repository applies.
+    BelowSchema(u32),
+}
+
+impl Backfilled {
+    /// The query that finds the documents.
+    pub fn query(&self) -> Value {
+        match self {
+            Backfilled::Missing(field) => missing(field),
+            Backfilled::BelowSchema(version) => below_schema(*version),
+        }
+    }
+}
+
+impl std::fmt::Display for Backfilled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backfilled::Missing(field) => write!(f, "documents lacking {field}"),
+            Backfilled::BelowSchema(version) => write!(f, "documents below schema {version}"),
+        }
+    }
+}
+
+/// Gives documents that lack `field` the field (or brings documents below a schema version
+/// to the current one), by having their repositories indexed again by the workers (which
+/// write the current documents), through the update queue.
 ///
 /// A pass pages through the repositories (`repo_id`) of the documents missing the field
 /// with a composite aggregation, `batch_size` repositories a step, the cursor in `state`.
@@ -231,8 +268,8 @@ fn missing(field: &str) -> Value {
 pub struct BackfillField {
     /// The index kind whose documents lack the field.
     pub kind: IndexKind,
-    /// The dotted field, e.g. `blob.line_count`.
-    pub field: String,
+    /// Which documents are written again.
+    pub target: Backfilled,
     /// Repositories enqueued per step, at most.
     pub batch_size: usize,
     /// Hold back while the update queue holds more refs than this (pending, leased or
@@ -249,9 +286,19 @@ impl BackfillField {
     /// Backfills `field` of `kind`'s documents, 100 repositories a step, holding back while
     /// the queue is deeper than 1000.
     pub fn new(kind: IndexKind, field: impl Into<String>) -> Self {
+        Self::of(kind, Backfilled::Missing(field.into()))
+    }
+
+    /// Writes `kind`'s documents below schema `version` again, 100 repositories a step,
+    /// holding back while the queue is deeper than 1000.
+    pub fn below_schema(kind: IndexKind, version: u32) -> Self {
+        Self::of(kind, Backfilled::BelowSchema(version))
+    }
+
+    fn of(kind: IndexKind, target: Backfilled) -> Self {
         BackfillField {
             kind,
-            field: field.into(),
+            target,
             batch_size: 100,
             max_queue_depth: 1000,
             max_stalled_passes: 2,
@@ -285,7 +332,7 @@ impl BackfillField {
         let alias = ctx.indices.alias(self.kind);
         Ok(ctx
             .client()
-            .count(&alias, Some(&missing(&self.field)))
+            .count(&alias, Some(&self.target.query()))
             .await?)
     }
 
@@ -331,7 +378,7 @@ impl BackfillField {
                 "pass {pass}: holding back, the update queue holds {depth} refs (more than {})",
                 self.max_queue_depth
             ));
-            tracing::info!(field = %self.field, depth, max = self.max_queue_depth, "backfill holds back");
+            tracing::info!(target_docs = %self.target, depth, max = self.max_queue_depth, "backfill holds back");
             return Ok(Step::More);
         }
 
@@ -346,7 +393,7 @@ impl BackfillField {
         let body = json!({
             "size": 0,
             "track_total_hits": false,
-            "query": missing(&self.field),
+            "query": self.target.query(),
             "aggs": { "repos": { "composite": composite } },
         });
         let result = ctx
@@ -355,14 +402,14 @@ impl BackfillField {
             .await?;
         if result.partial {
             return Err(MigrationError::step(format!(
-                "the search for documents of {alias} without {} was partial ({} shards failed); try again when the cluster is healthy",
-                self.field, result.shards_failed
+                "the search for {} in {alias} was partial ({} shards failed); try again when the cluster is healthy",
+                self.target, result.shards_failed
             )));
         }
         let repos = &result.aggregations["repos"];
         let buckets = repos["buckets"].as_array().cloned().unwrap_or_default();
 
-        let store = ctx.repos();
+        let status = ctx.status();
         let mut refs = Vec::new();
         let mut orphans = 0u64;
         let mut sample: Vec<Value> = state["sample"].as_array().cloned().unwrap_or_default();
@@ -372,14 +419,18 @@ impl BackfillField {
                 orphans += bucket["doc_count"].as_u64().unwrap_or(0);
                 continue;
             };
-            let Some(repo) = store.get(&id).await? else {
+            if ctx.registry().get(&id).await?.is_none() {
+                orphans += bucket["doc_count"].as_u64().unwrap_or(0);
+                continue;
+            }
+            let Some(repo) = status.get(&id).await? else {
                 orphans += bucket["doc_count"].as_u64().unwrap_or(0);
                 continue;
             };
             if repo.checkpoint.is_none()
                 && let Some(commit) = &repo.last_indexed_commit
             {
-                store
+                status
                     .save_checkpoint(
                         &id,
                         &Checkpoint {
@@ -407,7 +458,7 @@ impl BackfillField {
         add(state, "enqueued", refs.len() as u64);
         add(state, "pass_orphans", orphans);
         state["sample"] = json!(sample);
-        tracing::info!(field = %self.field, pass, enqueued = refs.len(), orphans, "backfill batch");
+        tracing::info!(target_docs = %self.target, pass, enqueued = refs.len(), orphans, "backfill batch");
 
         let after = &repos["after_key"];
         if buckets.len() >= self.batch_size && after.is_object() {
@@ -426,8 +477,8 @@ impl BackfillField {
         state["after"] = Value::Null;
         if pass_enqueued == 0 {
             state["progress"] = json!(format!(
-                "done after {pass} pass(es): {} repositories indexed again; {pass_orphans} documents of unregistered repositories still lack {}",
-                state["enqueued"], self.field
+                "done after {pass} pass(es): {} repositories indexed again; {pass_orphans} {} belong to unregistered repositories",
+                state["enqueued"], self.target
             ));
             state["orphans"] = json!(pass_orphans);
             return Ok(Step::Done);
@@ -478,13 +529,12 @@ impl BackfillField {
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
             return Err(MigrationError::step(format!(
-                "{lacking} documents still lack {} after {stalled} passes that indexed their repositories again (e.g. {}): their indexing fails or does not write the field. Check `cargo xtask queue dead` and that every worker runs the release that writes {}; then `cargo xtask migrate retry`",
-                self.field,
-                sample.join(", "),
-                self.field
+                "{lacking} {} remain after {stalled} passes that indexed their repositories again (e.g. {}): their indexing fails or writes older documents. Check `cargo xtask queue dead` and that every worker runs the current release; then `cargo xtask migrate retry`",
+                self.target,
+                sample.join(", ")
             )));
         }
-        tracing::info!(field = %self.field, pass, lacking, baseline, "backfill pass settled");
+        tracing::info!(target_docs = %self.target, pass, lacking, baseline, "backfill pass settled");
         state["stalled"] = json!(stalled);
         state["baseline"] = json!(lacking);
         state["pass"] = json!(pass + 1);
@@ -493,8 +543,8 @@ impl BackfillField {
         state["pass_orphans"] = json!(0);
         state["sample"] = json!([]);
         state["progress"] = json!(format!(
-            "pass {pass} settled: {lacking} documents still lack {}; next pass",
-            self.field
+            "pass {pass} settled: {lacking} {} remain; next pass",
+            self.target
         ));
         Ok(Step::More)
     }

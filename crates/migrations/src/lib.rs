@@ -1,7 +1,7 @@
 //! trawl-migrations: versioned index migrations and zero-downtime reindexing.
 //!
-//! Its job (issue 7): timestamped migrations with stored state that batch, throttle,
-//! halt and resume, and reindexing that swaps aliases atomically once the copy checks out.
+//! Its job: timestamped migrations with stored state that batch, throttle, halt and
+//! resume, and reindexing that swaps aliases atomically once the copy checks out.
 //!
 //! A [`Migration`] is one file under `src/migrations/`, named `YYYYMMDDHHMMSS_name.rs`
 //! and registered in version order in [`migrations::all`]. The [`MigrationRunner`]
@@ -34,7 +34,8 @@ pub use record::{MigrationRecord, MigrationState, MigrationStatus};
 pub use runner::{MigrationRunner, PlannedMigration, RunOptions, RunReport};
 
 use redis::aio::ConnectionManager;
-use trawl_indexer::{IndexSet, Queue, QueueConfig, RepoStore};
+use trawl_indexer::{IndexSet, Queue, QueueConfig, StatusStore};
+use trawl_registry::Registry;
 
 /// How the runner treats a migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,19 +105,25 @@ pub enum Step {
     Done,
 }
 
-/// What a migration works with: the index set (and through it, the client) and Redis
-/// (the update queue of the same deployment).
+/// What a migration works with: the index set (and through it, the client), Redis (the
+/// update queue of the same deployment) and the deployment's repository registry.
 #[derive(Debug, Clone)]
 pub struct MigrationContext {
     /// The indices of this deployment, behind their aliases.
     pub indices: IndexSet,
     redis: ConnectionManager,
+    registry: Registry,
 }
 
 impl MigrationContext {
-    /// A context for `indices`, with `redis` holding the deployment's update queue.
-    pub fn new(indices: IndexSet, redis: ConnectionManager) -> Self {
-        MigrationContext { indices, redis }
+    /// A context for `indices`, with `redis` holding the deployment's update queue and
+    /// `registry` its repositories.
+    pub fn new(indices: IndexSet, redis: ConnectionManager, registry: Registry) -> Self {
+        MigrationContext {
+            indices,
+            redis,
+            registry,
+        }
     }
 
     /// The engine client.
@@ -140,9 +147,14 @@ impl MigrationContext {
         )?)
     }
 
-    /// The repositories' registrations and indexing status.
-    pub fn repos(&self) -> RepoStore {
-        RepoStore::new(self.indices.clone())
+    /// The repositories' indexing status (in the repos index).
+    pub fn status(&self) -> StatusStore {
+        StatusStore::new(self.indices.clone())
+    }
+
+    /// The deployment's repository registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 }
 

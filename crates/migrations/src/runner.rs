@@ -6,7 +6,7 @@ use redis::aio::ConnectionManager;
 use serde::Serialize;
 use trawl_analyzers::IndexKind;
 use trawl_client::Refresh;
-use trawl_indexer::{IndexSet, Queue};
+use trawl_indexer::Queue;
 
 use crate::{
     Migration, MigrationContext, MigrationError, MigrationRecord, MigrationState, MigrationStatus,
@@ -63,11 +63,10 @@ impl std::fmt::Debug for MigrationRunner {
 }
 
 impl MigrationRunner {
-    /// A runner for `migrations` (strictly increasing versions) on `indices`; its lock lives
-    /// in `redis` under the index prefix.
+    /// A runner for `migrations` (strictly increasing versions) in `ctx`'s deployment; its
+    /// lock lives in the context's Redis under the index prefix.
     pub fn new(
-        indices: IndexSet,
-        redis: ConnectionManager,
+        ctx: MigrationContext,
         migrations: Vec<Box<dyn Migration>>,
     ) -> Result<Self, MigrationError> {
         for pair in migrations.windows(2) {
@@ -79,12 +78,12 @@ impl MigrationRunner {
             }
         }
         let lock = RunnerLock::new(
-            redis.clone(),
-            indices.names().prefix(),
+            ctx.redis(),
+            ctx.indices.names().prefix(),
             Duration::from_secs(60),
         );
         Ok(MigrationRunner {
-            ctx: MigrationContext::new(indices, redis),
+            ctx,
             migrations,
             lock,
         })

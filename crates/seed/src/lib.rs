@@ -15,9 +15,9 @@
 //! (`<id>.git/trawl-seed.json`) records what a repository was generated from: a rerun
 //! with the same options skips it, other options regenerate it.
 //!
-//! Every repository is registered in the manifest (`<out>/repos.toml`, see
-//! [`trawl_indexer::RepoManifest`]) with a visibility; [`register`] adds existing
-//! repositories from disk to the same manifest.
+//! Every repository comes with the registration to make for it ([`SeedReport::specs`]:
+//! a visibility and readers); [`register`] describes existing repositories from disk the
+//! same way. The caller registers them in the registry (`trawl_registry`).
 //!
 //! [`SampleGenerator`] makes single source files from the same vocabulary and renderer,
 //! without a repository, for callers that write documents directly (benchmarks).
@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use trawl_indexer::git::{GitError, GitRepo};
-use trawl_indexer::repo::{RepoError, RepoId, RepoManifest, RepoSpec, Visibility, manifest_path};
+use trawl_registry::{RegistryError, RepoId, RepoSource, RepoSpec, UserName, Visibility};
 
 use crate::content::Renderer;
 use crate::plan::{GENERATOR_VERSION, MIN_BYTES_PER_FILE, MIN_FILES, Recipe, RepoPlan};
@@ -187,9 +187,9 @@ impl RepoOutcome {
 /// One repository in a [`SeedReport`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeededRepo {
-    /// Its id in the manifest.
+    /// Its id.
     pub id: RepoId,
-    /// Where it is (absolute); the manifest's `source`.
+    /// Where it is (absolute); its registration's `source`.
     pub path: PathBuf,
     /// Generated, unchanged or registered.
     pub outcome: RepoOutcome,
@@ -217,8 +217,8 @@ pub struct SeededRepo {
 pub struct SeedReport {
     /// The repositories, origins first, then forks.
     pub repos: Vec<SeededRepo>,
-    /// The manifest that lists them.
-    pub manifest: PathBuf,
+    /// Their registrations, in the same order.
+    pub specs: Vec<RepoSpec>,
     /// Total time.
     #[serde(rename = "elapsed_seconds", serialize_with = "seconds")]
     pub elapsed: Duration,
@@ -301,7 +301,7 @@ pub enum SeedError {
         path: PathBuf,
         /// Why the directory name did not do.
         #[source]
-        source: RepoError,
+        source: RegistryError,
     },
     /// Two repositories given to [`register`] would get the same id.
     #[error(
@@ -315,9 +315,9 @@ pub enum SeedError {
         /// The second path.
         second: PathBuf,
     },
-    /// A path the manifest cannot hold (it stores sources as text).
+    /// A path the registry cannot hold (it stores sources as text).
     #[error(
-        "{path} is not valid UTF-8, which the manifest needs: move or symlink the repository to a UTF-8 path"
+        "{path} is not valid UTF-8, which the registry needs: move or symlink the repository to a UTF-8 path"
     )]
     NonUtf8Path {
         /// The path.
@@ -326,9 +326,9 @@ pub enum SeedError {
     /// Reading a repository back failed.
     #[error(transparent)]
     Git(#[from] GitError),
-    /// The manifest could not be read or written.
+    /// A registration that the registry would refuse (an id, path or reader name).
     #[error(transparent)]
-    Manifest(#[from] RepoError),
+    Registration(#[from] RegistryError),
 }
 
 /// What a marker file holds: the recipe and what came of it.
@@ -352,8 +352,8 @@ struct Job {
     readers: Vec<String>,
 }
 
-/// Generates the repositories `options` describe under `out_dir` (created if needed) and
-/// registers them in its manifest, keeping other registrations. Repositories already
+/// Generates the repositories `options` describe under `out_dir` (created if needed), with
+/// the registration to make for each in the report. Repositories already
 /// generated from the same options are left alone; ones from other options are
 /// regenerated. Blocks until done; `progress` is called on this thread.
 pub fn seed(
@@ -422,19 +422,15 @@ pub fn seed(
         repos.push(produce(job, &out_dir, &mut renderer, progress)?);
     }
 
-    let manifest = manifest_path(&out_dir);
-    let mut registry = RepoManifest::load(&manifest)?;
+    let mut specs = Vec::with_capacity(jobs.len());
     for (job, repo) in jobs.iter().zip(&repos) {
-        let mut spec = RepoSpec::new(job.id.clone(), utf8_path(&repo.path)?);
-        spec.visibility = job.visibility;
-        spec.readers = job.readers.clone();
+        let mut spec = registration(&job.id, &repo.path, job.visibility, &job.readers)?;
         spec.forked_from = job.origin.as_ref().map(|(id, _)| id.clone());
-        registry.upsert(spec);
+        specs.push(spec);
     }
-    registry.save(&manifest)?;
     Ok(SeedReport {
         repos,
-        manifest,
+        specs,
         elapsed: started.elapsed(),
     })
 }
@@ -656,12 +652,23 @@ fn absolute_dir(dir: &Path) -> Result<PathBuf, SeedError> {
     })
 }
 
-fn utf8_path(path: &Path) -> Result<String, SeedError> {
-    path.to_str()
-        .map(str::to_owned)
-        .ok_or_else(|| SeedError::NonUtf8Path {
-            path: path.to_path_buf(),
-        })
+/// The registration of a repository at `path`.
+fn registration(
+    id: &RepoId,
+    path: &Path,
+    visibility: Visibility,
+    readers: &[String],
+) -> Result<RepoSpec, SeedError> {
+    let text = path.to_str().ok_or_else(|| SeedError::NonUtf8Path {
+        path: path.to_path_buf(),
+    })?;
+    let mut spec = RepoSpec::new(id.clone(), RepoSource::new(text)?);
+    spec.visibility = visibility;
+    spec.readers = readers
+        .iter()
+        .map(|r| UserName::new(r.as_str()))
+        .collect::<Result<_, _>>()?;
+    Ok(spec)
 }
 
 /// An existing repository to [`register`].
@@ -677,11 +684,10 @@ pub struct ExistingRepo {
     pub readers: Vec<String>,
 }
 
-/// Registers existing repositories in the manifest under `out_dir`, keeping other
-/// registrations. Each path must be a git repository (checked by opening it); its source
-/// in the manifest is its absolute path. Reads each head tree to report files and bytes
-/// (no content is read); does not count commits.
-pub fn register(repos: &[ExistingRepo], out_dir: &Path) -> Result<SeedReport, SeedError> {
+/// Describes existing repositories for registration. Each path must be a git repository
+/// (checked by opening it); its source is its absolute path. Reads each head tree to
+/// report files and bytes (no content is read); does not count commits.
+pub fn register(repos: &[ExistingRepo]) -> Result<SeedReport, SeedError> {
     let started = Instant::now();
     let mut seen: Vec<(RepoId, PathBuf)> = Vec::new();
     let mut specs = Vec::new();
@@ -745,10 +751,12 @@ pub fn register(repos: &[ExistingRepo], out_dir: &Path) -> Result<SeedReport, Se
                 }
             }
         }
-        let mut spec = RepoSpec::new(id.clone(), utf8_path(&path)?);
-        spec.visibility = existing.visibility;
-        spec.readers = existing.readers.clone();
-        specs.push(spec);
+        specs.push(registration(
+            &id,
+            &path,
+            existing.visibility,
+            &existing.readers,
+        )?);
         report.push(SeededRepo {
             id,
             path,
@@ -763,16 +771,9 @@ pub fn register(repos: &[ExistingRepo], out_dir: &Path) -> Result<SeedReport, Se
             elapsed: repo_started.elapsed(),
         });
     }
-    let out_dir = absolute_dir(out_dir)?;
-    let manifest = manifest_path(&out_dir);
-    let mut registry = RepoManifest::load(&manifest)?;
-    for spec in specs {
-        registry.upsert(spec);
-    }
-    registry.save(&manifest)?;
     Ok(SeedReport {
         repos: report,
-        manifest,
+        specs,
         elapsed: started.elapsed(),
     })
 }

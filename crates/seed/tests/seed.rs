@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use trawl_indexer::git::{BlobContent, Change, EntryKind, GitRepo, ObjectId, is_binary};
-use trawl_indexer::repo::{RepoId, RepoManifest, RepoSpec, Visibility, manifest_path};
+use trawl_registry::{RepoId, RepoSpec, Visibility};
 use trawl_seed::{
     ExistingRepo, RepoOutcome, SeedError, SeedOptions, SeedReport, SeededRepo, parse_size,
     register, seed,
@@ -214,30 +214,26 @@ fn history_modifies_renames_and_deletes_and_forks_continue_their_origin() {
 }
 
 #[test]
-fn the_manifest_lists_every_repository_and_keeps_other_registrations() {
+fn every_repository_comes_with_its_registration() {
     let out = tempfile::tempdir().unwrap();
-    let manifest = manifest_path(out.path());
-    let mut existing = RepoManifest::default();
-    existing.upsert(RepoSpec::new(RepoId::new("other").unwrap(), "/src/other"));
-    existing.save(&manifest).unwrap();
-
     let options = SeedOptions {
         repos: 3,
         ..small(5)
     };
     let report = run(&options, out.path());
-    assert_eq!(
-        report.manifest,
-        out.path().canonicalize().unwrap().join("repos.toml")
-    );
-    let loaded = RepoManifest::load(&manifest).unwrap();
-    assert_eq!(loaded.repos.len(), 5, "{loaded:?}");
-    assert!(loaded.get(&RepoId::new("other").unwrap()).is_some());
+    assert_eq!(report.specs.len(), report.repos.len());
+    let spec_of = |id: &RepoId| -> &RepoSpec {
+        report
+            .specs
+            .iter()
+            .find(|s| &s.id == id)
+            .expect("registered")
+    };
     let mut visibilities = std::collections::HashSet::new();
     for seeded in &report.repos {
-        let spec = loaded.get(&seeded.id).expect("registered");
-        assert_eq!(Path::new(&spec.source), seeded.path);
-        assert!(Path::new(&spec.source).is_absolute());
+        let spec = spec_of(&seeded.id);
+        assert_eq!(Path::new(spec.source.as_str()), seeded.path);
+        assert!(Path::new(spec.source.as_str()).is_absolute());
         assert_eq!(spec.visibility, seeded.visibility);
         assert_eq!(spec.forked_from, seeded.forked_from);
         visibilities.insert(spec.visibility);
@@ -254,9 +250,7 @@ fn the_manifest_lists_every_repository_and_keeps_other_registrations() {
     }
     assert_eq!(visibilities.len(), 3, "a mix of visibilities");
     assert_eq!(
-        loaded
-            .get(&RepoId::new("seed-1-fork-1").unwrap())
-            .unwrap()
+        spec_of(&RepoId::new("seed-1-fork-1").unwrap())
             .forked_from
             .as_ref()
             .map(RepoId::as_str),
@@ -361,26 +355,25 @@ fn existing_repositories_are_registered_and_non_repositories_refused() {
         .unwrap();
     assert!(status.success());
 
-    let report = register(
-        &[ExistingRepo {
-            path: copy.clone(),
-            id: None,
-            visibility: Visibility::Internal,
-            readers: Vec::new(),
-        }],
-        out.path(),
-    )
+    let report = register(&[ExistingRepo {
+        path: copy.clone(),
+        id: None,
+        visibility: Visibility::Internal,
+        readers: Vec::new(),
+    }])
     .unwrap();
     let registered = repo(&report, "my-project");
     assert_eq!(registered.outcome, RepoOutcome::Registered);
     assert_eq!(registered.head, repo(&generated, "seed-1").head);
     assert_eq!(registered.files, 40);
     assert_eq!(registered.bytes, 96 * 1024);
-    let manifest = RepoManifest::load(&report.manifest).unwrap();
-    let spec = manifest.get(&RepoId::new("my-project").unwrap()).unwrap();
+    let spec = &report.specs[0];
+    assert_eq!(spec.id.as_str(), "my-project");
     assert_eq!(spec.visibility, Visibility::Internal);
-    assert_eq!(Path::new(&spec.source), copy.canonicalize().unwrap());
-    assert!(manifest.get(&RepoId::new("seed-1").unwrap()).is_some());
+    assert_eq!(
+        Path::new(spec.source.as_str()),
+        copy.canonicalize().unwrap()
+    );
 
     // A file:// URL with an explicit id; two repositories that would share an id.
     let url = ExistingRepo {
@@ -389,24 +382,21 @@ fn existing_repositories_are_registered_and_non_repositories_refused() {
         visibility: Visibility::Private,
         readers: vec!["alice".into()],
     };
-    let report = register(std::slice::from_ref(&url), out.path()).unwrap();
+    let report = register(std::slice::from_ref(&url)).unwrap();
     assert_eq!(report.repos[0].path, copy.canonicalize().unwrap());
-    let twice = register(&[url.clone(), url], out.path()).unwrap_err();
+    let twice = register(&[url.clone(), url]).unwrap_err();
     assert!(matches!(twice, SeedError::DuplicateId { .. }), "{twice}");
     assert!(twice.to_string().contains("--id"), "{twice}");
 
     let plain = elsewhere.path().join("not-a-repo");
     std::fs::create_dir(&plain).unwrap();
     for path in [plain.clone(), elsewhere.path().join("missing")] {
-        let err = register(
-            &[ExistingRepo {
-                path: path.clone(),
-                id: None,
-                visibility: Visibility::Public,
-                readers: Vec::new(),
-            }],
-            out.path(),
-        )
+        let err = register(&[ExistingRepo {
+            path: path.clone(),
+            id: None,
+            visibility: Visibility::Public,
+            readers: Vec::new(),
+        }])
         .unwrap_err();
         let message = err.to_string();
         assert!(matches!(err, SeedError::NotARepository { .. }), "{message}");

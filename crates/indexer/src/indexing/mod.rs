@@ -7,32 +7,36 @@
 //! stored; a killed run resumes from the last one. The repository's last indexed commit
 //! moves only when every write of the run was acknowledged.
 //!
-//! Plans, in order of precedence:
-//! - a stored checkpoint whose target still exists → resume it (no purge);
-//! - the last indexed commit equals the head → up to date;
-//! - the last indexed commit is an ancestor of the head → incremental (tree diff);
-//! - otherwise (never indexed, force push, commit gone) → purge the repository's
-//!   documents and index from scratch.
+//! What a run does is decided in [`plan`] from the status and the repository; the
+//! reading happens in `read`, the sending and the bookkeeping here.
+
+mod plan;
+mod read;
+mod report;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use gix::ObjectId;
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use trawl_analyzers::IndexKind;
 use trawl_client::{
     BulkFailure, BulkIndexer, BulkOp, BulkOptions, BulkSummary, ClientError, SearchOptions,
 };
+use trawl_registry::{Registry, RegistryError, RepoId, RepoSpec};
 
 use crate::IndexSet;
-use crate::document::{self, BlobInput, RepoContext};
-use crate::git::{Change, EntryKind, GitError, GitReader, GitRepo};
+use crate::document::RepoContext;
+use crate::git::GitError;
 use crate::lock::{LockError, RepoLocks};
-use crate::repo::{RepoId, RepoSpec};
-use crate::status::{Checkpoint, RepoStatus, RepoStore};
+use crate::status::{Checkpoint, Completion, LeftOut, StatusStore};
+
+pub use plan::IndexMode;
+pub use report::IndexReport;
+
+use plan::{Decision, RunPlan};
+use read::{ReadJob, Work};
 
 /// How a run reads, batches and checkpoints.
 #[derive(Clone, Debug)]
@@ -121,52 +125,6 @@ impl IndexProgress {
     }
 }
 
-/// Which plan a run followed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IndexMode {
-    /// Never indexed (or its status was lost): purge and index everything.
-    Full,
-    /// Diffed the last indexed commit against the head.
-    Incremental,
-    /// The last indexed commit was gone or not an ancestor (force push): purged and
-    /// indexed from scratch.
-    Rebuild,
-    /// Nothing changed since the last run.
-    UpToDate,
-    /// The repository has no commits: its documents were removed.
-    Empty,
-}
-
-/// The outcome of indexing one repository.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct IndexReport {
-    pub repo_id: RepoId,
-    pub mode: IndexMode,
-    /// Whether it continued an interrupted run from its checkpoint.
-    pub resumed: bool,
-    /// Files the checkpoint said were done, not redone.
-    pub skipped_files: u64,
-    /// The commit indexed before (`None`: none).
-    pub from: Option<String>,
-    /// The commit indexed now (`None`: empty repository).
-    pub to: Option<String>,
-    pub files_indexed: u64,
-    pub files_deleted: u64,
-    pub submodules_skipped: u64,
-    pub commits_indexed: u64,
-    /// Bytes of file content sent.
-    pub content_bytes: u64,
-    /// Operations the engine acknowledged.
-    pub docs_written: u64,
-    /// Blob and commit documents of the repository afterwards.
-    pub blob_count: u64,
-    pub commit_count: u64,
-    pub checkpoints: u64,
-    #[serde(with = "humantime_serde")]
-    pub elapsed: Duration,
-}
-
 /// Why a run failed. The stored status keeps the last fully indexed commit either way.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -194,90 +152,103 @@ pub enum IndexError {
     },
     #[error("repository {repo}: the reader thread failed: {reason}")]
     Reader { repo: RepoId, reason: String },
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(
+        "repository {0} is not registered (removed, or never added), so there is nothing to index; add it with `cargo xtask repo add <path> --id {0}`"
+    )]
+    NotRegistered(RepoId),
 }
 
-/// Indexes repositories into one index set, one repository at a time per call, under a
-/// per-repository lock.
+/// Indexes the registry's repositories into one index set, one repository at a time per
+/// call, under a per-repository lock.
 #[derive(Clone, Debug)]
 pub struct RepoIndexer {
     indices: IndexSet,
-    store: RepoStore,
+    registry: Registry,
+    status: StatusStore,
     locks: RepoLocks,
     options: IndexingOptions,
 }
 
-/// The work of one run, decided from the status and the repository.
-#[derive(Clone, Debug)]
-struct RunPlan {
-    mode: IndexMode,
-    target: ObjectId,
-    base: Option<ObjectId>,
-    purge: bool,
-    resume: Option<Checkpoint>,
-}
-
-enum Decision {
-    Run(RunPlan),
-    UpToDate(ObjectId),
-    Empty,
-}
-
-/// Messages from the reader thread to the sink.
-enum Work {
-    Op {
-        op: BulkOp,
-        _permit: OwnedSemaphorePermit,
-    },
-    Checkpoint {
-        files_done: u64,
-        commits_done: u64,
-    },
-}
-
-/// What the reader thread counted.
-#[derive(Default)]
-struct ReadTotals {
-    files_indexed: u64,
-    files_deleted: u64,
-    submodules_skipped: u64,
-    commits_indexed: u64,
-    content_bytes: u64,
-}
-
 impl RepoIndexer {
-    pub fn new(indices: IndexSet, locks: RepoLocks, options: IndexingOptions) -> Self {
+    pub fn new(
+        indices: IndexSet,
+        registry: Registry,
+        locks: RepoLocks,
+        options: IndexingOptions,
+    ) -> Self {
         RepoIndexer {
-            store: RepoStore::new(indices.clone()),
+            status: StatusStore::new(indices.clone()),
             indices,
+            registry,
             locks,
             options,
         }
     }
 
-    pub fn store(&self) -> &RepoStore {
-        &self.store
+    /// The registry whose repositories this indexer indexes.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The indexing status of this index set's repositories.
+    pub fn status(&self) -> &StatusStore {
+        &self.status
     }
 
     pub fn indices(&self) -> &IndexSet {
         &self.indices
     }
 
-    /// Registers `spec` and brings its documents to the head of its ref (default branch
-    /// when none), resuming an interrupted run first. Refuses while another indexer holds
-    /// the repository's lock.
+    /// Brings repository `id`'s documents to the head of its registered ref (default branch
+    /// when none), resuming an interrupted run first. The registration is read from the
+    /// registry after the repository's lock is taken, so a run never indexes a repository
+    /// removed meanwhile, nor an older source or ref than the registry's. Refuses while
+    /// another indexer holds the lock; never changes the registration.
     pub async fn index(
         &self,
-        spec: &RepoSpec,
+        id: &RepoId,
         progress: Arc<IndexProgress>,
     ) -> Result<IndexReport, IndexError> {
-        let lock = self.locks.acquire(&spec.id).await?;
-        let result = self.index_locked(spec, &progress).await;
-        if let Err(e) = &result {
+        let lock = self.locks.acquire(id).await?;
+        let result = match self.registry.get(id).await {
+            Ok(Some(registration)) => self.index_locked(&registration.spec, &progress).await,
+            Ok(None) => Err(IndexError::NotRegistered(id.clone())),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = &result
+            && !matches!(e, IndexError::NotRegistered(_))
+        {
             // Best effort: the error itself is what the caller needs.
-            let _ = self.store.fail(&spec.id, &e.to_string()).await;
+            let _ = self.status.fail(id, &e.to_string()).await;
         }
         lock.release().await?;
         progress.set_phase(Phase::Done);
+        result
+    }
+
+    /// Removes every document and the status of repository `id`, under its lock (waiting
+    /// up to `wait` for a run that holds it). Meant for a repository that was removed from
+    /// the registry: a run that starts afterwards finds it unregistered and writes nothing.
+    pub async fn remove(&self, id: &RepoId, wait: Duration) -> Result<(), IndexError> {
+        let deadline = Instant::now() + wait;
+        let lock = loop {
+            match self.locks.acquire(id).await {
+                Ok(lock) => break lock,
+                Err(LockError::Held { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let result = async {
+            self.purge(id).await?;
+            self.status.remove(id).await?;
+            Ok::<_, IndexError>(())
+        }
+        .await;
+        lock.release().await?;
         result
     }
 
@@ -287,7 +258,6 @@ impl RepoIndexer {
         progress: &Arc<IndexProgress>,
     ) -> Result<IndexReport, IndexError> {
         let started = Instant::now();
-        self.store.register(spec).await?;
         let context = RepoContext {
             id: spec.id.clone(),
             visibility: spec.visibility,
@@ -295,12 +265,16 @@ impl RepoIndexer {
         let mut report: Option<IndexReport> = None;
         // A resumed checkpoint may end behind the head: then one more (incremental) run.
         for _ in 0..3 {
-            let status = self.store.get(&spec.id).await?;
-            let decision = {
+            let status = self.status.get(&spec.id).await?;
+            let facts = {
                 let spec = spec.clone();
                 let status = status.clone();
-                blocking(&spec.id.clone(), move || decide(&spec, status.as_ref())).await??
+                blocking(&spec.id.clone(), move || {
+                    plan::gather(&spec, status.as_ref())
+                })
+                .await??
             };
+            let decision = plan::plan(&facts);
             let from = status.as_ref().and_then(|s| s.last_indexed_commit.clone());
             match decision {
                 Decision::UpToDate(head) => {
@@ -314,7 +288,7 @@ impl RepoIndexer {
                             to: Some(head.to_string()),
                             blob_count,
                             commit_count,
-                            ..empty_report(&spec.id, from)
+                            ..IndexReport::empty(&spec.id, from)
                         });
                     }
                     break;
@@ -322,10 +296,17 @@ impl RepoIndexer {
                 Decision::Empty => {
                     progress.set_phase(Phase::Purging);
                     self.purge(&spec.id).await?;
-                    self.store.complete(&spec.id, None, 0, 0).await?;
+                    let done = Completion {
+                        commit: None,
+                        blob_count: 0,
+                        commit_count: 0,
+                        whole_tree: true,
+                        left_out: &LeftOut::default(),
+                    };
+                    self.status.complete(&spec.id, &done).await?;
                     report = Some(IndexReport {
                         mode: IndexMode::Empty,
-                        ..empty_report(&spec.id, from)
+                        ..IndexReport::empty(&spec.id, from)
                     });
                     break;
                 }
@@ -333,7 +314,7 @@ impl RepoIndexer {
                     let run = self.run(spec, &context, plan, from, progress).await?;
                     report = Some(match report {
                         None => run,
-                        Some(previous) => merge_reports(previous, run),
+                        Some(previous) => previous.then(run),
                     });
                 }
             }
@@ -364,7 +345,7 @@ impl RepoIndexer {
             progress.set_phase(Phase::Purging);
             self.purge(repo).await?;
             checkpoint.purged = true;
-            self.store.save_checkpoint(repo, &checkpoint).await?;
+            self.status.save_checkpoint(repo, &checkpoint).await?;
         }
         let skipped_files = checkpoint.files_done;
         progress
@@ -374,41 +355,16 @@ impl RepoIndexer {
             .commits_done
             .store(checkpoint.commits_done, Ordering::Relaxed);
 
-        let read_ahead = Arc::new(Semaphore::new(
-            self.options.read_ahead_bytes.clamp(1, u32::MAX as usize),
-        ));
-        let (tx, mut rx) = mpsc::channel::<Work>(1024);
-        let reader = {
-            let location = spec.source.clone();
-            let context = context.clone();
-            let options = self.options.clone();
-            let progress = progress.clone();
-            let blobs = self.indices.alias(IndexKind::Blobs);
-            let commits = self.indices.alias(IndexKind::Commits);
-            let limit = self.indices.options().file_size_limit_bytes;
-            let checkpoint = checkpoint.clone();
-            let plan = plan.clone();
-            let read_ahead = read_ahead.clone();
-            tokio::task::spawn_blocking(move || {
-                let reader = GitRepo::open(&location)?.reader();
-                let mut source = ReadSource {
-                    blob_reader: GitRepo::open(&location)?.reader(),
-                    read_since_reopen: 0,
-                    location,
-                    context,
-                    options,
-                    progress,
-                    blobs,
-                    commits,
-                    limit,
-                    read_ahead,
-                    tx,
-                    totals: ReadTotals::default(),
-                };
-                source.read(&reader, &plan, &checkpoint)?;
-                Ok::<_, GitError>(source.totals)
-            })
+        let job = ReadJob {
+            location: spec.source.to_string(),
+            context: context.clone(),
+            plan: plan.clone(),
+            checkpoint: checkpoint.clone(),
+            blobs: self.indices.alias(IndexKind::Blobs),
+            commits: self.indices.alias(IndexKind::Commits),
+            file_size_limit: self.indices.options().file_size_limit_bytes,
         };
+        let (mut rx, reader) = read::spawn(job, self.options.clone(), progress.clone());
 
         let mut bulk = self.new_bulk(progress);
         let mut docs_written = 0u64;
@@ -435,7 +391,7 @@ impl RepoIndexer {
                     }
                     checkpoint.files_done = files_done;
                     checkpoint.commits_done = commits_done;
-                    self.store.save_checkpoint(repo, &checkpoint).await?;
+                    self.status.save_checkpoint(repo, &checkpoint).await?;
                     checkpoints += 1;
                     bulk = self.new_bulk(progress);
                 }
@@ -456,11 +412,21 @@ impl RepoIndexer {
         let totals = totals??;
 
         progress.set_phase(Phase::Finishing);
+        if plan.whole_tree() {
+            // Every file of the target was written with the current schema: documents of
+            // an older one (other ids, paths gone since) are what is left to remove.
+            self.remove_older_schema(repo).await?;
+        }
         let (blob_count, commit_count) = self.counts(repo).await?;
         let target = plan.target.to_string();
-        self.store
-            .complete(repo, Some(&target), blob_count, commit_count)
-            .await?;
+        let done = Completion {
+            commit: Some(&target),
+            blob_count,
+            commit_count,
+            whole_tree: plan.whole_tree(),
+            left_out: &totals.left_out,
+        };
+        self.status.complete(repo, &done).await?;
         Ok(IndexReport {
             repo_id: repo.clone(),
             mode: plan.mode,
@@ -477,6 +443,7 @@ impl RepoIndexer {
             blob_count,
             commit_count,
             checkpoints,
+            left_out: totals.left_out,
             elapsed: Duration::ZERO,
         })
     }
@@ -500,46 +467,73 @@ impl RepoIndexer {
         )
     }
 
-    /// Removes every blob and commit document of `repo` (the registration stays).
+    /// Removes every blob and commit document of `repo` (its registration and status
+    /// stay).
     ///
     /// Documents are listed and deleted one by one through the bulk path rather than by a
     /// delete-by-query: that way each delete is copied, versioned, to the new indices while
     /// a reindex runs, and the reindex's copy cannot bring a purged document back.
     pub async fn purge(&self, repo: &RepoId) -> Result<(), IndexError> {
-        let client = self.indices.client();
         let query = json!({ "term": { "repo_id": repo.as_str() } });
         for kind in [IndexKind::Blobs, IndexKind::Commits] {
-            let alias = self.indices.alias(kind);
-            // Take a page, delete it, refresh, again: no sort key is needed, and each
-            // page is what is left.
-            loop {
-                client.refresh(&alias).await?;
-                let page = client
-                    .search(
-                        &alias,
-                        &json!({ "query": query, "size": 2000, "_source": false }),
-                        &SearchOptions::default(),
-                    )
-                    .await?;
-                if page.hits.is_empty() {
-                    break;
-                }
-                let ops = page
-                    .hits
-                    .into_iter()
-                    .map(|hit| BulkOp::delete(alias.clone(), hit.id).routing(repo.as_str()))
-                    .collect();
-                let summary = client.bulk_write(ops, &self.indices.bulk_options()).await;
-                if let Some(failure) = summary.failures.into_iter().next() {
-                    return Err(IndexError::Writes {
-                        repo: repo.clone(),
-                        failed: summary.failed,
-                        first: Box::new(failure),
-                    });
-                }
-            }
+            self.delete_matching(repo, kind, &query).await?;
         }
         Ok(())
+    }
+
+    /// Removes `repo`'s blob documents written with an older blob schema.
+    async fn remove_older_schema(&self, repo: &RepoId) -> Result<(), IndexError> {
+        let query = json!({ "bool": {
+            "filter": [{ "term": { "repo_id": repo.as_str() } }],
+            "must_not": [{ "range": {
+                "schema_version": { "gte": IndexKind::Blobs.schema_version() }
+            } }],
+        } });
+        self.delete_matching(repo, IndexKind::Blobs, &query).await
+    }
+
+    /// Deletes `repo`'s documents of `kind` that match `query`, page by page through the
+    /// bulk path.
+    async fn delete_matching(
+        &self,
+        repo: &RepoId,
+        kind: IndexKind,
+        query: &serde_json::Value,
+    ) -> Result<(), IndexError> {
+        let client = self.indices.client();
+        let alias = self.indices.alias(kind);
+        let routing = Some(repo.as_str().to_owned());
+        // Take a page, delete it, refresh, again: no sort key is needed, and each page is
+        // what is left.
+        loop {
+            client.refresh(&alias).await?;
+            let page = client
+                .search(
+                    &alias,
+                    &json!({ "query": query, "size": 2000, "_source": false }),
+                    &SearchOptions {
+                        routing: routing.clone(),
+                        ..SearchOptions::default()
+                    },
+                )
+                .await?;
+            if page.hits.is_empty() {
+                return Ok(());
+            }
+            let ops = page
+                .hits
+                .into_iter()
+                .map(|hit| BulkOp::delete(alias.clone(), hit.id).routing(repo.as_str()))
+                .collect();
+            let summary = client.bulk_write(ops, &self.indices.bulk_options()).await;
+            if let Some(failure) = summary.failures.into_iter().next() {
+                return Err(IndexError::Writes {
+                    repo: repo.clone(),
+                    failed: summary.failed,
+                    first: Box::new(failure),
+                });
+            }
+        }
     }
 
     /// Blob and commit documents of `repo`, counted after a refresh.
@@ -574,48 +568,6 @@ fn check(repo: &RepoId, summary: &BulkSummary) -> Result<(), IndexError> {
     }
 }
 
-fn empty_report(repo: &RepoId, from: Option<String>) -> IndexReport {
-    IndexReport {
-        repo_id: repo.clone(),
-        mode: IndexMode::UpToDate,
-        resumed: false,
-        skipped_files: 0,
-        to: from.clone(),
-        from,
-        files_indexed: 0,
-        files_deleted: 0,
-        submodules_skipped: 0,
-        commits_indexed: 0,
-        content_bytes: 0,
-        docs_written: 0,
-        blob_count: 0,
-        commit_count: 0,
-        checkpoints: 0,
-        elapsed: Duration::ZERO,
-    }
-}
-
-fn merge_reports(first: IndexReport, then: IndexReport) -> IndexReport {
-    IndexReport {
-        repo_id: first.repo_id,
-        mode: first.mode,
-        resumed: first.resumed || then.resumed,
-        skipped_files: first.skipped_files + then.skipped_files,
-        from: first.from,
-        to: then.to,
-        files_indexed: first.files_indexed + then.files_indexed,
-        files_deleted: first.files_deleted + then.files_deleted,
-        submodules_skipped: first.submodules_skipped + then.submodules_skipped,
-        commits_indexed: first.commits_indexed + then.commits_indexed,
-        content_bytes: first.content_bytes + then.content_bytes,
-        docs_written: first.docs_written + then.docs_written,
-        blob_count: then.blob_count,
-        commit_count: then.commit_count,
-        checkpoints: first.checkpoints + then.checkpoints,
-        elapsed: first.elapsed + then.elapsed,
-    }
-}
-
 async fn blocking<T: Send + 'static>(
     repo: &RepoId,
     f: impl FnOnce() -> T + Send + 'static,
@@ -626,287 +578,4 @@ async fn blocking<T: Send + 'static>(
             repo: repo.clone(),
             reason: e.to_string(),
         })
-}
-
-/// Decides what to do, from the stored status and the repository (blocking: reads git).
-fn decide(spec: &RepoSpec, status: Option<&RepoStatus>) -> Result<Decision, IndexError> {
-    let reader = GitRepo::open(&spec.source)?.reader();
-    let head = match &spec.git_ref {
-        Some(git_ref) => reader
-            .resolve(git_ref)
-            .map_err(|source| IndexError::UnknownRef {
-                repo: spec.id.clone(),
-                git_ref: git_ref.clone(),
-                source: Box::new(source),
-            })?,
-        None => match reader.default_branch()? {
-            Some(branch) => branch.commit,
-            None => return Ok(Decision::Empty),
-        },
-    };
-    let parse = |s: &str| ObjectId::from_hex(s.as_bytes()).ok();
-    let exists = |id: ObjectId| reader.has_commit(id);
-
-    if let Some(checkpoint) = status.and_then(|s| s.checkpoint.clone())
-        && let Some(target) = parse(&checkpoint.target)
-        && exists(target)?
-    {
-        let base = checkpoint.base.as_deref().and_then(parse);
-        let base_ok = match base {
-            Some(b) => exists(b)?,
-            None => true,
-        };
-        if base_ok {
-            return Ok(Decision::Run(RunPlan {
-                mode: match (base, checkpoint.purged) {
-                    (Some(_), _) => IndexMode::Incremental,
-                    (None, _) => IndexMode::Full,
-                },
-                target,
-                base,
-                purge: base.is_none(),
-                resume: Some(checkpoint),
-            }));
-        }
-    }
-    // A checkpoint that cannot be resumed (its commits are gone) leaves partial writes of
-    // unknown extent: only a purge makes the document set exact again.
-    let stale_checkpoint = status.is_some_and(|s| s.checkpoint.is_some());
-    let last = status
-        .and_then(|s| s.last_indexed_commit.as_deref())
-        .and_then(parse);
-    match last {
-        Some(last) if last == head && !stale_checkpoint => Ok(Decision::UpToDate(head)),
-        Some(last) if !stale_checkpoint && exists(last)? && reader.is_ancestor(last, head)? => {
-            Ok(Decision::Run(RunPlan {
-                mode: IndexMode::Incremental,
-                target: head,
-                base: Some(last),
-                purge: false,
-                resume: None,
-            }))
-        }
-        Some(_) => Ok(Decision::Run(RunPlan {
-            mode: IndexMode::Rebuild,
-            target: head,
-            base: None,
-            purge: true,
-            resume: None,
-        })),
-        None => Ok(Decision::Run(RunPlan {
-            mode: IndexMode::Full,
-            target: head,
-            base: None,
-            purge: true,
-            resume: None,
-        })),
-    }
-}
-
-/// The reader side of a run: walks git, renders documents, sends them on.
-struct ReadSource {
-    /// Reads file contents. Reopened every [`REOPEN_AFTER_BYTES`]: the object store maps
-    /// pack files whole and every page read stays resident while it is open, so a long
-    /// run's memory would otherwise grow with the repository's packs.
-    blob_reader: GitReader,
-    read_since_reopen: u64,
-    location: String,
-    context: RepoContext,
-    options: IndexingOptions,
-    progress: Arc<IndexProgress>,
-    blobs: String,
-    commits: String,
-    limit: u64,
-    read_ahead: Arc<Semaphore>,
-    tx: mpsc::Sender<Work>,
-    totals: ReadTotals,
-}
-
-/// File bytes read through one object store before it is reopened.
-const REOPEN_AFTER_BYTES: u64 = 8 * 1024 * 1024;
-
-/// The sink went away (it failed and stopped reading): stop quietly, it reports why.
-struct SinkGone;
-
-impl ReadSource {
-    fn read(
-        &mut self,
-        reader: &GitReader,
-        plan: &RunPlan,
-        checkpoint: &Checkpoint,
-    ) -> Result<(), GitError> {
-        match self.read_inner(reader, plan, checkpoint) {
-            Ok(()) | Err(ReadStop::Sink(SinkGone)) => Ok(()),
-            Err(ReadStop::Git(e)) => Err(e),
-        }
-    }
-
-    fn read_inner(
-        &mut self,
-        reader: &GitReader,
-        plan: &RunPlan,
-        checkpoint: &Checkpoint,
-    ) -> Result<(), ReadStop> {
-        let target_sha = plan.target.to_string();
-        let mut files_done = checkpoint.files_done;
-        let mut since_files = 0u64;
-        let mut since_bytes = 0u64;
-
-        // Files: the whole tree, or the diff against the base, in a fixed order so that a
-        // count of files done identifies where to resume.
-        self.progress.set_phase(Phase::Counting);
-        let changes: Vec<Change> = match plan.base {
-            Some(base) => reader.diff(base, plan.target)?,
-            None => {
-                let total = reader.tree_entries(plan.target)?.count() as u64;
-                self.progress.files_total.store(total, Ordering::Relaxed);
-                Vec::new()
-            }
-        };
-        if plan.base.is_some() {
-            self.progress
-                .files_total
-                .store(changes.len() as u64, Ordering::Relaxed);
-        }
-        self.progress.set_phase(Phase::Files);
-        let mut emit = |this: &mut Self, change: Change| -> Result<(), ReadStop> {
-            let bytes = this.file(change, &target_sha)?;
-            files_done += 1;
-            since_files += 1;
-            since_bytes += bytes;
-            this.progress
-                .files_done
-                .store(files_done, Ordering::Relaxed);
-            this.progress.bytes_done.fetch_add(bytes, Ordering::Relaxed);
-            if since_files >= this.options.checkpoint_files
-                || since_bytes >= this.options.checkpoint_bytes
-            {
-                this.send(Work::Checkpoint {
-                    files_done,
-                    commits_done: checkpoint.commits_done,
-                })?;
-                since_files = 0;
-                since_bytes = 0;
-            }
-            Ok(())
-        };
-        let skip = checkpoint.files_done as usize;
-        if plan.base.is_some() {
-            for change in changes.into_iter().skip(skip) {
-                emit(self, change)?;
-            }
-        } else {
-            for entry in reader.tree_entries(plan.target)?.skip(skip) {
-                emit(self, Change::Added(entry?))?;
-            }
-        }
-        self.send(Work::Checkpoint {
-            files_done,
-            commits_done: checkpoint.commits_done,
-        })?;
-
-        // Commits: those reachable from the target and not from the base.
-        self.progress.set_phase(Phase::Commits);
-        let mut commits_done = checkpoint.commits_done;
-        let mut since_commits = 0u64;
-        let walk = reader.commits_between(plan.base, plan.target)?;
-        for info in walk.skip(checkpoint.commits_done as usize) {
-            let info = info?;
-            let doc = document::render_commit(&self.context, &info);
-            self.send_doc(&self.commits.clone(), doc)?;
-            self.totals.commits_indexed += 1;
-            commits_done += 1;
-            since_commits += 1;
-            self.progress
-                .commits_done
-                .store(commits_done, Ordering::Relaxed);
-            if since_commits >= self.options.checkpoint_commits {
-                self.send(Work::Checkpoint {
-                    files_done,
-                    commits_done,
-                })?;
-                since_commits = 0;
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends the operation(s) for one changed file; returns its content bytes.
-    fn file(&mut self, change: Change, commit_sha: &str) -> Result<u64, ReadStop> {
-        let (entry, deleted) = match change {
-            Change::Added(e) | Change::Modified(e) => (e, false),
-            Change::Deleted(e) => (e, true),
-        };
-        let id = document::blob_id(&self.context.id, entry.path.as_str());
-        if deleted || entry.kind == EntryKind::Submodule {
-            // A deleted file, or a submodule (skipped; if it replaced a file, that file's
-            // document must go): no document for this path.
-            if entry.kind == EntryKind::Submodule {
-                self.totals.submodules_skipped += 1;
-            }
-            self.totals.files_deleted += u64::from(deleted);
-            let op = BulkOp::delete(self.blobs.clone(), id).routing(self.context.id.as_str());
-            self.send_op(op, 64)?;
-            return Ok(0);
-        }
-        if self.read_since_reopen >= REOPEN_AFTER_BYTES {
-            self.blob_reader = GitRepo::open(&self.location)?.reader();
-            self.read_since_reopen = 0;
-            tracing::debug!(location = %self.location, "reopened the object store to release pack pages");
-        }
-        let content = self.blob_reader.read_blob_limited(entry.oid, self.limit)?;
-        if let crate::git::BlobContent::Content(bytes) = &content {
-            self.read_since_reopen += bytes.len() as u64;
-        }
-        let oid = entry.oid.to_string();
-        let doc = document::render_blob(
-            &self.context,
-            BlobInput {
-                path: &entry.path,
-                oid: &oid,
-                kind: entry.kind,
-                content,
-                commit_sha,
-            },
-        );
-        let bytes = doc.content_bytes;
-        self.totals.files_indexed += 1;
-        self.totals.content_bytes += bytes;
-        self.send_doc(&self.blobs.clone(), doc)?;
-        Ok(bytes)
-    }
-
-    fn send_doc(&mut self, index: &str, doc: document::RenderedDocument) -> Result<(), ReadStop> {
-        let weight = doc.content_bytes as usize + 512;
-        let op = BulkOp::index(index, doc.id, doc.source).routing(doc.routing);
-        self.send_op(op, weight)
-    }
-
-    fn send_op(&mut self, op: BulkOp, weight: usize) -> Result<(), ReadStop> {
-        let weight = weight.clamp(1, self.options.read_ahead_bytes.max(1)) as u32;
-        let permit = tokio::runtime::Handle::current()
-            .block_on(self.read_ahead.clone().acquire_many_owned(weight))
-            .map_err(|_| ReadStop::Sink(SinkGone))?;
-        self.send(Work::Op {
-            op,
-            _permit: permit,
-        })
-    }
-
-    fn send(&self, work: Work) -> Result<(), ReadStop> {
-        self.tx
-            .blocking_send(work)
-            .map_err(|_| ReadStop::Sink(SinkGone))
-    }
-}
-
-enum ReadStop {
-    Git(GitError),
-    Sink(SinkGone),
-}
-
-impl From<GitError> for ReadStop {
-    fn from(e: GitError) -> Self {
-        ReadStop::Git(e)
-    }
 }

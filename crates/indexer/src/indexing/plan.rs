@@ -1,0 +1,316 @@
+//! Deciding what a run does: facts are read from the stored status and the repository
+//! ([`gather`]), then [`plan`] decides, purely, from them.
+//!
+//! In order of precedence:
+//! - the repository has no commits → its documents are removed;
+//! - a stored checkpoint whose commits still exist → resume it (no purge);
+//! - documents written with an older blob schema → write the whole head tree again in
+//!   place (search keeps finding the repository) and remove the older documents;
+//! - the last indexed commit equals the head → up to date;
+//! - the last indexed commit is an ancestor of the head → incremental (tree diff);
+//! - otherwise (never indexed, force push, commit gone, or a checkpoint that cannot be
+//!   resumed) → purge the repository's documents and index from scratch.
+
+use gix::ObjectId;
+use serde::Serialize;
+use trawl_analyzers::IndexKind;
+use trawl_registry::{GitRef, RepoSpec};
+
+use crate::git::GitRepo;
+use crate::status::{Checkpoint, RepoStatus};
+
+use super::IndexError;
+
+/// Which plan a run followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexMode {
+    /// Never indexed (or its status was lost): purge and index everything.
+    Full,
+    /// Diffed the last indexed commit against the head.
+    Incremental,
+    /// The last indexed commit was gone or not an ancestor (force push): purged and
+    /// indexed from scratch.
+    Rebuild,
+    /// The documents were written with an older blob schema: every file of the head
+    /// written again in place, then the older documents removed.
+    Rewrite,
+    /// Nothing changed since the last run.
+    UpToDate,
+    /// The repository has no commits: its documents were removed.
+    Empty,
+}
+
+/// The work of one run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct RunPlan {
+    pub mode: IndexMode,
+    pub target: ObjectId,
+    /// The commit to diff against; `None`: the whole tree of `target` is written.
+    pub base: Option<ObjectId>,
+    pub purge: bool,
+    pub resume: Option<Checkpoint>,
+}
+
+impl RunPlan {
+    /// Whether the run writes every file of its target (and so may remove documents of an
+    /// older schema afterwards).
+    pub fn whole_tree(&self) -> bool {
+        self.base.is_none()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Decision {
+    Run(RunPlan),
+    UpToDate(ObjectId),
+    Empty,
+}
+
+/// What [`plan`] decides from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Facts {
+    /// The commit to index; `None` for a repository without commits.
+    pub head: Option<ObjectId>,
+    /// A stored checkpoint, and whether its target (and base, if any) still exist.
+    pub checkpoint: Option<(Checkpoint, bool)>,
+    pub last: Option<LastIndexed>,
+    /// The blob schema the documents were last written with as a whole (`None`: unknown,
+    /// written before it was recorded).
+    pub blob_schema: Option<u32>,
+}
+
+/// The last indexed commit, as the repository knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct LastIndexed {
+    pub id: ObjectId,
+    pub exists: bool,
+    /// Reachable from the head (a commit is its own ancestor).
+    pub ancestor_of_head: bool,
+}
+
+/// The decision; see the [module documentation](self) for the order.
+pub(super) fn plan(facts: &Facts) -> Decision {
+    let Some(head) = facts.head else {
+        return Decision::Empty;
+    };
+    if let Some((checkpoint, true)) = &facts.checkpoint
+        && let Ok(target) = ObjectId::from_hex(checkpoint.target.as_bytes())
+    {
+        let base = checkpoint
+            .base
+            .as_deref()
+            .and_then(|b| ObjectId::from_hex(b.as_bytes()).ok());
+        return Decision::Run(RunPlan {
+            mode: if base.is_some() {
+                IndexMode::Incremental
+            } else {
+                IndexMode::Full
+            },
+            target,
+            base,
+            purge: base.is_none(),
+            resume: Some(checkpoint.clone()),
+        });
+    }
+    // A checkpoint that cannot be resumed (its commits are gone) leaves partial writes of
+    // unknown extent: only a purge makes the document set exact again.
+    let stale_checkpoint = facts.checkpoint.is_some();
+    let run = |mode, base, purge| {
+        Decision::Run(RunPlan {
+            mode,
+            target: head,
+            base,
+            purge,
+            resume: None,
+        })
+    };
+    let current_schema = facts.blob_schema == Some(IndexKind::Blobs.schema_version());
+    match facts.last {
+        Some(last) if !stale_checkpoint && last.exists && !current_schema => {
+            run(IndexMode::Rewrite, None, false)
+        }
+        Some(last) if !stale_checkpoint && last.id == head => Decision::UpToDate(head),
+        Some(last) if !stale_checkpoint && last.exists && last.ancestor_of_head => {
+            run(IndexMode::Incremental, Some(last.id), false)
+        }
+        Some(_) => run(IndexMode::Rebuild, None, true),
+        None => run(IndexMode::Full, None, true),
+    }
+}
+
+/// Reads the facts for `spec` from its repository (blocking: reads git).
+pub(super) fn gather(spec: &RepoSpec, status: Option<&RepoStatus>) -> Result<Facts, IndexError> {
+    let reader = GitRepo::open(spec.source.as_str())?.reader();
+    let head = match &spec.git_ref {
+        Some(git_ref) => {
+            Some(
+                reader
+                    .resolve(git_ref.as_str())
+                    .map_err(|source| IndexError::UnknownRef {
+                        repo: spec.id.clone(),
+                        git_ref: GitRef::as_str(git_ref).to_string(),
+                        source: Box::new(source),
+                    })?,
+            )
+        }
+        None => reader.default_branch()?.map(|branch| branch.commit),
+    };
+    let parse = |s: &str| ObjectId::from_hex(s.as_bytes()).ok();
+    let exists = |id: Option<ObjectId>| -> Result<bool, IndexError> {
+        match id {
+            Some(id) => Ok(reader.has_commit(id)?),
+            None => Ok(false),
+        }
+    };
+    let checkpoint = match status.and_then(|s| s.checkpoint.clone()) {
+        None => None,
+        Some(checkpoint) => {
+            let target_ok = exists(parse(&checkpoint.target))?;
+            let base_ok = match checkpoint.base.as_deref() {
+                Some(base) => exists(parse(base))?,
+                None => true,
+            };
+            Some((checkpoint, target_ok && base_ok))
+        }
+    };
+    let last = match status
+        .and_then(|s| s.last_indexed_commit.as_deref())
+        .and_then(parse)
+    {
+        None => None,
+        Some(id) => {
+            let exists = reader.has_commit(id)?;
+            let ancestor_of_head = match head {
+                Some(head) if exists => reader.is_ancestor(id, head)?,
+                _ => false,
+            };
+            Some(LastIndexed {
+                id,
+                exists,
+                ancestor_of_head,
+            })
+        }
+    };
+    Ok(Facts {
+        head,
+        checkpoint,
+        last,
+        blob_schema: status.and_then(|s| s.blob_schema_version),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oid(n: u8) -> ObjectId {
+        ObjectId::from_bytes_or_panic(&[n; 20])
+    }
+
+    fn current() -> Option<u32> {
+        Some(IndexKind::Blobs.schema_version())
+    }
+
+    fn facts(head: u8, last: Option<(u8, bool, bool)>) -> Facts {
+        Facts {
+            head: Some(oid(head)),
+            checkpoint: None,
+            last: last.map(|(id, exists, ancestor_of_head)| LastIndexed {
+                id: oid(id),
+                exists,
+                ancestor_of_head,
+            }),
+            blob_schema: current(),
+        }
+    }
+
+    fn mode(decision: &Decision) -> Option<(IndexMode, bool, bool)> {
+        match decision {
+            Decision::Run(plan) => Some((plan.mode, plan.purge, plan.base.is_some())),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_order_of_plans() {
+        assert_eq!(
+            plan(&Facts {
+                head: None,
+                ..facts(1, None)
+            }),
+            Decision::Empty
+        );
+        assert_eq!(
+            mode(&plan(&facts(1, None))),
+            Some((IndexMode::Full, true, false))
+        );
+        assert_eq!(
+            plan(&facts(1, Some((1, true, true)))),
+            Decision::UpToDate(oid(1))
+        );
+        assert_eq!(
+            mode(&plan(&facts(2, Some((1, true, true))))),
+            Some((IndexMode::Incremental, false, true))
+        );
+        // Force push: the last indexed commit is not an ancestor, or is gone.
+        assert_eq!(
+            mode(&plan(&facts(2, Some((1, true, false))))),
+            Some((IndexMode::Rebuild, true, false))
+        );
+        assert_eq!(
+            mode(&plan(&facts(2, Some((1, false, false))))),
+            Some((IndexMode::Rebuild, true, false))
+        );
+    }
+
+    #[test]
+    fn documents_of_an_older_schema_are_rewritten_in_place() {
+        for schema in [None, Some(IndexKind::Blobs.schema_version() - 1)] {
+            let f = Facts {
+                blob_schema: schema,
+                ..facts(1, Some((1, true, true)))
+            };
+            // Even when up to date: every file again, no purge, whole tree.
+            assert_eq!(
+                mode(&plan(&f)),
+                Some((IndexMode::Rewrite, false, false)),
+                "{schema:?}"
+            );
+        }
+        // After a force push the purge does it anyway.
+        let f = Facts {
+            blob_schema: None,
+            ..facts(2, Some((1, false, false)))
+        };
+        assert_eq!(mode(&plan(&f)), Some((IndexMode::Rebuild, true, false)));
+    }
+
+    #[test]
+    fn checkpoints_resume_or_force_a_purge() {
+        let checkpoint = Checkpoint {
+            target: oid(3).to_string(),
+            base: Some(oid(1).to_string()),
+            purged: false,
+            files_done: 10,
+            commits_done: 0,
+        };
+        let f = Facts {
+            checkpoint: Some((checkpoint.clone(), true)),
+            ..facts(4, Some((1, true, true)))
+        };
+        let Decision::Run(run) = plan(&f) else {
+            panic!()
+        };
+        assert_eq!(
+            (run.mode, run.target, run.resume.is_some()),
+            (IndexMode::Incremental, oid(3), true)
+        );
+        // Its commits are gone: up to date is not believed, the repository is purged.
+        let f = Facts {
+            checkpoint: Some((checkpoint, false)),
+            ..facts(1, Some((1, true, true)))
+        };
+        assert_eq!(mode(&plan(&f)), Some((IndexMode::Rebuild, true, false)));
+    }
+}

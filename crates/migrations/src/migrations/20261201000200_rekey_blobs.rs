@@ -1,0 +1,60 @@
+//! Blobs schema 3: blob documents are keyed `<repo>:<path>` (or `<repo>#<hash of the path's
+//! bytes>`) instead of `<repo>_<path>`, under which two repositories' files could share an
+//! id and overwrite each other. The repositories whose documents are below schema 3 are
+//! enqueued; a worker finds their status at an older blob schema and rewrites the whole
+//! head tree in place (search keeps finding the repository; a file may show twice until
+//! its repository is done), then removes the older documents.
+//!
+//! Needs workers of the release that writes schema 3; it waits for them pass by pass. On a
+//! fresh deployment nothing is below schema 3 and it is completed at once.
+
+use trawl_analyzers::IndexKind;
+
+use crate::helpers::BackfillField;
+use crate::{Migration, MigrationContext, MigrationError, MigrationOptions, Step};
+
+/// Re-indexes the repositories whose blob documents are below schema 3.
+#[derive(Debug)]
+pub struct RekeyBlobs;
+
+impl RekeyBlobs {
+    /// The version of this migration.
+    pub const VERSION: u64 = 20261201000200;
+
+    fn helper() -> BackfillField {
+        BackfillField::below_schema(IndexKind::Blobs, 3)
+            .with_batch_size(100)
+            .with_max_queue_depth(500)
+    }
+}
+
+#[async_trait::async_trait]
+impl Migration for RekeyBlobs {
+    fn version(&self) -> u64 {
+        Self::VERSION
+    }
+
+    fn name(&self) -> &str {
+        "rekey_blobs"
+    }
+
+    fn options(&self) -> MigrationOptions {
+        Self::helper().options()
+    }
+
+    async fn migrate(
+        &self,
+        ctx: &MigrationContext,
+        state: &mut serde_json::Value,
+    ) -> Result<Step, MigrationError> {
+        Self::helper().migrate(ctx, state).await
+    }
+
+    async fn completed(&self, ctx: &MigrationContext) -> Result<bool, MigrationError> {
+        Self::helper().completed(ctx).await
+    }
+
+    fn on_retry(&self, state: &mut serde_json::Value) {
+        Self::helper().on_retry(state);
+    }
+}
