@@ -206,11 +206,46 @@ impl Drop for IndexCleanup {
     }
 }
 
-/// Everything a test deployment leaves behind, removed on drop: its indices and its
-/// registrations.
+/// Everything a test deployment leaves behind, removed on drop: its indices, its
+/// registrations and its Redis keys (queue, locks, write routes: `trawl:<prefix>*`).
 pub struct DeploymentCleanup {
     _registry: RegistryCleanup,
     _indices: IndexCleanup,
+    _keys: KeyCleanup,
+}
+
+/// Deletes the Redis keys matching a pattern on drop, even after a panic.
+pub struct KeyCleanup {
+    url: String,
+    pattern: String,
+}
+
+impl KeyCleanup {
+    /// Deletes `pattern`'s keys (a `SCAN MATCH` pattern) from the Redis at `url` on drop.
+    pub fn new(url: &str, pattern: impl Into<String>) -> KeyCleanup {
+        KeyCleanup {
+            url: url.to_owned(),
+            pattern: pattern.into(),
+        }
+    }
+}
+
+impl Drop for KeyCleanup {
+    fn drop(&mut self) {
+        let run = || -> redis::RedisResult<()> {
+            let mut conn = redis::Client::open(self.url.as_str())?.get_connection()?;
+            let keys: Vec<String> =
+                redis::Commands::scan_match::<_, String>(&mut conn, &self.pattern)?
+                    .collect::<Result<_, _>>()?;
+            for chunk in keys.chunks(100) {
+                let _: i64 = redis::cmd("DEL").arg(chunk).query(&mut conn)?;
+            }
+            Ok(())
+        };
+        if let Err(e) = run() {
+            eprintln!("cleanup of {} failed: {e}", self.pattern);
+        }
+    }
 }
 
 /// An index set under a prefix no other test uses, created, with every index under the
@@ -225,6 +260,7 @@ pub async fn test_indices(
             config: trawl_registry::RegistryConfig::new(pg_url(services), &prefix),
         },
         _indices: Engine::new(&services.engine)?.cleanup(format!("{prefix}*")),
+        _keys: KeyCleanup::new(services.redis.connection_url(), format!("trawl:{prefix}*")),
     };
     let routes = trawl_indexer::WriteRoutes::new(redis_manager(&services.redis).await?, &prefix);
     let set = trawl_indexer::IndexSet::new(

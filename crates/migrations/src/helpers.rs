@@ -4,8 +4,8 @@
 //! - [`CreateIndex`]: creates an index kind behind its alias when the alias is missing.
 //! - [`AddMappings`]: adds fields to the mappings of an index kind; completed when every
 //!   new field is in the mapping of every index behind the alias.
-//! - [`BackfillField`]: documents missing a field (or below a schema version) are written
-//!   again by having their repositories indexed again through the update queue, in
+//! - [`BackfillField`]: documents missing a field (or repositories indexed below a blob
+//!   schema) are written again by having their repositories indexed again through the update queue, in
 //!   batches, holding back while the queue is deep, pass after pass until no registered
 //!   repository has such documents.
 //! - [`DeleteBelowSchemaVersion`]: an async delete-by-query of the documents below a schema
@@ -202,19 +202,16 @@ fn missing(field: &str) -> Value {
     json!({ "bool": { "must_not": [{ "exists": { "field": field } }] } })
 }
 
-/// Documents below schema `version`, or without a schema version.
-fn below_schema(version: u32) -> Value {
-    json!({ "bool": { "must_not": [{ "range": { "schema_version": { "gte": version } } }] } })
-}
-
 /// Which documents a [`BackfillField`] writes again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backfilled {
     /// Documents without this (dotted) field.
     Missing(String),
-    /// Documents below this schema version (or without one): after a change of document
-    /// ids, say, which the workers' whole-tree rewrite of such a repository applies.
-    BelowSchema(u32),
+    /// Repository statuses (the repos index) of indexed repositories whose blob documents
+    /// were last written as a whole below this blob schema (or before it was recorded):
+    /// the workers rewrite every file of such a repository, which is what a change of
+    /// document ids needs — including for files whose old documents were lost.
+    StatusBelowBlobSchema(u32),
 }
 
 impl Backfilled {
@@ -222,7 +219,10 @@ impl Backfilled {
     pub fn query(&self) -> Value {
         match self {
             Backfilled::Missing(field) => missing(field),
-            Backfilled::BelowSchema(version) => below_schema(*version),
+            Backfilled::StatusBelowBlobSchema(version) => json!({ "bool": {
+                "filter": [{ "exists": { "field": "last_indexed_commit" } }],
+                "must_not": [{ "range": { "blob_schema_version": { "gte": version } } }],
+            } }),
         }
     }
 }
@@ -231,13 +231,15 @@ impl std::fmt::Display for Backfilled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Backfilled::Missing(field) => write!(f, "documents lacking {field}"),
-            Backfilled::BelowSchema(version) => write!(f, "documents below schema {version}"),
+            Backfilled::StatusBelowBlobSchema(version) => {
+                write!(f, "repositories indexed below blob schema {version}")
+            }
         }
     }
 }
 
-/// Gives documents that lack `field` the field (or brings documents below a schema version
-/// to the current one), by having their repositories indexed again by the workers (which
+/// Gives documents that lack `field` the field (or rewrites repositories indexed below a
+/// blob schema), by having their repositories indexed again by the workers (which
 /// write the current documents), through the update queue.
 ///
 /// A pass pages through the repositories (`repo_id`) of the documents missing the field
@@ -289,10 +291,11 @@ impl BackfillField {
         Self::of(kind, Backfilled::Missing(field.into()))
     }
 
-    /// Writes `kind`'s documents below schema `version` again, 100 repositories a step,
-    /// holding back while the queue is deeper than 1000.
-    pub fn below_schema(kind: IndexKind, version: u32) -> Self {
-        Self::of(kind, Backfilled::BelowSchema(version))
+    /// Has every indexed repository whose blob documents were written below blob schema
+    /// `version` indexed again as a whole (found by its status in the repos index), 100
+    /// repositories a step, holding back while the queue is deeper than 1000.
+    pub fn blob_rewrite(version: u32) -> Self {
+        Self::of(IndexKind::Repos, Backfilled::StatusBelowBlobSchema(version))
     }
 
     fn of(kind: IndexKind, target: Backfilled) -> Self {

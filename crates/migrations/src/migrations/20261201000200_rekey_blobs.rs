@@ -1,14 +1,14 @@
 //! Blobs schema 3: blob documents are keyed `<repo>:<path>` (or `<repo>#<hash of the path's
 //! bytes>`) instead of `<repo>_<path>`, under which two repositories' files could share an
-//! id and overwrite each other. The repositories whose documents are below schema 3 are
-//! enqueued; a worker finds their status at an older blob schema and rewrites the whole
-//! head tree in place (search keeps finding the repository; a file may show twice until
-//! its repository is done), then removes the older documents.
+//! id and overwrite each other. Every indexed repository whose status records an older
+//! blob schema (or none) is enqueued — found by its status, not by its documents, since a
+//! file whose document was overwritten by another repository's has none; a worker finds
+//! the status at an older blob schema and rewrites the whole head tree in place (search
+//! keeps finding the repository; a file may show twice until its repository is done),
+//! then removes the older documents.
 //!
 //! Needs workers of the release that writes schema 3; it waits for them pass by pass. On a
-//! fresh deployment nothing is below schema 3 and it is completed at once.
-
-use trawl_analyzers::IndexKind;
+//! fresh deployment every status records schema 3 and it is completed at once.
 
 use crate::helpers::BackfillField;
 use crate::{Migration, MigrationContext, MigrationError, MigrationOptions, Step};
@@ -22,7 +22,7 @@ impl RekeyBlobs {
     pub const VERSION: u64 = 20261201000200;
 
     fn helper() -> BackfillField {
-        BackfillField::below_schema(IndexKind::Blobs, 3)
+        BackfillField::blob_rewrite(3)
             .with_batch_size(100)
             .with_max_queue_depth(500)
     }
