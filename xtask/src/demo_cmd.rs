@@ -160,6 +160,8 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
         "Done in {:.0}s. The stack is still up; try:\n  \
          cargo xtask search 'your query' --as alice --lang rust      # search as a principal\n  \
          cargo xtask index ../some/repo --visibility public           # index a repository of yours\n  \
+         cargo xtask repo list                                        # what is registered, who may read it\n  \
+         cargo xtask repo set seed-1 --visibility private --reader bob # in effect for the next search\n  \
          cargo xtask seed --repos 10 --size 50MB && cargo xtask index # more data\n  \
          cargo xtask index-size-change --variant edge_ngram           # judge an analyzer change by size\n  \
          cargo xtask test                                             # every test against the real services\n  \

@@ -54,6 +54,7 @@ async fn targets(args: &IndexArgs, registry: &Registry) -> anyhow::Result<Vec<Re
             "--id, --visibility, --reader, --ref, --name and --forked-from need a repository path; to change a registration use `cargo xtask repo set <id> …`"
         );
         let all = registry.list().await?;
+        legacy_manifest_note(&all);
         anyhow::ensure!(
             !all.is_empty(),
             "no repositories to index: none is registered. Give a path (`cargo xtask index ../some-repo`), add one (`cargo xtask repo add <path>`), import a registry file (`cargo xtask repo import repos.toml`) or create some with `cargo xtask seed`"
@@ -84,6 +85,27 @@ async fn targets(args: &IndexArgs, registry: &Registry) -> anyhow::Result<Vec<Re
         ids.push(registered.into_registration().spec.id);
     }
     Ok(ids)
+}
+
+/// Says so when the repositories file `seed` wrote before the registry lists repositories
+/// the registry does not have: it is never read behind the user's back, only imported.
+fn legacy_manifest_note(registered: &[trawl_registry::Registration]) {
+    let path = crate::connect::repos_dir().join(trawl_registry::RegistryFile::FILE_NAME);
+    let Ok(file) = trawl_registry::RegistryFile::load(&path) else {
+        return;
+    };
+    let missing = file
+        .repos
+        .iter()
+        .filter(|entry| !registered.iter().any(|r| r.spec.id == entry.spec.id))
+        .count();
+    if missing > 0 {
+        eprintln!(
+            "note: {} lists {missing} repositories that are not registered, so they are not indexed; to register them: cargo xtask repo import {}",
+            path.display(),
+            path.display()
+        );
+    }
 }
 
 /// An indexer for this deployment's indices (created when missing) and `registry`.
