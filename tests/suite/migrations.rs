@@ -16,7 +16,8 @@ use trawl_client::{AliasAction, Refresh};
 use trawl_indexer::queue::MAX_SHARDS;
 use trawl_indexer::{Completion, IndexSet, LeftOut, Queue, QueueConfig, QueueRef, StatusStore};
 use trawl_migrations::helpers::{
-    AddMappings, BackfillField, CreateIndex, DeleteBelowSchemaVersion, RemoveField,
+    AddMappings, BackfillField, CreateIndex, DeleteBelowSchemaVersion, HelperMigration,
+    MigrationHelper, RemoveField,
 };
 use trawl_migrations::{
     Migration, MigrationContext, MigrationError, MigrationGate, MigrationOptions, MigrationRunner,
@@ -1147,67 +1148,16 @@ async fn backfill_enqueues_the_repositories_lacking_the_field_in_batches_and_hol
 }
 
 /// Runs a helper as a migration, with short polls.
-struct HelperMigration<H> {
+fn short_polls<H: MigrationHelper>(
     version: u64,
+    name: &'static str,
     helper: H,
-}
-
-#[trawl_migrations::async_trait]
-impl Migration for HelperMigration<DeleteBelowSchemaVersion> {
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn name(&self) -> &str {
-        "delete_below"
-    }
-    fn options(&self) -> MigrationOptions {
-        MigrationOptions {
-            throttle: Duration::from_millis(100),
-            ..self.helper.options()
-        }
-    }
-    async fn migrate(
-        &self,
-        ctx: &MigrationContext,
-        state: &mut Value,
-    ) -> Result<Step, MigrationError> {
-        self.helper.migrate(ctx, state).await
-    }
-    async fn completed(&self, ctx: &MigrationContext) -> Result<bool, MigrationError> {
-        self.helper.completed(ctx).await
-    }
-    fn on_retry(&self, state: &mut Value) {
-        self.helper.on_retry(state);
-    }
-}
-
-#[trawl_migrations::async_trait]
-impl Migration for HelperMigration<RemoveField> {
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn name(&self) -> &str {
-        "remove_field"
-    }
-    fn options(&self) -> MigrationOptions {
-        MigrationOptions {
-            throttle: Duration::from_millis(100),
-            ..self.helper.options()
-        }
-    }
-    async fn migrate(
-        &self,
-        ctx: &MigrationContext,
-        state: &mut Value,
-    ) -> Result<Step, MigrationError> {
-        self.helper.migrate(ctx, state).await
-    }
-    async fn completed(&self, ctx: &MigrationContext) -> Result<bool, MigrationError> {
-        self.helper.completed(ctx).await
-    }
-    fn on_retry(&self, state: &mut Value) {
-        self.helper.on_retry(state);
-    }
+) -> HelperMigration<H> {
+    let options = MigrationOptions {
+        throttle: Duration::from_millis(100),
+        ..helper.options()
+    };
+    HelperMigration::new(version, name, helper).with_options(options)
 }
 
 #[tokio::test]
@@ -1232,10 +1182,11 @@ async fn delete_below_a_schema_version_runs_as_a_task_and_a_rerun_polls_the_same
     }
     put_blobs(&set, &docs).await;
     let registry = || -> Vec<Box<dyn Migration>> {
-        vec![Box::new(HelperMigration {
-            version: 20261122000001,
-            helper: DeleteBelowSchemaVersion::new(IndexKind::Blobs, 2),
-        })]
+        vec![Box::new(short_polls(
+            20261122000001,
+            "delete_below",
+            DeleteBelowSchemaVersion::new(IndexKind::Blobs, 2),
+        ))]
     };
 
     // One step: the task starts; its id is in the stored state. Then the runner "crashes".
@@ -1341,10 +1292,11 @@ async fn remove_field_runs_an_update_by_query_task() {
     // As a migration, it is completed at once now.
     let runner = MigrationRunner::new(
         context(&services, &set, redis).await,
-        vec![Box::new(HelperMigration {
-            version: 20261122000001,
-            helper: helper.clone(),
-        })],
+        vec![Box::new(short_polls(
+            20261122000001,
+            "remove_field",
+            helper.clone(),
+        ))],
     )
     .unwrap();
     let report = runner.run(RunOptions::default()).await.unwrap();

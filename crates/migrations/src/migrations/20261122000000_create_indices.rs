@@ -2,7 +2,7 @@
 
 use trawl_analyzers::IndexKind;
 
-use crate::helpers::CreateIndex;
+use crate::helpers::{CreateIndex, MigrationHelper as _};
 use crate::{Migration, MigrationContext, MigrationError, Step};
 
 /// Creates the indices whose aliases do not exist yet.

@@ -6,47 +6,22 @@
 use serde_json::json;
 use trawl_analyzers::IndexKind;
 
-use crate::helpers::AddMappings;
-use crate::{Migration, MigrationContext, MigrationError, Step};
+use crate::helpers::{AddMappings, HelperMigration};
+
+/// The version of this migration.
+pub const VERSION: u64 = 20261124000000;
 
 /// Adds `blob.line_count` to the blobs mapping and sets its schema version to 2.
-#[derive(Debug)]
-pub struct AddBlobLineCount;
-
-impl AddBlobLineCount {
-    /// The version of this migration.
-    pub const VERSION: u64 = 20261124000000;
-
-    fn helper() -> AddMappings {
-        AddMappings::new(
-            IndexKind::Blobs,
-            json!({ "blob": { "properties": { "line_count": { "type": "integer" } } } }),
-        )
-        .with_schema_version(2)
-    }
+pub fn migration() -> HelperMigration<AddMappings> {
+    HelperMigration::new(VERSION, "add_blob_line_count", helper())
 }
 
-#[async_trait::async_trait]
-impl Migration for AddBlobLineCount {
-    fn version(&self) -> u64 {
-        Self::VERSION
-    }
-
-    fn name(&self) -> &str {
-        "add_blob_line_count"
-    }
-
-    async fn migrate(
-        &self,
-        ctx: &MigrationContext,
-        state: &mut serde_json::Value,
-    ) -> Result<Step, MigrationError> {
-        Self::helper().migrate(ctx, state).await
-    }
-
-    async fn completed(&self, ctx: &MigrationContext) -> Result<bool, MigrationError> {
-        Self::helper().completed(ctx).await
-    }
+fn helper() -> AddMappings {
+    AddMappings::new(
+        IndexKind::Blobs,
+        json!({ "blob": { "properties": { "line_count": { "type": "integer" } } } }),
+    )
+    .with_schema_version(2)
 }
 
 #[cfg(test)]
@@ -57,7 +32,7 @@ mod tests {
     #[test]
     fn adds_what_the_current_definition_has() {
         let def = IndexKind::Blobs.definition(&IndexOptions::default());
-        let helper = AddBlobLineCount::helper();
+        let helper = helper();
         assert_eq!(
             helper.properties["blob"]["properties"]["line_count"],
             def["mappings"]["properties"]["blob"]["properties"]["line_count"]

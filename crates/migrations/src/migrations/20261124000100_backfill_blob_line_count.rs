@@ -6,51 +6,18 @@
 
 use trawl_analyzers::IndexKind;
 
-use crate::helpers::BackfillField;
-use crate::{Migration, MigrationContext, MigrationError, MigrationOptions, Step};
+use crate::helpers::{BackfillField, HelperMigration};
+
+/// The version of this migration.
+pub const VERSION: u64 = 20261124000100;
 
 /// Re-indexes the repositories whose blob documents lack `blob.line_count`.
-#[derive(Debug)]
-pub struct BackfillBlobLineCount;
-
-impl BackfillBlobLineCount {
-    /// The version of this migration.
-    pub const VERSION: u64 = 20261124000100;
-
-    fn helper() -> BackfillField {
-        BackfillField::new(IndexKind::Blobs, "blob.line_count")
-            .with_batch_size(100)
-            .with_max_queue_depth(500)
-    }
+pub fn migration() -> HelperMigration<BackfillField> {
+    HelperMigration::new(VERSION, "backfill_blob_line_count", helper())
 }
 
-#[async_trait::async_trait]
-impl Migration for BackfillBlobLineCount {
-    fn version(&self) -> u64 {
-        Self::VERSION
-    }
-
-    fn name(&self) -> &str {
-        "backfill_blob_line_count"
-    }
-
-    fn options(&self) -> MigrationOptions {
-        Self::helper().options()
-    }
-
-    async fn migrate(
-        &self,
-        ctx: &MigrationContext,
-        state: &mut serde_json::Value,
-    ) -> Result<Step, MigrationError> {
-        Self::helper().migrate(ctx, state).await
-    }
-
-    async fn completed(&self, ctx: &MigrationContext) -> Result<bool, MigrationError> {
-        Self::helper().completed(ctx).await
-    }
-
-    fn on_retry(&self, state: &mut serde_json::Value) {
-        Self::helper().on_retry(state);
-    }
+fn helper() -> BackfillField {
+    BackfillField::new(IndexKind::Blobs, "blob.line_count")
+        .with_batch_size(100)
+        .with_max_queue_depth(500)
 }

@@ -8,50 +8,25 @@
 use serde_json::json;
 use trawl_analyzers::IndexKind;
 
-use crate::helpers::AddMappings;
-use crate::{Migration, MigrationContext, MigrationError, Step};
+use crate::helpers::{AddMappings, HelperMigration};
+
+/// The version of this migration.
+pub const VERSION: u64 = 20261201000000;
 
 /// Adds `blob_schema_version` and `left_out` to the repos mapping, schema version 2.
-#[derive(Debug)]
-pub struct AddRepoStatusFields;
-
-impl AddRepoStatusFields {
-    /// The version of this migration.
-    pub const VERSION: u64 = 20261201000000;
-
-    fn helper() -> AddMappings {
-        AddMappings::new(
-            IndexKind::Repos,
-            json!({
-                "blob_schema_version": { "type": "integer" },
-                "left_out": { "type": "object", "enabled": false }
-            }),
-        )
-        .with_schema_version(2)
-    }
+pub fn migration() -> HelperMigration<AddMappings> {
+    HelperMigration::new(VERSION, "add_repo_status_fields", helper())
 }
 
-#[async_trait::async_trait]
-impl Migration for AddRepoStatusFields {
-    fn version(&self) -> u64 {
-        Self::VERSION
-    }
-
-    fn name(&self) -> &str {
-        "add_repo_status_fields"
-    }
-
-    async fn migrate(
-        &self,
-        ctx: &MigrationContext,
-        state: &mut serde_json::Value,
-    ) -> Result<Step, MigrationError> {
-        Self::helper().migrate(ctx, state).await
-    }
-
-    async fn completed(&self, ctx: &MigrationContext) -> Result<bool, MigrationError> {
-        Self::helper().completed(ctx).await
-    }
+fn helper() -> AddMappings {
+    AddMappings::new(
+        IndexKind::Repos,
+        json!({
+            "blob_schema_version": { "type": "integer" },
+            "left_out": { "type": "object", "enabled": false }
+        }),
+    )
+    .with_schema_version(2)
 }
 
 #[cfg(test)]
@@ -62,10 +37,10 @@ mod tests {
     #[test]
     fn adds_what_the_current_definition_has() {
         let def = IndexKind::Repos.definition(&IndexOptions::default());
-        for field in AddRepoStatusFields::helper().fields() {
+        for field in helper().fields() {
             assert_eq!(
                 def["mappings"]["properties"][&field],
-                AddRepoStatusFields::helper().properties[&field],
+                helper().properties[&field],
                 "{field}"
             );
         }

@@ -10,51 +10,18 @@
 //! Needs workers of the release that writes schema 3; it waits for them pass by pass. On a
 //! fresh deployment every status records schema 3 and it is completed at once.
 
-use crate::helpers::BackfillField;
-use crate::{Migration, MigrationContext, MigrationError, MigrationOptions, Step};
+use crate::helpers::{BackfillField, HelperMigration};
 
-/// Re-indexes the repositories whose blob documents are below schema 3.
-#[derive(Debug)]
-pub struct RekeyBlobs;
+/// The version of this migration.
+pub const VERSION: u64 = 20261201000200;
 
-impl RekeyBlobs {
-    /// The version of this migration.
-    pub const VERSION: u64 = 20261201000200;
-
-    fn helper() -> BackfillField {
-        BackfillField::blob_rewrite(3)
-            .with_batch_size(100)
-            .with_max_queue_depth(500)
-    }
+/// Re-indexes, as a whole, every repository indexed below blob schema 3.
+pub fn migration() -> HelperMigration<BackfillField> {
+    HelperMigration::new(VERSION, "rekey_blobs", helper())
 }
 
-#[async_trait::async_trait]
-impl Migration for RekeyBlobs {
-    fn version(&self) -> u64 {
-        Self::VERSION
-    }
-
-    fn name(&self) -> &str {
-        "rekey_blobs"
-    }
-
-    fn options(&self) -> MigrationOptions {
-        Self::helper().options()
-    }
-
-    async fn migrate(
-        &self,
-        ctx: &MigrationContext,
-        state: &mut serde_json::Value,
-    ) -> Result<Step, MigrationError> {
-        Self::helper().migrate(ctx, state).await
-    }
-
-    async fn completed(&self, ctx: &MigrationContext) -> Result<bool, MigrationError> {
-        Self::helper().completed(ctx).await
-    }
-
-    fn on_retry(&self, state: &mut serde_json::Value) {
-        Self::helper().on_retry(state);
-    }
+fn helper() -> BackfillField {
+    BackfillField::blob_rewrite(3)
+        .with_batch_size(100)
+        .with_max_queue_depth(500)
 }
