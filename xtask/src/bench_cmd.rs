@@ -118,6 +118,26 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// Who may read what, at scale: the registry (PostgreSQL) against the engine's repos
+    /// index of before, with the same registrations, at a small and a large number; and a
+    /// code search end to end against the engine query alone.
+    #[command(
+        after_help = "Examples:\n  cargo xtask up && cargo xtask bench access\n  cargo xtask bench access --repos 20000 --rounds 10 --json"
+    )]
+    Access {
+        /// Registrations in the large round.
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=2_000_000))]
+        repos: u64,
+        /// Registrations in the small round.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=2_000_000))]
+        small_repos: u64,
+        /// Timed lookups per principal and method in each round.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        rounds: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -164,6 +184,35 @@ fn spinner() -> ProgressBar {
 
 pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
     match bench {
+        Bench::Access {
+            repos,
+            small_repos,
+            rounds,
+            json,
+        } => {
+            let services = running_services()?;
+            let client = trawl_client::Client::new(client_config(&services.engine)?)?;
+            let registry = crate::connect::registry_config(&services)?;
+            let options = trawl_bench::access::AccessBenchOptions {
+                repos,
+                small_repos,
+                rounds: rounds as usize,
+                ..Default::default()
+            };
+            let spinner = spinner();
+            let report = trawl_bench::access::run(&client, &registry, &options, &|m| {
+                spinner.set_message(m.to_owned())
+            })
+            .await;
+            spinner.finish_and_clear();
+            let report = report?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_access(&report);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Bench::Reindex {
             docs,
             repos,
@@ -487,6 +536,64 @@ fn print_search(report: &SearchBenchReport) {
             "NOT reproduced"
         }
     );
+}
+
+fn print_access(report: &trawl_bench::access::AccessBenchReport) {
+    println!(
+        "engine: {}; {:.1} s to register the large round in the registry (bulk)",
+        report.engine, report.register_seconds
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "registrations",
+        "principal",
+        "readable",
+        "registry p50/p99 ms",
+        "engine scroll p50/p99 ms",
+        "ratio p50",
+        "ratio p99",
+    ]);
+    for row in &report.lookups {
+        table.add_row([
+            row.registrations.to_string(),
+            row.principal.clone(),
+            row.readable.to_string(),
+            format!("{:.1} / {:.1}", row.registry.p50_ms, row.registry.p99_ms),
+            format!(
+                "{:.1} / {:.1}",
+                row.engine_scroll.p50_ms, row.engine_scroll.p99_ms
+            ),
+            format!("{:.2}", row.ratio_p50),
+            format!("{:.2}", row.ratio_p99),
+        ]);
+    }
+    println!("who may read what (lower ratio: the registry is faster)\n{table}");
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "registrations",
+        "principal",
+        "CodeSearch p50/p99 ms",
+        "engine query alone p50/p99 ms",
+        "ratio p50",
+    ]);
+    for row in &report.searches {
+        table.add_row([
+            row.registrations.to_string(),
+            row.principal.clone(),
+            format!(
+                "{:.1} / {:.1}",
+                row.code_search.p50_ms, row.code_search.p99_ms
+            ),
+            format!(
+                "{:.1} / {:.1}",
+                row.engine_only.p50_ms, row.engine_only.p99_ms
+            ),
+            format!("{:.2}", row.ratio_p50),
+        ]);
+    }
+    println!("a code search end to end\n{table}");
 }
 
 fn print_index(report: &IndexBenchReport) {

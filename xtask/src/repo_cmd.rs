@@ -431,16 +431,21 @@ async fn import(
         ImportMode::AddOnly
     };
     let plan = plan_import(&file, &registry.list().await?, mode);
+    if !dry_run {
+        let new: Vec<RepoSpec> = plan
+            .iter()
+            .filter_map(|action| match action {
+                ImportAction::Add(spec) => Some(spec.clone()),
+                _ => None,
+            })
+            .collect();
+        registry.add_all(&new).await?;
+    }
     let mut rows = Vec::new();
     let mut refused = false;
     for action in &plan {
         let (id, what) = match action {
-            ImportAction::Add(spec) => {
-                if !dry_run {
-                    registry.add(spec).await?;
-                }
-                (spec.id.clone(), "added".to_string())
-            }
+            ImportAction::Add(spec) => (spec.id.clone(), "added".to_string()),
             ImportAction::Update {
                 id,
                 change,

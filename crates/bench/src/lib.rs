@@ -2,6 +2,7 @@
 //! baseline doing the same work in the same run, and reports ratios — never absolute
 //! numbers alone, which say little on a shared 2-core machine.
 
+pub mod access;
 pub mod analyze;
 pub mod corpus;
 pub mod index;

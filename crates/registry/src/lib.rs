@@ -32,5 +32,5 @@ pub use registration::{
     Registration, RepoChange, RepoSource, RepoSpec, Visibility,
 };
 pub use registry::{
-    Changed, RegisterAction, Registered, Registry, RegistryConfig, decide_register,
+    ADD_BATCH, Changed, RegisterAction, Registered, Registry, RegistryConfig, decide_register,
 };

@@ -144,6 +144,9 @@ mod embedded {
     refinery::embed_migrations!("sql");
 }
 
+/// Registrations per transaction in [`Registry::add_all`].
+pub const ADD_BATCH: usize = 5_000;
+
 /// Serialises schema upgrades of concurrent processes (`pg_advisory_lock` key).
 const SCHEMA_LOCK_KEY: i64 = 0x7472_6177_6c5f_7267; // "trawl_rg"
 
@@ -247,6 +250,58 @@ impl Registry {
                 })
             }
         }
+    }
+
+    /// Registers many new repositories at once (an import, a migration from another
+    /// system): in transactions of [`ADD_BATCH`], ids taken already are left as they are.
+    /// Returns how many were added.
+    pub async fn add_all(&self, specs: &[RepoSpec]) -> Result<u64, RegistryError> {
+        let mut added = 0u64;
+        for batch in specs.chunks(ADD_BATCH) {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let column = |f: &dyn Fn(&RepoSpec) -> Option<String>| -> Vec<Option<String>> {
+                batch.iter().map(f).collect()
+            };
+            let ids = column(&|s| Some(s.id.to_string()));
+            let sources = column(&|s| Some(s.source.to_string()));
+            let names = column(&|s| s.name.as_ref().map(ToString::to_string));
+            let refs = column(&|s| s.git_ref.as_ref().map(ToString::to_string));
+            let visibilities = column(&|s| Some(s.visibility.to_string()));
+            let forks = column(&|s| s.forked_from.as_ref().map(ToString::to_string));
+            let inserted: BTreeSet<String> = tx
+                .query(
+                    include_str!("sql/insert_many.sql"),
+                    &[
+                        &self.deployment,
+                        &ids,
+                        &sources,
+                        &names,
+                        &refs,
+                        &visibilities,
+                        &forks,
+                    ],
+                )
+                .await?
+                .iter()
+                .map(|row| row.get::<_, String>(0))
+                .collect();
+            let (repos, principals): (Vec<&str>, Vec<&str>) = batch
+                .iter()
+                .filter(|s| inserted.contains(s.id.as_str()))
+                .flat_map(|s| s.readers.iter().map(move |r| (s.id.as_str(), r.as_str())))
+                .unzip();
+            if !repos.is_empty() {
+                tx.execute(
+                    include_str!("sql/insert_reader_pairs.sql"),
+                    &[&self.deployment, &repos, &principals],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            added += inserted.len() as u64;
+        }
+        Ok(added)
     }
 
     /// The one path by which repositories enter the registry (`repo add`, `index <path>`,
