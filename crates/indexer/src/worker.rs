@@ -297,8 +297,8 @@ async fn process(
         Outcome::Failed(e) => {
             counters.failed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(r#ref = %c.member, attempt = c.attempts + 1, error = %e, "processing failed");
-            queue.fail(c, token, &e).await.map(|dead| {
-                if dead {
+            queue.fail(c, token, &e).await.map(|outcome| {
+                if outcome.is_dead() {
                     counters.dead.fetch_add(1, Ordering::Relaxed);
                 }
             })
