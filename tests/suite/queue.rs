@@ -530,6 +530,21 @@ impl OwnRedis {
         server
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open, nothing answers, as when
+    /// Redis is unreachable; [`OwnRedis::thaw`] lets it go on.
+    pub(crate) fn freeze(&self) {
+        self.signal(nix::sys::signal::Signal::SIGSTOP);
+    }
+
+    pub(crate) fn thaw(&self) {
+        self.signal(nix::sys::signal::Signal::SIGCONT);
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = self.child.as_ref().expect("running").id();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+    }
+
     /// Shuts the server down cleanly (`SHUTDOWN`) and starts it again on the same port
     /// and directory.
     pub(crate) async fn restart(mut self) -> OwnRedis {
@@ -553,6 +568,7 @@ impl OwnRedis {
 impl Drop for OwnRedis {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // SIGKILL: it also ends a frozen (SIGSTOPped) server.
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -30,7 +30,7 @@ use trawl_client::{
 use crate::IndexSet;
 use crate::document::{self, BlobInput, RepoContext};
 use crate::git::{Change, EntryKind, GitError, GitReader, GitRepo};
-use crate::lock::{LockError, RepoLocks};
+use crate::lock::{LockError, RepoLock, RepoLocks};
 use crate::repo::{RepoId, RepoSpec};
 use crate::status::{Checkpoint, RepoStatus, RepoStore};
 
@@ -271,9 +271,12 @@ impl RepoIndexer {
         progress: Arc<IndexProgress>,
     ) -> Result<IndexReport, IndexError> {
         let lock = self.locks.acquire(&spec.id).await?;
-        let result = self.index_locked(spec, &progress).await;
-        if let Err(e) = &result {
-            // Best effort: the error itself is what the caller needs.
+        let result = self.index_locked(spec, &lock, &progress).await;
+        // Best effort: the error itself is what the caller needs. A run that lost its
+        // lock leaves the status to whoever holds the repository now.
+        if let Err(e) = &result
+            && !matches!(e, IndexError::Lock(LockError::Lost { .. }))
+        {
             let _ = self.store.fail(&spec.id, &e.to_string()).await;
         }
         lock.release().await?;
@@ -284,6 +287,7 @@ impl RepoIndexer {
     async fn index_locked(
         &self,
         spec: &RepoSpec,
+        lock: &RepoLock,
         progress: &Arc<IndexProgress>,
     ) -> Result<IndexReport, IndexError> {
         let started = Instant::now();
@@ -322,6 +326,7 @@ impl RepoIndexer {
                 Decision::Empty => {
                     progress.set_phase(Phase::Purging);
                     self.purge(&spec.id).await?;
+                    lock.ensure_held().await?;
                     self.store.complete(&spec.id, None, 0, 0).await?;
                     report = Some(IndexReport {
                         mode: IndexMode::Empty,
@@ -330,7 +335,7 @@ impl RepoIndexer {
                     break;
                 }
                 Decision::Run(plan) => {
-                    let run = self.run(spec, &context, plan, from, progress).await?;
+                    let run = self.run(spec, &context, plan, from, lock, progress).await?;
                     report = Some(match report {
                         None => run,
                         Some(previous) => merge_reports(previous, run),
@@ -349,6 +354,7 @@ impl RepoIndexer {
         context: &RepoContext,
         plan: RunPlan,
         from: Option<String>,
+        lock: &RepoLock,
         progress: &Arc<IndexProgress>,
     ) -> Result<IndexReport, IndexError> {
         let repo = &spec.id;
@@ -364,6 +370,7 @@ impl RepoIndexer {
             progress.set_phase(Phase::Purging);
             self.purge(repo).await?;
             checkpoint.purged = true;
+            lock.ensure_held().await?;
             self.store.save_checkpoint(repo, &checkpoint).await?;
         }
         let skipped_files = checkpoint.files_done;
@@ -417,6 +424,11 @@ impl RepoIndexer {
         while let Some(work) = rx.recv().await {
             match work {
                 Work::Op { op, _permit } => {
+                    // A lock known lost: stop writing at once, another run may own the repository.
+                    if let Some(lost) = lock.lost() {
+                        write_error = Some(lost.into());
+                        break;
+                    }
                     if let Err(e) = bulk.add(op).await {
                         write_error = Some(e.into());
                         break;
@@ -435,6 +447,7 @@ impl RepoIndexer {
                     }
                     checkpoint.files_done = files_done;
                     checkpoint.commits_done = commits_done;
+                    lock.ensure_held().await?;
                     self.store.save_checkpoint(repo, &checkpoint).await?;
                     checkpoints += 1;
                     bulk = self.new_bulk(progress);
@@ -458,6 +471,7 @@ impl RepoIndexer {
         progress.set_phase(Phase::Finishing);
         let (blob_count, commit_count) = self.counts(repo).await?;
         let target = plan.target.to_string();
+        lock.ensure_held().await?;
         self.store
             .complete(repo, Some(&target), blob_count, commit_count)
             .await?;

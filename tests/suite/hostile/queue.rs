@@ -1,16 +1,20 @@
-//! The update queue under hostile conditions, against the real Redis: pushes, failures,
-//! releases and crashes racing each other; corrupt counters, huge errors and huge batches.
+//! The update queue and the repository lock a queued run holds, under hostile conditions,
+//! against the real Redis and engine: pushes, failures, releases and crashes racing each
+//! other; corrupt counters, huge errors and huge batches; a lock taken over or out of
+//! reach mid-run.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use trawl_indexer::lock::{ExpiringLock, LockLoss};
 use trawl_indexer::queue::MAX_CLAIM;
-use trawl_indexer::{Queue, QueueConfig};
-use trawl_tests::require_services;
+use trawl_indexer::{IndexProgress, IndexingOptions, Queue, QueueConfig, RepoIndexer, RepoStore};
+use trawl_tests::{require_services, test_indices};
 
-use crate::queue::{config, queue, repo};
+use crate::indexing::{TestRepo, locks, spec};
+use crate::queue::{KeyCleanup, OwnRedis, config, free_port, queue, repo};
 
 /// What the racing actors saw, on one logical clock. A push is stamped before it is
 /// sent, a claim after it returned: a claim stamped later than a push may have taken
@@ -289,4 +293,173 @@ async fn one_push_of_many_refs_and_unbounded_claims() {
     assert_eq!(q.ack(&taken, "w1").await.unwrap(), 20_000);
     let s = q.status().await.unwrap();
     assert_eq!((s.pending, s.leased, s.oldest_ms), (0, 0, None));
+}
+
+/// A repository large enough for many checkpoints, its lock taken over by another holder
+/// mid-run (as after Redis was unreachable longer than the lock's time to live): the run
+/// stops with an error that says so, and the status does not move past what was stored
+/// when the lock went.
+#[tokio::test]
+async fn a_run_whose_lock_is_taken_over_does_not_advance_the_status() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "lockfence").await.unwrap();
+    let prefix = set.names().prefix().to_string();
+    let _keys = KeyCleanup::matching(
+        services.redis.connection_url(),
+        format!("trawl:{prefix}lock:*"),
+    );
+    let repo = TestRepo::new();
+    for i in 0..2000 {
+        repo.write(
+            &format!("src/d{:02}/f{i:05}.txt", i % 20),
+            format!("file {i}\n"),
+        );
+    }
+    repo.commit("many files");
+    let spec = spec("fenced", &repo);
+    let checkpoint_files = 25;
+    let indexer = RepoIndexer::new(
+        set.clone(),
+        locks(&services, &prefix, Duration::from_millis(900)).await,
+        IndexingOptions {
+            checkpoint_files,
+            ..IndexingOptions::default()
+        },
+    );
+    let store = RepoStore::new(set.clone());
+    let run = {
+        let (indexer, spec) = (indexer.clone(), spec.clone());
+        tokio::spawn(async move {
+            indexer
+                .index(&spec, Arc::new(IndexProgress::default()))
+                .await
+        })
+    };
+
+    // The first checkpoint is stored: take the lock over.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let at_takeover = loop {
+        if let Some(status) = store.get(&spec.id).await.unwrap()
+            && let Some(checkpoint) = status.checkpoint
+            && checkpoint.files_done > 0
+        {
+            let mut conn = crate::queue::manager(services.redis.connection_url()).await;
+            let _: () = redis::cmd("SET")
+                .arg(format!("trawl:{prefix}lock:repo:fenced"))
+                .arg("another-holder")
+                .arg("PX")
+                .arg(60_000)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            break checkpoint.files_done;
+        }
+        assert!(
+            !run.is_finished(),
+            "the run ended before its first checkpoint"
+        );
+        assert!(Instant::now() < deadline, "no checkpoint within 60 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let result = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the run ends")
+        .expect("the run does not panic");
+    let error = result
+        .expect_err("a run that lost its lock must not finish")
+        .to_string();
+    assert!(
+        error.contains("lock") && error.contains("lost") && error.contains("fenced"),
+        "the error says why: {error}"
+    );
+    let status = store.get(&spec.id).await.unwrap().unwrap();
+    assert_eq!(status.last_indexed_commit, None, "not completed");
+    let done = status.checkpoint.map_or(0, |c| c.files_done);
+    // At most the checkpoint that was already past its check when the lock went.
+    assert!(
+        done <= at_takeover + checkpoint_files,
+        "the checkpoint moved from {at_takeover} to {done} after the lock was lost"
+    );
+    let mut conn = crate::queue::manager(services.redis.connection_url()).await;
+    let holder: Option<String> = redis::cmd("GET")
+        .arg(format!("trawl:{prefix}lock:repo:fenced"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        holder.as_deref(),
+        Some("another-holder"),
+        "left to its holder"
+    );
+}
+
+/// Redis unreachable for longer than a lock's time to live (here: frozen): the heartbeat
+/// records the loss, a check fails at once with that reason and keeps failing once Redis
+/// is back, and another holder can take the lock; a deleted key is a loss too.
+#[tokio::test]
+async fn a_lock_out_of_reach_longer_than_its_ttl_is_lost_for_good() {
+    // A Redis of its own: freezing the shared one would stall every other test.
+    let dir = tempfile::tempdir().unwrap();
+    let own = OwnRedis::start(free_port(), dir.path(), false).await;
+    let manager = redis::Client::open(own.url())
+        .unwrap()
+        .get_connection_manager_with_config(
+            redis::aio::ConnectionManagerConfig::new()
+                .set_response_timeout(Some(Duration::from_millis(200))),
+        )
+        .await
+        .unwrap();
+    let lock = ExpiringLock::new(
+        manager.clone(),
+        "trawl:lock:frozen",
+        Duration::from_millis(600),
+    );
+    let held = lock.try_acquire().await.unwrap().expect("free");
+    // The heartbeat keeps it well past its time to live.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(held.lost(), None);
+    held.ensure_held().await.unwrap();
+
+    own.freeze();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let lost = held.lost();
+    own.thaw();
+    assert!(
+        matches!(lost, Some(LockLoss::Unreachable { ttl_ms: 600, .. })),
+        "the heartbeat recorded the loss: {lost:?}"
+    );
+    let error = held.ensure_held().await.unwrap_err();
+    assert!(matches!(error, LockLoss::Unreachable { .. }), "{error}");
+    assert!(
+        error.to_string().contains("could not reach Redis"),
+        "{error}"
+    );
+    assert!(!held.is_held().await.unwrap());
+    // The key expired while Redis was out of reach: someone else takes it, and the old
+    // holder's release leaves it alone.
+    let other = lock
+        .try_acquire()
+        .await
+        .unwrap()
+        .expect("expired meanwhile");
+    other.ensure_held().await.unwrap();
+    held.release().await.unwrap();
+    assert!(other.is_held().await.unwrap());
+    other.release().await.unwrap();
+
+    // A key deleted under its holder.
+    let held = lock.try_acquire().await.unwrap().expect("free again");
+    let mut conn = manager.clone();
+    let _: i64 = redis::cmd("DEL")
+        .arg("trawl:lock:frozen")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(held.ensure_held().await, Err(LockLoss::Gone));
+    // Once lost, lost: a holder that comes back later does not make it ours again.
+    let other = lock.try_acquire().await.unwrap().expect("free");
+    assert_eq!(held.ensure_held().await, Err(LockLoss::Gone));
+    other.release().await.unwrap();
+    assert_eq!(held.ensure_held().await, Err(LockLoss::Gone));
+    drop(own);
 }
