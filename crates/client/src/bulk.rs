@@ -2,7 +2,11 @@
 //! by bytes and by count, several requests in flight at once, with back-pressure so that
 //! memory stays bounded however fast the producer is. Each item's outcome is reported;
 //! items the engine rejects for load (429) are retried; permanent failures come back with
-//! their document id and reason.
+//! their document id and reason. Every operation accepted ends up counted exactly once,
+//! as acknowledged or failed — also when the task sending its batch panics or is
+//! cancelled (then each of the batch's operations is a failure with that reason), so
+//! that [`BulkSummary::is_accounted`] holds and a caller can tell "all written" apart
+//! from "some outcome unknown".
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -255,6 +259,20 @@ pub struct BulkSummary {
 }
 
 impl BulkSummary {
+    /// Operations the engine acknowledged as done: created, updated, deleted, no-op
+    /// updates and deletes of missing documents.
+    pub fn acknowledged(&self) -> u64 {
+        self.created + self.updated + self.deleted + self.noop + self.not_found
+    }
+
+    /// Whether every operation accepted has a known outcome: `sent == acknowledged +
+    /// failed`. A caller that records progress (a checkpoint) after a sink finished must
+    /// check this as well as `failed`: an operation that is neither was possibly not
+    /// written.
+    pub fn is_accounted(&self) -> bool {
+        self.acknowledged().checked_add(self.failed) == Some(self.sent)
+    }
+
     fn record(&mut self, outcome: &BulkItemOutcome) {
         match (&outcome.error, outcome.result.as_deref()) {
             (Some((error_type, reason)), _) => {
@@ -451,7 +469,7 @@ async fn collect(
 ) -> BulkSummary {
     let options = Arc::new(options);
     let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let mut running: JoinSet<BulkSummary> = JoinSet::new();
+    let mut running = Running::default();
     let mut summary = BulkSummary::default();
     let mut batch: Vec<Item> = Vec::new();
     let mut batch_bytes = 0usize;
@@ -481,18 +499,100 @@ async fn collect(
                 dispatch(&client, &options, &slots, &mut running, std::mem::take(&mut batch)).await;
                 batch_bytes = 0;
             }
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                summary.merge(done.unwrap_or_default());
+            Some(done) = running.tasks.join_next_with_id(), if !running.tasks.is_empty() => {
+                running.settle(&options, &mut summary, done);
             }
         }
     }
     if !batch.is_empty() {
         dispatch(&client, &options, &slots, &mut running, batch).await;
     }
-    while let Some(done) = running.join_next().await {
-        summary.merge(done.unwrap_or_default());
+    while let Some(done) = running.tasks.join_next_with_id().await {
+        running.settle(&options, &mut summary, done);
     }
     summary
+}
+
+/// The batches being sent, and what each holds: enough to report every operation of a
+/// batch whose task died (panicked or was cancelled) as failed, instead of losing count.
+#[derive(Default)]
+struct Running {
+    tasks: JoinSet<BulkSummary>,
+    batches: HashMap<tokio::task::Id, Vec<Pending>>,
+}
+
+/// An operation in a batch being sent, as its failure would be reported.
+struct Pending {
+    kind: &'static str,
+    index: String,
+    id: Option<String>,
+}
+
+impl Running {
+    /// Takes in a finished task's totals; for a task that died, reports each of its
+    /// operations as failed with the reason.
+    fn settle(
+        &mut self,
+        options: &BulkOptions,
+        summary: &mut BulkSummary,
+        done: Result<(tokio::task::Id, BulkSummary), tokio::task::JoinError>,
+    ) {
+        let error = match done {
+            Ok((id, batch)) => {
+                self.batches.remove(&id);
+                summary.merge(batch);
+                return;
+            }
+            Err(error) => error,
+        };
+        let pending = self.batches.remove(&error.id()).unwrap_or_default();
+        let (error_type, reason) = if error.is_panic() {
+            let message = panic_message(error.into_panic());
+            (
+                "bulk_task_panicked",
+                format!(
+                    "the task sending this operation's batch panicked ({message}); whether the engine applied it is unknown — send it again"
+                ),
+            )
+        } else {
+            (
+                "bulk_task_cancelled",
+                "the task sending this operation's batch was cancelled; whether the engine applied it is unknown — send it again".to_owned(),
+            )
+        };
+        tracing::error!(operations = pending.len(), %reason, "a bulk batch died; its operations count as failed");
+        for p in pending {
+            let outcome = BulkItemOutcome {
+                op: p.kind,
+                index: p.index,
+                id: p.id,
+                status: 0,
+                result: None,
+                version: None,
+                error: Some((error_type.to_owned(), reason.clone())),
+                attempts: 0,
+            };
+            // The callback may be what panicked: it must not take the collector down too.
+            if let Some(callback) = &options.on_item {
+                let called =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(&outcome)));
+                if called.is_err() {
+                    tracing::error!(id = ?outcome.id, "the item callback panicked on a failure report");
+                }
+            }
+            summary.record(&outcome);
+        }
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(message) => *message,
+        Err(payload) => match payload.downcast::<&'static str>() {
+            Ok(message) => (*message).to_owned(),
+            Err(_) => "no message".to_owned(),
+        },
+    }
 }
 
 /// Waits for a free request slot (this is the back-pressure), then sends the batch in
@@ -501,7 +601,7 @@ async fn dispatch(
     client: &Client,
     options: &Arc<BulkOptions>,
     slots: &Arc<Semaphore>,
-    running: &mut JoinSet<BulkSummary>,
+    running: &mut Running,
     batch: Vec<Item>,
 ) {
     let permit = slots
@@ -511,11 +611,20 @@ async fn dispatch(
         .expect("semaphore never closes");
     let client = client.clone();
     let options = options.clone();
-    running.spawn(async move {
+    let pending = batch
+        .iter()
+        .map(|item| Pending {
+            kind: item.kind,
+            index: item.index.clone(),
+            id: item.id.clone(),
+        })
+        .collect();
+    let task = running.tasks.spawn(async move {
         let summary = send_batch(&client, &options, batch).await;
         drop(permit);
         summary
     });
+    running.batches.insert(task.id(), pending);
 }
 
 /// One item after it was sent: its outcome, and what a mirror copy needs.
@@ -838,6 +947,41 @@ fn report(options: &BulkOptions, summary: &mut BulkSummary, outcome: BulkItemOut
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_summary_is_accounted_only_when_every_operation_has_an_outcome() {
+        let mut summary = BulkSummary {
+            sent: 5,
+            created: 2,
+            updated: 1,
+            deleted: 1,
+            not_found: 1,
+            ..BulkSummary::default()
+        };
+        assert_eq!(summary.acknowledged(), 5);
+        assert!(summary.is_accounted());
+        summary.sent = 6;
+        assert!(!summary.is_accounted(), "one operation has no outcome");
+        summary.failed = 1;
+        assert!(summary.is_accounted());
+        summary.failed = 2;
+        assert!(!summary.is_accounted(), "more outcomes than operations");
+        assert!(BulkSummary::default().is_accounted());
+        let overflow = BulkSummary {
+            sent: u64::MAX,
+            created: u64::MAX,
+            failed: 1,
+            ..BulkSummary::default()
+        };
+        assert!(!overflow.is_accounted());
+    }
+
+    #[test]
+    fn a_panic_message_is_read_from_either_payload() {
+        assert_eq!(panic_message(Box::new("static")), "static");
+        assert_eq!(panic_message(Box::new(String::from("owned"))), "owned");
+        assert_eq!(panic_message(Box::new(7u8)), "no message");
+    }
 
     #[test]
     fn operations_encode_as_bulk_lines() {

@@ -194,6 +194,15 @@ pub enum IndexError {
     },
     #[error("repository {repo}: the reader thread failed: {reason}")]
     Reader { repo: RepoId, reason: String },
+    #[error(
+        "repository {repo}: {sent} write(s) were sent but only {acknowledged} acknowledged and {failed} failed, so some outcome is unknown; the repository's status was not advanced — run again"
+    )]
+    Unaccounted {
+        repo: RepoId,
+        sent: u64,
+        acknowledged: u64,
+        failed: u64,
+    },
 }
 
 /// Indexes repositories into one index set, one repository at a time per call, under a
@@ -577,15 +586,25 @@ fn acked(summary: &BulkSummary) -> u64 {
     summary.created + summary.updated + summary.deleted + summary.noop + summary.not_found
 }
 
+/// Whether a finished sink lets the status advance: no write failed, and every write sent
+/// has a known outcome.
 fn check(repo: &RepoId, summary: &BulkSummary) -> Result<(), IndexError> {
-    match summary.failures.first() {
-        None => Ok(()),
-        Some(first) => Err(IndexError::Writes {
+    if let Some(first) = summary.failures.first() {
+        return Err(IndexError::Writes {
             repo: repo.clone(),
             failed: summary.failed,
             first: Box::new(first.clone()),
-        }),
+        });
     }
+    if !summary.is_accounted() {
+        return Err(IndexError::Unaccounted {
+            repo: repo.clone(),
+            sent: summary.sent,
+            acknowledged: summary.acknowledged(),
+            failed: summary.failed,
+        });
+    }
+    Ok(())
 }
 
 fn empty_report(repo: &RepoId, from: Option<String>) -> IndexReport {
@@ -922,5 +941,41 @@ enum ReadStop {
 impl From<GitError> for ReadStop {
     fn from(e: GitError) -> Self {
         ReadStop::Git(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_advances_only_when_every_write_is_accounted_for() {
+        let repo = RepoId::new("acme").unwrap();
+        let all_written = BulkSummary {
+            sent: 3,
+            created: 2,
+            deleted: 1,
+            ..BulkSummary::default()
+        };
+        assert!(check(&repo, &all_written).is_ok());
+        // A batch whose outcome went missing: neither acknowledged nor failed.
+        let missing = BulkSummary {
+            sent: 4,
+            ..all_written
+        };
+        let error = check(&repo, &missing).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                IndexError::Unaccounted {
+                    sent: 4,
+                    acknowledged: 3,
+                    failed: 0,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("not advanced"), "{error}");
     }
 }

@@ -1,17 +1,21 @@
-//! The update queue and the repository lock a queued run holds, under hostile conditions,
-//! against the real Redis and engine: pushes, failures, releases and crashes racing each
-//! other; corrupt counters, huge errors and huge batches; a lock taken over or out of
-//! reach mid-run.
+//! The update queue, the repository lock and the bulk accounting a queued run relies on,
+//! under hostile conditions, against the real Redis and engine: pushes, failures,
+//! releases and crashes racing each other; corrupt counters, huge errors and huge
+//! batches; a lock taken over or out of reach mid-run; a bulk batch whose task panics.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+use trawl_client::{
+    BulkIndexer, BulkItemOutcome, BulkOp, BulkOptions, ClientError, MirrorTicket, WriteMirror,
+};
 use trawl_indexer::lock::{ExpiringLock, LockLoss};
 use trawl_indexer::queue::MAX_CLAIM;
 use trawl_indexer::{IndexProgress, IndexingOptions, Queue, QueueConfig, RepoIndexer, RepoStore};
-use trawl_tests::{require_services, test_indices};
+use trawl_tests::{Engine, engine_client, require_services, test_indices, unique_name};
 
 use crate::indexing::{TestRepo, locks, spec};
 use crate::queue::{KeyCleanup, OwnRedis, config, free_port, queue, repo};
@@ -462,4 +466,129 @@ async fn a_lock_out_of_reach_longer_than_its_ttl_is_lost_for_good() {
     other.release().await.unwrap();
     assert_eq!(held.ensure_held().await, Err(LockLoss::Gone));
     drop(own);
+}
+
+/// A bulk batch whose task panics — here the item callback, on one marked document —
+/// reports each of its operations as failed with the reason; nothing goes unaccounted.
+#[tokio::test]
+async fn a_panicking_bulk_batch_counts_its_items_as_failed() {
+    let services = require_services!();
+    let index = unique_name("bulkpanic");
+    let _cleanup = Engine::new(&services.engine)
+        .unwrap()
+        .cleanup(index.clone());
+    let client = engine_client(&services.engine).unwrap();
+    let reported: Arc<Mutex<Vec<BulkItemOutcome>>> = Arc::default();
+    let on_item = {
+        let reported = reported.clone();
+        Arc::new(move |o: &BulkItemOutcome| {
+            if o.succeeded() && o.id.as_deref() == Some("boom") {
+                panic!("a bug in the item callback");
+            }
+            reported.lock().unwrap().push(o.clone());
+        })
+    };
+    let bulk = BulkIndexer::new(
+        client,
+        BulkOptions {
+            max_ops: 10,
+            on_item: Some(on_item),
+            ..BulkOptions::default()
+        },
+    );
+    for i in 0..30 {
+        let id = if i == 14 {
+            "boom".to_string()
+        } else {
+            format!("d{i}")
+        };
+        bulk.add(BulkOp::index(&index, id, json!({ "n": i })))
+            .await
+            .unwrap();
+    }
+    let summary = bulk.finish().await.expect("the sink itself survives");
+    let acked = summary.created + summary.updated + summary.deleted + summary.noop;
+    assert_eq!(summary.sent, 30);
+    assert_eq!(
+        acked + summary.failed,
+        30,
+        "every item accounted: {summary:?}"
+    );
+    assert!(summary.failed >= 1, "{summary:?}");
+    assert_eq!(summary.failures.len() as u64, summary.failed);
+    assert!(
+        summary
+            .failures
+            .iter()
+            .any(|f| f.id.as_deref() == Some("boom")),
+        "{:?}",
+        summary.failures
+    );
+    for f in &summary.failures {
+        assert!(f.reason.contains("panicked"), "{f:?}");
+    }
+    // The callback heard of every failure too.
+    let reported = reported.lock().unwrap();
+    for f in &summary.failures {
+        assert!(
+            reported.iter().any(|o| o.id == f.id && !o.succeeded()),
+            "{f:?} not reported"
+        );
+    }
+}
+
+/// A write mirror that panics when its second request begins.
+#[derive(Debug, Default)]
+struct PanickingMirror {
+    begun: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl WriteMirror for PanickingMirror {
+    async fn begin(&self) -> Result<MirrorTicket, ClientError> {
+        if self.begun.fetch_add(1, Ordering::SeqCst) == 1 {
+            panic!("a bug in the write mirror");
+        }
+        Ok(MirrorTicket::default())
+    }
+
+    async fn end(&self, _ticket: MirrorTicket) {}
+}
+
+/// The same when the batch dies before it was sent (its write mirror panics): its items
+/// are failed, the others written.
+#[tokio::test]
+async fn a_batch_whose_mirror_panics_counts_its_items_as_failed() {
+    let services = require_services!();
+    let index = unique_name("bulkmirror");
+    let _cleanup = Engine::new(&services.engine)
+        .unwrap()
+        .cleanup(index.clone());
+    let client = engine_client(&services.engine).unwrap();
+    let bulk = BulkIndexer::new(
+        client,
+        BulkOptions {
+            max_ops: 10,
+            concurrency: 1,
+            mirror: Some(Arc::new(PanickingMirror::default())),
+            ..BulkOptions::default()
+        },
+    );
+    for i in 0..30 {
+        bulk.add(BulkOp::index(&index, format!("d{i}"), json!({ "n": i })))
+            .await
+            .unwrap();
+    }
+    let summary = bulk.finish().await.expect("the sink itself survives");
+    assert_eq!(summary.sent, 30);
+    assert_eq!(summary.created + summary.failed, 30, "{summary:?}");
+    assert!(summary.failed >= 1 && summary.created >= 1, "{summary:?}");
+    assert!(
+        summary
+            .failures
+            .iter()
+            .all(|f| f.reason.contains("panicked")),
+        "{:?}",
+        summary.failures
+    );
 }
