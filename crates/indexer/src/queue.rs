@@ -544,6 +544,20 @@ mod tests {
         assert!(batches(BTreeMap::new()).is_empty());
     }
 
+    /// Redis Cluster runs a script only if every key it touches was passed in KEYS (and
+    /// all of those share a slot: the shard's hash tag, see `Queue::key`).
+    #[test]
+    fn scripts_touch_only_the_keys_they_are_given() {
+        for script in [ENQUEUE, CLAIM, ACK, FAIL, RELEASE, EXTEND, RETRY_DEAD] {
+            let calls: Vec<&str> = script.split("redis.call(").skip(1).collect();
+            assert!(!calls.is_empty());
+            for call in calls {
+                let (_command, rest) = call.split_once(", ").expect("a command with a key");
+                assert!(rest.starts_with("KEYS["), "a key not from KEYS: {call:.60}");
+            }
+        }
+    }
+
     #[test]
     fn errors_are_cut_on_a_character_boundary() {
         assert_eq!(bounded_error(""), "");
