@@ -8,12 +8,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
-use trawl_indexer::queue::MAX_SHARDS;
+use trawl_indexer::queue::{FailOutcome, MAX_SHARDS};
 use trawl_indexer::{Claimed, Queue, QueueConfig, QueueRef};
 use trawl_registry::RepoId;
-use trawl_tests::{require_services, unique_name};
+use trawl_tests::{KeyCleanup, require_services, unique_name};
 
-fn repo(name: &str) -> QueueRef {
+pub(crate) fn repo(name: &str) -> QueueRef {
     QueueRef::Repo(RepoId::new(name).unwrap())
 }
 
@@ -22,7 +22,7 @@ fn members(claimed: &[Claimed]) -> Vec<String> {
 }
 
 /// A queue config under a namespace no other test uses.
-fn config(shards: u16) -> QueueConfig {
+pub(crate) fn config(shards: u16) -> QueueConfig {
     QueueConfig {
         namespace: format!("{}-", unique_name("q")),
         shards,
@@ -33,7 +33,7 @@ fn config(shards: u16) -> QueueConfig {
     }
 }
 
-async fn manager(url: &str) -> ConnectionManager {
+pub(crate) async fn manager(url: &str) -> ConnectionManager {
     redis::Client::open(url)
         .unwrap()
         .get_connection_manager()
@@ -41,42 +41,9 @@ async fn manager(url: &str) -> ConnectionManager {
         .unwrap()
 }
 
-/// Deletes `trawl:<namespace>*` on drop, even after a panic.
-struct KeyCleanup {
-    url: String,
-    pattern: String,
-}
-
-impl KeyCleanup {
-    fn new(url: &str, config: &QueueConfig) -> KeyCleanup {
-        KeyCleanup {
-            url: url.to_owned(),
-            pattern: format!("trawl:{}*", config.namespace),
-        }
-    }
-}
-
-impl Drop for KeyCleanup {
-    fn drop(&mut self) {
-        let run = || -> redis::RedisResult<()> {
-            let mut conn = redis::Client::open(self.url.as_str())?.get_connection()?;
-            let keys: Vec<String> =
-                redis::Commands::scan_match::<_, String>(&mut conn, &self.pattern)?
-                    .collect::<Result<_, _>>()?;
-            for chunk in keys.chunks(100) {
-                let _: i64 = redis::cmd("DEL").arg(chunk).query(&mut conn)?;
-            }
-            Ok(())
-        };
-        if let Err(e) = run() {
-            eprintln!("cleanup of {} failed: {e}", self.pattern);
-        }
-    }
-}
-
 /// A queue on the shared Redis, initialised, with its keys deleted on drop.
-async fn queue(url: &str, config: QueueConfig) -> (Queue, KeyCleanup) {
-    let cleanup = KeyCleanup::new(url, &config);
+pub(crate) async fn queue(url: &str, config: QueueConfig) -> (Queue, KeyCleanup) {
+    let cleanup = KeyCleanup::new(url, format!("trawl:{}*", config.namespace));
     let queue = Queue::new(manager(url).await, config).unwrap();
     queue.init().await.unwrap();
     assert!(queue.intact().await.unwrap());
@@ -207,7 +174,10 @@ async fn expired_leases_go_to_other_workers_and_heartbeats_keep_them() {
     assert_eq!(q.ack(&lost, "w1").await.unwrap(), 0);
     assert_eq!(q.heartbeat(&lost, "w1").await.unwrap(), 0);
     assert_eq!(q.release(&lost, "w1").await.unwrap(), 0);
-    assert!(!q.fail(&lost[0], "w1", "late").await.unwrap());
+    assert_eq!(
+        q.fail(&lost[0], "w1", "late").await.unwrap(),
+        FailOutcome::NotHeld
+    );
     let status = q.status().await.unwrap();
     assert_eq!((status.pending, status.leased, status.delayed), (0, 1, 0));
     assert_eq!(q.ack(&taken, "w2").await.unwrap(), 1);
@@ -237,15 +207,19 @@ async fn failures_back_off_then_dead_letter_and_retry_dead_replays() {
     let c = q.claim(0, 1, "w1").await.unwrap();
     assert_eq!(c[0].attempts, 0);
     // Another token cannot fail it.
-    assert!(!q.fail(&c[0], "w2", "not mine").await.unwrap());
+    assert_eq!(
+        q.fail(&c[0], "w2", "not mine").await.unwrap(),
+        FailOutcome::NotHeld
+    );
     assert_eq!(q.status().await.unwrap().leased, 1);
 
     // Attempt 1 fails: delayed by the base backoff (200 ms).
-    assert!(!q.fail(&c[0], "w1", "boom 1").await.unwrap());
+    assert!(!q.fail(&c[0], "w1", "boom 1").await.unwrap().is_dead());
     let status = q.status().await.unwrap();
     assert_eq!((status.pending, status.leased, status.delayed), (0, 0, 1));
     assert!(status.oldest_ms.is_some(), "a delayed ref still waits");
-    // Pushed again during its backoff: still one entry, still after the backoff.
+    // Pushed again during its backoff: still one entry, still after the backoff, but
+    // new work, so its count starts over.
     assert_eq!(q.enqueue(&[repo("a")]).await.unwrap(), 0);
     let status = q.status().await.unwrap();
     assert_eq!((status.pending, status.delayed), (0, 1));
@@ -253,10 +227,17 @@ async fn failures_back_off_then_dead_letter_and_retry_dead_replays() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let c = q.claim(0, 1, "w1").await.unwrap();
     assert_eq!(members(&c), ["repo:a"]);
+    assert_eq!(c[0].attempts, 0);
+
+    // Attempt 1 (of the newer push) fails: the base backoff again.
+    assert!(!q.fail(&c[0], "w1", "boom 1").await.unwrap().is_dead());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let c = q.claim(0, 1, "w1").await.unwrap();
+    assert_eq!(members(&c), ["repo:a"]);
     assert_eq!(c[0].attempts, 1);
 
     // Attempt 2 fails: the backoff doubles (400 ms).
-    assert!(!q.fail(&c[0], "w1", "boom 2").await.unwrap());
+    assert!(!q.fail(&c[0], "w1", "boom 2").await.unwrap().is_dead());
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(q.claim(0, 1, "w1").await.unwrap().is_empty());
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -264,7 +245,7 @@ async fn failures_back_off_then_dead_letter_and_retry_dead_replays() {
     assert_eq!(c[0].attempts, 2);
 
     // Attempt 3 fails: the budget (3) is spent.
-    assert!(q.fail(&c[0], "w1", "boom 3").await.unwrap());
+    assert!(q.fail(&c[0], "w1", "boom 3").await.unwrap().is_dead());
     let status = q.status().await.unwrap();
     assert_eq!(
         (status.pending, status.leased, status.delayed, status.dead),
@@ -297,7 +278,7 @@ async fn failures_back_off_then_dead_letter_and_retry_dead_replays() {
     let c = q.claim(0, 1, "w1").await.unwrap();
     assert_eq!(members(&c), ["repo:a"]);
     assert_eq!(c[0].attempts, 0);
-    assert!(!q.fail(&c[0], "w1", "boom again").await.unwrap());
+    assert!(!q.fail(&c[0], "w1", "boom again").await.unwrap().is_dead());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let c = q.claim(0, 1, "w1").await.unwrap();
     assert_eq!(c[0].attempts, 1);
@@ -372,7 +353,7 @@ async fn release_puts_refs_back_at_the_front_without_an_attempt() {
     assert_eq!(q.ack(&c[..2], "w2").await.unwrap(), 2);
     let c = q.claim(0, 1, "w3").await.unwrap();
     assert_eq!(members(&c), ["repo:c"]);
-    assert!(!q.fail(&c[0], "w3", "flaky").await.unwrap());
+    assert!(!q.fail(&c[0], "w3", "flaky").await.unwrap().is_dead());
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Its backoff over, c rejoined the line behind d.
     let c = q.claim(0, 5, "w3").await.unwrap();
@@ -511,6 +492,21 @@ impl OwnRedis {
         server
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open, nothing answers, as when
+    /// Redis is unreachable; [`OwnRedis::thaw`] lets it go on.
+    pub(crate) fn freeze(&self) {
+        self.signal(nix::sys::signal::Signal::SIGSTOP);
+    }
+
+    pub(crate) fn thaw(&self) {
+        self.signal(nix::sys::signal::Signal::SIGCONT);
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = self.child.as_ref().expect("running").id();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+    }
+
     /// Shuts the server down cleanly (`SHUTDOWN`) and starts it again on the same port
     /// and directory.
     pub(crate) async fn restart(mut self) -> OwnRedis {
@@ -534,6 +530,7 @@ impl OwnRedis {
 impl Drop for OwnRedis {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // SIGKILL: it also ends a frozen (SIGSTOPped) server.
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -639,4 +636,225 @@ async fn an_unknown_ref_is_dead_lettered_on_claim() {
     let status = q.status().await.unwrap();
     assert_eq!((status.pending, status.leased, status.dead), (0, 1, 1));
     assert_eq!(q.ack(&c, "w1").await.unwrap(), 1);
+}
+
+/// Claims `r` (alone on shard 0), failing it until `attempts` failures are counted; waits
+/// out each backoff.
+async fn fail_until(q: &Queue, attempts: u32, token: &str) {
+    for n in 0..attempts {
+        let c = claim_when_due(q, token).await;
+        assert_eq!(c.attempts, n, "{c:?}");
+        assert!(
+            !q.fail(&c, token, &format!("boom {n}"))
+                .await
+                .unwrap()
+                .is_dead()
+        );
+    }
+}
+
+/// Waits (up to 5 s) until shard 0 hands out one ref, and returns it.
+async fn claim_when_due(q: &Queue, token: &str) -> Claimed {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut c = q.claim(0, 1, token).await.unwrap();
+        if let Some(c) = c.pop() {
+            return c;
+        }
+        assert!(Instant::now() < deadline, "nothing became due");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `(pending, leased, delayed, dead)`.
+async fn depths(q: &Queue) -> (u64, u64, u64, u64) {
+    let s = q.status().await.unwrap();
+    (s.pending, s.leased, s.delayed, s.dead)
+}
+
+#[tokio::test]
+async fn a_push_waiting_beside_a_failing_last_attempt_survives_the_dead_letter() {
+    let services = require_services!();
+    let url = services.redis.connection_url();
+    let (q, _cleanup) = queue(url, config(1)).await;
+
+    q.enqueue(&[repo("a")]).await.unwrap();
+    fail_until(&q, 2, "w1").await;
+    let last = claim_when_due(&q, "w1").await;
+    assert_eq!(last.attempts, 2, "the last of 3 attempts");
+    // Pushed again while the last attempt runs: new work.
+    assert_eq!(q.enqueue(&[repo("a")]).await.unwrap(), 1);
+    // The last attempt fails: the newer push must not go down with it.
+    assert_eq!(
+        q.fail(&last, "w1", "boom 2").await.unwrap(),
+        FailOutcome::Superseded
+    );
+    assert_eq!(depths(&q).await, (1, 0, 0, 0), "the newer push waits");
+    assert!(q.dead().await.unwrap().is_empty());
+    assert!(q.status().await.unwrap().oldest_ms.is_some());
+
+    // It runs with a fresh budget: three more failures before it is dead.
+    fail_until(&q, 2, "w2").await;
+    let c = claim_when_due(&q, "w2").await;
+    assert_eq!(c.attempts, 2);
+    assert!(q.fail(&c, "w2", "boom for good").await.unwrap().is_dead());
+    assert_eq!(depths(&q).await, (0, 0, 0, 1));
+    assert_eq!(q.status().await.unwrap().oldest_ms, None);
+}
+
+/// Whether a push lands just before or just after a failure decides nothing: either way
+/// the ref backs off once and then runs with a fresh count.
+#[tokio::test]
+async fn a_push_and_a_failure_give_the_same_state_in_either_order() {
+    let services = require_services!();
+    let url = services.redis.connection_url();
+    let (q, _cleanup) = queue(url, config(1)).await;
+
+    // Push, then fail.
+    q.enqueue(&[repo("a")]).await.unwrap();
+    let c = claim_when_due(&q, "w1").await;
+    q.enqueue(&[repo("a")]).await.unwrap();
+    assert!(!q.fail(&c, "w1", "first").await.unwrap().is_dead());
+    let push_then_fail = depths(&q).await;
+    let c = claim_when_due(&q, "w1").await;
+    let push_then_fail_attempts = c.attempts;
+    assert_eq!(q.ack(&[c], "w1").await.unwrap(), 1);
+
+    // Fail, then push.
+    q.enqueue(&[repo("a")]).await.unwrap();
+    let c = claim_when_due(&q, "w1").await;
+    assert!(!q.fail(&c, "w1", "first").await.unwrap().is_dead());
+    q.enqueue(&[repo("a")]).await.unwrap();
+    let fail_then_push = depths(&q).await;
+    let c = claim_when_due(&q, "w1").await;
+    let fail_then_push_attempts = c.attempts;
+    assert_eq!(q.ack(&[c], "w1").await.unwrap(), 1);
+
+    assert_eq!(fail_then_push, (0, 0, 1, 0), "backing off, one entry");
+    assert_eq!(push_then_fail, fail_then_push);
+    assert_eq!(
+        (push_then_fail_attempts, fail_then_push_attempts),
+        (0, 0),
+        "the newer push starts with a fresh count"
+    );
+    assert_eq!(depths(&q).await, (0, 0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_push_resets_the_count_of_a_ref_in_backoff_and_revives_a_dead_one() {
+    let services = require_services!();
+    let url = services.redis.connection_url();
+    let (q, _cleanup) = queue(url, config(1)).await;
+
+    // In backoff after two failures: a push keeps its one entry in backoff and resets
+    // the count.
+    q.enqueue(&[repo("a")]).await.unwrap();
+    fail_until(&q, 2, "w1").await;
+    assert_eq!(depths(&q).await, (0, 0, 1, 0));
+    assert_eq!(q.enqueue(&[repo("a")]).await.unwrap(), 0);
+    assert_eq!(depths(&q).await, (0, 0, 1, 0));
+    // Three fresh attempts: two failures, and the third is still not dead.
+    fail_until(&q, 2, "w1").await;
+    let c = claim_when_due(&q, "w1").await;
+    assert_eq!(c.attempts, 2);
+    assert!(q.fail(&c, "w1", "dead now").await.unwrap().is_dead());
+    assert_eq!(depths(&q).await, (0, 0, 0, 1));
+
+    // Dead: a push brings it back in line with the full budget.
+    assert_eq!(q.enqueue(&[repo("a")]).await.unwrap(), 1);
+    assert_eq!(depths(&q).await, (1, 0, 0, 0), "pending, no longer dead");
+    assert!(q.dead().await.unwrap().is_empty());
+    fail_until(&q, 2, "w1").await;
+    let c = claim_when_due(&q, "w1").await;
+    assert_eq!(c.attempts, 2);
+    assert!(q.fail(&c, "w1", "dead again").await.unwrap().is_dead());
+    let dead = q.dead().await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(
+        (dead[0].attempts, dead[0].error.as_str()),
+        (3, "dead again")
+    );
+}
+
+#[tokio::test]
+async fn retry_dead_gives_a_replayed_ref_its_full_budget() {
+    let services = require_services!();
+    let url = services.redis.connection_url();
+    let (q, _cleanup) = queue(url, config(1)).await;
+
+    q.enqueue(&[repo("a")]).await.unwrap();
+    fail_until(&q, 2, "w1").await;
+    let c = claim_when_due(&q, "w1").await;
+    assert!(q.fail(&c, "w1", "dead").await.unwrap().is_dead());
+    assert_eq!(q.retry_dead().await.unwrap(), 1);
+    assert_eq!(depths(&q).await, (1, 0, 0, 0));
+    // Not one more attempt: three.
+    fail_until(&q, 2, "w1").await;
+    let c = claim_when_due(&q, "w1").await;
+    assert_eq!(c.attempts, 2);
+    assert!(q.fail(&c, "w1", "dead again").await.unwrap().is_dead());
+    assert_eq!(depths(&q).await, (0, 0, 0, 1));
+}
+
+/// A push that waited beside a lease is new work whatever ends that lease: a release
+/// (shutdown, repository locked elsewhere) or its expiry (a crashed worker).
+#[tokio::test]
+async fn a_push_waiting_beside_a_released_or_expired_lease_starts_fresh() {
+    let services = require_services!();
+    let url = services.redis.connection_url();
+    let (q, _cleanup) = queue(
+        url,
+        QueueConfig {
+            lease: Duration::from_millis(300),
+            ..config(1)
+        },
+    )
+    .await;
+
+    // Released.
+    q.enqueue(&[repo("a")]).await.unwrap();
+    fail_until(&q, 1, "w1").await;
+    let c = claim_when_due(&q, "w1").await;
+    assert_eq!(c.attempts, 1);
+    q.enqueue(&[repo("a")]).await.unwrap();
+    assert_eq!(q.release(std::slice::from_ref(&c), "w1").await.unwrap(), 1);
+    let c = claim_when_due(&q, "w1").await;
+    assert_eq!(c.attempts, 0, "released beside a newer push");
+    assert_eq!(q.ack(&[c], "w1").await.unwrap(), 1);
+
+    // Expired and reclaimed.
+    q.enqueue(&[repo("b")]).await.unwrap();
+    fail_until(&q, 1, "w1").await;
+    let lost = claim_when_due(&q, "w1").await;
+    assert_eq!(lost.attempts, 1);
+    q.enqueue(&[repo("b")]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let c = claim_when_due(&q, "w2").await;
+    assert_eq!(c.attempts, 0, "expired beside a newer push");
+    // The crashed worker comes back: nothing it does touches w2's lease.
+    assert_eq!(
+        q.heartbeat(std::slice::from_ref(&lost), "w1")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        q.fail(&lost, "w1", "late").await.unwrap(),
+        FailOutcome::NotHeld
+    );
+    assert_eq!(q.ack(std::slice::from_ref(&lost), "w1").await.unwrap(), 0);
+    assert_eq!(depths(&q).await, (0, 1, 0, 0));
+    assert_eq!(q.ack(&[c], "w2").await.unwrap(), 1);
+
+    // Without a push, a release or an expiry keeps the count (no fresh work came in).
+    q.enqueue(&[repo("c")]).await.unwrap();
+    fail_until(&q, 1, "w1").await;
+    let c = claim_when_due(&q, "w1").await;
+    assert_eq!(q.release(std::slice::from_ref(&c), "w1").await.unwrap(), 1);
+    let _lost = claim_when_due(&q, "w1").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let c = claim_when_due(&q, "w2").await;
+    assert_eq!(c.attempts, 1);
+    assert_eq!(q.ack(&[c], "w2").await.unwrap(), 1);
+    assert_eq!(depths(&q).await, (0, 0, 0, 0));
 }

@@ -1,7 +1,8 @@
 //! Queue workers against the real engine and Redis: a worker killed mid-batch loses
 //! nothing, three workers on a stream of pushes never index one repository at once and
-//! end exact, and a ref that keeps failing while the engine is down is dead-lettered and
-//! applied once retried.
+//! end exact, a ref that keeps failing while the engine is down is dead-lettered and
+//! applied once retried, and a worker that lost a lease mid-run leaves the ref to its new
+//! holder.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
@@ -114,6 +115,8 @@ async fn drain(queue: &Queue, within: Duration) {
     }
 }
 
+/// Deletes the test's Redis keys (queue, locks, write routes: all under its prefix) on
+/// drop.
 fn repo_ref(id: &str) -> QueueRef {
     QueueRef::Repo(RepoId::new(id).unwrap())
 }
@@ -578,4 +581,105 @@ async fn a_worker_rides_out_a_redis_restart() {
     assert_eq!(stats.processed, 2, "{stats:?}");
     assert_eq!((stats.failed, stats.dead_lettered), (0, 0), "{stats:?}");
     drop(own);
+}
+
+/// A worker's lease is lost mid-run (another claim took the ref back — here written
+/// directly, as a claim after an expiry leaves it): the run, which still holds the
+/// repository lock, finishes and advances the status; its acknowledgement changes nothing
+/// and is counted as `lease_lost`; the ref stays with its new holder, which settles it.
+#[tokio::test]
+async fn a_worker_that_lost_its_lease_leaves_the_ref_to_its_new_holder() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "wlost").await.unwrap();
+    let store = StatusStore::new(set.clone());
+    let registry = test_registry(&services, &set).await.unwrap();
+    let repo = TestRepo::new();
+    write_files(&repo, 800, "v1");
+    let head = repo.commit("many files");
+    trawl_tests::register(&registry, &spec("lost-lease", &repo))
+        .await
+        .unwrap();
+    let config = queue_config(&set, 5);
+    let queue = queue(&services, config.clone()).await;
+    queue.init().await.unwrap();
+    let the_ref = repo_ref("lost-lease");
+    queue.enqueue(std::slice::from_ref(&the_ref)).await.unwrap();
+    let owner = format!(
+        "trawl:{}q:{{s{}}}:owner",
+        config.namespace,
+        the_ref.shard(config.shards)
+    );
+    let mut conn = trawl_tests::redis(&services.redis).await.unwrap();
+
+    let worker = start(&queue, indexer(&services, &set).await, 1);
+    // Mid-run: leased, and documents being written.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let leased_to: Option<String> = redis::cmd("HGET")
+            .arg(&owner)
+            .arg(the_ref.encode())
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let started = store
+            .get(&RepoId::new("lost-lease").unwrap())
+            .await
+            .unwrap()
+            .is_some_and(|s| s.checkpoint.is_some());
+        if leased_to.is_some() && started {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker never got going");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The new holder's claim: its token, and a lease of its own (a minute).
+    let leased = owner.replace(":owner", ":leased");
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 60_000;
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("HSET")
+        .arg(&owner)
+        .arg(the_ref.encode())
+        .arg("new-holder")
+        .ignore()
+        .cmd("ZADD")
+        .arg(&leased)
+        .arg("XX")
+        .arg(until)
+        .arg(the_ref.encode())
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while last_indexed(&store, "lost-lease").await.is_none() {
+        assert!(Instant::now() < deadline, "the run never finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Give the worker time to try its acknowledgement.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats = worker.stop().await;
+    assert_eq!(
+        (stats.processed, stats.lease_lost, stats.failed),
+        (0, 1, 0),
+        "{stats:?}"
+    );
+    assert_eq!(last_indexed(&store, "lost-lease").await, Some(head));
+    assert_exact(&set, "lost-lease", &repo).await;
+    // Still leased, to its new holder, who settles it.
+    let status = queue.status().await.unwrap();
+    assert_eq!((status.pending, status.leased), (0, 1), "{status:?}");
+    let held = trawl_indexer::Claimed {
+        queue_ref: the_ref.clone(),
+        member: the_ref.encode(),
+        shard: the_ref.shard(config.shards),
+        attempts: 0,
+    };
+    assert_eq!(queue.ack(&[held], "new-holder").await.unwrap(), 1);
+    let status = queue.status().await.unwrap();
+    assert_eq!((status.pending, status.leased), (0, 0), "{status:?}");
 }

@@ -10,82 +10,46 @@
 //! - `leased`   sorted set, member = ref, score = lease deadline (ms), and `owner` hash
 //!   ref → worker token: a claimed ref is invisible to other claims until acknowledged,
 //!   failed, released or expired. A ref pushed again while leased goes to `pending` and
-//!   stays there until the lease ends, so the acknowledgement of the older push cannot
-//!   remove it and no two workers hold the same ref;
+//!   stays there until the lease ends, so the end of the older attempt — acknowledged,
+//!   failed (even for the last time), released or expired — cannot remove it, and no two
+//!   workers hold the same ref;
 //! - `delayed`  sorted set, score = when a failed ref may run again (backoff); a ref
-//!   pushed again meanwhile stays there (one entry per ref) and rejoins `pending` then;
+//!   pushed again meanwhile stays there (one entry per ref, its count starting over) and
+//!   rejoins `pending` then;
 //! - `attempts` hash ref → failed attempts; `dead` sorted set (score = time) and
 //!   `dead_error` hash ref → last error, for refs over the attempt budget.
+//!
+//! A push is new work: it always starts a fresh attempt count, takes a ref out of the
+//! dead letters, and survives whatever ends an attempt that was running when it came.
+//! The scripts (one file each beside this one) say case by case how.
 //!
 //! Workers drain all [`MAX_SHARDS`] shards whatever the configured count, so lowering the
 //! count strands nothing. A paused queue hands out nothing; pushes still accumulate.
 
+mod inspect;
+mod queue_ref;
+
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use serde::{Deserialize, Serialize};
 
 use trawl_registry::RepoId;
+
+pub use inspect::{DeadRef, Persistence, QueueStatus, ShardStatus};
+pub use queue_ref::QueueRef;
 
 /// Shards a queue can have; workers always drain this many.
 pub const MAX_SHARDS: u16 = 16;
 
-/// Something that changed and must be (re)indexed.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum QueueRef {
-    /// A repository's ref moved: bring its documents to the new head.
-    Repo(RepoId),
-}
+/// Refs one claim hands out at most, and refs one script call handles at most (larger
+/// pushes, acknowledgements, releases and heartbeats are split): one script never holds
+/// Redis for long.
+pub const MAX_CLAIM: usize = 1000;
 
-impl QueueRef {
-    /// The member stored in Redis, e.g. `repo:acme-api`.
-    pub fn encode(&self) -> String {
-        match self {
-            QueueRef::Repo(id) => format!("repo:{id}"),
-        }
-    }
-
-    /// Parses a stored member.
-    pub fn decode(member: &str) -> Result<QueueRef, QueueError> {
-        match member.split_once(':') {
-            Some(("repo", id)) => RepoId::new(id)
-                .map(QueueRef::Repo)
-                .map_err(|_| QueueError::BadRef(member.to_string())),
-            _ => Err(QueueError::BadRef(member.to_string())),
-        }
-    }
-
-    /// The shard of this ref among `shards` (a stable FNV-1a hash).
-    pub fn shard(&self, shards: u16) -> u16 {
-        let mut hash: u32 = 0x811c_9dc5;
-        for b in self.encode().bytes() {
-            hash ^= u32::from(b);
-            hash = hash.wrapping_mul(0x0100_0193);
-        }
-        (hash % u32::from(shards.clamp(1, MAX_SHARDS))) as u16
-    }
-}
-
-impl fmt::Display for QueueRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.encode())
-    }
-}
-
-impl TryFrom<String> for QueueRef {
-    type Error = QueueError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        QueueRef::decode(&value)
-    }
-}
-
-impl From<QueueRef> for String {
-    fn from(r: QueueRef) -> String {
-        r.encode()
-    }
-}
+/// Bytes of a failure's error kept with a dead letter (the start of it).
+pub const MAX_ERROR_BYTES: usize = 4096;
 
 /// Queue failures.
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +71,7 @@ pub struct QueueConfig {
     pub shards: u16,
     /// How long a claim is valid without a heartbeat.
     pub lease: Duration,
-    /// Failed attempts before a ref is dead-lettered.
+    /// Failed attempts before a ref is dead-lettered (0 counts as 1).
     pub max_attempts: u32,
     /// Backoff after the first failure; doubles per attempt, up to `max_backoff`.
     pub base_backoff: Duration,
@@ -148,231 +112,35 @@ pub struct Claimed {
     pub attempts: u32,
 }
 
-/// Per-shard counts for `queue status`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ShardStatus {
-    pub shard: u16,
-    pub pending: u64,
-    pub leased: u64,
-    pub delayed: u64,
-    pub dead: u64,
-    /// Age of the oldest unfinished entry (pending, delayed or leased; from its first
-    /// push), ms.
-    pub oldest_ms: Option<u64>,
+/// What [`Queue::fail`] did with a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOutcome {
+    /// The token no longer held the lease (it expired and was claimed again): nothing
+    /// was recorded; whoever holds the ref now settles it.
+    NotHeld,
+    /// It runs again after a backoff (with a fresh count if a newer push waited).
+    Retrying,
+    /// The attempt budget is spent: dead-lettered, with the error.
+    Dead,
+    /// The attempt budget is spent, but the ref was pushed again while this attempt ran:
+    /// that push is new work, in line with a fresh count; nothing was dead-lettered.
+    Superseded,
 }
 
-/// The whole queue's state.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct QueueStatus {
-    pub paused: bool,
-    pub shards: Vec<ShardStatus>,
-    pub pending: u64,
-    pub leased: u64,
-    pub delayed: u64,
-    pub dead: u64,
-    pub oldest_ms: Option<u64>,
-    /// Refs acknowledged in the last full minute and the current one.
-    pub processed_last_minute: u64,
-    pub processed_this_minute: u64,
-    /// Whether Redis persists data (AOF or RDB snapshots); without it a restart loses
-    /// the queue.
-    pub persistence: Persistence,
-    /// `false` when the queue's marker key vanished: Redis lost its data since the queue
-    /// was created (a restart without persistence, a flush).
-    pub intact: bool,
+impl FailOutcome {
+    /// Whether the ref went to the dead letters.
+    pub fn is_dead(self) -> bool {
+        self == FailOutcome::Dead
+    }
 }
 
-/// What Redis does to survive a restart.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Persistence {
-    pub aof: bool,
-    pub rdb: bool,
-}
-
-/// A dead-lettered ref.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DeadRef {
-    pub member: String,
-    pub shard: u16,
-    pub attempts: u32,
-    pub error: String,
-    pub dead_since_ms: u64,
-}
-
-const ENQUEUE: &str = r#"
--- KEYS: pending since seq delayed ; ARGV: now member...
-local now = tonumber(ARGV[1])
-local added = 0
-for i = 2, #ARGV do
-  local m = ARGV[i]
-  -- A ref in backoff is already in line: its retry indexes the newest state.
-  if redis.call('ZSCORE', KEYS[1], m) == false and redis.call('ZSCORE', KEYS[4], m) == false then
-    local seq = redis.call('INCR', KEYS[3])
-    redis.call('ZADD', KEYS[1], seq, m)
-    added = added + 1
-  end
-  redis.call('ZADD', KEYS[2], 'NX', now, m)
-end
-return added
-"#;
-
-const CLAIM: &str = r#"
--- KEYS: pending leased owner delayed attempts seq paused
--- ARGV: now n token deadline
-local now = tonumber(ARGV[1])
-local n = tonumber(ARGV[2])
-local token = ARGV[3]
-local deadline = tonumber(ARGV[4])
--- Expired leases go back to pending (a crashed worker's refs).
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
-for _, m in ipairs(expired) do
-  redis.call('ZREM', KEYS[2], m)
-  redis.call('HDEL', KEYS[3], m)
-  if redis.call('ZSCORE', KEYS[1], m) == false then
-    redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[6]), m)
-  end
-end
--- Backoff over: due refs rejoin pending.
-local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
-for _, m in ipairs(due) do
-  redis.call('ZREM', KEYS[4], m)
-  if redis.call('ZSCORE', KEYS[1], m) == false then
-    redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[6]), m)
-  end
-end
-if redis.call('EXISTS', KEYS[7]) == 1 then
-  return {}
-end
-local out = {}
-local skipped = 0
-while #out < 2 * n do
-  local want = n - #out / 2
-  local batch = redis.call('ZRANGE', KEYS[1], skipped, skipped + want - 1)
-  if #batch == 0 then break end
-  for _, m in ipairs(batch) do
-    -- A ref still leased (pushed again while being processed) waits for its lease to end.
-    if redis.call('ZSCORE', KEYS[2], m) == false then
-      redis.call('ZREM', KEYS[1], m)
-      redis.call('ZADD', KEYS[2], deadline, m)
-      redis.call('HSET', KEYS[3], m, token)
-      local a = redis.call('HGET', KEYS[5], m)
-      table.insert(out, m)
-      table.insert(out, a or '0')
-    else
-      skipped = skipped + 1
-    end
-  end
-  if skipped > 10000 then break end
-end
-return out
-"#;
-
-const ACK: &str = r#"
--- KEYS: leased owner attempts since processed ; ARGV: token ttl member...
-local done = 0
-for i = 3, #ARGV do
-  local m = ARGV[i]
-  if redis.call('HGET', KEYS[2], m) == ARGV[1] then
-    redis.call('ZREM', KEYS[1], m)
-    redis.call('HDEL', KEYS[2], m)
-    redis.call('HDEL', KEYS[3], m)
-    done = done + 1
-  end
-end
-if done > 0 then
-  redis.call('INCRBY', KEYS[5], done)
-  redis.call('EXPIRE', KEYS[5], tonumber(ARGV[2]))
-end
-return done
-"#;
-
-/// Drops the `since` entry of refs no longer waiting anywhere (after ack / dead).
-const FORGET_SINCE: &str = r#"
--- KEYS: since pending leased delayed ; ARGV: member...
-for i = 1, #ARGV do
-  local m = ARGV[i]
-  if redis.call('ZSCORE', KEYS[2], m) == false and redis.call('ZSCORE', KEYS[3], m) == false
-     and redis.call('ZSCORE', KEYS[4], m) == false then
-    redis.call('ZREM', KEYS[1], m)
-  end
-end
-return 1
-"#;
-
-const FAIL: &str = r#"
--- KEYS: leased owner attempts delayed dead dead_error pending since
--- ARGV: token member now max_attempts retry_at error
-local m = ARGV[2]
-if redis.call('HGET', KEYS[2], m) ~= ARGV[1] then
-  return -1
-end
-redis.call('ZREM', KEYS[1], m)
-redis.call('HDEL', KEYS[2], m)
-local attempts = redis.call('HINCRBY', KEYS[3], m, 1)
-if attempts >= tonumber(ARGV[4]) then
-  redis.call('ZADD', KEYS[5], tonumber(ARGV[3]), m)
-  redis.call('HSET', KEYS[6], m, ARGV[6])
-  -- Dead: it waits nowhere any more (not in line, not in backoff, not in the queue age).
-  redis.call('ZREM', KEYS[7], m)
-  redis.call('ZREM', KEYS[4], m)
-  redis.call('ZREM', KEYS[8], m)
-  return 1
-end
-if redis.call('ZSCORE', KEYS[7], m) == false then
-  redis.call('ZADD', KEYS[4], tonumber(ARGV[5]), m)
-end
-return 0
-"#;
-
-const RELEASE: &str = r#"
--- KEYS: leased owner pending seq ; ARGV: token member...
--- Last member first, so that each goes in front of the next and the batch keeps its order.
-local n = 0
-for i = #ARGV, 2, -1 do
-  local m = ARGV[i]
-  if redis.call('HGET', KEYS[2], m) == ARGV[1] then
-    redis.call('ZREM', KEYS[1], m)
-    redis.call('HDEL', KEYS[2], m)
-    if redis.call('ZSCORE', KEYS[3], m) == false then
-      -- Back at the front: it was next before it was claimed.
-      local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-      local score = 0
-      if #first > 0 then score = tonumber(first[2]) - 1 else score = redis.call('INCR', KEYS[4]) end
-      redis.call('ZADD', KEYS[3], score, m)
-    end
-    n = n + 1
-  end
-end
-return n
-"#;
-
-const EXTEND: &str = r#"
--- KEYS: leased owner ; ARGV: token deadline member...
-local n = 0
-for i = 3, #ARGV do
-  local m = ARGV[i]
-  if redis.call('HGET', KEYS[2], m) == ARGV[1] then
-    redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[2]), m)
-    n = n + 1
-  end
-end
-return n
-"#;
-
-const RETRY_DEAD: &str = r#"
--- KEYS: dead dead_error attempts pending seq since ; ARGV: now
-local dead = redis.call('ZRANGE', KEYS[1], 0, -1)
-for _, m in ipairs(dead) do
-  redis.call('ZREM', KEYS[1], m)
-  redis.call('HDEL', KEYS[2], m)
-  redis.call('HDEL', KEYS[3], m)
-  if redis.call('ZSCORE', KEYS[4], m) == false then
-    redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[5]), m)
-  end
-  redis.call('ZADD', KEYS[6], 'NX', tonumber(ARGV[1]), m)
-end
-return #dead
-"#;
+const ENQUEUE: &str = include_str!("queue/enqueue.lua");
+const CLAIM: &str = include_str!("queue/claim.lua");
+const ACK: &str = include_str!("queue/ack.lua");
+const FAIL: &str = include_str!("queue/fail.lua");
+const RELEASE: &str = include_str!("queue/release.lua");
+const EXTEND: &str = include_str!("queue/extend.lua");
+const RETRY_DEAD: &str = include_str!("queue/retry_dead.lua");
 
 /// The queue, in one Redis (or Redis Cluster: every script stays in one shard's slot).
 #[derive(Clone)]
@@ -420,29 +188,21 @@ impl Queue {
 
     /// Creates the queue's marker (once); its disappearance later means Redis lost data.
     pub async fn init(&self) -> Result<(), QueueError> {
-        let _: bool = redis::cmd("SET")
+        let _: Option<String> = redis::cmd("SET")
             .arg(self.global("marker"))
             .arg(now_ms())
             .arg("NX")
-            .query_async::<Option<String>>(&mut self.conn())
-            .await
-            .map(|r| r.is_some())?;
+            .query_async(&mut self.conn())
+            .await?;
         Ok(())
     }
 
-    /// Whether the marker written by [`Queue::init`] is still there.
-    pub async fn intact(&self) -> Result<bool, QueueError> {
-        let exists: bool = redis::cmd("EXISTS")
-            .arg(self.global("marker"))
-            .query_async(&mut self.conn())
-            .await?;
-        Ok(exists)
-    }
-
-    /// Adds refs; a ref already waiting keeps its place (one entry per ref). Returns how
-    /// many were new.
+    /// Pushes refs: each is new work. A ref already waiting keeps its one entry and its
+    /// place, one in backoff stays there, a dead one returns to the line, one being
+    /// processed gets an entry that waits for that attempt to end; in every case its
+    /// attempt count starts over. Returns how many got a new entry in line.
     pub async fn enqueue(&self, refs: &[QueueRef]) -> Result<u64, QueueError> {
-        let mut by_shard: std::collections::BTreeMap<u16, Vec<String>> = Default::default();
+        let mut by_shard: BTreeMap<u16, Vec<String>> = BTreeMap::new();
         for r in refs {
             by_shard
                 .entry(r.shard(self.config.shards))
@@ -452,12 +212,16 @@ impl Queue {
         let script = redis::Script::new(ENQUEUE);
         let mut added = 0u64;
         let now = now_ms();
-        for (shard, members) in by_shard {
+        for (shard, members) in batches(by_shard) {
             let mut invocation = script.key(self.key(shard, "pending"));
             invocation
                 .key(self.key(shard, "since"))
                 .key(self.key(shard, "seq"))
                 .key(self.key(shard, "delayed"))
+                .key(self.key(shard, "leased"))
+                .key(self.key(shard, "attempts"))
+                .key(self.key(shard, "dead"))
+                .key(self.key(shard, "dead_error"))
                 .arg(now);
             for m in &members {
                 invocation.arg(m);
@@ -468,8 +232,9 @@ impl Queue {
         Ok(added)
     }
 
-    /// Claims up to `n` refs from `shard` for `token` (a worker's unique id), after
-    /// returning expired leases and due retries to pending. Nothing while paused.
+    /// Claims up to `n` refs (at most [`MAX_CLAIM`]) from `shard` for `token` (a worker's
+    /// unique id), after returning expired leases and due retries to the line. Nothing
+    /// while paused.
     pub async fn claim(
         &self,
         shard: u16,
@@ -487,7 +252,7 @@ impl Queue {
             .key(self.key(shard, "seq"))
             .key(self.key(shard, "paused"))
             .arg(now)
-            .arg(n.max(1))
+            .arg(n.clamp(1, MAX_CLAIM))
             .arg(token)
             .arg(deadline)
             .invoke_async(&mut self.conn())
@@ -512,7 +277,7 @@ impl Queue {
                         shard,
                         attempts,
                     };
-                    self.dead_letter(&placeholder, token, &e.to_string())
+                    self.fail_with(&placeholder, token, &e.to_string(), 0, now_ms())
                         .await?;
                 }
             }
@@ -520,10 +285,11 @@ impl Queue {
         Ok(claimed)
     }
 
-    /// Acknowledges processed refs (only those `token` still holds).
+    /// Acknowledges processed refs (only those `token` still holds); returns how many.
+    /// One that was pushed again meanwhile stays in line, with a fresh count.
     pub async fn ack(&self, claimed: &[Claimed], token: &str) -> Result<u64, QueueError> {
         let mut done = 0;
-        for (shard, members) in group(claimed) {
+        for (shard, members) in batches(group(claimed)) {
             let minute = now_ms() / 60_000;
             let script = redis::Script::new(ACK);
             let mut invocation = script.key(self.key(shard, "leased"));
@@ -532,6 +298,8 @@ impl Queue {
                 .key(self.key(shard, "attempts"))
                 .key(self.key(shard, "since"))
                 .key(self.key(shard, &format!("processed:{minute}")))
+                .key(self.key(shard, "pending"))
+                .key(self.key(shard, "delayed"))
                 .arg(token)
                 .arg(3 * 3600);
             for m in &members {
@@ -539,45 +307,22 @@ impl Queue {
             }
             let n: u64 = invocation.invoke_async(&mut self.conn()).await?;
             done += n;
-            self.forget_since(shard, &members).await?;
         }
         Ok(done)
     }
 
-    async fn forget_since(&self, shard: u16, members: &[String]) -> Result<(), QueueError> {
-        let script = redis::Script::new(FORGET_SINCE);
-        let mut invocation = script.key(self.key(shard, "since"));
-        invocation
-            .key(self.key(shard, "pending"))
-            .key(self.key(shard, "leased"))
-            .key(self.key(shard, "delayed"));
-        for m in members {
-            invocation.arg(m);
-        }
-        let _: i64 = invocation.invoke_async(&mut self.conn()).await?;
-        Ok(())
-    }
-
     /// Records a failed attempt: retried after a backoff, or dead-lettered once the
-    /// budget is spent. Returns `true` when it was dead-lettered.
+    /// budget is spent — unless the ref was pushed again while the attempt ran: that
+    /// push is new work and runs with a fresh count (see [`FailOutcome`]).
     pub async fn fail(
         &self,
         claimed: &Claimed,
         token: &str,
         error: &str,
-    ) -> Result<bool, QueueError> {
+    ) -> Result<FailOutcome, QueueError> {
         let retry_at = now_ms() + self.config.backoff(claimed.attempts + 1).as_millis() as u64;
         self.fail_with(claimed, token, error, self.config.max_attempts, retry_at)
             .await
-    }
-
-    async fn dead_letter(
-        &self,
-        claimed: &Claimed,
-        token: &str,
-        error: &str,
-    ) -> Result<bool, QueueError> {
-        self.fail_with(claimed, token, error, 0, now_ms()).await
     }
 
     async fn fail_with(
@@ -587,7 +332,7 @@ impl Queue {
         error: &str,
         max_attempts: u32,
         retry_at: u64,
-    ) -> Result<bool, QueueError> {
+    ) -> Result<FailOutcome, QueueError> {
         let shard = claimed.shard;
         let outcome: i64 = redis::Script::new(FAIL)
             .key(self.key(shard, "leased"))
@@ -603,26 +348,43 @@ impl Queue {
             .arg(now_ms())
             .arg(max_attempts)
             .arg(retry_at)
-            .arg(error)
+            .arg(bounded_error(error))
             .invoke_async(&mut self.conn())
             .await?;
-        if outcome == 1 {
-            tracing::error!(r#ref = %claimed.member, error, "dead-lettered after its attempt budget; `queue retry-dead` replays it");
+        let outcome = match outcome {
+            0 => FailOutcome::Retrying,
+            1 => FailOutcome::Dead,
+            2 => FailOutcome::Superseded,
+            _ => FailOutcome::NotHeld,
+        };
+        match outcome {
+            FailOutcome::Dead => tracing::error!(
+                r#ref = %claimed.member, error,
+                "dead-lettered after its attempt budget; `queue retry-dead` replays it"
+            ),
+            FailOutcome::Superseded => tracing::error!(
+                r#ref = %claimed.member, error,
+                "failed its last attempt, but it was pushed again meanwhile: the newer push runs with a fresh attempt budget"
+            ),
+            FailOutcome::Retrying | FailOutcome::NotHeld => {}
         }
-        Ok(outcome == 1)
+        Ok(outcome)
     }
 
     /// Gives refs back without counting an attempt (shutdown, or a repository locked by
-    /// another indexer): they are next in line again.
+    /// another indexer): they are next in line again. One pushed again meanwhile keeps
+    /// the place of that push, with a fresh count.
     pub async fn release(&self, claimed: &[Claimed], token: &str) -> Result<u64, QueueError> {
         let mut n = 0;
-        for (shard, members) in group(claimed) {
+        // Last batch first: each goes in front of the next, so the refs keep their order.
+        for (shard, members) in batches(group(claimed)).into_iter().rev() {
             let script = redis::Script::new(RELEASE);
             let mut invocation = script.key(self.key(shard, "leased"));
             invocation
                 .key(self.key(shard, "owner"))
                 .key(self.key(shard, "pending"))
                 .key(self.key(shard, "seq"))
+                .key(self.key(shard, "attempts"))
                 .arg(token);
             for m in &members {
                 invocation.arg(m);
@@ -634,11 +396,11 @@ impl Queue {
     }
 
     /// Extends the leases `token` holds on `claimed` by a full lease; returns how many
-    /// were still held (a lost one expired and may be processed elsewhere).
+    /// were still held (a lost one expired and was claimed again, maybe elsewhere).
     pub async fn heartbeat(&self, claimed: &[Claimed], token: &str) -> Result<u64, QueueError> {
         let deadline = now_ms() + self.config.lease.as_millis() as u64;
         let mut n = 0;
-        for (shard, members) in group(claimed) {
+        for (shard, members) in batches(group(claimed)) {
             let script = redis::Script::new(EXTEND);
             let mut invocation = script.key(self.key(shard, "leased"));
             invocation
@@ -686,144 +448,65 @@ impl Queue {
         Ok(flags.into_iter().any(|f| f))
     }
 
-    /// Every dead-lettered ref with its last error.
-    pub async fn dead(&self) -> Result<Vec<DeadRef>, QueueError> {
-        let mut out = Vec::new();
-        for shard in 0..MAX_SHARDS {
-            let entries: Vec<(String, f64)> = redis::cmd("ZRANGE")
-                .arg(self.key(shard, "dead"))
-                .arg(0)
-                .arg(-1)
-                .arg("WITHSCORES")
-                .query_async(&mut self.conn())
-                .await?;
-            for (member, since) in entries {
-                let error: Option<String> = redis::cmd("HGET")
-                    .arg(self.key(shard, "dead_error"))
-                    .arg(&member)
-                    .query_async(&mut self.conn())
-                    .await?;
-                let attempts: Option<u32> = redis::cmd("HGET")
-                    .arg(self.key(shard, "attempts"))
-                    .arg(&member)
-                    .query_async(&mut self.conn())
-                    .await?;
-                out.push(DeadRef {
-                    member,
-                    shard,
-                    attempts: attempts.unwrap_or(0),
-                    error: error.unwrap_or_default(),
-                    dead_since_ms: since as u64,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    /// Puts every dead-lettered ref back in line with a fresh attempt budget.
+    /// Puts every dead-lettered ref back in line with a fresh attempt budget (the full
+    /// `max_attempts` again); returns how many.
     pub async fn retry_dead(&self) -> Result<u64, QueueError> {
+        const PAGE: u64 = 1000;
         let mut n = 0;
         for shard in 0..MAX_SHARDS {
-            let moved: u64 = redis::Script::new(RETRY_DEAD)
-                .key(self.key(shard, "dead"))
-                .key(self.key(shard, "dead_error"))
-                .key(self.key(shard, "attempts"))
-                .key(self.key(shard, "pending"))
-                .key(self.key(shard, "seq"))
-                .key(self.key(shard, "since"))
-                .arg(now_ms())
-                .invoke_async(&mut self.conn())
-                .await?;
-            n += moved;
+            loop {
+                let moved: u64 = redis::Script::new(RETRY_DEAD)
+                    .key(self.key(shard, "dead"))
+                    .key(self.key(shard, "dead_error"))
+                    .key(self.key(shard, "attempts"))
+                    .key(self.key(shard, "pending"))
+                    .key(self.key(shard, "seq"))
+                    .key(self.key(shard, "since"))
+                    .arg(now_ms())
+                    .arg(PAGE)
+                    .invoke_async(&mut self.conn())
+                    .await?;
+                n += moved;
+                if moved < PAGE {
+                    break;
+                }
+            }
         }
         Ok(n)
     }
-
-    /// Depths per shard, age of the oldest entry, throughput, persistence, integrity.
-    pub async fn status(&self) -> Result<QueueStatus, QueueError> {
-        let now = now_ms();
-        let minute = now / 60_000;
-        let mut status = QueueStatus {
-            paused: self.is_paused().await?,
-            intact: self.intact().await?,
-            ..QueueStatus::default()
-        };
-        for shard in 0..MAX_SHARDS {
-            let mut pipe = redis::pipe();
-            pipe.zcard(self.key(shard, "pending"))
-                .zcard(self.key(shard, "leased"))
-                .zcard(self.key(shard, "delayed"))
-                .zcard(self.key(shard, "dead"))
-                .cmd("ZRANGE")
-                .arg(self.key(shard, "since"))
-                .arg(0)
-                .arg(0)
-                .arg("WITHSCORES")
-                .get(self.key(shard, &format!("processed:{}", minute - 1)))
-                .get(self.key(shard, &format!("processed:{minute}")));
-            #[allow(clippy::type_complexity)]
-            let (pending, leased, delayed, dead, oldest, last, this): (
-                u64,
-                u64,
-                u64,
-                u64,
-                Vec<(String, f64)>,
-                Option<u64>,
-                Option<u64>,
-            ) = pipe.query_async(&mut self.conn()).await?;
-            let oldest_ms = oldest.first().map(|(_, t)| now.saturating_sub(*t as u64));
-            status.pending += pending;
-            status.leased += leased;
-            status.delayed += delayed;
-            status.dead += dead;
-            status.processed_last_minute += last.unwrap_or(0);
-            status.processed_this_minute += this.unwrap_or(0);
-            status.oldest_ms = match (status.oldest_ms, oldest_ms) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
-            if shard < self.config.shards || pending + leased + delayed + dead > 0 {
-                status.shards.push(ShardStatus {
-                    shard,
-                    pending,
-                    leased,
-                    delayed,
-                    dead,
-                    oldest_ms,
-                });
-            }
-        }
-        status.persistence = self.persistence().await?;
-        Ok(status)
-    }
-
-    /// Whether Redis persists (AOF on, or RDB save points configured).
-    pub async fn persistence(&self) -> Result<Persistence, QueueError> {
-        let aof: Vec<String> = redis::cmd("CONFIG")
-            .arg("GET")
-            .arg("appendonly")
-            .query_async(&mut self.conn())
-            .await
-            .unwrap_or_default();
-        let save: Vec<String> = redis::cmd("CONFIG")
-            .arg("GET")
-            .arg("save")
-            .query_async(&mut self.conn())
-            .await
-            .unwrap_or_default();
-        Ok(Persistence {
-            aof: aof.get(1).is_some_and(|v| v == "yes"),
-            rdb: save.get(1).is_some_and(|v| !v.trim().is_empty()),
-        })
-    }
 }
 
-fn group(claimed: &[Claimed]) -> std::collections::BTreeMap<u16, Vec<String>> {
-    let mut by_shard: std::collections::BTreeMap<u16, Vec<String>> = Default::default();
+fn group(claimed: &[Claimed]) -> BTreeMap<u16, Vec<String>> {
+    let mut by_shard: BTreeMap<u16, Vec<String>> = BTreeMap::new();
     for c in claimed {
         by_shard.entry(c.shard).or_default().push(c.member.clone());
     }
     by_shard
+}
+
+/// Members per shard, in runs of at most [`MAX_CLAIM`] (one script call each), in order.
+fn batches(by_shard: BTreeMap<u16, Vec<String>>) -> Vec<(u16, Vec<String>)> {
+    let mut out = Vec::new();
+    for (shard, members) in by_shard {
+        for run in members.chunks(MAX_CLAIM) {
+            out.push((shard, run.to_vec()));
+        }
+    }
+    out
+}
+
+/// The start of `error`, at most [`MAX_ERROR_BYTES`], cut on a character boundary and
+/// saying how much was cut: a dead letter keeps what explains the failure without
+/// letting one huge message fill Redis.
+fn bounded_error(error: &str) -> String {
+    if error.len() <= MAX_ERROR_BYTES {
+        return error.to_owned();
+    }
+    let mut end = MAX_ERROR_BYTES;
+    while !error.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} … ({} more bytes cut)", &error[..end], error.len() - end)
 }
 
 #[cfg(test)]
@@ -831,29 +514,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refs_round_trip_and_shard_stably() {
-        let r = QueueRef::Repo(RepoId::new("acme-api").unwrap());
-        assert_eq!(r.encode(), "repo:acme-api");
-        assert_eq!(QueueRef::decode("repo:acme-api").unwrap(), r);
-        assert!(QueueRef::decode("blob:x").is_err());
-        assert!(QueueRef::decode("repo:Bad Id").is_err());
-        assert_eq!(r.shard(16), r.shard(16));
-        assert!(r.shard(4) < 4);
-        assert_eq!(r.shard(1), 0);
-        // Spread: 1000 repos over 16 shards, none empty.
-        let mut counts = [0u32; 16];
-        for i in 0..1000 {
-            counts[QueueRef::Repo(RepoId::new(format!("r{i}")).unwrap()).shard(16) as usize] += 1;
-        }
-        assert!(counts.iter().all(|&c| c > 30), "{counts:?}");
-    }
-
-    #[test]
     fn backoff_doubles_up_to_a_cap() {
         let c = QueueConfig::default();
+        assert_eq!(c.backoff(0), Duration::from_secs(2));
         assert_eq!(c.backoff(1), Duration::from_secs(2));
         assert_eq!(c.backoff(2), Duration::from_secs(4));
         assert_eq!(c.backoff(3), Duration::from_secs(8));
         assert_eq!(c.backoff(30), Duration::from_secs(300));
+        assert_eq!(c.backoff(u32::MAX), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn large_calls_are_split_in_order() {
+        let members: Vec<String> = (0..2 * MAX_CLAIM + 1)
+            .map(|i| format!("repo:r{i}"))
+            .collect();
+        let split = batches(BTreeMap::from([
+            (3, members.clone()),
+            (1, vec!["repo:a".into()]),
+        ]));
+        let sizes: Vec<(u16, usize)> = split.iter().map(|(s, m)| (*s, m.len())).collect();
+        assert_eq!(
+            sizes,
+            [(1, 1), (3, MAX_CLAIM), (3, MAX_CLAIM), (3, 1)],
+            "shard by shard, at most MAX_CLAIM each"
+        );
+        let rejoined: Vec<String> = split.into_iter().skip(1).flat_map(|(_, m)| m).collect();
+        assert_eq!(rejoined, members);
+        assert!(batches(BTreeMap::new()).is_empty());
+    }
+
+    /// Redis Cluster runs a script only if every key it touches was passed in KEYS (and
+    /// all of those share a slot: the shard's hash tag, see `Queue::key`).
+    #[test]
+    fn scripts_touch_only_the_keys_they_are_given() {
+        for script in [ENQUEUE, CLAIM, ACK, FAIL, RELEASE, EXTEND, RETRY_DEAD] {
+            let calls: Vec<&str> = script.split("redis.call(").skip(1).collect();
+            assert!(!calls.is_empty());
+            for call in calls {
+                let (_command, rest) = call.split_once(", ").expect("a command with a key");
+                assert!(rest.starts_with("KEYS["), "a key not from KEYS: {call:.60}");
+            }
+        }
+    }
+
+    #[test]
+    fn errors_are_cut_on_a_character_boundary() {
+        assert_eq!(bounded_error(""), "");
+        assert_eq!(bounded_error("short"), "short");
+        let huge = "é".repeat(MAX_ERROR_BYTES);
+        let cut = bounded_error(&huge);
+        assert!(cut.len() < MAX_ERROR_BYTES + 40, "{}", cut.len());
+        assert!(cut.starts_with("éé"));
+        assert!(cut.ends_with(&format!("({} more bytes cut)", MAX_ERROR_BYTES)));
     }
 }

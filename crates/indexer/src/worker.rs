@@ -1,6 +1,16 @@
 //! Workers drain the update queue: claim refs under a lease, index, acknowledge; retry
 //! failures with backoff; give leases back on shutdown. Several workers (on one or many
 //! machines) share one queue; the per-repository lock keeps two off the same repository.
+//!
+//! A lease can be lost while its ref is processed (the heartbeat could not reach Redis
+//! for a whole lease, or the process stalled): another claim then takes the ref back and
+//! may hand it to another worker. The first worker still finishes its run — the
+//! repository lock, not the lease, decides who may write (a worker handed the ref
+//! meanwhile finds the repository locked and gives the ref back, no attempt counted, until
+//! that run ends), and a run that lost the lock stops before it touches the repository's
+//! status — and its acknowledgement or failure then changes nothing (counted as
+//! `lease_lost`): the ref is settled by whoever holds it now, which indexes the head again
+//! (usually finding it up to date). At least once, never lost.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +22,7 @@ use tokio::sync::{Mutex, Semaphore, watch};
 
 use crate::indexing::{IndexError, IndexProgress, RepoIndexer};
 use crate::lock::LockError;
-use crate::queue::{Claimed, MAX_SHARDS, Queue, QueueError, QueueRef};
+use crate::queue::{Claimed, FailOutcome, MAX_SHARDS, Queue, QueueError, QueueRef};
 
 /// How a worker claims and processes.
 #[derive(Clone, Debug)]
@@ -43,6 +53,9 @@ pub struct WorkerStats {
     pub dead_lettered: u64,
     /// Given back without an attempt counted (shutdown, repository locked elsewhere).
     pub released: u64,
+    /// Refs whose lease was lost before they were settled: their acknowledgement or
+    /// failure changed nothing; the worker that holds them now settles them.
+    pub lease_lost: u64,
     /// Times the queue's marker was missing: Redis lost data (restart without persistence).
     pub data_loss_detected: u64,
     /// Refs of repositories that are not registered, acknowledged without indexing.
@@ -55,6 +68,7 @@ struct Counters {
     failed: AtomicU64,
     dead: AtomicU64,
     released: AtomicU64,
+    lease_lost: AtomicU64,
     data_loss: AtomicU64,
     unregistered: AtomicU64,
 }
@@ -98,6 +112,7 @@ impl Worker {
             failed: c.failed.load(Ordering::Relaxed),
             dead_lettered: c.dead.load(Ordering::Relaxed),
             released: c.released.load(Ordering::Relaxed),
+            lease_lost: c.lease_lost.load(Ordering::Relaxed),
             data_loss_detected: c.data_loss.load(Ordering::Relaxed),
             unregistered: c.unregistered.load(Ordering::Relaxed),
         }
@@ -233,7 +248,7 @@ impl Worker {
                     Ok(n) if (n as usize) < held.len() => tracing::warn!(
                         held = held.len(),
                         extended = n,
-                        "some leases were lost (expired); another worker may redo that work"
+                        "some leases were lost (expired and claimed again): their runs go on under the repository lock, and whoever holds the refs now settles them"
                     ),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "cannot extend leases; retrying"),
@@ -275,9 +290,10 @@ async fn process(
     let settle = match run_ref(indexer, &c.queue_ref).await {
         Outcome::Done => queue.ack(std::slice::from_ref(c), token).await.map(|n| {
             if n == 0 {
-                // The lease was lost (expired) while working: the ref went back and will be
-                // processed again — harmless, indexing is idempotent.
-                tracing::warn!(r#ref = %c.member, "lease lost before the acknowledgement");
+                // The lease was lost while working: the ref was claimed again and is
+                // settled by its holder now (it indexes the head again; idempotent).
+                counters.lease_lost.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(r#ref = %c.member, "lease lost before the acknowledgement; the ref's new holder settles it");
             }
             counters.processed.fetch_add(n, Ordering::Relaxed);
         }),
@@ -294,15 +310,23 @@ async fn process(
                 .await
                 .map(|n| {
                     counters.released.fetch_add(n, Ordering::Relaxed);
+                    if n == 0 {
+                        counters.lease_lost.fetch_add(1, Ordering::Relaxed);
+                    }
                 })
         }
         Outcome::Failed(e) => {
             counters.failed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(r#ref = %c.member, attempt = c.attempts + 1, error = %e, "processing failed");
-            queue.fail(c, token, &e).await.map(|dead| {
-                if dead {
+            queue.fail(c, token, &e).await.map(|outcome| match outcome {
+                FailOutcome::Dead => {
                     counters.dead.fetch_add(1, Ordering::Relaxed);
                 }
+                FailOutcome::NotHeld => {
+                    counters.lease_lost.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(r#ref = %c.member, "lease lost before the failure was recorded; the ref's new holder settles it");
+                }
+                FailOutcome::Retrying | FailOutcome::Superseded => {}
             })
         }
     };

@@ -29,7 +29,7 @@ use trawl_registry::{Registry, RegistryError, RepoId, RepoSpec};
 use crate::IndexSet;
 use crate::document::RepoContext;
 use crate::git::GitError;
-use crate::lock::{LockError, RepoLocks};
+use crate::lock::{LockError, RepoLock, RepoLocks};
 use crate::status::{Checkpoint, Completion, LeftOut, StatusStore};
 
 pub use plan::IndexMode;
@@ -152,6 +152,15 @@ pub enum IndexError {
     },
     #[error("repository {repo}: the reader thread failed: {reason}")]
     Reader { repo: RepoId, reason: String },
+    #[error(
+        "repository {repo}: {sent} write(s) were sent but only {acknowledged} acknowledged and {failed} failed, so some outcome is unknown; the repository's status was not advanced — run again"
+    )]
+    Unaccounted {
+        repo: RepoId,
+        sent: u64,
+        acknowledged: u64,
+        failed: u64,
+    },
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(
@@ -213,14 +222,21 @@ impl RepoIndexer {
     ) -> Result<IndexReport, IndexError> {
         let lock = self.locks.acquire(id).await?;
         let result = match self.registry.get(id).await {
-            Ok(Some(registration)) => self.index_locked(&registration.spec, &progress).await,
+            Ok(Some(registration)) => {
+                self.index_locked(&registration.spec, &lock, &progress)
+                    .await
+            }
             Ok(None) => Err(IndexError::NotRegistered(id.clone())),
             Err(e) => Err(e.into()),
         };
+        // Best effort: the error itself is what the caller needs. A run that lost its lock
+        // leaves the status to whoever holds the repository now.
         if let Err(e) = &result
-            && !matches!(e, IndexError::NotRegistered(_))
+            && !matches!(
+                e,
+                IndexError::NotRegistered(_) | IndexError::Lock(LockError::Lost { .. })
+            )
         {
-            // Best effort: the error itself is what the caller needs.
             let _ = self.status.fail(id, &e.to_string()).await;
         }
         lock.release().await?;
@@ -255,6 +271,7 @@ impl RepoIndexer {
     async fn index_locked(
         &self,
         spec: &RepoSpec,
+        lock: &RepoLock,
         progress: &Arc<IndexProgress>,
     ) -> Result<IndexReport, IndexError> {
         let started = Instant::now();
@@ -303,6 +320,7 @@ impl RepoIndexer {
                         whole_tree: true,
                         left_out: &LeftOut::default(),
                     };
+                    lock.ensure_held().await?;
                     self.status.complete(&spec.id, &done).await?;
                     report = Some(IndexReport {
                         mode: IndexMode::Empty,
@@ -311,7 +329,7 @@ impl RepoIndexer {
                     break;
                 }
                 Decision::Run(plan) => {
-                    let run = self.run(spec, &context, plan, from, progress).await?;
+                    let run = self.run(spec, &context, plan, from, lock, progress).await?;
                     report = Some(match report {
                         None => run,
                         Some(previous) => previous.then(run),
@@ -330,6 +348,7 @@ impl RepoIndexer {
         context: &RepoContext,
         plan: RunPlan,
         from: Option<String>,
+        lock: &RepoLock,
         progress: &Arc<IndexProgress>,
     ) -> Result<IndexReport, IndexError> {
         let repo = &spec.id;
@@ -345,6 +364,7 @@ impl RepoIndexer {
             progress.set_phase(Phase::Purging);
             self.purge(repo).await?;
             checkpoint.purged = true;
+            lock.ensure_held().await?;
             self.status.save_checkpoint(repo, &checkpoint).await?;
         }
         let skipped_files = checkpoint.files_done;
@@ -373,6 +393,11 @@ impl RepoIndexer {
         while let Some(work) = rx.recv().await {
             match work {
                 Work::Op { op, _permit } => {
+                    // A lock known lost: stop writing at once, another run may own the repository.
+                    if let Some(lost) = lock.lost() {
+                        write_error = Some(lost.into());
+                        break;
+                    }
                     if let Err(e) = bulk.add(op).await {
                         write_error = Some(e.into());
                         break;
@@ -391,6 +416,7 @@ impl RepoIndexer {
                     }
                     checkpoint.files_done = files_done;
                     checkpoint.commits_done = commits_done;
+                    lock.ensure_held().await?;
                     self.status.save_checkpoint(repo, &checkpoint).await?;
                     checkpoints += 1;
                     bulk = self.new_bulk(progress);
@@ -426,6 +452,7 @@ impl RepoIndexer {
             whole_tree: plan.whole_tree(),
             left_out: &totals.left_out,
         };
+        lock.ensure_held().await?;
         self.status.complete(repo, &done).await?;
         Ok(IndexReport {
             repo_id: repo.clone(),
@@ -557,15 +584,25 @@ fn acked(summary: &BulkSummary) -> u64 {
     summary.created + summary.updated + summary.deleted + summary.noop + summary.not_found
 }
 
+/// Whether a finished sink lets the status advance: no write failed, and every write sent
+/// has a known outcome.
 fn check(repo: &RepoId, summary: &BulkSummary) -> Result<(), IndexError> {
-    match summary.failures.first() {
-        None => Ok(()),
-        Some(first) => Err(IndexError::Writes {
+    if let Some(first) = summary.failures.first() {
+        return Err(IndexError::Writes {
             repo: repo.clone(),
             failed: summary.failed,
             first: Box::new(first.clone()),
-        }),
+        });
     }
+    if !summary.is_accounted() {
+        return Err(IndexError::Unaccounted {
+            repo: repo.clone(),
+            sent: summary.sent,
+            acknowledged: summary.acknowledged(),
+            failed: summary.failed,
+        });
+    }
+    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(
@@ -578,4 +615,40 @@ async fn blocking<T: Send + 'static>(
             repo: repo.clone(),
             reason: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_advances_only_when_every_write_is_accounted_for() {
+        let repo = RepoId::new("acme").unwrap();
+        let all_written = BulkSummary {
+            sent: 3,
+            created: 2,
+            deleted: 1,
+            ..BulkSummary::default()
+        };
+        assert!(check(&repo, &all_written).is_ok());
+        // A batch whose outcome went missing: neither acknowledged nor failed.
+        let missing = BulkSummary {
+            sent: 4,
+            ..all_written
+        };
+        let error = check(&repo, &missing).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                IndexError::Unaccounted {
+                    sent: 4,
+                    acknowledged: 3,
+                    failed: 0,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("not advanced"), "{error}");
+    }
 }

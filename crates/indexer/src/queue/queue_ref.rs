@@ -1,0 +1,92 @@
+//! What the queue carries: a ref naming something that changed, its encoding as a Redis
+//! member, and its shard.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{MAX_SHARDS, QueueError};
+use trawl_registry::RepoId;
+
+/// Something that changed and must be (re)indexed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum QueueRef {
+    /// A repository's ref moved: bring its documents to the new head.
+    Repo(RepoId),
+}
+
+impl QueueRef {
+    /// The member stored in Redis, e.g. `repo:acme-api`.
+    pub fn encode(&self) -> String {
+        match self {
+            QueueRef::Repo(id) => format!("repo:{id}"),
+        }
+    }
+
+    /// Parses a stored member.
+    pub fn decode(member: &str) -> Result<QueueRef, QueueError> {
+        match member.split_once(':') {
+            Some(("repo", id)) => RepoId::new(id)
+                .map(QueueRef::Repo)
+                .map_err(|_| QueueError::BadRef(member.to_string())),
+            _ => Err(QueueError::BadRef(member.to_string())),
+        }
+    }
+
+    /// The shard of this ref among `shards` (a stable FNV-1a hash).
+    pub fn shard(&self, shards: u16) -> u16 {
+        let mut hash: u32 = 0x811c_9dc5;
+        for b in self.encode().bytes() {
+            hash ^= u32::from(b);
+            hash = hash.wrapping_mul(0x0100_0193);
+        }
+        (hash % u32::from(shards.clamp(1, MAX_SHARDS))) as u16
+    }
+}
+
+impl fmt::Display for QueueRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.encode())
+    }
+}
+
+impl TryFrom<String> for QueueRef {
+    type Error = QueueError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        QueueRef::decode(&value)
+    }
+}
+
+impl From<QueueRef> for String {
+    fn from(r: QueueRef) -> String {
+        r.encode()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_round_trip_and_shard_stably() {
+        let r = QueueRef::Repo(RepoId::new("acme-api").unwrap());
+        assert_eq!(r.encode(), "repo:acme-api");
+        assert_eq!(QueueRef::decode("repo:acme-api").unwrap(), r);
+        assert!(QueueRef::decode("blob:x").is_err());
+        assert!(QueueRef::decode("repo:Bad Id").is_err());
+        assert!(QueueRef::decode("").is_err());
+        assert!(QueueRef::decode("repo:").is_err());
+        assert_eq!(r.shard(16), r.shard(16));
+        assert!(r.shard(4) < 4);
+        assert_eq!(r.shard(1), 0);
+        assert_eq!(r.shard(0), 0, "no shards reads as one");
+        assert!(r.shard(u16::MAX) < MAX_SHARDS);
+        // Spread: 1000 repos over 16 shards, none empty.
+        let mut counts = [0u32; 16];
+        for i in 0..1000 {
+            counts[QueueRef::Repo(RepoId::new(format!("r{i}")).unwrap()).shard(16) as usize] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 30), "{counts:?}");
+    }
+}
