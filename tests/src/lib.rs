@@ -35,7 +35,9 @@ pub fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
-/// The engine and Redis for `test`, or `None` (after saying why) when there are none.
+/// The engine, Redis and PostgreSQL for `test`, or `None` (after saying why) when one of
+/// them is missing. Each comes from its variable (`TRAWL_ES_URL`, `TRAWL_REDIS_URL`,
+/// `TRAWL_PG_URL`) if set, else from the stack `cargo xtask up` recorded.
 ///
 /// Under CI a missing service is a failure, never a skip.
 pub fn services(test: &str) -> Option<Services> {
@@ -44,7 +46,7 @@ pub fn services(test: &str) -> Option<Services> {
     let reason = match found {
         Ok(Some(services)) => return Some(services),
         Ok(None) => std::env::var(ENV_UNAVAILABLE).unwrap_or_else(|_| {
-            "TRAWL_ES_URL and TRAWL_REDIS_URL are unset and no stack was started with `cargo xtask up`".into()
+            "TRAWL_ES_URL, TRAWL_REDIS_URL and TRAWL_PG_URL are not all set and no stack (with PostgreSQL) was started with `cargo xtask up`".into()
         }),
         Err(e) => e.to_string(),
     };

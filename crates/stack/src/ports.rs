@@ -22,6 +22,17 @@ pub(crate) fn any_free() -> Result<u16, StackError> {
         .map_err(|e| StackError::io("cannot find a free port on", "127.0.0.1", e))
 }
 
+/// A free port that is none of `tried`.
+pub(crate) fn any_free_except(tried: &[u16]) -> Result<u16, StackError> {
+    for _ in 0..20 {
+        let port = any_free()?;
+        if !tried.contains(&port) {
+            return Ok(port);
+        }
+    }
+    any_free()
+}
+
 /// `count` distinct free ports.
 pub(crate) fn distinct_free(count: usize) -> Result<Vec<u16>, StackError> {
     // Hold the listeners until all are chosen so the OS does not hand one out twice.
