@@ -179,16 +179,10 @@ impl EngineStart<'_> {
 /// `trawl-<8 hex digits>`: different for every start and every state directory, so two
 /// stacks on one machine never take each other's nodes for their own.
 fn unique_cluster_name(state_dir: &Path) -> String {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write(state_dir.as_os_str().as_encoded_bytes());
-    hasher.write_u32(std::process::id());
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    format!("trawl-{:08x}", hasher.finish() as u32)
+    format!(
+        "trawl-{:08x}",
+        ports::random(state_dir.as_os_str().as_encoded_bytes()) as u32
+    )
 }
 
 /// Stops a process that failed to come up, and forgets it.
@@ -423,8 +417,9 @@ async fn resolve_classpath(
     Ok(cp.trim().to_owned())
 }
 
-/// The first node's HTTP port: the one asked for, or the first free run of `nodes` ports
-/// that does not start at a port already `tried`.
+/// The first node's HTTP port: the one asked for, or a free run of `nodes` ports, not
+/// starting at a port already `tried`, chosen at random: stacks starting at the same moment
+/// (and every retry) would otherwise all race for the lowest free port of the window.
 fn pick_http_port(requested: Option<u16>, nodes: u16, tried: &[u16]) -> Result<u16, StackError> {
     let last_first = RUNNER_MAX_HTTP_PORT - (nodes - 1);
     match requested {
@@ -442,14 +437,17 @@ fn pick_http_port(requested: Option<u16>, nodes: u16, tried: &[u16]) -> Result<u
             }
             Ok(p)
         }
-        None => (RUNNER_MIN_HTTP_PORT..=last_first)
-            .filter(|p| !tried.contains(p))
-            .find(|&p| (p..p + nodes).all(ports::is_free))
-            .ok_or(StackError::PortInUse {
+        None => {
+            let free: Vec<u16> = (RUNNER_MIN_HTTP_PORT..=last_first)
+                .filter(|p| !tried.contains(p))
+                .filter(|&p| (p..p + nodes).all(ports::is_free))
+                .collect();
+            ports::pick_one(&free).ok_or(StackError::PortInUse {
                 service: "engine",
                 port: RUNNER_MIN_HTTP_PORT,
                 flag: "--engine-port",
-            }),
+            })
+        }
     }
 }
 
