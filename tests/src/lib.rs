@@ -261,6 +261,19 @@ pub async fn redis_manager(
     Ok(client.get_connection_manager_with_config(config).await?)
 }
 
+/// A PostgreSQL session on the endpoint (its connection task runs until the client is
+/// dropped).
+pub async fn postgres(
+    endpoint: &trawl_stack::PostgresEndpoint,
+) -> anyhow::Result<tokio_postgres::Client> {
+    let config: tokio_postgres::Config = endpoint.connection_string().parse()?;
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
 /// A multiplexed Redis connection whose response timeout fits blocking commands.
 pub async fn redis(endpoint: &RedisEndpoint) -> anyhow::Result<redis::aio::MultiplexedConnection> {
     let client = redis::Client::open(endpoint.connection_url())?;
