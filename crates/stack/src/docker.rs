@@ -1,7 +1,10 @@
 //! The docker provider: the engine and Redis as containers started through testcontainers.
 //!
 //! Containers are marked for reuse so that they outlive the `up` command that started
-//! them; trawl records their ids and removes them itself on `down`.
+//! them; trawl records their ids and removes them itself on `down`. testcontainers reuses
+//! a running container whose configuration matches, so each start carries a label of its
+//! own (`dev.trawl.instance`): another checkout's identical `up` must get containers of
+//! its own, never this stack's (its `down` would remove them).
 
 use std::time::Duration;
 
@@ -26,6 +29,14 @@ pub const DEFAULT_ELASTICSEARCH_IMAGE: &str =
 pub const DEFAULT_REDIS_IMAGE: &str = "redis:7";
 /// The PostgreSQL image tag when `TRAWL_POSTGRES_TAG` is unset (the image is `postgres`).
 pub const DEFAULT_POSTGRES_TAG: &str = "15-alpine";
+
+/// The label that makes every started container distinct from every other stack's.
+const INSTANCE_LABEL: &str = "dev.trawl.instance";
+
+/// A value for [`INSTANCE_LABEL`], new for every container.
+fn instance() -> String {
+    format!("{:016x}", crate::ports::random(b"container"))
+}
 
 /// Whether a Docker engine answers (a `docker` CLI alone is not enough).
 pub(crate) async fn available() -> Result<(), StackError> {
@@ -97,6 +108,7 @@ pub(crate) async fn start_engine(
         .with_env_var("cluster.routing.allocation.disk.threshold_enabled", "false")
         .with_env_var(opts_var, java_opts)
         .with_label("dev.trawl.stack", "engine")
+        .with_label(INSTANCE_LABEL, instance())
         .with_reuse(ReuseDirective::Always)
         .with_startup_timeout(Duration::from_secs(300));
     request = match engine {
@@ -174,6 +186,7 @@ pub(crate) async fn start_redis(
         .with_wait_for(WaitFor::Nothing)
         .with_cmd(["redis-server", "--save", "", "--appendonly", "no"])
         .with_label("dev.trawl.stack", "redis")
+        .with_label(INSTANCE_LABEL, instance())
         .with_reuse(ReuseDirective::Always);
     if let Some(p) = port {
         crate::ports::require_free("Redis", p, "--redis-port")?;
@@ -233,6 +246,7 @@ pub(crate) async fn start_postgres(
         .with_db_name(TRAWL_DATABASE)
         .with_tag(tag.clone())
         .with_label("dev.trawl.stack", "postgres")
+        .with_label(INSTANCE_LABEL, instance())
         .with_reuse(ReuseDirective::Always);
     if let Some(p) = port {
         crate::ports::require_free("PostgreSQL", p, "--pg-port")?;
