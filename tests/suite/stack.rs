@@ -650,3 +650,40 @@ async fn two_stacks_started_at_once_each_get_their_own_services() {
     assert!(a.processes().is_empty() && b.processes().is_empty());
     result.unwrap();
 }
+
+/// A checkout copied with its `target/` (or a state directory copied by hand) carries the
+/// other stack's records: its `up` must neither attach to nor stop the other stack's
+/// processes. It used to stop them: the records matched by pid, and stale state was
+/// stopped without asking whose it was.
+#[tokio::test]
+async fn a_copied_state_dir_leaves_the_original_stack_running() {
+    let services = require_services!();
+    if which("redis-server").is_none() {
+        return skip_or_fail("redis-server is not installed");
+    }
+    let env = external_engine_and_postgres(&services);
+    let (original_dir, original) = isolated(env.clone());
+    let (copy_dir, copy) = isolated(env);
+    let result = async {
+        let first = original.up(&UpRequest::default(), &quiet).await?;
+        for file in ["stack.json", "processes.json"] {
+            std::fs::copy(original_dir.path().join(file), copy_dir.path().join(file))?;
+        }
+        anyhow::ensure!(copy.processes().is_empty(), "{:?}", copy.processes());
+        let second = copy.up(&UpRequest::default(), &quiet).await?;
+        anyhow::ensure!(!second.attached, "attached to the original's services");
+        anyhow::ensure!(!second.left_alone.is_empty(), "{second:?}");
+        anyhow::ensure!(second.state.redis.url != first.state.redis.url);
+        let report = copy.down().await?;
+        anyhow::ensure!(report.stopped.len() == 1, "{report:?}");
+        trawl_stack::redis_version(&first.services.redis).await?;
+        anyhow::ensure!(original.status().await?.state == "up");
+        anyhow::ensure!(original.processes().len() == 1);
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = copy.down().await;
+    original.down().await.unwrap();
+    assert!(original.processes().is_empty());
+    result.unwrap();
+}

@@ -455,15 +455,21 @@ impl Stack {
             ("Redis", &state.redis),
             ("PostgreSQL", postgres),
         ] {
-            let alive = match &service.handle {
-                Handle::External => true,
-                Handle::Process(identity) => {
-                    process::find(identity, self.dir.path()) == Found::Ours
+            let gone = format!("the recorded {name} is no longer running");
+            match &service.handle {
+                Handle::External => {}
+                Handle::Process(identity) => match process::find(identity, self.dir.path()) {
+                    Found::Ours => {}
+                    Found::Gone => return Recorded::Stale(gone),
+                    Found::Other(what) => {
+                        return Recorded::Stale(format!("the recorded {name} is not ours: {what}"));
+                    }
+                },
+                Handle::Container { id } => {
+                    if !docker::is_running(id).await {
+                        return Recorded::Stale(gone);
+                    }
                 }
-                Handle::Container { id } => docker::is_running(id).await,
-            };
-            if !alive {
-                return Recorded::Stale(format!("the recorded {name} is no longer running"));
             }
         }
         let Ok(services) = self.services_of(state) else {

@@ -1,11 +1,14 @@
 //! Child processes that outlive the command that started them, and how to recognise and
 //! stop them again.
 //!
-//! Each runs in its own process group. trawl knows its own processes only by what it
-//! recorded when it started them — the pid, the process's start time (field 22 of
-//! `/proc/<pid>/stat`, clock ticks after boot) and the program of its command line — never
-//! by where they run. A recorded pid whose start time or program differs now belongs to
-//! another process (the pid was reused) and is left alone.
+//! Each runs in its own process group. trawl knows its own processes by what it recorded
+//! when it started them — the pid, the process's start time (field 22 of
+//! `/proc/<pid>/stat`, clock ticks after boot) and the program of its command line. A
+//! recorded pid whose start time or program differs now belongs to another process (the pid
+//! was reused) and is left alone. Where a process runs never makes it trawl's; but one that
+//! does not run inside the state directory is not *this* state directory's, even when the
+//! record matches — a record copied along with another checkout's `target/` names that
+//! checkout's processes.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -96,14 +99,19 @@ pub(crate) fn find(identity: &ProcessIdentity, state_dir: &Path) -> Found {
         };
     };
     let legacy = identity.start_ticks == 0 && identity.program.is_empty();
-    let same = if legacy {
-        std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(state_dir))
-    } else {
-        // An empty command line is a title being rewritten at this very moment.
-        start_ticks == identity.start_ticks && (program == identity.program || program.is_empty())
-    };
-    if same {
+    let runs_here =
+        std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(state_dir));
+    // An empty command line is a title being rewritten at this very moment.
+    let same = legacy
+        || (start_ticks == identity.start_ticks
+            && (program == identity.program || program.is_empty()));
+    if same && runs_here {
         Found::Ours
+    } else if same {
+        Found::Other(format!(
+            "pid {pid} ({program}) does not run inside {}: it belongs to another state directory (a copied record?)",
+            state_dir.display()
+        ))
     } else {
         Found::Other(format!(
             "pid {pid} now runs {program}, started at tick {start_ticks}{}",
@@ -258,6 +266,11 @@ mod tests {
             program: program.clone(),
         };
         assert_eq!(find(&recorded, here), Found::Ours);
+        // The very process, but recorded for another state directory.
+        assert!(matches!(
+            find(&recorded, Path::new("/nonexistent/state")),
+            Found::Other(_)
+        ));
         recorded.start_ticks = ticks.saturating_sub(1);
         assert!(matches!(find(&recorded, here), Found::Other(_)));
         assert!(matches!(
