@@ -35,7 +35,9 @@ pub fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
-/// The engine and Redis for `test`, or `None` (after saying why) when there are none.
+/// The engine, Redis and PostgreSQL for `test`, or `None` (after saying why) when one of
+/// them is missing. Each comes from its variable (`TRAWL_ES_URL`, `TRAWL_REDIS_URL`,
+/// `TRAWL_PG_URL`) if set, else from the stack `cargo xtask up` recorded.
 ///
 /// Under CI a missing service is a failure, never a skip.
 pub fn services(test: &str) -> Option<Services> {
@@ -44,7 +46,7 @@ pub fn services(test: &str) -> Option<Services> {
     let reason = match found {
         Ok(Some(services)) => return Some(services),
         Ok(None) => std::env::var(ENV_UNAVAILABLE).unwrap_or_else(|_| {
-            "TRAWL_ES_URL and TRAWL_REDIS_URL are unset and no stack was started with `cargo xtask up`".into()
+            "TRAWL_ES_URL, TRAWL_REDIS_URL and TRAWL_PG_URL are not all set and no stack (with PostgreSQL) was started with `cargo xtask up`".into()
         }),
         Err(e) => e.to_string(),
     };
@@ -273,11 +275,9 @@ pub async fn test_indices(
     Ok((set, cleanup))
 }
 
-/// The registry database's URL (credentials included) for the tests.
-pub fn pg_url(_services: &Services) -> String {
-    std::env::var("TRAWL_PG_URL").unwrap_or_else(|_| {
-        panic!("TRAWL_PG_URL is unset: run the suite through `cargo xtask test`, or start the stack with `cargo xtask up`")
-    })
+/// The registry database's connection string (credentials included) for the tests.
+pub fn pg_url(services: &Services) -> String {
+    services.postgres.connection_string()
 }
 
 /// The registry of the deployment `set` belongs to (its prefix). The cleanup of
@@ -374,6 +374,19 @@ pub async fn redis_manager(
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_response_timeout(Some(std::time::Duration::from_secs(10)));
     Ok(client.get_connection_manager_with_config(config).await?)
+}
+
+/// A PostgreSQL session on the endpoint (its connection task runs until the client is
+/// dropped).
+pub async fn postgres(
+    endpoint: &trawl_stack::PostgresEndpoint,
+) -> anyhow::Result<tokio_postgres::Client> {
+    let config: tokio_postgres::Config = endpoint.connection_string().parse()?;
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
 }
 
 /// A multiplexed Redis connection whose response timeout fits blocking commands.

@@ -1,5 +1,6 @@
 //! trawl-stack against real processes: attach instead of twins, stale state cleaned,
-//! multi-node clusters, and bad input that fails with the fix and leaves nothing behind.
+//! multi-node clusters, bad input that fails with the fix and leaves nothing behind; only
+//! processes trawl started are ever stopped; two stacks on one machine stay apart.
 
 use std::time::Duration;
 
@@ -78,7 +79,8 @@ async fn an_engine_url_that_does_not_answer_names_the_url_and_variable() {
                 "TRAWL_ES_URL",
                 format!("http://elastic:hunter2@127.0.0.1:{port}"),
             )
-            .with("TRAWL_REDIS_URL", "redis://127.0.0.1:1"),
+            .with("TRAWL_REDIS_URL", "redis://127.0.0.1:1")
+            .with("TRAWL_PG_URL", "postgres://trawl:hunter2@127.0.0.1:1/trawl"),
     );
     let request = UpRequest {
         provider: Some(ProviderKind::External),
@@ -204,11 +206,15 @@ async fn up_attaches_instead_of_twins_and_cleans_what_a_crashed_run_left() {
     assert!(!first.attached);
     assert_eq!(first.state.engine.service.provider, ProviderKind::External);
     assert_eq!(first.state.redis.provider, ProviderKind::Local);
+    assert_eq!(
+        first.state.postgres.as_ref().unwrap().provider,
+        ProviderKind::Local
+    );
     let processes = stack.processes();
     assert_eq!(
         processes.len(),
-        1,
-        "only redis-server is ours: {processes:?}"
+        2,
+        "only redis-server and postgres are ours: {processes:?}"
     );
 
     let second = stack.up(&UpRequest::default(), &quiet).await.unwrap();
@@ -233,8 +239,22 @@ async fn up_attaches_instead_of_twins_and_cleans_what_a_crashed_run_left() {
             .starts_with('7')
     );
 
+    let pg = status.postgres.as_ref().unwrap();
+    assert!(pg.version.as_deref().unwrap().starts_with("15"), "{pg:?}");
+    let password = first.services.postgres.password().unwrap().expose();
+    assert!(!pg.url.contains(password), "{pg:?}");
+    let db = trawl_tests::postgres(&first.services.postgres)
+        .await
+        .unwrap();
+    let row = db
+        .query_one("SELECT current_database()", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), trawl_stack::TRAWL_DATABASE);
+    drop(db);
+
     let report = stack.down().await.unwrap();
-    assert_eq!(report.stopped.len(), 1, "{:?}", report.stopped);
+    assert_eq!(report.stopped.len(), 2, "{:?}", report.stopped);
     assert!(stack.processes().is_empty());
     // The external engine is untouched.
     trawl_stack::engine_info(&services.engine).await.unwrap();
@@ -381,4 +401,289 @@ async fn a_wrong_password_is_refused_without_showing_it() {
     assert!(!message.contains("hunter2"), "{message}");
     assert!(!format!("{err:?}").contains("hunter2"));
     assert!(stack.processes().is_empty());
+}
+
+/// The start time of `pid` in clock ticks after boot (field 22 of `/proc/<pid>/stat`).
+fn start_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let (_, rest) = stat.rsplit_once(')').unwrap();
+    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+/// A process that is not trawl's: killed and reaped on drop.
+struct Bystander(std::process::Child);
+
+impl Bystander {
+    fn sleep_in(dir: &std::path::Path) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        Bystander(
+            std::process::Command::new("sleep")
+                .arg("600")
+                .current_dir(dir)
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    fn alive(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Bystander {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The running engine and PostgreSQL as external services, Redis local: `up` is quick but
+/// still starts and stops a process of its own.
+fn external_engine_and_postgres(services: &trawl_stack::Services) -> StackEnv {
+    let mut env = tools_env();
+    for (key, value) in services.engine.env_vars() {
+        env = env.with(key, value);
+    }
+    for (key, value) in services.postgres.env_vars() {
+        env = env.with(key, value);
+    }
+    env
+}
+
+/// A shell (here a `sleep`) whose working directory lies inside the state directory is
+/// someone's, not trawl's: `up`, a crashed run's cleanup and `down` leave it running.
+#[tokio::test]
+async fn a_process_working_in_the_state_dir_survives_up_and_down() {
+    let services = require_services!();
+    if which("redis-server").is_none() {
+        return skip_or_fail("redis-server is not installed");
+    }
+    let (dir, stack) = isolated(external_engine_and_postgres(&services));
+    let mut shell = Bystander::sleep_in(&dir.path().join("repos"));
+    let mut in_redis_dir = Bystander::sleep_in(&dir.path().join("redis"));
+
+    let up = stack.up(&UpRequest::default(), &quiet).await.unwrap();
+    assert!(up.left_alone.is_empty(), "{:?}", up.left_alone);
+    assert!(!stack.processes().contains(&shell.pid()));
+    // A run that died without `down`: the next `up` cleans its Redis, not the shell.
+    let dead_pid = {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    };
+    stack.down().await.unwrap();
+    let crashed = UpRequest {
+        owner: Owner::Run { pid: dead_pid },
+        ..UpRequest::default()
+    };
+    stack.up(&crashed, &quiet).await.unwrap();
+    let orphans = stack.processes();
+    assert_eq!(orphans.len(), 1, "{orphans:?}");
+    let next = stack.up(&UpRequest::default(), &quiet).await.unwrap();
+    assert!(!next.attached);
+    assert!(
+        orphans.iter().all(|p| !stack.processes().contains(p)),
+        "the crashed run's Redis survived"
+    );
+    let report = stack.down().await.unwrap();
+    assert!(!report.stopped.is_empty());
+    assert!(stack.processes().is_empty());
+    assert!(
+        shell.alive(),
+        "up or down killed a shell in the state directory"
+    );
+    assert!(
+        in_redis_dir.alive(),
+        "up or down killed a process in the Redis directory"
+    );
+}
+
+/// A recorded pid that now names an unrelated process (pid reuse: another start time or
+/// program) is left running, and said so — by `up` for stale state and leftovers, and by
+/// `down`.
+#[tokio::test]
+async fn a_recorded_pid_of_another_process_is_left_alone_and_reported() {
+    let services = require_services!();
+    let (dir, stack) = isolated(external_engine_and_postgres(&services));
+    let mut reused = Bystander::sleep_in(dir.path());
+    let mut reused_too = Bystander::sleep_in(dir.path());
+    let pid = reused.pid();
+    let ticks = start_ticks(pid);
+    let redis = trawl_stack::ServiceRecord {
+        provider: ProviderKind::Local,
+        url: "redis://127.0.0.1:1".into(),
+        // The same pid, but a process that started earlier: not this one.
+        handle: trawl_stack::Handle::Process(trawl_stack::ProcessIdentity {
+            pid,
+            start_ticks: ticks.saturating_sub(100),
+            program: "/usr/bin/sleep".into(),
+        }),
+        log: None,
+    };
+    let external = |url: String| trawl_stack::ServiceRecord {
+        provider: ProviderKind::External,
+        url,
+        handle: trawl_stack::Handle::External,
+        log: None,
+    };
+    let state = trawl_stack::StackState {
+        owner: Owner::Detached,
+        started_at: 0,
+        engine: trawl_stack::EngineRecord {
+            engine: None,
+            nodes: 0,
+            cluster_name: None,
+            service: external(services.engine.hosts_text()),
+        },
+        redis,
+        postgres: Some(external(services.postgres.url().to_string())),
+    };
+    std::fs::write(
+        dir.path().join("stack.json"),
+        serde_json::to_vec(&state).unwrap(),
+    )
+    .unwrap();
+    // A leftover on record with the right start time but another program.
+    let leftover = vec![trawl_stack::RegisteredProcess {
+        service: trawl_stack::ServiceKind::Engine,
+        process: trawl_stack::ProcessIdentity {
+            pid: reused_too.pid(),
+            start_ticks: start_ticks(reused_too.pid()),
+            program: "/usr/bin/java".into(),
+        },
+    }];
+    std::fs::write(
+        dir.path().join("processes.json"),
+        serde_json::to_vec(&leftover).unwrap(),
+    )
+    .unwrap();
+    assert!(stack.processes().is_empty());
+
+    let up = stack.up(&UpRequest::default(), &quiet).await.unwrap();
+    assert!(!up.attached);
+    let said = up.left_alone.join("\n");
+    assert!(
+        said.contains(&format!("pid {pid} "))
+            && said.contains(&format!("pid {} ", reused_too.pid())),
+        "{said}"
+    );
+    assert!(
+        reused.alive() && reused_too.alive(),
+        "a reused pid was killed"
+    );
+
+    // The same through `down`.
+    std::fs::write(
+        dir.path().join("processes.json"),
+        serde_json::to_vec(&leftover).unwrap(),
+    )
+    .unwrap();
+    let report = stack.down().await.unwrap();
+    assert!(
+        report
+            .left_alone
+            .iter()
+            .any(|l| l.contains(&reused_too.pid().to_string())),
+        "{report:?}"
+    );
+    assert!(
+        reused.alive() && reused_too.alive(),
+        "down killed a reused pid"
+    );
+    assert!(stack.processes().is_empty());
+}
+
+/// Two stacks on one machine brought up at the same moment (two checkouts, or two tests):
+/// each must end up with its own engine, Redis and PostgreSQL. Both used to find the same
+/// HTTP port free; the OpenSearch runner of the slower one silently moved to the next port
+/// (or died), and both stacks recorded the faster one's engine — so one checkout's test run
+/// taking its stack down took the other checkout's engine away mid-demo.
+#[tokio::test]
+async fn two_stacks_started_at_once_each_get_their_own_services() {
+    if which("java").is_none() || which("mvn").is_none() || which("redis-server").is_none() {
+        return skip_or_fail("java, mvn or redis-server is not installed");
+    }
+    let env = tools_env().with("TRAWL_ES_HEAP", "512m");
+    let (_a_dir, a) = isolated(env.clone());
+    let (_b_dir, b) = isolated(env);
+    let request = UpRequest {
+        provider: Some(ProviderKind::Local),
+        ..UpRequest::default()
+    };
+    let (up_a, up_b) = tokio::join!(a.up(&request, &quiet), b.up(&request, &quiet));
+    let result = async {
+        let (up_a, up_b) = (up_a?, up_b?);
+        let (sa, sb) = (&up_a.state, &up_b.state);
+        anyhow::ensure!(
+            sa.engine.service.url != sb.engine.service.url,
+            "both stacks recorded the engine at {}",
+            sa.engine.service.url
+        );
+        anyhow::ensure!(sa.redis.url != sb.redis.url, "one Redis for both");
+        anyhow::ensure!(sa.postgres != sb.postgres, "one PostgreSQL for both");
+        for up in [&up_a, &up_b] {
+            let info = trawl_stack::engine_info(&up.services.engine).await?;
+            anyhow::ensure!(
+                Some(&info.cluster_name) == up.state.engine.cluster_name.as_ref(),
+                "{} answers as cluster {}, recorded {:?}",
+                up.services.engine.url,
+                info.cluster_name,
+                up.state.engine.cluster_name
+            );
+        }
+        // Taking one stack down leaves the other's services answering.
+        a.down().await?;
+        trawl_stack::engine_health(&up_b.services.engine, Some(1), Duration::from_secs(5)).await?;
+        trawl_stack::redis_version(&up_b.services.redis).await?;
+        trawl_stack::postgres_version(&up_b.services.postgres).await?;
+        anyhow::ensure!(b.status().await?.state == "up");
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = a.down().await;
+    b.down().await.unwrap();
+    assert!(a.processes().is_empty() && b.processes().is_empty());
+    result.unwrap();
+}
+
+/// A checkout copied with its `target/` (or a state directory copied by hand) carries the
+/// other stack's records: its `up` must neither attach to nor stop the other stack's
+/// processes. It used to stop them: the records matched by pid, and stale state was
+/// stopped without asking whose it was.
+#[tokio::test]
+async fn a_copied_state_dir_leaves_the_original_stack_running() {
+    let services = require_services!();
+    if which("redis-server").is_none() {
+        return skip_or_fail("redis-server is not installed");
+    }
+    let env = external_engine_and_postgres(&services);
+    let (original_dir, original) = isolated(env.clone());
+    let (copy_dir, copy) = isolated(env);
+    let result = async {
+        let first = original.up(&UpRequest::default(), &quiet).await?;
+        for file in ["stack.json", "processes.json"] {
+            std::fs::copy(original_dir.path().join(file), copy_dir.path().join(file))?;
+        }
+        anyhow::ensure!(copy.processes().is_empty(), "{:?}", copy.processes());
+        let second = copy.up(&UpRequest::default(), &quiet).await?;
+        anyhow::ensure!(!second.attached, "attached to the original's services");
+        anyhow::ensure!(!second.left_alone.is_empty(), "{second:?}");
+        anyhow::ensure!(second.state.redis.url != first.state.redis.url);
+        let report = copy.down().await?;
+        anyhow::ensure!(report.stopped.len() == 1, "{report:?}");
+        trawl_stack::redis_version(&first.services.redis).await?;
+        anyhow::ensure!(original.status().await?.state == "up");
+        anyhow::ensure!(original.processes().len() == 1);
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = copy.down().await;
+    original.down().await.unwrap();
+    assert!(original.processes().is_empty());
+    result.unwrap();
 }

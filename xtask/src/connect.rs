@@ -8,10 +8,11 @@ use trawl_client::Client;
 use trawl_indexer::{IndexNames, IndexSet};
 use trawl_stack::{Services, Stack};
 
-/// The services `cargo xtask up` started, or those named by `TRAWL_ES_URL`/`TRAWL_REDIS_URL`.
+/// The services `cargo xtask up` started, or those named by `TRAWL_ES_URL`,
+/// `TRAWL_REDIS_URL` and `TRAWL_PG_URL`.
 pub fn services() -> anyhow::Result<Services> {
     Stack::new(crate::state_dir()?).running_services()?.context(
-        "no services: start them with `cargo xtask up`, or set TRAWL_ES_URL and TRAWL_REDIS_URL",
+        "no services: start them with `cargo xtask up`, or set TRAWL_ES_URL, TRAWL_REDIS_URL and TRAWL_PG_URL",
     )
 }
 

@@ -37,15 +37,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start the engine and Redis (or attach to running ones).
+    /// Start the engine, Redis and PostgreSQL (or attach to running ones).
     #[command(
-        after_help = "Examples:\n  cargo xtask up\n  cargo xtask up --nodes 3\n  cargo xtask up --provider docker --engine elasticsearch\n  TRAWL_ES_URL=https://elastic:pw@es:9200 TRAWL_ES_CA_FILE=ca.pem cargo xtask up"
+        after_help = "Examples:\n  cargo xtask up\n  cargo xtask up --nodes 3\n  cargo xtask up --provider docker --engine elasticsearch\n  TRAWL_ES_URL=https://elastic:pw@es:9200 TRAWL_ES_CA_FILE=ca.pem cargo xtask up\n  TRAWL_PG_URL=postgres://trawl:pw@db:5432/trawl cargo xtask up"
     )]
     Up(stack_cmd::UpArgs),
     /// Stop what `up` started; external services are left alone.
     #[command(after_help = "Example:\n  cargo xtask down")]
     Down,
-    /// Show the engine (distribution, version, health, nodes) and Redis.
+    /// Show the engine (distribution, version, health, nodes), Redis and PostgreSQL.
     #[command(
         after_help = "Examples:\n  cargo xtask status\n  cargo xtask status --json | jq .engine.health"
     )]

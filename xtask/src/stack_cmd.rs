@@ -10,8 +10,8 @@ use trawl_stack::{EngineKind, Owner, ProviderKind, Stack, StackStatus, UpOutcome
 /// Options shared by `up`, `demo` and `test`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct UpArgs {
-    /// external, docker or local (default: external if TRAWL_ES_URL/TRAWL_REDIS_URL are
-    /// set, else docker if it answers, else local).
+    /// external, docker or local (default per service: external if its TRAWL_ES_URL /
+    /// TRAWL_REDIS_URL / TRAWL_PG_URL is set, else docker if it answers, else local).
     #[arg(long, value_parser = parse_provider)]
     pub provider: Option<ProviderKind>,
     /// opensearch or elasticsearch (Elasticsearch needs docker or an external engine)
@@ -28,6 +28,9 @@ pub struct UpArgs {
     /// Redis's port (default: a free one).
     #[arg(long)]
     pub redis_port: Option<u16>,
+    /// PostgreSQL's port (default: a free one).
+    #[arg(long)]
+    pub pg_port: Option<u16>,
     /// An extra engine node setting, NAME=VALUE (repeatable), e.g.
     /// thread_pool.write.queue_size=1.
     #[arg(long = "engine-setting", value_parser = parse_setting)]
@@ -58,6 +61,7 @@ impl UpArgs {
             nodes: self.nodes,
             engine_port: self.engine_port,
             redis_port: self.redis_port,
+            pg_port: self.pg_port,
             owner,
             engine_settings: self.engine_settings.clone(),
         }
@@ -80,11 +84,20 @@ pub async fn bring_up(stack: &Stack, request: &UpRequest) -> anyhow::Result<UpOu
     for line in &outcome.cleaned {
         eprintln!("cleaned: {line}");
     }
+    for line in &outcome.left_alone {
+        eprintln!("left alone: {line}");
+    }
     if outcome.attached {
         eprintln!("already running; attached (`cargo xtask down` stops it)");
     } else {
+        let postgres = outcome
+            .state
+            .postgres
+            .as_ref()
+            .map(|p| format!(", PostgreSQL {} ({})", p.url, p.provider))
+            .unwrap_or_default();
         eprintln!(
-            "up in {:.1}s: engine {} ({}), Redis {} ({})",
+            "up in {:.1}s: engine {} ({}), Redis {} ({}){postgres}",
             started.elapsed().as_secs_f64(),
             outcome.state.engine.service.url,
             outcome.state.engine.service.provider,
@@ -111,6 +124,9 @@ pub async fn down() -> anyhow::Result<()> {
     }
     for line in report.stopped {
         println!("stopped {line}");
+    }
+    for line in report.left_alone {
+        println!("left alone: {line}");
     }
     Ok(())
 }
@@ -159,20 +175,24 @@ pub fn print_status(status: &StackStatus) {
             notes.unwrap_or_default(),
         ]);
     }
-    if let Some(r) = &status.redis {
+    for (name, store, answer) in [
+        ("redis", &status.redis, "PONG"),
+        ("postgres", &status.postgres, "SELECT 1"),
+    ] {
+        let Some(r) = store else { continue };
         let notes = r
             .error
             .clone()
             .or_else(|| r.log.as_ref().map(|l| format!("log: {l}")));
         table.add_row([
-            "redis".to_owned(),
+            name.to_owned(),
             r.provider.to_string(),
             r.url.clone(),
             r.version
                 .as_ref()
-                .map_or("-".into(), |v| format!("redis {v}")),
+                .map_or("-".into(), |v| format!("{name} {v}")),
             if r.error.is_none() {
-                "PONG".into()
+                answer.into()
             } else {
                 "unreachable".into()
             },

@@ -1,5 +1,6 @@
 //! `cargo xtask test`: services up once, the workspace tests with their URLs in the
-//! environment, services down again, and the tests' exit status.
+//! environment (`TRAWL_ES_URL`, `TRAWL_REDIS_URL`, `TRAWL_PG_URL` and the engine's
+//! credentials), services down again, and the tests' exit status.
 
 use std::process::ExitCode;
 
@@ -52,7 +53,12 @@ pub async fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
 
     if started {
         match stack.down().await {
-            Ok(report) => eprintln!("services down: {}", report.stopped.join(", ")),
+            Ok(report) => {
+                eprintln!("services down: {}", report.stopped.join(", "));
+                for line in report.left_alone {
+                    eprintln!("left alone: {line}");
+                }
+            }
             Err(e) => eprintln!("warning: taking the services down failed: {e}"),
         }
     }

@@ -154,8 +154,9 @@ impl ClientConfig {
             reason: "unset; set it to the engine's URL, e.g. http://127.0.0.1:9200".into(),
         })?;
         let mut b = ClientConfig::builder();
-        for url in urls.split(',') {
-            b = b.host(url.trim());
+        // Commas inside a password do not split: a new host starts only at `scheme://`.
+        for url in trawl_service_url::split_list(&urls) {
+            b = b.host(url);
         }
         if let Some(ca) = get("TRAWL_ES_CA_FILE") {
             b = b.ca_file(ca);
@@ -387,32 +388,24 @@ impl ClientConfigBuilder {
             config.hosts.clear();
         }
         for raw in self.hosts {
-            let mut url = Url::parse(raw.trim()).map_err(|e| ClientError::Config {
-                setting: "host".into(),
-                reason: format!(
-                    "'{}' is not a URL ({e}); write http(s)://host:port",
-                    redact(&raw)
-                ),
-            })?;
-            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty)
-            {
-                return Err(ClientError::Config {
+            let parsed = trawl_service_url::parse(&raw, &["http", "https"], "http(s)://host:port")
+                .map_err(|e| ClientError::Config {
                     setting: "host".into(),
-                    reason: format!("'{}' is not an http(s)://host:port URL", redact(&raw)),
-                });
-            }
-            if !url.username().is_empty() {
-                if matches!(config.auth, Auth::None) {
-                    let decode = |s: &str| percent_decode(s);
-                    config.auth = Auth::Basic {
-                        user: decode(url.username()),
-                        password: SecretString::from(
-                            url.password().map(decode).unwrap_or_default(),
-                        ),
-                    };
-                }
-                let _ = url.set_username("");
-                let _ = url.set_password(None);
+                    reason: e.to_string(),
+                })?;
+            let mut url = parsed.url;
+            if let Some(credentials) = parsed.credentials
+                && matches!(config.auth, Auth::None)
+            {
+                config.auth = Auth::Basic {
+                    user: credentials.user,
+                    password: SecretString::from(
+                        credentials
+                            .password
+                            .map(|p| p.expose().to_owned())
+                            .unwrap_or_default(),
+                    ),
+                };
             }
             if !url.path().ends_with('/') {
                 let path = format!("{}/", url.path());
@@ -441,21 +434,6 @@ impl ClientConfigBuilder {
             });
         }
         Ok(config)
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
-/// A URL-ish string with anything between `://` and `@` hidden.
-fn redact(raw: &str) -> String {
-    match (raw.find("://"), raw.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}***@{}", &raw[..s + 3], &raw[at + 1..]),
-        (None, Some(at)) => format!("***@{}", &raw[at + 1..]),
-        _ => raw.to_owned(),
     }
 }
 
@@ -495,6 +473,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn a_comma_or_at_in_a_password_does_not_split_the_host_list() {
+        for (list, password) in [
+            (
+                "http://:pw,with,commas@a:9200,http://b:9200",
+                "pw,with,commas",
+            ),
+            ("http://u:pw%2Cenc@a:9200, http://b:9200", "pw,enc"),
+            ("http://u:p@s:s%@a:9200,http://b:9200", "p@s:s%"),
+        ] {
+            let config =
+                ClientConfig::from_vars(|k| (k == "TRAWL_ES_URL").then(|| list.to_owned()))
+                    .unwrap();
+            let hosts: Vec<&str> = config.hosts.iter().map(Url::as_str).collect();
+            assert_eq!(hosts, ["http://a:9200/", "http://b:9200/"], "{list}");
+            match &config.auth {
+                Auth::Basic { password: p, .. } => assert_eq!(p.expose_secret(), password),
+                other => panic!("{other:?}"),
+            }
+            assert!(!format!("{config:?}").contains(password));
+        }
     }
 
     #[test]

@@ -11,11 +11,11 @@ use crate::StackError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
-    /// Already running; given by `TRAWL_ES_URL` / `TRAWL_REDIS_URL`.
+    /// Already running; given by `TRAWL_ES_URL` / `TRAWL_REDIS_URL` / `TRAWL_PG_URL`.
     External,
     /// Containers started through testcontainers.
     Docker,
-    /// Child processes: an OpenSearch node from Maven Central and `redis-server`.
+    /// Child processes: an OpenSearch node from Maven Central, `redis-server` and `postgres`.
     Local,
 }
 
@@ -113,6 +113,8 @@ pub struct UpRequest {
     pub engine_port: Option<u16>,
     /// Redis's port; `None` picks a free one.
     pub redis_port: Option<u16>,
+    /// PostgreSQL's port; `None` picks a free one.
+    pub pg_port: Option<u16>,
     /// Who owns what gets started.
     pub owner: Owner,
     /// Extra node settings for an engine trawl starts (`thread_pool.write.queue_size=1`):
@@ -128,6 +130,7 @@ impl Default for UpRequest {
             nodes: None,
             engine_port: None,
             redis_port: None,
+            pg_port: None,
             owner: Owner::Detached,
             engine_settings: Vec::new(),
         }

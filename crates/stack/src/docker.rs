@@ -1,7 +1,10 @@
 //! The docker provider: the engine and Redis as containers started through testcontainers.
 //!
 //! Containers are marked for reuse so that they outlive the `up` command that started
-//! them; trawl records their ids and removes them itself on `down`.
+//! them; trawl records their ids and removes them itself on `down`. testcontainers reuses
+//! a running container whose configuration matches, so each start carries a label of its
+//! own (`dev.trawl.instance`): another checkout's identical `up` must get containers of
+//! its own, never this stack's (its `down` would remove them).
 
 use std::time::Duration;
 
@@ -11,10 +14,11 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{GenericImage, ImageExt, ReuseDirective};
 
 use crate::config::EngineKind;
-use crate::endpoint::{EngineEndpoint, RedisEndpoint};
-use crate::probe;
-use crate::state::{Handle, ServiceRecord};
-use crate::{ProviderKind, StackEnv, StackError};
+use crate::endpoint::EngineEndpoint;
+use crate::postgres_endpoint::{PostgresEndpoint, TRAWL_DATABASE};
+use crate::redis_endpoint::RedisEndpoint;
+use crate::state::{Handle, ServiceRecord, StateDir};
+use crate::{ProviderKind, StackEnv, StackError, postgres_probe, probe};
 
 /// The OpenSearch image when `TRAWL_OPENSEARCH_IMAGE` is unset.
 pub const DEFAULT_OPENSEARCH_IMAGE: &str = "opensearchproject/opensearch:2.19.1";
@@ -23,6 +27,16 @@ pub const DEFAULT_ELASTICSEARCH_IMAGE: &str =
     "docker.elastic.co/elasticsearch/elasticsearch:8.18.0";
 /// The Redis image when `TRAWL_REDIS_IMAGE` is unset.
 pub const DEFAULT_REDIS_IMAGE: &str = "redis:7";
+/// The PostgreSQL image tag when `TRAWL_POSTGRES_TAG` is unset (the image is `postgres`).
+pub const DEFAULT_POSTGRES_TAG: &str = "15-alpine";
+
+/// The label that makes every started container distinct from every other stack's.
+const INSTANCE_LABEL: &str = "dev.trawl.instance";
+
+/// A value for [`INSTANCE_LABEL`], new for every container.
+fn instance() -> String {
+    format!("{:016x}", crate::ports::random(b"container"))
+}
 
 /// Whether a Docker engine answers (a `docker` CLI alone is not enough).
 pub(crate) async fn available() -> Result<(), StackError> {
@@ -94,6 +108,7 @@ pub(crate) async fn start_engine(
         .with_env_var("cluster.routing.allocation.disk.threshold_enabled", "false")
         .with_env_var(opts_var, java_opts)
         .with_label("dev.trawl.stack", "engine")
+        .with_label(INSTANCE_LABEL, instance())
         .with_reuse(ReuseDirective::Always)
         .with_startup_timeout(Duration::from_secs(300));
     request = match engine {
@@ -127,7 +142,15 @@ pub(crate) async fn start_engine(
     let endpoint = EngineEndpoint::plain(url);
     let log = format!("`docker logs {id}`");
     let ready =
-        probe::wait_for_engine(&endpoint, 1, Duration::from_secs(300), &log, || Ok(())).await;
+        probe::wait_for_engine(
+            &endpoint,
+            1,
+            None,
+            Duration::from_secs(300),
+            &log,
+            || Ok(()),
+        )
+        .await;
     if let Err(e) = ready {
         remove(&id).await;
         return Err(e);
@@ -163,6 +186,7 @@ pub(crate) async fn start_redis(
         .with_wait_for(WaitFor::Nothing)
         .with_cmd(["redis-server", "--save", "", "--appendonly", "no"])
         .with_label("dev.trawl.stack", "redis")
+        .with_label(INSTANCE_LABEL, instance())
         .with_reuse(ReuseDirective::Always);
     if let Some(p) = port {
         crate::ports::require_free("Redis", p, "--redis-port")?;
@@ -182,7 +206,8 @@ pub(crate) async fn start_redis(
         })?;
     let endpoint = RedisEndpoint::local(host_port);
     let log = format!("`docker logs {id}`");
-    if let Err(e) = probe::wait_for_redis(&endpoint, Duration::from_secs(60), &log, || Ok(())).await
+    if let Err(e) =
+        probe::wait_for_redis(&endpoint, None, Duration::from_secs(60), &log, || Ok(())).await
     {
         remove(&id).await;
         return Err(e);
@@ -190,7 +215,64 @@ pub(crate) async fn start_redis(
     Ok(StartedRedis {
         record: ServiceRecord {
             provider: ProviderKind::Docker,
-            url: endpoint.to_string(),
+            url: endpoint.url().to_string(),
+            handle: Handle::Container { id },
+            log: None,
+        },
+        endpoint,
+    })
+}
+
+/// A started PostgreSQL container.
+pub(crate) struct StartedPostgres {
+    pub endpoint: PostgresEndpoint,
+    pub record: ServiceRecord,
+}
+
+/// Starts testcontainers' PostgreSQL with the `trawl` user, a generated password (kept in
+/// the state directory, never in `stack.json`) and the `trawl` database.
+pub(crate) async fn start_postgres(
+    env: &StackEnv,
+    dir: &StateDir,
+    port: Option<u16>,
+) -> Result<StartedPostgres, StackError> {
+    let tag = env
+        .get("TRAWL_POSTGRES_TAG")
+        .unwrap_or_else(|| DEFAULT_POSTGRES_TAG.into());
+    let password = dir.new_postgres_password()?;
+    let mut request = testcontainers_modules::postgres::Postgres::default()
+        .with_user(TRAWL_DATABASE)
+        .with_password(password.expose())
+        .with_db_name(TRAWL_DATABASE)
+        .with_tag(tag.clone())
+        .with_label("dev.trawl.stack", "postgres")
+        .with_label(INSTANCE_LABEL, instance())
+        .with_reuse(ReuseDirective::Always);
+    if let Some(p) = port {
+        crate::ports::require_free("PostgreSQL", p, "--pg-port")?;
+        request = request.with_mapped_port(p, 5432.tcp());
+    }
+    let container = request.start().await.map_err(|e| StackError::Docker {
+        action: format!("start postgres:{tag}"),
+        reason: e.to_string(),
+    })?;
+    let id = container.id().to_owned();
+    let host_port = container
+        .get_host_port_ipv4(5432.tcp())
+        .await
+        .map_err(|e| StackError::Docker {
+            action: format!("read the port of postgres:{tag}"),
+            reason: e.to_string(),
+        })?;
+    let endpoint = PostgresEndpoint::local(host_port, password);
+    if let Err(e) = postgres_probe::postgres_version(&endpoint).await {
+        remove(&id).await;
+        return Err(e);
+    }
+    Ok(StartedPostgres {
+        record: ServiceRecord {
+            provider: ProviderKind::Docker,
+            url: endpoint.url().to_string(),
             handle: Handle::Container { id },
             log: None,
         },

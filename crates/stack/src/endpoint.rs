@@ -1,14 +1,17 @@
-//! Where the services are and how to authenticate to them, without leaking secrets.
+//! Where the engine is and how to authenticate to it, without leaking secrets; the
+//! environment variables that name the services; and [`Services`], all three together.
 
-use std::fmt;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use trawl_service_url::Secret;
 use url::Url;
 
+use crate::postgres_endpoint::PostgresEndpoint;
+use crate::redis_endpoint::RedisEndpoint;
 use crate::{StackEnv, StackError};
 
-/// Environment variable: the engine's URL (`http(s)://[user:password@]host:port`).
+/// Environment variable: the engine's URL (`http(s)://[user:password@]host:port`), or
+/// several comma-separated.
 pub const ENV_ES_URL: &str = "TRAWL_ES_URL";
 /// Environment variable: a PEM file with the CA that signed the engine's certificate.
 pub const ENV_ES_CA_FILE: &str = "TRAWL_ES_CA_FILE";
@@ -20,34 +23,8 @@ pub const ENV_ES_PASSWORD: &str = "TRAWL_ES_PASSWORD";
 pub const ENV_ES_API_KEY: &str = "TRAWL_ES_API_KEY";
 /// Environment variable: the Redis URL (`redis://[:password@]host:port[/db]`).
 pub const ENV_REDIS_URL: &str = "TRAWL_REDIS_URL";
-
-/// A string that must never be printed: `Debug` and `Display` show `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+/// Environment variable: the PostgreSQL URL (`postgres://user[:password]@host:port/db`).
+pub const ENV_PG_URL: &str = "TRAWL_PG_URL";
 
 /// How requests to the engine authenticate.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -55,7 +32,7 @@ pub enum EngineAuth {
     /// No credentials (a local or test engine with security off).
     #[default]
     None,
-    /// HTTP basic auth.
+    /// HTTP basic auth (the user may be empty: `http://:password@host`).
     Basic { user: String, password: Secret },
     /// `Authorization: ApiKey …`.
     ApiKey(Secret),
@@ -64,12 +41,15 @@ pub enum EngineAuth {
 /// Where the engine is: its URL (never with credentials in it), auth and CA file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineEndpoint {
-    /// Base URL without user info, e.g. `http://127.0.0.1:9201/`.
+    /// Base URL without user info, e.g. `http://127.0.0.1:9201/`; the first host when
+    /// several were given.
     pub url: Url,
     /// Credentials, kept apart from the URL so the URL can be printed.
     pub auth: EngineAuth,
     /// PEM CA certificate used to verify an `https` engine.
     pub ca_file: Option<PathBuf>,
+    /// Further hosts of the same cluster, from a comma-separated `TRAWL_ES_URL`.
+    more_hosts: Vec<Url>,
 }
 
 impl EngineEndpoint {
@@ -79,6 +59,7 @@ impl EngineEndpoint {
             url,
             auth: EngineAuth::None,
             ca_file: None,
+            more_hosts: Vec::new(),
         }
     }
 
@@ -124,43 +105,48 @@ impl EngineEndpoint {
         Ok(Some(endpoint))
     }
 
-    /// Parses an engine URL, moving embedded credentials into [`EngineAuth::Basic`].
+    /// Parses an engine URL, or several comma-separated (a comma inside a password does
+    /// not split), moving embedded credentials into [`EngineAuth::Basic`].
     pub fn parse(raw: &str, var: &'static str) -> Result<Self, StackError> {
-        let mut url = Url::parse(raw.trim()).map_err(|e| StackError::InvalidSetting {
-            var,
-            value: redact_url_str(raw),
-            reason: format!("{e}; expected http(s)://host:port"),
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(StackError::InvalidSetting {
-                var,
-                value: redact_url(&url),
-                reason: format!("scheme '{}' is not http or https", url.scheme()),
-            });
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(StackError::InvalidSetting {
-                var,
-                value: redact_url(&url),
-                reason: "no host; expected http(s)://host:port".into(),
-            });
-        }
+        let mut hosts = Vec::new();
         let mut auth = EngineAuth::None;
-        if !url.username().is_empty() {
-            let user = percent_decode(url.username());
-            let password = url.password().map(percent_decode).unwrap_or_default();
-            auth = EngineAuth::Basic {
-                user,
-                password: Secret::new(password),
-            };
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
+        for one in trawl_service_url::split_list(raw) {
+            let parsed = trawl_service_url::parse(one, &["http", "https"], "http(s)://host:port")
+                .map_err(|e| StackError::url(var, e))?;
+            if let Some(credentials) = parsed.credentials
+                && auth == EngineAuth::None
+            {
+                auth = EngineAuth::Basic {
+                    user: credentials.user,
+                    password: credentials.password.unwrap_or_else(|| Secret::new("")),
+                };
+            }
+            hosts.push(parsed.url);
         }
+        if hosts.is_empty() {
+            return Err(StackError::InvalidSetting {
+                var,
+                value: String::new(),
+                reason: "no URL; expected http(s)://host:port".into(),
+            });
+        }
+        let url = hosts.remove(0);
         Ok(EngineEndpoint {
             url,
             auth,
             ca_file: None,
+            more_hosts: hosts,
         })
+    }
+
+    /// Every host, the first one (`url`) first.
+    pub fn hosts(&self) -> impl Iterator<Item = &Url> {
+        std::iter::once(&self.url).chain(&self.more_hosts)
+    }
+
+    /// The hosts as `TRAWL_ES_URL` takes them: comma-separated, without credentials.
+    pub fn hosts_text(&self) -> String {
+        self.hosts().map(Url::as_str).collect::<Vec<_>>().join(",")
     }
 
     /// A `reqwest` client that verifies with the CA file and sends the credentials.
@@ -217,14 +203,16 @@ impl EngineEndpoint {
     pub fn principal(&self) -> String {
         match &self.auth {
             EngineAuth::None => String::new(),
+            EngineAuth::Basic { user, .. } if user.is_empty() => " with a password".into(),
             EngineAuth::Basic { user, .. } => format!(" for user '{user}'"),
             EngineAuth::ApiKey(_) => " with an API key".into(),
         }
     }
 
     /// The environment that hands this endpoint to a child process (tests, workers).
+    /// The credentials travel in their own variables, never in the URL.
     pub fn env_vars(&self) -> Vec<(&'static str, String)> {
-        let mut vars = vec![(ENV_ES_URL, self.url.to_string())];
+        let mut vars = vec![(ENV_ES_URL, self.hosts_text())];
         match &self.auth {
             EngineAuth::None => {}
             EngineAuth::Basic { user, password } => {
@@ -240,109 +228,27 @@ impl EngineEndpoint {
     }
 }
 
-/// Where Redis is. The URL may carry a password; `Display` hides it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RedisEndpoint {
-    url: Url,
-}
-
-impl RedisEndpoint {
-    /// Parses a `redis://` or `rediss://` URL.
-    pub fn parse(raw: &str, var: &'static str) -> Result<Self, StackError> {
-        let url = Url::parse(raw.trim()).map_err(|e| StackError::InvalidSetting {
-            var,
-            value: redact_url_str(raw),
-            reason: format!("{e}; expected redis://host:port"),
-        })?;
-        if !matches!(url.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
-            return Err(StackError::InvalidSetting {
-                var,
-                value: redact_url(&url),
-                reason: format!("scheme '{}' is not redis or rediss", url.scheme()),
-            });
-        }
-        Ok(RedisEndpoint { url })
-    }
-
-    /// Reads `TRAWL_REDIS_URL`; `None` when it is unset.
-    pub fn from_env(env: &StackEnv) -> Result<Option<Self>, StackError> {
-        env.get(ENV_REDIS_URL)
-            .map(|raw| Self::parse(&raw, ENV_REDIS_URL))
-            .transpose()
-    }
-
-    /// `redis://127.0.0.1:port` for a local server.
-    pub fn local(port: u16) -> Self {
-        RedisEndpoint {
-            url: Url::parse(&format!("redis://127.0.0.1:{port}")).expect("valid URL"),
-        }
-    }
-
-    /// The full URL, password included, for the connection itself.
-    pub fn connection_url(&self) -> &str {
-        self.url.as_str()
-    }
-
-    /// The environment that hands this endpoint to a child process.
-    pub fn env_vars(&self) -> Vec<(&'static str, String)> {
-        vec![(ENV_REDIS_URL, self.url.to_string())]
-    }
-}
-
-impl fmt::Display for RedisEndpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact_url(&self.url))
-    }
-}
-
-impl fmt::Debug for RedisEndpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RedisEndpoint({self})")
-    }
-}
-
-/// The engine and Redis, wherever they came from.
+/// The engine, Redis and PostgreSQL, wherever they came from.
 #[derive(Clone, Debug)]
 pub struct Services {
     pub engine: EngineEndpoint,
     pub redis: RedisEndpoint,
+    pub postgres: PostgresEndpoint,
 }
 
 impl Services {
-    /// All environment variables a child process needs to reach both services.
+    /// All environment variables a child process needs to reach the services.
     pub fn env_vars(&self) -> Vec<(&'static str, String)> {
         let mut vars = self.engine.env_vars();
         vars.extend(self.redis.env_vars());
+        vars.extend(self.postgres.env_vars());
         vars
     }
 }
 
-/// A URL as text with any password replaced by `***`.
+/// A URL as text with any user info replaced by `***`.
 pub fn redact_url(url: &Url) -> String {
-    if url.password().is_some() {
-        let mut shown = url.clone();
-        let _ = shown.set_password(Some("***"));
-        shown.to_string()
-    } else {
-        url.to_string()
-    }
-}
-
-fn redact_url_str(raw: &str) -> String {
-    match Url::parse(raw.trim()) {
-        Ok(url) => redact_url(&url),
-        // Unparseable: show only what cannot hold credentials.
-        Err(_) => match raw.rfind('@') {
-            Some(at) => format!("***@{}", &raw[at + 1..]),
-            None => raw.to_owned(),
-        },
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
+    trawl_service_url::redact(url.as_str())
 }
 
 #[cfg(test)]
@@ -365,6 +271,18 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_user_and_a_comma_in_the_password_stay_one_host() {
+        let ep =
+            EngineEndpoint::parse("http://:pa,ss@es:9200,http://es2:9200", ENV_ES_URL).unwrap();
+        assert_eq!(ep.hosts_text(), "http://es:9200/,http://es2:9200/");
+        assert!(
+            matches!(&ep.auth, EngineAuth::Basic { user, password } if user.is_empty() && password.expose() == "pa,ss")
+        );
+        assert!(!format!("{ep:?}").contains("pa,ss"));
+        assert!(!ep.env_vars()[0].1.contains("pa,ss"));
+    }
+
+    #[test]
     fn bad_urls_are_named_without_secrets() {
         let err = EngineEndpoint::parse("ftp://u:hunter2@host", ENV_ES_URL)
             .unwrap_err()
@@ -375,13 +293,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("hunter2"), "{err}");
-    }
-
-    #[test]
-    fn redis_display_hides_the_password() {
-        let ep = RedisEndpoint::parse("redis://:hunter2@127.0.0.1:6379/0", ENV_REDIS_URL).unwrap();
-        assert_eq!(ep.to_string(), "redis://:***@127.0.0.1:6379/0");
-        assert!(ep.connection_url().contains("hunter2"));
-        assert!(!format!("{ep:?}").contains("hunter2"));
     }
 }

@@ -123,6 +123,44 @@ pub enum StackError {
     )]
     RedisUnreachable { url: String, reason: String },
 
+    #[error("invalid {var}: {source}")]
+    Url {
+        var: &'static str,
+        #[source]
+        source: trawl_service_url::UrlError,
+    },
+
+    #[error(
+        "PostgreSQL's server programs were not found ({found}); install them (apt-get install -y postgresql), set TRAWL_PG_BIN to the directory holding initdb and postgres, set TRAWL_PG_URL to a running server, or use --provider docker"
+    )]
+    PostgresMissing { found: String },
+
+    #[error(
+        "PostgreSQL refuses to run as root and {reason}; install postgresql (apt-get install -y postgresql creates the 'postgres' system user), create one (useradd --system --user-group --no-create-home postgres), or run as a user other than root"
+    )]
+    PostgresUser { reason: String },
+
+    #[error("initdb failed ({status}); last lines of {log}:\n{tail}")]
+    InitdbFailed {
+        status: String,
+        log: PathBuf,
+        tail: String,
+    },
+
+    #[error(
+        "PostgreSQL at {url} did not answer ({reason}); check TRAWL_PG_URL or that PostgreSQL runs"
+    )]
+    PostgresUnreachable { url: String, reason: String },
+
+    #[error(
+        "{service} at {url} is not the one this stack started ({found}); another stack took the port"
+    )]
+    Foreign {
+        service: &'static str,
+        url: String,
+        found: String,
+    },
+
     #[error("invalid {var} ({value}): {reason}")]
     InvalidSetting {
         var: &'static str,
@@ -149,6 +187,10 @@ pub enum StackError {
 }
 
 impl StackError {
+    pub(crate) fn url(var: &'static str, source: trawl_service_url::UrlError) -> Self {
+        StackError::Url { var, source }
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,

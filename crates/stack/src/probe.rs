@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::StackError;
-use crate::endpoint::{EngineEndpoint, RedisEndpoint};
+use crate::endpoint::EngineEndpoint;
+use crate::redis_endpoint::RedisEndpoint;
 
 /// What the engine says about itself at `GET /`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,12 +119,15 @@ pub async fn engine_health(
 }
 
 /// Polls until the engine is yellow or green with `nodes` nodes, or `deadline` passes.
+/// With `cluster_name`, an engine answering under another name is another stack's:
+/// [`StackError::Foreign`] at once.
 ///
 /// `still_starting` is asked between polls; it returns an error when the service died,
 /// so a crashed start fails at once instead of at the deadline.
-pub async fn wait_for_engine(
+pub(crate) async fn wait_for_engine(
     endpoint: &EngineEndpoint,
     nodes: u16,
+    cluster_name: Option<&str>,
     deadline: Duration,
     log: &str,
     mut still_starting: impl FnMut() -> Result<(), StackError>,
@@ -132,6 +136,16 @@ pub async fn wait_for_engine(
     let mut last: String;
     loop {
         still_starting()?;
+        if let Some(expected) = cluster_name
+            && let Ok(info) = engine_info(endpoint).await
+            && info.cluster_name != expected
+        {
+            return Err(StackError::Foreign {
+                service: "the engine",
+                url: endpoint.url.to_string(),
+                found: format!("it answers as cluster '{}'", info.cluster_name),
+            });
+        }
         match engine_health(endpoint, Some(nodes), Duration::from_secs(1)).await {
             Ok(health)
                 if matches!(health.status.as_str(), "yellow" | "green")
@@ -165,6 +179,11 @@ pub async fn wait_for_engine(
 
 /// Sends `PING` and reads the server version from `INFO server`.
 pub async fn redis_version(endpoint: &RedisEndpoint) -> Result<String, StackError> {
+    redis_server(endpoint).await.map(|(version, _)| version)
+}
+
+/// `PING`, then the version and the server's pid from `INFO server`.
+async fn redis_server(endpoint: &RedisEndpoint) -> Result<(String, Option<u32>), StackError> {
     let unreachable = |e: redis::RedisError| StackError::RedisUnreachable {
         url: endpoint.to_string(),
         reason: redact(&e.to_string(), endpoint),
@@ -192,17 +211,22 @@ pub async fn redis_version(endpoint: &RedisEndpoint) -> Result<String, StackErro
         .query_async(&mut conn)
         .await
         .map_err(unreachable)?;
-    Ok(info
-        .lines()
-        .find_map(|l| l.strip_prefix("redis_version:"))
-        .unwrap_or("unknown")
-        .trim()
-        .to_owned())
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+    };
+    Ok((
+        field("redis_version:").unwrap_or_else(|| "unknown".into()),
+        field("process_id:").and_then(|p| p.parse().ok()),
+    ))
 }
 
-/// Polls Redis until it answers `PING`, or `deadline` passes.
-pub async fn wait_for_redis(
+/// Polls Redis until it answers `PING`, or `deadline` passes. With `pid`, a Redis whose
+/// `process_id` differs is another one on the same port: [`StackError::Foreign`] at once.
+pub(crate) async fn wait_for_redis(
     endpoint: &RedisEndpoint,
+    pid: Option<u32>,
     deadline: Duration,
     log: &str,
     mut still_starting: impl FnMut() -> Result<(), StackError>,
@@ -210,8 +234,15 @@ pub async fn wait_for_redis(
     let started = Instant::now();
     loop {
         still_starting()?;
-        match redis_version(endpoint).await {
-            Ok(version) => return Ok(version),
+        match redis_server(endpoint).await {
+            Ok((_, Some(found))) if pid.is_some_and(|ours| ours != found) => {
+                return Err(StackError::Foreign {
+                    service: "Redis",
+                    url: endpoint.to_string(),
+                    found: format!("its process id is {found}"),
+                });
+            }
+            Ok((version, _)) => return Ok(version),
             Err(e) if started.elapsed() >= deadline => {
                 return Err(StackError::NotReady {
                     service: "Redis",
@@ -288,12 +319,13 @@ fn error_chain(e: &reqwest::Error) -> String {
     deepest.to_string()
 }
 
+/// The text with the password (as given and as encoded in the URL) cut out.
 fn redact(text: &str, endpoint: &RedisEndpoint) -> String {
-    match url::Url::parse(endpoint.connection_url())
-        .ok()
-        .and_then(|u| u.password().map(str::to_owned))
-    {
-        Some(pw) if !pw.is_empty() => text.replace(&pw, "***"),
+    match endpoint.password().map(|p| p.expose()) {
+        Some(pw) if !pw.is_empty() => {
+            let encoded = trawl_service_url::encode_userinfo(pw);
+            text.replace(pw, "***").replace(&encoded, "***")
+        }
         _ => text.to_owned(),
     }
 }

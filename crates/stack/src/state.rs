@@ -1,12 +1,19 @@
 //! What `up` started, persisted under the state directory so that `status`, `down` and
 //! a later `up` in another process know about it. It never holds a secret.
+//!
+//! Two files: `stack.json`, the services of a finished `up`; and `processes.json`, every
+//! process trawl started here and has not stopped yet, written the moment it starts — so a
+//! run that dies before it could write `stack.json` still leaves its processes on record
+//! for the next `up` to stop.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use trawl_service_url::Secret;
 
 use crate::StackError;
 use crate::config::{EngineKind, Owner, ProviderKind};
+use crate::process::ProcessIdentity;
 
 /// How to find and stop one service again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,8 +21,8 @@ use crate::config::{EngineKind, Owner, ProviderKind};
 pub enum Handle {
     /// Not ours: given by the environment, never stopped by trawl.
     External,
-    /// A process group we started (the pid leads it).
-    Process { pid: u32 },
+    /// A process group we started (the pid leads it), as recorded when it started.
+    Process(ProcessIdentity),
     /// A container we started.
     Container { id: String },
 }
@@ -40,6 +47,10 @@ pub struct EngineRecord {
     pub engine: Option<EngineKind>,
     /// How many nodes it was started with.
     pub nodes: u16,
+    /// The cluster name trawl gave an engine it started, unique per start: an engine
+    /// answering with another name on the recorded port is not this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_name: Option<String>,
     /// The service itself.
     #[serde(flatten)]
     pub service: ServiceRecord,
@@ -56,6 +67,39 @@ pub struct StackState {
     pub engine: EngineRecord,
     /// Redis.
     pub redis: ServiceRecord,
+    /// PostgreSQL (`None` only in state files of older trawl versions).
+    #[serde(default)]
+    pub postgres: Option<ServiceRecord>,
+}
+
+/// Which of the stack's services a process serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    Engine,
+    Redis,
+    Postgres,
+}
+
+impl ServiceKind {
+    /// The signal that shuts it down cleanly and quickly: SIGINT is PostgreSQL's "fast"
+    /// shutdown (SIGTERM would wait for every client to leave).
+    pub(crate) fn stop_signal(self) -> nix::sys::signal::Signal {
+        match self {
+            ServiceKind::Postgres => nix::sys::signal::Signal::SIGINT,
+            _ => nix::sys::signal::Signal::SIGTERM,
+        }
+    }
+}
+
+/// One entry of `processes.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredProcess {
+    /// What it serves.
+    pub service: ServiceKind,
+    /// What identifies it.
+    #[serde(flatten)]
+    pub process: ProcessIdentity,
 }
 
 /// The directory that holds the state file, data, logs and the lock.
@@ -138,6 +182,99 @@ impl StateDir {
         }
     }
 
+    fn registry_file(&self) -> PathBuf {
+        self.root.join("processes.json")
+    }
+
+    /// The processes started here and not yet stopped (an unreadable file counts as empty,
+    /// with a warning: it must never keep `down` from working).
+    pub fn registered(&self) -> Vec<RegisteredProcess> {
+        let path = self.registry_file();
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!("ignoring {}: {e}", path.display());
+                Vec::new()
+            }),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Records a process the moment it started.
+    pub(crate) fn register(
+        &self,
+        service: ServiceKind,
+        process: &ProcessIdentity,
+    ) -> Result<(), StackError> {
+        let mut all = self.registered();
+        all.retain(|r| r.process.pid != process.pid);
+        all.push(RegisteredProcess {
+            service,
+            process: process.clone(),
+        });
+        self.write_registry(&all)
+    }
+
+    /// Forgets the processes with these pids (stopped, or found to be someone else's).
+    pub(crate) fn unregister(&self, pids: &[u32]) -> Result<(), StackError> {
+        let mut all = self.registered();
+        all.retain(|r| !pids.contains(&r.process.pid));
+        self.write_registry(&all)
+    }
+
+    fn write_registry(&self, all: &[RegisteredProcess]) -> Result<(), StackError> {
+        let path = self.registry_file();
+        if all.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(StackError::io("cannot remove", path, e))
+                }
+                _ => Ok(()),
+            };
+        }
+        let tmp = path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(all).expect("records serialise");
+        std::fs::write(&tmp, bytes).map_err(|e| StackError::io("cannot write", &tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| StackError::io("cannot write", &path, e))
+    }
+
+    fn postgres_password_file(&self) -> PathBuf {
+        self.root.join("postgres").join("password")
+    }
+
+    /// A new random password for the PostgreSQL this stack starts, kept in
+    /// `postgres/password` (mode 0600) — never in `stack.json`.
+    pub(crate) fn new_postgres_password(&self) -> Result<Secret, StackError> {
+        use std::io::{Read as _, Write as _};
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut bytes = [0u8; 18];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut bytes))
+            .map_err(|e| StackError::io("cannot read", "/dev/urandom", e))?;
+        let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.subdir("postgres")?;
+        let path = self.postgres_password_file();
+        let _ = std::fs::remove_file(&path);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(password.as_bytes()))
+            .map_err(|e| StackError::io("cannot write", &path, e))?;
+        Ok(Secret::new(password))
+    }
+
+    /// The password of the PostgreSQL this stack started.
+    pub(crate) fn postgres_password(&self) -> Result<Secret, StackError> {
+        let path = self.postgres_password_file();
+        std::fs::read_to_string(&path)
+            .map(|p| Secret::new(p.trim()))
+            .map_err(|e| StackError::State {
+                path,
+                reason: format!("the PostgreSQL password cannot be read: {e}"),
+            })
+    }
+
     /// Takes the exclusive lock that serialises `up` and `down`; released on drop.
     pub(crate) fn lock(&self) -> Result<std::fs::File, StackError> {
         let path = self.root.join("lock");
@@ -168,10 +305,15 @@ mod tests {
             engine: EngineRecord {
                 engine: Some(EngineKind::OpenSearch),
                 nodes: 3,
+                cluster_name: Some("trawl-1".into()),
                 service: ServiceRecord {
                     provider: ProviderKind::Local,
                     url: "http://127.0.0.1:9201/".into(),
-                    handle: Handle::Process { pid: 7 },
+                    handle: Handle::Process(ProcessIdentity {
+                        pid: 7,
+                        start_ticks: 99,
+                        program: "/usr/bin/java".into(),
+                    }),
                     log: None,
                 },
             },
@@ -181,11 +323,48 @@ mod tests {
                 handle: Handle::Container { id: "abc".into() },
                 log: None,
             },
+            postgres: None,
         };
         state_dir.save(&state).unwrap();
         assert_eq!(state_dir.load().unwrap(), Some(state));
         state_dir.clear().unwrap();
         assert_eq!(state_dir.load().unwrap(), None);
+
+        // A record written before processes had identities still loads.
+        std::fs::write(
+            dir.join("stack.json"),
+            r#"{"owner":{"kind":"detached"},"started_at":1,
+                "engine":{"engine":"opensearch","nodes":1,"provider":"local","url":"http://127.0.0.1:9201/","handle":{"kind":"process","pid":11},"log":null},
+                "redis":{"provider":"local","url":"redis://127.0.0.1:1","handle":{"kind":"process","pid":12},"log":null}}"#,
+        )
+        .unwrap();
+        let old = state_dir.load().unwrap().unwrap();
+        assert!(
+            matches!(&old.redis.handle, Handle::Process(p) if p.pid == 12 && p.start_ticks == 0)
+        );
+        assert_eq!(old.postgres, None);
+        state_dir.clear().unwrap();
+
+        let java = ProcessIdentity {
+            pid: 5,
+            start_ticks: 1,
+            program: "java".into(),
+        };
+        state_dir.register(ServiceKind::Engine, &java).unwrap();
+        state_dir
+            .register(
+                ServiceKind::Redis,
+                &ProcessIdentity {
+                    pid: 6,
+                    ..java.clone()
+                },
+            )
+            .unwrap();
+        assert_eq!(state_dir.registered().len(), 2);
+        state_dir.unregister(&[5]).unwrap();
+        assert_eq!(state_dir.registered()[0].process.pid, 6);
+        state_dir.unregister(&[6]).unwrap();
+        assert!(!dir.join("processes.json").exists());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

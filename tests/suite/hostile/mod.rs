@@ -5,6 +5,7 @@
 mod access;
 mod queue;
 mod registry;
+mod stack;
 
 use std::process::{Command, Output, Stdio};
 

@@ -1,0 +1,2 @@
+-- The database trawl keeps its registry in (CREATE DATABASE takes no parameters).
+CREATE DATABASE trawl

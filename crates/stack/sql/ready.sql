@@ -1,0 +1,2 @@
+-- Readiness: the server accepts a session and answers a query.
+SELECT 1
