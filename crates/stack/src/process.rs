@@ -258,7 +258,20 @@ mod tests {
     #[test]
     fn a_reused_pid_is_not_ours() {
         let mut child = Command::new("sleep").arg("30").spawn().unwrap();
-        let (ticks, program) = observe(child.id()).unwrap();
+        // Right after the exec, and for as long as the loaded machine does not schedule
+        // the child, its command line may still read empty: wait for the program.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (ticks, program) = loop {
+            let (ticks, program) = observe(child.id()).unwrap();
+            if !program.is_empty() {
+                break (ticks, program);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sleep never showed its command line"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
         let here = Path::new("/");
         let mut recorded = ProcessIdentity {
             pid: child.id(),
