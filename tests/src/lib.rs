@@ -213,11 +213,14 @@ pub async fn test_indices(
     what: &str,
 ) -> anyhow::Result<(trawl_indexer::IndexSet, IndexCleanup)> {
     let prefix = format!("{}-", unique_name(what));
+    // A pattern is safe here, unlike in trawl itself: the prefix ends in this process's
+    // unique counter and time, so only this test's own names (its deployment, and any it
+    // nests under it on purpose) start with it.
     let cleanup = Engine::new(&services.engine)?.cleanup(format!("{prefix}*"));
     let routes = trawl_indexer::WriteRoutes::new(redis_manager(&services.redis).await?, &prefix);
     let set = trawl_indexer::IndexSet::new(
         engine_client(&services.engine)?,
-        trawl_indexer::IndexNames::with_prefix(prefix),
+        trawl_indexer::IndexNames::new(prefix)?,
         trawl_analyzers::IndexOptions::default(),
     )
     .with_write_routes(routes);

@@ -247,7 +247,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             let prefix = format!("bench-queue-{}-", std::process::id());
             let indices = trawl_indexer::IndexSet::new(
                 trawl_client::Client::new(client_config(&services.engine)?)?,
-                trawl_indexer::IndexNames::with_prefix(prefix),
+                trawl_indexer::IndexNames::new(prefix)?,
                 trawl_analyzers::IndexOptions::default(),
             );
             indices.ensure().await?;

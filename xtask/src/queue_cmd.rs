@@ -30,15 +30,15 @@ pub struct QueueArgs {
 }
 
 impl QueueArgs {
-    fn config(&self) -> QueueConfig {
-        QueueConfig {
-            namespace: crate::connect::index_names().prefix().to_string(),
+    fn config(&self) -> anyhow::Result<QueueConfig> {
+        Ok(QueueConfig {
+            namespace: crate::connect::index_names()?.prefix().to_string(),
             shards: self.shards,
             lease: Duration::from_secs(self.lease_secs.max(1)),
             max_attempts: self.max_attempts.max(1),
             base_backoff: Duration::from_millis(self.backoff_ms),
             ..QueueConfig::default()
-        }
+        })
     }
 }
 
@@ -102,7 +102,7 @@ pub struct WorkerArgs {
 async fn queue(args: &QueueArgs) -> anyhow::Result<Queue> {
     let services = crate::connect::services()?;
     let redis = crate::connect::redis(&services).await?;
-    Ok(Queue::new(redis, args.config())?)
+    Ok(Queue::new(redis, args.config()?)?)
 }
 
 pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
@@ -236,7 +236,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let redis = crate::connect::redis(&services).await?;
     let indices = crate::connect::index_set(&services).await?;
     indices.ensure().await.context("creating trawl's indices")?;
-    let queue = Queue::new(redis.clone(), args.queue.config())?;
+    let queue = Queue::new(redis.clone(), args.queue.config()?)?;
     let locks = crate::connect::repo_locks(redis, Duration::from_secs(args.lock_ttl_secs.max(1)));
     let indexer = RepoIndexer::new(indices, locks, IndexingOptions::default());
     let worker = Worker::new(

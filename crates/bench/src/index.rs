@@ -86,6 +86,8 @@ pub enum IndexBenchError {
     Client(#[from] ClientError),
     #[error("trawl's indexer failed: {0}")]
     Index(#[from] IndexError),
+    #[error(transparent)]
+    Indices(#[from] trawl_indexer::IndexSetError),
     #[error("the repository at {0} has no commits")]
     EmptyRepository(PathBuf),
     #[error("`git cat-file` failed: {0}")]
@@ -273,7 +275,8 @@ impl BenchSets {
         let set = |name: &str| {
             IndexSet::new(
                 client.clone(),
-                IndexNames::with_prefix(format!("{prefix}{name}-")),
+                IndexNames::new(format!("{prefix}{name}-"))
+                    .expect("the benchmark's prefixes are valid"),
                 IndexOptions::default(),
             )
         };

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod document;
 pub mod git;
+pub mod index_names;
 pub mod indexing;
 pub mod indices;
 pub mod lock;
@@ -19,10 +20,11 @@ pub mod worker;
 pub mod write_routes;
 
 pub use access::Principal;
+pub use index_names::{IndexNames, PrefixError};
 pub use indexing::{
     IndexError, IndexMode, IndexProgress, IndexReport, IndexingOptions, Phase, RepoIndexer,
 };
-pub use indices::{IndexNames, IndexSet, IndexSize};
+pub use indices::{IndexSet, IndexSetError, IndexSize};
 pub use lock::{ExpiringLock, HeldLock, LockError, RepoLock, RepoLocks};
 pub use queue::{Claimed, Queue, QueueConfig, QueueError, QueueRef, QueueStatus};
 pub use repo::{RepoError, RepoId, RepoManifest, RepoSpec, Visibility};

@@ -472,6 +472,13 @@ impl ReindexDriver {
                     // Never delete what an alias still serves.
                     continue;
                 }
+                if self.indices.names().owned_index(&index.old) != Some(index.kind) {
+                    // Only this deployment's own indices, by their exact names: an old
+                    // index made by hand (or another deployment's) stays for a person
+                    // to remove.
+                    tracing::warn!(task = %task.id, index = %index.old, "not deleting an old index that is not named as this deployment's; delete it by hand");
+                    continue;
+                }
                 if client.delete_index(&index.old).await? {
                     deleted.push(index.old.clone());
                 }
@@ -909,6 +916,12 @@ impl ReindexDriver {
                 return Err(ReindexError::Invalid(format!(
                     "alias {} already points at {}; not deleting it",
                     index.alias, index.new
+                )));
+            }
+            if self.indices.names().owned_index(&index.new) != Some(index.kind) {
+                return Err(ReindexError::Invalid(format!(
+                    "task {}'s new index {} is not named as this deployment's indices are; not deleting it — check TRAWL_INDEX_PREFIX and the task (`cargo xtask reindex status`)",
+                    task.id, index.new
                 )));
             }
             client.delete_index(&index.new).await?;
