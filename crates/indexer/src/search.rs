@@ -6,7 +6,7 @@
 //! filter is intersected with that set, so asking for a repository the caller may not
 //! read gives no hits — the same answer as for a repository that does not exist.
 //!
-//! **Limits.** Every input is checked before anything is sent (see [`query`]'s limits:
+//! **Limits.** Every input is checked before anything is sent (see [`limits`]:
 //! text length and terms, filter lengths, glob complexity, page, snippet options), so a
 //! hostile or careless query gets trawl's own [`SearchError`] naming the input, the limit
 //! and the fix, never the engine's `all shards failed`.
@@ -47,6 +47,7 @@
 mod body;
 mod glob;
 mod hits;
+mod limits;
 mod query;
 mod snippet;
 
@@ -64,12 +65,13 @@ use crate::repo::RepoId;
 
 pub use body::{HIGHLIGHT_CHARS_PER_PAGE, HIGHLIGHT_MAX_CHARS, highlight_chars};
 pub use hits::{BlobHit, CommitHit, Person};
-pub use query::{
-    BlobQuery, CommitQuery, MAX_CONTEXT_LINES, MAX_GLOB_EFFORT, MAX_KEYWORD_FILTER_BYTES,
-    MAX_LINE_CHARS, MAX_PAGE_SIZE, MAX_PATH_FILTER_BYTES, MAX_PATH_TERMS, MAX_QUERY_CHARS,
-    MAX_QUERY_TERMS, MAX_REPO_FILTERS, MAX_RESULT_WINDOW, MAX_SHA_PREFIX, MAX_SNIPPET_LINES,
-    MIN_LINE_CHARS, MIN_SHA_PREFIX, Page, PathFilter, SnippetOptions, search_text,
+pub use limits::{
+    MAX_CONTEXT_LINES, MAX_GLOB_EFFORT, MAX_KEYWORD_FILTER_BYTES, MAX_LINE_CHARS, MAX_PAGE_SIZE,
+    MAX_PATH_FILTER_BYTES, MAX_PATH_TERMS, MAX_QUERY_CHARS, MAX_QUERY_TERMS, MAX_REPO_FILTERS,
+    MAX_RESULT_WINDOW, MAX_SHA_PREFIX, MAX_SNIPPET_LINES, MIN_LINE_CHARS, MIN_SHA_PREFIX,
+    search_text,
 };
+pub use query::{BlobQuery, CommitQuery, Page, PathFilter, SnippetOptions};
 pub use snippet::{
     MatchRange, SNIPPET_BYTES_PER_HIT, SNIPPET_BYTES_PER_PAGE, Snippet, SnippetLine,
 };
