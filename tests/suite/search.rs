@@ -24,18 +24,18 @@ use trawl_indexer::{
 };
 use trawl_tests::{require_services, test_indices};
 
-fn repo_id(id: &str) -> RepoId {
+pub(crate) fn repo_id(id: &str) -> RepoId {
     RepoId::new(id).expect("a valid repository id")
 }
 
-fn context(id: &str, visibility: Visibility) -> RepoContext {
+pub(crate) fn context(id: &str, visibility: Visibility) -> RepoContext {
     RepoContext {
         id: repo_id(id),
         visibility,
     }
 }
 
-fn blob(repo: &RepoContext, path: &str, content: &str) -> RenderedDocument {
+pub(crate) fn blob(repo: &RepoContext, path: &str, content: &str) -> RenderedDocument {
     let path = RepoPath::from(path);
     render_blob(
         repo,
@@ -49,7 +49,12 @@ fn blob(repo: &RepoContext, path: &str, content: &str) -> RenderedDocument {
     )
 }
 
-fn commit(repo: &RepoContext, sha: &str, message: &str, seconds: i64) -> RenderedDocument {
+pub(crate) fn commit(
+    repo: &RepoContext,
+    sha: &str,
+    message: &str,
+    seconds: i64,
+) -> RenderedDocument {
     let who = Signature {
         name: "Ada Lovelace".into(),
         email: "ada@example.com".into(),
@@ -71,7 +76,11 @@ fn commit(repo: &RepoContext, sha: &str, message: &str, seconds: i64) -> Rendere
 }
 
 /// Writes `docs` into the alias of `kind` and makes them searchable.
-async fn put(set: &IndexSet, kind: IndexKind, docs: &[RenderedDocument]) -> anyhow::Result<()> {
+pub(crate) async fn put(
+    set: &IndexSet,
+    kind: IndexKind,
+    docs: &[RenderedDocument],
+) -> anyhow::Result<()> {
     let alias = set.alias(kind);
     let bulk = BulkIndexer::new(set.client().clone(), BulkOptions::default());
     for doc in docs {
@@ -84,7 +93,7 @@ async fn put(set: &IndexSet, kind: IndexKind, docs: &[RenderedDocument]) -> anyh
     Ok(())
 }
 
-async fn register(
+pub(crate) async fn register(
     set: &IndexSet,
     id: &str,
     visibility: Visibility,
@@ -97,7 +106,7 @@ async fn register(
     Ok(())
 }
 
-fn paths(hits: &[BlobHit]) -> Vec<String> {
+pub(crate) fn paths(hits: &[BlobHit]) -> Vec<String> {
     hits.iter()
         .map(|h| format!("{}:{}", h.repo_id, h.path))
         .collect()
@@ -679,14 +688,14 @@ async fn sizes_count_documents_and_recreate_empties_behind_the_aliases() {
 }
 
 /// The `xtask` binary built next to this test binary (`cargo xtask test` builds it), if any.
-fn xtask_binary() -> Option<PathBuf> {
+pub(crate) fn xtask_binary() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?.parent()?; // target/debug/deps → target/debug
     let path = dir.join(format!("xtask{}", std::env::consts::EXE_SUFFIX));
     path.is_file().then_some(path)
 }
 
-fn xtask(prefix: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn xtask(prefix: &str, args: &[&str]) -> std::process::Output {
     let binary = xtask_binary().expect("xtask binary");
     Command::new(binary)
         .args(args)

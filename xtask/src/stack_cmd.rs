@@ -22,11 +22,11 @@ pub struct UpArgs {
     /// [default: 1, or whatever already runs].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=9))]
     pub nodes: Option<u16>,
-    /// The engine's HTTP port (default: a free one).
-    #[arg(long)]
+    /// The engine's HTTP port (default: a free one; the local engine's lies in 9201–9299).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub engine_port: Option<u16>,
     /// Redis's port (default: a free one).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub redis_port: Option<u16>,
     /// An extra engine node setting, NAME=VALUE (repeatable), e.g.
     /// thread_pool.write.queue_size=1.

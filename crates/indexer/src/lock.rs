@@ -82,7 +82,8 @@ impl ExpiringLock {
             next_token()
         );
         let mut conn = self.redis.clone();
-        let ttl_ms = self.ttl.as_millis() as u64;
+        // Saturated, never wrapped: a TTL too long for Redis is refused by it, with an error.
+        let ttl_ms = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
         let taken: Option<String> = redis::cmd("SET")
             .arg(&self.key)
             .arg(&token)

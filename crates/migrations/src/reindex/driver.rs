@@ -430,7 +430,9 @@ impl ReindexDriver {
                 // A driver runs it: ask it to abort, and wait until it did.
                 let mut conn = self.redis.clone();
                 let _: () = conn.set_ex(self.abort_key(), &task.id, 3600).await?;
-                let deadline = Instant::now() + self.lock_ttl + Duration::from_secs(120);
+                // A lock TTL too long for a deadline means: wait as long as it takes.
+                let deadline = Instant::now()
+                    .checked_add(self.lock_ttl.saturating_add(Duration::from_secs(120)));
                 loop {
                     tokio::time::sleep(self.poll).await;
                     if let Some(t) = self.task(&task.id).await?
@@ -442,7 +444,7 @@ impl ReindexDriver {
                         // The driver died before it saw the request: abort here.
                         return Box::pin(self.abort(Some(&task.id))).await;
                     }
-                    if Instant::now() > deadline {
+                    if deadline.is_some_and(|d| Instant::now() > d) {
                         return Err(ReindexError::Invalid(format!(
                             "asked the running driver to abort task {}, but it has not yet; check `cargo xtask reindex status`",
                             task.id
