@@ -13,7 +13,7 @@ use trawl_bench::search::{SearchBenchOptions, SearchBenchReport, Target};
 use trawl_client::ClientConfig;
 use trawl_stack::{EngineAuth, EngineEndpoint, Stack};
 
-use crate::ranges::{size_in, usize_in};
+use crate::ranges::{int_in, size_in};
 
 #[derive(clap::Subcommand)]
 pub enum Bench {
@@ -24,13 +24,13 @@ pub enum Bench {
     )]
     Search {
         /// Concurrency levels, comma-separated (each 1 to 10 000).
-        #[arg(long, value_delimiter = ',', default_value = "10,50,200,500", value_parser = usize_in(1..=10_000))]
+        #[arg(long, value_delimiter = ',', default_value = "10,50,200,500", value_parser = int_in::<usize>(1..=10_000))]
         levels: Vec<usize>,
         /// Searches per level and client (1 to 1 000 000).
-        #[arg(long, default_value_t = 2000, value_parser = usize_in(1..=1_000_000))]
+        #[arg(long, default_value_t = 2000, value_parser = int_in::<usize>(1..=1_000_000))]
         requests: usize,
         /// Documents to index first (1 to 10 000 000).
-        #[arg(long, default_value_t = 20_000, value_parser = usize_in(1..=10_000_000))]
+        #[arg(long, default_value_t = 20_000, value_parser = int_in::<usize>(1..=10_000_000))]
         documents: usize,
         /// Print the report as JSON.
         #[arg(long)]
@@ -43,7 +43,7 @@ pub enum Bench {
     )]
     Analyze {
         /// `_analyze` requests in flight at once (1 to 256).
-        #[arg(long, default_value_t = 16, value_parser = usize_in(1..=256))]
+        #[arg(long, default_value_t = 16, value_parser = int_in::<usize>(1..=256))]
         concurrency: usize,
         /// Print the report as JSON.
         #[arg(long)]
@@ -65,7 +65,7 @@ pub enum Bench {
         small_size: u64,
         /// Rounds of each contender (interleaved, baseline first) for reading and end to end
         /// (1 to 100).
-        #[arg(long, default_value_t = 2, value_parser = usize_in(1..=100))]
+        #[arg(long, default_value_t = 2, value_parser = int_in::<usize>(1..=100))]
         rounds: usize,
         /// Print the report as JSON.
         #[arg(long)]
@@ -79,10 +79,10 @@ pub enum Bench {
     )]
     Queue {
         /// Distinct refs for the throughput part (100 to 10 000 000).
-        #[arg(long, default_value_t = 20_000, value_parser = usize_in(100..=10_000_000))]
+        #[arg(long, default_value_t = 20_000, value_parser = int_in::<usize>(100..=10_000_000))]
         refs: usize,
         /// Pushes in the freshness part (one every 500 ms; 2 to 100 000).
-        #[arg(long, default_value_t = 40, value_parser = usize_in(2..=100_000))]
+        #[arg(long, default_value_t = 40, value_parser = int_in::<usize>(2..=100_000))]
         pushes: usize,
         /// Print the report as JSON.
         #[arg(long)]
@@ -96,26 +96,26 @@ pub enum Bench {
     )]
     Reindex {
         /// Blob documents in the source index (1 to 100 000 000).
-        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        #[arg(long, default_value_t = 1_000_000, value_parser = crate::ranges::int_in::<u64>(1..=100_000_000))]
         docs: u64,
         /// Repositories the documents are spread over (routed by repository; 1 to 100 000).
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        #[arg(long, default_value_t = 100, value_parser = crate::ranges::int_in::<u32>(1..=100_000))]
         repos: u32,
         /// trawl's slices per primary shard (the source has one shard; 1 to 64).
-        #[arg(long, default_value_t = trawl_migrations::reindex::ReindexOptions::default().slices_per_shard, value_parser = clap::value_parser!(u32).range(1..=64))]
+        #[arg(long, default_value_t = trawl_migrations::reindex::ReindexOptions::default().slices_per_shard, value_parser = crate::ranges::int_in::<u32>(1..=64))]
         slices_per_shard: u32,
         /// trawl's slices running at once (0: one per data node; 0 to 1024).
-        #[arg(long, default_value_t = trawl_migrations::reindex::ReindexOptions::default().max_running_slices, value_parser = clap::value_parser!(u32).range(0..=1024))]
+        #[arg(long, default_value_t = trawl_migrations::reindex::ReindexOptions::default().max_running_slices, value_parser = crate::ranges::int_in::<u32>(0..=1024))]
         max_running: u32,
         /// Seconds of searching before any reindex (the latency baseline); the searcher
         /// also runs through each whole reindex (1 to 86 400).
-        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        #[arg(long, default_value_t = 20, value_parser = crate::ranges::int_in::<u64>(1..=86_400))]
         search_secs: u64,
         /// Searches per second, open loop; 0: one client back to back (0 to 100 000).
         #[arg(long, default_value_t = 0.0, value_parser = crate::ranges::f64_in(0.0, 100_000.0))]
         search_rate: f64,
         /// `_bulk` requests in flight while filling (1 to 64).
-        #[arg(long, default_value_t = 4, value_parser = usize_in(1..=64))]
+        #[arg(long, default_value_t = 4, value_parser = int_in::<usize>(1..=64))]
         fill_concurrency: usize,
         /// Print the report as JSON.
         #[arg(long)]

@@ -16,17 +16,17 @@ use trawl_indexer::{
 #[derive(clap::Args, Debug, Clone)]
 pub struct QueueArgs {
     /// Shards new refs go to (1–16); workers always drain all 16.
-    #[arg(long, env = "TRAWL_QUEUE_SHARDS", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=MAX_SHARDS as i64))]
+    #[arg(long, env = "TRAWL_QUEUE_SHARDS", default_value_t = 4, value_parser = crate::ranges::int_in::<u16>(1..=MAX_SHARDS as u64))]
     pub shards: u16,
     /// Seconds a claim stays valid without a heartbeat (1 to 86 400).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=MAX_LEASE.as_secs()))]
+    #[arg(long, default_value_t = 60, value_parser = crate::ranges::int_in::<u64>(1..=MAX_LEASE.as_secs()))]
     pub lease_secs: u64,
     /// Failed attempts before a ref is dead-lettered (1 to 1000).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, default_value_t = 5, value_parser = crate::ranges::int_in::<u32>(1..=1000))]
     pub max_attempts: u32,
     /// Backoff after the first failure, in milliseconds (doubles per attempt, 5 min at
     /// most; 0 to 300 000).
-    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=300_000))]
+    #[arg(long, default_value_t = 2000, value_parser = crate::ranges::int_in::<u64>(0..=300_000))]
     pub backoff_ms: u64,
 }
 
@@ -87,15 +87,15 @@ pub enum QueueCommand {
 #[derive(clap::Args, Debug)]
 pub struct WorkerArgs {
     /// Refs processed at once (1 to 256).
-    #[arg(long, default_value_t = 2, value_parser = crate::ranges::usize_in(1..=256))]
+    #[arg(long, default_value_t = 2, value_parser = crate::ranges::int_in::<usize>(1..=256))]
     pub concurrency: usize,
     /// Seconds in-flight work may finish after SIGTERM before its leases are given back
     /// (0 to 3600).
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    #[arg(long, default_value_t = 30, value_parser = crate::ranges::int_in::<u64>(0..=3600))]
     pub grace_secs: u64,
     /// How long a repository's lock outlives a crashed worker, in seconds (a live one
     /// extends it every third of that; 1 to 86 400).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    #[arg(long, default_value_t = 60, value_parser = crate::ranges::int_in::<u64>(1..=86_400))]
     pub lock_ttl_secs: u64,
     #[command(flatten)]
     pub queue: QueueArgs,

@@ -5,11 +5,28 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use clap::builder::RangedU64ValueParser;
-
-/// A `usize` argument within `range`.
-pub fn usize_in(range: RangeInclusive<u64>) -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::<usize>::new().range(range)
+/// An integer argument of type `T` within `range`. Anything else is refused with the
+/// range named: also a negative number or one too large for any integer type (which
+/// clap's own parsers report as "too large to fit" without the range).
+pub fn int_in<T: TryFrom<u64>>(
+    range: RangeInclusive<u64>,
+) -> impl Fn(&str) -> Result<T, String> + Clone {
+    move |text| {
+        let t = text.trim();
+        let out_of_range = || format!("{t} is not in {}..={}", range.start(), range.end());
+        let digits = t.strip_prefix('-').unwrap_or(t);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("{t:?} is not a whole number"));
+        }
+        if t.starts_with('-') {
+            return Err(out_of_range());
+        }
+        let value: u64 = t.parse().map_err(|_| out_of_range())?;
+        if !range.contains(&value) {
+            return Err(out_of_range());
+        }
+        T::try_from(value).map_err(|_| out_of_range())
+    }
 }
 
 /// A floating-point argument within `min..=max` (finite: `inf` and `NaN` are refused).
@@ -76,6 +93,20 @@ mod tests {
 
     #[test]
     fn values_outside_the_range_name_it() {
+        let n = int_in::<u32>(1..=64);
+        assert_eq!(n("64"), Ok(64));
+        for bad in [
+            "0",
+            "65",
+            "18446744073709551615",
+            "99999999999999999999999",
+            "-1",
+        ] {
+            assert!(n(bad).unwrap_err().ends_with("is not in 1..=64"), "{bad}");
+        }
+        assert!(n("1e3").unwrap_err().contains("not a whole number"));
+        assert!(n("").unwrap_err().contains("not a whole number"));
+        assert_eq!(int_in::<u16>(1..=65_535)("65535"), Ok(65_535));
         let f = f64_in(0.0, 10.0);
         assert_eq!(f("2.5"), Ok(2.5));
         for bad in ["-1", "11", "inf", "NaN", "1e400"] {

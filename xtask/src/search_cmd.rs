@@ -10,7 +10,7 @@ use trawl_indexer::search::{
 };
 use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery, Principal, RepoId};
 
-use crate::ranges::usize_in;
+use crate::ranges::int_in;
 
 #[derive(clap::Args)]
 pub struct SearchArgs {
@@ -39,16 +39,16 @@ pub struct SearchArgs {
     #[arg(long = "as", value_name = "PRINCIPAL", default_value = "anonymous")]
     principal: String,
     /// Hits per page (1 to 100).
-    #[arg(long, default_value_t = 20, value_parser = usize_in(1..=MAX_PAGE_SIZE as u64))]
+    #[arg(long, default_value_t = 20, value_parser = int_in::<usize>(1..=MAX_PAGE_SIZE as u64))]
     size: usize,
     /// Hits to skip (for the next pages); from + size is at most 10 000.
-    #[arg(long, default_value_t = 0, value_parser = usize_in(0..=MAX_RESULT_WINDOW as u64 - 1))]
+    #[arg(long, default_value_t = 0, value_parser = int_in::<usize>(0..=MAX_RESULT_WINDOW as u64 - 1))]
     from: usize,
     /// Matching lines shown per file (0 to 50).
-    #[arg(long, default_value_t = 5, value_name = "N", value_parser = usize_in(0..=MAX_SNIPPET_LINES as u64))]
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = int_in::<usize>(0..=MAX_SNIPPET_LINES as u64))]
     lines: usize,
     /// Lines of context around each matching line (0 to 10).
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = usize_in(0..=MAX_CONTEXT_LINES as u64))]
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = int_in::<usize>(0..=MAX_CONTEXT_LINES as u64))]
     context: usize,
     /// Print JSON instead of the listing.
     #[arg(long)]

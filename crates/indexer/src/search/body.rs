@@ -7,8 +7,21 @@
 //! less on large pages so that a page never carries more than
 //! [`HIGHLIGHT_CHARS_PER_PAGE`] (100 000 per hit up to 20 hits a page, 20 000 at 100).
 //! Matches further into a file still make it a hit but are not in its snippets.
+//!
+//! **Phrases are built from the analyzer's terms.** The code analyzer keeps an
+//! identifier and its parts (`getHttpResponse` → `gethttpresponse`, `get`, `http`,
+//! `response`), a token graph; the engine turns a `match_phrase` over such a graph into
+//! span queries that fail to match a phrase of three or more split identifiers even in a
+//! file that holds it verbatim (measured on OpenSearch 2.19: `getaResponse getbResponse
+//! getcResponse` does not find itself). So trawl runs the analyzer itself (the offline
+//! emulation, token for token the engine's) and asks for the parts in order, one per
+//! position, with `span_near` (slop 0, in order): what the index holds at consecutive
+//! positions for any spelling of the words.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use trawl_analyzers::{AnalyzerName, analyze};
 use trawl_client::Distribution;
 
 use super::query::{CheckedBlobQuery, CheckedCommitQuery};
@@ -83,6 +96,56 @@ fn repo_filter(repos: &[String]) -> Value {
     json!({ "bool": { "should": should, "minimum_should_match": 1 } })
 }
 
+/// The clause that matches `text` on `field` (a `code_analyzer` field) as a phrase: the
+/// analyzer's single-position terms in order (see the module docs), or `match_phrase`
+/// when the terms do not form one unbroken chain of positions.
+pub(super) fn code_phrase(field: &str, text: &str, boost: f64) -> Value {
+    let tokens = analyze(AnalyzerName::CodeAnalyzer, text);
+    let mut at: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for token in &tokens {
+        if token.position_length == 1 {
+            at.entry(token.position)
+                .or_default()
+                .push(token.token.clone());
+        }
+    }
+    let every_position = tokens.iter().map(|t| t.position);
+    let (first, last) = (every_position.clone().min(), every_position.max());
+    let unbroken = match (first, last) {
+        (Some(first), Some(last)) => at.len() as u64 == u64::from(last - first) + 1,
+        _ => false,
+    };
+    if !unbroken {
+        return json!({ "match_phrase": { field: { "query": text, "boost": boost } } });
+    }
+    let mut clauses: Vec<Value> = at
+        .into_values()
+        .map(|mut terms| {
+            terms.dedup();
+            if terms.len() == 1 {
+                json!({ "span_term": { field: terms[0] } })
+            } else {
+                let any: Vec<Value> = terms
+                    .iter()
+                    .map(|t| json!({ "span_term": { field: t } }))
+                    .collect();
+                json!({ "span_or": { "clauses": any } })
+            }
+        })
+        .collect();
+    if clauses.len() == 1 {
+        let mut only = clauses.remove(0);
+        if let Some(term) = only.get("span_term").and_then(|t| t.get(field)).cloned() {
+            return json!({ "term": { field: { "value": term, "boost": boost } } });
+        }
+        only["span_or"]["boost"] = json!(boost);
+        return only;
+    }
+    json!({ "span_near": {
+        "clauses": clauses, "slop": 0, "in_order": true, "boost": boost
+    } })
+}
+
 /// The `_search` body of a file search over `repos` (already access-checked).
 pub(super) fn blob_body(
     query: &CheckedBlobQuery<'_>,
@@ -106,7 +169,7 @@ pub(super) fn blob_body(
         "query": { "bool": {
             "must": [{ "bool": {
                 "should": [
-                    { "match_phrase": { "blob.content": { "query": text } } },
+                    code_phrase("blob.content", text, 1.0),
                     { "match": { "blob.file_name": {
                         "query": text, "operator": "and", "boost": FILE_NAME_BOOST
                     } } },
@@ -150,7 +213,7 @@ pub(super) fn commit_body(query: &CheckedCommitQuery<'_>, repos: &[String]) -> V
         Some(text) => json!([{ "bool": {
             "must": [{ "match": { "commit.message": { "query": text, "operator": "and" } } }],
             // Words in order rank above the same words scattered.
-            "should": [{ "match_phrase": { "commit.message": { "query": text, "boost": 2.0 } } }]
+            "should": [code_phrase("commit.message", text, 2.0)]
         } }]),
         None => json!([{ "match_all": {} }]),
     };
@@ -218,8 +281,11 @@ mod tests {
         );
         let should = &body["query"]["bool"]["must"][0]["bool"]["should"];
         assert_eq!(
-            should[0]["match_phrase"]["blob.content"]["query"],
-            "http response"
+            should[0]["span_near"]["clauses"],
+            json!([
+                { "span_term": { "blob.content": "http" } },
+                { "span_term": { "blob.content": "response" } }
+            ])
         );
         assert_eq!(should[1]["match"]["blob.file_name"]["operator"], "and");
         assert!(
@@ -236,6 +302,41 @@ mod tests {
         assert!(!includes.contains(&json!("blob.content")));
         let es = blob(&BlobQuery::new("x"), &[], HighlightCap::Elasticsearch);
         assert!(es["highlight"]["fields"]["blob.content"]["max_analyzed_offset"].is_u64());
+    }
+
+    #[test]
+    fn phrases_are_the_analyzers_parts_in_order() {
+        let parts = |text: &str| {
+            code_phrase("f", text, 1.0)["span_near"]["clauses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["span_term"]["f"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(parts("getHttpResponse"), ["get", "http", "response"]);
+        assert_eq!(
+            parts("getaResponse get_b_response"),
+            ["geta", "response", "get", "b", "response"]
+        );
+        assert_eq!(parts("std::io::Read x"), ["std", "io", "read", "x"]);
+        assert_eq!(
+            code_phrase("f", "::", 2.0),
+            json!({ "term": { "f": { "value": "::", "boost": 2.0 } } })
+        );
+        assert_eq!(
+            code_phrase("f", "Café", 1.0),
+            json!({ "term": { "f": { "value": "cafe", "boost": 1.0 } } })
+        );
+        let near = code_phrase("f", "a b", 2.0);
+        assert_eq!(
+            (
+                near["span_near"]["slop"].clone(),
+                near["span_near"]["boost"].clone()
+            ),
+            (json!(0), json!(2.0))
+        );
+        assert_eq!(near["span_near"]["in_order"], true);
     }
 
     #[test]
