@@ -451,7 +451,12 @@ fn every_numeric_argument_is_range_checked_without_a_panic() {
         vec!["queue", "enqueue", "--all", "--lease-secs", max],
         vec!["reindex", "start", "--slices-per-shard", "0"],
         vec!["reindex", "start", "--slices-per-shard", max],
-        vec!["reindex", "start", "--max-attempts", "99999999999999999999999"],
+        vec![
+            "reindex",
+            "start",
+            "--max-attempts",
+            "99999999999999999999999",
+        ],
         vec!["up", "--engine-port", max],
         vec!["reindex", "start", "--max-running", "5000"],
         vec!["reindex", "start", "--max-attempts", "0"],
@@ -615,4 +620,181 @@ async fn a_prefix_that_would_reach_other_deployments_is_refused_and_touches_noth
         before.iter().map(|s| &s.index).collect::<Vec<_>>(),
         after.iter().map(|s| &s.index).collect::<Vec<_>>()
     );
+}
+
+/// Deletes the Redis keys under `pattern` when dropped (the deployments below make some:
+/// write routes, the reindex lock).
+struct RedisKeys {
+    url: String,
+    pattern: String,
+}
+
+impl Drop for RedisKeys {
+    fn drop(&mut self) {
+        let deleted = redis::Client::open(self.url.as_str())
+            .and_then(|c| c.get_connection())
+            .and_then(|mut conn| {
+                let keys: Vec<String> = redis::cmd("KEYS").arg(&self.pattern).query(&mut conn)?;
+                if !keys.is_empty() {
+                    redis::cmd("DEL").arg(&keys).exec(&mut conn)?;
+                }
+                Ok(())
+            });
+        if let Err(e) = deleted {
+            eprintln!("cleanup of Redis keys {} failed: {e}", self.pattern);
+        }
+    }
+}
+
+/// Deployments whose prefixes nest — `a-` beside `a-b-`, and one beside another whose
+/// prefix starts like trawl's own names (`…trawl-test-1-`, as a test deployment's does
+/// beside the default deployment, whose pattern `trawl-*` would match it) — never touch
+/// each other: recreate-index, index-size, reindex cleanup and a deletion refused because
+/// an alias points at another deployment's index.
+#[tokio::test]
+async fn side_by_side_deployments_never_touch_each_other() {
+    use trawl_migrations::reindex::{ReindexDriver, ReindexOptions};
+    let services = require_services!();
+    let (outer, _cleanup) = test_indices(&services, "hostile-side").await.unwrap();
+    let base = outer.names().prefix().to_owned();
+    let _keys = RedisKeys {
+        url: services.redis.connection_url().to_owned(),
+        pattern: format!("trawl:{base}*"),
+    };
+    let redis = trawl_tests::redis_manager(&services.redis).await.unwrap();
+    let deployment = |prefix: String| {
+        IndexSet::new(
+            outer.client().clone(),
+            trawl_indexer::IndexNames::new(prefix.clone()).unwrap(),
+            Default::default(),
+        )
+        .with_write_routes(trawl_indexer::WriteRoutes::new(redis.clone(), prefix))
+    };
+    let a = deployment(format!("{base}a-"));
+    let ab = deployment(format!("{base}a-b-"));
+    let inner = deployment(format!("{base}trawl-test-1-"));
+    let all = [&outer, &a, &ab, &inner];
+    for set in all {
+        set.ensure().await.unwrap();
+        corpus(set, &[("f.rs".into(), "fn side() {}\n".into())]).await;
+    }
+    let indices = |set: &IndexSet| {
+        let set = set.clone();
+        async move {
+            let mut names: Vec<String> = set
+                .sizes()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.index)
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    let before: Vec<Vec<String>> = futures::future::join_all(all.map(indices)).await;
+    for (set, names) in all.iter().zip(&before) {
+        assert_eq!(names.len(), IndexKind::ALL.len());
+        assert!(
+            names.iter().all(|n| set.names().owned_index(n).is_some()),
+            "{names:?}"
+        );
+    }
+
+    // An alias of `a-` that also points at an index of `a-b-`: recreating `a-` refuses and
+    // deletes nothing at all.
+    let foreign = before[2][0].clone();
+    let blobs_a = a.alias(IndexKind::Blobs);
+    let blobs_ab_index = ab
+        .client()
+        .alias_targets(&ab.alias(IndexKind::Blobs))
+        .await
+        .unwrap()
+        .remove(0);
+    a.client()
+        .update_aliases(&[trawl_client::AliasAction::Add {
+            index: blobs_ab_index.clone(),
+            alias: blobs_a.clone(),
+            is_write_index: Some(false),
+        }])
+        .await
+        .unwrap();
+    let err = a.recreate().await.unwrap_err().to_string();
+    assert!(
+        err.contains(&blobs_ab_index) && err.contains(&blobs_a),
+        "{err}"
+    );
+    assert_eq!(indices(&a).await.len(), IndexKind::ALL.len() + 1);
+    assert_eq!(indices(&ab).await, before[2]);
+    assert!(a.client().index_exists(&foreign).await.unwrap());
+    a.client()
+        .update_aliases(&[trawl_client::AliasAction::Remove {
+            index: blobs_ab_index,
+            alias: blobs_a,
+        }])
+        .await
+        .unwrap();
+
+    // Recreating `a-` (library) and the outer deployment (the command) leaves the others
+    // exactly as they were.
+    a.recreate().await.unwrap();
+    let after_a = indices(&a).await;
+    assert!(
+        after_a.iter().all(|n| !before[1].contains(n)),
+        "all of a- are new"
+    );
+    assert_eq!(indices(&ab).await, before[2]);
+    assert_eq!(indices(&outer).await, before[0]);
+    if let Some(xtask) = xtask_or_skip("side_by_side_deployments_never_touch_each_other") {
+        let out = run(&xtask, base.clone(), &["recreate-index", "--yes", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sizes = run(&xtask, base.clone(), &["index-size", "--json"]);
+        let listed: serde_json::Value = serde_json::from_slice(&sizes.stdout).unwrap();
+        let listed: Vec<&str> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["index"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed.len(), IndexKind::ALL.len(), "{listed:?}");
+        assert!(
+            listed
+                .iter()
+                .all(|n| outer.names().owned_index(n).is_some()),
+            "index-size of {base:?} lists only its own: {listed:?}"
+        );
+        assert!(indices(&outer).await.iter().all(|n| !before[0].contains(n)));
+    }
+    assert_eq!(indices(&inner).await, before[3]);
+    assert_eq!(indices(&ab).await, before[2]);
+
+    // A finished reindex of `a-b-`: cleaning up `a-` removes nothing of it; its own cleanup
+    // removes exactly its old index.
+    let driver = |set: &IndexSet| {
+        ReindexDriver::new(set.clone(), redis.clone())
+            .unwrap()
+            .with_poll_interval(std::time::Duration::from_millis(100))
+    };
+    let task = driver(&ab)
+        .start(&ReindexOptions {
+            kinds: vec![IndexKind::Blobs],
+            retention: std::time::Duration::ZERO,
+            ..ReindexOptions::default()
+        })
+        .await
+        .unwrap();
+    let old = task.indices[0].old.clone();
+    assert!(driver(&a).cleanup(true).await.unwrap().is_empty());
+    assert!(ab.client().index_exists(&old).await.unwrap());
+    assert_eq!(
+        driver(&ab).cleanup(true).await.unwrap(),
+        std::slice::from_ref(&old)
+    );
+    assert!(!ab.client().index_exists(&old).await.unwrap());
+    assert_eq!(indices(&inner).await, before[3]);
+    assert_eq!(indices(&a).await, after_a);
 }

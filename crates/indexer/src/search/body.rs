@@ -181,7 +181,7 @@ pub(super) fn blob_body(
         } },
         "_source": { "includes": [
             "repo_id", "blob.path", "blob.file_name", "blob.language", "blob.extension",
-            "blob.commit_sha", "blob.binary", "blob.truncated"
+            "blob.commit_sha", "blob.binary", "blob.truncated", "blob.size"
         ] },
         "highlight": {
             "pre_tags": [MARK_START.to_string()],

@@ -35,7 +35,8 @@ pub struct BlobHit {
     pub matching_lines: usize,
     /// The content is longer than the part that was highlighted (see
     /// [`super::highlight_chars`]): matches further into the file are neither in
-    /// `snippets` nor counted in `matching_lines`.
+    /// `snippets` nor counted in `matching_lines`. For a hit without highlighted lines
+    /// it is set when the file's size in bytes is over the limit (a match may lie beyond).
     pub content_cut: bool,
 }
 
@@ -92,7 +93,15 @@ pub(super) fn blob_hit(
             *page_budget -= before - budget;
             (cut.snippets, cut.matching_lines, content_cut)
         }
-        None => (Vec::new(), 0, false),
+        None => {
+            let size = source.pointer("/blob/size").and_then(Value::as_u64);
+            let text = source.pointer("/blob/binary") != Some(&Value::Bool(true))
+                && source.pointer("/blob/truncated") != Some(&Value::Bool(true));
+            let maybe_cut = highlight_limit
+                .zip(size)
+                .is_some_and(|(limit, size)| text && size > limit);
+            (Vec::new(), 0, maybe_cut)
+        }
     };
     let file_name_matches = hit.highlight["blob.file_name"][0]
         .as_str()
