@@ -175,10 +175,10 @@ pub enum SearchError {
         "the repositories readable to the caller came back incomplete from {alias} ({reason}); nothing was searched so that no results are silently missing: try again, or check the cluster's health (`cargo xtask status`)"
     )]
     PartialAccess { alias: String, reason: String },
-    /// The engine refused the query although trawl's checks passed: its limits were set
-    /// lower than the engines' defaults that trawl's limits are made for.
+    /// The engine refused the query although trawl's checks passed (its limits may be set
+    /// lower than the engines' defaults that trawl's limits are made for).
     #[error(
-        "the engine refused the search on {alias} ({reason}); the query passed trawl's own limits, which are set below the engine's defaults, so this engine's query limits (e.g. indices.query.bool.max_clause_count, index.max_result_window) were probably lowered: search for less, or raise them"
+        "the engine refused the search on {alias}: {reason}; the query passed trawl's own limits, which lie below the engines' defaults: if the reason names a limit (clauses, result window, automaton, analyzed offset), this engine's was lowered — search for less or raise it; otherwise check the cluster (`cargo xtask status`)"
     )]
     Refused { alias: String, reason: String },
     /// The engine failed the request.

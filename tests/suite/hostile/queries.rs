@@ -798,3 +798,33 @@ async fn side_by_side_deployments_never_touch_each_other() {
     assert_eq!(indices(&inner).await, before[3]);
     assert_eq!(indices(&a).await, after_a);
 }
+
+/// An engine whose limits were lowered below the defaults trawl's limits are made for
+/// refuses a query trawl accepted: the error says so, with the engine's reason and what
+/// to do, and is not a bare `all shards failed`.
+#[tokio::test]
+async fn a_lowered_engine_limit_is_reported_as_such() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "hostile-lowered").await.unwrap();
+    corpus(&set, &[("f.rs".into(), "fn lowered() {}\n".into())]).await;
+    set.client()
+        .put_settings(
+            &set.alias(IndexKind::Blobs),
+            &json!({ "index": { "max_result_window": 10 } }),
+        )
+        .await
+        .unwrap();
+    let mut q = BlobQuery::new("lowered");
+    q.page.from = 5;
+    q.page.size = 20;
+    let err = CodeSearch::new(set.clone())
+        .search_blobs(&Principal::Anonymous, &q)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SearchError::Refused { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("max_result_window") && text.contains("raise it"),
+        "{text}"
+    );
+}
