@@ -76,14 +76,11 @@ pub use snippet::{
     MatchRange, SNIPPET_BYTES_PER_HIT, SNIPPET_BYTES_PER_PAGE, Snippet, SnippetLine,
 };
 
-use body::{HighlightCap, blob_body, commit_body};
+use body::{HighlightCap, blob_body, commit_body, routing};
 use hits::{blob_hit, commit_hit};
 
 /// Readable repositories fetched in one request before falling back to a scroll.
 const REPOS_PAGE: usize = 1_000;
-
-/// Explicitly requested repositories up to which a search is routed to their shards only.
-const ROUTING_MAX_REPOS: usize = 32;
 
 /// Why a search could not run. Input errors name the input and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -431,8 +428,7 @@ impl CodeSearch {
         );
         let body = blob_body(&checked, &scope, cap);
         // Blobs are routed by repository: a search in a few named ones needs only their shards.
-        let routing =
-            (!query.repos.is_empty() && scope.len() <= ROUTING_MAX_REPOS).then(|| scope.join(","));
+        let routing = routing(&query.repos, &scope);
         let result = client
             .search(&alias, &body, &self.options(routing))
             .await

@@ -486,6 +486,8 @@ fn every_numeric_argument_is_range_checked_without_a_panic() {
         vec!["search", "x", "--from=-1"],
         vec!["worker", "--concurrency=-5"],
         vec!["bench", "reindex", "--fill-concurrency", "0"],
+        vec!["migrate", "retry", "99999999999999999999999"],
+        vec!["migrate", "retry", "1"],
     ];
     for args in &cases {
         let out = run(&xtask, "", args);
@@ -827,4 +829,38 @@ async fn a_lowered_engine_limit_is_reported_as_such() {
         text.contains("max_result_window") && text.contains("raise it"),
         "{text}"
     );
+}
+
+/// Naming up to 32 repositories routes the search to their shards; the routing travels in
+/// the URL, so 32 of the longest ids (128 bytes) must not make a request line the engine
+/// refuses (it did: `too_long_http_line_exception`, past 4096 bytes).
+#[tokio::test]
+async fn the_longest_repository_ids_do_not_break_the_request_line() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "hostile-routing").await.unwrap();
+    let ids: Vec<String> = (0..32).map(|i| format!("{i:0>128}")).collect();
+    let mut docs = Vec::new();
+    for id in &ids {
+        register(&set, id, Visibility::Public, &[]).await.unwrap();
+        docs.push(blob(
+            &context(id, Visibility::Public),
+            "r.rs",
+            "fn routed() {}\n",
+        ));
+    }
+    put(&set, IndexKind::Blobs, &docs).await.unwrap();
+    let mut q = BlobQuery::new("routed");
+    q.repos = ids.iter().map(|id| repo_id(id)).collect();
+    q.page.size = 50;
+    let found = CodeSearch::new(set.clone())
+        .search_blobs(&Principal::Anonymous, &q)
+        .await
+        .unwrap();
+    assert_eq!(found.hits.len(), 32);
+    q.repos.truncate(3);
+    let few = CodeSearch::new(set.clone())
+        .search_blobs(&Principal::Anonymous, &q)
+        .await
+        .unwrap();
+    assert_eq!(few.hits.len(), 3);
 }

@@ -46,6 +46,25 @@ pub(super) const MARK_START: char = '\u{E000}';
 /// Marks the end of a match in highlighted text.
 pub(super) const MARK_END: char = '\u{E001}';
 
+/// Explicitly requested repositories up to which a search is routed to their shards only.
+const ROUTING_MAX_REPOS: usize = 32;
+
+/// Bytes of the routing value at most: it travels in the URL, whose request line the
+/// engine refuses past 4096 bytes (`http.max_initial_line_length`), and every `,` is
+/// three bytes there. 32 ids of 128 bytes would pass it.
+const ROUTING_MAX_BYTES: usize = 1_024;
+
+/// The routing of a file search over `scope` when the caller named repositories
+/// (`requested`): their ids, when few and short enough for the URL; otherwise none (every
+/// shard is asked, the filter still narrows).
+pub(super) fn routing(requested: &[crate::repo::RepoId], scope: &[String]) -> Option<String> {
+    if requested.is_empty() || scope.len() > ROUTING_MAX_REPOS {
+        return None;
+    }
+    let joined = scope.join(",");
+    (joined.len() + 2 * scope.len() <= ROUTING_MAX_BYTES).then_some(joined)
+}
+
 /// Characters of content highlighted per hit on a page of `page_size` hits.
 pub fn highlight_chars(page_size: usize) -> u64 {
     let hits = u64::try_from(page_size.max(1)).unwrap_or(u64::MAX);
@@ -337,6 +356,23 @@ mod tests {
             (json!(0), json!(2.0))
         );
         assert_eq!(near["span_near"]["in_order"], true);
+    }
+
+    #[test]
+    fn routing_stays_short_enough_for_the_url() {
+        let named = [crate::repo::RepoId::new("a").unwrap()];
+        assert_eq!(routing(&named, &repos(&["a", "b"])), Some("a,b".into()));
+        assert_eq!(
+            routing(&[], &repos(&["a"])),
+            None,
+            "nothing named: every shard"
+        );
+        let many: Vec<String> = (0..33).map(|i| format!("r{i}")).collect();
+        assert_eq!(routing(&named, &many), None);
+        let long: Vec<String> = (0..32).map(|i| format!("{i:0>128}")).collect();
+        assert_eq!(routing(&named, &long), None, "32 ids of 128 bytes");
+        let fits: Vec<String> = (0..7).map(|i| format!("{i:0>128}")).collect();
+        assert!(routing(&named, &fits).is_some_and(|r| r.len() + 2 * 7 <= ROUTING_MAX_BYTES));
     }
 
     #[test]
