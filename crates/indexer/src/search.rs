@@ -6,10 +6,36 @@
 //! filter is intersected with that set, so asking for a repository the caller may not
 //! read gives no hits — the same answer as for a repository that does not exist.
 //!
-//! **Limits.** Every input is checked before anything is sent (see [`limits`]:
-//! text length and terms, filter lengths, glob complexity, page, snippet options), so a
-//! hostile or careless query gets trawl's own [`SearchError`] naming the input, the limit
-//! and the fix, never the engine's `all shards failed`.
+//! **Limits.** Every input is checked before anything is sent, so a hostile or careless
+//! query gets trawl's own [`SearchError`] naming the input, the limit and the fix, never
+//! the engine's `all shards failed`; [`BlobQuery::validate`] and [`CommitQuery::validate`]
+//! run the checks alone. The limits and the engine behaviour behind them (measured on
+//! OpenSearch 2.19.1; the same defaults hold for Elasticsearch 7.10 and 8 and
+//! OpenSearch 3):
+//!
+//! - **Text**: at most [`MAX_QUERY_CHARS`] characters and [`MAX_QUERY_TERMS`] terms after
+//!   the code analyzer (run offline, token for token as the engine runs it). Every term
+//!   of an identifier split into parts becomes a clause; past 1024 clauses
+//!   (`indices.query.bool.max_clause_count`, the minimum on every engine) the engine
+//!   fails the search — about 340 terms for a phrase of split identifiers, 600 for the
+//!   whole file query. At most [`MAX_PATH_TERMS`] parts after the path analyzer (one
+//!   clause each). Text that analyzes to nothing is refused with its own message.
+//! - **Path filter**: at most [`MAX_PATH_FILTER_BYTES`] bytes (the engine refuses prefix
+//!   and wildcard patterns of more than 1000 bytes: "input automaton is too large"); a
+//!   glob must need at most [`MAX_GLOB_EFFORT`] units of determinization work, reckoned
+//!   as Lucene does, a tenth of what the engine allows: `*a??????????????b` is refused,
+//!   `*.rs` needs 7.
+//! - **Language and extension**: at most [`MAX_KEYWORD_FILTER_BYTES`] bytes.
+//! - **Repositories**: at most [`MAX_REPO_FILTERS`] (each id is at most 128 bytes by type).
+//! - **SHA prefix**: [`MIN_SHA_PREFIX`] to [`MAX_SHA_PREFIX`] hexadecimal characters.
+//! - **Page**: 1 to [`MAX_PAGE_SIZE`] hits, `from + size` at most [`MAX_RESULT_WINDOW`]
+//!   (`index.max_result_window`), computed without overflow.
+//! - **Snippets**: up to [`MAX_SNIPPET_LINES`] matching lines per file,
+//!   [`MAX_CONTEXT_LINES`] lines of context, lines clipped to [`MIN_LINE_CHARS`] …
+//!   [`MAX_LINE_CHARS`] characters.
+//!
+//! Control characters and NUL are text like any other: sent JSON-escaped, quoted with
+//! escapes in error messages.
 //!
 //! **Blob queries.** The text must match `blob.content` as a phrase (`code_analyzer`
 //! splits `getHttpResponse`, `get_http_response` and `HTTP response` into the same
@@ -40,7 +66,8 @@
 //! (OpenSearch ≥ 2.2, Elasticsearch ≥ 7.12; older engines return whole contents). Snippets
 //! are then cut locally: the first [`SnippetOptions::max_lines`] matching lines with
 //! context, each line clipped to [`SnippetOptions::fragment_size`] characters around its
-//! first match, all within a byte budget per hit and per page (see [`snippet`]). The
+//! first match, all within a byte budget per hit and per page ([`SNIPPET_BYTES_PER_HIT`],
+//! [`SNIPPET_BYTES_PER_PAGE`]). The
 //! markers are private-use characters (U+E000, U+E001); a file containing them gets
 //! slightly misplaced match ranges, never wrong line numbers.
 

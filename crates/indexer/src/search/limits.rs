@@ -1,33 +1,7 @@
 //! The limit on each input of a search, and the checks of the text and the filters.
 //!
-//! Every input is checked here, before anything is sent, against limits set well below
-//! what the engines refuse, so that hostile or careless input gets trawl's own error
-//! (naming the input, the limit and the fix) and never the engine's `all shards failed`.
-//! The limits and the engine behaviour behind them (measured on OpenSearch 2.19.1; the
-//! same defaults hold for Elasticsearch 7.10 and 8 and OpenSearch 3):
-//!
-//! - **Text**: at most [`MAX_QUERY_CHARS`] characters and [`MAX_QUERY_TERMS`] terms after
-//!   the code analyzer (run offline, token for token as the engine runs it). Every term
-//!   of an identifier split into parts becomes a clause; past 1024 clauses
-//!   (`indices.query.bool.max_clause_count`, the minimum on every engine) the engine
-//!   fails the search — about 340 terms for a phrase of split identifiers, 600 for the
-//!   whole file query. At most [`MAX_PATH_TERMS`] parts after the path analyzer (one
-//!   clause each). Text that analyzes to nothing is refused with its own message.
-//! - **Path filter**: at most [`MAX_PATH_FILTER_BYTES`] bytes (the engine refuses prefix
-//!   and wildcard patterns of more than 1000 bytes: "input automaton is too large"); a
-//!   glob must need at most [`MAX_GLOB_EFFORT`] determinization work, a tenth of what the
-//!   engine allows (see [`super::glob`]): `*a??????????????b` is refused, `*.rs` needs 7.
-//! - **Language and extension**: at most [`MAX_KEYWORD_FILTER_BYTES`] bytes.
-//! - **Repositories**: at most [`MAX_REPO_FILTERS`] (each id is at most 128 bytes by type).
-//! - **SHA prefix**: [`MIN_SHA_PREFIX`] to [`MAX_SHA_PREFIX`] hexadecimal characters.
-//! - **Page**: 1 to [`MAX_PAGE_SIZE`] hits, `from + size` at most [`MAX_RESULT_WINDOW`]
-//!   (`index.max_result_window`), computed without overflow.
-//! - **Snippets**: up to [`MAX_SNIPPET_LINES`] matching lines per file,
-//!   [`MAX_CONTEXT_LINES`] lines of context, lines clipped to [`MIN_LINE_CHARS`] …
-//!   [`MAX_LINE_CHARS`] characters.
-//!
-//! Control characters and NUL are text like any other: sent JSON-escaped, quoted with
-//! escapes in error messages.
+//! The limits themselves, and why each is where it is, are listed in the docs of
+//! [`super`].
 
 use trawl_analyzers::{AnalyzerName, analyze};
 

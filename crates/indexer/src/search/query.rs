@@ -174,7 +174,8 @@ pub(super) struct CheckedBlobQuery<'q> {
 pub struct CommitQuery {
     /// Words to look for in commit messages.
     pub text: Option<String>,
-    /// The start of a commit SHA, [`MIN_SHA_PREFIX`] to [`MAX_SHA_PREFIX`] hex characters.
+    /// The start of a commit SHA, [`MIN_SHA_PREFIX`](super::MIN_SHA_PREFIX) to
+    /// [`MAX_SHA_PREFIX`](super::MAX_SHA_PREFIX) hex characters.
     pub sha_prefix: Option<String>,
     /// Only these repositories (empty: every readable one).
     pub repos: Vec<RepoId>,
