@@ -257,6 +257,9 @@ pub async fn test_indices(
     what: &str,
 ) -> anyhow::Result<(trawl_indexer::IndexSet, DeploymentCleanup)> {
     let prefix = format!("{}-", unique_name(what));
+    // A pattern is safe here, unlike in trawl itself: the prefix ends in this process's
+    // unique counter and time, so only this test's own names (its deployment, and any it
+    // nests under it on purpose) start with it.
     let cleanup = DeploymentCleanup {
         _registry: RegistryCleanup {
             config: trawl_registry::RegistryConfig::new(pg_url(services), &prefix),
@@ -267,7 +270,7 @@ pub async fn test_indices(
     let routes = trawl_indexer::WriteRoutes::new(redis_manager(&services.redis).await?, &prefix);
     let set = trawl_indexer::IndexSet::new(
         engine_client(&services.engine)?,
-        trawl_indexer::IndexNames::with_prefix(prefix),
+        trawl_indexer::IndexNames::new(prefix)?,
         trawl_analyzers::IndexOptions::default(),
     )
     .with_write_routes(routes);

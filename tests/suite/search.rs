@@ -22,18 +22,18 @@ use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery, IndexSet};
 use trawl_registry::{Principal, Registry, RepoId, RepoSource, RepoSpec, UserName, Visibility};
 use trawl_tests::{require_services, test_indices, test_registry};
 
-fn repo_id(id: &str) -> RepoId {
+pub(crate) fn repo_id(id: &str) -> RepoId {
     RepoId::new(id).expect("a valid repository id")
 }
 
-fn context(id: &str, visibility: Visibility) -> RepoContext {
+pub(crate) fn context(id: &str, visibility: Visibility) -> RepoContext {
     RepoContext {
         id: repo_id(id),
         visibility,
     }
 }
 
-fn blob(repo: &RepoContext, path: &str, content: &str) -> RenderedDocument {
+pub(crate) fn blob(repo: &RepoContext, path: &str, content: &str) -> RenderedDocument {
     let path = RepoPath::from(path);
     render_blob(
         repo,
@@ -47,7 +47,12 @@ fn blob(repo: &RepoContext, path: &str, content: &str) -> RenderedDocument {
     )
 }
 
-fn commit(repo: &RepoContext, sha: &str, message: &str, seconds: i64) -> RenderedDocument {
+pub(crate) fn commit(
+    repo: &RepoContext,
+    sha: &str,
+    message: &str,
+    seconds: i64,
+) -> RenderedDocument {
     let who = Signature {
         name: "Ada Lovelace".into(),
         email: "ada@example.com".into(),
@@ -69,7 +74,11 @@ fn commit(repo: &RepoContext, sha: &str, message: &str, seconds: i64) -> Rendere
 }
 
 /// Writes `docs` into the alias of `kind` and makes them searchable.
-async fn put(set: &IndexSet, kind: IndexKind, docs: &[RenderedDocument]) -> anyhow::Result<()> {
+pub(crate) async fn put(
+    set: &IndexSet,
+    kind: IndexKind,
+    docs: &[RenderedDocument],
+) -> anyhow::Result<()> {
     let alias = set.alias(kind);
     let bulk = BulkIndexer::new(set.client().clone(), BulkOptions::default());
     for doc in docs {
@@ -83,7 +92,7 @@ async fn put(set: &IndexSet, kind: IndexKind, docs: &[RenderedDocument]) -> anyh
 }
 
 /// Registers `id` with exactly this visibility and these readers.
-async fn register(
+pub(crate) async fn register(
     registry: &Registry,
     id: &str,
     visibility: Visibility,
@@ -103,7 +112,7 @@ fn user(name: &str) -> Principal {
     Principal::parse(name).expect("a valid user name")
 }
 
-fn paths(hits: &[BlobHit]) -> Vec<String> {
+pub(crate) fn paths(hits: &[BlobHit]) -> Vec<String> {
     hits.iter()
         .map(|h| format!("{}:{}", h.repo_id, h.path))
         .collect()
@@ -669,6 +678,7 @@ async fn no_principal_ever_sees_an_unreadable_repository() {
 async fn sizes_count_documents_and_recreate_empties_behind_the_aliases() {
     let services = require_services!();
     let (set, _cleanup) = test_indices(&services, "search-sizes").await.unwrap();
+
     let repo = context("sized", Visibility::Public);
     let docs: Vec<RenderedDocument> = (0..7)
         .map(|i| blob(&repo, &format!("f{i}.txt"), "hello sizes\n"))
@@ -699,14 +709,14 @@ async fn sizes_count_documents_and_recreate_empties_behind_the_aliases() {
 }
 
 /// The `xtask` binary built next to this test binary (`cargo xtask test` builds it), if any.
-fn xtask_binary() -> Option<PathBuf> {
+pub(crate) fn xtask_binary() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?.parent()?; // target/debug/deps → target/debug
     let path = dir.join(format!("xtask{}", std::env::consts::EXE_SUFFIX));
     path.is_file().then_some(path)
 }
 
-fn xtask(prefix: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn xtask(prefix: &str, args: &[&str]) -> std::process::Output {
     let binary = xtask_binary().expect("xtask binary");
     Command::new(binary)
         .args(args)
@@ -730,6 +740,7 @@ async fn xtask_index_size_and_recreate_index() {
         return;
     }
     let (set, _cleanup) = test_indices(&services, "search-cli").await.unwrap();
+
     let prefix = set.names().prefix().to_owned();
     let repo = context("cli", Visibility::Public);
     let docs: Vec<RenderedDocument> = (0..3)
@@ -797,4 +808,178 @@ async fn xtask_index_size_and_recreate_index() {
     let bad = xtask(&prefix, &["search", "--sha", "xyz"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("hexadecimal"));
+}
+
+/// A file of one line just under the 1 MiB file limit, matching at its start, middle and
+/// end: the hit comes back with one clipped snippet line, numbered 1, from the highlighted
+/// start of the file only, and the whole page stays small.
+#[tokio::test]
+async fn one_huge_line_gives_a_bounded_snippet() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "search-huge-line").await.unwrap();
+    let registry = trawl_tests::test_registry(&services, &set).await.unwrap();
+    register(&registry, "big", Visibility::Public, &[])
+        .await
+        .unwrap();
+    let filler = "filler ".repeat(148_500);
+    let line = format!(
+        "needle {} needle {} needle endmarker",
+        &filler[..filler.len() / 2],
+        &filler[filler.len() / 2..]
+    );
+    assert!(line.len() > 1_000_000 && line.len() < 1_048_576);
+    let repo = context("big", Visibility::Public);
+    put(&set, IndexKind::Blobs, &[blob(&repo, "min.js", &line)])
+        .await
+        .unwrap();
+    let search = CodeSearch::new(set.clone(), registry.clone());
+    let found = search
+        .search_blobs(&Principal::Anonymous, &BlobQuery::new("needle"))
+        .await
+        .unwrap();
+    assert_eq!(paths(&found.hits), ["big:min.js"]);
+    let hit = &found.hits[0];
+    assert!(
+        hit.content_cut,
+        "only the start of the file was highlighted"
+    );
+    assert_eq!(hit.matching_lines, 1);
+    let shown = &hit.snippets[0].lines[0];
+    assert_eq!(shown.number, 1);
+    assert!(shown.truncated && shown.text.chars().count() <= 200);
+    assert_eq!(
+        &shown.text[shown.matches[0].start..shown.matches[0].end],
+        "needle"
+    );
+    let json = serde_json::to_string(&found).unwrap();
+    assert!(json.len() < 4_096, "{} bytes", json.len());
+
+    // A match only past the highlighted part still makes a hit, without lines.
+    let end = search
+        .search_blobs(&Principal::Anonymous, &BlobQuery::new("endmarker"))
+        .await
+        .unwrap();
+    assert_eq!(paths(&end.hits), ["big:min.js"]);
+    assert!(end.hits[0].snippets.is_empty() && end.hits[0].content_cut);
+
+    // The widest options the command allows: still a bounded answer.
+    let mut wide = BlobQuery::new("needle");
+    wide.snippets.max_lines = 50;
+    wide.snippets.context_lines = 10;
+    wide.snippets.fragment_size = 1_000;
+    let found = search
+        .search_blobs(&Principal::Anonymous, &wide)
+        .await
+        .unwrap();
+    assert!(found.hits[0].snippets[0].lines[0].text.chars().count() <= 1_000);
+    if xtask_binary().is_some() {
+        let out = xtask(
+            set.names().prefix(),
+            &[
+                "search",
+                "needle",
+                "--json",
+                "--lines",
+                "50",
+                "--context",
+                "10",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.len() < 8_192, "{} bytes", out.stdout.len());
+    }
+}
+
+/// A hundred files of hundreds of matching lines, asked for with the widest snippet
+/// options: every hit stays within its budget, the page within its own, and the counts
+/// still say how many lines matched.
+#[tokio::test]
+async fn many_matches_stay_within_the_snippet_budgets() {
+    use trawl_indexer::search::{SNIPPET_BYTES_PER_HIT, SNIPPET_BYTES_PER_PAGE, highlight_chars};
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "search-many").await.unwrap();
+    let registry = trawl_tests::test_registry(&services, &set).await.unwrap();
+    register(&registry, "many", Visibility::Public, &[])
+        .await
+        .unwrap();
+    let repo = context("many", Visibility::Public);
+    let content = "needle a needle b needle c needle d needle e\n".repeat(600);
+    let docs: Vec<RenderedDocument> = (0..100)
+        .map(|i| blob(&repo, &format!("f{i:03}.txt"), &content))
+        .collect();
+    put(&set, IndexKind::Blobs, &docs).await.unwrap();
+    let mut q = BlobQuery::new("needle");
+    q.page.size = 100;
+    q.snippets.max_lines = 50;
+    q.snippets.context_lines = 10;
+    q.snippets.fragment_size = 1_000;
+    let page = CodeSearch::new(set.clone(), registry.clone())
+        .search_blobs(&Principal::Anonymous, &q)
+        .await
+        .unwrap();
+    assert_eq!(page.hits.len(), 100);
+    let line_len = content.lines().next().unwrap().len() + 1;
+    let highlighted_lines = highlight_chars(100) as usize / line_len;
+    let cost = |hit: &BlobHit| -> usize {
+        hit.snippets
+            .iter()
+            .flat_map(|s| &s.lines)
+            .map(|l| l.text.len() + 64 + 24 * l.matches.len())
+            .sum()
+    };
+    let mut total = 0;
+    for hit in &page.hits {
+        assert!(hit.content_cut);
+        assert!(
+            hit.matching_lines >= highlighted_lines - 1
+                && hit.matching_lines <= highlighted_lines + 1,
+            "{} of {highlighted_lines}",
+            hit.matching_lines
+        );
+        assert!(cost(hit) <= SNIPPET_BYTES_PER_HIT);
+        total += cost(hit);
+    }
+    assert!(total <= SNIPPET_BYTES_PER_PAGE, "{total}");
+    let last = page.hits.last().unwrap();
+    assert!(
+        cost(last) < cost(&page.hits[0]),
+        "the page's budget ran out before its last hit"
+    );
+    let json = serde_json::to_string(&page).unwrap();
+    assert!(
+        json.len() < 3 * SNIPPET_BYTES_PER_PAGE,
+        "{} bytes",
+        json.len()
+    );
+}
+
+/// The highlight limit can cut a file between the two halves of an emoji; the engine then
+/// answers with a lone surrogate escape, which must not fail the search.
+#[tokio::test]
+async fn an_emoji_cut_by_the_highlight_limit_does_not_fail_the_search() {
+    use trawl_indexer::search::highlight_chars;
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "search-emoji").await.unwrap();
+    let registry = trawl_tests::test_registry(&services, &set).await.unwrap();
+    register(&registry, "emoji", Visibility::Public, &[])
+        .await
+        .unwrap();
+    let limit = highlight_chars(20) as usize;
+    // The emoji's first UTF-16 unit is the last one highlighted.
+    let content = format!("needle {}\u{1F600} tail\n", "a".repeat(limit - 8));
+    let repo = context("emoji", Visibility::Public);
+    put(&set, IndexKind::Blobs, &[blob(&repo, "e.txt", &content)])
+        .await
+        .unwrap();
+    let found = CodeSearch::new(set.clone(), registry.clone())
+        .search_blobs(&Principal::Anonymous, &BlobQuery::new("needle"))
+        .await
+        .unwrap();
+    assert_eq!(paths(&found.hits), ["emoji:e.txt"]);
+    assert!(found.hits[0].content_cut);
+    assert_eq!(found.hits[0].snippets[0].lines[0].number, 1);
 }

@@ -322,7 +322,7 @@ async fn local_provider_forms_a_three_node_cluster() {
         let prefix = format!("{}-", trawl_tests::unique_name("cluster-reindex"));
         let set = trawl_indexer::IndexSet::new(
             trawl_tests::engine_client(&up.services.engine)?,
-            trawl_indexer::IndexNames::with_prefix(&prefix),
+            trawl_indexer::IndexNames::new(&prefix)?,
             trawl_analyzers::IndexOptions {
                 shards: 3,
                 replicas: 1,

@@ -13,6 +13,8 @@ use trawl_bench::search::{SearchBenchOptions, SearchBenchReport, Target};
 use trawl_client::ClientConfig;
 use trawl_stack::{EngineAuth, EngineEndpoint, Stack};
 
+use crate::ranges::{int_in, size_in};
+
 #[derive(clap::Subcommand)]
 pub enum Bench {
     /// Searches at rising concurrency through trawl-client and through plain reqwest;
@@ -21,14 +23,14 @@ pub enum Bench {
         after_help = "Examples:\n  cargo xtask up && cargo xtask bench search\n  cargo xtask bench search --levels 10,200 --requests 500 --json"
     )]
     Search {
-        /// Concurrency levels, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "10,50,200,500")]
+        /// Concurrency levels, comma-separated (each 1 to 10 000).
+        #[arg(long, value_delimiter = ',', default_value = "10,50,200,500", value_parser = int_in::<usize>(1..=10_000))]
         levels: Vec<usize>,
-        /// Searches per level and client.
-        #[arg(long, default_value_t = 2000)]
+        /// Searches per level and client (1 to 1 000 000).
+        #[arg(long, default_value_t = 2000, value_parser = int_in::<usize>(1..=1_000_000))]
         requests: usize,
-        /// Documents to index first.
-        #[arg(long, default_value_t = 20_000)]
+        /// Documents to index first (1 to 10 000 000).
+        #[arg(long, default_value_t = 20_000, value_parser = int_in::<usize>(1..=10_000_000))]
         documents: usize,
         /// Print the report as JSON.
         #[arg(long)]
@@ -40,8 +42,8 @@ pub enum Bench {
         after_help = "Examples:\n  cargo xtask up && cargo xtask bench analyze\n  cargo xtask bench analyze --json"
     )]
     Analyze {
-        /// `_analyze` requests in flight at once.
-        #[arg(long, default_value_t = 16)]
+        /// `_analyze` requests in flight at once (1 to 256).
+        #[arg(long, default_value_t = 16, value_parser = int_in::<usize>(1..=256))]
         concurrency: usize,
         /// Print the report as JSON.
         #[arg(long)]
@@ -55,14 +57,15 @@ pub enum Bench {
     )]
     Index {
         /// Content size of the large repository: 200MB, 1GB, 500MiB… (MB, GB decimal;
-        /// MiB, GiB binary).
-        #[arg(long, default_value = "200MB", value_parser = parse_size)]
+        /// MiB, GiB binary; 1MiB to 100GiB).
+        #[arg(long, default_value = "200MB", value_parser = size_in(1 << 20, 100 << 30))]
         size: u64,
-        /// Content size of the small repository (the second peak-RSS point).
-        #[arg(long, default_value = "40MB", value_parser = parse_size)]
+        /// Content size of the small repository (the second peak-RSS point; 1MiB to 100GiB).
+        #[arg(long, default_value = "40MB", value_parser = size_in(1 << 20, 100 << 30))]
         small_size: u64,
-        /// Rounds of each contender (interleaved, baseline first) for reading and end to end.
-        #[arg(long, default_value_t = 2)]
+        /// Rounds of each contender (interleaved, baseline first) for reading and end to end
+        /// (1 to 100).
+        #[arg(long, default_value_t = 2, value_parser = int_in::<usize>(1..=100))]
         rounds: usize,
         /// Print the report as JSON.
         #[arg(long)]
@@ -75,11 +78,11 @@ pub enum Bench {
         after_help = "Examples:\n  cargo xtask up && cargo xtask bench queue\n  cargo xtask bench queue --refs 50000 --pushes 100 --json"
     )]
     Queue {
-        /// Distinct refs for the throughput part.
-        #[arg(long, default_value_t = 20_000)]
+        /// Distinct refs for the throughput part (100 to 10 000 000).
+        #[arg(long, default_value_t = 20_000, value_parser = int_in::<usize>(100..=10_000_000))]
         refs: usize,
-        /// Pushes in the freshness part (one every 500 ms).
-        #[arg(long, default_value_t = 40)]
+        /// Pushes in the freshness part (one every 500 ms; 2 to 100 000).
+        #[arg(long, default_value_t = 40, value_parser = int_in::<usize>(2..=100_000))]
         pushes: usize,
         /// Print the report as JSON.
         #[arg(long)]
@@ -92,27 +95,27 @@ pub enum Bench {
         after_help = "Examples:\n  cargo xtask up && cargo xtask bench reindex\n  cargo xtask bench reindex --docs 20000 --search-secs 5\n  cargo xtask bench reindex --slices-per-shard 4 --max-running 2 --search-rate 20 --json"
     )]
     Reindex {
-        /// Blob documents in the source index.
-        #[arg(long, default_value_t = 1_000_000)]
+        /// Blob documents in the source index (1 to 100 000 000).
+        #[arg(long, default_value_t = 1_000_000, value_parser = crate::ranges::int_in::<u64>(1..=100_000_000))]
         docs: u64,
-        /// Repositories the documents are spread over (routed by repository).
-        #[arg(long, default_value_t = 100)]
+        /// Repositories the documents are spread over (routed by repository; 1 to 100 000).
+        #[arg(long, default_value_t = 100, value_parser = crate::ranges::int_in::<u32>(1..=100_000))]
         repos: u32,
-        /// trawl's slices per primary shard (the source has one shard).
-        #[arg(long, default_value_t = trawl_migrations::reindex::ReindexOptions::default().slices_per_shard)]
+        /// trawl's slices per primary shard (the source has one shard; 1 to 64).
+        #[arg(long, default_value_t = trawl_migrations::reindex::ReindexOptions::default().slices_per_shard, value_parser = crate::ranges::int_in::<u32>(1..=64))]
         slices_per_shard: u32,
-        /// trawl's slices running at once (0: one per data node).
-        #[arg(long, default_value_t = trawl_migrations::reindex::ReindexOptions::default().max_running_slices)]
+        /// trawl's slices running at once (0: one per data node; 0 to 1024).
+        #[arg(long, default_value_t = trawl_migrations::reindex::ReindexOptions::default().max_running_slices, value_parser = crate::ranges::int_in::<u32>(0..=1024))]
         max_running: u32,
         /// Seconds of searching before any reindex (the latency baseline); the searcher
-        /// also runs through each whole reindex.
-        #[arg(long, default_value_t = 20)]
+        /// also runs through each whole reindex (1 to 86 400).
+        #[arg(long, default_value_t = 20, value_parser = crate::ranges::int_in::<u64>(1..=86_400))]
         search_secs: u64,
-        /// Searches per second, open loop; 0: one client back to back.
-        #[arg(long, default_value_t = 0.0)]
+        /// Searches per second, open loop; 0: one client back to back (0 to 100 000).
+        #[arg(long, default_value_t = 0.0, value_parser = crate::ranges::f64_in(0.0, 100_000.0))]
         search_rate: f64,
-        /// `_bulk` requests in flight while filling.
-        #[arg(long, default_value_t = 4)]
+        /// `_bulk` requests in flight while filling (1 to 64).
+        #[arg(long, default_value_t = 4, value_parser = int_in::<usize>(1..=64))]
         fill_concurrency: usize,
         /// Print the report as JSON.
         #[arg(long)]
@@ -126,22 +129,18 @@ pub enum Bench {
     )]
     Access {
         /// Registrations in the large round.
-        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=2_000_000))]
+        #[arg(long, default_value_t = 100_000, value_parser = crate::ranges::int_in::<u64>(1..=2_000_000))]
         repos: u64,
         /// Registrations in the small round.
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=2_000_000))]
+        #[arg(long, default_value_t = 100, value_parser = crate::ranges::int_in::<u64>(1..=2_000_000))]
         small_repos: u64,
         /// Timed lookups per principal and method in each round.
-        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        #[arg(long, default_value_t = 30, value_parser = crate::ranges::int_in::<u64>(1..=10_000))]
         rounds: u64,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
-}
-
-fn parse_size(text: &str) -> Result<u64, String> {
-    trawl_seed::parse_size(text).map_err(|e| e.to_string())
 }
 
 /// Benchmarks measure optimised code: a debug `cargo xtask bench …` re-runs itself as
@@ -297,7 +296,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             let prefix = format!("bench-queue-{}-", std::process::id());
             let indices = trawl_indexer::IndexSet::new(
                 trawl_client::Client::new(client_config(&services.engine)?)?,
-                trawl_indexer::IndexNames::with_prefix(prefix),
+                trawl_indexer::IndexNames::new(prefix)?,
                 trawl_analyzers::IndexOptions::default(),
             );
             indices.ensure().await?;

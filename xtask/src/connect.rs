@@ -23,20 +23,19 @@ pub fn client(services: &Services) -> anyhow::Result<Client> {
     )?)?)
 }
 
-/// The alias names this deployment uses.
-pub fn index_names() -> IndexNames {
-    IndexNames::with_prefix(std::env::var("TRAWL_INDEX_PREFIX").unwrap_or_default())
+/// The names this deployment uses: `TRAWL_INDEX_PREFIX`, checked (a wildcard, comma,
+/// uppercase letter or other character the engine or Redis would read differently is
+/// refused with the variable named).
+pub fn index_names() -> anyhow::Result<IndexNames> {
+    Ok(IndexNames::from_env()?)
 }
 
 /// The index set with the default definitions and the deployment's write routes (so
 /// that writes are copied to the new indices while a reindex runs).
 pub async fn index_set(services: &Services) -> anyhow::Result<IndexSet> {
-    let routes =
-        trawl_indexer::WriteRoutes::new(redis(services).await?, index_names().prefix().to_string());
-    Ok(
-        IndexSet::new(client(services)?, index_names(), IndexOptions::default())
-            .with_write_routes(routes),
-    )
+    let names = index_names()?;
+    let routes = trawl_indexer::WriteRoutes::new(redis(services).await?, names.prefix());
+    Ok(IndexSet::new(client(services)?, names, IndexOptions::default()).with_write_routes(routes))
 }
 
 /// A Redis connection that reconnects by itself; its response timeout (10 s) leaves room
@@ -54,11 +53,20 @@ pub async fn redis(services: &Services) -> anyhow::Result<redis::aio::Connection
 }
 
 /// Per-repository locks under the deployment's prefix.
+///
+/// Every caller makes the index set first, which checks the prefix; should the check
+/// still fail here, the command stops with the error rather than lock under another name.
 pub fn repo_locks(
     redis: redis::aio::ConnectionManager,
     ttl: std::time::Duration,
 ) -> trawl_indexer::RepoLocks {
-    trawl_indexer::RepoLocks::new(redis, index_names().prefix().to_string(), ttl)
+    match index_names() {
+        Ok(names) => trawl_indexer::RepoLocks::new(redis, names.prefix(), ttl),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1)
+        }
+    }
 }
 
 /// Where seeded repositories live.
@@ -66,19 +74,11 @@ pub fn repos_dir() -> std::path::PathBuf {
     crate::workspace_root().join("target/trawl/repos")
 }
 
-/// Environment variable: the registry's PostgreSQL URL.
-const ENV_PG_URL: &str = "TRAWL_PG_URL";
-
-/// Where the registry of this deployment (its index prefix) is, in the stack's PostgreSQL.
-pub fn registry_config(_services: &Services) -> anyhow::Result<trawl_registry::RegistryConfig> {
-    let url = std::env::var(ENV_PG_URL).map_err(|_| {
-        anyhow::anyhow!(
-            "no registry database: start the stack (`cargo xtask up`) or set {ENV_PG_URL}"
-        )
-    })?;
+/// Where the registry of this deployment (its index prefix) is: the stack's PostgreSQL.
+pub fn registry_config(services: &Services) -> anyhow::Result<trawl_registry::RegistryConfig> {
     Ok(trawl_registry::RegistryConfig::new(
-        url,
-        index_names().prefix(),
+        services.postgres.connection_string(),
+        index_names()?.prefix(),
     ))
 }
 

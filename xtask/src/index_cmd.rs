@@ -29,16 +29,16 @@ pub struct IndexArgs {
     /// Accepted for older scripts: a repository given by path is always registered.
     #[arg(long, hide = true)]
     pub register: bool,
-    /// Store a checkpoint after this many files.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    /// Store a checkpoint after this many files (1 to 10 000 000).
+    #[arg(long, default_value_t = 5000, value_parser = crate::ranges::int_in::<u64>(1..=10_000_000))]
     pub checkpoint_files: u64,
     /// How long a repository's lock outlives a crashed indexer, in seconds (a live one
-    /// extends it every third of that).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    /// extends it every third of that; 1 to 86 400).
+    #[arg(long, default_value_t = 60, value_parser = crate::ranges::int_in::<u64>(1..=86_400))]
     pub lock_ttl_secs: u64,
-    /// `_bulk` requests in flight.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
-    pub bulk_concurrency: u64,
+    /// `_bulk` requests in flight (1 to 64).
+    #[arg(long, default_value_t = 2, value_parser = crate::ranges::int_in::<usize>(1..=64))]
+    pub bulk_concurrency: usize,
     /// Print the reports as JSON (one array) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -146,7 +146,7 @@ pub async fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
         registry,
         args.lock_ttl_secs,
         args.checkpoint_files,
-        args.bulk_concurrency as usize,
+        args.bulk_concurrency,
     )
     .await?;
     let outcomes = index_all(&indexer, &ids, !args.json).await;

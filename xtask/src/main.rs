@@ -9,6 +9,7 @@ mod index_cmd;
 mod indices_cmd;
 mod migrate_cmd;
 mod queue_cmd;
+mod ranges;
 mod reindex_cmd;
 mod repo_cmd;
 mod search_cmd;

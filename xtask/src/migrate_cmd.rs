@@ -34,7 +34,8 @@ pub enum MigrateCommand {
     },
     /// Clear a halted migration so the next run resumes it from its stored state.
     Retry {
-        /// The version, e.g. 20261122000000.
+        /// The version, e.g. 20261122000000 (a UTC time stamp of 14 digits).
+        #[arg(value_parser = crate::ranges::int_in::<u64>(10_000_000_000_000..=99_999_999_999_999))]
         version: u64,
     },
     /// Write a skeleton migration file stamped with the current UTC time.

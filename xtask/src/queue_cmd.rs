@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use trawl_indexer::queue::MAX_SHARDS;
+use trawl_indexer::queue::{MAX_LEASE, MAX_SHARDS};
 use trawl_indexer::{Queue, QueueConfig, QueueRef, Worker, WorkerOptions};
 use trawl_registry::RepoId;
 
@@ -14,29 +14,30 @@ use trawl_registry::RepoId;
 #[derive(clap::Args, Debug, Clone)]
 pub struct QueueArgs {
     /// Shards new refs go to (1–16); workers always drain all 16.
-    #[arg(long, env = "TRAWL_QUEUE_SHARDS", default_value_t = 4)]
+    #[arg(long, env = "TRAWL_QUEUE_SHARDS", default_value_t = 4, value_parser = crate::ranges::int_in::<u16>(1..=MAX_SHARDS as u64))]
     pub shards: u16,
-    /// Seconds a claim stays valid without a heartbeat.
-    #[arg(long, default_value_t = 60)]
+    /// Seconds a claim stays valid without a heartbeat (1 to 86 400).
+    #[arg(long, default_value_t = 60, value_parser = crate::ranges::int_in::<u64>(1..=MAX_LEASE.as_secs()))]
     pub lease_secs: u64,
-    /// Failed attempts before a ref is dead-lettered.
-    #[arg(long, default_value_t = 5)]
+    /// Failed attempts before a ref is dead-lettered (1 to 1000).
+    #[arg(long, default_value_t = 5, value_parser = crate::ranges::int_in::<u32>(1..=1000))]
     pub max_attempts: u32,
-    /// Backoff after the first failure, in milliseconds (doubles per attempt, 5 min at most).
-    #[arg(long, default_value_t = 2000)]
+    /// Backoff after the first failure, in milliseconds (doubles per attempt, 5 min at
+    /// most; 0 to 300 000).
+    #[arg(long, default_value_t = 2000, value_parser = crate::ranges::int_in::<u64>(0..=300_000))]
     pub backoff_ms: u64,
 }
 
 impl QueueArgs {
-    fn config(&self) -> QueueConfig {
-        QueueConfig {
-            namespace: crate::connect::index_names().prefix().to_string(),
+    fn config(&self) -> anyhow::Result<QueueConfig> {
+        Ok(QueueConfig {
+            namespace: crate::connect::index_names()?.prefix().to_string(),
             shards: self.shards,
             lease: Duration::from_secs(self.lease_secs.max(1)),
             max_attempts: self.max_attempts.max(1),
             base_backoff: Duration::from_millis(self.backoff_ms),
             ..QueueConfig::default()
-        }
+        })
     }
 }
 
@@ -83,15 +84,16 @@ pub enum QueueCommand {
 
 #[derive(clap::Args, Debug)]
 pub struct WorkerArgs {
-    /// Refs processed at once.
-    #[arg(long, default_value_t = 2)]
+    /// Refs processed at once (1 to 256).
+    #[arg(long, default_value_t = 2, value_parser = crate::ranges::int_in::<usize>(1..=256))]
     pub concurrency: usize,
-    /// Seconds in-flight work may finish after SIGTERM before its leases are given back.
-    #[arg(long, default_value_t = 30)]
+    /// Seconds in-flight work may finish after SIGTERM before its leases are given back
+    /// (0 to 3600).
+    #[arg(long, default_value_t = 30, value_parser = crate::ranges::int_in::<u64>(0..=3600))]
     pub grace_secs: u64,
     /// How long a repository's lock outlives a crashed worker, in seconds (a live one
-    /// extends it every third of that).
-    #[arg(long, default_value_t = 60)]
+    /// extends it every third of that; 1 to 86 400).
+    #[arg(long, default_value_t = 60, value_parser = crate::ranges::int_in::<u64>(1..=86_400))]
     pub lock_ttl_secs: u64,
     #[command(flatten)]
     pub queue: QueueArgs,
@@ -111,7 +113,7 @@ pub async fn default_queue(services: &trawl_stack::Services) -> anyhow::Result<Q
         Err(_) => QueueConfig::default().shards,
     };
     let config = QueueConfig {
-        namespace: crate::connect::index_names().prefix().to_string(),
+        namespace: crate::connect::index_names()?.prefix().to_string(),
         shards,
         ..QueueConfig::default()
     };
@@ -121,7 +123,7 @@ pub async fn default_queue(services: &trawl_stack::Services) -> anyhow::Result<Q
 async fn queue(args: &QueueArgs) -> anyhow::Result<Queue> {
     let services = crate::connect::services()?;
     let redis = crate::connect::redis(&services).await?;
-    Ok(Queue::new(redis, args.config())?)
+    Ok(Queue::new(redis, args.config()?)?)
 }
 
 pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
@@ -258,7 +260,7 @@ fn age(ms: Option<u64>) -> String {
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let services = crate::connect::services()?;
     let redis = crate::connect::redis(&services).await?;
-    let queue = Queue::new(redis, args.queue.config())?;
+    let queue = Queue::new(redis, args.queue.config()?)?;
     let registry = crate::connect::registry(&services).await?;
     let indexer =
         crate::index_cmd::indexer(&services, registry, args.lock_ttl_secs, 5000, 2).await?;

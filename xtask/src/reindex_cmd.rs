@@ -51,23 +51,23 @@ pub struct StartArgs {
     /// Aliases to rebuild, comma-separated: blobs, commits, repos.
     #[arg(long, value_delimiter = ',', default_value = "blobs,commits,repos")]
     kinds: Vec<String>,
-    /// Slices per primary shard of the old index.
-    #[arg(long, default_value_t = 2)]
+    /// Slices per primary shard of the old index (1 to 64).
+    #[arg(long, default_value_t = 2, value_parser = crate::ranges::int_in::<u32>(1..=64))]
     slices_per_shard: u32,
-    /// Slices running at once; 0: one per data node.
-    #[arg(long, default_value_t = 0)]
+    /// Slices running at once; 0: one per data node (0 to 1024).
+    #[arg(long, default_value_t = 0, value_parser = crate::ranges::int_in::<u32>(0..=1024))]
     max_running: u32,
-    /// Starts of one slice before the task fails.
-    #[arg(long, default_value_t = 3)]
+    /// Starts of one slice before the task fails (1 to 100).
+    #[arg(long, default_value_t = 3, value_parser = crate::ranges::int_in::<u32>(1..=100))]
     max_attempts: u32,
-    /// Documents per batch of the copy.
-    #[arg(long, default_value_t = 1000)]
+    /// Documents per batch of the copy (1 to 10 000, the engine's result window).
+    #[arg(long, default_value_t = 1000, value_parser = crate::ranges::int_in::<u32>(1..=10_000))]
     batch_size: u32,
-    /// Throttle each slice to this many documents per second.
-    #[arg(long)]
+    /// Throttle each slice to this many documents per second (0.001 to 1 000 000).
+    #[arg(long, value_parser = crate::ranges::f64_in(0.001, 1_000_000.0))]
     requests_per_second: Option<f64>,
-    /// How long the old indices stay after the swap (e.g. 24h, 30m, 0s).
-    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    /// How long the old indices stay after the swap (e.g. 24h, 30m, 0s; at most 365d).
+    #[arg(long, default_value = "24h", value_parser = crate::ranges::duration_in(Duration::ZERO, Duration::from_secs(365 * 86_400)))]
     retention: Duration,
     #[command(flatten)]
     driver: DriverArgs,
@@ -75,8 +75,8 @@ pub struct StartArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct DriverArgs {
-    /// How long the driver lock outlives a driver that died.
-    #[arg(long, default_value_t = 30)]
+    /// How long the driver lock outlives a driver that died, in seconds (1 to 3600).
+    #[arg(long, default_value_t = 30, value_parser = crate::ranges::int_in::<u64>(1..=3600))]
     lock_ttl_secs: u64,
     /// Print the final task as JSON.
     #[arg(long)]

@@ -128,7 +128,7 @@ pub enum RepoCommand {
         #[arg(long)]
         purge: bool,
         /// How long --purge waits for a run that is indexing the repository.
-        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+        #[arg(long, default_value_t = 60, value_parser = crate::ranges::int_in::<u64>(0..=86_400))]
         wait_secs: u64,
         #[arg(long)]
         json: bool,

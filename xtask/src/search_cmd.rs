@@ -5,12 +5,15 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use trawl_indexer::search::{
-    BlobHit, BlobResults, CommitResults, MatchRange, Page, SearchPage, SnippetOptions,
+    BlobHit, BlobResults, CommitResults, MAX_CONTEXT_LINES, MAX_PAGE_SIZE, MAX_RESULT_WINDOW,
+    MAX_SNIPPET_LINES, MatchRange, Page, SearchPage, SnippetOptions,
 };
 use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery};
 use trawl_registry::{Principal, RepoId};
 
 use crate::terminal::{code, one_line};
+
+use crate::ranges::int_in;
 
 #[derive(clap::Args)]
 pub struct SearchArgs {
@@ -39,16 +42,16 @@ pub struct SearchArgs {
     #[arg(long = "as", value_name = "PRINCIPAL", default_value = "anonymous")]
     principal: Principal,
     /// Hits per page (1 to 100).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = int_in::<usize>(1..=MAX_PAGE_SIZE as u64))]
     size: usize,
-    /// Hits to skip (for the next pages).
-    #[arg(long, default_value_t = 0)]
+    /// Hits to skip (for the next pages); from + size is at most 10 000.
+    #[arg(long, default_value_t = 0, value_parser = int_in::<usize>(0..=MAX_RESULT_WINDOW as u64 - 1))]
     from: usize,
-    /// Matching lines shown per file.
-    #[arg(long, default_value_t = 5, value_name = "N")]
+    /// Matching lines shown per file (0 to 50).
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = int_in::<usize>(0..=MAX_SNIPPET_LINES as u64))]
     lines: usize,
-    /// Lines of context around each matching line.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    /// Lines of context around each matching line (0 to 10).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = int_in::<usize>(0..=MAX_CONTEXT_LINES as u64))]
     context: usize,
     /// Print JSON instead of the listing.
     #[arg(long)]
@@ -112,11 +115,6 @@ impl Style {
 }
 
 pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
-    let services = crate::connect::services()?;
-    let search = CodeSearch::new(
-        crate::connect::index_set(&services).await?,
-        crate::connect::registry(&services).await?,
-    );
     let principal = args.principal.clone();
     let page = Page {
         from: args.from,
@@ -130,6 +128,9 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
             repos: args.repos.clone(),
             page,
         };
+        // Bad input is refused before any service is needed.
+        query.validate()?;
+        let search = searcher().await?;
         let results = search.search_commits(&principal, &query).await?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&results)?);
@@ -151,6 +152,8 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
                 ..SnippetOptions::default()
             },
         };
+        query.validate()?;
+        let search = searcher().await?;
         let results = search.search_blobs(&principal, &query).await?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&results)?);
@@ -160,6 +163,15 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The searcher over the running services and this deployment's indices.
+async fn searcher() -> anyhow::Result<CodeSearch> {
+    let services = crate::connect::services()?;
+    Ok(CodeSearch::new(
+        crate::connect::index_set(&services).await?,
+        crate::connect::registry(&services).await?,
+    ))
 }
 
 fn header(hit: &BlobHit, style: Style) -> String {
@@ -238,6 +250,15 @@ pub fn print_blobs(results: &BlobResults, style: Style) {
             );
             println!("{}", style.dim(&format!("{:>width$}  … {more}", "")));
         }
+        if hit.content_cut {
+            println!(
+                "{}",
+                style.dim(&format!(
+                    "{:>width$}  … and maybe more further into the file (only its start is highlighted)",
+                    ""
+                ))
+            );
+        }
         println!();
     }
 }
@@ -245,7 +266,7 @@ pub fn print_blobs(results: &BlobResults, style: Style) {
 pub fn print_commits(results: &CommitResults, query: &CommitQuery, style: Style) {
     let prefix_len = query.sha_prefix.as_deref().map_or(0, |p| p.trim().len());
     for hit in &results.hits {
-        let sha = &hit.sha[..hit.sha.len().min(12)];
+        let sha = hit.sha.get(..hit.sha.len().min(12)).unwrap_or(&hit.sha);
         let sha = if prefix_len > 0 && prefix_len <= sha.len() {
             style.highlight(
                 sha,

@@ -93,6 +93,10 @@ pub enum AccessBenchError {
     Registry(#[from] trawl_registry::RegistryError),
     #[error("search: {0}")]
     Search(#[from] trawl_indexer::SearchError),
+    #[error(transparent)]
+    Prefix(#[from] trawl_indexer::PrefixError),
+    #[error(transparent)]
+    Indices(#[from] trawl_indexer::IndexSetError),
     #[error(
         "the registry and the engine disagree on what {principal} may read at {registrations} registrations: {registry} against {engine}"
     )]
@@ -151,7 +155,7 @@ pub async fn run(
         let prefix = format!("{}{round}-", options.prefix);
         let set = IndexSet::new(
             client.clone(),
-            IndexNames::with_prefix(prefix.clone()),
+            IndexNames::new(prefix.clone())?,
             IndexOptions::default(),
         );
         let mut config = registry.clone();

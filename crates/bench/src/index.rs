@@ -88,6 +88,8 @@ pub enum IndexBenchError {
     Index(#[from] IndexError),
     #[error("registry: {0}")]
     Registry(#[from] trawl_registry::RegistryError),
+    #[error(transparent)]
+    Indices(#[from] trawl_indexer::IndexSetError),
     #[error("the repository at {0} has no commits")]
     EmptyRepository(PathBuf),
     #[error("`git cat-file` failed: {0}")]
@@ -285,7 +287,8 @@ impl BenchSets {
         let set = |name: &str| {
             IndexSet::new(
                 client.clone(),
-                IndexNames::with_prefix(format!("{prefix}{name}-")),
+                IndexNames::new(format!("{prefix}{name}-"))
+                    .expect("the benchmark's prefixes are valid"),
                 IndexOptions::default(),
             )
         };

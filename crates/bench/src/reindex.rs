@@ -21,9 +21,11 @@
 //!    and must keep finding what they found before (no writes run, so every query's hit
 //!    total must stay the same).
 //!
-//! Every index under the prefix (and every Redis key of its namespace) is deleted at the
-//! end, also when a phase fails or the run is interrupted (Ctrl-C): `_reindex` tasks that
-//! write under the prefix are cancelled first, so none re-creates an index afterwards.
+//! Every index of the run (and every Redis key of its namespace) is deleted at the end,
+//! also when a phase fails or the run is interrupted (Ctrl-C): `_reindex` tasks that write
+//! into one are cancelled first, so none re-creates an index afterwards. The run's indices
+//! and keys are told by their exact names (see [`IndexNames::owned_index`]), never by the
+//! prefix alone, which a deployment under a longer prefix would share.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -121,6 +123,8 @@ pub enum ReindexBenchError {
     },
     #[error("interrupted; the benchmark's indices were deleted")]
     Interrupted,
+    #[error(transparent)]
+    Prefix(#[from] trawl_indexer::PrefixError),
 }
 
 /// Filling the source index.
@@ -247,7 +251,7 @@ pub async fn run(
     let routes = WriteRoutes::new(redis.clone(), options.prefix.clone());
     let set = IndexSet::new(
         client.clone(),
-        IndexNames::with_prefix(options.prefix.clone()),
+        IndexNames::new(options.prefix.clone())?,
         IndexOptions::default(),
     )
     .with_write_routes(routes);
@@ -266,7 +270,7 @@ pub async fn run(
     } else {
         Duration::ZERO
     };
-    if let Err(e) = cleanup(&client, redis, &options.prefix, settle).await {
+    if let Err(e) = cleanup(&client, redis, set.names(), settle).await {
         tracing::warn!(prefix = %options.prefix, error = %e, "cleaning up after bench reindex failed; delete the indices under the prefix by hand");
     }
     let (fill, plain, trawl, search) = result?;
@@ -528,7 +532,7 @@ async fn plain_reindex(
     progress: &dyn Fn(ReindexBenchProgress<'_>),
 ) -> Result<CopyReport, ReindexBenchError> {
     let client = set.client();
-    let copy = format!("{}plain-copy-blobs", set.names().prefix());
+    let copy = plain_copy_index(set.names());
     progress(ReindexBenchProgress::Phase(
         "plain _reindex: creating its index",
     ));
@@ -1020,13 +1024,35 @@ async fn open_loop(
 
 // Cleanup.
 
-/// Cancels every `_reindex` task that writes under `prefix` (and waits for it), deletes
-/// every index under it (and again after `again_after`, when not zero), and the Redis keys
-/// of its namespace.
+/// The index the plain `_reindex` copies into.
+fn plain_copy_index(names: &IndexNames) -> String {
+    format!("{}plain-copy-blobs", names.prefix())
+}
+
+/// Whether `index` is one of the run's: a concrete index of its deployment, an index
+/// named like one of its aliases (made by a write through an alias that was gone), or the
+/// plain copy.
+fn is_run_index(names: &IndexNames, index: &str) -> bool {
+    names.owned_index(index).is_some()
+        || IndexKind::ALL.iter().any(|&k| names.alias(k) == index)
+        || index == plain_copy_index(names)
+}
+
+/// The destination index named in a `_reindex` task's description
+/// (`reindex from [source] [updated with Script{…}] to [dest]`, `[_doc]` after it on
+/// Elasticsearch 7): the last ` to [`, since a script may contain one too.
+fn reindex_destination(description: &str) -> Option<&str> {
+    let after = description.rsplit_once(" to [")?.1;
+    Some(&after[..after.find(']')?])
+}
+
+/// Cancels every `_reindex` task that writes into one of the run's indices (and waits for
+/// it), deletes the run's indices (and again after `again_after`, when not zero), and the
+/// Redis keys of its namespace.
 async fn cleanup(
     client: &Client,
     redis: redis::aio::ConnectionManager,
-    prefix: &str,
+    names: &IndexNames,
     again_after: Duration,
 ) -> Result<(), ReindexBenchError> {
     let request = EngineRequest::get("_tasks")
@@ -1044,7 +1070,9 @@ async fn cleanup(
     {
         for (id, task) in node["tasks"].as_object().into_iter().flatten() {
             let description = task["description"].as_str().unwrap_or_default();
-            if description.contains(prefix) && task["parent_task_id"].is_null() {
+            if reindex_destination(description).is_some_and(|dest| is_run_index(names, dest))
+                && task["parent_task_id"].is_null()
+            {
                 ours.push(TaskId(id.clone()));
             }
         }
@@ -1057,24 +1085,27 @@ async fn cleanup(
                 .await;
         }
     }
-    for index in indices_under(client, prefix).await? {
+    for index in run_indices(client, names).await? {
         client.delete_index(&index).await?;
     }
     if !again_after.is_zero() {
         tokio::time::sleep(again_after).await;
-        for index in indices_under(client, prefix).await? {
+        for index in run_indices(client, names).await? {
             tracing::info!(%index, "deleting an index created after the first cleanup pass");
             client.delete_index(&index).await?;
         }
     }
     let mut conn = redis;
-    let pattern = format!("trawl:{prefix}*");
+    let pattern = format!("trawl:{}*", names.prefix());
     let keys: Vec<String> = {
         let mut iter: redis::AsyncIter<String> =
             redis::AsyncCommands::scan_match(&mut conn, &pattern).await?;
         let mut keys = Vec::new();
         while let Some(key) = iter.next_item().await {
-            keys.push(key?);
+            let key = key?;
+            if names.owns_redis_key(&key) {
+                keys.push(key);
+            }
         }
         keys
     };
@@ -1084,9 +1115,10 @@ async fn cleanup(
     Ok(())
 }
 
-/// Every concrete index whose name starts with `prefix`.
-async fn indices_under(client: &Client, prefix: &str) -> Result<Vec<String>, ClientError> {
-    let request = EngineRequest::get(format!("_cat/indices/{prefix}*"))
+/// The run's indices: those starting with its prefix (the prefix holds no wildcard, it
+/// was checked), kept only when their whole name is one of the run's.
+async fn run_indices(client: &Client, names: &IndexNames) -> Result<Vec<String>, ClientError> {
+    let request = EngineRequest::get(format!("_cat/indices/{}*", names.prefix()))
         .query("format", "json")
         .query("h", "index")
         .query("expand_wildcards", "all");
@@ -1099,7 +1131,7 @@ async fn indices_under(client: &Client, prefix: &str) -> Result<Vec<String>, Cli
         .into_iter()
         .flatten()
         .filter_map(|r| r["index"].as_str())
-        .filter(|name| name.starts_with(prefix))
+        .filter(|name| is_run_index(names, name))
         .map(str::to_owned)
         .collect())
 }
@@ -1188,6 +1220,29 @@ fn hex40(seed: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_run_knows_its_indices_exactly() {
+        let names = IndexNames::new("bench-reindex-7-").unwrap();
+        let longer = IndexNames::new("bench-reindex-7-x-").unwrap();
+        let ours = names.new_concrete(IndexKind::Blobs);
+        assert!(is_run_index(&names, &ours));
+        assert!(is_run_index(&names, "bench-reindex-7-trawl-blobs"));
+        assert!(is_run_index(&names, "bench-reindex-7-plain-copy-blobs"));
+        assert!(!is_run_index(
+            &names,
+            &longer.new_concrete(IndexKind::Blobs)
+        ));
+        assert!(!is_run_index(&names, "bench-reindex-7-x-plain-copy-blobs"));
+        assert!(!is_run_index(&names, "bench-reindex-7-something"));
+        assert_eq!(
+            reindex_destination(
+                "reindex from [a] updated with Script{idOrCode='x to [y]'} to [bench-reindex-7-plain-copy-blobs][_doc]"
+            ),
+            Some("bench-reindex-7-plain-copy-blobs")
+        );
+        assert_eq!(reindex_destination("something else"), None);
+    }
 
     #[test]
     fn documents_are_blobs_of_the_current_schema_and_deterministic() {

@@ -11,6 +11,10 @@ use url::Url;
 
 use crate::ClientError;
 
+/// Requests in flight at once, at most (far above any useful value; the request-slot
+/// semaphore cannot hold more than a few quintillion).
+pub const MAX_IN_FLIGHT: usize = 65_536;
+
 /// How requests authenticate.
 #[derive(Clone, Debug, Default)]
 pub enum Auth {
@@ -413,10 +417,13 @@ impl ClientConfigBuilder {
             }
             config.hosts.push(url);
         }
-        if config.max_in_flight == 0 {
+        if !(1..=MAX_IN_FLIGHT).contains(&config.max_in_flight) {
             return Err(ClientError::Config {
-                setting: "max_in_flight".into(),
-                reason: "must be at least 1".into(),
+                setting: "max_in_flight (TRAWL_ES_MAX_IN_FLIGHT)".into(),
+                reason: format!(
+                    "{} is out of range: use 1 to {MAX_IN_FLIGHT}",
+                    config.max_in_flight
+                ),
             });
         }
         if config.retry.max_attempts == 0 {
@@ -520,6 +527,16 @@ mod tests {
         let err = ClientConfig::from_vars(bad).unwrap_err().to_string();
         assert!(
             err.contains("TRAWL_ES_REQUEST_TIMEOUT") && err.contains("30s"),
+            "{err}"
+        );
+        let huge = |k: &str| match k {
+            "TRAWL_ES_URL" => Some("http://a:9200".to_owned()),
+            "TRAWL_ES_MAX_IN_FLIGHT" => Some(usize::MAX.to_string()),
+            _ => None,
+        };
+        let err = ClientConfig::from_vars(huge).unwrap_err().to_string();
+        assert!(
+            err.contains("TRAWL_ES_MAX_IN_FLIGHT") && err.contains("1 to 65536"),
             "{err}"
         );
     }

@@ -100,6 +100,12 @@ pub enum ClientError {
     /// A bulk sink was used after it had failed or finished.
     #[error("the bulk sink is closed: {0}")]
     BulkClosed(String),
+
+    /// A call that deletes takes one exact index name; this was a pattern or a list.
+    #[error(
+        "refusing to delete {name:?}: {why}, and deletes go by exact index names only; name one concrete index"
+    )]
+    NotAnIndexName { name: String, why: &'static str },
 }
 
 impl ClientError {
@@ -126,6 +132,7 @@ impl ClientError {
             | ClientError::File { .. }
             | ClientError::Decode { .. }
             | ClientError::BulkClosed(_)
+            | ClientError::NotAnIndexName { .. }
             | ClientError::WriteMirror(_) => ErrorKind::Other,
         }
     }

@@ -2,7 +2,9 @@
 //! and side-by-side deployments never meet), creation behind aliases, recreation and sizes.
 //!
 //! Everything reads and writes through the aliases; concrete indices are stamped
-//! `<alias>-YYYYMMDD-HHMMSS` so that a reindex can build new ones and swap.
+//! `<alias>-YYYYMMDD-HHMMSSmmm` so that a reindex can build new ones and swap. Deleting
+//! goes by exact names this deployment owns (see [`crate::index_names`]), never by a
+//! pattern that another deployment's names could fall into.
 
 use serde::Serialize;
 use std::sync::Arc;
@@ -11,38 +13,19 @@ use trawl_analyzers::{IndexKind, IndexOptions};
 use trawl_client::{AliasAction, BulkOptions, Client, ClientError, WriteMirror};
 
 use crate::WriteRoutes;
+use crate::index_names::IndexNames;
 
-/// Names of the aliases, under an optional prefix (`""` in production).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IndexNames {
-    prefix: String,
-}
-
-impl IndexNames {
-    /// Names under `prefix` (lowercase; e.g. a test's unique name followed by `-`).
-    pub fn with_prefix(prefix: impl Into<String>) -> Self {
-        IndexNames {
-            prefix: prefix.into(),
-        }
-    }
-
-    /// The prefix, `""` by default.
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    /// The alias of `kind`, e.g. `trawl-blobs`.
-    pub fn alias(&self, kind: IndexKind) -> String {
-        format!("{}{}", self.prefix, kind.alias())
-    }
-
-    /// A new concrete index name for `kind`, stamped with the current UTC time.
-    pub fn new_concrete(&self, kind: IndexKind) -> String {
-        let stamp = jiff::Timestamp::now()
-            .strftime("%Y%m%d-%H%M%S%.3f")
-            .to_string();
-        format!("{}-{}", self.alias(kind), stamp.replace('.', ""))
-    }
+/// Why creating, recreating or deleting a deployment's indices failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexSetError {
+    /// The engine failed a request.
+    #[error(transparent)]
+    Engine(#[from] ClientError),
+    /// An alias of this deployment points at an index it did not make.
+    #[error(
+        "alias {alias} points at {index}, which is not one of this deployment's indices (those are named {alias}-YYYYMMDD-HHMMSSmmm); nothing was deleted: take {index} off the alias by hand if it should go (POST _aliases with a remove action), or check TRAWL_INDEX_PREFIX"
+    )]
+    NotOwned { alias: String, index: String },
 }
 
 /// Size of one concrete index and the alias it sits behind.
@@ -149,8 +132,9 @@ impl IndexSet {
     }
 
     /// Deletes every index behind the aliases and creates them again, empty, with the
-    /// current definitions.
-    pub async fn recreate(&self) -> Result<(), ClientError> {
+    /// current definitions. Refuses (deleting nothing) when an alias points at an index
+    /// that is not this deployment's own, see [`IndexSet::delete_all`].
+    pub async fn recreate(&self) -> Result<(), IndexSetError> {
         self.delete_all().await?;
         for kind in IndexKind::ALL {
             self.create(kind).await?;
@@ -158,14 +142,27 @@ impl IndexSet {
         Ok(())
     }
 
-    /// Deletes the concrete indices behind every alias of this set (and the aliases).
-    pub async fn delete_all(&self) -> Result<(), ClientError> {
+    /// Deletes the concrete indices behind every alias of this set (and so the aliases).
+    ///
+    /// Only indices named exactly as this deployment names them
+    /// ([`IndexNames::owned_index`]) are deleted, by name, never by pattern. When an alias
+    /// points at any other index (another deployment's, or one made by hand), nothing at
+    /// all is deleted and the error names it.
+    pub async fn delete_all(&self) -> Result<(), IndexSetError> {
+        let mut doomed = Vec::new();
         for kind in IndexKind::ALL {
-            for index in self.client.alias_targets(&self.alias(kind)).await? {
-                self.client.delete_index(&index).await?;
+            let alias = self.alias(kind);
+            for index in self.client.alias_targets(&alias).await? {
+                if self.names.owned_index(&index) != Some(kind) {
+                    return Err(IndexSetError::NotOwned { alias, index });
+                }
+                doomed.push(index);
             }
-            // An index created under the alias name itself (not by trawl) is refused
-            // rather than deleted: it is not ours to remove.
+            // An index created under the alias name itself (not by trawl) is left alone:
+            // it is not ours to remove, and creating the alias then fails visibly.
+        }
+        for index in doomed {
+            self.client.delete_index(&index).await?;
         }
         Ok(())
     }
@@ -190,20 +187,5 @@ impl IndexSet {
             }
         }
         Ok(sizes)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_carry_the_prefix_and_a_stamp() {
-        let names = IndexNames::with_prefix("t1-");
-        assert_eq!(names.alias(IndexKind::Blobs), "t1-trawl-blobs");
-        let concrete = names.new_concrete(IndexKind::Commits);
-        assert!(concrete.starts_with("t1-trawl-commits-2"), "{concrete}");
-        assert_eq!(concrete, concrete.to_lowercase());
-        assert_eq!(IndexNames::default().alias(IndexKind::Repos), "trawl-repos");
     }
 }

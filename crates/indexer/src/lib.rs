@@ -8,6 +8,7 @@
 
 pub mod document;
 pub mod git;
+pub mod index_names;
 pub mod indexing;
 pub mod indices;
 pub mod lock;
@@ -18,10 +19,11 @@ pub mod status;
 pub mod worker;
 pub mod write_routes;
 
+pub use index_names::{IndexNames, PrefixError};
 pub use indexing::{
     IndexError, IndexMode, IndexProgress, IndexReport, IndexingOptions, Phase, RepoIndexer,
 };
-pub use indices::{IndexNames, IndexSet, IndexSize};
+pub use indices::{IndexSet, IndexSetError, IndexSize};
 pub use lock::{ExpiringLock, HeldLock, LockError, RepoLock, RepoLocks};
 pub use queue::{Claimed, Queue, QueueConfig, QueueError, QueueRef, QueueStatus};
 pub use search::{BlobQuery, CodeSearch, CommitQuery, SearchError};

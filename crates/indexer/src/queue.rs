@@ -58,8 +58,21 @@ pub enum QueueError {
     BadRef(String),
     #[error("shard count {0} is out of range: use 1 to {MAX_SHARDS}")]
     BadShardCount(u16),
+    #[error(
+        "a lease of {lease:?} is out of range: use 1 ms to {max:?} (a live worker extends it by heartbeat)",
+        max = MAX_LEASE
+    )]
+    BadLease { lease: Duration },
     #[error("Redis: {0}")]
     Redis(#[from] redis::RedisError),
+}
+
+/// The longest lease a queue accepts (a crashed worker's refs wait this long at most).
+pub const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
+
+/// `d` in whole milliseconds, `u64::MAX` when it does not fit (never wrapped).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// How a queue is laid out and how long leases last.
@@ -167,6 +180,11 @@ impl Queue {
         if config.shards == 0 || config.shards > MAX_SHARDS {
             return Err(QueueError::BadShardCount(config.shards));
         }
+        if config.lease.is_zero() || config.lease > MAX_LEASE {
+            return Err(QueueError::BadLease {
+                lease: config.lease,
+            });
+        }
         Ok(Queue { redis, config })
     }
 
@@ -242,7 +260,7 @@ impl Queue {
         token: &str,
     ) -> Result<Vec<Claimed>, QueueError> {
         let now = now_ms();
-        let deadline = now + self.config.lease.as_millis() as u64;
+        let deadline = now.saturating_add(millis(self.config.lease));
         let raw: Vec<String> = redis::Script::new(CLAIM)
             .key(self.key(shard, "pending"))
             .key(self.key(shard, "leased"))
@@ -320,7 +338,9 @@ impl Queue {
         token: &str,
         error: &str,
     ) -> Result<FailOutcome, QueueError> {
-        let retry_at = now_ms() + self.config.backoff(claimed.attempts + 1).as_millis() as u64;
+        let retry_at = now_ms().saturating_add(millis(
+            self.config.backoff(claimed.attempts.saturating_add(1)),
+        ));
         self.fail_with(claimed, token, error, self.config.max_attempts, retry_at)
             .await
     }
@@ -398,7 +418,7 @@ impl Queue {
     /// Extends the leases `token` holds on `claimed` by a full lease; returns how many
     /// were still held (a lost one expired and was claimed again, maybe elsewhere).
     pub async fn heartbeat(&self, claimed: &[Claimed], token: &str) -> Result<u64, QueueError> {
-        let deadline = now_ms() + self.config.lease.as_millis() as u64;
+        let deadline = now_ms().saturating_add(millis(self.config.lease));
         let mut n = 0;
         for (shard, members) in batches(group(claimed)) {
             let script = redis::Script::new(EXTEND);

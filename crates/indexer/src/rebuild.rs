@@ -32,6 +32,8 @@ pub enum RebuildError {
     Engine(#[from] ClientError),
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error(transparent)]
+    Indices(#[from] crate::indices::IndexSetError),
 }
 
 /// Sizes of one alias before and after.

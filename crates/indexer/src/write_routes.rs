@@ -179,7 +179,7 @@ impl WriteRoutes {
             .key(self.targets_key())
             .key(self.writers_key())
             .arg(&ticket)
-            .arg(self.writer_ttl.as_millis() as u64)
+            .arg(u64::try_from(self.writer_ttl.as_millis()).unwrap_or(u64::MAX))
             .invoke_async(&mut conn)
             .await?;
         let targets = pairs

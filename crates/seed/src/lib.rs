@@ -89,16 +89,47 @@ impl SeedOptions {
         seed: 42,
     };
 
+    /// The most of each option accepted: beyond, a run would not finish on any machine
+    /// (and counts would no longer fit): repositories, files, size, history, forks.
+    pub const MAX: SeedOptions = SeedOptions {
+        repos: 10_000,
+        files: 1_000_000,
+        size: 1 << 40,
+        history: 10_000,
+        forks: 10_000,
+        seed: u64::MAX,
+    };
+
     /// Refuses options that cannot be generated, saying which flag to change.
     pub fn validate(&self) -> Result<(), SeedError> {
         let invalid = |message: String| Err(SeedError::InvalidOptions(message));
+        let max = SeedOptions::MAX;
+        for (flag, value, most) in [
+            ("--repos", self.repos as u64, max.repos as u64),
+            ("--files", self.files as u64, max.files as u64),
+            ("--history", self.history as u64, max.history as u64),
+            ("--forks", self.forks as u64, max.forks as u64),
+        ] {
+            if value > most {
+                return invalid(format!(
+                    "{flag} {value} is out of range: use at most {most}"
+                ));
+            }
+        }
+        if self.size > max.size {
+            return invalid(format!(
+                "--size {} is out of range: use at most {} per repository",
+                format_size(self.size),
+                format_size(max.size)
+            ));
+        }
         if self.files < MIN_FILES {
             return invalid(format!(
                 "--files {} is too few: each repository holds at least {MIN_FILES} (a README, a symlink, a Latin-1 file, a binary and source); use --files {MIN_FILES} or more",
                 self.files
             ));
         }
-        let min_size = self.files as u64 * MIN_BYTES_PER_FILE;
+        let min_size = (self.files as u64).saturating_mul(MIN_BYTES_PER_FILE);
         if self.size < min_size {
             return invalid(format!(
                 "--size {} is too small for --files {}: allow at least {MIN_BYTES_PER_FILE} bytes per file, e.g. --size {}",

@@ -450,6 +450,48 @@ fn options_and_sizes_are_checked_with_the_fix_in_the_message() {
         let err = seed(&options, out.path(), &|_| {}).unwrap_err().to_string();
         assert!(err.contains(flag), "{err}");
     }
+    // Numbers at their limits are refused with the range, never overflowed.
+    let huge = [
+        (
+            SeedOptions {
+                repos: usize::MAX,
+                ..SeedOptions::default()
+            },
+            "--repos",
+        ),
+        (
+            SeedOptions {
+                files: usize::MAX,
+                ..SeedOptions::default()
+            },
+            "--files",
+        ),
+        (
+            SeedOptions {
+                size: u64::MAX,
+                ..SeedOptions::default()
+            },
+            "--size",
+        ),
+        (
+            SeedOptions {
+                history: usize::MAX,
+                ..SeedOptions::default()
+            },
+            "--history",
+        ),
+        (
+            SeedOptions {
+                forks: usize::MAX,
+                ..SeedOptions::default()
+            },
+            "--forks",
+        ),
+    ];
+    for (options, flag) in huge {
+        let err = options.validate().unwrap_err().to_string();
+        assert!(err.contains(flag) && err.contains("at most"), "{err}");
+    }
     assert_eq!(SeedOptions::default(), SeedOptions::DEFAULT);
     assert_eq!(
         (

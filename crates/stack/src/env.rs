@@ -12,9 +12,17 @@ pub struct StackEnv {
 
 impl StackEnv {
     /// The variables of this process that trawl-stack knows (`TRAWL_*`, `JAVA_HOME`, `PATH`).
+    /// A value that is not UTF-8 is kept with U+FFFD in place of the bad bytes (it then
+    /// fails where it is used, with its name), never a panic and never read as unset.
     pub fn from_process() -> Self {
         StackEnv {
-            vars: std::env::vars()
+            vars: std::env::vars_os()
+                .map(|(k, v)| {
+                    (
+                        k.to_string_lossy().into_owned(),
+                        v.to_string_lossy().into_owned(),
+                    )
+                })
                 .filter(|(k, _)| k.starts_with("TRAWL_") || k == "JAVA_HOME" || k == "PATH")
                 .collect(),
         }

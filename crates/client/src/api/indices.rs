@@ -57,6 +57,21 @@ pub struct IndexStats {
     pub total_store_bytes: u64,
 }
 
+/// Why `name` is not one exact index name, if it is not.
+fn not_an_index_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name.contains(['*', '?']) {
+        Some("it holds a wildcard")
+    } else if name.contains(',') {
+        Some("it is a list")
+    } else if name == "_all" || name.starts_with('-') || name.starts_with('_') {
+        Some("it names every index or excludes some")
+    } else {
+        None
+    }
+}
+
 impl Client {
     /// The settings of `index` (or of every index behind an alias), flat
     /// (`index.number_of_shards`, …), with the engine's defaults included:
@@ -107,7 +122,15 @@ impl Client {
     }
 
     /// Deletes `index` (a name, never a pattern); returns false when there was none.
+    /// A pattern, a list or `_all` is refused before anything is sent: the engine would
+    /// delete every index it matches (Elasticsearch 8 refuses too, OpenSearch does not).
     pub async fn delete_index(&self, index: &str) -> Result<bool, ClientError> {
+        if let Some(why) = not_an_index_name(index) {
+            return Err(ClientError::NotAnIndexName {
+                name: index.to_owned(),
+                why,
+            });
+        }
         let request = EngineRequest::delete(super::segment(index));
         let response = self.send_raw(&request).await?;
         match response.status {
@@ -214,5 +237,23 @@ impl Client {
             .unwrap_or_default();
         stats.sort_by(|a, b| a.index.cmp(&b.index));
         Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_exact_names_may_be_deleted() {
+        for bad in ["", "*", "trawl-*", "a?", "a,b", "_all", "-a", "_x"] {
+            assert!(not_an_index_name(bad).is_some(), "{bad:?}");
+        }
+        for ok in [
+            "trawl-blobs-20261130-054732035",
+            "a-b-trawl-repos-20261130-0547",
+        ] {
+            assert_eq!(not_an_index_name(ok), None, "{ok:?}");
+        }
     }
 }

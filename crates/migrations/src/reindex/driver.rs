@@ -430,7 +430,9 @@ impl ReindexDriver {
                 // A driver runs it: ask it to abort, and wait until it did.
                 let mut conn = self.redis.clone();
                 let _: () = conn.set_ex(self.abort_key(), &task.id, 3600).await?;
-                let deadline = Instant::now() + self.lock_ttl + Duration::from_secs(120);
+                // A lock TTL too long for a deadline means: wait as long as it takes.
+                let deadline = Instant::now()
+                    .checked_add(self.lock_ttl.saturating_add(Duration::from_secs(120)));
                 loop {
                     tokio::time::sleep(self.poll).await;
                     if let Some(t) = self.task(&task.id).await?
@@ -442,7 +444,7 @@ impl ReindexDriver {
                         // The driver died before it saw the request: abort here.
                         return Box::pin(self.abort(Some(&task.id))).await;
                     }
-                    if Instant::now() > deadline {
+                    if deadline.is_some_and(|d| Instant::now() > d) {
                         return Err(ReindexError::Invalid(format!(
                             "asked the running driver to abort task {}, but it has not yet; check `cargo xtask reindex status`",
                             task.id
@@ -470,6 +472,13 @@ impl ReindexDriver {
                 let live = client.alias_targets(&index.alias).await?;
                 if live.contains(&index.old) {
                     // Never delete what an alias still serves.
+                    continue;
+                }
+                if self.indices.names().owned_index(&index.old) != Some(index.kind) {
+                    // Only this deployment's own indices, by their exact names: an old
+                    // index made by hand (or another deployment's) stays for a person
+                    // to remove.
+                    tracing::warn!(task = %task.id, index = %index.old, "not deleting an old index that is not named as this deployment's; delete it by hand");
                     continue;
                 }
                 if client.delete_index(&index.old).await? {
@@ -909,6 +918,12 @@ impl ReindexDriver {
                 return Err(ReindexError::Invalid(format!(
                     "alias {} already points at {}; not deleting it",
                     index.alias, index.new
+                )));
+            }
+            if self.indices.names().owned_index(&index.new) != Some(index.kind) {
+                return Err(ReindexError::Invalid(format!(
+                    "task {}'s new index {} is not named as this deployment's indices are; not deleting it — check TRAWL_INDEX_PREFIX and the task (`cargo xtask reindex status`)",
+                    task.id, index.new
                 )));
             }
             client.delete_index(&index.new).await?;
