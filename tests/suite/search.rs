@@ -51,10 +51,10 @@ fn commit(repo: &RepoContext, sha: &str, message: &str, seconds: i64) -> Rendere
     let who = Signature {
         name: "Ada Lovelace".into(),
         email: "ada@example.com".into(),
-        time: GitTime {
+        time: Some(GitTime {
             seconds,
             offset_seconds: 0,
-        },
+        }),
     };
     render_commit(
         repo,
