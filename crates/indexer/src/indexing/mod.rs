@@ -477,7 +477,7 @@ impl RepoIndexer {
         check(repo, &summary)?;
         let totals = totals??;
         if let Some(reason) = &totals.whole_tree_needed {
-            tracing::info!(repo = %repo, %reason, "writing the whole tree instead of the diff");
+            tracing::info!(repo = %repo, ?reason, "writing the whole tree instead of the diff");
             return Ok(None);
         }
 
