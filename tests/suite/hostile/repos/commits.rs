@@ -125,4 +125,18 @@ async fn commits_with_absurd_dates_and_signatures_still_get_documents() {
     let name = big["author"]["name"].as_str().unwrap();
     assert_eq!(name.len(), MAX_SIGNATURE_FIELD_BYTES);
     assert_eq!(big["author"]["time"], "2023-11-14T22:13:20Z");
+
+    // A good commit on top: gix starts the walk, meets the broken ones half way, and the
+    // lenient walk takes over (the commit gix had yielded comes again: counted twice,
+    // written once). Indexed from scratch as another repository.
+    let good = raw_commit(
+        &repo,
+        tree,
+        Some(&tip),
+        "author A <a@x> 1800000000 +0000\ncommitter A <a@x> 1800000000 +0000\n\ngood on top\n",
+    );
+    repo.set_branch("main", &good);
+    let report = index_ok(&indexer, "dates-mid", &repo).await;
+    assert_eq!(report.commits_indexed, 8, "{report:?}");
+    assert_eq!(report.commit_count, 7, "{report:?}");
 }
