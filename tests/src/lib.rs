@@ -7,9 +7,11 @@
 
 mod fault;
 mod front;
+mod hostile_repo;
 
 pub use fault::FaultFront;
 pub use front::{AuthFront, TestCa};
+pub use hostile_repo::{CommitMeta, Content, FileOp, HostileRepo, Stream};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

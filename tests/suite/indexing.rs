@@ -106,7 +106,7 @@ pub async fn indexer(services: &trawl_stack::Services, set: &IndexSet) -> RepoIn
     indexer_with(services, set, IndexingOptions::default()).await
 }
 
-async fn indexer_with(
+pub(crate) async fn indexer_with(
     services: &trawl_stack::Services,
     set: &IndexSet,
     options: IndexingOptions,

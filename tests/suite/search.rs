@@ -56,10 +56,10 @@ pub(crate) fn commit(
     let who = Signature {
         name: "Ada Lovelace".into(),
         email: "ada@example.com".into(),
-        time: GitTime {
+        time: Some(GitTime {
             seconds,
             offset_seconds: 0,
-        },
+        }),
     };
     render_commit(
         repo,

@@ -79,7 +79,13 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
     );
 
     step("3. index");
-    let indexer = crate::index_cmd::indexer(&services, registry.clone(), 60, 5000, 2).await?;
+    let indexer = crate::index_cmd::indexer(
+        &services,
+        registry.clone(),
+        60,
+        trawl_indexer::IndexingOptions::default(),
+    )
+    .await?;
     let indices = indexer.indices().clone();
     let outcomes = crate::index_cmd::index_all(&indexer, &ids, true).await;
     crate::index_cmd::print_reports(&outcomes);

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use crate::indices_cmd::human;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
+use trawl_indexer::indexing::DEFAULT_MAX_FILES;
 use trawl_indexer::{IndexProgress, IndexReport, IndexingOptions, Phase, RepoIndexer};
 use trawl_registry::{Registered, Registry, RepoId};
 
@@ -39,6 +40,11 @@ pub struct IndexArgs {
     /// `_bulk` requests in flight (1 to 64).
     #[arg(long, default_value_t = 2, value_parser = crate::ranges::int_in::<usize>(1..=64))]
     pub bulk_concurrency: usize,
+    /// Files indexed per repository, at most: the first N of the head tree in git's tree
+    /// order; the rest are left out and counted in the report. Use the same value for
+    /// `index` and `worker` (a changed cap rewrites a repository it cut).
+    #[arg(long, env = "TRAWL_MAX_FILES", default_value_t = DEFAULT_MAX_FILES, value_parser = crate::ranges::int_in::<u64>(1..=u64::MAX))]
+    pub max_files: u64,
     /// Print the reports as JSON (one array) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -113,8 +119,7 @@ pub async fn indexer(
     services: &trawl_stack::Services,
     registry: Registry,
     lock_ttl_secs: u64,
-    checkpoint_files: u64,
-    bulk_concurrency: usize,
+    options: IndexingOptions,
 ) -> anyhow::Result<RepoIndexer> {
     let indices = crate::connect::index_set(services).await?;
     indices
@@ -125,30 +130,20 @@ pub async fn indexer(
         crate::connect::redis(services).await?,
         Duration::from_secs(lock_ttl_secs.max(1)),
     );
-    Ok(RepoIndexer::new(
-        indices,
-        registry,
-        locks,
-        IndexingOptions {
-            checkpoint_files: checkpoint_files.max(1),
-            bulk_concurrency: bulk_concurrency.max(1),
-            ..IndexingOptions::default()
-        },
-    ))
+    Ok(RepoIndexer::new(indices, registry, locks, options))
 }
 
 pub async fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
     let services = crate::connect::services()?;
     let registry = crate::connect::registry(&services).await?;
     let ids = targets(&args, &registry).await?;
-    let indexer = indexer(
-        &services,
-        registry,
-        args.lock_ttl_secs,
-        args.checkpoint_files,
-        args.bulk_concurrency,
-    )
-    .await?;
+    let options = IndexingOptions {
+        checkpoint_files: args.checkpoint_files.max(1),
+        bulk_concurrency: args.bulk_concurrency.max(1),
+        max_files: args.max_files.max(1),
+        ..IndexingOptions::default()
+    };
+    let indexer = indexer(&services, registry, args.lock_ttl_secs, options).await?;
     let outcomes = index_all(&indexer, &ids, !args.json).await;
     if args.json {
         let json: Vec<serde_json::Value> = outcomes
@@ -314,7 +309,7 @@ pub fn print_reports(outcomes: &[(RepoId, anyhow::Result<IndexReport>)]) {
     for (id, files) in left_out {
         eprintln!("{id}: {} file(s) left out:", files.count);
         for file in &files.samples {
-            eprintln!("  {} — {}", one_line(&file.path), file.reason);
+            eprintln!("  {} — {}", one_line(&file.path), one_line(&file.reason));
         }
         if files.count > files.samples.len() as u64 {
             eprintln!("  … and {} more", files.count - files.samples.len() as u64);

@@ -180,7 +180,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote paths, refs and engine answers: neutralised for the terminal.
+            eprintln!("error: {}", terminal::lines(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

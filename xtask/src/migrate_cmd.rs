@@ -6,6 +6,8 @@ use anyhow::Context as _;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use trawl_migrations::{MigrationRunner, RunOptions};
 
+use crate::terminal::one_line;
+
 #[derive(clap::Subcommand, Debug)]
 pub enum MigrateCommand {
     /// Apply pending migrations in version order (batched ones step by step).
@@ -70,10 +72,10 @@ fn status_table(rows: &[trawl_migrations::MigrationStatus]) -> Table {
         }
         table.add_row([
             r.version.to_string(),
-            r.name.clone(),
+            one_line(&r.name).into_owned(),
             r.state.to_string(),
             r.attempts.to_string(),
-            progress,
+            one_line(&progress).into_owned(),
         ]);
     }
     table
@@ -139,9 +141,9 @@ pub async fn run(command: MigrateCommand) -> anyhow::Result<ExitCode> {
                     for p in &plan {
                         table.add_row([
                             p.version.to_string(),
-                            p.name.clone(),
+                            one_line(&p.name).into_owned(),
                             p.state.to_string(),
-                            p.action.clone(),
+                            one_line(&p.action).into_owned(),
                         ]);
                     }
                     println!("{table}");

@@ -10,6 +10,8 @@ use trawl_indexer::queue::{MAX_LEASE, MAX_SHARDS};
 use trawl_indexer::{Queue, QueueConfig, QueueRef, Worker, WorkerOptions};
 use trawl_registry::RepoId;
 
+use crate::terminal::one_line;
+
 /// Queue layout options shared by `queue` and `worker`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct QueueArgs {
@@ -95,6 +97,10 @@ pub struct WorkerArgs {
     /// extends it every third of that; 1 to 86 400).
     #[arg(long, default_value_t = 60, value_parser = crate::ranges::int_in::<u64>(1..=86_400))]
     pub lock_ttl_secs: u64,
+    /// Files indexed per repository, at most (as `cargo xtask index --max-files`; use the
+    /// same value for both).
+    #[arg(long, env = "TRAWL_MAX_FILES", default_value_t = trawl_indexer::indexing::DEFAULT_MAX_FILES, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_files: u64,
     #[command(flatten)]
     pub queue: QueueArgs,
 }
@@ -232,10 +238,10 @@ pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
                 table.set_header(["ref", "shard", "attempts", "last error"]);
                 for d in &dead {
                     table.add_row([
-                        d.member.clone(),
+                        one_line(&d.member).into_owned(),
                         d.shard.to_string(),
                         d.attempts.to_string(),
-                        d.error.clone(),
+                        one_line(&d.error).into_owned(),
                     ]);
                 }
                 println!("{table}");
@@ -262,8 +268,12 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let redis = crate::connect::redis(&services).await?;
     let queue = Queue::new(redis, args.queue.config()?)?;
     let registry = crate::connect::registry(&services).await?;
+    let options = trawl_indexer::IndexingOptions {
+        max_files: args.max_files.max(1),
+        ..trawl_indexer::IndexingOptions::default()
+    };
     let indexer =
-        crate::index_cmd::indexer(&services, registry, args.lock_ttl_secs, 5000, 2).await?;
+        crate::index_cmd::indexer(&services, registry, args.lock_ttl_secs, options).await?;
     let worker = Worker::new(
         queue,
         indexer,

@@ -143,7 +143,7 @@ fn print_task(task: &ReindexTask, json: bool) -> anyhow::Result<()> {
         task.stage,
         task.error
             .as_ref()
-            .map(|e| format!(" — {e}"))
+            .map(|e| format!(" — {}", crate::terminal::one_line(e)))
             .unwrap_or_default()
     );
     let mut table = Table::new();

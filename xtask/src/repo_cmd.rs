@@ -384,7 +384,13 @@ async fn remove(
         "repository {id} is not registered; nothing removed (to delete documents it left behind, add --purge)"
     );
     if purge {
-        let indexer = crate::index_cmd::indexer(services, registry.clone(), 60, 5000, 2).await?;
+        let indexer = crate::index_cmd::indexer(
+            services,
+            registry.clone(),
+            60,
+            trawl_indexer::IndexingOptions::default(),
+        )
+        .await?;
         indexer
             .remove(id, Duration::from_secs(wait_secs))
             .await
@@ -498,12 +504,10 @@ async fn import(
     })
 }
 
+/// The readers, neutralised for the terminal (names may hold bidi overrides).
 fn readers(spec: &RepoSpec) -> String {
-    spec.readers
-        .iter()
-        .map(UserName::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
+    let names: Vec<&str> = spec.readers.iter().map(UserName::as_str).collect();
+    one_line(&names.join(", ")).into_owned()
 }
 
 /// One registration (and its status when `status` is `Some`), as a key/value table or JSON.
@@ -523,13 +527,15 @@ fn print_one(registration: &Registration, status: Option<Option<&RepoStatus>>, j
         table.add_row([k.to_string(), v]);
     };
     row("id", spec.id.to_string());
-    row("name", spec.display_name().to_string());
-    row("source", spec.source.to_string());
+    row("name", one_line(spec.display_name()).into_owned());
+    row("source", one_line(&spec.source.to_string()).into_owned());
     row(
         "ref",
         spec.git_ref
             .as_ref()
-            .map_or("(default branch)".into(), |r| r.to_string()),
+            .map_or("(default branch)".into(), |r| {
+                one_line(&r.to_string()).into_owned()
+            }),
     );
     row("visibility", spec.visibility.to_string());
     row("readers", readers(spec));
@@ -569,7 +575,7 @@ fn print_one(registration: &Registration, status: Option<Option<&RepoStatus>>, j
                 let named: Vec<String> = left_out
                     .samples
                     .iter()
-                    .map(|f| format!("{} ({})", one_line(&f.path), f.reason))
+                    .map(|f| format!("{} ({})", one_line(&f.path), one_line(&f.reason)))
                     .collect();
                 row(
                     "files left out",
@@ -600,8 +606,10 @@ fn print_table(registrations: &[&Registration]) {
             spec.id.to_string(),
             spec.visibility.to_string(),
             readers(spec),
-            spec.git_ref.as_ref().map_or("-".into(), |r| r.to_string()),
-            spec.source.to_string(),
+            spec.git_ref
+                .as_ref()
+                .map_or("-".into(), |r| one_line(&r.to_string()).into_owned()),
+            one_line(&spec.source.to_string()).into_owned(),
             r.revision.to_string(),
         ]);
     }

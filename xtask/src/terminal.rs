@@ -18,6 +18,13 @@ pub fn code(text: &str) -> Cow<'_, str> {
     escape(text, |c| c == '\t')
 }
 
+/// Like [`one_line`], but newlines and tabs are kept: a message of several lines (an
+/// error and its causes) as it reads. A carriage return is escaped: it would let a later
+/// part of the text overwrite an earlier one.
+pub fn lines(text: &str) -> Cow<'_, str> {
+    escape(text, |c| c == '\n' || c == '\t')
+}
+
 fn escape(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
     let unsafe_char = |c: char| !keep(c) && (c.is_control() || is_bidi_control(c));
     if !text.chars().any(unsafe_char) {
@@ -54,5 +61,9 @@ mod tests {
         assert_eq!(code("\tx\ny\u{7}"), "\tx\\u{a}y\\u{7}");
         assert_eq!(one_line("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
         assert_eq!(one_line("café ✓"), "café ✓");
+        assert_eq!(
+            lines("a\n\tb\r\u{1b}]8;;x\u{7}\u{8}"),
+            "a\n\tb\\u{d}\\u{1b}]8;;x\\u{7}\\u{8}"
+        );
     }
 }

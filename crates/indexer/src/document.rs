@@ -10,10 +10,22 @@ use sha2::Digest as _;
 use trawl_analyzers::IndexKind;
 use trawl_registry::{RepoId, Visibility};
 
-use crate::git::{BlobContent, CommitInfo, EntryKind, RepoPath, Signature, is_binary};
+use crate::git::{BlobContent, CommitInfo, EntryKind, GitTime, RepoPath, Signature, is_binary};
 
 /// The engine's limit on `_id`, in bytes.
 pub const MAX_ID_BYTES: usize = 512;
+
+/// An extension longer than this many bytes is not one: `blob.extension` stays empty (the
+/// file name is still searched). The longest extensions linguist knows are about 20 bytes
+/// (`sublime-color-scheme`); what follows the last dot of `notes.this-is-a-sentence` is
+/// not a file type, and a keyword term of thousands of bytes would only bloat the index.
+pub const MAX_EXTENSION_BYTES: usize = 32;
+
+/// The earliest commit time written: 0001-01-01T00:00:00Z.
+const MIN_COMMIT_SECONDS: i64 = -62_135_596_800;
+/// The latest commit time written: 9999-12-30T22:00:00Z, the last whole second `jiff`
+/// represents (it keeps a day of room for UTC offsets).
+const MAX_COMMIT_SECONDS: i64 = 253_402_207_200;
 
 /// Bytes of content a language heuristic looks at, at most.
 const LANGUAGE_SNIFF_BYTES: usize = 64 * 1024;
@@ -220,14 +232,20 @@ pub fn language(path: &str, content: &str) -> Option<String> {
     Some(name.to_lowercase())
 }
 
-/// The extension of a file name, lowercase, without the dot; `None` for `Makefile` and
-/// for dot files such as `.gitignore`.
+/// The extension of a file name, lowercase, without the dot; `None` for `Makefile`, for
+/// dot files such as `.gitignore`, and for what is too long ([`MAX_EXTENSION_BYTES`]) or
+/// holds whitespace or control characters to be a file type.
 pub fn extension(file_name: &str) -> Option<String> {
     let dot = file_name.rfind('.')?;
-    if dot == 0 || dot + 1 == file_name.len() {
+    let ext = &file_name[dot + 1..];
+    if dot == 0
+        || ext.is_empty()
+        || ext.len() > MAX_EXTENSION_BYTES
+        || ext.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return None;
     }
-    Some(file_name[dot + 1..].to_lowercase())
+    Some(ext.to_lowercase())
 }
 
 /// What is known about one file when its document is rendered.
@@ -360,11 +378,23 @@ pub fn line_count(text: &str) -> u64 {
     newlines + u64::from(!text.is_empty() && !text.ends_with('\n'))
 }
 
-fn person(sig: &Signature) -> Value {
-    let time = jiff::Timestamp::from_second(sig.time.seconds)
+/// A commit time as written in a document: RFC 3339 in UTC, for times in the years 1 to
+/// 9999 (a four-digit year, which every engine's `strict_date_optional_time` reads).
+/// Outside them, or when the commit has no time that parses, `None`: the field is left
+/// empty rather than clamped, since a clamped date would be one the commit does not
+/// have (and the epoch, what a failed parse used to give, looks like a real one).
+pub fn commit_time(time: Option<GitTime>) -> Option<String> {
+    let seconds = time?.seconds;
+    if !(MIN_COMMIT_SECONDS..=MAX_COMMIT_SECONDS).contains(&seconds) {
+        return None;
+    }
+    jiff::Timestamp::from_second(seconds)
+        .ok()
         .map(|t| t.to_string())
-        .unwrap_or_else(|_| sig.time.seconds.to_string());
-    serde_json::json!({ "name": sig.name, "email": sig.email, "time": time })
+}
+
+fn person(sig: &Signature) -> Value {
+    serde_json::json!({ "name": sig.name, "email": sig.email, "time": commit_time(sig.time) })
 }
 
 /// Renders a commit document.
@@ -426,10 +456,13 @@ mod tests {
             &RepoPath::from("api_src/main.rs"),
         );
         assert_ne!(a, b);
-        // Two non-UTF-8 paths with one lossy text.
+        // Two non-UTF-8 paths that read alike when converted lossily.
         let x = RepoPath::from_bytes(b"caf\xe9".to_vec());
         let y = RepoPath::from_bytes(b"caf\xff".to_vec());
-        assert_eq!(x.as_str(), y.as_str());
+        assert_eq!(
+            String::from_utf8_lossy(x.as_bytes()),
+            String::from_utf8_lossy(y.as_bytes())
+        );
         let repo = RepoId::new("r").unwrap();
         assert_ne!(blob_id(&repo, &x), blob_id(&repo, &y));
     }
@@ -544,5 +577,47 @@ mod tests {
         assert_eq!(extension(".gitignore"), None);
         assert_eq!(extension("Makefile"), None);
         assert_eq!(extension("a.tar.gz").as_deref(), Some("gz"));
+        assert_eq!(
+            extension("x.sublime-color-scheme").as_deref(),
+            Some("sublime-color-scheme")
+        );
+        assert_eq!(
+            extension(&format!("x.{}", "e".repeat(MAX_EXTENSION_BYTES))).map(|e| e.len()),
+            Some(MAX_EXTENSION_BYTES)
+        );
+        assert_eq!(
+            extension(&format!("x.{}", "e".repeat(MAX_EXTENSION_BYTES + 1))),
+            None
+        );
+        assert_eq!(extension(&format!("x.{}", "e".repeat(40_000))), None);
+        assert_eq!(extension("notes. and more"), None);
+        assert_eq!(extension("evil.\u{1b}[2J"), None);
+        assert_eq!(extension("trailing."), None);
+    }
+
+    #[test]
+    fn commit_times_outside_years_1_to_9999_are_left_empty() {
+        let at = |seconds| {
+            commit_time(Some(GitTime {
+                seconds,
+                offset_seconds: 0,
+            }))
+        };
+        assert_eq!(at(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(at(-5).as_deref(), Some("1969-12-31T23:59:55Z"));
+        assert_eq!(
+            at(MIN_COMMIT_SECONDS).as_deref(),
+            Some("0001-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            at(MAX_COMMIT_SECONDS).as_deref(),
+            Some("9999-12-30T22:00:00Z")
+        );
+        assert_eq!(MAX_COMMIT_SECONDS, jiff::Timestamp::MAX.as_second());
+        assert_eq!(at(MAX_COMMIT_SECONDS + 1), None);
+        assert_eq!(at(MIN_COMMIT_SECONDS - 1), None);
+        assert_eq!(at(i64::MAX), None);
+        assert_eq!(at(i64::MIN), None);
+        assert_eq!(commit_time(None), None);
     }
 }

@@ -35,12 +35,28 @@ pub struct Checkpoint {
     pub commits_done: u64,
 }
 
-/// Files a run left out, with a few of them named (the rest counted).
+/// Files a run left out, with a few of them named (the rest counted): files whose name or
+/// shape the indexer's limits keep out (a path too long, a directory too deep, a tree
+/// too large, an entry that is not what its mode says) and files past the file cap. A
+/// left-out file has no document; the run still completes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeftOut {
+    /// Files (or whole directories, counted once) left out.
     pub count: u64,
-    /// Up to [`LeftOut::SAMPLES`] files, in the order they were met.
+    /// Up to [`LeftOut::SAMPLES`] of them, in the order they were met.
     pub samples: Vec<LeftOutFile>,
+    /// The file cap that cut this run: only the first this-many files in tree order were
+    /// indexed. Until the repository fits again, its runs write the whole tree (an
+    /// incremental diff cannot tell which files are the first N).
+    ///
+    /// Always written (`null` too): the status is stored by partial updates, which merge
+    /// objects, so a field left out would keep the previous run's value.
+    #[serde(default)]
+    pub file_cap: Option<u64>,
+    /// The tree walk stopped at its read budget; what came after was left out. Such a
+    /// repository's runs write the whole tree too.
+    #[serde(default)]
+    pub walk_stopped: bool,
 }
 
 /// A file a run left out, and why.
@@ -57,7 +73,13 @@ impl LeftOut {
 
     /// Counts one more, naming it while there is room.
     pub fn push(&mut self, path: &str, reason: impl Into<String>) {
-        self.count += 1;
+        self.push_many(path, reason, 1);
+    }
+
+    /// Counts `count` more (a file and those after it, say), naming the first while there
+    /// is room.
+    pub fn push_many(&mut self, path: &str, reason: impl Into<String>, count: u64) {
+        self.count += count;
         if self.samples.len() < Self::SAMPLES {
             let mut end = path.len().min(1024);
             while !path.is_char_boundary(end) {
@@ -70,9 +92,17 @@ impl LeftOut {
         }
     }
 
+    /// Whether the next run must write the whole tree (the file cap cut this one, or its
+    /// walk stopped).
+    pub fn whole_tree_only(&self) -> bool {
+        self.file_cap.is_some() || self.walk_stopped
+    }
+
     /// Adds `other`'s counts and samples (while there is room).
     pub fn extend(&mut self, other: LeftOut) {
         self.count += other.count;
+        self.file_cap = other.file_cap.or(self.file_cap);
+        self.walk_stopped |= other.walk_stopped;
         let room = Self::SAMPLES.saturating_sub(self.samples.len());
         self.samples.extend(other.samples.into_iter().take(room));
     }
@@ -265,8 +295,18 @@ mod tests {
         let mut more = LeftOut::default();
         more.push(&"é".repeat(600), "x");
         assert!(more.samples[0].path.len() <= 1024);
+        more.push_many("big/f1", "past the cap", 1000);
+        more.file_cap = Some(10);
         left_out.extend(more);
-        assert_eq!(left_out.count, 32);
+        assert_eq!(left_out.count, 1032);
+        assert!(left_out.whole_tree_only());
+        // Old documents without the flags still decode.
+        let old: LeftOut = serde_json::from_value(json!({ "count": 1, "samples": [] })).unwrap();
+        assert!(!old.whole_tree_only());
+        assert_eq!(
+            serde_json::to_value(&old).unwrap(),
+            json!({ "count": 1, "samples": [], "file_cap": null, "walk_stopped": false })
+        );
     }
 
     #[test]

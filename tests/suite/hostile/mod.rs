@@ -6,6 +6,7 @@ mod access;
 mod queries;
 mod queue;
 mod registry;
+mod repos;
 mod stack;
 
 use std::process::{Command, Output, Stdio};

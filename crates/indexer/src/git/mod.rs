@@ -37,20 +37,38 @@
 //! # Paths that are not UTF-8
 //!
 //! git stores paths as bytes. [`RepoPath`] keeps the exact bytes when they are not valid
-//! UTF-8 and offers a lossy text form (invalid sequences become U+FFFD) for documents;
+//! UTF-8 and offers an escaped text form (invalid bytes as `\xNN`) for documents;
 //! [`RepoPath::is_utf8`] tells which case applies.
+//!
+//! # Untrusted repositories
+//!
+//! Tree walks ([`GitReader::walk`]) and diffs ([`GitReader::changes`]) run under
+//! [`WalkLimits`]: paths longer than [`MAX_PATH_BYTES`], trees too large to hold, and what
+//! lies past the read budget are yielded as [`LeftOutEntry`]s instead of failing or
+//! growing memory. Commits are read leniently: a signature git cannot parse keeps its text
+//! and has no time.
 
 mod commits;
+mod diff;
+mod lenient;
 mod tree;
+mod walk;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gix::bstr::ByteSlice;
 
-pub use commits::{CommitInfo, Commits, GitTime, Signature};
+pub use commits::{
+    CommitInfo, Commits, GitTime, MAX_MESSAGE_BYTES, MAX_SIGNATURE_FIELD_BYTES, Signature,
+};
+pub use diff::{Diffed, TreeChanges};
 pub use gix::ObjectId;
-pub use tree::{Change, EntryKind, RepoPath, TreeEntries, TreeEntry};
+pub use tree::{Change, EntryKind, RepoPath, TreeEntry};
+pub use walk::{
+    DEFAULT_MAX_HELD_TREE_BYTES, DEFAULT_MAX_TREE_BYTES_READ, LeftOutEntry, LeftOutReason,
+    MAX_NAMED_PATH_BYTES, MAX_PATH_BYTES, TreeEntries, TreeWalk, WalkLimits, Walked,
+};
 
 /// Files larger than this many bytes are indexed with empty content (the indexer's default).
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;
@@ -130,6 +148,16 @@ pub enum GitError {
         expected: &'static str,
         /// What the object is.
         actual: String,
+    },
+    /// An operation that cannot be done within trawl's limits (see [`WalkLimits`]).
+    #[error("cannot {action} in {repo} within trawl's limits: {reason}")]
+    PastLimits {
+        /// The repository.
+        repo: PathBuf,
+        /// What was being done.
+        action: String,
+        /// Which limit, and where.
+        reason: String,
     },
     /// Reading or decoding failed (a corrupt or unreadable object database, a permission problem…).
     #[error("failed to {action} in {repo}: {reason}")]
@@ -424,11 +452,19 @@ impl GitReader {
     }
 
     /// Every entry of a commit's tree, recursively, depth first in git's tree order (the order
-    /// of `git ls-tree -r`). Directories are descended into, not reported. Blob contents are
-    /// not read. The iterator reads one tree object at a time.
+    /// of `git ls-tree -r`), within the default [`WalkLimits`]; what they leave out is
+    /// skipped silently (use [`GitReader::walk`] to see it). Directories are descended
+    /// into, not reported. Blob contents are not read.
     pub fn tree_entries(&self, commit: ObjectId) -> Result<TreeEntries<'_>, GitError> {
+        Ok(TreeEntries::new(self.walk(commit, WalkLimits::default())?))
+    }
+
+    /// Walks a commit's tree like [`GitReader::tree_entries`], within `limits`, yielding
+    /// what they leave out as [`Walked::LeftOut`]: memory stays bounded whatever the tree
+    /// (see the [`walk` limits](WalkLimits)).
+    pub fn walk(&self, commit: ObjectId, limits: WalkLimits) -> Result<TreeWalk<'_>, GitError> {
         let tree = self.commit_tree(commit)?;
-        TreeEntries::new(self, tree)
+        TreeWalk::new(self, tree, limits)
     }
 
     /// Commits reachable from `to` and not from `from` (`git rev-list from..to`), or all of
@@ -451,14 +487,41 @@ impl GitReader {
         commits::commit_info(self, id)
     }
 
-    /// The changes that turn `old`'s tree into `new`'s: files added, modified (content,
-    /// mode or type changed, e.g. file → symlink) and deleted, sorted by path. Directories
-    /// are not reported; a deleted or added directory shows up as its files. No rename
-    /// detection: a rename is a deletion of the old path and an addition of the new one.
-    pub fn diff(&self, old: ObjectId, new: ObjectId) -> Result<Vec<Change>, GitError> {
+    /// The changes that turn `old`'s tree into `new`'s, streamed one at a time in git's tree
+    /// order, within `limits`: files added, modified (content, mode or type changed, e.g.
+    /// file → symlink) and deleted. Directories are not reported; a deleted or added
+    /// directory shows up as its files. No rename detection: a rename is a deletion of the
+    /// old path and an addition of the new one. Ends with [`Diffed::Incomplete`] when the
+    /// changes cannot be told within the limits.
+    pub fn changes(
+        &self,
+        old: ObjectId,
+        new: ObjectId,
+        limits: WalkLimits,
+    ) -> Result<TreeChanges<'_>, GitError> {
         let old_tree = self.commit_tree(old)?;
         let new_tree = self.commit_tree(new)?;
-        tree::diff_trees(self, old_tree, new_tree)
+        TreeChanges::new(self, old_tree, new_tree, limits)
+    }
+
+    /// The changes of [`GitReader::changes`] with the default limits, collected (what the
+    /// limits leave out is skipped); an error when the diff is incomplete within them.
+    pub fn diff(&self, old: ObjectId, new: ObjectId) -> Result<Vec<Change>, GitError> {
+        let mut changes = Vec::new();
+        for item in self.changes(old, new, WalkLimits::default())? {
+            match item? {
+                Diffed::Change(change) => changes.push(change),
+                Diffed::LeftOut(_) => {}
+                Diffed::Incomplete(left_out) => {
+                    return Err(GitError::PastLimits {
+                        repo: self.location.to_path_buf(),
+                        action: format!("diff {old} and {new}"),
+                        reason: format!("{:?}: {}", left_out.path, left_out.reason),
+                    });
+                }
+            }
+        }
+        Ok(changes)
     }
 
     /// The tree of commit `id`.

@@ -1,4 +1,5 @@
-//! Tree entries, their paths and kinds, and tree-to-tree diffs.
+//! Tree entries, their paths and kinds, changes between trees, and tree objects read
+//! entry by entry.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -7,14 +8,15 @@ use gix::ObjectId;
 use gix::bstr::ByteSlice;
 use gix::objs::tree::{EntryKind as GixEntryKind, EntryMode};
 
-use super::{GitError, GitReader};
-
 /// A path inside a repository, `/`-separated, relative to the root.
 ///
-/// git paths are bytes. A UTF-8 path is held as text only; a path that is not UTF-8 keeps
-/// its exact bytes ([`RepoPath::as_bytes`]) next to a lossy text form ([`RepoPath::as_str`],
-/// invalid sequences replaced by U+FFFD), and [`RepoPath::is_utf8`] is `false`. Two
-/// different non-UTF-8 paths can share a lossy form; use the bytes where that matters.
+/// git paths are bytes. A UTF-8 path is held as text only. A path that is not UTF-8 keeps
+/// its exact bytes ([`RepoPath::as_bytes`]) next to an escaped text form
+/// ([`RepoPath::as_str`]): its valid UTF-8 runs as they are, every byte of an invalid
+/// sequence as `\xNN` (two lowercase hex digits) and every backslash doubled, so that
+/// `caf\xe9` and `caf\xff` read differently (a replacement character would make them
+/// look alike) and the text says which bytes the path holds. [`RepoPath::is_utf8`] tells
+/// which case applies; the text of two different non-UTF-8 paths always differs.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct RepoPath {
     text: String,
@@ -27,7 +29,7 @@ impl RepoPath {
         match String::from_utf8(bytes) {
             Ok(text) => RepoPath { text, raw: None },
             Err(err) => {
-                let text = String::from_utf8_lossy(err.as_bytes()).into_owned();
+                let text = escape_non_utf8(err.as_bytes());
                 RepoPath {
                     text,
                     raw: Some(err.into_bytes().into_boxed_slice()),
@@ -36,7 +38,8 @@ impl RepoPath {
         }
     }
 
-    /// The path as text; lossy when [`RepoPath::is_utf8`] is `false`.
+    /// The path as text; escaped (see the type's documentation) when [`RepoPath::is_utf8`]
+    /// is `false`.
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -46,20 +49,40 @@ impl RepoPath {
         self.raw.as_deref().unwrap_or(self.text.as_bytes())
     }
 
-    /// Whether the path is valid UTF-8 (and so [`RepoPath::as_str`] is exact).
+    /// Whether the path is valid UTF-8 (and so [`RepoPath::as_str`] is the path itself).
     pub fn is_utf8(&self) -> bool {
         self.raw.is_none()
     }
 
-    /// The last component (the file name), as text (lossy when the path is not UTF-8).
+    /// The last component (the file name), as text (escaped when the path is not UTF-8).
     pub fn file_name(&self) -> &str {
         self.text.rsplit('/').next().unwrap_or(&self.text)
     }
 
-    /// The path as text, taking ownership (lossy when the path is not UTF-8).
+    /// The path as text, taking ownership (escaped when the path is not UTF-8).
     pub fn into_string(self) -> String {
         self.text
     }
+}
+
+/// The text form of a path that is not UTF-8: valid runs kept, invalid bytes as `\xNN`,
+/// backslashes doubled (so the form is unambiguous).
+fn escape_non_utf8(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(bytes.len() + 16);
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                text.push_str("\\\\");
+            } else {
+                text.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(text, "\\x{b:02x}");
+        }
+    }
+    text
 }
 
 impl From<&str> for RepoPath {
@@ -115,7 +138,7 @@ pub enum EntryKind {
 
 impl EntryKind {
     /// The kind of a non-tree entry mode; `None` for a tree.
-    fn from_mode(mode: EntryMode) -> Option<EntryKind> {
+    pub(super) fn from_mode(mode: EntryMode) -> Option<EntryKind> {
         match mode.kind() {
             GixEntryKind::Tree => None,
             GixEntryKind::Blob => Some(EntryKind::Regular),
@@ -167,158 +190,135 @@ impl Change {
     }
 }
 
-/// One level of the depth-first walk: a tree's entries not yet visited.
-struct Level {
-    /// The directory's path with a trailing `/`, empty at the root.
-    prefix: Vec<u8>,
-    entries: std::vec::IntoIter<(EntryMode, Vec<u8>, ObjectId)>,
+/// A tree object's bytes, read one entry at a time (the entries are never all decoded at
+/// once, so a tree of a million entries costs its object size, not a million names).
+pub(super) struct RawTree {
+    data: Vec<u8>,
+    pos: usize,
 }
 
-/// Iterator over a tree's entries, recursively; see [`GitReader::tree_entries`].
-/// Holds the entries of one tree per directory level, never blob contents. After an error
-/// it ends.
-pub struct TreeEntries<'r> {
-    reader: &'r GitReader,
-    levels: Vec<Level>,
+/// One entry of a [`RawTree`]; its name is a range of the tree's bytes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RawEntry {
+    pub mode: EntryMode,
+    name: (usize, usize),
+    pub oid: ObjectId,
 }
 
-impl<'r> TreeEntries<'r> {
-    pub(super) fn new(reader: &'r GitReader, tree: ObjectId) -> Result<Self, GitError> {
-        let mut walk = TreeEntries {
-            reader,
-            levels: Vec::new(),
-        };
-        walk.descend(Vec::new(), tree)?;
-        Ok(walk)
+/// The tree object's bytes do not follow git's format (`<mode> <name>\0<id>`).
+#[derive(Debug)]
+pub(super) struct MalformedTree;
+
+impl RawTree {
+    pub(super) fn new(data: Vec<u8>) -> RawTree {
+        RawTree { data, pos: 0 }
     }
 
-    fn descend(&mut self, prefix: Vec<u8>, tree: ObjectId) -> Result<(), GitError> {
-        let entries = read_tree(self.reader, tree)?;
-        self.levels.push(Level {
-            prefix,
-            entries: entries.into_iter(),
-        });
-        Ok(())
+    /// Bytes of the tree object held.
+    pub(super) fn size(&self) -> u64 {
+        self.data.len() as u64
     }
-}
 
-impl Iterator for TreeEntries<'_> {
-    type Item = Result<TreeEntry, GitError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let level = self.levels.last_mut()?;
-            let Some((mode, name, oid)) = level.entries.next() else {
-                self.levels.pop();
-                continue;
-            };
-            let mut path = Vec::with_capacity(level.prefix.len() + name.len() + 1);
-            path.extend_from_slice(&level.prefix);
-            path.extend_from_slice(&name);
-            match EntryKind::from_mode(mode) {
-                Some(kind) => {
-                    return Some(Ok(TreeEntry {
-                        path: RepoPath::from_bytes(path),
-                        oid,
-                        kind,
-                    }));
-                }
-                None => {
-                    path.push(b'/');
-                    if let Err(err) = self.descend(path, oid) {
-                        self.levels.clear();
-                        return Some(Err(err));
-                    }
-                }
+    /// The next entry, `None` at the end. After an error the tree reads as ended.
+    pub(super) fn next_entry(&mut self) -> Result<Option<RawEntry>, MalformedTree> {
+        if self.pos >= self.data.len() {
+            return Ok(None);
+        }
+        match parse_entry(&self.data, self.pos) {
+            Some((entry, next)) => {
+                self.pos = next;
+                Ok(Some(entry))
+            }
+            None => {
+                self.pos = self.data.len();
+                Err(MalformedTree)
             }
         }
     }
-}
 
-/// A tree's entries as owned values.
-fn read_tree(
-    reader: &GitReader,
-    id: ObjectId,
-) -> Result<Vec<(EntryMode, Vec<u8>, ObjectId)>, GitError> {
-    let tree = find_tree(reader, id)?;
-    let decoded = tree
-        .decode()
-        .map_err(|e| reader.read_error(&format!("decode tree {id}"), e))?;
-    Ok(decoded
-        .entries
-        .iter()
-        .map(|entry| (entry.mode, entry.filename.to_vec(), entry.oid.to_owned()))
-        .collect())
-}
-
-fn find_tree(reader: &GitReader, id: ObjectId) -> Result<gix::Tree<'_>, GitError> {
-    let object = reader
-        .repo
-        .try_find_object(id)
-        .map_err(|e| reader.read_error(&format!("read tree {id}"), e))?
-        .ok_or_else(|| reader.missing(id))?;
-    if object.kind != gix::object::Kind::Tree {
-        return Err(reader.wrong_kind(id, "tree", object.kind));
+    /// The name of an entry this tree returned.
+    pub(super) fn name(&self, entry: &RawEntry) -> &[u8] {
+        &self.data[entry.name.0..entry.name.1]
     }
-    Ok(object.into_tree())
 }
 
-/// The file-level changes from tree `old` to tree `new`, sorted by path.
-pub(super) fn diff_trees(
-    reader: &GitReader,
-    old: ObjectId,
-    new: ObjectId,
-) -> Result<Vec<Change>, GitError> {
-    if old == new {
-        return Ok(Vec::new());
+/// Parses the entry at `pos`: its mode, name range and id, and where the next one starts.
+fn parse_entry(data: &[u8], pos: usize) -> Option<(RawEntry, usize)> {
+    const HASH_LEN: usize = 20;
+    let rest = &data[pos..];
+    // Modes are at most 7 octal digits; the space follows.
+    let space = rest.iter().take(8).position(|&b| b == b' ')?;
+    if space == 0 {
+        return None;
     }
-    let old_tree = find_tree(reader, old)?;
-    let new_tree = find_tree(reader, new)?;
-    let hash_kind = reader.repo.object_hash();
-    let mut recorder = gix::diff::tree::Recorder::default();
-    gix::diff::tree(
-        gix::objs::TreeRefIter::from_bytes(&old_tree.data, hash_kind),
-        gix::objs::TreeRefIter::from_bytes(&new_tree.data, hash_kind),
-        gix::diff::tree::State::default(),
-        &reader.repo.objects,
-        &mut recorder,
-    )
-    .map_err(|e| reader.read_error(&format!("diff trees {old} and {new}"), e))?;
-
-    use gix::diff::tree::recorder::Change as Recorded;
-    let entry = |mode: EntryMode, oid: ObjectId, path: gix::bstr::BString| {
-        EntryKind::from_mode(mode).map(|kind| TreeEntry {
-            path: RepoPath::from_bytes(path.into()),
+    let mode = EntryMode::from_bytes(&rest[..=space])?;
+    let name_start = pos + space + 1;
+    let nul = data[name_start..].find_byte(0)?;
+    let name_end = name_start + nul;
+    let id_start = name_end + 1;
+    let id = data.get(id_start..id_start + HASH_LEN)?;
+    let oid = gix::hash::oid::try_from_bytes(id).ok()?.to_owned();
+    Some((
+        RawEntry {
+            mode,
+            name: (name_start, name_end),
             oid,
-            kind,
-        })
-    };
-    let mut changes: Vec<Change> = recorder
-        .records
-        .into_iter()
-        .filter_map(|record| match record {
-            Recorded::Addition {
-                entry_mode,
-                oid,
-                path,
-                ..
-            } => entry(entry_mode, oid, path).map(Change::Added),
-            Recorded::Deletion {
-                entry_mode,
-                oid,
-                path,
-                ..
-            } => entry(entry_mode, oid, path).map(Change::Deleted),
-            // A tree on both sides is reported through its children; a tree on one side only
-            // is reported by gix as a deletion plus an addition, never as a modification.
-            Recorded::Modification {
-                entry_mode,
-                oid,
-                path,
-                ..
-            } => entry(entry_mode, oid, path).map(Change::Modified),
-        })
-        .collect();
-    changes.sort_by(|a, b| a.path().cmp(b.path()));
-    Ok(changes)
+        },
+        id_start + HASH_LEN,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_utf8_paths_read_differently_and_keep_their_bytes() {
+        let a = RepoPath::from_bytes(b"dir/caf\xe9.txt".to_vec());
+        let b = RepoPath::from_bytes(b"dir/caf\xff.txt".to_vec());
+        assert_eq!(a.as_str(), "dir/caf\\xe9.txt");
+        assert_eq!(b.as_str(), "dir/caf\\xff.txt");
+        assert_eq!(a.file_name(), "caf\\xe9.txt");
+        assert_eq!(a.as_bytes(), b"dir/caf\xe9.txt");
+        // A backslash is doubled, so a literal `\xe9` cannot pass for the byte.
+        let c = RepoPath::from_bytes(b"\\xe9\xff".to_vec());
+        let d = RepoPath::from_bytes(b"\xe9\xff".to_vec());
+        assert_eq!(c.as_str(), "\\\\xe9\\xff");
+        assert_eq!(d.as_str(), "\\xe9\\xff");
+        // UTF-8 paths are themselves.
+        let e = RepoPath::from_bytes("a\\b/é".as_bytes().to_vec());
+        assert!(e.is_utf8());
+        assert_eq!(e.as_str(), "a\\b/é");
+    }
+
+    #[test]
+    fn raw_trees_parse_entry_by_entry_and_refuse_garbage() {
+        let mut data = b"100644 a.txt\0".to_vec();
+        data.extend_from_slice(&[1; 20]);
+        data.extend_from_slice(b"40000 dir\0");
+        data.extend_from_slice(&[2; 20]);
+        let mut tree = RawTree::new(data.clone());
+        let first = tree.next_entry().unwrap().unwrap();
+        assert_eq!(tree.name(&first), b"a.txt");
+        assert_eq!(EntryKind::from_mode(first.mode), Some(EntryKind::Regular));
+        let second = tree.next_entry().unwrap().unwrap();
+        assert_eq!(tree.name(&second), b"dir");
+        assert!(second.mode.is_tree());
+        assert!(tree.next_entry().unwrap().is_none());
+
+        for bad in [
+            &b"100644 no-nul"[..],
+            b"x00644 a\0",
+            b" a\0",
+            b"100644 a\0short",
+        ] {
+            let mut tree = RawTree::new(bad.to_vec());
+            assert!(tree.next_entry().is_err(), "{bad:?}");
+            assert!(tree.next_entry().unwrap().is_none());
+        }
+        // A cut in the middle of the second entry.
+        let mut tree = RawTree::new(data[..data.len() - 3].to_vec());
+        assert!(tree.next_entry().unwrap().is_some());
+        assert!(tree.next_entry().is_err());
+    }
 }

@@ -28,7 +28,7 @@ use trawl_registry::{Registry, RegistryError, RepoId, RepoSpec};
 
 use crate::IndexSet;
 use crate::document::RepoContext;
-use crate::git::GitError;
+use crate::git::{GitError, WalkLimits};
 use crate::lock::{LockError, RepoLock, RepoLocks};
 use crate::status::{Checkpoint, Completion, LeftOut, StatusStore};
 
@@ -56,6 +56,32 @@ pub struct IndexingOptions {
     pub checkpoint_bytes: u64,
     /// …or this many commits (default 5000).
     pub checkpoint_commits: u64,
+    /// Files indexed per repository, at most (default [`DEFAULT_MAX_FILES`]): the first
+    /// this-many files of the head tree in the walk's order (git's tree order) get
+    /// documents, the rest are left out and counted in the report's `left_out`.
+    pub max_files: u64,
+}
+
+/// Default for [`IndexingOptions::max_files`]: a million files. Large monorepos stay well
+/// under it (the Linux kernel has about 90,000 files, Chromium's main repository about
+/// 500,000), while a repository of millions of generated or vendored files, or a tree
+/// built to be huge, is bounded: a million documents is already about a billion terms of
+/// content to index and search.
+pub const DEFAULT_MAX_FILES: u64 = 1_000_000;
+
+impl IndexingOptions {
+    /// The limits of this run's tree walks and diffs: trawl's path limit, the default
+    /// memory bound, and a read budget that grows with the file cap (a kilobyte of tree
+    /// objects per file, at least the default).
+    pub fn walk_limits(&self) -> WalkLimits {
+        let defaults = WalkLimits::default();
+        WalkLimits {
+            max_tree_bytes_read: defaults
+                .max_tree_bytes_read
+                .max(self.max_files.saturating_mul(1024)),
+            ..defaults
+        }
+    }
 }
 
 impl Default for IndexingOptions {
@@ -68,6 +94,7 @@ impl Default for IndexingOptions {
             checkpoint_files: 5000,
             checkpoint_bytes: 64 * 1024 * 1024,
             checkpoint_commits: 5000,
+            max_files: DEFAULT_MAX_FILES,
         }
     }
 }
@@ -167,6 +194,16 @@ pub enum IndexError {
         "repository {0} is not registered (removed, or never added), so there is nothing to index; add it with `cargo xtask repo add <path> --id {0}`"
     )]
     NotRegistered(RepoId),
+}
+
+/// A repository being indexed: its registration, what its documents carry, the lock held
+/// on it, and the progress it reports.
+#[derive(Clone, Copy)]
+struct Locked<'a> {
+    spec: &'a RepoSpec,
+    context: &'a RepoContext,
+    lock: &'a RepoLock,
+    progress: &'a Arc<IndexProgress>,
 }
 
 /// Indexes the registry's repositories into one index set, one repository at a time per
@@ -291,7 +328,7 @@ impl RepoIndexer {
                 })
                 .await??
             };
-            let decision = plan::plan(&facts);
+            let decision = plan::plan(&facts, self.options.max_files);
             let from = status.as_ref().and_then(|s| s.last_indexed_commit.clone());
             match decision {
                 Decision::UpToDate(head) => {
@@ -329,7 +366,14 @@ impl RepoIndexer {
                     break;
                 }
                 Decision::Run(plan) => {
-                    let run = self.run(spec, &context, plan, from, lock, progress).await?;
+                    let documents = status.as_ref().and_then(|s| s.blob_count).unwrap_or(0);
+                    let job = Locked {
+                        spec,
+                        context: &context,
+                        lock,
+                        progress,
+                    };
+                    let run = self.run(job, plan, from, documents).await?;
                     report = Some(match report {
                         None => run,
                         Some(previous) => previous.then(run),
@@ -342,15 +386,44 @@ impl RepoIndexer {
         Ok(report)
     }
 
+    /// One run of `plan`; an incremental run the reader finds cannot stay exact (the head
+    /// passes the file cap, or the diff passes the limits) becomes a whole-tree run in
+    /// place.
     async fn run(
         &self,
-        spec: &RepoSpec,
-        context: &RepoContext,
+        job: Locked<'_>,
         plan: RunPlan,
         from: Option<String>,
-        lock: &RepoLock,
-        progress: &Arc<IndexProgress>,
+        documents_before: u64,
     ) -> Result<IndexReport, IndexError> {
+        let whole = plan.as_whole_tree();
+        match self
+            .run_once(job, plan, from.clone(), documents_before)
+            .await?
+        {
+            Some(report) => Ok(report),
+            None => Ok(self
+                .run_once(job, whole, from, documents_before)
+                .await?
+                .expect("a whole-tree run never asks for one")),
+        }
+    }
+
+    /// One run of `plan`; `None` when the reader asked for a whole-tree run before writing
+    /// anything.
+    async fn run_once(
+        &self,
+        job: Locked<'_>,
+        plan: RunPlan,
+        from: Option<String>,
+        documents_before: u64,
+    ) -> Result<Option<IndexReport>, IndexError> {
+        let Locked {
+            spec,
+            context,
+            lock,
+            progress,
+        } = job;
         let repo = &spec.id;
         let resumed = plan.resume.is_some();
         let mut checkpoint = plan.resume.clone().unwrap_or(Checkpoint {
@@ -383,6 +456,7 @@ impl RepoIndexer {
             blobs: self.indices.alias(IndexKind::Blobs),
             commits: self.indices.alias(IndexKind::Commits),
             file_size_limit: self.indices.options().file_size_limit_bytes,
+            documents_before,
         };
         let (mut rx, reader) = read::spawn(job, self.options.clone(), progress.clone());
 
@@ -436,15 +510,20 @@ impl RepoIndexer {
         }
         check(repo, &summary)?;
         let totals = totals??;
+        if let Some(reason) = &totals.whole_tree_needed {
+            tracing::info!(repo = %repo, ?reason, "writing the whole tree instead of the diff");
+            return Ok(None);
+        }
 
         progress.set_phase(Phase::Finishing);
+        let target = plan.target.to_string();
         if plan.whole_tree() {
-            // Every file of the target was written with the current schema: documents of
-            // an older one (other ids, paths gone since) are what is left to remove.
-            self.remove_older_schema(repo).await?;
+            // Every file of the target the run keeps was written, with the current schema
+            // and the target as its commit: the other documents (an older schema, paths
+            // gone since, files past the cap) are what is left to remove.
+            self.remove_stale(repo, &target).await?;
         }
         let (blob_count, commit_count) = self.counts(repo).await?;
-        let target = plan.target.to_string();
         let done = Completion {
             commit: Some(&target),
             blob_count,
@@ -454,7 +533,7 @@ impl RepoIndexer {
         };
         lock.ensure_held().await?;
         self.status.complete(repo, &done).await?;
-        Ok(IndexReport {
+        Ok(Some(IndexReport {
             repo_id: repo.clone(),
             mode: plan.mode,
             resumed,
@@ -472,7 +551,7 @@ impl RepoIndexer {
             checkpoints,
             left_out: totals.left_out,
             elapsed: Duration::ZERO,
-        })
+        }))
     }
 
     fn new_bulk(&self, progress: &Arc<IndexProgress>) -> BulkIndexer {
@@ -508,13 +587,18 @@ impl RepoIndexer {
         Ok(())
     }
 
-    /// Removes `repo`'s blob documents written with an older blob schema.
-    async fn remove_older_schema(&self, repo: &RepoId) -> Result<(), IndexError> {
+    /// Removes `repo`'s blob documents a whole-tree run of `target` did not write: those of
+    /// an older blob schema or of another commit.
+    async fn remove_stale(&self, repo: &RepoId, target: &str) -> Result<(), IndexError> {
         let query = json!({ "bool": {
             "filter": [{ "term": { "repo_id": repo.as_str() } }],
-            "must_not": [{ "range": {
-                "schema_version": { "gte": IndexKind::Blobs.schema_version() }
-            } }],
+            "should": [
+                { "bool": { "must_not": [{ "range": {
+                    "schema_version": { "gte": IndexKind::Blobs.schema_version() }
+                } }] } },
+                { "bool": { "must_not": [{ "term": { "blob.commit_sha": target } }] } },
+            ],
+            "minimum_should_match": 1,
         } });
         self.delete_matching(repo, IndexKind::Blobs, &query).await
     }

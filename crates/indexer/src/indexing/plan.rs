@@ -4,10 +4,16 @@
 //! In order of precedence:
 //! - the repository has no commits → its documents are removed;
 //! - a stored checkpoint whose commits still exist → resume it (no purge);
+//! - the file cap changed under a repository it cut (or a repository holds more documents
+//!   than the cap): lowered → purge and index from scratch, raised → write the whole tree
+//!   in place;
 //! - documents written with an older blob schema → write the whole head tree again in
 //!   place (search keeps finding the repository) and remove the older documents;
 //! - the last indexed commit equals the head → up to date;
-//! - the last indexed commit is an ancestor of the head → incremental (tree diff);
+//! - the last run was cut by the file cap or its walk stopped, and the head moved → write
+//!   the whole tree in place (a diff cannot tell which files are now the first N);
+//! - the last indexed commit is an ancestor of the head → incremental (tree diff; the
+//!   reader may still turn it into a whole-tree run when the head passes the cap);
 //! - otherwise (never indexed, force push, commit gone, or a checkpoint that cannot be
 //!   resumed) → purge the repository's documents and index from scratch.
 
@@ -32,8 +38,9 @@ pub enum IndexMode {
     /// The last indexed commit was gone or not an ancestor (force push): purged and
     /// indexed from scratch.
     Rebuild,
-    /// The documents were written with an older blob schema: every file of the head
-    /// written again in place, then the older documents removed.
+    /// Every file of the head written again in place, then the documents not written
+    /// removed: the documents were written with an older blob schema, or the repository
+    /// does not fit the file cap (an incremental diff cannot keep "the first N files").
     Rewrite,
     /// Nothing changed since the last run.
     UpToDate,
@@ -58,6 +65,18 @@ impl RunPlan {
     pub fn whole_tree(&self) -> bool {
         self.base.is_none()
     }
+
+    /// This run's target written as a whole tree in place (no purge, not resumed), the
+    /// documents it does not write removed afterwards.
+    pub fn as_whole_tree(&self) -> RunPlan {
+        RunPlan {
+            mode: IndexMode::Rewrite,
+            target: self.target,
+            base: None,
+            purge: false,
+            resume: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +97,12 @@ pub(super) struct Facts {
     /// The blob schema the documents were last written with as a whole (`None`: unknown,
     /// written before it was recorded).
     pub blob_schema: Option<u32>,
+    /// Blob documents after the last completed run.
+    pub blob_count: u64,
+    /// The file cap that cut the last completed run, if one did.
+    pub file_cap: Option<u64>,
+    /// Whether the last completed run's tree walk stopped at its read budget.
+    pub walk_stopped: bool,
 }
 
 /// The last indexed commit, as the repository knows it.
@@ -89,8 +114,9 @@ pub(super) struct LastIndexed {
     pub ancestor_of_head: bool,
 }
 
-/// The decision; see the [module documentation](self) for the order.
-pub(super) fn plan(facts: &Facts) -> Decision {
+/// The decision for a run under a cap of `max_files`; see the [module
+/// documentation](self) for the order.
+pub(super) fn plan(facts: &Facts, max_files: u64) -> Decision {
     let Some(head) = facts.head else {
         return Decision::Empty;
     };
@@ -126,11 +152,25 @@ pub(super) fn plan(facts: &Facts) -> Decision {
         })
     };
     let current_schema = facts.blob_schema == Some(IndexKind::Blobs.schema_version());
+    // Documents past a lowered cap are not rewritten, and a whole-tree run at the same
+    // commit could not tell them apart: only a purge removes them.
+    let cap_lowered = match facts.file_cap {
+        Some(cut_at) => max_files < cut_at,
+        None => facts.blob_count > max_files,
+    };
+    let cap_raised = facts.file_cap.is_some_and(|cut_at| max_files > cut_at);
+    let whole_tree_only = facts.file_cap.is_some() || facts.walk_stopped;
     match facts.last {
-        Some(last) if !stale_checkpoint && last.exists && !current_schema => {
+        Some(last) if !stale_checkpoint && last.exists && cap_lowered => {
+            run(IndexMode::Rebuild, None, true)
+        }
+        Some(last) if !stale_checkpoint && last.exists && (!current_schema || cap_raised) => {
             run(IndexMode::Rewrite, None, false)
         }
         Some(last) if !stale_checkpoint && last.id == head => Decision::UpToDate(head),
+        Some(last) if !stale_checkpoint && last.exists && whole_tree_only => {
+            run(IndexMode::Rewrite, None, false)
+        }
         Some(last) if !stale_checkpoint && last.exists && last.ancestor_of_head => {
             run(IndexMode::Incremental, Some(last.id), false)
         }
@@ -192,11 +232,15 @@ pub(super) fn gather(spec: &RepoSpec, status: Option<&RepoStatus>) -> Result<Fac
             })
         }
     };
+    let left_out = status.and_then(|s| s.left_out.as_ref());
     Ok(Facts {
         head,
         checkpoint,
         last,
         blob_schema: status.and_then(|s| s.blob_schema_version),
+        blob_count: status.and_then(|s| s.blob_count).unwrap_or(0),
+        file_cap: left_out.and_then(|l| l.file_cap),
+        walk_stopped: left_out.is_some_and(|l| l.walk_stopped),
     })
 }
 
@@ -222,7 +266,16 @@ mod tests {
                 ancestor_of_head,
             }),
             blob_schema: current(),
+            blob_count: 10,
+            file_cap: None,
+            walk_stopped: false,
         }
+    }
+
+    const CAP: u64 = 100;
+
+    fn plan(facts: &Facts) -> Decision {
+        super::plan(facts, CAP)
     }
 
     fn mode(decision: &Decision) -> Option<(IndexMode, bool, bool)> {
@@ -284,6 +337,48 @@ mod tests {
             ..facts(2, Some((1, false, false)))
         };
         assert_eq!(mode(&plan(&f)), Some((IndexMode::Rebuild, true, false)));
+    }
+
+    #[test]
+    fn a_repository_the_cap_cut_is_written_as_a_whole_tree() {
+        let capped = |head, cut_at| Facts {
+            blob_count: CAP,
+            file_cap: Some(cut_at),
+            ..facts(head, Some((1, true, true)))
+        };
+        // The head moved: the whole tree in place, not a diff.
+        assert_eq!(
+            mode(&plan(&capped(2, CAP))),
+            Some((IndexMode::Rewrite, false, false))
+        );
+        // Unchanged and the same cap: nothing to do.
+        assert_eq!(plan(&capped(1, CAP)), Decision::UpToDate(oid(1)));
+        // A raised cap: the whole tree in place (a superset of what is there).
+        assert_eq!(
+            mode(&plan(&capped(1, CAP / 2))),
+            Some((IndexMode::Rewrite, false, false))
+        );
+        // A lowered cap: documents past it must go, so from scratch.
+        assert_eq!(
+            mode(&plan(&capped(1, CAP * 2))),
+            Some((IndexMode::Rebuild, true, false))
+        );
+        // More documents than the cap without a recorded cut (an older status, or a cap
+        // lowered below an uncut repository): from scratch too.
+        let over = Facts {
+            blob_count: CAP + 1,
+            ..facts(1, Some((1, true, true)))
+        };
+        assert_eq!(mode(&plan(&over)), Some((IndexMode::Rebuild, true, false)));
+        // A walk that stopped at its budget: whole trees only.
+        let stopped = Facts {
+            walk_stopped: true,
+            ..facts(2, Some((1, true, true)))
+        };
+        assert_eq!(
+            mode(&plan(&stopped)),
+            Some((IndexMode::Rewrite, false, false))
+        );
     }
 
     #[test]

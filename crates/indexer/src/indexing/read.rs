@@ -1,5 +1,13 @@
 //! The reader side of a run: walks git on a blocking thread, renders documents and hands
 //! them to the sink through a channel bounded by bytes, with checkpoint markers in between.
+//!
+//! A repository is untrusted input. Files whose name or shape the limits keep out (see
+//! [`WalkLimits`]) and files past the file cap get no document and are named in the run's
+//! [`LeftOut`]; nothing about a file makes the run fail. The cap keeps the first
+//! [`IndexingOptions::max_files`] files in the walk's order; an incremental run that could
+//! pass it is checked against the head tree, and when the head does not fit (or the diff
+//! cannot be told within the limits) the reader asks for a whole-tree run instead, before
+//! sending anything.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -8,7 +16,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use trawl_client::BulkOp;
 
 use crate::document::{self, BlobInput, RepoContext};
-use crate::git::{Change, EntryKind, GitError, GitReader, GitRepo};
+use crate::git::{
+    Change, Diffed, EntryKind, GitError, GitReader, GitRepo, LeftOutEntry, ObjectId, TreeEntry,
+    WalkLimits, Walked,
+};
 use crate::status::{Checkpoint, LeftOut};
 
 use super::plan::RunPlan;
@@ -35,6 +46,9 @@ pub(super) struct ReadTotals {
     pub(super) commits_indexed: u64,
     pub(super) content_bytes: u64,
     pub(super) left_out: LeftOut,
+    /// Set when an incremental run cannot stay exact (the head passes the file cap, or the
+    /// diff passes the limits): nothing was sent, and the run must write the whole tree.
+    pub(super) whole_tree_needed: Option<String>,
 }
 
 /// What one run reads and where its documents go.
@@ -50,6 +64,9 @@ pub(super) struct ReadJob {
     pub commits: String,
     /// Files above this size get a document with empty content.
     pub file_size_limit: u64,
+    /// Blob documents of the repository before the run (its last completed count), for the
+    /// file cap of an incremental run.
+    pub documents_before: u64,
 }
 
 /// Starts reading `job` on a blocking thread; returns the channel of work for the sink and
@@ -73,11 +90,13 @@ pub(super) fn spawn(
             read_since_reopen: 0,
             location: job.location,
             context: job.context,
+            limits: options.walk_limits(),
             options,
             progress,
             blobs: job.blobs,
             commits: job.commits,
             limit: job.file_size_limit,
+            documents_before: job.documents_before,
             read_ahead,
             tx,
             totals: ReadTotals::default(),
@@ -97,11 +116,13 @@ struct ReadSource {
     read_since_reopen: u64,
     location: String,
     context: RepoContext,
+    limits: WalkLimits,
     options: IndexingOptions,
     progress: Arc<IndexProgress>,
     blobs: String,
     commits: String,
     limit: u64,
+    documents_before: u64,
     read_ahead: Arc<Semaphore>,
     tx: mpsc::Sender<Work>,
     totals: ReadTotals,
@@ -113,6 +134,32 @@ const REOPEN_AFTER_BYTES: u64 = 8 * 1024 * 1024;
 /// The sink went away (it failed and stopped reading): stop quietly, it reports why.
 struct SinkGone;
 
+/// Where the files of a run stand, for checkpoints and progress.
+struct FileCursor {
+    files_done: u64,
+    commits_done: u64,
+    since_files: u64,
+    since_bytes: u64,
+}
+
+/// What a counting pass over a whole tree found: where the file cap cuts it.
+#[derive(Default)]
+struct TreeCount {
+    /// Entries (files, symlinks, submodules) before the cut: the files a run goes through.
+    entries_kept: u64,
+    /// Files (entries that are blobs) in all, and left-out items in all.
+    blobs: u64,
+    left_out: u64,
+    /// Whether the walk stopped at its read budget.
+    walk_stopped: bool,
+}
+
+impl TreeCount {
+    fn passes_cap(&self, max_files: u64) -> bool {
+        self.blobs > max_files
+    }
+}
+
 impl ReadSource {
     fn read(
         &mut self,
@@ -122,6 +169,10 @@ impl ReadSource {
     ) -> Result<(), GitError> {
         match self.read_inner(reader, plan, checkpoint) {
             Ok(()) | Err(ReadStop::Sink(SinkGone)) => Ok(()),
+            Err(ReadStop::WholeTree(reason)) => {
+                self.totals.whole_tree_needed = Some(reason);
+                Ok(())
+            }
             Err(ReadStop::Git(e)) => Err(e),
         }
     }
@@ -133,66 +184,26 @@ impl ReadSource {
         checkpoint: &Checkpoint,
     ) -> Result<(), ReadStop> {
         let target_sha = plan.target.to_string();
-        let mut files_done = checkpoint.files_done;
-        let mut since_files = 0u64;
-        let mut since_bytes = 0u64;
-
+        let mut cursor = FileCursor {
+            files_done: checkpoint.files_done,
+            commits_done: checkpoint.commits_done,
+            since_files: 0,
+            since_bytes: 0,
+        };
         // Files: the whole tree, or the diff against the base, in a fixed order so that a
         // count of files done identifies where to resume.
         self.progress.set_phase(Phase::Counting);
-        let changes: Vec<Change> = match plan.base {
-            Some(base) => reader.diff(base, plan.target)?,
-            None => {
-                let total = reader.tree_entries(plan.target)?.count() as u64;
-                self.progress.files_total.store(total, Ordering::Relaxed);
-                Vec::new()
-            }
-        };
-        if plan.base.is_some() {
-            self.progress
-                .files_total
-                .store(changes.len() as u64, Ordering::Relaxed);
-        }
-        self.progress.set_phase(Phase::Files);
-        let mut emit = |this: &mut Self, change: Change| -> Result<(), ReadStop> {
-            let bytes = this.file(change, &target_sha)?;
-            files_done += 1;
-            since_files += 1;
-            since_bytes += bytes;
-            this.progress
-                .files_done
-                .store(files_done, Ordering::Relaxed);
-            this.progress.bytes_done.fetch_add(bytes, Ordering::Relaxed);
-            if since_files >= this.options.checkpoint_files
-                || since_bytes >= this.options.checkpoint_bytes
-            {
-                this.send(Work::Checkpoint {
-                    files_done,
-                    commits_done: checkpoint.commits_done,
-                })?;
-                since_files = 0;
-                since_bytes = 0;
-            }
-            Ok(())
-        };
-        let skip = checkpoint.files_done as usize;
-        if plan.base.is_some() {
-            for change in changes.into_iter().skip(skip) {
-                emit(self, change)?;
-            }
-        } else {
-            for entry in reader.tree_entries(plan.target)?.skip(skip) {
-                emit(self, Change::Added(entry?))?;
-            }
+        match plan.base {
+            Some(base) => self.read_changes(reader, base, plan.target, &target_sha, &mut cursor)?,
+            None => self.read_tree(reader, plan.target, &target_sha, &mut cursor)?,
         }
         self.send(Work::Checkpoint {
-            files_done,
+            files_done: cursor.files_done,
             commits_done: checkpoint.commits_done,
         })?;
 
         // Commits: those reachable from the target and not from the base.
         self.progress.set_phase(Phase::Commits);
-        let mut commits_done = checkpoint.commits_done;
         let mut since_commits = 0u64;
         let walk = reader.commits_between(plan.base, plan.target)?;
         for info in walk.skip(checkpoint.commits_done as usize) {
@@ -200,20 +211,191 @@ impl ReadSource {
             let doc = document::render_commit(&self.context, &info);
             self.send_doc(&self.commits.clone(), doc)?;
             self.totals.commits_indexed += 1;
-            commits_done += 1;
+            cursor.commits_done += 1;
             since_commits += 1;
             self.progress
                 .commits_done
-                .store(commits_done, Ordering::Relaxed);
+                .store(cursor.commits_done, Ordering::Relaxed);
             if since_commits >= self.options.checkpoint_commits {
                 self.send(Work::Checkpoint {
-                    files_done,
-                    commits_done,
+                    files_done: cursor.files_done,
+                    commits_done: cursor.commits_done,
                 })?;
                 since_commits = 0;
             }
         }
         Ok(())
+    }
+
+    /// Counts a whole tree without reading file contents: where the cap cuts it.
+    fn count_tree(&self, reader: &GitReader, target: ObjectId) -> Result<TreeCount, GitError> {
+        let max_files = self.options.max_files;
+        let mut count = TreeCount::default();
+        for item in reader.walk(target, self.limits)? {
+            match item? {
+                Walked::Entry(entry) => {
+                    if entry.kind.is_blob() {
+                        count.blobs += 1;
+                    }
+                    if count.blobs <= max_files {
+                        count.entries_kept += 1;
+                    }
+                }
+                Walked::LeftOut(left_out) => {
+                    count.left_out += 1;
+                    count.walk_stopped |= left_out.reason.ends_walk();
+                }
+            }
+        }
+        Ok(count)
+    }
+
+    /// Every file of `target`'s tree, up to the file cap, after the checkpoint's.
+    fn read_tree(
+        &mut self,
+        reader: &GitReader,
+        target: ObjectId,
+        target_sha: &str,
+        cursor: &mut FileCursor,
+    ) -> Result<(), ReadStop> {
+        let max_files = self.options.max_files;
+        let count = self.count_tree(reader, target)?;
+        self.progress
+            .files_total
+            .store(count.entries_kept, Ordering::Relaxed);
+        self.progress.set_phase(Phase::Files);
+        let skip = cursor.files_done;
+        let (mut entries, mut blobs, mut left_outs) = (0u64, 0u64, 0u64);
+        for item in reader.walk(target, self.limits)? {
+            let entry = match item? {
+                Walked::LeftOut(left_out) => {
+                    left_outs += 1;
+                    self.left_out(&left_out);
+                    continue;
+                }
+                Walked::Entry(entry) => entry,
+            };
+            if entry.kind.is_blob() {
+                if blobs == max_files {
+                    // The cap: this file and every later one (files, and what the limits
+                    // leave out besides) get no document.
+                    let rest = (count.blobs - blobs) + count.left_out.saturating_sub(left_outs);
+                    self.totals.left_out.push_many(
+                        entry.path.as_str(),
+                        format!(
+                            "the repository has {} files, more than the cap of {max_files}: this file and the {} after it in tree order are left out (raise it with --max-files)",
+                            count.blobs,
+                            rest - 1
+                        ),
+                        rest,
+                    );
+                    self.totals.left_out.file_cap = Some(max_files);
+                    break;
+                }
+                blobs += 1;
+            }
+            entries += 1;
+            if entries <= skip {
+                continue;
+            }
+            self.emit(Change::Added(entry), target_sha, cursor)?;
+        }
+        Ok(())
+    }
+
+    /// The changes from `base` to `target`, after the checkpoint's; or a request for a
+    /// whole-tree run when they cannot be applied exactly.
+    fn read_changes(
+        &mut self,
+        reader: &GitReader,
+        base: ObjectId,
+        target: ObjectId,
+        target_sha: &str,
+        cursor: &mut FileCursor,
+    ) -> Result<(), ReadStop> {
+        // First pass: count, and find out whether the diff is complete and the cap holds.
+        let (mut total, mut adds) = (0u64, 0u64);
+        for item in reader.changes(base, target, self.limits)? {
+            match item? {
+                Diffed::Change(change) => {
+                    total += 1;
+                    if let Change::Added(e) | Change::Modified(e) = &change
+                        && e.kind.is_blob()
+                    {
+                        adds += 1;
+                    }
+                }
+                Diffed::LeftOut(_) => {}
+                Diffed::Incomplete(at) => return Err(ReadStop::WholeTree(incomplete(&at))),
+            }
+        }
+        let max_files = self.options.max_files;
+        if self.documents_before.saturating_add(adds) > max_files {
+            // It may pass the cap: the head tree says exactly.
+            let count = self.count_tree(reader, target)?;
+            if count.passes_cap(max_files) || count.walk_stopped {
+                return Err(ReadStop::WholeTree(format!(
+                    "the head has {} files, more than the cap of {max_files}: only a whole-tree run keeps the first {max_files}",
+                    count.blobs
+                )));
+            }
+        }
+        self.progress.files_total.store(total, Ordering::Relaxed);
+        self.progress.set_phase(Phase::Files);
+        let skip = cursor.files_done;
+        let mut changes = 0u64;
+        for item in reader.changes(base, target, self.limits)? {
+            match item? {
+                Diffed::Change(change) => {
+                    changes += 1;
+                    if changes > skip {
+                        self.emit(change, target_sha, cursor)?;
+                    }
+                }
+                Diffed::LeftOut(left_out) => self.left_out(&left_out),
+                Diffed::Incomplete(at) => return Err(ReadStop::WholeTree(incomplete(&at))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends one file's operation and stores a checkpoint when one is due.
+    fn emit(
+        &mut self,
+        change: Change,
+        commit_sha: &str,
+        cursor: &mut FileCursor,
+    ) -> Result<(), ReadStop> {
+        let bytes = self.file(change, commit_sha)?;
+        cursor.files_done += 1;
+        cursor.since_files += 1;
+        cursor.since_bytes += bytes;
+        self.progress
+            .files_done
+            .store(cursor.files_done, Ordering::Relaxed);
+        self.progress.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+        if cursor.since_files >= self.options.checkpoint_files
+            || cursor.since_bytes >= self.options.checkpoint_bytes
+        {
+            self.send(Work::Checkpoint {
+                files_done: cursor.files_done,
+                commits_done: cursor.commits_done,
+            })?;
+            cursor.since_files = 0;
+            cursor.since_bytes = 0;
+        }
+        Ok(())
+    }
+
+    /// Names something the walk or diff left out.
+    fn left_out(&mut self, left_out: &LeftOutEntry) {
+        let path = if left_out.path.as_str().is_empty() {
+            "/"
+        } else {
+            left_out.path.as_str()
+        };
+        self.totals.left_out.push(path, left_out.reason.to_string());
+        self.totals.left_out.walk_stopped |= left_out.reason.ends_walk();
     }
 
     /// Sends the operation(s) for one changed file; returns its content bytes.
@@ -222,7 +404,6 @@ impl ReadSource {
             Change::Added(e) | Change::Modified(e) => (e, false),
             Change::Deleted(e) => (e, true),
         };
-        let id = document::blob_id(&self.context.id, &entry.path);
         if deleted || entry.kind == EntryKind::Submodule {
             // A deleted file, or a submodule (skipped; if it replaced a file, that file's
             // document must go): no document for this path.
@@ -230,8 +411,7 @@ impl ReadSource {
                 self.totals.submodules_skipped += 1;
             }
             self.totals.files_deleted += u64::from(deleted);
-            let op = BulkOp::delete(self.blobs.clone(), id).routing(self.context.id.as_str());
-            self.send_op(op, 64)?;
+            self.delete(&entry)?;
             return Ok(0);
         }
         if self.read_since_reopen >= REOPEN_AFTER_BYTES {
@@ -239,7 +419,20 @@ impl ReadSource {
             self.read_since_reopen = 0;
             tracing::debug!(location = %self.location, "reopened the object store to release pack pages");
         }
-        let content = self.blob_reader.read_blob_limited(entry.oid, self.limit)?;
+        let content = match self.blob_reader.read_blob_limited(entry.oid, self.limit) {
+            Ok(content) => content,
+            // A file whose object is a tree or a commit: its mode lies. Left out; a document
+            // an earlier version of the path had must go.
+            Err(GitError::WrongKind { actual, .. }) => {
+                self.totals.left_out.push(
+                    entry.path.as_str(),
+                    format!("a file entry whose object is a {actual}, not a blob"),
+                );
+                self.delete(&entry)?;
+                return Ok(0);
+            }
+            Err(e) => return Err(e.into()),
+        };
         if let crate::git::BlobContent::Content(bytes) = &content {
             self.read_since_reopen += bytes.len() as u64;
         }
@@ -259,6 +452,12 @@ impl ReadSource {
         self.totals.content_bytes += bytes;
         self.send_doc(&self.blobs.clone(), doc)?;
         Ok(bytes)
+    }
+
+    fn delete(&mut self, entry: &TreeEntry) -> Result<(), ReadStop> {
+        let id = document::blob_id(&self.context.id, &entry.path);
+        let op = BulkOp::delete(self.blobs.clone(), id).routing(self.context.id.as_str());
+        self.send_op(op, 64)
     }
 
     fn send_doc(&mut self, index: &str, doc: document::RenderedDocument) -> Result<(), ReadStop> {
@@ -285,9 +484,20 @@ impl ReadSource {
     }
 }
 
+/// Why a diff was given up, for the log.
+fn incomplete(at: &LeftOutEntry) -> String {
+    format!(
+        "the diff cannot be told within the limits at {:?} ({})",
+        at.path.as_str(),
+        at.reason
+    )
+}
+
 enum ReadStop {
     Git(GitError),
     Sink(SinkGone),
+    /// An incremental run that cannot stay exact; nothing was sent yet.
+    WholeTree(String),
 }
 
 impl From<GitError> for ReadStop {
