@@ -301,8 +301,13 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     );
     let stats = worker.run(stopped).await?;
     eprintln!(
-        "worker stopped: {} processed, {} failed, {} dead-lettered, {} released",
-        stats.processed, stats.failed, stats.dead_lettered, stats.released
+        "worker stopped: {} processed, {} failed, {} dead-lettered, {} released, {} leases lost (another worker settled those), {} refs of unregistered repositories acknowledged",
+        stats.processed,
+        stats.failed,
+        stats.dead_lettered,
+        stats.released,
+        stats.lease_lost,
+        stats.unregistered
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -317,7 +317,9 @@ async fn process(
         }
         Outcome::Failed(e) => {
             counters.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(r#ref = %c.member, attempt = c.attempts + 1, error = %e, "processing failed");
+            // Debug-formatted: the error may quote a repository's paths, whose control
+            // characters must not reach an operator's terminal raw.
+            tracing::warn!(r#ref = %c.member, attempt = c.attempts + 1, error = ?e, "processing failed");
             queue.fail(c, token, &e).await.map(|outcome| match outcome {
                 FailOutcome::Dead => {
                     counters.dead.fetch_add(1, Ordering::Relaxed);
