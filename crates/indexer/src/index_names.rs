@@ -193,16 +193,9 @@ fn is_stamp(text: &str) -> bool {
     }
 }
 
-/// A refused value for an error message: quoted, control characters escaped, at most 120
-/// characters.
+/// A refused value for an error message (see [`crate::quoted`]).
 fn shown(value: &str) -> String {
-    const MAX: usize = 120;
-    let count = value.chars().count();
-    if count <= MAX {
-        return format!("{value:?}");
-    }
-    let head: String = value.chars().take(MAX).collect();
-    format!("{head:?}… ({count} characters)")
+    crate::quoted::quoted(value, 120)
 }
 
 #[cfg(test)]

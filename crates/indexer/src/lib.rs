@@ -13,6 +13,7 @@ pub mod indexing;
 pub mod indices;
 pub mod lock;
 pub mod queue;
+mod quoted;
 pub mod rebuild;
 pub mod search;
 pub mod status;

@@ -150,16 +150,9 @@ pub(super) fn sha_prefix(prefix: &str) -> Result<String, SearchError> {
     Ok(trimmed.to_ascii_lowercase())
 }
 
-/// An input for an error message: quoted with control characters escaped, cut after 60
-/// characters with the full length said, so a 5 000-word query does not fill the screen.
+/// A refused value for an error message (see [`crate::quoted`]).
 pub(super) fn shown(value: &str) -> String {
-    const MAX: usize = 60;
-    let count = value.chars().count();
-    if count <= MAX {
-        return format!("{value:?}");
-    }
-    let head: String = value.chars().take(MAX).collect();
-    format!("{head:?}… ({count} characters)")
+    crate::quoted::quoted(value, 60)
 }
 
 #[cfg(test)]
