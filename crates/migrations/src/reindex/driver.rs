@@ -441,7 +441,14 @@ impl ReindexDriver {
                         return Ok(t);
                     }
                     if !self.lock().is_locked().await? {
-                        // The driver died before it saw the request: abort here.
+                        // The driver let go of the task: it finished the abort between the
+                        // two reads above (the task is over now), or it died before it saw
+                        // the request (abort here).
+                        if let Some(t) = self.task(&task.id).await?
+                            && t.stage.is_terminal()
+                        {
+                            return Ok(t);
+                        }
                         return Box::pin(self.abort(Some(&task.id))).await;
                     }
                     if deadline.is_some_and(|d| Instant::now() > d) {
