@@ -165,6 +165,39 @@ pub(super) fn code_phrase(field: &str, text: &str, boost: f64) -> Value {
     } })
 }
 
+/// How much a word matched as one whole token (an identifier in any casing, `blockclient`
+/// for `blockClient`) weighs against the same word matched as a sequence of its parts.
+const WHOLE_WORD_BOOST: f64 = 2.0;
+
+/// The clause that matches one word of a query (text without spaces) on `field`: the
+/// analyzer's token for the whole word (an identifier is indexed whole, lowercased, beside
+/// its parts) or, inside longer identifiers and other spellings, its parts in order (see
+/// [`code_phrase`]). Whole-token matches rank higher.
+pub(super) fn code_word(field: &str, word: &str, boost: f64) -> Value {
+    let phrase = code_phrase(field, word, boost);
+    let tokens = analyze(AnalyzerName::CodeAnalyzer, word);
+    let (Some(first), Some(last)) = (
+        tokens.iter().map(|t| t.position).min(),
+        tokens.iter().map(|t| t.position).max(),
+    ) else {
+        return phrase;
+    };
+    let span = last - first + 1;
+    let whole = tokens
+        .iter()
+        .find(|t| span > 1 && t.position == first && t.position_length == span);
+    match whole {
+        Some(token) => json!({ "bool": {
+            "should": [
+                { "term": { field: { "value": token.token, "boost": boost * WHOLE_WORD_BOOST } } },
+                phrase
+            ],
+            "minimum_should_match": 1
+        } }),
+        None => phrase,
+    }
+}
+
 /// The `_search` body of a file search over `repos` (already access-checked).
 pub(super) fn blob_body(
     query: &CheckedBlobQuery<'_>,
@@ -188,7 +221,11 @@ pub(super) fn blob_body(
         "query": { "bool": {
             "must": [{ "bool": {
                 "should": [
-                    code_phrase("blob.content", text, 1.0),
+                    if text.split_whitespace().nth(1).is_none() {
+                        code_word("blob.content", text, 1.0)
+                    } else {
+                        code_phrase("blob.content", text, 1.0)
+                    },
                     { "match": { "blob.file_name": {
                         "query": text, "operator": "and", "boost": FILE_NAME_BOOST
                     } } },
@@ -356,6 +393,21 @@ mod tests {
             (json!(0), json!(2.0))
         );
         assert_eq!(near["span_near"]["in_order"], true);
+    }
+
+    #[test]
+    fn a_word_matches_whole_or_as_its_parts() {
+        // One position: the term itself.
+        assert_eq!(
+            code_word("f", "blockclient", 1.0),
+            json!({ "term": { "f": { "value": "blockclient", "boost": 1.0 } } })
+        );
+        // Several parts: the whole token, boosted, or the parts in order.
+        let word = code_word("f", "blockClient", 1.0);
+        let should = word["bool"]["should"].as_array().unwrap();
+        assert_eq!(should[0]["term"]["f"]["value"], "blockclient");
+        assert_eq!(should[0]["term"]["f"]["boost"], WHOLE_WORD_BOOST);
+        assert_eq!(should[1], code_phrase("f", "blockClient", 1.0));
     }
 
     #[test]
