@@ -10,16 +10,21 @@ use serde_json::{Value, json};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnalyzerName {
-    /// whitespace → word_delimiter_graph(preserve_original) → flatten_graph → lowercase →
-    /// asciifolding → remove_duplicates; `blob.content` and `blob.file_name`, index and query.
+    /// code tokenizer (identifier runs and punctuation runs) → length(≤ 255) →
+    /// word_delimiter_graph(preserve_original) → flatten_graph → lowercase → asciifolding →
+    /// drop `_` → length(≥ 1) → remove_duplicates; `blob.content`, `blob.file_name` and
+    /// commit messages, index and query. An identifier is one token whatever surrounds it
+    /// (`blockClient(c,` → `blockclient`, `block`, `client`, `(`, `c`, `,`), and its whole
+    /// form is the same for every spelling (`block_client`, `BLOCK_CLIENT` and `blockClient`
+    /// all give `blockclient`), so an identifier typed in any casing finds the others.
     CodeAnalyzer,
     /// path_hierarchy(reverse) → lowercase → asciifolding; `blob.path`.
     PathAnalyzer,
     /// whitespace → lowercase → asciifolding → reverse; `blob.file_name.reverse`, for
     /// extension search.
     WhitespaceReverse,
-    /// `code_analyzer` followed by edge_ngram(2, 40): the opt-in index-time variant whose
-    /// size cost `index-size-change --variant edge_ngram` measures.
+    /// `code_analyzer`'s chain followed by edge_ngram(2, 40): the opt-in index-time variant
+    /// whose size cost `index-size-change --variant edge_ngram` measures.
     CodeEdgeNgram,
     /// keyword → lowercase: the normalizer of SHA fields.
     ShaNormalizer,
@@ -84,14 +89,43 @@ impl FromStr for AnalyzerName {
     }
 }
 
+/// The pattern of the code tokenizer: a token is a run of identifier characters (letters,
+/// combining marks, digits, `_`) or a run of anything else but white space; white space
+/// separates. Java regex classes, as the engine's JDK defines them.
+pub const CODE_TOKEN_PATTERN: &str = r"[\p{L}\p{M}\p{N}_]+|[^\p{L}\p{M}\p{N}_\s\p{Z}]+";
+
+/// The longest token the code analyzer keeps, in UTF-16 units: longer runs (a base64 blob,
+/// a minified bundle) are dropped rather than split, since no one types them, and a single
+/// term must stay far below the engine's 32,766-byte limit.
+pub const CODE_MAX_TOKEN_CHARS: u32 = 255;
+
 /// The `index.analysis` settings that define every analyzer above.
 pub fn analysis_settings() -> Value {
+    let code_filters = json!([
+        "code_token_length",
+        "code_word_delimiter",
+        "flatten_graph",
+        "lowercase",
+        "asciifolding",
+        "code_join_identifier",
+        "code_nonempty",
+        "remove_duplicates"
+    ]);
+    let mut edge_filters = code_filters.clone();
+    edge_filters
+        .as_array_mut()
+        .expect("an array")
+        .push(json!("code_edge_ngram"));
     json!({
         "filter": {
+            "code_token_length": { "type": "length", "max": CODE_MAX_TOKEN_CHARS },
             "code_word_delimiter": { "type": "word_delimiter_graph", "preserve_original": true },
+            "code_join_identifier": { "type": "pattern_replace", "pattern": "_", "replacement": "" },
+            "code_nonempty": { "type": "length", "min": 1 },
             "code_edge_ngram": { "type": "edge_ngram", "min_gram": 2, "max_gram": 40 }
         },
         "tokenizer": {
+            "code_tokenizer": { "type": "pattern", "pattern": CODE_TOKEN_PATTERN, "group": 0 },
             "path_tokenizer": { "type": "path_hierarchy", "reverse": true }
         },
         "normalizer": {
@@ -100,8 +134,8 @@ pub fn analysis_settings() -> Value {
         "analyzer": {
             "code_analyzer": {
                 "type": "custom",
-                "tokenizer": "whitespace",
-                "filter": ["code_word_delimiter", "flatten_graph", "lowercase", "asciifolding", "remove_duplicates"]
+                "tokenizer": "code_tokenizer",
+                "filter": code_filters
             },
             "path_analyzer": {
                 "type": "custom",
@@ -115,8 +149,8 @@ pub fn analysis_settings() -> Value {
             },
             "code_edge_ngram_analyzer": {
                 "type": "custom",
-                "tokenizer": "whitespace",
-                "filter": ["code_word_delimiter", "flatten_graph", "lowercase", "asciifolding", "remove_duplicates", "code_edge_ngram"]
+                "tokenizer": "code_tokenizer",
+                "filter": edge_filters
             }
         }
     })

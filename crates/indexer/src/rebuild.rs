@@ -137,6 +137,9 @@ pub async fn settle(indices: &IndexSet, merge: bool) -> Result<(), ClientError> 
                         .timeout(std::time::Duration::from_secs(3600)),
                 )
                 .await?;
+            // The merged-away segments' files are deleted only once no reader holds them:
+            // without a refresh the store size still counts them (twice the index, seen).
+            client.refresh(&alias).await?;
         }
     }
     Ok(())

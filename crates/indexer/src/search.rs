@@ -126,7 +126,7 @@ pub enum SearchError {
     QueryTooLong { shown: String, chars: usize },
     /// The search text analyzes to no term at all.
     #[error(
-        "the search text {shown} holds nothing to search for (the code analyzer reads it as whitespace only): give a word, identifier or punctuation to look for"
+        "the search text {shown} holds nothing to search for (the code analyzer keeps nothing of it: white space, `_` alone, or runs longer than 255 characters): give a word, identifier or punctuation to look for"
     )]
     NoSearchTerms { shown: String },
     /// The search text makes more than [`MAX_QUERY_TERMS`] terms.

@@ -3,6 +3,7 @@
 //! Lucene keeps them, so lengths and offsets are Java's.
 
 use super::tables::ascii_folding::ASCII_FOLDING;
+use super::tables::code_tokens::CODE_TOKEN_CLASS_RUNS;
 use super::tables::unicode::{LOWERCASE, WHITESPACE, WORD_DELIMITER_CLASS_RUNS};
 
 /// word_delimiter_graph character classes (bits, as Lucene's `WordDelimiterIterator`).
@@ -12,6 +13,17 @@ pub(super) const DIGIT: u8 = 0x04;
 pub(super) const SUBWORD_DELIM: u8 = 0x08;
 /// A letter of either case (or none); also a mask testing for any letter bit.
 pub(super) const ALPHA: u8 = LOWER | UPPER;
+
+/// The code tokenizer class of a character it skips (white space); other classes (1: an
+/// identifier character, 2: punctuation) each make runs of their own.
+pub(super) const CODE_SKIP: u8 = 0;
+
+/// The code tokenizer's class of one code point (never a surrogate: input comes from Rust
+/// strings).
+pub(super) fn code_token_class(cp: u32) -> u8 {
+    let idx = CODE_TOKEN_CLASS_RUNS.partition_point(|(start, _)| *start <= cp);
+    CODE_TOKEN_CLASS_RUNS[idx.saturating_sub(1)].1
+}
 
 /// The word_delimiter_graph class of one UTF-16 unit (below 256: Lucene's default table
 /// built from `Character.isLowerCase`/`isUpperCase`/`isDigit`; above: from
@@ -146,5 +158,23 @@ mod tests {
         assert_eq!(ascii_fold(0xE9), Some("e"));
         assert_eq!(ascii_fold(0xDF), Some("ss"));
         assert_eq!(ascii_fold(0x6771), None);
+        // The code tokenizer: identifier characters (letters, marks, digits, `_`) are 1,
+        // punctuation 2, white space (Java's `\s` and `\p{Z}`) 0.
+        for (c, class) in [
+            ('a', 1),
+            ('_', 1),
+            ('\u{301}', 1),
+            ('٣', 1),
+            ('𝐀', 1),
+            ('(', 2),
+            ('$', 2),
+            ('🚀', 2),
+            (' ', 0),
+            ('\u{A0}', 0),
+            ('\u{B}', 0),
+            ('\u{1C}', 2),
+        ] {
+            assert_eq!(code_token_class(c as u32), class, "{c:?}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The token filters other than word_delimiter_graph and flatten_graph: `lowercase`,
-//! `asciifolding`, `remove_duplicates`, `reverse` and `edge_ngram`.
+//! `asciifolding`, `remove_duplicates`, `reverse`, `edge_ngram`, `length` and the code
+//! analyzer's `pattern_replace` of `_`.
 
 use std::collections::HashSet;
 
@@ -36,6 +37,48 @@ pub(super) fn ascii_folding(mut tok: Tok) -> Tok {
         tok.term = out;
     }
     tok
+}
+
+/// PatternReplaceFilter with pattern `_` and an empty replacement: every `_` removed.
+pub(super) fn strip_underscores(mut tok: Tok) -> Tok {
+    tok.term.retain(|&u| u != u16::from(b'_'));
+    tok
+}
+
+/// LengthFilter: keeps tokens of `min..=max` UTF-16 units; a dropped token's position
+/// increment goes to the next kept one (FilteringTokenFilter keeps positions).
+pub(super) struct Length<I> {
+    input: I,
+    min: usize,
+    max: usize,
+    skipped_pos_inc: u32,
+}
+
+impl<I> Length<I> {
+    pub(super) fn new(input: I, min: usize, max: usize) -> Self {
+        Length {
+            input,
+            min,
+            max,
+            skipped_pos_inc: 0,
+        }
+    }
+}
+
+impl<I: Iterator<Item = Tok>> Iterator for Length<I> {
+    type Item = Tok;
+
+    fn next(&mut self) -> Option<Tok> {
+        for mut tok in self.input.by_ref() {
+            if (self.min..=self.max).contains(&tok.term.len()) {
+                tok.pos_inc += self.skipped_pos_inc;
+                self.skipped_pos_inc = 0;
+                return Some(tok);
+            }
+            self.skipped_pos_inc += tok.pos_inc;
+        }
+        None
+    }
 }
 
 /// ReverseStringFilter: the term's code points in reverse order (surrogate pairs kept).

@@ -20,9 +20,9 @@ mod tests;
 mod tokenizers;
 mod word_delimiter;
 
-use filters::{EdgeNGram, RemoveDuplicates};
+use filters::{EdgeNGram, Length, RemoveDuplicates};
 use flatten_graph::FlattenGraph;
-use tokenizers::{Whitespace, keyword, reverse_path_hierarchy};
+use tokenizers::{CodeTokenizer, Whitespace, keyword, reverse_path_hierarchy};
 use word_delimiter::WordDelimiterGraph;
 
 /// One token, as `_analyze` reports it. Offsets count UTF-16 code units.
@@ -70,11 +70,17 @@ pub fn analyze(analyzer: AnalyzerName, text: &str) -> Vec<Token> {
         .collect()
 }
 
-/// whitespace → word_delimiter_graph(preserve_original) → flatten_graph → lowercase →
-/// asciifolding → remove_duplicates.
+/// code tokenizer → length(≤ 255) → word_delimiter_graph(preserve_original) →
+/// flatten_graph → lowercase → asciifolding → strip `_` → length(≥ 1) → remove_duplicates.
 fn code_chain(text: &str) -> impl Iterator<Item = Tok> + '_ {
-    let split = FlattenGraph::new(WordDelimiterGraph::new(Whitespace::new(text)));
-    RemoveDuplicates::new(split.map(filters::lowercase).map(filters::ascii_folding))
+    let max = crate::analysis::CODE_MAX_TOKEN_CHARS as usize;
+    let tokens = Length::new(CodeTokenizer::new(text), 0, max);
+    let split = FlattenGraph::new(WordDelimiterGraph::new(tokens));
+    let folded = split
+        .map(filters::lowercase)
+        .map(filters::ascii_folding)
+        .map(filters::strip_underscores);
+    RemoveDuplicates::new(Length::new(folded, 1, usize::MAX))
 }
 
 /// A token inside the emulation: the term in UTF-16 units, as Lucene holds it, and the

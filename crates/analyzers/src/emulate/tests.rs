@@ -69,6 +69,12 @@ pub(super) const TRICKY: &[&str] = &[
     "ＨＴＴＰｓｅｒｖｅｒ",
     "ΣΊΣΥΦΟΣ Ωmega",
     "Привет Мир",
+    "blockClient(c, ->blockClient ::BlockClient BLOCK_CLIENT block_client",
+    "[MinGW64] redisAsyncSetTimeout(ac, tv);",
+    "___ __init__ a_b_ _x_ _ 9_9",
+    "x\u{301}y a\u{A0}b c\u{2007}d e\u{FEFF}f",
+    "$scope.foo @Override #include <stdio.h>",
+    "a==b != c <=> d ... e",
 ];
 
 /// [`TRICKY`] and long inputs built for the limits (255-unit tokens, surrogate pairs at the
@@ -87,6 +93,10 @@ pub(super) fn tricky() -> Vec<String> {
         // Surrogate pairs across the tokenizer's 4096-unit read buffer.
         format!("{}🚀🚀 tail", " ".repeat(4095)),
         format!("{}a🚀b", " ".repeat(4094)),
+        // The code tokenizer has no length limit: runs past 255 units are dropped.
+        format!("ok {} ok", "=".repeat(300)),
+        format!("{}_x", "a".repeat(256)),
+        format!("{} {}", "b".repeat(255), "c".repeat(256)),
     ]);
     all
 }
@@ -185,6 +195,33 @@ fn tokens(analyzer: AnalyzerName, text: &str) -> Vec<(String, u32, u32, u32, u32
         .collect()
 }
 
+/// word_delimiter_graph and flatten_graph on whitespace tokens (the chain before the code
+/// tokenizer), for the rules the code tokenizer no longer lets them meet (possessives,
+/// delimiters inside a token); the expectations are the engine's answers for that chain.
+fn word_delimiter_over_whitespace(text: &str) -> Vec<(String, u32, u32, u32, u32)> {
+    let split =
+        super::FlattenGraph::new(super::WordDelimiterGraph::new(super::Whitespace::new(text)));
+    let chain = super::RemoveDuplicates::new(
+        split
+            .map(super::filters::lowercase)
+            .map(super::filters::ascii_folding),
+    );
+    let mut position: i64 = -1;
+    chain
+        .map(|tok| {
+            position += i64::from(tok.pos_inc);
+            let t = tok.into_token(position.max(0) as u32);
+            (
+                t.token,
+                t.start_offset,
+                t.end_offset,
+                t.position,
+                t.position_length,
+            )
+        })
+        .collect()
+}
+
 fn rows(expected: &[(&str, u32, u32, u32, u32)]) -> Vec<(String, u32, u32, u32, u32)> {
     expected
         .iter()
@@ -208,10 +245,43 @@ fn code_analyzer_splits_camel_case_and_numbers_under_the_original() {
 }
 
 #[test]
+fn code_analyzer_keeps_identifiers_whole_beside_punctuation() {
+    // The identifier is one token whatever surrounds it, so its whole form is searchable;
+    // snake and screaming case join to the same whole form; punctuation runs stay tokens.
+    assert_eq!(
+        tokens(AnalyzerName::CodeAnalyzer, "blockClient(c, BLOCK_CLIENT::x"),
+        rows(&[
+            ("blockclient", 0, 11, 0, 2),
+            ("block", 0, 5, 0, 1),
+            ("client", 5, 11, 1, 1),
+            ("(", 11, 12, 2, 1),
+            ("c", 12, 13, 3, 1),
+            (",", 13, 14, 4, 1),
+            ("blockclient", 15, 27, 5, 2),
+            ("block", 15, 20, 5, 1),
+            ("client", 21, 27, 6, 1),
+            ("::", 27, 29, 7, 1),
+            ("x", 29, 30, 8, 1),
+        ])
+    );
+    // `_` alone joins to nothing and is dropped (its position stays); a run longer than
+    // 255 units is dropped too.
+    let long = format!("a {} b ___ c", "x".repeat(256));
+    assert_eq!(
+        tokens(AnalyzerName::CodeAnalyzer, &long),
+        rows(&[
+            ("a", 0, 1, 0, 1),
+            ("b", 259, 260, 2, 1),
+            ("c", 265, 266, 4, 1)
+        ])
+    );
+}
+
+#[test]
 fn flatten_graph_shrinks_the_original_to_its_parts() {
     // The original `Foo::bar(4)` (22..33) ends where its last part ends; `foo.` likewise.
     assert_eq!(
-        tokens(AnalyzerName::CodeAnalyzer, "Foo::bar(4) foo. --x"),
+        word_delimiter_over_whitespace("Foo::bar(4) foo. --x"),
         rows(&[
             ("foo::bar(4)", 0, 10, 0, 3),
             ("foo", 0, 3, 0, 1),
@@ -228,7 +298,7 @@ fn flatten_graph_shrinks_the_original_to_its_parts() {
 #[test]
 fn possessives_and_delimiter_only_tokens() {
     assert_eq!(
-        tokens(AnalyzerName::CodeAnalyzer, "O'Neil's !!!"),
+        word_delimiter_over_whitespace("O'Neil's !!!"),
         rows(&[
             ("o'neil's", 0, 6, 0, 2),
             ("o", 0, 1, 0, 1),
@@ -241,8 +311,17 @@ fn possessives_and_delimiter_only_tokens() {
 #[test]
 fn surrogate_pairs_join_their_neighbours_and_count_two_units() {
     assert_eq!(
-        tokens(AnalyzerName::CodeAnalyzer, "deploy🚀now"),
+        word_delimiter_over_whitespace("deploy🚀now"),
         rows(&[("deploy🚀now", 0, 11, 0, 1)])
+    );
+    // The code tokenizer: an emoji is not an identifier character.
+    assert_eq!(
+        tokens(AnalyzerName::CodeAnalyzer, "deploy🚀now"),
+        rows(&[
+            ("deploy", 0, 6, 0, 1),
+            ("🚀", 6, 8, 1, 1),
+            ("now", 8, 11, 2, 1)
+        ])
     );
     assert_eq!(
         tokens(AnalyzerName::WhitespaceReverse, "a👍🏽b"),
@@ -266,12 +345,12 @@ fn path_analyzer_emits_every_suffix_at_one_position() {
 #[test]
 fn edge_ngrams_keep_offsets_and_drop_short_terms() {
     assert_eq!(
-        tokens(AnalyzerName::CodeEdgeNgram, "a-bc x"),
+        tokens(AnalyzerName::CodeEdgeNgram, "aBc-de x"),
         rows(&[
-            ("a-", 0, 4, 0, 2),
-            ("a-b", 0, 4, 0, 2),
-            ("a-bc", 0, 4, 0, 2),
-            ("bc", 2, 4, 1, 1)
+            ("ab", 0, 3, 0, 2),
+            ("abc", 0, 3, 0, 2),
+            ("bc", 1, 3, 1, 1),
+            ("de", 4, 6, 3, 1)
         ])
     );
 }

@@ -1,10 +1,58 @@
-//! The tokenizers: `whitespace` (Lucene's CharTokenizer over `Character.isWhitespace`),
-//! `keyword`, and `path_hierarchy` with `reverse: true` (ReversePathHierarchyTokenizer).
+//! The tokenizers: the code tokenizer (`pattern`, group 0, with
+//! `analysis::CODE_TOKEN_PATTERN`), `whitespace` (Lucene's CharTokenizer over
+//! `Character.isWhitespace`), `keyword`, and `path_hierarchy` with `reverse: true`
+//! (ReversePathHierarchyTokenizer).
 
 use std::str::Chars;
 
 use super::Tok;
-use super::chars::{is_whitespace, push_code_point};
+use super::chars::{CODE_SKIP, code_token_class, is_whitespace, push_code_point};
+
+/// The code tokenizer: every maximal run of code points of one class (identifier or
+/// punctuation), skipped characters between them — what Java's `Matcher.find` gives for
+/// `[A]+|[B]+` with disjoint classes A and B. No length limit (a filter drops long tokens).
+pub(super) struct CodeTokenizer<'a> {
+    chars: std::iter::Peekable<Chars<'a>>,
+    /// UTF-16 offset of the next unread character.
+    offset: u32,
+}
+
+impl<'a> CodeTokenizer<'a> {
+    pub(super) fn new(text: &'a str) -> Self {
+        CodeTokenizer {
+            chars: text.chars().peekable(),
+            offset: 0,
+        }
+    }
+}
+
+impl Iterator for CodeTokenizer<'_> {
+    type Item = Tok;
+
+    fn next(&mut self) -> Option<Tok> {
+        // Skip to the first character of a token.
+        let class = loop {
+            let c = *self.chars.peek()?;
+            let class = code_token_class(c as u32);
+            if class != CODE_SKIP {
+                break class;
+            }
+            self.offset += c.len_utf16() as u32;
+            self.chars.next();
+        };
+        let start = self.offset;
+        let mut term: Vec<u16> = Vec::new();
+        while let Some(&c) = self.chars.peek() {
+            if code_token_class(c as u32) != class {
+                break;
+            }
+            push_code_point(&mut term, c as u32);
+            self.offset += c.len_utf16() as u32;
+            self.chars.next();
+        }
+        Some(Tok::new(term, start, self.offset))
+    }
+}
 
 /// CharTokenizer's default (and OpenSearch's `max_token_length` default).
 pub(super) const MAX_TOKEN_LENGTH: usize = 255;

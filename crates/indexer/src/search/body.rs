@@ -375,7 +375,11 @@ mod tests {
             parts("getaResponse get_b_response"),
             ["geta", "response", "get", "b", "response"]
         );
-        assert_eq!(parts("std::io::Read x"), ["std", "io", "read", "x"]);
+        // Punctuation runs are tokens of their own, so they take part in the phrase.
+        assert_eq!(
+            parts("std::io::Read x"),
+            ["std", "::", "io", "::", "read", "x"]
+        );
         assert_eq!(
             code_phrase("f", "::", 2.0),
             json!({ "term": { "f": { "value": "::", "boost": 2.0 } } })

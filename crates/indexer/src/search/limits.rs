@@ -188,10 +188,18 @@ mod tests {
         );
         // Punctuation is searchable: the analyzer keeps it as a term.
         assert_eq!(search_text("::", true).unwrap(), "::");
-        // Java's whitespace that Rust's trim keeps (the information separators).
-        let err = search_text("\u{1c}\u{1d}", true).unwrap_err();
-        assert!(matches!(err, SearchError::NoSearchTerms { .. }), "{err}");
+        // Text the analyzer keeps nothing of: underscores alone join to nothing, and a run
+        // longer than the analyzer keeps is dropped.
+        let err = search_text(&"\u{1c}".repeat(300), true).unwrap_err();
         assert!(err.to_string().contains("\\u{1c}"), "escaped: {err}");
+        assert!(matches!(
+            search_text("___", true),
+            Err(SearchError::NoSearchTerms { .. })
+        ));
+        assert!(matches!(
+            search_text(&"y".repeat(300), true),
+            Err(SearchError::NoSearchTerms { .. })
+        ));
 
         let long = "x".repeat(MAX_QUERY_CHARS + 1);
         let err = search_text(&long, true).unwrap_err().to_string();

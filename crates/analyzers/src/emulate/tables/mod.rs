@@ -3,4 +3,6 @@
 #[rustfmt::skip]
 pub(super) mod ascii_folding;
 #[rustfmt::skip]
+pub(super) mod code_tokens;
+#[rustfmt::skip]
 pub(super) mod unicode;
