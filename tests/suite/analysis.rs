@@ -105,3 +105,37 @@ async fn every_index_definition_is_accepted_and_searchable() {
         assert_eq!(refused.status(), Some(400), "{refused}");
     }
 }
+
+/// Indices made with the current definitions carry the current analysis version; an index
+/// of an older chain (no version, as every index before the code tokenizer) is named as
+/// stale, so that the operator knows a reindex is due.
+#[tokio::test]
+async fn indices_of_an_older_analysis_are_named_stale() {
+    let services = require_services!();
+    let (set, _cleanup) = trawl_tests::test_indices(&services, "analysis-stale")
+        .await
+        .unwrap();
+    assert!(set.stale_analysis().await.unwrap().is_empty());
+    let client = set.client();
+    let blobs = set.alias(IndexKind::Blobs);
+    let old = format!("{}trawl-blobs-20200101-000000", set.names().prefix());
+    let mut definition = IndexKind::Blobs.definition(&IndexOptions::default());
+    definition["mappings"]["_meta"]
+        .as_object_mut()
+        .unwrap()
+        .remove("analysis_version");
+    client.create_index(&old, &definition).await.unwrap();
+    let current = client.alias_targets(&blobs).await.unwrap().remove(0);
+    client
+        .update_aliases(&[
+            trawl_client::AliasAction::Add {
+                index: old.clone(),
+                alias: blobs.clone(),
+                is_write_index: Some(true),
+            },
+            trawl_client::AliasAction::RemoveIndex { index: current },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(set.stale_analysis().await.unwrap(), [old]);
+}

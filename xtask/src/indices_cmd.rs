@@ -82,6 +82,16 @@ pub async fn size(args: IndexSizeArgs) -> anyhow::Result<ExitCode> {
         );
     } else {
         println!("{}", size_table(&sizes));
+        let stale = set
+            .stale_analysis()
+            .await
+            .context("reading the indices' mappings")?;
+        if !stale.is_empty() {
+            println!(
+                "note: {} analyzed with an older chain than this release's (identifiers in any casing are found only in re-analyzed documents): run `cargo xtask reindex start`",
+                stale.join(", ")
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -26,6 +26,14 @@ pub enum IndexKind {
     ReindexTasks,
 }
 
+/// The version of the analysis chain (`analysis_settings`) the definitions carry in
+/// `_meta.analysis_version`. Bump it with every change to the analyzers: an index's analysis
+/// settings cannot change, so indices of an older version are re-analyzed by a reindex
+/// (`cargo xtask reindex start`).
+///
+/// 2: the code tokenizer (identifier and punctuation runs) and joined identifiers.
+pub const ANALYSIS_VERSION: u32 = 2;
+
 /// Which analysis the content field uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -129,6 +137,7 @@ impl IndexKind {
             "_meta": {
                 "trawl_index": self,
                 "schema_version": self.schema_version(),
+                "analysis_version": ANALYSIS_VERSION,
             },
             "properties": self.properties(options),
         });

@@ -11,4 +11,4 @@ pub mod indices;
 
 pub use analysis::{AnalyzerName, analysis_settings};
 pub use emulate::{Token, analyze};
-pub use indices::{ContentVariant, IndexKind, IndexOptions, analysis_index_body};
+pub use indices::{ANALYSIS_VERSION, ContentVariant, IndexKind, IndexOptions, analysis_index_body};

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 use std::sync::Arc;
-use trawl_analyzers::{IndexKind, IndexOptions};
+use trawl_analyzers::{ANALYSIS_VERSION, IndexKind, IndexOptions};
 
 use trawl_client::{AliasAction, BulkOptions, Client, ClientError, WriteMirror};
 
@@ -168,6 +168,29 @@ impl IndexSet {
     }
 
     /// Documents and store sizes of every concrete index behind the aliases.
+    /// The concrete indices behind the blobs and commits aliases whose analysis is older than
+    /// the current chain (`_meta.analysis_version` below [`ANALYSIS_VERSION`], or absent):
+    /// their documents are matched with the analysis they were indexed with until a
+    /// reindex re-analyzes them.
+    pub async fn stale_analysis(&self) -> Result<Vec<String>, ClientError> {
+        let mut stale = Vec::new();
+        for kind in [IndexKind::Blobs, IndexKind::Commits] {
+            let alias = self.alias(kind);
+            if !self.client.index_exists(&alias).await? {
+                continue;
+            }
+            let mappings = self.client.get_mapping(&alias).await?;
+            for (index, mapping) in mappings.as_object().into_iter().flatten() {
+                let version = mapping["mappings"]["_meta"]["analysis_version"].as_u64();
+                if version.is_none_or(|v| v < u64::from(ANALYSIS_VERSION)) {
+                    stale.push(index.clone());
+                }
+            }
+        }
+        stale.sort();
+        Ok(stale)
+    }
+
     pub async fn sizes(&self) -> Result<Vec<IndexSize>, ClientError> {
         let mut sizes = Vec::new();
         for kind in IndexKind::ALL {
