@@ -72,6 +72,7 @@
 //! slightly misplaced match ranges, never wrong line numbers.
 
 mod body;
+mod explain;
 mod glob;
 mod hits;
 mod limits;
@@ -91,6 +92,9 @@ use trawl_registry::{Principal, Registry, RepoId};
 use crate::indices::IndexSet;
 
 pub use body::{HIGHLIGHT_CHARS_PER_PAGE, HIGHLIGHT_MAX_CHARS, highlight_chars};
+pub use explain::{
+    FieldTokens, FileExplanation, WordExplanation, WordMatch, explain_content, query_tokens,
+};
 pub use hits::{BlobHit, CommitHit, Person};
 pub use limits::{
     MAX_CONTEXT_LINES, MAX_GLOB_EFFORT, MAX_KEYWORD_FILTER_BYTES, MAX_LINE_CHARS, MAX_PAGE_SIZE,

@@ -1,0 +1,328 @@
+//! Why a search finds what it finds, told with the analysis the engine runs — trawl has it
+//! offline (the emulation, token for token the engine's), so it can show the terms each
+//! field gets from the query, and, for one file, where each word of the query is or is not
+//! in the file's terms: the whole word, its parts in order, or how far the parts got and
+//! what stood where the next part was expected (the first difference).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::json;
+use trawl_analyzers::{AnalyzerName, IndexKind, Token, analyze};
+use trawl_registry::{Principal, RepoId};
+
+use super::{CodeSearch, SearchError};
+use crate::document::blob_id;
+use crate::git::RepoPath;
+
+/// The terms one field gets from the query.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldTokens {
+    pub field: &'static str,
+    pub analyzer: AnalyzerName,
+    pub tokens: Vec<Token>,
+}
+
+/// The terms of `text` for every field a file search matches it against.
+pub fn query_tokens(text: &str) -> Vec<FieldTokens> {
+    [
+        ("blob.content", AnalyzerName::CodeAnalyzer),
+        ("blob.file_name", AnalyzerName::CodeAnalyzer),
+        ("blob.path", AnalyzerName::PathAnalyzer),
+    ]
+    .into_iter()
+    .map(|(field, analyzer)| FieldTokens {
+        field,
+        analyzer,
+        tokens: analyze(analyzer, text),
+    })
+    .collect()
+}
+
+/// How one word of the query stands in a file's content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum WordMatch {
+    /// The word's whole term is in the file (first on `line`).
+    Whole { line: u64 },
+    /// The word's parts stand in the file in order (first run on `line`).
+    Parts { line: u64 },
+    /// The longest run of the word's parts in order: `matched` of them from `line`; where the
+    /// next one (`expected`) was due, the file has `found` (nothing: the file ends).
+    Partial {
+        matched: usize,
+        of: usize,
+        line: u64,
+        expected: String,
+        found: Option<String>,
+    },
+    /// Not even the first part is in the file.
+    Absent,
+}
+
+/// One word of the query against one file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WordExplanation {
+    pub word: String,
+    /// The word as one term (an identifier in any spelling; a word of one part is its own).
+    pub whole: Option<String>,
+    /// The word's parts, one per position, in order.
+    pub parts: Vec<String>,
+    #[serde(flatten)]
+    pub outcome: WordMatch,
+}
+
+impl WordExplanation {
+    /// Whether the word matches the file.
+    pub fn matched(&self) -> bool {
+        matches!(
+            self.outcome,
+            WordMatch::Whole { .. } | WordMatch::Parts { .. }
+        )
+    }
+}
+
+/// Each whitespace-separated word of `text` against `content`.
+pub fn explain_content(text: &str, content: &str) -> Vec<WordExplanation> {
+    let file = FileTerms::of(content);
+    text.split_whitespace()
+        .map(|word| file.explain(word))
+        .collect()
+}
+
+/// Why one file matches a query, or does not.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FileExplanation {
+    pub repo_id: String,
+    pub path: String,
+    /// The file's content was not indexed (binary, or over the size limit): only its name
+    /// and path can match.
+    pub content_indexed: bool,
+    pub words: Vec<WordExplanation>,
+    /// The query's words against the file name (as the file name field is analyzed).
+    pub file_name_words: Vec<WordExplanation>,
+}
+
+impl FileExplanation {
+    /// Whether every word matches the content (as a phrase of one word each) or the name.
+    pub fn every_word_matches(&self) -> bool {
+        self.words
+            .iter()
+            .zip(&self.file_name_words)
+            .all(|(content, name)| content.matched() || name.matched())
+    }
+}
+
+impl CodeSearch {
+    /// Explains how `text`'s words stand in one file, `repo`:`path`, as `principal` sees it:
+    /// `None` when the file is not indexed or `principal` may not read the repository (the
+    /// two are not told apart, so that nothing is learnt about repositories one cannot
+    /// read).
+    pub async fn explain_file(
+        &self,
+        principal: &Principal,
+        text: &str,
+        repo: &RepoId,
+        path: &str,
+    ) -> Result<Option<FileExplanation>, SearchError> {
+        let text = super::limits::search_text(text, true)?;
+        if !self
+            .registry
+            .may_read(principal, repo)
+            .await
+            .map_err(SearchError::Registry)?
+        {
+            return Ok(None);
+        }
+        let alias = self.indices.alias(IndexKind::Blobs);
+        let id = blob_id(repo, &RepoPath::from(path));
+        let doc = self
+            .indices
+            .client()
+            .get_document(&alias, &id, Some(repo.as_str()))
+            .await
+            .map_err(|e| SearchError::engine(&alias, e))?;
+        let Some(doc) = doc else {
+            return Ok(None);
+        };
+        let blob = &doc["blob"];
+        let content = blob["content"].as_str().unwrap_or_default();
+        let file_name = blob["file_name"].as_str().unwrap_or_default();
+        let content_indexed = !(blob["binary"] == json!(true) || blob["truncated"] == json!(true));
+        Ok(Some(FileExplanation {
+            repo_id: repo.to_string(),
+            path: blob["path"].as_str().unwrap_or(path).to_owned(),
+            content_indexed,
+            words: explain_content(text, content),
+            file_name_words: explain_content(text, file_name),
+        }))
+    }
+}
+
+/// A file's terms by position, and where each line starts.
+struct FileTerms {
+    /// Every term by its (first) position: a span query matches a term there whatever its
+    /// position length, as the engine's does.
+    at: HashMap<u32, Vec<String>>,
+    tokens: Vec<Token>,
+    /// UTF-16 offsets at which lines 2, 3, … start.
+    line_starts: Vec<u32>,
+}
+
+impl FileTerms {
+    fn of(content: &str) -> FileTerms {
+        let tokens = analyze(AnalyzerName::CodeAnalyzer, content);
+        let mut at: HashMap<u32, Vec<String>> = HashMap::new();
+        for token in &tokens {
+            at.entry(token.position)
+                .or_default()
+                .push(token.token.clone());
+        }
+        let mut line_starts = Vec::new();
+        let mut offset = 0u32;
+        for c in content.chars() {
+            offset += c.len_utf16() as u32;
+            if c == '\n' {
+                line_starts.push(offset);
+            }
+        }
+        FileTerms {
+            at,
+            tokens,
+            line_starts,
+        }
+    }
+
+    /// The 1-based line of a UTF-16 offset.
+    fn line(&self, offset: u32) -> u64 {
+        self.line_starts.partition_point(|&start| start <= offset) as u64 + 1
+    }
+
+    /// The line of the first token at `position`.
+    fn line_of_position(&self, position: u32) -> u64 {
+        self.tokens
+            .iter()
+            .find(|t| t.position == position)
+            .map_or(1, |t| self.line(t.start_offset))
+    }
+
+    fn has(&self, position: u32, term: &str) -> bool {
+        self.at
+            .get(&position)
+            .is_some_and(|terms| terms.iter().any(|t| t == term))
+    }
+
+    fn explain(&self, word: &str) -> WordExplanation {
+        let tokens = analyze(AnalyzerName::CodeAnalyzer, word);
+        let first = tokens.iter().map(|t| t.position).min().unwrap_or(0);
+        let last = tokens.iter().map(|t| t.position).max().unwrap_or(0);
+        let span = last - first + 1;
+        // A word of one position is its own whole term.
+        let whole = tokens
+            .iter()
+            .find(|t| t.position == first && t.position_length == span)
+            .map(|t| t.token.clone());
+        let mut parts: Vec<String> = Vec::new();
+        for position in first..=last {
+            if let Some(t) = tokens
+                .iter()
+                .find(|t| t.position == position && t.position_length == 1)
+            {
+                parts.push(t.token.clone());
+            }
+        }
+        let outcome = self.outcome(whole.as_deref(), &parts);
+        WordExplanation {
+            word: word.to_owned(),
+            whole,
+            parts,
+            outcome,
+        }
+    }
+
+    fn outcome(&self, whole: Option<&str>, parts: &[String]) -> WordMatch {
+        if let Some(whole) = whole
+            && let Some(token) = self.tokens.iter().find(|t| t.token == whole)
+        {
+            return WordMatch::Whole {
+                line: self.line(token.start_offset),
+            };
+        }
+        let Some(first_part) = parts.first() else {
+            return WordMatch::Absent;
+        };
+        // The longest run of the parts at consecutive positions, the earliest of equals.
+        let mut starts: Vec<u32> = self
+            .at
+            .iter()
+            .filter(|(_, terms)| terms.iter().any(|t| t == first_part))
+            .map(|(p, _)| *p)
+            .collect();
+        starts.sort_unstable();
+        let mut best: Option<(usize, u32)> = None;
+        for start in starts {
+            let run = (0..parts.len())
+                .take_while(|&k| self.has(start + k as u32, &parts[k]))
+                .count();
+            if best.is_none_or(|(len, _)| run > len) {
+                best = Some((run, start));
+            }
+            if run == parts.len() {
+                break;
+            }
+        }
+        match best {
+            None => WordMatch::Absent,
+            Some((run, start)) if run == parts.len() => WordMatch::Parts {
+                line: self.line_of_position(start),
+            },
+            Some((run, start)) => WordMatch::Partial {
+                matched: run,
+                of: parts.len(),
+                line: self.line_of_position(start),
+                expected: parts[run].clone(),
+                found: self
+                    .at
+                    .get(&(start + run as u32))
+                    .and_then(|terms| terms.first().cloned()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_match_whole_as_parts_or_say_where_they_stop() {
+        let content = "fn main() {\n    blockClient(c, x);\n    get_http_request();\n}\n";
+        let words = explain_content("blockclient get_http_response missing", content);
+        assert_eq!(words[0].outcome, WordMatch::Whole { line: 2 });
+        assert_eq!(words[0].parts, ["blockclient"]);
+        assert_eq!(
+            words[1].outcome,
+            WordMatch::Partial {
+                matched: 2,
+                of: 3,
+                line: 3,
+                expected: "response".into(),
+                found: Some("request".into()),
+            }
+        );
+        assert_eq!(words[1].whole.as_deref(), Some("gethttpresponse"));
+        assert_eq!(words[2].outcome, WordMatch::Absent);
+        // Parts in order inside a longer identifier.
+        let words = explain_content("httpRequest", content);
+        assert_eq!(words[0].outcome, WordMatch::Parts { line: 3 });
+        assert!(words[0].matched());
+    }
+
+    #[test]
+    fn query_tokens_cover_content_name_and_path() {
+        let fields = query_tokens("src/blockClient");
+        assert_eq!(fields.len(), 3);
+        assert!(fields[0].tokens.iter().any(|t| t.token == "blockclient"));
+        assert_eq!(fields[2].analyzer, AnalyzerName::PathAnalyzer);
+    }
+}
