@@ -12,6 +12,7 @@ mod migrations;
 mod queue;
 mod redis_store;
 mod reindex;
+mod relevance;
 mod search;
 mod stack;
 mod worker;

@@ -141,6 +141,13 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// Search quality: identifier recall (typed in lower case and as written) and
+    /// precision against `git grep -w -i` on real repositories, index size against the
+    /// text and beside zoekt, and ranking (recall@10, MRR, nDCG@10) on golden queries.
+    #[command(
+        after_help = "Examples:\n  cargo xtask up && cargo xtask bench relevance --skip-real\n  cargo xtask bench relevance --repo ../redis --repo rg=../ripgrep --zoekt-bin ~/go/bin\n  cargo xtask bench relevance --repo ../flask --queries 200 --json"
+    )]
+    Relevance(crate::relevance_cmd::RelevanceArgs),
 }
 
 /// Benchmarks measure optimised code: a debug `cargo xtask bench …` re-runs itself as
@@ -172,7 +179,7 @@ fn running_services() -> anyhow::Result<trawl_stack::Services> {
     )
 }
 
-fn spinner() -> ProgressBar {
+pub fn spinner() -> ProgressBar {
     let spinner = ProgressBar::new_spinner();
     spinner.set_style(
         ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
@@ -183,6 +190,7 @@ fn spinner() -> ProgressBar {
 
 pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
     match bench {
+        Bench::Relevance(args) => crate::relevance_cmd::run(args, &running_services()?).await,
         Bench::Access {
             repos,
             small_repos,

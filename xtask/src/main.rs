@@ -11,6 +11,7 @@ mod migrate_cmd;
 mod queue_cmd;
 mod ranges;
 mod reindex_cmd;
+mod relevance_cmd;
 mod repo_cmd;
 mod search_cmd;
 mod seed_cmd;

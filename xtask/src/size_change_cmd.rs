@@ -1,5 +1,7 @@
 //! `cargo xtask index-size-change`: sizes, rebuild from the sources with the current (or
-//! a variant) definition, sizes again, and the delta.
+//! a variant) definition, sizes again, and the delta — beside the search quality of that
+//! definition on the relevance corpus (golden queries and identifier cases, as `bench
+//! relevance` measures them), so that an analysis change is judged on both.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,6 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use trawl_analyzers::{ContentVariant, IndexOptions};
+use trawl_bench::relevance::Connections;
+use trawl_bench::relevance::fixtures::Fixtures;
+use trawl_bench::relevance::quality::{self, QualityReport};
 use trawl_indexer::IndexingOptions;
 use trawl_indexer::rebuild::{RebuildReport, rebuild};
 
@@ -22,9 +27,28 @@ pub struct IndexSizeChangeArgs {
     /// counts do not blur the comparison (slower).
     #[arg(long)]
     pub merge: bool,
+    /// Leave out the search-quality figures (golden queries and identifier cases on the
+    /// relevance corpus, measured in a deployment of their own).
+    #[arg(long)]
+    pub skip_relevance: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The size change and, unless skipped, the search quality beside it.
+#[derive(serde::Serialize)]
+struct SizeChangeReport {
+    #[serde(flatten)]
+    rebuild: RebuildReport,
+    relevance: Option<Relevance>,
+}
+
+/// Search quality of the rebuilt definition and, for a variant, of the standard one.
+#[derive(serde::Serialize)]
+struct Relevance {
+    definition: QualityReport,
+    standard: Option<QualityReport>,
 }
 
 fn parse_variant(s: &str) -> Result<ContentVariant, String> {
@@ -50,7 +74,7 @@ pub async fn run(args: IndexSizeChangeArgs) -> anyhow::Result<ExitCode> {
     let report = rebuild(
         &current,
         &registry,
-        options,
+        options.clone(),
         locks,
         IndexingOptions::default(),
         args.merge,
@@ -82,12 +106,78 @@ pub async fn run(args: IndexSizeChangeArgs) -> anyhow::Result<ExitCode> {
         ticker.abort();
         bar.finish_and_clear();
     }
+    let elapsed = started.elapsed();
+    let relevance = if args.skip_relevance {
+        None
+    } else {
+        Some(relevance(&services, &options, show).await?)
+    };
     if args.json {
+        let report = SizeChangeReport {
+            rebuild: report,
+            relevance,
+        };
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print(&report, started.elapsed());
+        print(&report, elapsed);
+        if let Some(r) = &relevance {
+            println!(
+                "\nsearch quality with this definition (content analysis: {:?})",
+                options.content_variant
+            );
+            crate::relevance_cmd::print_quality(&r.definition);
+            if let Some(standard) = &r.standard {
+                println!("\nsearch quality with the standard definition, for comparison");
+                crate::relevance_cmd::print_quality(standard);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The relevance corpus measured with `options` (and with the standard definition when
+/// `options` is a variant), each in a deployment of its own that is removed afterwards.
+async fn relevance(
+    services: &trawl_stack::Services,
+    options: &IndexOptions,
+    show: bool,
+) -> anyhow::Result<Relevance> {
+    let connections = Connections {
+        client: crate::connect::client(services)?,
+        redis: crate::connect::redis(services).await?,
+        registry: crate::connect::registry_config(services)?,
+    };
+    let fixtures = Fixtures::load(&crate::workspace_root().join("fixtures/relevance"))?;
+    let pid = std::process::id();
+    let work = crate::workspace_root().join(format!("target/trawl/relevance-{pid}"));
+    let spinner = crate::bench_cmd::spinner();
+    if !show {
+        spinner.finish_and_clear();
+    }
+    let measure = async |options: IndexOptions, name: &str| {
+        quality::run(
+            &connections,
+            options,
+            &fixtures,
+            &work,
+            &format!("relevance-{pid}-{name}-"),
+            &|m| spinner.set_message(crate::terminal::one_line(m).into_owned()),
+        )
+        .await
+        .context("measuring search quality on the relevance corpus (skip with --skip-relevance)")
+    };
+    let definition = measure(options.clone(), "definition").await;
+    let standard = if options.content_variant == ContentVariant::Standard || definition.is_err() {
+        None
+    } else {
+        Some(measure(IndexOptions::default(), "standard").await)
+    };
+    spinner.finish_and_clear();
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(Relevance {
+        definition: definition?,
+        standard: standard.transpose()?,
+    })
 }
 
 fn print(report: &RebuildReport, elapsed: Duration) {

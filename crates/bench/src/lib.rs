@@ -9,4 +9,5 @@ pub mod index;
 pub mod latency;
 pub mod queue;
 pub mod reindex;
+pub mod relevance;
 pub mod search;

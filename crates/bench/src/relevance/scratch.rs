@@ -1,0 +1,280 @@
+//! A throwaway deployment to measure search quality in: its own index prefix, its own
+//! registrations and Redis keys, a principal that reads every repository added to it,
+//! and the removal of all of it afterwards.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use trawl_analyzers::{IndexKind, IndexOptions};
+use trawl_client::{Client, EngineRequest};
+use trawl_indexer::search::{Page, PathFilter, SnippetOptions};
+use trawl_indexer::{
+    BlobQuery, CodeSearch, IndexNames, IndexProgress, IndexReport, IndexSet, IndexingOptions,
+    RepoIndexer, RepoLocks,
+};
+use trawl_registry::{Principal, Registry, RegistryConfig, RepoId, RepoSource, RepoSpec, UserName};
+
+use super::RelevanceError;
+
+/// The user every scratch repository is readable by (and only by).
+pub const READER: &str = "relevance-reader";
+
+/// Hits per page when collecting every hit of a query.
+const PAGE: usize = 100;
+
+/// One file in a ranked answer.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct RankedFile {
+    pub repo: String,
+    pub path: String,
+}
+
+impl RankedFile {
+    /// `repo:path`, as golden files name results.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.repo, self.path)
+    }
+}
+
+/// Every hit of a query, best first, as far as the engine's result window reaches.
+#[derive(Clone, Debug)]
+pub struct AllHits {
+    pub files: Vec<RankedFile>,
+    /// Matching files in all, as the engine counted them.
+    pub total: u64,
+    /// Whether `files` holds every match (false past the result window).
+    pub complete: bool,
+}
+
+/// A scratch deployment (see the module docs).
+#[derive(Clone, Debug)]
+pub struct Scratch {
+    set: IndexSet,
+    registry: Registry,
+    indexer: RepoIndexer,
+    search: CodeSearch,
+    principal: Principal,
+    redis: redis::aio::ConnectionManager,
+}
+
+impl Scratch {
+    /// Creates the indices of deployment `prefix` with `options`; `registry` names the
+    /// registry database (its deployment is replaced by `prefix`); `redis` holds the
+    /// repository locks.
+    pub async fn create(
+        client: Client,
+        redis: redis::aio::ConnectionManager,
+        registry: &RegistryConfig,
+        prefix: &str,
+        options: IndexOptions,
+    ) -> Result<Scratch, RelevanceError> {
+        let set = IndexSet::new(client, IndexNames::new(prefix)?, options);
+        let mut config = registry.clone();
+        config.deployment = prefix.to_owned();
+        let registry = Registry::connect(&config).await?;
+        let locks = RepoLocks::new(redis.clone(), prefix, Duration::from_secs(60));
+        let indexer = RepoIndexer::new(
+            set.clone(),
+            registry.clone(),
+            locks,
+            IndexingOptions::default(),
+        );
+        let search = CodeSearch::new(set.clone(), registry.clone());
+        let scratch = Scratch {
+            set,
+            registry,
+            indexer,
+            search,
+            principal: Principal::User(UserName::new(READER).expect("a valid user name")),
+            redis,
+        };
+        scratch.set.ensure().await?;
+        Ok(scratch)
+    }
+
+    /// The deployment's indices.
+    pub fn indices(&self) -> &IndexSet {
+        &self.set
+    }
+
+    /// Registers the repository at `source` as `id` (private, read by [`READER`]) and
+    /// indexes its default branch.
+    pub async fn add(&self, id: &RepoId, source: &Path) -> Result<IndexReport, RelevanceError> {
+        let mut spec = RepoSpec::new(
+            id.clone(),
+            RepoSource::new(source.to_string_lossy().into_owned())?,
+        );
+        spec.readers
+            .insert(UserName::new(READER).expect("a valid user name"));
+        match self.registry.get(id).await? {
+            None => {
+                self.registry.add(&spec).await?;
+            }
+            Some(existing) => {
+                self.registry
+                    .set(id, &existing.spec.change_to(&spec), None)
+                    .await?;
+            }
+        }
+        let report = self
+            .indexer
+            .index(id, Arc::new(IndexProgress::default()))
+            .await?;
+        self.set
+            .client()
+            .refresh(&self.set.alias(IndexKind::Blobs))
+            .await?;
+        Ok(report)
+    }
+
+    /// The first `limit` hits of `text` in `repos` (every repository when empty), best
+    /// first (at most the engine's result window).
+    pub async fn ranked(
+        &self,
+        text: &str,
+        repos: &[RepoId],
+        limit: usize,
+    ) -> Result<AllHits, RelevanceError> {
+        let window = trawl_indexer::search::MAX_RESULT_WINDOW;
+        let mut files = Vec::new();
+        let mut total = 0;
+        let mut from = 0;
+        loop {
+            let size = PAGE.min(limit.min(window) - from);
+            if size == 0 {
+                break;
+            }
+            let query = self.query(text, repos, Page { from, size });
+            let page = self.search.search_blobs(&self.principal, &query).await?;
+            total = page.total;
+            let got = page.hits.len();
+            files.extend(page.hits.into_iter().map(|h| RankedFile {
+                repo: h.repo_id,
+                path: h.path,
+            }));
+            from += got;
+            if got < size || page.partial {
+                break;
+            }
+        }
+        let complete = (files.len() as u64) >= total;
+        Ok(AllHits {
+            files,
+            total,
+            complete,
+        })
+    }
+
+    /// Every hit of `text` in `repos`, best first (at most the engine's result window).
+    pub async fn all(&self, text: &str, repos: &[RepoId]) -> Result<AllHits, RelevanceError> {
+        self.ranked(text, repos, usize::MAX).await
+    }
+
+    /// Whether searching `text` in `repo` finds the file at `path`: the search narrowed to
+    /// that one path, for files past the result window. `None` when the path cannot be
+    /// given as a filter (too long).
+    pub async fn finds(
+        &self,
+        text: &str,
+        repo: &RepoId,
+        path: &str,
+    ) -> Result<Option<bool>, RelevanceError> {
+        let escaped = if path.contains(['*', '?']) {
+            path.chars()
+                .flat_map(|c| match c {
+                    '*' | '?' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect()
+        } else {
+            path.to_owned()
+        };
+        let mut query = self.query(text, std::slice::from_ref(repo), Page { from: 0, size: 1 });
+        query.path = Some(escaped);
+        if PathFilter::parse(query.path.as_deref().unwrap_or_default()).is_err() {
+            return Ok(None);
+        }
+        match self.search.search_blobs(&self.principal, &query).await {
+            Ok(page) => Ok(Some(page.hits.iter().any(|h| h.path == path))),
+            Err(trawl_indexer::SearchError::FilterTooLong { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn query(&self, text: &str, repos: &[RepoId], page: Page) -> BlobQuery {
+        BlobQuery {
+            text: text.to_owned(),
+            repos: repos.to_vec(),
+            page,
+            snippets: SnippetOptions {
+                max_lines: 0,
+                ..SnippetOptions::default()
+            },
+            ..BlobQuery::default()
+        }
+    }
+
+    /// Primary store bytes of the blobs index after a force merge to one segment.
+    pub async fn blobs_bytes_merged(&self) -> Result<u64, RelevanceError> {
+        let client = self.set.client();
+        let alias = self.set.alias(IndexKind::Blobs);
+        client.refresh(&alias).await?;
+        client
+            .send(
+                &EngineRequest::post(format!("{alias}/_forcemerge"))
+                    .query("max_num_segments", 1)
+                    .query("flush", true)
+                    .idempotent(true)
+                    .timeout(Duration::from_secs(3600)),
+            )
+            .await?;
+        client.refresh(&alias).await?;
+        Ok(client
+            .index_stats(&alias)
+            .await?
+            .iter()
+            .map(|s| s.primary_store_bytes)
+            .sum())
+    }
+
+    /// Removes the deployment: its indices, registrations and Redis keys. Best effort:
+    /// every part is tried; the first failure is returned.
+    pub async fn remove(&self) -> Result<(), RelevanceError> {
+        let indices = self.set.delete_all().await.map_err(RelevanceError::from);
+        let registrations = self
+            .registry
+            .remove_deployment()
+            .await
+            .map(|_| ())
+            .map_err(RelevanceError::from);
+        let keys = self.remove_keys().await;
+        indices.and(registrations).and(keys)
+    }
+
+    /// Deletes the Redis keys this deployment owns (exact names, checked one by one).
+    async fn remove_keys(&self) -> Result<(), RelevanceError> {
+        let names = self.set.names();
+        let pattern = format!("trawl:{}*", names.prefix());
+        let mut redis = self.redis.clone();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut redis)
+                .await?;
+            let owned: Vec<&String> = keys.iter().filter(|k| names.owns_redis_key(k)).collect();
+            if !owned.is_empty() {
+                let _: i64 = redis::cmd("DEL").arg(owned).query_async(&mut redis).await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+}
