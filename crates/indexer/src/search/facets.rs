@@ -16,7 +16,7 @@ pub const FACET_BUCKETS: usize = 20;
 const SHARD_BUCKETS: usize = 1_000;
 
 /// Counts of one field over a search's matches.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Facet {
     /// The values with the most matches (at most [`FACET_BUCKETS`]), most first.
     pub buckets: Vec<FacetBucket>,
@@ -26,6 +26,18 @@ pub struct Facet {
     pub missing: u64,
     /// Whether the counts are exact (the engine reports no possible error).
     pub exact: bool,
+}
+
+impl Default for Facet {
+    /// No matches: nothing counted, exactly.
+    fn default() -> Self {
+        Facet {
+            buckets: Vec::new(),
+            other: 0,
+            missing: 0,
+            exact: true,
+        }
+    }
 }
 
 /// One value and how many matches have it.
@@ -114,7 +126,9 @@ fn facet(terms: &Value, missing: &Value) -> Facet {
         buckets,
         other: terms["sum_other_doc_count"].as_u64().unwrap_or(0),
         missing: missing["doc_count"].as_u64().unwrap_or(0),
-        exact: terms["doc_count_error_upper_bound"].as_u64() == Some(0),
+        exact: terms["doc_count_error_upper_bound"]
+            .as_u64()
+            .is_none_or(|error| error == 0),
     }
 }
 
