@@ -9,6 +9,7 @@ mod engine;
 mod hostile;
 mod indexing;
 mod migrations;
+mod query;
 mod queue;
 mod redis_store;
 mod reindex;

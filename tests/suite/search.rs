@@ -182,7 +182,7 @@ async fn finds_identifiers_ranks_names_filters_and_numbers_lines() {
         assert_eq!(sorted(paths(&found.hits)), identifier, "{spelling}");
         assert!(!found.partial);
     }
-    // Two words as a phrase: camelCase and snake_case spellings, and the file named so.
+    // Two words: camelCase and snake_case spellings, and the file named so.
     let phrase = find(BlobQuery::new("http response")).await;
     let phrase_paths = paths(&phrase.hits);
     for expected in identifier.iter().chain(&["acme-net:src/http_response.rs"]) {
@@ -191,11 +191,18 @@ async fn finds_identifiers_ranks_names_filters_and_numbers_lines() {
             "{expected} in {phrase_paths:?}"
         );
     }
-    // Not a phrase in that order anywhere.
-    assert_eq!(
-        paths(&find(BlobQuery::new("response http")).await.hits),
-        ["acme-net:src/http_response.rs"]
+    // Words are and-ed, in any order; quoted, they are a phrase, which in this order is
+    // in no file (nor name), and in the other order in every one of them.
+    let scattered = find(BlobQuery::new("response http")).await;
+    assert_eq!(sorted(paths(&scattered.hits)), sorted(phrase_paths.clone()));
+    assert!(
+        find(BlobQuery::new("\"response http\""))
+            .await
+            .hits
+            .is_empty()
     );
+    let quoted = find(BlobQuery::new("\"http response\"")).await;
+    assert_eq!(sorted(paths(&quoted.hits)), sorted(phrase_paths.clone()));
 
     // A file named after the query ranks above one that only mentions it, even often.
     let ranked = find(BlobQuery::new("tokenizer")).await;

@@ -80,8 +80,11 @@ enum Command {
     )]
     Repo(repo_cmd::RepoCommand),
     /// Search code (or commits) as a principal: only repositories it may read are searched.
+    /// The query takes GitLab's Advanced Search syntax: words, "phrases", -exclusion,
+    /// a | b, +, ( ), prefix*, and filters such as path:, lang: or author:.
     #[command(
-        after_help = "Examples:\n  cargo xtask search getHttpResponse\n  cargo xtask search 'http response' --as alice --lang rust --path src/net\n  cargo xtask search parser --repo acme-api --ext rs --size 5 --json\n  cargo xtask search --sha 1a2b3c4 --as alice\n  cargo xtask search --commits 'fix race' --repo acme-api"
+        after_help = "Examples:\n  cargo xtask search getHttpResponse\n  cargo xtask search 'http response -test lang:rust'\n  cargo xtask search 'bug | (display +banner) -path:vendor/'\n  cargo xtask search --commits 'fix race author:ada after:2024-01-31'\n(--help shows the query syntax)",
+        after_long_help = search_cmd::SYNTAX
     )]
     Search(search_cmd::SearchArgs),
     /// Documents and store sizes of every index behind the trawl aliases, with a total.

@@ -1,12 +1,13 @@
 //! `cargo xtask search`: code search as a principal, rendered like a search UI — `repo:path`
-//! headers, numbered lines, matches highlighted (ANSI only on a terminal) — or `--json`.
+//! headers, numbered lines, matches highlighted (ANSI only on a terminal), the top
+//! languages, repositories and extensions of all matches — or `--json`.
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use trawl_indexer::search::{
-    BlobHit, BlobResults, CommitResults, MAX_CONTEXT_LINES, MAX_PAGE_SIZE, MAX_RESULT_WINDOW,
-    MAX_SNIPPET_LINES, MatchRange, Page, SearchPage, SnippetOptions,
+    BlobHit, BlobResults, CommitResults, Facet, MAX_CONTEXT_LINES, MAX_PAGE_SIZE,
+    MAX_RESULT_WINDOW, MAX_SNIPPET_LINES, MatchRange, Page, SearchPage, SnippetOptions,
 };
 use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery};
 use trawl_registry::{Principal, RepoId};
@@ -15,10 +16,54 @@ use crate::terminal::{code, one_line};
 
 use crate::ranges::int_in;
 
+/// The query syntax, as `cargo xtask search --help` shows it.
+pub const SYNTAX: &str = r#"Query syntax (GitLab's Advanced Search syntax, made for code):
+  getHttpResponse         the identifier in any spelling (get_http_response, GetHTTPResponse) or its parts
+  http response           files holding both words, anywhere (side by side rank higher)
+  "http response"         the words in this order
+  display -banner         files without `banner` (`-` directly before a word, phrase, group or filter)
+  display | banner        either; `|` binds looser than and: `a b | c` is `(a b) | c`
+  display +banner         and, written out (the same as a space)
+  bug | (display banner)  ( ) groups, at most 6 deep
+  http*                   words starting with `http` (a trailing `*`)
+  * lang:rust             `*` alone: every file, to search by filters only
+  a|b foo(bar) -> std::io text: operators are their own words; `\` or quotes make any operator text (\-x, "|")
+
+Filters (repeatable; `-` excludes; combined with the flags by and; unknown keys such as TODO: are text):
+  filename:*_spec.rb      the file name matches a glob, in any case
+  path:src/net            under a directory (path:src/net/ only below it); with * or ? a glob over the path
+  extension:rs            the extension (`.rs` or `rs`)
+  lang:rust               the language: a linguist name or alias (lang:cpp, lang:js)
+  repo:acme-api           the repository (one you may not read finds nothing)
+  blob:998707             the file's object id starts with this (4 to 64 hex digits)
+Commit searches (--commits) look in messages and take, instead of the file filters:
+  author:ada  committer:"Ada Lovelace"   a name or e-mail address
+  after:2024-01-31  before:2024-02-01    committed after / before that day (UTC), or a time such as 2024-02-01T12:00:00Z
+  sha:1a2b3c4  repo:acme-api
+
+A query that does not parse is refused with the column and the fix:
+  "unclosed  ->  the `"` at column 1 opens a phrase that is never closed: add the closing `"`, ...
+
+Examples:
+  cargo xtask search getHttpResponse
+  cargo xtask search 'http response' --as alice --lang rust --path src/net
+  cargo xtask search 'parse* -path:vendor/ (extension:rs | extension:go)'
+  cargo xtask search 'rails -filename:gemfile.lock' --json
+  cargo xtask search 'TODO (repo:acme-api | repo:acme-web)'   # repo:a repo:b would find nothing
+  cargo xtask search -- '-test getHttpResponse'
+  cargo xtask search --sha 1a2b3c4 --as alice
+  cargo xtask search --commits 'fix race author:ada after:2024-01-31 -"revert"' --repo acme-api"#;
+
+/// Values of each facet the human output shows.
+const FACETS_SHOWN: usize = 5;
+
 #[derive(clap::Args)]
 pub struct SearchArgs {
-    /// What to look for: words or an identifier in files; with --commits or --sha, words
-    /// in commit messages.
+    /// The query (see the syntax below): words, "phrases", -exclusions, a | b, ( ),
+    /// prefix*, and filters such as path:src or -lang:markdown; with --commits or --sha,
+    /// in commit messages, with author:, after:, sha: and the like. Quote it for the
+    /// shell; a query starting with `-` may follow `--`.
+    #[arg(allow_hyphen_values = true)]
     query: Option<String>,
     /// Only this repository (repeat for several).
     #[arg(long = "repo", value_name = "REPO")]
@@ -136,6 +181,9 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&results)?);
         } else {
             print_commits(&results, &query, style);
+            if results.total > 0 {
+                print_facet("repositories", &results.facets.repositories, style);
+            }
             print_summary(&results, "commit", &principal, style);
         }
     } else {
@@ -159,6 +207,12 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&results)?);
         } else {
             print_blobs(&results, style);
+            if results.total > 0 {
+                let facets = &results.facets;
+                print_facet("languages", &facets.languages, style);
+                print_facet("repositories", &facets.repositories, style);
+                print_facet("extensions", &facets.extensions, style);
+            }
             print_summary(&results, "file", &principal, style);
         }
     }
@@ -297,7 +351,44 @@ pub fn print_commits(results: &CommitResults, query: &CommitQuery, style: Style)
     }
 }
 
-pub fn print_summary<H>(results: &SearchPage<H>, noun: &str, principal: &Principal, style: Style) {
+/// One facet on a line: its top values with their counts, the rest summed.
+pub fn print_facet(name: &str, facet: &Facet, style: Style) {
+    if facet.buckets.is_empty() && facet.missing == 0 {
+        return;
+    }
+    let mut parts: Vec<String> = facet
+        .buckets
+        .iter()
+        .take(FACETS_SHOWN)
+        .map(|b| format!("{} {}", one_line(&b.value), b.count))
+        .collect();
+    let rest: u64 = facet
+        .buckets
+        .iter()
+        .skip(FACETS_SHOWN)
+        .map(|b| b.count)
+        .sum::<u64>()
+        + facet.other;
+    if facet.missing > 0 {
+        parts.push(format!("(none) {}", facet.missing));
+    }
+    if rest > 0 {
+        parts.push(format!("others {rest}"));
+    }
+    let approximate = if facet.exact { "" } else { " (approximate)" };
+    println!(
+        "{}{}",
+        style.dim(&format!("{name}: ")),
+        parts.join(" · ") + approximate
+    );
+}
+
+pub fn print_summary<H, F>(
+    results: &SearchPage<H, F>,
+    noun: &str,
+    principal: &Principal,
+    style: Style,
+) {
     let total = if results.total_is_lower_bound {
         format!("{}+", results.total)
     } else {

@@ -72,178 +72,57 @@
 //! slightly misplaced match ranges, never wrong line numbers.
 
 mod body;
+mod clauses;
+mod error;
 mod explain;
+mod facets;
 mod glob;
 mod hits;
+mod languages;
 mod limits;
+mod parsed;
 mod query;
 mod snippet;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use trawl_analyzers::IndexKind;
-use trawl_client::{ClientError, SearchOptions, SearchResult};
+use trawl_client::{SearchOptions, SearchResult};
 
 use trawl_registry::{Principal, Registry, RepoId};
 
 use crate::indices::IndexSet;
 
 pub use body::{HIGHLIGHT_CHARS_PER_PAGE, HIGHLIGHT_MAX_CHARS, highlight_chars};
+pub use error::SearchError;
 pub use explain::{
     FieldTokens, FileExplanation, WordExplanation, WordMatch, explain_content, query_tokens,
 };
+pub use facets::{BlobFacets, CommitFacets, FACET_BUCKETS, Facet, FacetBucket};
 pub use hits::{BlobHit, CommitHit, Person};
 pub use limits::{
-    MAX_CONTEXT_LINES, MAX_GLOB_EFFORT, MAX_KEYWORD_FILTER_BYTES, MAX_LINE_CHARS, MAX_PAGE_SIZE,
-    MAX_PATH_FILTER_BYTES, MAX_PATH_TERMS, MAX_QUERY_CHARS, MAX_QUERY_TERMS, MAX_REPO_FILTERS,
+    MAX_CONTEXT_LINES, MAX_ENGINE_CLAUSES, MAX_GLOB_EFFORT, MAX_KEYWORD_FILTER_BYTES,
+    MAX_LINE_CHARS, MAX_PAGE_SIZE, MAX_PATH_FILTER_BYTES, MAX_PATH_TERMS, MAX_QUERY_CHARS,
+    MAX_QUERY_DEPTH, MAX_QUERY_FILTERS, MAX_QUERY_PATTERNS, MAX_QUERY_TERMS, MAX_REPO_FILTERS,
     MAX_RESULT_WINDOW, MAX_SHA_PREFIX, MAX_SNIPPET_LINES, MIN_LINE_CHARS, MIN_SHA_PREFIX,
     search_text,
 };
+pub use parsed::MAX_FILE_NAME_BYTES;
 pub use query::{BlobQuery, CommitQuery, Page, PathFilter, SnippetOptions};
 pub use snippet::{
     MatchRange, SNIPPET_BYTES_PER_HIT, SNIPPET_BYTES_PER_PAGE, Snippet, SnippetLine,
 };
 
 use body::{HighlightCap, blob_body, commit_body, routing};
+use facets::{blob_facets, commit_facets};
 use hits::{blob_hit, commit_hit};
 
-/// Why a search could not run. Input errors name the input and the fix.
-#[derive(Debug, thiserror::Error)]
-pub enum SearchError {
-    /// The search text is empty or only whitespace.
-    #[error(
-        "the search text is empty: give the words or identifier to look for, e.g. `getHttpResponse` or `http response`"
-    )]
-    EmptyQuery,
-    /// A commit search with neither a SHA prefix nor message text.
-    #[error(
-        "a commit search needs a SHA prefix or message text: pass a SHA prefix (e.g. `--sha 1a2b3c4`) and/or the words to look for in commit messages"
-    )]
-    EmptyCommitQuery,
-    /// The search text is longer than [`MAX_QUERY_CHARS`].
-    #[error(
-        "the search text {shown} is {chars} characters long; at most {MAX_QUERY_CHARS} are searched: search for the identifier or a few words of the line instead of a whole passage"
-    )]
-    QueryTooLong { shown: String, chars: usize },
-    /// The search text analyzes to no term at all.
-    #[error(
-        "the search text {shown} holds nothing to search for (the code analyzer keeps nothing of it: white space, `_` alone, or runs longer than 255 characters): give a word, identifier or punctuation to look for"
-    )]
-    NoSearchTerms { shown: String },
-    /// The search text makes more than [`MAX_QUERY_TERMS`] terms.
-    #[error(
-        "the search text {shown} makes {terms} search terms; at most {MAX_QUERY_TERMS} are allowed (a word counts once, an identifier once more per part: `getHttpResponse` is 4), because the engine refuses queries of more than 1024 clauses: search for fewer words"
-    )]
-    TooManyTerms { shown: String, terms: usize },
-    /// The search text has more than [`MAX_PATH_TERMS`] `/`-separated parts.
-    #[error(
-        "the search text {shown} has {parts} `/`-separated parts; at most {MAX_PATH_TERMS} are allowed (each is matched against paths): shorten it, or narrow by directory with the path filter (`--path`)"
-    )]
-    TooManyPathParts { shown: String, parts: usize },
-    /// The SHA prefix is too short, too long or not hexadecimal.
-    #[error(
-        "SHA prefix {prefix} is {reason}: give {MIN_SHA_PREFIX} to {MAX_SHA_PREFIX} hexadecimal characters (0-9, a-f), e.g. `1a2b3c4`"
-    )]
-    BadShaPrefix { prefix: String, reason: String },
-    /// A filter value is longer than its limit.
-    #[error(
-        "the {filter} filter {shown} is {bytes} bytes long; at most {max} are allowed: shorten it, or leave the filter out"
-    )]
-    FilterTooLong {
-        filter: &'static str,
-        shown: String,
-        bytes: usize,
-        max: usize,
-    },
-    /// A path glob would need more determinization work than [`MAX_GLOB_EFFORT`].
-    #[error(
-        "the path glob {shown} is too complex for the engine to match (a `*` followed by many `?` or by a long run of characters, or very many `*`, makes its automaton explode): use fewer wildcards, or a directory prefix such as `src/net` without any"
-    )]
-    GlobTooComplex { shown: String },
-    /// More than [`MAX_REPO_FILTERS`] repositories were named.
-    #[error(
-        "{count} repositories were named; at most {MAX_REPO_FILTERS} are allowed in one search: name fewer, or leave the repository filter out to search every repository the caller may read"
-    )]
-    TooManyRepos { count: usize },
-    /// A snippet option is outside its range.
-    #[error("{option} = {value} is out of range: use {min} to {max}")]
-    BadSnippetOption {
-        option: &'static str,
-        value: usize,
-        min: usize,
-        max: usize,
-    },
-    /// A filter was given but is empty after trimming.
-    #[error("the {filter} filter is empty: {hint}")]
-    EmptyFilter {
-        filter: &'static str,
-        hint: &'static str,
-    },
-    /// The page size is zero or above [`MAX_PAGE_SIZE`].
-    #[error("page size {size} is out of range: ask for 1 to {MAX_PAGE_SIZE} hits per page")]
-    BadPageSize { size: usize },
-    /// `from + size` passes [`MAX_RESULT_WINDOW`].
-    #[error(
-        "from {from} + size {size} passes the engine's result window of {MAX_RESULT_WINDOW}: narrow the search with filters instead of paging this deep"
-    )]
-    PageTooDeep { from: usize, size: usize },
-    /// The alias does not exist: nothing was indexed under this deployment's names.
-    #[error(
-        "{alias} does not exist: nothing is indexed under these names yet; create the indices (`cargo xtask recreate-index --yes`) and index repositories, or check TRAWL_INDEX_PREFIX"
-    )]
-    NotIndexed { alias: String },
-    /// The registry could not say which repositories the caller may read; nothing was
-    /// searched.
-    #[error("cannot tell which repositories the caller may read, so nothing was searched: {0}")]
-    Registry(trawl_registry::RegistryError),
-    /// The engine refused the query although trawl's checks passed (its limits may be set
-    /// lower than the engines' defaults that trawl's limits are made for).
-    #[error(
-        "the engine refused the search on {alias}: {reason}; the query passed trawl's own limits, which lie below the engines' defaults: if the reason names a limit (clauses, result window, automaton, analyzed offset), this engine's was lowered — search for less or raise it; otherwise check the cluster (`cargo xtask status`)"
-    )]
-    Refused { alias: String, reason: String },
-    /// The engine failed the request.
-    #[error("searching {alias} failed: {source}")]
-    Engine {
-        alias: String,
-        #[source]
-        source: ClientError,
-    },
-}
-
-impl SearchError {
-    fn engine(alias: &str, source: ClientError) -> SearchError {
-        match &source {
-            ClientError::Api {
-                status: 404,
-                error_type,
-                ..
-            } if error_type == "index_not_found_exception" => SearchError::NotIndexed {
-                alias: alias.to_owned(),
-            },
-            ClientError::Api {
-                status: 400 | 500,
-                error_type,
-                reason,
-                ..
-            } if error_type == "search_phase_execution_exception" => SearchError::Refused {
-                alias: alias.to_owned(),
-                reason: reason.clone(),
-            },
-            _ => SearchError::Engine {
-                alias: alias.to_owned(),
-                source,
-            },
-        }
-    }
-}
-
-/// One page of hits and how the search went.
+/// One page of hits, the facets of all matches, and how the search went.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct SearchPage<H> {
+pub struct SearchPage<H, F> {
     /// This page's hits, best first.
     pub hits: Vec<H>,
     /// Matching documents in all (a lower bound when `total_is_lower_bound`).
@@ -260,11 +139,14 @@ pub struct SearchPage<H> {
     pub from: usize,
     /// … and hits per page.
     pub size: usize,
-    /// Repositories searched: the readable ones, narrowed by the repository filter.
+    /// Repositories searched: the readable ones, narrowed by the repository filters.
     pub repos_searched: usize,
+    /// Counts of all matches (not only this page's) per language, repository, … — from
+    /// the same request, so under the same access filter as the hits.
+    pub facets: F,
 }
 
-impl<H> SearchPage<H> {
+impl<H, F: Default> SearchPage<H, F> {
     fn empty(page: Page) -> Self {
         SearchPage {
             hits: Vec::new(),
@@ -276,10 +158,17 @@ impl<H> SearchPage<H> {
             from: page.from,
             size: page.size,
             repos_searched: 0,
+            facets: F::default(),
         }
     }
 
-    fn from_result(result: &SearchResult, page: Page, repos: usize, hits: Vec<H>) -> Self {
+    fn from_result(
+        result: &SearchResult,
+        page: Page,
+        repos: usize,
+        hits: Vec<H>,
+        facets: F,
+    ) -> Self {
         SearchPage {
             hits,
             total: result.total,
@@ -290,14 +179,15 @@ impl<H> SearchPage<H> {
             from: page.from,
             size: page.size,
             repos_searched: repos,
+            facets,
         }
     }
 }
 
 /// File search results.
-pub type BlobResults = SearchPage<BlobHit>;
+pub type BlobResults = SearchPage<BlobHit, BlobFacets>;
 /// Commit search results.
-pub type CommitResults = SearchPage<CommitHit>;
+pub type CommitResults = SearchPage<CommitHit, CommitFacets>;
 
 /// The hits of `result` whose repository is in `scope` — all of them, since the query
 /// filtered by it; a second check in code, so that a wrong query cannot leak a document.
@@ -356,28 +246,26 @@ impl CodeSearch {
         Ok(readable.into_iter().map(String::from).collect())
     }
 
-    /// The repositories to search: readable ones, narrowed to `requested` when given.
+    /// The repositories to search: readable ones, narrowed to `requested` (the flags)
+    /// when given and to `required` (what the query's `repo:` filters allow) when known.
     async fn scope(
         &self,
         principal: &Principal,
         requested: &[RepoId],
+        required: Option<&BTreeSet<String>>,
     ) -> Result<Vec<String>, SearchError> {
         let mut readable = self.readable_repos(principal).await?;
-        if requested.is_empty() {
-            // Sorted for the check in `in_scope` (the engine sorts too; this is cheap).
-            readable.sort();
-            readable.dedup();
-            return Ok(readable);
+        if !requested.is_empty() {
+            let requested: HashSet<&str> = requested.iter().map(RepoId::as_str).collect();
+            readable.retain(|id| requested.contains(id.as_str()));
         }
-        let readable: HashSet<String> = readable.into_iter().collect();
-        let mut scope: Vec<String> = requested
-            .iter()
-            .map(|id| id.as_str().to_owned())
-            .filter(|id| readable.contains(id))
-            .collect();
-        scope.sort();
-        scope.dedup();
-        Ok(scope)
+        if let Some(required) = required {
+            readable.retain(|id| required.contains(id));
+        }
+        // Sorted for the check in `in_scope` (the engine sorts too; this is cheap).
+        readable.sort();
+        readable.dedup();
+        Ok(readable)
     }
 
     fn options(&self, routing: Option<String>) -> SearchOptions {
@@ -396,7 +284,8 @@ impl CodeSearch {
     ) -> Result<BlobResults, SearchError> {
         // Validate before any request, so bad input fails the same for everyone.
         let checked = query.checked()?;
-        let scope = self.scope(principal, &query.repos).await?;
+        let required = checked.required_repos();
+        let scope = self.scope(principal, &query.repos, required).await?;
         if scope.is_empty() {
             return Ok(SearchPage::empty(query.page));
         }
@@ -410,7 +299,7 @@ impl CodeSearch {
         );
         let body = blob_body(&checked, &scope, cap);
         // Blobs are routed by repository: a search in a few named ones needs only their shards.
-        let routing = routing(&query.repos, &scope);
+        let routing = routing(!query.repos.is_empty() || required.is_some(), &scope);
         let result = client
             .search(&alias, &body, &self.options(routing))
             .await
@@ -420,11 +309,13 @@ impl CodeSearch {
         let hits = in_scope(&result, &scope)
             .map(|h| blob_hit(h, &checked.snippets, highlight_limit, &mut budget))
             .collect();
+        let facets = blob_facets(&result.aggregations, &scope);
         Ok(SearchPage::from_result(
             &result,
             query.page,
             scope.len(),
             hits,
+            facets,
         ))
     }
 
@@ -436,7 +327,9 @@ impl CodeSearch {
         query: &CommitQuery,
     ) -> Result<CommitResults, SearchError> {
         let checked = query.checked()?;
-        let scope = self.scope(principal, &query.repos).await?;
+        let scope = self
+            .scope(principal, &query.repos, checked.required_repos())
+            .await?;
         if scope.is_empty() {
             return Ok(SearchPage::empty(query.page));
         }
@@ -449,11 +342,13 @@ impl CodeSearch {
             .await
             .map_err(|e| SearchError::engine(&alias, e))?;
         let hits = in_scope(&result, &scope).map(commit_hit).collect();
+        let facets = commit_facets(&result.aggregations, &scope);
         Ok(SearchPage::from_result(
             &result,
             query.page,
             scope.len(),
             hits,
+            facets,
         ))
     }
 }

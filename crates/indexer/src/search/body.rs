@@ -24,6 +24,10 @@ use serde_json::{Value, json};
 use trawl_analyzers::{AnalyzerName, analyze};
 use trawl_client::Distribution;
 
+use trawl_query::Scope;
+
+use super::clauses::{Purpose, expression, has_prefix};
+use super::facets::{blob_aggregations, commit_aggregations};
 use super::query::{CheckedBlobQuery, CheckedCommitQuery};
 
 /// Characters of a file's content highlighted per hit, at most.
@@ -33,10 +37,10 @@ pub const HIGHLIGHT_MAX_CHARS: u64 = 100_000;
 pub const HIGHLIGHT_CHARS_PER_PAGE: u64 = 2_000_000;
 
 /// How much a match on the file name weighs against one in the content.
-const FILE_NAME_BOOST: f64 = 5.0;
+pub(super) const FILE_NAME_BOOST: f64 = 5.0;
 
 /// How much a match on a trailing part of the path weighs.
-const PATH_BOOST: f64 = 2.0;
+pub(super) const PATH_BOOST: f64 = 2.0;
 
 /// Repository ids per `terms` clause (the engine's `index.max_terms_count` is 65 536).
 pub(super) const TERMS_CHUNK: usize = 50_000;
@@ -54,11 +58,11 @@ const ROUTING_MAX_REPOS: usize = 32;
 /// three bytes there. 32 ids of 128 bytes would pass it.
 const ROUTING_MAX_BYTES: usize = 1_024;
 
-/// The routing of a file search over `scope` when the caller named repositories
-/// (`requested`): their ids, when few and short enough for the URL; otherwise none (every
-/// shard is asked, the filter still narrows).
-pub(super) fn routing(requested: &[trawl_registry::RepoId], scope: &[String]) -> Option<String> {
-    if requested.is_empty() || scope.len() > ROUTING_MAX_REPOS {
+/// The routing of a file search over `scope` when the caller `named` repositories (by
+/// flag or by the query's `repo:`): their ids, when few and short enough for the URL;
+/// otherwise none (every shard is asked, the filter still narrows).
+pub(super) fn routing(named: bool, scope: &[String]) -> Option<String> {
+    if !named || scope.len() > ROUTING_MAX_REPOS {
         return None;
     }
     let joined = scope.join(",");
@@ -198,13 +202,10 @@ pub(super) fn code_word(field: &str, word: &str, boost: f64) -> Value {
     }
 }
 
-/// The `_search` body of a file search over `repos` (already access-checked).
-pub(super) fn blob_body(
-    query: &CheckedBlobQuery<'_>,
-    repos: &[String],
-    cap: HighlightCap,
-) -> Value {
-    let text = query.text;
+/// The `_search` body of a file search over `repos` (already access-checked): the query's
+/// clause (see [`super::clauses`]) under the access filter and the flags' filters, with
+/// highlighting and the facets' aggregations.
+pub(super) fn blob_body(query: &CheckedBlobQuery, repos: &[String], cap: HighlightCap) -> Value {
     let mut filters = vec![repo_filter(repos)];
     if let Some(language) = &query.language {
         filters.push(json!({ "term": { "blob.language": language } }));
@@ -215,39 +216,38 @@ pub(super) fn blob_body(
     if let Some(path) = &query.path {
         filters.push(path.clause());
     }
+    let clause = |purpose| {
+        query
+            .text
+            .as_ref()
+            .map(|t| expression(&t.clause, Scope::Files, purpose, query.proximity))
+    };
+    let mut search = json!({ "filter": filters });
+    if let Some(clause) = clause(Purpose::Find) {
+        search["must"] = json!([clause]);
+    }
     let mut content_highlight = json!({ "type": "plain", "number_of_fragments": 0 });
     cap.apply(&mut content_highlight, highlight_chars(query.page.size));
+    let mut highlight = json!({
+        "pre_tags": [MARK_START.to_string()],
+        "post_tags": [MARK_END.to_string()],
+        "encoder": "default",
+        "fields": {
+            "blob.content": content_highlight,
+            "blob.file_name": { "type": "plain", "number_of_fragments": 0 }
+        }
+    });
+    if query.text.as_ref().is_some_and(|t| has_prefix(&t.clause)) {
+        highlight["highlight_query"] = clause(Purpose::Highlight).unwrap_or(Value::Null);
+    }
     json!({
-        "query": { "bool": {
-            "must": [{ "bool": {
-                "should": [
-                    if text.split_whitespace().nth(1).is_none() {
-                        code_word("blob.content", text, 1.0)
-                    } else {
-                        code_phrase("blob.content", text, 1.0)
-                    },
-                    { "match": { "blob.file_name": {
-                        "query": text, "operator": "and", "boost": FILE_NAME_BOOST
-                    } } },
-                    { "match": { "blob.path": { "query": text, "boost": PATH_BOOST } } }
-                ],
-                "minimum_should_match": 1
-            } }],
-            "filter": filters
-        } },
+        "query": { "bool": search },
         "_source": { "includes": [
             "repo_id", "blob.path", "blob.file_name", "blob.language", "blob.extension",
             "blob.commit_sha", "blob.binary", "blob.truncated", "blob.size"
         ] },
-        "highlight": {
-            "pre_tags": [MARK_START.to_string()],
-            "post_tags": [MARK_END.to_string()],
-            "encoder": "default",
-            "fields": {
-                "blob.content": content_highlight,
-                "blob.file_name": { "type": "plain", "number_of_fragments": 0 }
-            }
-        },
+        "highlight": highlight,
+        "aggs": blob_aggregations(),
         "sort": [
             { "_score": "desc" },
             { "repo_id": "asc" },
@@ -260,24 +260,21 @@ pub(super) fn blob_body(
 }
 
 /// The `_search` body of a commit search over `repos` (already access-checked).
-pub(super) fn commit_body(query: &CheckedCommitQuery<'_>, repos: &[String]) -> Value {
+pub(super) fn commit_body(query: &CheckedCommitQuery, repos: &[String]) -> Value {
     let mut filters = vec![repo_filter(repos)];
     if let Some(sha) = &query.sha_prefix {
         filters.push(json!({ "prefix": { "commit.sha": { "value": sha } } }));
     }
-    let must = match query.text {
-        Some(text) => json!([{ "bool": {
-            "must": [{ "match": { "commit.message": { "query": text, "operator": "and" } } }],
-            // Words in order rank above the same words scattered.
-            "should": [code_phrase("commit.message", text, 2.0)]
-        } }]),
-        None => json!([{ "match_all": {} }]),
+    let must = match &query.text {
+        Some(text) => expression(&text.clause, Scope::Commits, Purpose::Find, query.proximity),
+        None => json!({ "match_all": {} }),
     };
     json!({
-        "query": { "bool": { "must": must, "filter": filters } },
+        "query": { "bool": { "must": [must], "filter": filters } },
         "_source": { "includes": [
             "repo_id", "commit.sha", "commit.message", "commit.author", "commit.committer"
         ] },
+        "aggs": commit_aggregations(),
         "sort": [
             { "_score": "desc" },
             { "commit.committer.time": { "order": "desc", "unmapped_type": "date" } },
@@ -329,27 +326,33 @@ mod tests {
     }
 
     #[test]
-    fn blob_query_matches_content_as_phrase_and_name_boosted() {
+    fn blob_query_matches_each_word_in_content_name_and_path() {
         let body = blob(
             &BlobQuery::new("  http response "),
             &repos(&["a"]),
             HighlightCap::OpenSearch,
         );
-        let should = &body["query"]["bool"]["must"][0]["bool"]["should"];
+        let and = &body["query"]["bool"]["must"][0]["bool"];
+        for (i, word) in ["http", "response"].iter().enumerate() {
+            let should = &and["must"][i]["bool"]["should"];
+            assert_eq!(should[0], code_word("blob.content", word, 1.0));
+            assert_eq!(
+                should[1],
+                code_word("blob.file_name", word, FILE_NAME_BOOST)
+            );
+            assert_eq!(should[2]["match"]["blob.path"]["query"], *word);
+            assert_eq!(should[2]["match"]["blob.path"]["boost"], PATH_BOOST);
+        }
+        // The words in order score as a phrase too.
         assert_eq!(
-            should[0]["span_near"]["clauses"],
+            and["should"][0]["span_near"]["clauses"],
             json!([
                 { "span_term": { "blob.content": "http" } },
                 { "span_term": { "blob.content": "response" } }
             ])
         );
-        assert_eq!(should[1]["match"]["blob.file_name"]["operator"], "and");
-        assert!(
-            should[1]["match"]["blob.file_name"]["boost"]
-                .as_f64()
-                .unwrap()
-                > should[2]["match"]["blob.path"]["boost"].as_f64().unwrap()
-        );
+        assert!(body["aggs"]["languages"].is_object());
+        assert!(body["highlight"]["highlight_query"].is_null());
         let content = &body["highlight"]["fields"]["blob.content"];
         assert_eq!(content["number_of_fragments"], 0);
         assert_eq!(content["type"], "plain");
@@ -358,6 +361,19 @@ mod tests {
         assert!(!includes.contains(&json!("blob.content")));
         let es = blob(&BlobQuery::new("x"), &[], HighlightCap::Elasticsearch);
         assert!(es["highlight"]["fields"]["blob.content"]["max_analyzed_offset"].is_u64());
+        // A prefix gets a highlight query of its own, with bounded expansions.
+        let prefixed = blob(&BlobQuery::new("http*"), &[], HighlightCap::None);
+        let highlight = prefixed["highlight"]["highlight_query"].to_string();
+        assert!(highlight.contains("top_terms_256"), "{highlight}");
+        // Filters only: no `must`, every filter under the access filter.
+        let only = BlobQuery {
+            text: String::new(),
+            language: Some("rust".into()),
+            ..BlobQuery::default()
+        };
+        let body = blob(&only, &repos(&["a"]), HighlightCap::None);
+        assert!(body["query"]["bool"]["must"].is_null());
+        assert_eq!(filters(&body).len(), 2);
     }
 
     #[test]
@@ -416,19 +432,19 @@ mod tests {
 
     #[test]
     fn routing_stays_short_enough_for_the_url() {
-        let named = [trawl_registry::RepoId::new("a").unwrap()];
-        assert_eq!(routing(&named, &repos(&["a", "b"])), Some("a,b".into()));
+        let named = true;
+        assert_eq!(routing(named, &repos(&["a", "b"])), Some("a,b".into()));
         assert_eq!(
-            routing(&[], &repos(&["a"])),
+            routing(false, &repos(&["a"])),
             None,
             "nothing named: every shard"
         );
         let many: Vec<String> = (0..33).map(|i| format!("r{i}")).collect();
-        assert_eq!(routing(&named, &many), None);
+        assert_eq!(routing(named, &many), None);
         let long: Vec<String> = (0..32).map(|i| format!("{i:0>128}")).collect();
-        assert_eq!(routing(&named, &long), None, "32 ids of 128 bytes");
+        assert_eq!(routing(named, &long), None, "32 ids of 128 bytes");
         let fits: Vec<String> = (0..7).map(|i| format!("{i:0>128}")).collect();
-        assert!(routing(&named, &fits).is_some_and(|r| r.len() + 2 * 7 <= ROUTING_MAX_BYTES));
+        assert!(routing(named, &fits).is_some_and(|r| r.len() + 2 * 7 <= ROUTING_MAX_BYTES));
     }
 
     #[test]
@@ -491,9 +507,13 @@ mod tests {
             ..CommitQuery::default()
         };
         let body = commit_body(&q.checked().unwrap(), &[]);
+        let and = &body["query"]["bool"]["must"][0]["bool"];
+        assert_eq!(and["must"][0], code_word("commit.message", "fix", 1.0));
+        assert_eq!(and["must"][1], code_word("commit.message", "parser", 1.0));
         assert_eq!(
-            body["query"]["bool"]["must"][0]["bool"]["must"][0]["match"]["commit.message"]["query"],
-            "fix parser"
+            and["should"][0],
+            code_phrase("commit.message", "fix parser", 2.0)
         );
+        assert!(body["aggs"]["repositories"].is_object());
     }
 }

@@ -127,6 +127,47 @@ pub(super) fn determinize_effort(glob: &str, budget: u64) -> Result<u64, ()> {
     Ok(effort)
 }
 
+/// `glob` reversed for a field whose terms are reversed (`blob.file_name.reverse`):
+/// elements in reverse order, each run of literal characters replaced by
+/// `fold_reversed(run)` (the field's analysis of the run, which lowercases, folds and
+/// reverses it), literal `*`, `?` and `\\` escaped again. `*.rs` becomes `sr.*`: a
+/// leading `*` turns into a trailing one, which the engine matches from a prefix.
+pub(super) fn reversed_glob(glob: &str, fold_reversed: impl Fn(&str) -> Vec<String>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, parts: &mut Vec<String>| {
+        if run.is_empty() {
+            return;
+        }
+        let folded: String = fold_reversed(run).concat();
+        let mut escaped = String::with_capacity(folded.len());
+        for c in folded.chars() {
+            if matches!(c, '*' | '?' | '\\') {
+                escaped.push('\\');
+            }
+            escaped.push(c);
+        }
+        parts.push(escaped);
+        run.clear();
+    };
+    for element in elements(glob) {
+        match element {
+            Element::Char(c) => run.push(c),
+            Element::AnyString => {
+                flush(&mut run, &mut parts);
+                parts.push("*".into());
+            }
+            Element::AnyChar => {
+                flush(&mut run, &mut parts);
+                parts.push("?".into());
+            }
+        }
+    }
+    flush(&mut run, &mut parts);
+    parts.reverse();
+    parts.concat()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +218,16 @@ mod tests {
     fn the_count_stops_at_the_budget() {
         let hostile = format!("*a{}b", "?".repeat(400));
         assert_eq!(determinize_effort(&hostile, 10_000), Err(()));
+    }
+
+    #[test]
+    fn reversed_globs_fold_and_reverse_each_run() {
+        let fold = |run: &str| vec![run.to_lowercase().chars().rev().collect::<String>()];
+        assert_eq!(reversed_glob("*.RS", fold), "sr.*");
+        assert_eq!(reversed_glob("Gemfile.lock", fold), "kcol.elifmeg");
+        assert_eq!(reversed_glob("*_test?.go", fold), "og.?tset_*");
+        assert_eq!(reversed_glob("a\\*b*", fold), "*b\\*a");
+        assert_eq!(reversed_glob("x\\", fold), "\\\\x");
     }
 
     #[test]

@@ -24,6 +24,24 @@ pub const MAX_QUERY_TERMS: usize = 256;
 /// Parts the search text may make under the path analyzer (one per `/`-separated tail).
 pub const MAX_PATH_TERMS: usize = 256;
 
+/// Groups a query may nest, at most (`(a (b | c))` is two deep). The parser refuses
+/// deeper ones before it recurses; each group may add two levels of `bool` queries, and
+/// Elasticsearch refuses `bool` queries nested more than 20 deep
+/// (`indices.query.bool.max_nested_depth`).
+pub const MAX_QUERY_DEPTH: usize = 6;
+
+/// Inline filters (`path:`, `-lang:`, …) in one query, at most.
+pub const MAX_QUERY_FILTERS: usize = 64;
+
+/// Prefixes (`word*`) and globs (`path:` with `*` or `?`, `filename:` with them) in one
+/// query, at most: each makes the engine walk its term dictionary.
+pub const MAX_QUERY_PATTERNS: usize = 16;
+
+/// Clauses the engine counts in a built query, at most (it refuses more than 1024,
+/// `indices.query.bool.max_clause_count`; a term, a span term, a prefix or glob of up to
+/// 16 terms each count).
+pub const MAX_ENGINE_CLAUSES: usize = 1_000;
+
 /// Bytes of a path filter (prefix or glob), at most.
 pub const MAX_PATH_FILTER_BYTES: usize = 512;
 

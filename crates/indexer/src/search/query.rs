@@ -1,16 +1,25 @@
-//! What a search asks for — text, filters, page, snippet options — checked against the
-//! limits of [`super::limits`] into the only form a search body is built from.
+//! What a search asks for — query text, filters, page, snippet options — checked against
+//! the limits of [`super::limits`] into the only form a search body is built from.
+
+use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
+use trawl_query::Scope;
 
 use super::SearchError;
+use super::clauses::{Purpose, engine_clauses, expression};
 use super::glob::determinize_effort;
+use super::languages;
 use super::limits::{
-    MAX_CONTEXT_LINES, MAX_GLOB_EFFORT, MAX_LINE_CHARS, MAX_PAGE_SIZE, MAX_PATH_FILTER_BYTES,
-    MAX_RESULT_WINDOW, MAX_SNIPPET_LINES, MIN_LINE_CHARS, check_repos, keyword_filter, search_text,
-    sha_prefix, shown,
+    MAX_CONTEXT_LINES, MAX_ENGINE_CLAUSES, MAX_GLOB_EFFORT, MAX_LINE_CHARS, MAX_PAGE_SIZE,
+    MAX_PATH_FILTER_BYTES, MAX_RESULT_WINDOW, MAX_SNIPPET_LINES, MIN_LINE_CHARS, check_repos,
+    keyword_filter, sha_prefix, shown,
 };
+use super::parsed::{CheckedText, check_text};
 use trawl_registry::RepoId;
+
+/// Clauses a search adds beside its query (the access filter, the flags' filters), at most.
+const CLAUSES_BESIDE_THE_QUERY: usize = 8;
 
 /// Which page of hits to return.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,14 +106,18 @@ impl SnippetOptions {
     }
 }
 
-/// A search over files: text plus optional filters.
+/// A search over files: query text plus optional filters, which narrow it further
+/// (the flags of `cargo xtask search`). At least one of them must be given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BlobQuery {
-    /// The words or identifier to look for (required).
+    /// The query, in trawl's query language (see [`trawl_query`]): words, `"phrases"`,
+    /// `-exclusions`, `a | b`, `( )`, `prefix*`, and filters such as `path:src` or
+    /// `-lang:markdown`. Plain text is a query of its words.
     pub text: String,
     /// Only these repositories (empty: every readable one).
     pub repos: Vec<RepoId>,
-    /// Only this language, e.g. `rust`, `c++` (case-insensitive).
+    /// Only this language, e.g. `rust`, `c++`, `cpp` (a linguist name or alias, any case;
+    /// a value linguist does not know is matched as given).
     pub language: Option<String>,
     /// Only paths under this prefix or matching this glob (see the module docs).
     pub path: Option<String>,
@@ -132,22 +145,30 @@ impl BlobQuery {
     }
 
     /// The query with every input checked and normalised.
-    pub(super) fn checked(&self) -> Result<CheckedBlobQuery<'_>, SearchError> {
-        let text = search_text(&self.text, true)?;
+    pub(super) fn checked(&self) -> Result<CheckedBlobQuery, SearchError> {
+        let text = check_text(&self.text, Scope::Files)?;
         check_repos(&self.repos)?;
         let language = keyword_filter(
             self.language.as_deref(),
             "language",
             "give a language name such as `rust` or `python`, or leave the filter out",
-        )?;
+        )?
+        .map(|l| languages::resolve(&l).map_or(l, str::to_owned));
         let extension = keyword_filter(
             self.extension.as_deref(),
             "extension",
             "give an extension such as `rs` or `.py`, or leave the filter out",
         )?;
         let path = self.path.as_deref().map(PathFilter::parse).transpose()?;
+        let flags =
+            !self.repos.is_empty() || language.is_some() || extension.is_some() || path.is_some();
+        if text.is_none() && !flags {
+            return Err(SearchError::EmptyQuery);
+        }
+        let proximity = with_proximity(text.as_ref(), Scope::Files)?;
         Ok(CheckedBlobQuery {
             text,
+            proximity,
             language,
             extension,
             path,
@@ -157,11 +178,33 @@ impl BlobQuery {
     }
 }
 
+/// Whether the query's clause fits the engine's clause limit with the phrase of side by
+/// side words (`true`), only without it (`false`), or not at all (the error).
+fn with_proximity(text: Option<&CheckedText>, scope: Scope) -> Result<bool, SearchError> {
+    let Some(text) = text else {
+        return Ok(false);
+    };
+    let clauses = |proximity| {
+        engine_clauses(&expression(&text.clause, scope, Purpose::Find, proximity))
+            + CLAUSES_BESIDE_THE_QUERY
+    };
+    if clauses(true) <= MAX_ENGINE_CLAUSES {
+        return Ok(true);
+    }
+    match clauses(false) {
+        fits if fits <= MAX_ENGINE_CLAUSES => Ok(false),
+        clauses => Err(SearchError::TooManyClauses { clauses }),
+    }
+}
+
 /// A [`BlobQuery`] whose inputs passed every check: the only thing a file search body is
 /// built from.
 #[derive(Clone, Debug)]
-pub(super) struct CheckedBlobQuery<'q> {
-    pub text: &'q str,
+pub(super) struct CheckedBlobQuery {
+    /// The query text's clause (`None`: the flags alone say what to find).
+    pub text: Option<CheckedText>,
+    /// Whether side by side words also score as a phrase (it fits the clause limit).
+    pub proximity: bool,
     pub language: Option<String>,
     pub extension: Option<String>,
     pub path: Option<PathFilter>,
@@ -169,10 +212,19 @@ pub(super) struct CheckedBlobQuery<'q> {
     pub snippets: SnippetOptions,
 }
 
-/// A search over commits: a SHA prefix, message text, or both.
+impl CheckedBlobQuery {
+    /// The repositories the query text requires, if it does.
+    pub(super) fn required_repos(&self) -> Option<&BTreeSet<String>> {
+        self.text.as_ref().and_then(|t| t.required.as_ref())
+    }
+}
+
+/// A search over commits: query text, a SHA prefix, repositories, or several.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CommitQuery {
-    /// Words to look for in commit messages.
+    /// The query, in trawl's query language (see [`trawl_query`]): words of the message,
+    /// `"phrases"`, `-exclusions`, `a | b`, `( )`, `prefix*`, and filters such as
+    /// `author:ada`, `after:2024-01-31`, `sha:1a2b3c4` or `repo:acme-api`.
     pub text: Option<String>,
     /// The start of a commit SHA, [`MIN_SHA_PREFIX`](super::MIN_SHA_PREFIX) to
     /// [`MAX_SHA_PREFIX`](super::MAX_SHA_PREFIX) hex characters.
@@ -190,19 +242,21 @@ impl CommitQuery {
     }
 
     /// The query with every input checked and normalised.
-    pub(super) fn checked(&self) -> Result<CheckedCommitQuery<'_>, SearchError> {
+    pub(super) fn checked(&self) -> Result<CheckedCommitQuery, SearchError> {
         let page = self.page.validate()?;
         check_repos(&self.repos)?;
         let text = match self.text.as_deref() {
-            Some(t) if !t.trim().is_empty() => Some(search_text(t, false)?),
-            _ => None,
+            Some(t) => check_text(t, Scope::Commits)?,
+            None => None,
         };
         let sha_prefix = self.sha_prefix.as_deref().map(sha_prefix).transpose()?;
-        if text.is_none() && sha_prefix.is_none() {
+        if text.is_none() && sha_prefix.is_none() && self.repos.is_empty() {
             return Err(SearchError::EmptyCommitQuery);
         }
+        let proximity = with_proximity(text.as_ref(), Scope::Commits)?;
         Ok(CheckedCommitQuery {
             text,
+            proximity,
             sha_prefix,
             page,
         })
@@ -211,10 +265,18 @@ impl CommitQuery {
 
 /// A [`CommitQuery`] whose inputs passed every check.
 #[derive(Clone, Debug)]
-pub(super) struct CheckedCommitQuery<'q> {
-    pub text: Option<&'q str>,
+pub(super) struct CheckedCommitQuery {
+    pub text: Option<CheckedText>,
+    pub proximity: bool,
     pub sha_prefix: Option<String>,
     pub page: Page,
+}
+
+impl CheckedCommitQuery {
+    /// The repositories the query text requires, if it does.
+    pub(super) fn required_repos(&self) -> Option<&BTreeSet<String>> {
+        self.text.as_ref().and_then(|t| t.required.as_ref())
+    }
 }
 
 /// How a path filter matches; see the module docs of [`super`].

@@ -1,0 +1,318 @@
+//! The engine clause of a checked query ([`Clause`]).
+//!
+//! - A **word** matches a file's content, its name (boosted) or a trailing part of its
+//!   path, through [`code_word`]; in a commit search, the message. A **phrase** does the
+//!   same through [`code_phrase`]. A **prefix** (`word*`) matches terms starting with the
+//!   analyzed word ([`prefix`]).
+//! - *And* is `must`, *or* a `should` of which one must match, `-x` a `must_not`.
+//!   Filters never score: in an *and* they are `filter` clauses, elsewhere a `bool` whose
+//!   only clause is a `filter`. Two or more plain words side by side also score as a
+//!   phrase (`should`, so files holding them in that order rank first) when the query
+//!   fits the engine's clause limit with it.
+//! - Every search adds the access filter outside this clause (see [`super::body`]), so no
+//!   part of a query, a `-` or an `|` included, reaches a repository the caller may not
+//!   read.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+use trawl_analyzers::{AnalyzerName, analyze};
+use trawl_query::{Scope, TermKind};
+
+use super::body::{FILE_NAME_BOOST, PATH_BOOST, code_phrase, code_word};
+use super::parsed::{Clause, FilterClause, TextMatch};
+
+/// How much words found in the order typed weigh, on top of each word's own match.
+const PROXIMITY_BOOST: f64 = 2.0;
+
+/// Terms a multi-part prefix's last part expands to in the query, at most (each counts
+/// as a clause for the engine; the whole-token prefix beside it is not bounded).
+const PREFIX_PART_TERMS: usize = 16;
+
+/// Terms a prefix expands to when highlighting, at most (the highlighter would expand it
+/// into one clause per matching term and fail past 1024).
+const HIGHLIGHT_PREFIX_TERMS: usize = 256;
+
+/// Clauses a `prefix`, `wildcard` or `regexp` counts for the engine at most: it is
+/// rewritten into a `bool` of up to 16 terms, or into one clause beyond.
+const PATTERN_CLAUSES: usize = 16;
+
+/// Whether a clause is built to find documents or to highlight them. Highlighting
+/// expands prefixes into their terms, so there they are bounded
+/// ([`HIGHLIGHT_PREFIX_TERMS`]); finding never is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Purpose {
+    Find,
+    Highlight,
+}
+
+/// The clause of `clause` for a search of `scope`; `proximity` adds the phrase of side by
+/// side words (see the module docs).
+pub(super) fn expression(
+    clause: &Clause,
+    scope: Scope,
+    purpose: Purpose,
+    proximity: bool,
+) -> Value {
+    Builder {
+        scope,
+        purpose,
+        proximity,
+    }
+    .build(clause)
+}
+
+/// Whether `clause` holds a prefix (then highlighting needs its own query).
+pub(super) fn has_prefix(clause: &Clause) -> bool {
+    match clause {
+        Clause::Text(t) => t.kind == TermKind::Prefix,
+        Clause::Not(inner) => has_prefix(inner),
+        Clause::And(items) | Clause::Or(items) => items.iter().any(has_prefix),
+        Clause::Everything | Clause::Filter(_) => false,
+    }
+}
+
+struct Builder {
+    scope: Scope,
+    purpose: Purpose,
+    proximity: bool,
+}
+
+impl Builder {
+    fn build(&self, clause: &Clause) -> Value {
+        match clause {
+            Clause::Everything => json!({ "match_all": {} }),
+            Clause::Text(text) => self.text(text),
+            Clause::Filter(filter) => json!({ "bool": { "filter": [self.filter(filter)] } }),
+            Clause::Not(inner) => json!({ "bool": { "must_not": [self.build(inner)] } }),
+            Clause::And(items) => self.and(items),
+            Clause::Or(items) => {
+                let should: Vec<Value> = items.iter().map(|i| self.build(i)).collect();
+                json!({ "bool": { "should": should, "minimum_should_match": 1 } })
+            }
+        }
+    }
+
+    fn and(&self, items: &[Clause]) -> Value {
+        let (mut must, mut filter, mut must_not) = (Vec::new(), Vec::new(), Vec::new());
+        for item in items {
+            match item {
+                Clause::Filter(f) => filter.push(self.filter(f)),
+                Clause::Not(inner) => must_not.push(self.build(inner)),
+                _ => must.push(self.build(item)),
+            }
+        }
+        let words: Vec<&str> = items
+            .iter()
+            .filter_map(|i| match i {
+                Clause::Text(t) if t.kind == TermKind::Word => Some(t.text.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut bool = Map::new();
+        for (occur, clauses) in [("must", must), ("filter", filter), ("must_not", must_not)] {
+            if !clauses.is_empty() {
+                bool.insert(occur.into(), Value::Array(clauses));
+            }
+        }
+        if self.proximity && words.len() >= 2 {
+            let field = match self.scope {
+                Scope::Files => "blob.content",
+                Scope::Commits => "commit.message",
+            };
+            bool.insert(
+                "should".into(),
+                json!([code_phrase(field, &words.join(" "), PROXIMITY_BOOST)]),
+            );
+        }
+        json!({ "bool": bool })
+    }
+
+    /// A word, phrase or prefix where this kind of search looks for text.
+    fn text(&self, text: &TextMatch) -> Value {
+        match self.scope {
+            Scope::Commits => self.on("commit.message", text, 1.0),
+            Scope::Files => {
+                let mut should = vec![
+                    self.on("blob.content", text, 1.0),
+                    self.on("blob.file_name", text, FILE_NAME_BOOST),
+                ];
+                if text.kind != TermKind::Prefix {
+                    should.push(json!({ "match": { "blob.path": {
+                        "query": text.text, "boost": PATH_BOOST
+                    } } }));
+                }
+                json!({ "bool": { "should": should, "minimum_should_match": 1 } })
+            }
+        }
+    }
+
+    /// `text` on one `code_analyzer` field.
+    fn on(&self, field: &str, text: &TextMatch, boost: f64) -> Value {
+        match text.kind {
+            TermKind::Word => code_word(field, &text.text, boost),
+            TermKind::Phrase => code_phrase(field, &text.text, boost),
+            TermKind::Prefix => prefix(field, &text.text, boost, self.purpose),
+        }
+    }
+
+    fn filter(&self, filter: &FilterClause) -> Value {
+        match filter {
+            FilterClause::FileName(reversed) => {
+                json!({ "wildcard": { "blob.file_name.reverse": { "value": reversed } } })
+            }
+            FilterClause::Path(path) => path.clause(),
+            FilterClause::Extension(ext) => json!({ "term": { "blob.extension": ext } }),
+            FilterClause::Language(language) => json!({ "term": { "blob.language": language } }),
+            FilterClause::Repo(id) => json!({ "term": { "repo_id": id } }),
+            FilterClause::Blob(hex) => json!({ "prefix": { "blob.oid": { "value": hex } } }),
+            FilterClause::Sha(hex) => json!({ "prefix": { "commit.sha": { "value": hex } } }),
+            FilterClause::Author(who) => person("commit.author", who),
+            FilterClause::Committer(who) => person("commit.committer", who),
+            FilterClause::After(time) => {
+                json!({ "range": { "commit.committer.time": { "gt": time } } })
+            }
+            FilterClause::Before(time) => {
+                json!({ "range": { "commit.committer.time": { "lt": time } } })
+            }
+        }
+    }
+}
+
+/// `who` in the name or the e-mail address of `field` (`commit.author`, …).
+fn person(field: &str, who: &TextMatch) -> Value {
+    let on = |part: &str| {
+        let field = format!("{field}.{part}");
+        match who.kind {
+            TermKind::Phrase => code_phrase(&field, &who.text, 1.0),
+            _ => code_word(&field, &who.text, 1.0),
+        }
+    };
+    json!({ "bool": { "should": [on("name"), on("email")], "minimum_should_match": 1 } })
+}
+
+/// The clause of `stem*` on a `code_analyzer` field: terms starting with the stem's
+/// analyzed whole (`getHttp*` → terms starting with `gethttp`, so `getHttpResponse` and
+/// `getHttpClient`), or, when the stem has parts, the parts in order with the last as a
+/// prefix (`get` then a term starting with `http`: `get_http_response`).
+pub(super) fn prefix(field: &str, stem: &str, boost: f64, purpose: Purpose) -> Value {
+    let tokens = analyze(AnalyzerName::CodeAnalyzer, stem);
+    let (Some(first), Some(last)) = (
+        tokens.iter().map(|t| t.position).min(),
+        tokens.iter().map(|t| t.position).max(),
+    ) else {
+        return json!({ "match_none": {} });
+    };
+    // The token of the whole stem: the identifier indexed whole beside its parts
+    // (`gethttp` for `getHttp`), never the first of several runs (`std` of `std::`).
+    let span = last - first + 1;
+    let whole_clause = tokens
+        .iter()
+        .filter(|t| t.position == first && t.position_length == span)
+        .max_by_key(|t| (t.end_offset - t.start_offset, t.token.len()))
+        .map(|t| match purpose {
+            Purpose::Find => json!({ "prefix": { field: { "value": t.token, "boost": boost } } }),
+            Purpose::Highlight => span_prefix(field, &t.token, HIGHLIGHT_PREFIX_TERMS),
+        });
+    let mut at: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for token in tokens.iter().filter(|t| t.position_length == 1) {
+        let terms = at.entry(token.position).or_default();
+        if !terms.contains(&token.token) {
+            terms.push(token.token.clone());
+        }
+    }
+    if at.len() < 2 {
+        return whole_clause.unwrap_or_else(|| json!({ "match_none": {} }));
+    }
+    let expansions = match purpose {
+        Purpose::Find => PREFIX_PART_TERMS,
+        Purpose::Highlight => HIGHLIGHT_PREFIX_TERMS,
+    };
+    let last = at.len() - 1;
+    let clauses: Vec<Value> = at
+        .into_values()
+        .enumerate()
+        .map(|(i, terms)| {
+            let mut spans: Vec<Value> = terms
+                .iter()
+                .map(|t| {
+                    if i == last {
+                        span_prefix(field, t, expansions)
+                    } else {
+                        json!({ "span_term": { field: t } })
+                    }
+                })
+                .collect();
+            if spans.len() == 1 {
+                spans.remove(0)
+            } else {
+                json!({ "span_or": { "clauses": spans } })
+            }
+        })
+        .collect();
+    let parts = json!({ "span_near": {
+        "clauses": clauses, "slop": 0, "in_order": true, "boost": boost
+    } });
+    match whole_clause {
+        Some(whole) => json!({ "bool": {
+            "should": [whole, parts], "minimum_should_match": 1
+        } }),
+        None => parts,
+    }
+}
+
+/// A span clause of the terms starting with `start`, at most `terms` of them.
+fn span_prefix(field: &str, start: &str, terms: usize) -> Value {
+    json!({ "span_multi": { "match": { "prefix": { field: {
+        "value": start, "rewrite": format!("top_terms_{terms}")
+    } } } } })
+}
+
+/// How many clauses the engine counts in `query` (Lucene counts every term and leaf
+/// query of the rewritten query against `indices.query.bool.max_clause_count`): terms
+/// and span terms one each, analyzed queries their terms, a prefix or glob up to
+/// [`PATTERN_CLAUSES`], a `span_multi` its `top_terms_N`.
+pub(super) fn engine_clauses(query: &Value) -> usize {
+    match query {
+        Value::Array(items) => items.iter().map(engine_clauses).sum(),
+        Value::Object(object) => object
+            .iter()
+            .map(|(key, value)| match key.as_str() {
+                "term" | "span_term" | "terms" | "range" | "match_all" | "match_none" => 1,
+                "prefix" | "wildcard" | "regexp" => PATTERN_CLAUSES,
+                "span_multi" => value
+                    .pointer("/match/prefix")
+                    .and_then(Value::as_object)
+                    .and_then(|p| p.values().next())
+                    .and_then(|p| p["rewrite"].as_str())
+                    .and_then(|r| r.strip_prefix("top_terms_"))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1_024),
+                "match" | "match_phrase" => analyzed_terms(value),
+                _ => engine_clauses(value),
+            })
+            .sum(),
+        _ => 0,
+    }
+}
+
+/// The terms of a `match`/`match_phrase` clause's text under its field's analyzer.
+fn analyzed_terms(clause: &Value) -> usize {
+    let Some((field, params)) = clause.as_object().and_then(|o| o.iter().next()) else {
+        return 1;
+    };
+    let text = params["query"]
+        .as_str()
+        .or(params.as_str())
+        .unwrap_or_default();
+    let analyzer = if field == "blob.path" {
+        AnalyzerName::PathAnalyzer
+    } else {
+        AnalyzerName::CodeAnalyzer
+    };
+    analyze(analyzer, text).len().max(1)
+}
+
+#[cfg(test)]
+#[path = "clauses_tests.rs"]
+mod tests;
