@@ -5,6 +5,7 @@
 //! queries as random principals over repositories of random visibility.
 
 mod access;
+mod explain;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -139,7 +139,7 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
     for (command, principal, query) in searches {
         println!("\n$ {command}");
         let results = search.search_blobs(&principal, &query).await?;
-        print_blobs(&results, style);
+        print_blobs(&results, false, style);
         print_summary(&results, "file", &principal, style);
     }
     if let Some(Ok(own)) = outcomes

@@ -14,6 +14,7 @@ mod reindex_cmd;
 mod relevance_cmd;
 mod repo_cmd;
 mod search_cmd;
+mod search_explain;
 mod seed_cmd;
 mod size_change_cmd;
 mod stack_cmd;

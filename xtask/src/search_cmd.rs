@@ -12,6 +12,7 @@ use trawl_indexer::search::{
 use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery};
 use trawl_registry::{Principal, RepoId};
 
+use crate::search_explain::{RepoPath, print_leaves, print_matched, print_path};
 use crate::terminal::{code, one_line};
 
 use crate::ranges::int_in;
@@ -101,6 +102,15 @@ pub struct SearchArgs {
     /// Print JSON instead of the listing.
     #[arg(long)]
     json: bool,
+    /// Show the query's leaves (words, phrases, prefixes, filters) with the terms each
+    /// field gets from them, and under each hit the leaves it matched: where, and as the
+    /// whole word or as its parts.
+    #[arg(long, conflicts_with_all = ["commits", "sha"])]
+    explain: bool,
+    /// Instead of searching, say why this file is found or not: each leaf and flag
+    /// as the engine judges it, and where each word's parts stop in the file.
+    #[arg(long, value_name = "REPO:PATH", conflicts_with_all = ["commits", "sha"])]
+    explain_path: Option<RepoPath>,
 }
 
 /// ANSI styles, or nothing when stdout is not a terminal.
@@ -124,13 +134,13 @@ impl Style {
             text.to_owned()
         }
     }
-    fn repo(self, text: &str) -> String {
+    pub fn repo(self, text: &str) -> String {
         self.paint("35", text)
     }
-    fn path(self, text: &str) -> String {
+    pub fn path(self, text: &str) -> String {
         self.paint("1", text)
     }
-    fn dim(self, text: &str) -> String {
+    pub fn dim(self, text: &str) -> String {
         self.paint("2", text)
     }
     fn line_number(self, text: &str) -> String {
@@ -199,14 +209,45 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
                 context_lines: args.context,
                 ..SnippetOptions::default()
             },
+            explain: args.explain,
         };
         query.validate()?;
+        if let Some(file) = &args.explain_path {
+            let search = searcher().await?;
+            let Some(explanation) = search
+                .explain_path(&principal, &query, &file.repo, &file.path)
+                .await?
+            else {
+                anyhow::bail!(
+                    "{}:{} is not indexed, or {principal} may not read {}: check the path with `cargo xtask search 'filename:{}' --repo {} --as {principal}` and the registration with `cargo xtask repo show {}`",
+                    file.repo,
+                    one_line(&file.path),
+                    file.repo,
+                    one_line(file.path.rsplit('/').next().unwrap_or(&file.path)),
+                    file.repo,
+                    file.repo
+                );
+            };
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&explanation)?);
+            } else {
+                print_path(&explanation, style);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         let search = searcher().await?;
         let results = search.search_blobs(&principal, &query).await?;
-        if args.json {
+        if args.json && args.explain {
+            let mut value = serde_json::to_value(&results)?;
+            value["leaves"] = serde_json::to_value(query.leaves()?)?;
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        } else if args.json {
             println!("{}", serde_json::to_string_pretty(&results)?);
         } else {
-            print_blobs(&results, style);
+            if args.explain {
+                print_leaves(&query.leaves()?, style);
+            }
+            print_blobs(&results, args.explain, style);
             if results.total > 0 {
                 let facets = &results.facets;
                 print_facet("languages", &facets.languages, style);
@@ -259,9 +300,12 @@ fn header(hit: &BlobHit, style: Style) -> String {
     line
 }
 
-pub fn print_blobs(results: &BlobResults, style: Style) {
+pub fn print_blobs(results: &BlobResults, explain: bool, style: Style) {
     for hit in &results.hits {
         println!("{}", header(hit, style));
+        if explain {
+            print_matched(&hit.matched, hit.score, style);
+        }
         let width = hit
             .snippets
             .iter()

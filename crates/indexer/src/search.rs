@@ -79,6 +79,7 @@ mod facets;
 mod glob;
 mod hits;
 mod languages;
+mod leaves;
 mod limits;
 mod parsed;
 mod query;
@@ -99,10 +100,12 @@ use crate::indices::IndexSet;
 pub use body::{HIGHLIGHT_CHARS_PER_PAGE, HIGHLIGHT_MAX_CHARS, highlight_chars};
 pub use error::SearchError;
 pub use explain::{
-    FieldTokens, FileExplanation, WordExplanation, WordMatch, explain_content, query_tokens,
+    FieldTokens, FlagOutcome, LeafOutcome, PathExplanation, WordExplanation, WordMatch,
+    explain_content, query_tokens,
 };
 pub use facets::{BlobFacets, CommitFacets, FACET_BUCKETS, Facet, FacetBucket};
 pub use hits::{BlobHit, CommitHit, Person};
+pub use leaves::{LeafKind, LeafMatch, MatchedAs, MatchedField, QueryLeaf};
 pub use limits::{
     MAX_CONTEXT_LINES, MAX_ENGINE_CLAUSES, MAX_GLOB_EFFORT, MAX_KEYWORD_FILTER_BYTES,
     MAX_LINE_CHARS, MAX_PAGE_SIZE, MAX_PATH_FILTER_BYTES, MAX_PATH_TERMS, MAX_QUERY_CHARS,

@@ -29,6 +29,8 @@ pub struct Hit {
     pub highlight: Value,
     /// Sort values, for `search_after`.
     pub sort: Value,
+    /// The names (`_name`) of the named clauses the document matched.
+    pub matched_queries: Vec<String>,
 }
 
 /// A search answer. `partial` is true when the server's `timeout` cut it short or some
@@ -91,12 +93,26 @@ impl SearchResult {
                             source: h["_source"].clone(),
                             highlight: h["highlight"].clone(),
                             sort: h["sort"].clone(),
+                            matched_queries: matched_queries(&h["matched_queries"]),
                         })
                         .collect()
                 })
                 .unwrap_or_default(),
             aggregations: body["aggregations"].clone(),
         }
+    }
+}
+
+/// The names of a hit's matched clauses: a list, or (when scores were asked for) an
+/// object keyed by name.
+fn matched_queries(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(names) => names
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect(),
+        Value::Object(scores) => scores.keys().cloned().collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -26,7 +26,7 @@ use trawl_client::Distribution;
 
 use trawl_query::Scope;
 
-use super::clauses::{Purpose, expression, has_prefix};
+use super::clauses::{Purpose, expression, has_prefix, named_expression};
 use super::facets::{blob_aggregations, commit_aggregations};
 use super::query::{CheckedBlobQuery, CheckedCommitQuery};
 
@@ -178,28 +178,34 @@ const WHOLE_WORD_BOOST: f64 = 2.0;
 /// its parts) or, inside longer identifiers and other spellings, its parts in order (see
 /// [`code_phrase`]). Whole-token matches rank higher.
 pub(super) fn code_word(field: &str, word: &str, boost: f64) -> Value {
+    match code_word_clauses(field, word, boost) {
+        (Some(whole), parts) => json!({ "bool": {
+            "should": [whole, parts],
+            "minimum_should_match": 1
+        } }),
+        (None, parts) => parts,
+    }
+}
+
+/// The two ways [`code_word`] matches: the word's whole token, when it has one beside its
+/// parts, and its parts in order.
+pub(super) fn code_word_clauses(field: &str, word: &str, boost: f64) -> (Option<Value>, Value) {
     let phrase = code_phrase(field, word, boost);
     let tokens = analyze(AnalyzerName::CodeAnalyzer, word);
     let (Some(first), Some(last)) = (
         tokens.iter().map(|t| t.position).min(),
         tokens.iter().map(|t| t.position).max(),
     ) else {
-        return phrase;
+        return (None, phrase);
     };
     let span = last - first + 1;
     let whole = tokens
         .iter()
-        .find(|t| span > 1 && t.position == first && t.position_length == span);
-    match whole {
-        Some(token) => json!({ "bool": {
-            "should": [
-                { "term": { field: { "value": token.token, "boost": boost * WHOLE_WORD_BOOST } } },
-                phrase
-            ],
-            "minimum_should_match": 1
-        } }),
-        None => phrase,
-    }
+        .find(|t| span > 1 && t.position == first && t.position_length == span)
+        .map(|token| {
+            json!({ "term": { field: { "value": token.token, "boost": boost * WHOLE_WORD_BOOST } } })
+        });
+    (whole, phrase)
 }
 
 /// The `_search` body of a file search over `repos` (already access-checked): the query's
@@ -222,8 +228,14 @@ pub(super) fn blob_body(query: &CheckedBlobQuery, repos: &[String], cap: Highlig
             .as_ref()
             .map(|t| expression(&t.clause, Scope::Files, purpose, query.proximity))
     };
+    let find = match &query.text {
+        Some(t) if query.explain => {
+            Some(named_expression(&t.clause, Scope::Files, query.proximity))
+        }
+        _ => clause(Purpose::Find),
+    };
     let mut search = json!({ "filter": filters });
-    if let Some(clause) = clause(Purpose::Find) {
+    if let Some(clause) = find {
         search["must"] = json!([clause]);
     }
     let mut content_highlight = json!({ "type": "plain", "number_of_fragments": 0 });

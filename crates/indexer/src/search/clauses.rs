@@ -13,13 +13,15 @@
 //!   part of a query, a `-` or an `|` included, reaches a repository the caller may not
 //!   read.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 use trawl_analyzers::{AnalyzerName, analyze};
 use trawl_query::{Scope, TermKind};
 
-use super::body::{FILE_NAME_BOOST, PATH_BOOST, code_phrase, code_word};
+use super::body::{FILE_NAME_BOOST, PATH_BOOST, code_phrase, code_word, code_word_clauses};
+use super::leaves::{MatchedAs, MatchedField, clause_name, named};
 use super::parsed::{Clause, FilterClause, TextMatch};
 
 /// How much words found in the order typed weigh, on top of each word's own match.
@@ -54,12 +56,24 @@ pub(super) fn expression(
     purpose: Purpose,
     proximity: bool,
 ) -> Value {
-    Builder {
-        scope,
-        purpose,
-        proximity,
-    }
-    .build(clause)
+    Builder::new(scope, purpose, proximity, false).build(clause)
+}
+
+/// The same clause as [`expression`], each leaf's clause on each field named (see
+/// [`super::leaves`]) so that hits say which leaves they matched. Scores as the unnamed
+/// one does.
+pub(super) fn named_expression(clause: &Clause, scope: Scope, proximity: bool) -> Value {
+    Builder::new(scope, Purpose::Find, proximity, true).build(clause)
+}
+
+/// Every leaf's named clause on its own, in leaf order: asked together as `should`
+/// clauses of a search for one document, the hit names the leaves it matches, whether
+/// the query as a whole holds or not.
+pub(super) fn leaf_clauses(clause: &Clause, scope: Scope) -> Vec<Value> {
+    let builder = Builder::new(scope, Purpose::Find, false, true);
+    let mut out = Vec::new();
+    builder.each_leaf(clause, &mut out);
+    out
 }
 
 /// Whether `clause` holds a prefix (then highlighting needs its own query).
@@ -76,14 +90,56 @@ struct Builder {
     scope: Scope,
     purpose: Purpose,
     proximity: bool,
+    /// Whether leaf clauses carry names; then `leaf` numbers them as they are built.
+    names: bool,
+    leaf: Cell<usize>,
 }
 
 impl Builder {
+    fn new(scope: Scope, purpose: Purpose, proximity: bool, names: bool) -> Builder {
+        Builder {
+            scope,
+            purpose,
+            proximity,
+            names,
+            leaf: Cell::new(0),
+        }
+    }
+
+    /// The number of the next leaf (leaves are built in the order they are written).
+    fn next_leaf(&self) -> usize {
+        self.leaf.set(self.leaf.get() + 1);
+        self.leaf.get()
+    }
+
+    fn each_leaf(&self, clause: &Clause, out: &mut Vec<Value>) {
+        match clause {
+            Clause::Everything => {}
+            Clause::Text(text) => out.push(self.text(text)),
+            Clause::Filter(filter) => out.push(self.filter_leaf(filter)),
+            Clause::Not(inner) => self.each_leaf(inner, out),
+            Clause::And(items) | Clause::Or(items) => {
+                items.iter().for_each(|i| self.each_leaf(i, out));
+            }
+        }
+    }
+
+    /// A filter leaf: named when names are on.
+    fn filter_leaf(&self, filter: &FilterClause) -> Value {
+        let leaf = self.next_leaf();
+        let clause = self.filter(filter);
+        if self.names {
+            named(clause, clause_name(leaf, MatchedField::Filter, None), false)
+        } else {
+            clause
+        }
+    }
+
     fn build(&self, clause: &Clause) -> Value {
         match clause {
             Clause::Everything => json!({ "match_all": {} }),
             Clause::Text(text) => self.text(text),
-            Clause::Filter(filter) => json!({ "bool": { "filter": [self.filter(filter)] } }),
+            Clause::Filter(filter) => json!({ "bool": { "filter": [self.filter_leaf(filter)] } }),
             Clause::Not(inner) => json!({ "bool": { "must_not": [self.build(inner)] } }),
             Clause::And(items) => self.and(items),
             Clause::Or(items) => {
@@ -97,7 +153,7 @@ impl Builder {
         let (mut must, mut filter, mut must_not) = (Vec::new(), Vec::new(), Vec::new());
         for item in items {
             match item {
-                Clause::Filter(f) => filter.push(self.filter(f)),
+                Clause::Filter(f) => filter.push(self.filter_leaf(f)),
                 Clause::Not(inner) => must_not.push(self.build(inner)),
                 _ => must.push(self.build(item)),
             }
@@ -130,29 +186,66 @@ impl Builder {
 
     /// A word, phrase or prefix where this kind of search looks for text.
     fn text(&self, text: &TextMatch) -> Value {
+        let leaf = self.next_leaf();
         match self.scope {
-            Scope::Commits => self.on("commit.message", text, 1.0),
+            Scope::Commits => self.on("commit.message", text, 1.0, leaf, MatchedField::Message),
             Scope::Files => {
                 let mut should = vec![
-                    self.on("blob.content", text, 1.0),
-                    self.on("blob.file_name", text, FILE_NAME_BOOST),
+                    self.on("blob.content", text, 1.0, leaf, MatchedField::Content),
+                    self.on(
+                        "blob.file_name",
+                        text,
+                        FILE_NAME_BOOST,
+                        leaf,
+                        MatchedField::FileName,
+                    ),
                 ];
                 if text.kind != TermKind::Prefix {
-                    should.push(json!({ "match": { "blob.path": {
+                    let path = json!({ "match": { "blob.path": {
                         "query": text.text, "boost": PATH_BOOST
-                    } } }));
+                    } } });
+                    should.push(self.name(path, leaf, MatchedField::Path, None));
                 }
                 json!({ "bool": { "should": should, "minimum_should_match": 1 } })
             }
         }
     }
 
-    /// `text` on one `code_analyzer` field.
-    fn on(&self, field: &str, text: &TextMatch, boost: f64) -> Value {
+    /// `text` on one `code_analyzer` field, named as leaf `leaf` on `on` when names are on
+    /// (a word's whole token and its parts apart).
+    fn on(
+        &self,
+        field: &str,
+        text: &TextMatch,
+        boost: f64,
+        leaf: usize,
+        on: MatchedField,
+    ) -> Value {
         match text.kind {
+            TermKind::Word if self.names => match code_word_clauses(field, &text.text, boost) {
+                (Some(whole), parts) => json!({ "bool": { "should": [
+                    self.name(whole, leaf, on, Some(MatchedAs::Whole)),
+                    self.name(parts, leaf, on, Some(MatchedAs::Parts)),
+                ], "minimum_should_match": 1 } }),
+                (None, only) => self.name(only, leaf, on, Some(MatchedAs::Whole)),
+            },
             TermKind::Word => code_word(field, &text.text, boost),
-            TermKind::Phrase => code_phrase(field, &text.text, boost),
-            TermKind::Prefix => prefix(field, &text.text, boost, self.purpose),
+            TermKind::Phrase => self.name(code_phrase(field, &text.text, boost), leaf, on, None),
+            TermKind::Prefix => self.name(
+                prefix(field, &text.text, boost, self.purpose),
+                leaf,
+                on,
+                None,
+            ),
+        }
+    }
+
+    /// `clause` named when names are on.
+    fn name(&self, clause: Value, leaf: usize, on: MatchedField, how: Option<MatchedAs>) -> Value {
+        if self.names {
+            named(clause, clause_name(leaf, on, how), true)
+        } else {
+            clause
         }
     }
 

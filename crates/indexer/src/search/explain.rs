@@ -7,11 +7,14 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use trawl_analyzers::{AnalyzerName, IndexKind, Token, analyze};
+use trawl_query::Scope;
 use trawl_registry::{Principal, RepoId};
 
-use super::{CodeSearch, SearchError};
+use super::clauses::leaf_clauses;
+use super::leaves::{LeafKind, LeafMatch, QueryLeaf, holds, leaf_matches, leaves, named};
+use super::{BlobQuery, CodeSearch, SearchError};
 use crate::document::blob_id;
 use crate::git::RepoPath;
 
@@ -90,42 +93,55 @@ pub fn explain_content(text: &str, content: &str) -> Vec<WordExplanation> {
         .collect()
 }
 
-/// Why one file matches a query, or does not.
+/// Why one file is or is not found by a query: the engine's verdict on every leaf of the
+/// query and on every flag, and for each word or phrase how it stands in the file's
+/// content and name (from the offline analysis, token for token the engine's).
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FileExplanation {
+pub struct PathExplanation {
     pub repo_id: String,
     pub path: String,
-    /// The file's content was not indexed (binary, or over the size limit): only its name
-    /// and path can match.
+    /// The file's content was indexed (not binary, not over the size limit): otherwise
+    /// only its name and path can match.
     pub content_indexed: bool,
-    pub words: Vec<WordExplanation>,
-    /// The query's words against the file name (as the file name field is analyzed).
-    pub file_name_words: Vec<WordExplanation>,
+    /// The query and the flags hold for the file: the search finds it (on some page).
+    pub found: bool,
+    pub leaves: Vec<LeafOutcome>,
+    pub flags: Vec<FlagOutcome>,
 }
 
-impl FileExplanation {
-    /// Whether every word matches the content (as a phrase of one word each) or the name.
-    pub fn every_word_matches(&self) -> bool {
-        self.words
-            .iter()
-            .zip(&self.file_name_words)
-            .all(|(content, name)| content.matched() || name.matched())
-    }
+/// One leaf of the query against one file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LeafOutcome {
+    #[serde(flatten)]
+    pub leaf: QueryLeaf,
+    /// Where the file matches the leaf, as the engine says (empty: nowhere).
+    pub matched: Vec<LeafMatch>,
+    /// A word or phrase against the content.
+    pub content: Option<WordExplanation>,
+    /// A word or phrase against the file name.
+    pub file_name: Option<WordExplanation>,
+}
+
+/// One flag (`--lang`, `--ext`, `--path`, `--repo`) against one file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FlagOutcome {
+    pub flag: String,
+    pub matched: bool,
 }
 
 impl CodeSearch {
-    /// Explains how `text`'s words stand in one file, `repo`:`path`, as `principal` sees it:
-    /// `None` when the file is not indexed or `principal` may not read the repository (the
-    /// two are not told apart, so that nothing is learnt about repositories one cannot
-    /// read).
-    pub async fn explain_file(
+    /// Explains why `query` finds the file `repo`:`path`, or does not, as `principal`
+    /// would search: `None` when the file is not indexed or `principal` may not read the
+    /// repository (the two are not told apart, so that nothing is learnt about
+    /// repositories one cannot read).
+    pub async fn explain_path(
         &self,
         principal: &Principal,
-        text: &str,
+        query: &BlobQuery,
         repo: &RepoId,
         path: &str,
-    ) -> Result<Option<FileExplanation>, SearchError> {
-        let text = super::limits::search_text(text, true)?;
+    ) -> Result<Option<PathExplanation>, SearchError> {
+        let checked = query.checked()?;
         if !self
             .registry
             .may_read(principal, repo)
@@ -134,29 +150,128 @@ impl CodeSearch {
         {
             return Ok(None);
         }
+        let clause = checked.text.as_ref().map(|t| &t.clause);
+        let mut should = clause.map_or_else(Vec::new, |c| leaf_clauses(c, Scope::Files));
+        let mut flags: Vec<(String, Option<Value>)> = Vec::new();
+        if !query.repos.is_empty() {
+            let listed = query.repos.contains(repo);
+            flags.push((format!("--repo {}", join(&query.repos)), None));
+            if !listed {
+                flags.last_mut().expect("pushed").1 = Some(json!({ "match_none": {} }));
+            }
+        }
+        if let Some(language) = &checked.language {
+            let term = json!({ "term": { "blob.language": language } });
+            flags.push((format!("--lang {language}"), Some(term)));
+        }
+        if let Some(ext) = &checked.extension {
+            let term = json!({ "term": { "blob.extension": ext } });
+            flags.push((format!("--ext {ext}"), Some(term)));
+        }
+        if let (Some(filter), Some(given)) = (&checked.path, &query.path) {
+            flags.push((format!("--path {given}"), Some(filter.clause())));
+        }
+        for (n, (_, clause)) in flags.iter().enumerate() {
+            if let Some(clause) = clause {
+                should.push(named(clause.clone(), format!("flag:{n}"), false));
+            }
+        }
         let alias = self.indices.alias(IndexKind::Blobs);
-        let id = blob_id(repo, &RepoPath::from(path));
-        let doc = self
+        let body = json!({
+            "query": { "bool": {
+                "filter": [
+                    { "term": { "repo_id": repo.as_str() } },
+                    { "ids": { "values": [blob_id(repo, &RepoPath::from(path))] } }
+                ],
+                "should": should
+            } },
+            "_source": { "includes": [
+                "repo_id", "blob.path", "blob.file_name", "blob.content", "blob.binary",
+                "blob.truncated"
+            ] },
+            "size": 1
+        });
+        let result = self
             .indices
             .client()
-            .get_document(&alias, &id, Some(repo.as_str()))
+            .search(&alias, &body, &self.options(Some(repo.to_string())))
             .await
             .map_err(|e| SearchError::engine(&alias, e))?;
-        let Some(doc) = doc else {
+        let Some(hit) = result.hits.first() else {
             return Ok(None);
         };
-        let blob = &doc["blob"];
+        let blob = &hit.source["blob"];
         let content = blob["content"].as_str().unwrap_or_default();
         let file_name = blob["file_name"].as_str().unwrap_or_default();
-        let content_indexed = !(blob["binary"] == json!(true) || blob["truncated"] == json!(true));
-        Ok(Some(FileExplanation {
+        let matches = leaf_matches(&hit.matched_queries);
+        let flags: Vec<FlagOutcome> = flags
+            .into_iter()
+            .enumerate()
+            .map(|(n, (flag, clause))| FlagOutcome {
+                matched: clause.is_some()
+                    && hit
+                        .matched_queries
+                        .iter()
+                        .any(|m| *m == format!("flag:{n}")),
+                flag,
+            })
+            .collect();
+        let (content_terms, name_terms) = (FileTerms::of(content), FileTerms::of(file_name));
+        let leaves: Vec<LeafOutcome> = clause
+            .map(leaves)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|leaf| {
+                let text = matches!(leaf.kind, LeafKind::Word | LeafKind::Phrase);
+                LeafOutcome {
+                    matched: matches
+                        .iter()
+                        .filter(|m| m.leaf == leaf.leaf)
+                        .cloned()
+                        .collect(),
+                    content: text.then(|| content_terms.explain(&leaf.text)),
+                    file_name: text.then(|| name_terms.explain(&leaf.text)),
+                    leaf,
+                }
+            })
+            .collect();
+        let found = clause.is_none_or(|c| {
+            holds(c, &|n| {
+                leaves
+                    .iter()
+                    .any(|l| l.leaf.leaf == n && !l.matched.is_empty())
+            })
+        }) && flags.iter().all(|f| f.matched);
+        Ok(Some(PathExplanation {
             repo_id: repo.to_string(),
             path: blob["path"].as_str().unwrap_or(path).to_owned(),
-            content_indexed,
-            words: explain_content(text, content),
-            file_name_words: explain_content(text, file_name),
+            content_indexed: !(blob["binary"] == json!(true) || blob["truncated"] == json!(true)),
+            found,
+            leaves,
+            flags,
         }))
     }
+}
+
+impl BlobQuery {
+    /// The query text's leaves (words, phrases, prefixes, filters), numbered as
+    /// [`BlobHit::matched`](super::BlobHit::matched) and [`PathExplanation`] refer to them;
+    /// checked as the search would check them.
+    pub fn leaves(&self) -> Result<Vec<QueryLeaf>, SearchError> {
+        Ok(self
+            .checked()?
+            .text
+            .map(|t| leaves(&t.clause))
+            .unwrap_or_default())
+    }
+}
+
+fn join(repos: &[RepoId]) -> String {
+    repos
+        .iter()
+        .map(RepoId::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A file's terms by position, and where each line starts.

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::leaves::{LeafMatch, leaf_matches};
 use super::query::SnippetOptions;
 use super::snippet::{MatchRange, SNIPPET_BYTES_PER_HIT, Snippet, snippets, unmark};
 
@@ -38,6 +39,10 @@ pub struct BlobHit {
     /// `snippets` nor counted in `matching_lines`. For a hit without highlighted lines
     /// it is set when the file's size in bytes is over the limit (a match may lie beyond).
     pub content_cut: bool,
+    /// With [`BlobQuery::explain`](super::BlobQuery::explain): the query's leaves this
+    /// file matched, where and how (empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub matched: Vec<LeafMatch>,
 }
 
 /// An author or committer of a commit hit.
@@ -121,6 +126,7 @@ pub(super) fn blob_hit(
         snippets,
         matching_lines,
         content_cut,
+        matched: leaf_matches(&hit.matched_queries),
     }
 }
 
@@ -166,6 +172,7 @@ mod tests {
             index: "i".into(),
             id: "r_src/a.rs".into(),
             score: Some(2.5),
+            matched_queries: Vec::new(),
             source: json!({ "repo_id": "r", "blob": {
                 "path": "src/a.rs", "file_name": "a.rs", "language": "rust", "extension": "rs",
                 "binary": false, "truncated": false

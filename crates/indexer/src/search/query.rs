@@ -127,6 +127,9 @@ pub struct BlobQuery {
     pub page: Page,
     /// How matching lines are cut into snippets.
     pub snippets: SnippetOptions,
+    /// Name every leaf's clause, so each hit says which words and filters it matched,
+    /// where and how ([`BlobHit::matched`](super::BlobHit::matched)). Scores do not change.
+    pub explain: bool,
 }
 
 impl BlobQuery {
@@ -174,6 +177,7 @@ impl BlobQuery {
             path,
             page: self.page.validate()?,
             snippets: self.snippets.validate()?,
+            explain: self.explain,
         })
     }
 }
@@ -210,6 +214,7 @@ pub(super) struct CheckedBlobQuery {
     pub path: Option<PathFilter>,
     pub page: Page,
     pub snippets: SnippetOptions,
+    pub explain: bool,
 }
 
 impl CheckedBlobQuery {
