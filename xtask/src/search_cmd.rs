@@ -45,6 +45,11 @@ Commit searches (--commits) look in messages and take, instead of the file filte
 A query that does not parse is refused with the column and the fix:
   "unclosed  ->  the `"` at column 1 opens a phrase that is never closed: add the closing `"`, ...
 
+Facets: every file search counts all its matches by language, repository and extension (--json: all 20 of each).
+Explaining: --explain lists the query's leaves with the terms each field gets, and under each hit the
+leaves it matched (content, file name or path; whole word or parts); --explain-path REPO:PATH says why
+one file is found or not, leaf by leaf, and where each word's parts stop in it.
+
 Examples:
   cargo xtask search getHttpResponse
   cargo xtask search 'http response' --as alice --lang rust --path src/net
@@ -52,6 +57,8 @@ Examples:
   cargo xtask search 'rails -filename:gemfile.lock' --json
   cargo xtask search 'TODO (repo:acme-api | repo:acme-web)'   # repo:a repo:b would find nothing
   cargo xtask search -- '-test getHttpResponse'
+  cargo xtask search 'blockclient -path:deps/' --explain
+  cargo xtask search 'redisAsyncSetTimeout' --explain-path redis:src/redis-cli.c
   cargo xtask search --sha 1a2b3c4 --as alice
   cargo xtask search --commits 'fix race author:ada after:2024-01-31 -"revert"' --repo acme-api"#;
 
