@@ -7,8 +7,10 @@
 //! - *And* is `must`, *or* a `should` of which one must match, `-x` a `must_not`.
 //!   Filters never score: in an *and* they are `filter` clauses, elsewhere a `bool` whose
 //!   only clause is a `filter`. Two or more plain words side by side also score as a
-//!   phrase (`should`, so files holding them in that order rank first) when the query
-//!   fits the engine's clause limit with it.
+//!   phrase (`should`, so files holding them in that order rank first), and a word with
+//!   a `/` also matches paths running through it as directories (`lib/router` finds
+//!   `lib/router/index.js`), when the query fits the engine's clause limit with these
+//!   extras (`proximity`).
 //! - Every search adds the access filter outside this clause (see [`super::body`]), so no
 //!   part of a query, a `-` or an `|` included, reaches a repository the caller may not
 //!   read.
@@ -48,8 +50,8 @@ pub(super) enum Purpose {
     Highlight,
 }
 
-/// The clause of `clause` for a search of `scope`; `proximity` adds the phrase of side by
-/// side words (see the module docs).
+/// The clause of `clause` for a search of `scope`; `proximity` adds the extras (the phrase of
+/// side by side words, directories of words with a `/`: see the module docs).
 pub(super) fn expression(
     clause: &Clause,
     scope: Scope,
@@ -201,9 +203,7 @@ impl Builder {
                     ),
                 ];
                 if text.kind != TermKind::Prefix {
-                    let path = json!({ "match": { "blob.path": {
-                        "query": text.text, "boost": PATH_BOOST
-                    } } });
+                    let path = path_clause(text, self.proximity);
                     should.push(self.name(path, leaf, MatchedField::Path, None));
                 }
                 json!({ "bool": { "should": should, "minimum_should_match": 1 } })
@@ -270,6 +270,32 @@ impl Builder {
             }
         }
     }
+}
+
+/// A word or phrase on `blob.path`, whose terms are the path's trailing parts
+/// (`lib/router/index.js`, `router/index.js`, `index.js`): the text as such a part (a file
+/// name, or a file with its directories); and a word with a `/` (`lib/router`) also as
+/// directories the path runs through, at any depth (a part starting with `lib/router/`),
+/// when `directories` (the query fits the clause limit with such extras: a query of dozens
+/// of path-like words is searched without them).
+fn path_clause(text: &TextMatch, directories: bool) -> Value {
+    let trailing = json!({ "match": { "blob.path": { "query": text.text, "boost": PATH_BOOST } } });
+    if !directories || text.kind != TermKind::Word || !text.text.contains('/') {
+        return trailing;
+    }
+    let whole = analyze(AnalyzerName::PathAnalyzer, &text.text)
+        .into_iter()
+        .map(|t| t.token)
+        .max_by_key(String::len)
+        .unwrap_or_default();
+    let dirs = whole.trim_matches('/');
+    if dirs.is_empty() {
+        return trailing;
+    }
+    json!({ "bool": { "should": [
+        trailing,
+        { "prefix": { "blob.path": { "value": format!("{dirs}/"), "boost": PATH_BOOST } } }
+    ], "minimum_should_match": 1 } })
 }
 
 /// `who` in the name or the e-mail address of `field` (`commit.author`, …).

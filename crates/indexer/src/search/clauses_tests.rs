@@ -177,3 +177,17 @@ fn clauses_are_counted_as_the_engine_counts_them() {
     let word = files("getHttpResponse");
     assert_eq!(engine_clauses(&word), 4 + 4 + 1);
 }
+
+#[test]
+fn a_word_with_a_slash_also_matches_the_directories_a_path_runs_through() {
+    let with_dirs = files("/Lib/Router/");
+    let path = &with_dirs["bool"]["should"][2]["bool"]["should"];
+    assert_eq!(
+        path[1],
+        json!({ "prefix": { "blob.path": { "value": "lib/router/", "boost": PATH_BOOST } } })
+    );
+    let plain = files("router");
+    assert!(plain["bool"]["should"][2]["match"].is_object(), "{plain}");
+    let phrase = files("\"lib/router x\"");
+    assert!(phrase["bool"]["should"][2]["match"].is_object(), "{phrase}");
+}
