@@ -187,6 +187,22 @@ async fn hits_name_their_leaves_and_a_path_is_explained_as_the_engine_judges_it(
         .await
         .expect("alice reads q-secret");
     assert!(theirs.found);
+    // Paths nobody indexed, however strange, are answered as absent, not as errors.
+    for path in [
+        "../../etc/passwd".to_owned(),
+        "src/net/client.rs\u{0}".to_owned(),
+        "\u{1b}[2J".to_owned(),
+        "a/".repeat(5_000),
+        "*".to_owned(),
+        "src/net/*".to_owned(),
+    ] {
+        assert!(
+            why(&secret, "q-alpha", &path, anyone.clone())
+                .await
+                .is_none(),
+            "{path:?}"
+        );
+    }
     // Bad input is refused as the search refuses it.
     let err = search
         .explain_path(

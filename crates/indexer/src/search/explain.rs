@@ -434,6 +434,41 @@ mod tests {
     }
 
     #[test]
+    fn an_identifier_is_found_in_any_spelling_next_to_any_punctuation() {
+        let content = "x = getHTTP2Response();\nif (a->blockClient(c, 1)) {}\nlet b = ::BlockClient::new();\n#define BLOCK_CLIENT 1\nblock_client(); [MinGW64]\n";
+        for typed in [
+            "blockclient",
+            "blockClient",
+            "BlockClient",
+            "block_client",
+            "BLOCK_CLIENT",
+            "http2response",
+            "getHTTP2Response",
+            "gethttp2response",
+            "mingw64",
+            "MINGW64",
+        ] {
+            let words = explain_content(typed, content);
+            assert!(
+                matches!(
+                    words[0].outcome,
+                    WordMatch::Whole { .. } | WordMatch::Parts { .. }
+                ),
+                "{typed}: {:?}",
+                words[0]
+            );
+        }
+        // The whole term for whole words, wherever punctuation touches them.
+        for (typed, line) in [("blockclient", 2), ("mingw64", 5), ("gethttp2response", 1)] {
+            assert_eq!(
+                explain_content(typed, content)[0].outcome,
+                WordMatch::Whole { line },
+                "{typed}"
+            );
+        }
+    }
+
+    #[test]
     fn query_tokens_cover_content_name_and_path() {
         let fields = query_tokens("src/blockClient");
         assert_eq!(fields.len(), 3);
