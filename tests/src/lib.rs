@@ -169,12 +169,16 @@ pub struct IndexCleanup {
 
 impl Drop for IndexCleanup {
     fn drop(&mut self) {
-        let engine = self.engine.clone();
+        let endpoint = self.engine.endpoint.clone();
         let pattern = self.pattern.clone();
         let done = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
+            // A client of its own: pooled connections of the test's client belong to the
+            // test's runtime, which is blocked on this thread, so a request on one of them
+            // would wait until it timed out (and the indices would stay).
+            let engine = Engine::new(&endpoint)?;
             runtime.block_on(async {
                 // Names, not a wildcard: Elasticsearch 8 refuses wildcard deletes by default
                 // (`action.destructive_requires_name`).

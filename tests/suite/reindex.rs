@@ -691,6 +691,9 @@ async fn write_routes_wait_for_writers_that_began_before_a_change() {
     let services = require_services!();
     let redis = trawl_tests::redis_manager(&services.redis).await.unwrap();
     let ns = format!("{}-", trawl_tests::unique_name("routes"));
+    // The dead writer's ticket below outlives the test unless removed.
+    let _keys =
+        trawl_tests::KeyCleanup::new(services.redis.connection_url(), format!("trawl:{ns}*"));
     let routes = trawl_indexer::WriteRoutes::new(redis.clone(), &ns)
         .with_writer_ttl(Duration::from_secs(60));
 
