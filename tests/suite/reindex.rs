@@ -381,6 +381,13 @@ pub(crate) async fn live_reindex(set: &IndexSet, driver: ReindexDriver, docs: us
             set.client().index_exists(&index.old).await.unwrap(),
             "kept for retention"
         );
+        // The balancer may move the new shards again (held in place during the copy).
+        let settings = set.client().get_settings(&index.new).await.unwrap();
+        assert_eq!(
+            settings[&index.new]["index.routing.rebalance.enable"], "all",
+            "{}",
+            index.new
+        );
     }
     let stored = contents(set).await;
     let missing: Vec<_> = reference

@@ -567,7 +567,8 @@ impl ReindexDriver {
     }
 
     /// Creates the new indices (if not yet) with the current definitions, refresh off, no
-    /// replicas and long-lived delete tombstones; raises the old ones' tombstone lifetime.
+    /// replicas, long-lived delete tombstones and shards the balancer leaves in place;
+    /// raises the old ones' tombstone lifetime.
     async fn create_indices(&self, task: &mut ReindexTask) -> Result<ReindexStage, ReindexError> {
         let client = self.indices.client();
         for index in &task.indices {
@@ -588,6 +589,11 @@ impl ReindexDriver {
             settings["refresh_interval"] = json!("-1");
             settings["number_of_replicas"] = json!(0);
             settings["gc_deletes"] = json!(TASK_GC_DELETES);
+            // Tombstones live in the memory of the shard's engine: a shard moved to another
+            // node forgets them, and the copy could then bring back a document deleted
+            // meanwhile. So the cluster's balancer leaves the new shards where they are
+            // until the copy is over (see `restore_settings`).
+            settings["routing"] = json!({ "rebalance": { "enable": "none" } });
             client.create_index(&index.new, &definition).await?;
         }
         Ok(ReindexStage::IndicesCreated)
@@ -779,8 +785,8 @@ impl ReindexDriver {
         Ok(Ok(()))
     }
 
-    /// Restores refresh interval and replicas of the new indices from their definitions
-    /// and waits until their shards are allocated.
+    /// Restores refresh interval and replicas of the new indices from their definitions, lets
+    /// the balancer move their shards again, and waits until their shards are allocated.
     async fn restore_settings(&self, task: &mut ReindexTask) -> Result<ReindexStage, ReindexError> {
         let client = self.indices.client();
         let options = self.indices.options();
@@ -796,6 +802,7 @@ impl ReindexDriver {
                     &json!({ "index": {
                         "refresh_interval": refresh,
                         "number_of_replicas": options.replicas,
+                        "routing.rebalance.enable": null,
                     } }),
                 )
                 .await?;
