@@ -10,12 +10,8 @@ mod explain;
 use std::collections::{BTreeMap, BTreeSet};
 
 use trawl_analyzers::IndexKind;
-use trawl_indexer::document::{
-    BlobInput, RenderedDocument, RepoContext, render_blob, render_commit,
-};
-use trawl_indexer::git::{
-    BlobContent, CommitInfo, EntryKind, GitTime, ObjectId, RepoPath, Signature,
-};
+use trawl_indexer::document::{BlobInput, RenderedDocument, RepoContext, render_blob};
+use trawl_indexer::git::{BlobContent, EntryKind, RepoPath};
 use trawl_indexer::search::{BlobResults, CommitResults, Facet, SearchError};
 use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery};
 use trawl_registry::{Principal, Visibility};
@@ -49,24 +45,7 @@ pub(crate) fn commit_by(
     when: &str,
 ) -> RenderedDocument {
     let seconds = when.parse::<jiff::Timestamp>().expect("a time").as_second();
-    let sign = |(name, email): (&str, &str)| Signature {
-        name: name.into(),
-        email: email.into(),
-        time: Some(GitTime {
-            seconds,
-            offset_seconds: 0,
-        }),
-    };
-    render_commit(
-        repo,
-        &CommitInfo {
-            id: ObjectId::from_hex(sha.as_bytes()).expect("a hex sha"),
-            parents: Vec::new(),
-            author: sign(author),
-            committer: sign(committer),
-            message: message.into(),
-        },
-    )
+    crate::search::commit_by(repo, sha, message, author, committer, seconds)
 }
 
 fn oid(tag: &str) -> String {

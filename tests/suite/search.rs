@@ -53,9 +53,23 @@ pub(crate) fn commit(
     message: &str,
     seconds: i64,
 ) -> RenderedDocument {
-    let who = Signature {
-        name: "Ada Lovelace".into(),
-        email: "ada@example.com".into(),
+    let ada = ("Ada Lovelace", "ada@example.com");
+    commit_by(repo, sha, message, ada, ada, seconds)
+}
+
+/// A commit document by `author` (name, e-mail), committed by `committer`, both at
+/// `seconds` (UTC).
+pub(crate) fn commit_by(
+    repo: &RepoContext,
+    sha: &str,
+    message: &str,
+    author: (&str, &str),
+    committer: (&str, &str),
+    seconds: i64,
+) -> RenderedDocument {
+    let sign = |(name, email): (&str, &str)| Signature {
+        name: name.into(),
+        email: email.into(),
         time: Some(GitTime {
             seconds,
             offset_seconds: 0,
@@ -66,8 +80,8 @@ pub(crate) fn commit(
         &CommitInfo {
             id: ObjectId::from_hex(sha.as_bytes()).expect("a hex sha"),
             parents: Vec::new(),
-            author: who.clone(),
-            committer: who,
+            author: sign(author),
+            committer: sign(committer),
             message: message.into(),
         },
     )

@@ -47,8 +47,10 @@ pub(crate) fn init_bare(path: &Path) -> Result<(), SeedError> {
     Ok(())
 }
 
-/// A `git` command isolated from the user's configuration and environment.
-fn git() -> Command {
+/// A `git` command isolated from the user's configuration and environment (no system or
+/// global configuration, no prompt, no `GIT_DIR` and the like inherited from a hook or a
+/// caller), so that repositories are written and read the same on every machine.
+pub fn git_command() -> Command {
     let mut cmd = Command::new("git");
     cmd.env("GIT_CONFIG_NOSYSTEM", "1")
         .env(
@@ -85,7 +87,7 @@ fn spawn_error(source: io::Error) -> SeedError {
 /// `git clone --bare --quiet <origin> <dest>`: the fork shares its origin's objects and
 /// history (a local clone hard-links them).
 pub(crate) fn clone_bare(origin: &Path, dest: &Path) -> Result<(), SeedError> {
-    let output = git()
+    let output = git_command()
         .arg("clone")
         .arg("--bare")
         .arg("--quiet")
@@ -122,7 +124,7 @@ impl FastImport {
     /// quarter larger pack, a third less time (inflating is as fast as at other levels).
     /// `--done`: a stream cut short fails instead of committing what it got.
     fn start(git_dir: &Path) -> Result<FastImport, SeedError> {
-        let mut child = git()
+        let mut child = git_command()
             .args(["-c", "pack.compression=1", "--git-dir"])
             .arg(git_dir)
             .args(["fast-import", "--quiet", "--done", "--depth=0"])

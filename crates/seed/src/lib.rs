@@ -52,6 +52,7 @@ use crate::content::Renderer;
 use crate::plan::{GENERATOR_VERSION, MIN_BYTES_PER_FILE, MIN_FILES, Recipe, RepoPlan};
 use crate::vocab::{Vocab, mix};
 
+pub use crate::fast_import::git_command;
 pub use crate::sample::{SampleFile, SampleGenerator};
 
 /// The name of the marker file inside each generated repository.

@@ -358,23 +358,8 @@ fn cat_blobs(repo: &Path, oids: &[&str]) -> Result<Vec<Vec<u8>>, GitTextError> {
 }
 
 fn git(repo: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.arg("-C")
-        .arg(repo)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_TERMINAL_PROMPT", "0");
-    for var in [
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-        "GIT_COMMON_DIR",
-        "GIT_NAMESPACE",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = trawl_seed::git_command();
+    cmd.arg("-C").arg(repo);
     cmd
 }
 
