@@ -1548,7 +1548,11 @@ async fn shipped_migrations_add_and_backfill_line_count_on_an_old_deployment() {
         mapping["properties"]["blob"]["properties"]["line_count"]["type"],
         "integer"
     );
-    assert_eq!(mapping["_meta"]["schema_version"], 2);
+    assert_eq!(
+        mapping["properties"]["blob"]["properties"]["defs"]["type"],
+        "keyword"
+    );
+    assert_eq!(mapping["_meta"]["schema_version"], 4);
     assert_eq!(mapping["_meta"]["content_variant"], "standard");
 
     // Every document of the registered repositories was written again, in place, with the

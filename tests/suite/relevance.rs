@@ -15,13 +15,14 @@ use trawl_tests::{pg_url, redis_manager, require_services, test_indices, workspa
 
 /// Floors of the golden queries' means (26 queries), the figures measured with the
 /// analyzer and query of this commit rounded down: recall@10 0.990, MRR 0.981, nDCG@10
-/// 0.913 (recall against `git grep` 1.000). Before the code tokenizer cut identifiers out
+/// 0.942 (recall against `git grep` 1.000). Before the code tokenizer cut identifiers out
 /// of punctuation they were 0.840, 0.904 and 0.774 (0.888); before a word with a `/`
-/// matched the directories a path runs through, 0.952, 0.942 and 0.875. `router` (a
-/// file named `auditRouter.ts` outranks `lib/router/index.js`) pulls them down.
+/// matched the directories a path runs through, 0.952, 0.942 and 0.875; before files
+/// that define a word ranked higher, nDCG@10 was 0.913. `router` (a file named
+/// `auditRouter.ts` outranks `lib/router/index.js`) pulls them down.
 const RECALL_AT_10_FLOOR: f64 = 0.99;
 const MRR_FLOOR: f64 = 0.98;
-const NDCG_AT_10_FLOOR: f64 = 0.91;
+const NDCG_AT_10_FLOOR: f64 = 0.94;
 
 /// Identifier cases (queries of `fixtures/relevance/identifiers.toml`) that miss files
 /// `git grep -w -i` finds with the current analyzer; every other case must find all of

@@ -106,12 +106,13 @@ impl IndexKind {
     ///
     /// Blobs: 2 added `blob.line_count` (migrations 20261124000000 to 20261124000200);
     /// 3 keys documents `<repo>:<path>` (or `<repo>#<hash>`), unique for every repository
-    /// and path (migrations 20261201000200 and 20261201000300).
+    /// and path (migrations 20261201000200 and 20261201000300); 4 added `blob.defs`, the
+    /// names a file defines, for ranking (migrations 20261202000000 and 20261202000100).
     /// Repos: 2 added `blob_schema_version` and `left_out`, and stopped carrying
     /// registrations (migrations 20261201000000 and 20261201000100).
     pub fn schema_version(self) -> u32 {
         match self {
-            IndexKind::Blobs => 3,
+            IndexKind::Blobs => 4,
             IndexKind::Repos => 2,
             IndexKind::Commits => 1,
             IndexKind::Migrations | IndexKind::ReindexTasks => 1,
@@ -193,6 +194,7 @@ impl IndexKind {
                         "language": { "type": "keyword" },
                         "size": { "type": "long" },
                         "line_count": { "type": "integer" },
+                        "defs": { "type": "keyword", "doc_values": false },
                         "binary": { "type": "boolean" },
                         "truncated": { "type": "boolean" },
                         "lossy": { "type": "boolean" },
@@ -316,7 +318,8 @@ mod tests {
         );
         assert_eq!(blob["oid"]["normalizer"], "sha_normalizer");
         assert_eq!(blob["line_count"]["type"], "integer");
-        assert_eq!(blobs["mappings"]["_meta"]["schema_version"], 3);
+        assert_eq!(blob["defs"]["type"], "keyword");
+        assert_eq!(blobs["mappings"]["_meta"]["schema_version"], 4);
 
         let ngram = IndexKind::Blobs.definition(&IndexOptions {
             content_variant: ContentVariant::EdgeNgram,

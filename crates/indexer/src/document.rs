@@ -4,6 +4,8 @@
 //! a commit document `<repo_id>_<sha>` ([`commit_id`]); both are routed by repository.
 //! Field names follow what users of GitLab's indexer expect.
 
+mod definitions;
+
 use serde::Serialize;
 use serde_json::Value;
 use sha2::Digest as _;
@@ -11,6 +13,8 @@ use trawl_analyzers::IndexKind;
 use trawl_registry::{RepoId, Visibility};
 
 use crate::git::{BlobContent, CommitInfo, EntryKind, GitTime, RepoPath, Signature, is_binary};
+
+pub use definitions::{MAX_DEFINITIONS, definition_terms, definitions};
 
 /// The engine's limit on `_id`, in bytes.
 pub const MAX_ID_BYTES: usize = 512;
@@ -274,6 +278,10 @@ struct BlobFields<'a> {
     /// Lines of the decoded content (a last line without a newline counts); 0 for empty,
     /// binary and over-size files (their content is not indexed).
     line_count: u64,
+    /// The names the content defines, as whole terms (see [`definition_terms`]), for
+    /// ranking.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    defs: Vec<String>,
     binary: bool,
     truncated: bool,
     lossy: bool,
@@ -341,6 +349,11 @@ pub fn render_blob(repo: &RepoContext, input: BlobInput<'_>) -> RenderedDocument
     };
     let content_bytes = decoded.text.len() as u64;
     let line_count = line_count(&decoded.text);
+    let defs = if symlink || decoded.binary {
+        Vec::new()
+    } else {
+        definition_terms(language.as_deref(), &decoded.text)
+    };
     let doc = BlobDocument {
         doc_type: "blob",
         repo_id: repo.id.as_str(),
@@ -357,6 +370,7 @@ pub fn render_blob(repo: &RepoContext, input: BlobInput<'_>) -> RenderedDocument
             language,
             size,
             line_count,
+            defs,
             binary: decoded.binary,
             truncated,
             lossy: decoded.lossy,

@@ -226,12 +226,10 @@ pub(super) fn blob_body(query: &CheckedBlobQuery, repos: &[String], cap: Highlig
         query
             .text
             .as_ref()
-            .map(|t| expression(&t.clause, Scope::Files, purpose, query.proximity))
+            .map(|t| expression(&t.clause, Scope::Files, purpose, query.extras))
     };
     let find = match &query.text {
-        Some(t) if query.explain => {
-            Some(named_expression(&t.clause, Scope::Files, query.proximity))
-        }
+        Some(t) if query.explain => Some(named_expression(&t.clause, Scope::Files, query.extras)),
         _ => clause(Purpose::Find),
     };
     let mut search = json!({ "filter": filters });
@@ -278,7 +276,7 @@ pub(super) fn commit_body(query: &CheckedCommitQuery, repos: &[String]) -> Value
         filters.push(json!({ "prefix": { "commit.sha": { "value": sha } } }));
     }
     let must = match &query.text {
-        Some(text) => expression(&text.clause, Scope::Commits, Purpose::Find, query.proximity),
+        Some(text) => expression(&text.clause, Scope::Commits, Purpose::Find, query.extras),
         None => json!({ "match_all": {} }),
     };
     json!({

@@ -6,11 +6,13 @@
 //!   analyzed word ([`prefix`]).
 //! - *And* is `must`, *or* a `should` of which one must match, `-x` a `must_not`.
 //!   Filters never score: in an *and* they are `filter` clauses, elsewhere a `bool` whose
-//!   only clause is a `filter`. Two or more plain words side by side also score as a
-//!   phrase (`should`, so files holding them in that order rank first), and a word with
-//!   a `/` also matches paths running through it as directories (`lib/router` finds
-//!   `lib/router/index.js`), when the query fits the engine's clause limit with these
-//!   extras (`proximity`).
+//!   only clause is a `filter`.
+//! - **Extras**, when the query fits the engine's clause limit with them (`extras`; a
+//!   query of hundreds of words goes without): two or more plain words side by side also
+//!   score as a phrase (`should`, so files holding them in that order rank first); a word
+//!   with a `/` also matches paths running through it as directories (`lib/router` finds
+//!   `lib/router/index.js`); a word also scores in the names a file defines
+//!   (`blob.defs`, ranking only: a defined name is a term of the content too).
 //! - Every search adds the access filter outside this clause (see [`super::body`]), so no
 //!   part of a query, a `-` or an `|` included, reaches a repository the caller may not
 //!   read.
@@ -28,6 +30,10 @@ use super::parsed::{Clause, FilterClause, TextMatch};
 
 /// How much words found in the order typed weigh, on top of each word's own match.
 const PROXIMITY_BOOST: f64 = 2.0;
+
+/// How much a file that defines a searched word (`blob.defs`: `fn blockClient`, `def
+/// url_for`, a C function's signature) weighs on top of its content's match.
+const DEFINITION_BOOST: f64 = 2.0;
 
 /// Terms a multi-part prefix's last part expands to in the query, at most (each counts
 /// as a clause for the engine; the whole-token prefix beside it is not bounded).
@@ -50,22 +56,17 @@ pub(super) enum Purpose {
     Highlight,
 }
 
-/// The clause of `clause` for a search of `scope`; `proximity` adds the extras (the phrase of
-/// side by side words, directories of words with a `/`: see the module docs).
-pub(super) fn expression(
-    clause: &Clause,
-    scope: Scope,
-    purpose: Purpose,
-    proximity: bool,
-) -> Value {
-    Builder::new(scope, purpose, proximity, false).build(clause)
+/// The clause of `clause` for a search of `scope`, with the ranking extras when `extras`
+/// (see the module docs).
+pub(super) fn expression(clause: &Clause, scope: Scope, purpose: Purpose, extras: bool) -> Value {
+    Builder::new(scope, purpose, extras, false).build(clause)
 }
 
 /// The same clause as [`expression`], each leaf's clause on each field named (see
 /// [`super::leaves`]) so that hits say which leaves they matched. Scores as the unnamed
 /// one does.
-pub(super) fn named_expression(clause: &Clause, scope: Scope, proximity: bool) -> Value {
-    Builder::new(scope, Purpose::Find, proximity, true).build(clause)
+pub(super) fn named_expression(clause: &Clause, scope: Scope, extras: bool) -> Value {
+    Builder::new(scope, Purpose::Find, extras, true).build(clause)
 }
 
 /// Every leaf's named clause on its own, in leaf order: asked together as `should`
@@ -91,18 +92,18 @@ pub(super) fn has_prefix(clause: &Clause) -> bool {
 struct Builder {
     scope: Scope,
     purpose: Purpose,
-    proximity: bool,
+    extras: bool,
     /// Whether leaf clauses carry names; then `leaf` numbers them as they are built.
     names: bool,
     leaf: Cell<usize>,
 }
 
 impl Builder {
-    fn new(scope: Scope, purpose: Purpose, proximity: bool, names: bool) -> Builder {
+    fn new(scope: Scope, purpose: Purpose, extras: bool, names: bool) -> Builder {
         Builder {
             scope,
             purpose,
-            proximity,
+            extras,
             names,
             leaf: Cell::new(0),
         }
@@ -173,7 +174,7 @@ impl Builder {
                 bool.insert(occur.into(), Value::Array(clauses));
             }
         }
-        if self.proximity && words.len() >= 2 {
+        if self.extras && words.len() >= 2 {
             let field = match self.scope {
                 Scope::Files => "blob.content",
                 Scope::Commits => "commit.message",
@@ -203,8 +204,18 @@ impl Builder {
                     ),
                 ];
                 if text.kind != TermKind::Prefix {
-                    let path = path_clause(text, self.proximity);
+                    let path = path_clause(text, self.extras);
                     should.push(self.name(path, leaf, MatchedField::Path, None));
+                }
+                if self.extras
+                    && text.kind == TermKind::Word
+                    && let Some(term) = whole_term(&text.text)
+                {
+                    // Ranking only: a defined name is a term of the content too.
+                    let defined = json!({ "term": { "blob.defs": {
+                        "value": term, "boost": DEFINITION_BOOST
+                    } } });
+                    should.push(self.name(defined, leaf, MatchedField::Definition, None));
                 }
                 json!({ "bool": { "should": should, "minimum_should_match": 1 } })
             }
@@ -270,6 +281,20 @@ impl Builder {
             }
         }
     }
+}
+
+/// The term `word` is indexed as when whole: an identifier in any spelling
+/// (`blockClient` → `blockclient`) or a word of one part; `None` for text of several runs
+/// (`std::io`).
+fn whole_term(word: &str) -> Option<String> {
+    let tokens = analyze(AnalyzerName::CodeAnalyzer, word);
+    let first = tokens.iter().map(|t| t.position).min()?;
+    let last = tokens.iter().map(|t| t.position).max()?;
+    let span = last - first + 1;
+    tokens
+        .into_iter()
+        .find(|t| t.position == first && t.position_length == span)
+        .map(|t| t.token)
 }
 
 /// A word or phrase on `blob.path`, whose terms are the path's trailing parts

@@ -173,9 +173,9 @@ fn clauses_are_counted_as_the_engine_counts_them() {
         engine_clauses(&prefix("f", "getHttp", 1.0, Purpose::Find)),
         PATTERN_CLAUSES + 1 + PREFIX_PART_TERMS
     );
-    // A word: its tokens on content and name, and its path part.
+    // A word: its tokens on content and name, its path part, its definition term.
     let word = files("getHttpResponse");
-    assert_eq!(engine_clauses(&word), 4 + 4 + 1);
+    assert_eq!(engine_clauses(&word), 4 + 4 + 1 + 1);
 }
 
 #[test]
@@ -190,4 +190,24 @@ fn a_word_with_a_slash_also_matches_the_directories_a_path_runs_through() {
     assert!(plain["bool"]["should"][2]["match"].is_object(), "{plain}");
     let phrase = files("\"lib/router x\"");
     assert!(phrase["bool"]["should"][2]["match"].is_object(), "{phrase}");
+}
+
+#[test]
+fn a_word_also_ranks_the_files_that_define_it() {
+    let word = files("BlockClient");
+    assert_eq!(
+        word["bool"]["should"][3],
+        json!({ "term": { "blob.defs": { "value": "blockclient", "boost": DEFINITION_BOOST } } })
+    );
+    for text in ["std::io", "\"block client\"", "block*"] {
+        let clause = files(text).to_string();
+        assert!(!clause.contains("blob.defs"), "{text}: {clause}");
+    }
+    let commits = expression(
+        &clause("blockClient", Scope::Commits),
+        Scope::Commits,
+        Purpose::Find,
+        true,
+    );
+    assert!(!commits.to_string().contains("blob.defs"));
 }

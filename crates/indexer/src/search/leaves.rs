@@ -51,6 +51,8 @@ pub enum MatchedField {
     FileName,
     Path,
     Message,
+    /// The names the file defines (`blob.defs`): ranking only.
+    Definition,
     /// A filter's value.
     Filter,
 }
@@ -72,6 +74,7 @@ impl MatchedField {
             MatchedField::FileName => "file_name",
             MatchedField::Path => "path",
             MatchedField::Message => "message",
+            MatchedField::Definition => "definition",
             MatchedField::Filter => "filter",
         }
     }
@@ -117,6 +120,7 @@ fn parse_name(name: &str) -> Option<LeafMatch> {
         "file_name" => MatchedField::FileName,
         "path" => MatchedField::Path,
         "message" => MatchedField::Message,
+        "definition" => MatchedField::Definition,
         "filter" => MatchedField::Filter,
         _ => return None,
     };

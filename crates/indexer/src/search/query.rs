@@ -168,10 +168,10 @@ impl BlobQuery {
         if text.is_none() && !flags {
             return Err(SearchError::EmptyQuery);
         }
-        let proximity = with_proximity(text.as_ref(), Scope::Files)?;
+        let extras = with_extras(text.as_ref(), Scope::Files)?;
         Ok(CheckedBlobQuery {
             text,
-            proximity,
+            extras,
             language,
             extension,
             path,
@@ -182,14 +182,14 @@ impl BlobQuery {
     }
 }
 
-/// Whether the query's clause fits the engine's clause limit with the phrase of side by
-/// side words (`true`), only without it (`false`), or not at all (the error).
-fn with_proximity(text: Option<&CheckedText>, scope: Scope) -> Result<bool, SearchError> {
+/// Whether the query's clause fits the engine's clause limit with the ranking extras (see
+/// [`super::clauses`]: `true`), only without them (`false`), or not at all (the error).
+fn with_extras(text: Option<&CheckedText>, scope: Scope) -> Result<bool, SearchError> {
     let Some(text) = text else {
         return Ok(false);
     };
-    let clauses = |proximity| {
-        engine_clauses(&expression(&text.clause, scope, Purpose::Find, proximity))
+    let clauses = |extras| {
+        engine_clauses(&expression(&text.clause, scope, Purpose::Find, extras))
             + CLAUSES_BESIDE_THE_QUERY
     };
     if clauses(true) <= MAX_ENGINE_CLAUSES {
@@ -207,8 +207,8 @@ fn with_proximity(text: Option<&CheckedText>, scope: Scope) -> Result<bool, Sear
 pub(super) struct CheckedBlobQuery {
     /// The query text's clause (`None`: the flags alone say what to find).
     pub text: Option<CheckedText>,
-    /// Whether side by side words also score as a phrase (it fits the clause limit).
-    pub proximity: bool,
+    /// Whether the clause has the ranking extras (it fits the clause limit with them).
+    pub extras: bool,
     pub language: Option<String>,
     pub extension: Option<String>,
     pub path: Option<PathFilter>,
@@ -258,10 +258,10 @@ impl CommitQuery {
         if text.is_none() && sha_prefix.is_none() && self.repos.is_empty() {
             return Err(SearchError::EmptyCommitQuery);
         }
-        let proximity = with_proximity(text.as_ref(), Scope::Commits)?;
+        let extras = with_extras(text.as_ref(), Scope::Commits)?;
         Ok(CheckedCommitQuery {
             text,
-            proximity,
+            extras,
             sha_prefix,
             page,
         })
@@ -272,7 +272,7 @@ impl CommitQuery {
 #[derive(Clone, Debug)]
 pub(super) struct CheckedCommitQuery {
     pub text: Option<CheckedText>,
-    pub proximity: bool,
+    pub extras: bool,
     pub sha_prefix: Option<String>,
     pub page: Page,
 }

@@ -18,6 +18,10 @@ mod m20261201000100_import_registrations;
 mod m20261201000200_rekey_blobs;
 #[path = "20261201000300_delete_unkeyed_blobs.rs"]
 mod m20261201000300_delete_unkeyed_blobs;
+#[path = "20261202000000_add_blob_defs.rs"]
+mod m20261202000000_add_blob_defs;
+#[path = "20261202000100_backfill_blob_defs.rs"]
+mod m20261202000100_backfill_blob_defs;
 
 /// Every migration, in version order.
 pub fn all() -> Vec<Box<dyn Migration>> {
@@ -30,5 +34,7 @@ pub fn all() -> Vec<Box<dyn Migration>> {
         Box::new(m20261201000100_import_registrations::ImportRegistrations),
         Box::new(m20261201000200_rekey_blobs::migration()),
         Box::new(m20261201000300_delete_unkeyed_blobs::migration()),
+        Box::new(m20261202000000_add_blob_defs::migration()),
+        Box::new(m20261202000100_backfill_blob_defs::migration()),
     ]
 }
