@@ -414,15 +414,24 @@ fn start_ticks(pid: u32) -> u64 {
 struct Bystander(std::process::Child);
 
 impl Bystander {
+    /// A `sleep` running in `dir`, returned once its command line shows: until the exec is
+    /// through, `/proc` gives an empty one, which the stack reads as a title being rewritten
+    /// (the same process), and a test about another program would see its own.
     fn sleep_in(dir: &std::path::Path) -> Self {
         std::fs::create_dir_all(dir).unwrap();
-        Bystander(
-            std::process::Command::new("sleep")
-                .arg("600")
-                .current_dir(dir)
-                .spawn()
-                .unwrap(),
-        )
+        let child = std::process::Command::new("sleep")
+            .arg("600")
+            .current_dir(dir)
+            .spawn()
+            .unwrap();
+        let cmdline = format!("/proc/{}/cmdline", child.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline
+            && !std::fs::read(&cmdline).is_ok_and(|c| c.starts_with(b"sleep"))
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Bystander(child)
     }
 
     fn pid(&self) -> u32 {
