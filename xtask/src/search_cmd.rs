@@ -47,7 +47,7 @@ A query that does not parse is refused with the column and the fix:
 
 Facets: every file search counts all its matches by language, repository and extension (--json: all 20 of each).
 Explaining: --explain lists the query's leaves with the terms each field gets, and under each hit the
-leaves it matched (content, file name or path; whole word or parts); --explain-path REPO:PATH says why
+leaves it matched (content, file name, path or definition; whole word or parts); --explain-path REPO:PATH says why
 one file is found or not, leaf by leaf, and where each word's parts stop in it.
 
 Examples:
