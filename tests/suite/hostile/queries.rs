@@ -155,6 +155,21 @@ async fn queries_at_every_limit_run_on_the_engine_and_one_past_get_trawls_error(
             .unwrap_or_else(|| panic!("{name}: {path} not in {:?}", paths(&found.hits)));
         assert_eq!(hit.matching_lines, 1, "{name}");
         assert_eq!(hit.snippets[0].lines[0].number, 2, "{name}");
+        // Explained, the same query runs too (the named wrappers do not take it past the
+        // engine's limits) and finds the same files; the file explains as found.
+        let mut explained = BlobQuery::new(text.clone());
+        explained.explain = true;
+        let same = search
+            .search_blobs(&anyone, &explained)
+            .await
+            .unwrap_or_else(|e| panic!("{name} (explained): {e}"));
+        assert_eq!(paths(&same.hits), paths(&found.hits), "{name} (explained)");
+        let why = search
+            .explain_path(&anyone, &explained, &repo_id("lim"), &path)
+            .await
+            .unwrap_or_else(|e| panic!("{name} (explain_path): {e}"))
+            .unwrap_or_else(|| panic!("{name}: {path} not explained"));
+        assert!(why.found, "{name}: {why:?}");
         let commits = search
             .search_commits(
                 &anyone,
