@@ -179,6 +179,16 @@ fn running_services() -> anyhow::Result<trawl_stack::Services> {
     )
 }
 
+/// Prints a benchmark's report: JSON with `--json`, else through `human` (tables).
+fn emit<R: serde::Serialize>(report: &R, json: bool, human: impl FnOnce(&R)) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        human(report);
+    }
+    Ok(())
+}
+
 pub fn spinner() -> ProgressBar {
     let spinner = ProgressBar::new_spinner();
     spinner.set_style(
@@ -213,11 +223,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             .await;
             spinner.finish_and_clear();
             let report = report?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print_access(&report);
-            }
+            emit(&report, json, print_access)?;
             Ok(ExitCode::SUCCESS)
         }
         Bench::Reindex {
@@ -248,11 +254,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
                 trawl_bench::reindex::run(&config, redis, &options, &|p| bar.show(p)).await;
             bar.finish();
             let report = report?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print_reindex(&report);
-            }
+            emit(&report, json, print_reindex)?;
             Ok(if report.zero_downtime {
                 ExitCode::SUCCESS
             } else {
@@ -291,11 +293,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             .await;
             spinner.finish_and_clear();
             let report = report?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print_index(&report);
-            }
+            emit(&report, json, print_index)?;
             Ok(ExitCode::SUCCESS)
         }
         Bench::Queue { refs, pushes, json } => {
@@ -367,11 +365,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             .await;
             spinner.finish_and_clear();
             let report = report?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print_analyze(&report);
-            }
+            emit(&report, json, print_analyze)?;
             Ok(ExitCode::SUCCESS)
         }
         Bench::Search {
@@ -403,11 +397,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
                     .await;
             spinner.finish_and_clear();
             let report = report?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print_search(&report);
-            }
+            emit(&report, json, print_search)?;
             Ok(if report.pool_timeout_burst.reproduced {
                 ExitCode::SUCCESS
             } else {
