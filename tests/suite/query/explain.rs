@@ -152,7 +152,20 @@ async fn hits_name_their_leaves_and_a_path_is_explained_as_the_engine_judges_it(
             n => assert!(not.leaves[n - 1].matched.is_empty(), "{path}: leaf {n}"),
         }
     }
-    // The flags: a --repo that leaves the file out.
+    // The flags: a --repo that holds the file, and one that leaves it out.
+    let mut listed = query.clone();
+    listed.repos = vec![repo("q-beta"), repo("q-alpha")];
+    let kept = why(&listed, "q-alpha", "src/net/client.rs", anyone.clone())
+        .await
+        .unwrap();
+    assert!(kept.found, "{kept:?}");
+    assert!(
+        kept.flags
+            .iter()
+            .any(|f| f.flag == "--repo q-beta,q-alpha" && f.matched),
+        "{:?}",
+        kept.flags
+    );
     let mut elsewhere = query.clone();
     elsewhere.repos = vec![repo("q-beta")];
     let not = why(&elsewhere, "q-alpha", "src/net/client.rs", anyone.clone())

@@ -152,29 +152,26 @@ impl CodeSearch {
         }
         let clause = checked.text.as_ref().map(|t| &t.clause);
         let mut should = clause.map_or_else(Vec::new, |c| leaf_clauses(c, Scope::Files));
-        let mut flags: Vec<(String, Option<Value>)> = Vec::new();
+        // Every flag as a named clause: the engine judges the file against each.
+        let mut flags: Vec<(String, Value)> = Vec::new();
         if !query.repos.is_empty() {
-            let listed = query.repos.contains(repo);
-            flags.push((format!("--repo {}", join(&query.repos)), None));
-            if !listed {
-                flags.last_mut().expect("pushed").1 = Some(json!({ "match_none": {} }));
-            }
+            let ids: Vec<&str> = query.repos.iter().map(RepoId::as_str).collect();
+            let repos = json!({ "terms": { "repo_id": ids } });
+            flags.push((format!("--repo {}", ids.join(",")), repos));
         }
         if let Some(language) = &checked.language {
             let term = json!({ "term": { "blob.language": language } });
-            flags.push((format!("--lang {language}"), Some(term)));
+            flags.push((format!("--lang {language}"), term));
         }
         if let Some(ext) = &checked.extension {
             let term = json!({ "term": { "blob.extension": ext } });
-            flags.push((format!("--ext {ext}"), Some(term)));
+            flags.push((format!("--ext {ext}"), term));
         }
         if let (Some(filter), Some(given)) = (&checked.path, &query.path) {
-            flags.push((format!("--path {given}"), Some(filter.clause())));
+            flags.push((format!("--path {given}"), filter.clause()));
         }
         for (n, (_, clause)) in flags.iter().enumerate() {
-            if let Some(clause) = clause {
-                should.push(named(clause.clone(), format!("flag:{n}"), false));
-            }
+            should.push(named(clause.clone(), format!("flag:{n}"), false));
         }
         let alias = self.indices.alias(IndexKind::Blobs);
         let body = json!({
@@ -207,12 +204,11 @@ impl CodeSearch {
         let flags: Vec<FlagOutcome> = flags
             .into_iter()
             .enumerate()
-            .map(|(n, (flag, clause))| FlagOutcome {
-                matched: clause.is_some()
-                    && hit
-                        .matched_queries
-                        .iter()
-                        .any(|m| *m == format!("flag:{n}")),
+            .map(|(n, (flag, _))| FlagOutcome {
+                matched: hit
+                    .matched_queries
+                    .iter()
+                    .any(|m| *m == format!("flag:{n}")),
                 flag,
             })
             .collect();
@@ -264,14 +260,6 @@ impl BlobQuery {
             .map(|t| leaves(&t.clause))
             .unwrap_or_default())
     }
-}
-
-fn join(repos: &[RepoId]) -> String {
-    repos
-        .iter()
-        .map(RepoId::as_str)
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// A file's terms by position, and where each line starts.
