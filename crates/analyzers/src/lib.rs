@@ -10,5 +10,5 @@ pub mod emulate;
 pub mod indices;
 
 pub use analysis::{AnalyzerName, analysis_settings};
-pub use emulate::{Token, analyze};
+pub use emulate::{Token, analyze, whole_token};
 pub use indices::{ANALYSIS_VERSION, ContentVariant, IndexKind, IndexOptions, analysis_index_body};

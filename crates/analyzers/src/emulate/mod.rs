@@ -42,6 +42,19 @@ fn one() -> u32 {
     1
 }
 
+/// The token that spans every position of `tokens`: the whole form of an identifier the
+/// code analyzer also splits into parts (`getHttpResponse` → `gethttpresponse`), or the
+/// only term of a one-part word; `None` for text of several runs (`std::io`) or none. Of
+/// several, the longest.
+pub fn whole_token(tokens: &[Token]) -> Option<&Token> {
+    let first = tokens.iter().map(|t| t.position).min()?;
+    let last = tokens.iter().map(|t| t.position).max()?;
+    tokens
+        .iter()
+        .filter(|t| t.position == first && t.position_length == last - first + 1)
+        .max_by_key(|t| (t.end_offset - t.start_offset, t.token.len()))
+}
+
 /// Runs `analyzer` over `text` offline.
 pub fn analyze(analyzer: AnalyzerName, text: &str) -> Vec<Token> {
     let tokens: Box<dyn Iterator<Item = Tok> + '_> = match analyzer {

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Token, analyze};
+use super::{Token, analyze, whole_token};
 use crate::AnalyzerName;
 
 /// Inputs that exercise every rule of the chains.
@@ -386,4 +386,20 @@ fn long_tokens_are_cut_at_255_units() {
 fn supplementary_characters_are_not_folded() {
     // Mathematical bold A and a squared-letter emoji stay; Ⓐ (BMP) lowercases to ⓐ, folds to a.
     assert_eq!(tokens(AnalyzerName::WhitespaceReverse, "𝐀🅰Ⓐ")[0].0, "a🅰𝐀");
+}
+
+#[test]
+fn the_whole_token_spans_every_position_or_is_absent() {
+    let whole = |text: &str| {
+        whole_token(&analyze(AnalyzerName::CodeAnalyzer, text)).map(|t| t.token.clone())
+    };
+    assert_eq!(
+        whole("getHTTP2Response").as_deref(),
+        Some("gethttp2response")
+    );
+    assert_eq!(whole("BLOCK_CLIENT").as_deref(), Some("blockclient"));
+    assert_eq!(whole("zebra").as_deref(), Some("zebra"));
+    assert_eq!(whole("std::io"), None);
+    assert_eq!(whole("blockClient(c"), None);
+    assert_eq!(whole("___"), None);
 }

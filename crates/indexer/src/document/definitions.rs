@@ -14,7 +14,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use trawl_analyzers::{AnalyzerName, analyze};
+use trawl_analyzers::{AnalyzerName, analyze, whole_token};
 
 /// Names kept per file, at most: a generated file can hold tens of thousands.
 pub const MAX_DEFINITIONS: usize = 512;
@@ -62,19 +62,10 @@ pub fn definition_terms(language: Option<&str>, content: &str) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
     for name in definitions(language, content) {
         let tokens = analyze(AnalyzerName::CodeAnalyzer, &name);
-        let (Some(first), Some(last)) = (
-            tokens.iter().map(|t| t.position).min(),
-            tokens.iter().map(|t| t.position).max(),
-        ) else {
-            continue;
-        };
-        let whole = tokens
-            .into_iter()
-            .find(|t| t.position == first && t.position_length == last - first + 1);
-        if let Some(whole) = whole
+        if let Some(whole) = whole_token(&tokens)
             && !terms.contains(&whole.token)
         {
-            terms.push(whole.token);
+            terms.push(whole.token.clone());
         }
     }
     terms

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use trawl_analyzers::{AnalyzerName, analyze};
+use trawl_analyzers::{AnalyzerName, analyze, whole_token};
 use trawl_client::Distribution;
 
 use trawl_query::Scope;
@@ -192,16 +192,9 @@ pub(super) fn code_word(field: &str, word: &str, boost: f64) -> Value {
 pub(super) fn code_word_clauses(field: &str, word: &str, boost: f64) -> (Option<Value>, Value) {
     let phrase = code_phrase(field, word, boost);
     let tokens = analyze(AnalyzerName::CodeAnalyzer, word);
-    let (Some(first), Some(last)) = (
-        tokens.iter().map(|t| t.position).min(),
-        tokens.iter().map(|t| t.position).max(),
-    ) else {
-        return (None, phrase);
-    };
-    let span = last - first + 1;
-    let whole = tokens
-        .iter()
-        .find(|t| span > 1 && t.position == first && t.position_length == span)
+    // Only beside parts: a word of one part is its phrase's single term already.
+    let whole = whole_token(&tokens)
+        .filter(|t| t.position_length > 1)
         .map(|token| {
             json!({ "term": { field: { "value": token.token, "boost": boost * WHOLE_WORD_BOOST } } })
         });

@@ -21,7 +21,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
-use trawl_analyzers::{AnalyzerName, analyze};
+use trawl_analyzers::{AnalyzerName, analyze, whole_token};
 use trawl_query::{Scope, TermKind};
 
 use super::body::{FILE_NAME_BOOST, PATH_BOOST, code_phrase, code_word, code_word_clauses};
@@ -288,13 +288,7 @@ impl Builder {
 /// (`std::io`).
 fn whole_term(word: &str) -> Option<String> {
     let tokens = analyze(AnalyzerName::CodeAnalyzer, word);
-    let first = tokens.iter().map(|t| t.position).min()?;
-    let last = tokens.iter().map(|t| t.position).max()?;
-    let span = last - first + 1;
-    tokens
-        .into_iter()
-        .find(|t| t.position == first && t.position_length == span)
-        .map(|t| t.token)
+    whole_token(&tokens).map(|t| t.token.clone())
 }
 
 /// A word or phrase on `blob.path`, whose terms are the path's trailing parts
@@ -341,23 +335,15 @@ fn person(field: &str, who: &TextMatch) -> Value {
 /// prefix (`get` then a term starting with `http`: `get_http_response`).
 pub(super) fn prefix(field: &str, stem: &str, boost: f64, purpose: Purpose) -> Value {
     let tokens = analyze(AnalyzerName::CodeAnalyzer, stem);
-    let (Some(first), Some(last)) = (
-        tokens.iter().map(|t| t.position).min(),
-        tokens.iter().map(|t| t.position).max(),
-    ) else {
+    if tokens.is_empty() {
         return json!({ "match_none": {} });
-    };
+    }
     // The token of the whole stem: the identifier indexed whole beside its parts
     // (`gethttp` for `getHttp`), never the first of several runs (`std` of `std::`).
-    let span = last - first + 1;
-    let whole_clause = tokens
-        .iter()
-        .filter(|t| t.position == first && t.position_length == span)
-        .max_by_key(|t| (t.end_offset - t.start_offset, t.token.len()))
-        .map(|t| match purpose {
-            Purpose::Find => json!({ "prefix": { field: { "value": t.token, "boost": boost } } }),
-            Purpose::Highlight => span_prefix(field, &t.token, HIGHLIGHT_PREFIX_TERMS),
-        });
+    let whole_clause = whole_token(&tokens).map(|t| match purpose {
+        Purpose::Find => json!({ "prefix": { field: { "value": t.token, "boost": boost } } }),
+        Purpose::Highlight => span_prefix(field, &t.token, HIGHLIGHT_PREFIX_TERMS),
+    });
     let mut at: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for token in tokens.iter().filter(|t| t.position_length == 1) {
         let terms = at.entry(token.position).or_default();

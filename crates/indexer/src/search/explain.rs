@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use trawl_analyzers::{AnalyzerName, IndexKind, Token, analyze};
+use trawl_analyzers::{AnalyzerName, IndexKind, Token, analyze, whole_token};
 use trawl_query::Scope;
 use trawl_registry::{Principal, RepoId};
 
@@ -319,12 +319,8 @@ impl FileTerms {
         let tokens = analyze(AnalyzerName::CodeAnalyzer, word);
         let first = tokens.iter().map(|t| t.position).min().unwrap_or(0);
         let last = tokens.iter().map(|t| t.position).max().unwrap_or(0);
-        let span = last - first + 1;
         // A word of one position is its own whole term.
-        let whole = tokens
-            .iter()
-            .find(|t| t.position == first && t.position_length == span)
-            .map(|t| t.token.clone());
+        let whole = whole_token(&tokens).map(|t| t.token.clone());
         let mut parts: Vec<String> = Vec::new();
         for position in first..=last {
             if let Some(t) = tokens
