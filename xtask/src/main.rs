@@ -7,6 +7,7 @@ mod connect;
 mod demo_cmd;
 mod index_cmd;
 mod indices_cmd;
+mod matrix;
 mod migrate_cmd;
 mod queue_cmd;
 mod ranges;
@@ -143,6 +144,13 @@ enum Command {
         after_help = "Examples:\n  cargo xtask demo\n  cargo xtask demo --provider docker --engine elasticsearch\n  cargo xtask down    # when done"
     )]
     Demo(stack_cmd::UpArgs),
+    /// The end-to-end suite against every engine and Redis flavour trawl runs (OpenSearch 2
+    /// and 3, Elasticsearch 7 and 8, Redis Cluster), each on its own local services:
+    /// target × suite → passed, failed or not applicable, with times.
+    #[command(
+        after_help = "Examples:\n  cargo xtask matrix\n  cargo xtask matrix --only elasticsearch-7,redis-cluster\n  cargo xtask matrix --json > matrix.json\n  cargo xtask matrix --readme      # also rewrite the README's compatibility table\n  cargo xtask matrix --from target/trawl-matrix/report.json"
+    )]
+    Matrix(matrix::MatrixArgs),
 }
 
 fn main() -> ExitCode {
@@ -167,6 +175,7 @@ fn main() -> ExitCode {
             Command::Status { json } => stack_cmd::status(json).await,
             Command::Test(args) => test_cmd::run(args).await,
             Command::Demo(args) => demo_cmd::run(&args).await,
+            Command::Matrix(args) => matrix::run(args).await,
             Command::Bench(bench) => bench_cmd::run(bench).await,
             Command::Analyze(args) => analyze_cmd::run(args).await,
             Command::Seed(args) => seed_cmd::run(args).await,

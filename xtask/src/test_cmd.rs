@@ -16,6 +16,10 @@ pub const ENV_UNAVAILABLE: &str = "TRAWL_SERVICES_UNAVAILABLE";
 pub struct TestArgs {
     #[command(flatten)]
     up: UpArgs,
+    /// Then run the end-to-end suite against every other engine and Redis flavour
+    /// (`cargo xtask matrix`) and print the compatibility table.
+    #[arg(long)]
+    matrix: bool,
     /// Arguments for `cargo test` (after `--`), e.g. a test name filter.
     #[arg(last = true)]
     cargo_args: Vec<String>,
@@ -49,7 +53,14 @@ pub async fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
         cmd.env(key, value);
     }
     cmd.stdout(std::process::Stdio::piped());
+    let tests_started = std::time::Instant::now();
     let outcome = run_until_interrupted(cmd).await;
+    let test_secs = tests_started.elapsed().as_secs_f64();
+    let services = if args.matrix {
+        crate::matrix::describe(&stack).await
+    } else {
+        String::new()
+    };
 
     if started {
         match stack.down().await {
@@ -62,22 +73,27 @@ pub async fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
             Err(e) => eprintln!("warning: taking the services down failed: {e}"),
         }
     }
-    let (status, totals) = outcome?;
+    let (status, totals, lines) = outcome?;
     // One closing line for humans and CI alike, summed over every test binary.
     println!(
         "summary: {} passed, {} failed, {} ignored",
         totals.passed, totals.failed, totals.ignored
     );
-    Ok(match status.code() {
+    let code = match status.code() {
         Some(0) => ExitCode::SUCCESS,
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         None => ExitCode::FAILURE,
-    })
+    };
+    if !args.matrix {
+        return Ok(code);
+    }
+    let matrix = crate::matrix::after_default_run(&lines, test_secs, services).await?;
+    Ok(if status.success() { matrix } else { code })
 }
 
 /// Test counts summed over libtest's `test result:` lines.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Totals {
+pub(crate) struct Totals {
     passed: u64,
     failed: u64,
     ignored: u64,
@@ -107,22 +123,26 @@ impl Totals {
     }
 }
 
-/// Runs the child, echoing and counting its stdout; on Ctrl-C or SIGTERM waits for it
-/// to stop so that teardown follows.
-async fn run_until_interrupted(
+/// Runs the child, echoing and counting its stdout, and keeping its `test …` lines; on
+/// Ctrl-C or SIGTERM waits for it to stop so that teardown follows.
+pub(crate) async fn run_until_interrupted(
     mut cmd: tokio::process::Command,
-) -> anyhow::Result<(std::process::ExitStatus, Totals)> {
+) -> anyhow::Result<(std::process::ExitStatus, Totals, Vec<String>)> {
     use tokio::io::AsyncBufReadExt as _;
     let mut child = cmd.spawn().context("cannot start cargo test")?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let echo = tokio::spawn(async move {
         let mut totals = Totals::default();
+        let mut kept = Vec::new();
         let mut lines = tokio::io::BufReader::new(stdout).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             println!("{line}");
             totals.add_line(&line);
+            if line.starts_with("test ") {
+                kept.push(line);
+            }
         }
-        totals
+        (totals, kept)
     });
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let status = tokio::select! {
@@ -137,8 +157,8 @@ async fn run_until_interrupted(
             child.wait().await?
         }
     };
-    let totals = echo.await.unwrap_or_default();
-    Ok((status, totals))
+    let (totals, lines) = echo.await.unwrap_or_default();
+    Ok((status, totals, lines))
 }
 
 #[cfg(test)]
