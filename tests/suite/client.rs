@@ -557,3 +557,146 @@ async fn a_dead_host_is_skipped_and_requests_succeed_through_the_other() {
     // The dead node was tried once, then backed off: one retry at most.
     assert!(m.retries <= 1, "{m:?}");
 }
+
+/// Open search contexts (scroll or point in time) on `index`'s shards.
+async fn open_contexts(client: &Client, index: &str) -> u64 {
+    let request = trawl_client::EngineRequest::get(format!("{index}/_stats/search"));
+    let stats: Value = client
+        .send(&request)
+        .await
+        .unwrap()
+        .json(request.method, &request.path)
+        .unwrap();
+    stats["_all"]["total"]["search"]["open_contexts"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Every page of a walk, as the `n` of each hit, and how many pages there were.
+async fn walk(mut scroll: trawl_client::Scroll) -> (Vec<i64>, usize) {
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    while let Some(page) = scroll.next_page().await.unwrap() {
+        pages += 1;
+        seen.extend(page.into_iter().map(|h| h.source["n"].as_i64().unwrap()));
+    }
+    assert!(
+        scroll.next_page().await.unwrap().is_none(),
+        "a finished walk stays finished"
+    );
+    (seen, pages)
+}
+
+#[tokio::test]
+async fn both_scroll_paths_give_the_same_pages_and_release_their_views() {
+    let services = require_services!();
+    let client = client_for(&services, |b| b);
+    let info = client.engine_info().await.unwrap();
+    let caps = client.capabilities().await.unwrap();
+    let index = unique_name("scroll-paths");
+    let _cleanup = trawl_tests::Engine::new(&services.engine)
+        .unwrap()
+        .cleanup(index.clone());
+    client.create_index(&index, &strict_index()).await.unwrap();
+    let bulk = BulkIndexer::new(
+        client.clone(),
+        BulkOptions {
+            refresh: Some("wait_for"),
+            ..BulkOptions::default()
+        },
+    );
+    // Ids in the reverse order of `n`, over two shards: the order comes from the sort alone.
+    for i in 0..57 {
+        bulk.add(BulkOp::index(
+            &index,
+            format!("d{:02}", 99 - i),
+            json!({"tag": if i % 3 == 0 { "skip" } else { "walk" }, "n": i}),
+        ))
+        .await
+        .unwrap();
+    }
+    assert_eq!(bulk.finish().await.unwrap().created, 57);
+    let query = json!({"term": {"tag": "walk"}});
+    let sort = json!([{"n": "desc"}]);
+    let expected: Vec<i64> = (0..57).rev().filter(|i| i % 3 != 0).collect();
+
+    let started = Instant::now();
+    let (by_capability, pages) = walk(
+        client
+            .scroll(&index, query.clone(), sort.clone(), 10)
+            .await
+            .unwrap(),
+    )
+    .await;
+    println!(
+        "{} {}: point in time {:?}; {} hits in {pages} pages in {:?}",
+        info.distribution,
+        info.version,
+        caps.point_in_time,
+        by_capability.len(),
+        started.elapsed()
+    );
+    assert_eq!(by_capability, expected);
+    assert_eq!(pages, 4);
+    let started = Instant::now();
+    let (by_context, pages) =
+        walk(client.scroll_context(&index, query.clone(), sort.clone(), 10)).await;
+    println!("scroll context: {pages} pages in {:?}", started.elapsed());
+    assert_eq!(by_context, expected);
+    assert_eq!(pages, 4);
+    // A page size that divides the hits: the last page is full, the next one empty.
+    let (exact, pages) = walk(client.scroll_context(&index, query.clone(), sort.clone(), 19)).await;
+    assert_eq!((exact, pages), (expected.clone(), 2));
+    // A page size of 0 means one hit a page, not an endless walk of empty pages.
+    let (single, pages) = walk(client.scroll_context(&index, query.clone(), sort.clone(), 0)).await;
+    assert_eq!((single.len(), pages), (38, 38));
+    assert_eq!(
+        open_contexts(&client, &index).await,
+        0,
+        "finished walks release their views"
+    );
+
+    // Stopping early: close releases the view, and closing again is harmless.
+    let mut early = client.scroll_context(&index, query.clone(), sort.clone(), 5);
+    assert_eq!(early.next_page().await.unwrap().unwrap().len(), 5);
+    assert!(
+        open_contexts(&client, &index).await > 0,
+        "a scroll context is open mid-walk"
+    );
+    let shown = format!("{early:?}");
+    assert!(
+        shown.contains("scroll context") && !shown.contains("scroll_id"),
+        "{shown}"
+    );
+    early.close().await.unwrap();
+    early.close().await.unwrap();
+    assert!(early.next_page().await.unwrap().is_none());
+    let mut early = client.scroll(&index, query.clone(), sort, 5).await.unwrap();
+    assert_eq!(early.next_page().await.unwrap().unwrap().len(), 5);
+    early.close().await.unwrap();
+    assert_eq!(
+        open_contexts(&client, &index).await,
+        0,
+        "closed walks release their views"
+    );
+
+    // A walk over an index that does not exist fails with the engine's answer.
+    let missing = format!("{index}-missing");
+    let err = match client
+        .scroll(&missing, query.clone(), json!([{"n": "asc"}]), 5)
+        .await
+    {
+        Ok(mut scroll) => scroll.next_page().await.unwrap_err(),
+        Err(e) => e,
+    };
+    assert!(err.to_string().contains("missing"), "{err}");
+    let err = client
+        .scroll_context(&missing, query, json!([{"n": "asc"}]), 5)
+        .next_page()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("index_not_found") || err.to_string().contains("404"),
+        "{err}"
+    );
+}

@@ -11,7 +11,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use crate::metrics::Counters;
 use crate::nodes::NodeSet;
 use crate::request::{EngineRequest, EngineResponse};
-use crate::{ClientConfig, ClientError, ClientMetrics, EngineInfo};
+use crate::{Capabilities, ClientConfig, ClientError, ClientMetrics, EngineInfo};
 
 /// A connection to an Elasticsearch or OpenSearch cluster. Cheap to clone; clones share
 /// the request slots, the nodes' health and the metrics.
@@ -36,7 +36,8 @@ struct Inner {
     nodes: NodeSet,
     slots: Semaphore,
     counters: Counters,
-    engine: OnceCell<EngineInfo>,
+    /// The engine's identity and capabilities, gathered on first use.
+    engine: OnceCell<(EngineInfo, Capabilities)>,
 }
 
 impl std::fmt::Debug for Client {
@@ -193,12 +194,17 @@ impl Client {
                 )
                 .await?;
             let status = response.status_code().as_u16();
+            let product = response
+                .headers()
+                .get("x-elastic-product")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let body = response.bytes().await?;
-            Ok::<_, elasticsearch::Error>((status, body))
+            Ok::<_, elasticsearch::Error>((status, body, product))
         };
         let result = tokio::time::timeout(deadline, exchange).await;
         drop(slot);
-        let (status, body) = match result {
+        let (status, body, product) = match result {
             Err(_) => {
                 return Ok(Attempt::Fatal(ClientError::RequestTimeout {
                     method: request.method.as_str(),
@@ -223,6 +229,7 @@ impl Client {
             status,
             body,
             node: node.url.clone(),
+            product,
         };
         match status {
             502..=504 => {
@@ -348,22 +355,9 @@ impl Client {
         }
     }
 
-    /// Which engine this is (asked once, then cached).
-    pub async fn engine_info(&self) -> Result<EngineInfo, ClientError> {
-        self.inner
-            .engine
-            .get_or_try_init(|| async {
-                let request = EngineRequest::get("");
-                let response = self.send(&request).await?;
-                let root: serde_json::Value = response.json(request.method, "/")?;
-                EngineInfo::from_root(&root).ok_or_else(|| ClientError::Decode {
-                    method: "GET",
-                    path: "/".into(),
-                    reason: "no version.number: this is not Elasticsearch or OpenSearch".into(),
-                })
-            })
-            .await
-            .cloned()
+    /// The cache of the engine's identity and capabilities (see `api::identity`).
+    pub(crate) fn engine_cell(&self) -> &OnceCell<(EngineInfo, Capabilities)> {
+        &self.inner.engine
     }
 
     /// The request timeout in force.

@@ -1,4 +1,7 @@
-//! Which engine answers: Elasticsearch 7/8/9 or OpenSearch 1/2/3, and what follows from it.
+//! Which engine answers: Elasticsearch 7/8/9 or OpenSearch 1/2/3, read from what it says
+//! about itself at `GET /` or, where that endpoint is refused (Elasticsearch 8's
+//! integration-test server answers 405), from `GET _nodes/_local` and the
+//! `X-Elastic-Product` header. What follows from it is [`crate::Capabilities`].
 
 use std::fmt;
 
@@ -48,7 +51,7 @@ impl fmt::Display for Version {
     }
 }
 
-/// What the engine said about itself at `GET /`.
+/// What the engine said about itself: its distribution, version and cluster name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EngineInfo {
     pub distribution: Distribution,
@@ -75,38 +78,52 @@ impl EngineInfo {
         })
     }
 
-    /// Point-in-time search: Elasticsearch 7.10+ (`_pit`), OpenSearch 2.4+
-    /// (`_search/point_in_time`).
-    pub fn point_in_time(&self) -> Option<PointInTimeApi> {
-        let v = self.version;
-        match self.distribution {
-            Distribution::Elasticsearch if (v.major, v.minor) >= (7, 10) => {
-                Some(PointInTimeApi::Elasticsearch)
-            }
-            Distribution::OpenSearch if (v.major, v.minor) >= (2, 4) => {
-                Some(PointInTimeApi::OpenSearch)
-            }
-            _ => None,
-        }
-    }
-
-    /// Whether `_reindex` and the by-query APIs accept `slices=auto` (Elasticsearch 6.1+
-    /// and every OpenSearch).
-    pub fn auto_slices(&self) -> bool {
-        match self.distribution {
-            Distribution::Elasticsearch => (self.version.major, self.version.minor) >= (6, 1),
-            Distribution::OpenSearch => true,
-        }
+    /// Reads `GET _nodes/_local?filter_path=`[`LOCAL_NODE_FILTER`] for an engine that
+    /// refuses `GET /`. Its version is the answering node's; it is Elasticsearch when the
+    /// answer carried `X-Elastic-Product: Elasticsearch` or the node reports a
+    /// `build_flavor` (which OpenSearch dropped), else OpenSearch.
+    pub fn from_local_node(nodes: &serde_json::Value, product_header: bool) -> Option<EngineInfo> {
+        let node = first_node(nodes)?;
+        let version = Version::parse(node["version"].as_str()?)?;
+        let distribution = if product_header || node.get("build_flavor").is_some() {
+            Distribution::Elasticsearch
+        } else {
+            Distribution::OpenSearch
+        };
+        Some(EngineInfo {
+            distribution,
+            version,
+            cluster_name: nodes["cluster_name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        })
     }
 }
 
-/// How this engine spells point-in-time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PointInTimeApi {
-    /// `POST {index}/_pit?keep_alive=…` → `{"id"}`; `DELETE _pit {"id"}`; search body `"pit": {"id", "keep_alive"}`.
-    Elasticsearch,
-    /// `POST {index}/_search/point_in_time?keep_alive=…` → `{"pit_id"}`; `DELETE _search/point_in_time {"pit_id": […]}`.
-    OpenSearch,
+/// The `filter_path` of the `_nodes/_local` request that gathers the engine's facts: the
+/// version and flavour for identity, module and plugin names for what is installed.
+pub(crate) const LOCAL_NODE_FILTER: &str =
+    "cluster_name,nodes.*.version,nodes.*.build_flavor,nodes.*.modules.name,nodes.*.plugins.name";
+
+/// The names of the answering node's modules and plugins (`x-pack-core`, or class names
+/// such as `org.elasticsearch.xpack.core.XPackPlugin` when they were loaded from the
+/// classpath).
+pub(crate) fn extensions_of_local_node(nodes: &serde_json::Value) -> Vec<String> {
+    let Some(node) = first_node(nodes) else {
+        return Vec::new();
+    };
+    ["modules", "plugins"]
+        .iter()
+        .filter_map(|k| node[*k].as_array())
+        .flatten()
+        .filter_map(|m| m["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The one node of a `_nodes/_local` answer.
+fn first_node(nodes: &serde_json::Value) -> Option<&serde_json::Value> {
+    nodes["nodes"].as_object()?.values().next()
 }
 
 #[cfg(test)]
@@ -121,10 +138,8 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(os.distribution, Distribution::OpenSearch);
-        assert_eq!(os.point_in_time(), Some(PointInTimeApi::OpenSearch));
         let es7 = EngineInfo::from_root(&json!({ "version": { "number": "7.9.3" } })).unwrap();
         assert_eq!(es7.distribution, Distribution::Elasticsearch);
-        assert_eq!(es7.point_in_time(), None);
         let es9 =
             EngineInfo::from_root(&json!({ "version": { "number": "9.0.0-SNAPSHOT" } })).unwrap();
         assert_eq!(
@@ -135,12 +150,48 @@ mod tests {
                 patch: 0
             }
         );
-        assert_eq!(es9.point_in_time(), Some(PointInTimeApi::Elasticsearch));
-        let os1 = EngineInfo::from_root(
-            &json!({ "version": { "distribution": "opensearch", "number": "1.3.0" } }),
-        )
-        .unwrap();
-        assert_eq!(os1.point_in_time(), None);
         assert!(EngineInfo::from_root(&json!({ "hello": "world" })).is_none());
+    }
+
+    #[test]
+    fn an_engine_without_a_root_endpoint_is_read_from_its_local_node() {
+        let es8 = json!({
+            "cluster_name": "c8",
+            "nodes": { "n1": { "version": "8.19.3", "build_flavor": "default",
+                "modules": [{ "name": "x-pack-core" }, { "name": "x-pack-security" }] } }
+        });
+        let info = EngineInfo::from_local_node(&es8, true).unwrap();
+        assert_eq!(info.distribution, Distribution::Elasticsearch);
+        assert_eq!(info.version.to_string(), "8.19.3");
+        assert_eq!(info.cluster_name, "c8");
+        assert_eq!(
+            extensions_of_local_node(&es8),
+            ["x-pack-core", "x-pack-security"]
+        );
+        let os = json!({
+            "cluster_name": "o",
+            "nodes": { "n1": { "version": "2.19.1", "build_type": "tar",
+                "plugins": [{ "name": "org.opensearch.painless.PainlessPlugin" }] } }
+        });
+        let info = EngineInfo::from_local_node(&os, false).unwrap();
+        assert_eq!(info.distribution, Distribution::OpenSearch);
+        assert_eq!(
+            extensions_of_local_node(&os),
+            ["org.opensearch.painless.PainlessPlugin"]
+        );
+        // No header, but Elasticsearch 7 reports its build flavour.
+        let es7 = json!({ "nodes": { "n": { "version": "7.10.2", "build_flavor": "oss" } } });
+        assert_eq!(
+            EngineInfo::from_local_node(&es7, false)
+                .unwrap()
+                .distribution,
+            Distribution::Elasticsearch
+        );
+        assert!(EngineInfo::from_local_node(&json!({ "nodes": {} }), true).is_none());
+        assert!(
+            EngineInfo::from_local_node(&json!({ "nodes": { "n": { "version": "x" } } }), true)
+                .is_none()
+        );
+        assert!(extensions_of_local_node(&json!("garbage")).is_empty());
     }
 }

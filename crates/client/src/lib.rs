@@ -21,6 +21,7 @@
 
 mod api;
 mod bulk;
+mod capabilities;
 mod client;
 mod config;
 mod engine;
@@ -37,9 +38,10 @@ pub use bulk::{
     BulkFailure, BulkIndexer, BulkItemOutcome, BulkOp, BulkOptions, BulkSummary, ItemCallback,
     MirrorTicket, WriteMirror,
 };
+pub use capabilities::{Capabilities, Codec, EngineFacts, HighlightOffset, PointInTimeApi};
 pub use client::Client;
 pub use config::{Auth, ClientConfig, ClientConfigBuilder, RetryPolicy};
-pub use engine::{Distribution, EngineInfo, PointInTimeApi, Version};
+pub use engine::{Distribution, EngineInfo, Version};
 pub use error::{ClientError, ErrorKind};
 pub use metrics::ClientMetrics;
 pub use request::{EngineRequest, EngineResponse, Method};

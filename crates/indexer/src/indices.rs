@@ -119,7 +119,7 @@ impl IndexSet {
     pub async fn create(&self, kind: IndexKind) -> Result<String, ClientError> {
         let index = self.names.new_concrete(kind);
         self.client
-            .create_index(&index, &kind.definition(&self.options))
+            .create_index(&index, &self.definition(kind).await?)
             .await?;
         self.client
             .update_aliases(&[AliasAction::Add {
@@ -129,6 +129,20 @@ impl IndexSet {
             }])
             .await?;
         Ok(index)
+    }
+
+    /// `kind`'s index definition for the engine at hand: where a search cannot cap how
+    /// much of a field the highlighter analyses ([`trawl_client::Capabilities::highlight_offset`]
+    /// is `None`: Elasticsearch before 7.12, OpenSearch before 2.2), the index's own limit
+    /// is raised above the longest text trawl stores, so a long file is highlighted (and
+    /// cut by trawl) instead of failing every search it matches.
+    pub async fn definition(&self, kind: IndexKind) -> Result<serde_json::Value, ClientError> {
+        let mut definition = kind.definition(&self.options);
+        if self.client.capabilities().await?.highlight_offset.is_none() {
+            definition["settings"]["index"]["highlight"]["max_analyzed_offset"] =
+                serde_json::json!(longest_text(&self.options));
+        }
+        Ok(definition)
     }
 
     /// Deletes every index behind the aliases and creates them again, empty, with the
@@ -211,4 +225,11 @@ impl IndexSet {
         }
         Ok(sizes)
     }
+}
+
+/// The most characters one stored text can hold: file content up to the size limit
+/// (a character is at least a byte), commit messages up to 1 MiB, and never below the
+/// engine's own default of 1 000 000.
+fn longest_text(options: &IndexOptions) -> u64 {
+    options.file_size_limit_bytes.max(1 << 20)
 }

@@ -296,7 +296,7 @@ impl CodeSearch {
         let client = self.indices.client();
         let cap = HighlightCap::of(
             &client
-                .engine_info()
+                .capabilities()
                 .await
                 .map_err(|e| SearchError::engine(&alias, e))?,
         );
@@ -307,7 +307,7 @@ impl CodeSearch {
             .search(&alias, &body, &self.options(routing))
             .await
             .map_err(|e| SearchError::engine(&alias, e))?;
-        let highlight_limit = (cap != HighlightCap::None).then(|| highlight_chars(query.page.size));
+        let highlight_limit = Some(highlight_chars(query.page.size));
         let mut budget = SNIPPET_BYTES_PER_PAGE;
         let hits = in_scope(&result, &scope)
             .map(|h| blob_hit(h, &checked.snippets, highlight_limit, &mut budget))

@@ -3,14 +3,17 @@
 
 mod cluster;
 mod documents;
+mod identity;
 mod indices;
+mod scroll;
 mod search;
 mod tasks;
 
 pub use cluster::{AnalyzeToken, ClusterHealth, ClusterStats, NodeInfo};
 pub use documents::{Refresh, WriteResult};
 pub use indices::{AliasAction, IndexStats};
-pub use search::{Hit, Scroll, SearchOptions, SearchResult};
+pub use scroll::Scroll;
+pub use search::{Hit, SearchOptions, SearchResult};
 pub use tasks::{ByQueryOutcome, TaskId, TaskStatus};
 
 /// Percent-encodes one path segment (document ids may hold `/`, spaces, anything).

@@ -1,11 +1,14 @@
+//! Searching: one request and its answer, with partial results (a server-side timeout,
+//! failed shards) kept apart from errors.
+
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::segment;
-use crate::{Client, ClientError, EngineRequest, PointInTimeApi};
+use crate::{Client, ClientError, EngineRequest};
 
 /// Per-call search settings.
 #[derive(Clone, Debug, Default)]
@@ -52,7 +55,7 @@ pub struct SearchResult {
 }
 
 impl SearchResult {
-    fn from_json(body: &Value) -> SearchResult {
+    pub(super) fn from_json(body: &Value) -> SearchResult {
         let shards = &body["_shards"];
         let shard_failures: Vec<String> = shards["failures"]
             .as_array()
@@ -154,136 +157,5 @@ impl Client {
             );
         }
         Ok(result)
-    }
-
-    /// Pages through every document matching `query`, `page_size` at a time, with
-    /// `search_after` on `sort` (which must end in a unique field). Where the engine has
-    /// point-in-time search, pages come from one consistent snapshot.
-    pub async fn scroll(
-        &self,
-        index: &str,
-        query: Value,
-        sort: Value,
-        page_size: usize,
-    ) -> Result<Scroll, ClientError> {
-        let pit = match self.engine_info().await?.point_in_time() {
-            Some(api) => Some(self.open_pit(index, api).await?),
-            None => None,
-        };
-        Ok(Scroll {
-            client: self.clone(),
-            index: index.to_owned(),
-            query,
-            sort,
-            page_size,
-            after: None,
-            pit,
-            done: false,
-        })
-    }
-
-    async fn open_pit(
-        &self,
-        index: &str,
-        api: PointInTimeApi,
-    ) -> Result<(PointInTimeApi, String), ClientError> {
-        let path = match api {
-            PointInTimeApi::Elasticsearch => format!("{}/_pit", segment(index)),
-            PointInTimeApi::OpenSearch => format!("{}/_search/point_in_time", segment(index)),
-        };
-        let request = EngineRequest::post(path)
-            .idempotent(true)
-            .query("keep_alive", "2m");
-        let body: Value = self
-            .send(&request)
-            .await?
-            .json(request.method, &request.path)?;
-        let id = body["id"]
-            .as_str()
-            .or(body["pit_id"].as_str())
-            .ok_or_else(|| ClientError::Decode {
-                method: "POST",
-                path: request.path.clone(),
-                reason: "no point-in-time id in the answer".into(),
-            })?;
-        Ok((api, id.to_owned()))
-    }
-}
-
-/// Pages of a `search_after` walk; see [`Client::scroll`]. Call [`Scroll::close`] when
-/// done early to release the point in time (it also expires by itself).
-pub struct Scroll {
-    client: Client,
-    index: String,
-    query: Value,
-    sort: Value,
-    page_size: usize,
-    after: Option<Value>,
-    pit: Option<(PointInTimeApi, String)>,
-    done: bool,
-}
-
-impl Scroll {
-    /// The next page; `None` after the last one.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<Hit>>, ClientError> {
-        if self.done {
-            return Ok(None);
-        }
-        let mut body = json!({
-            "query": self.query,
-            "sort": self.sort,
-            "size": self.page_size,
-            "track_total_hits": false,
-        });
-        if let Some(after) = &self.after {
-            body["search_after"] = after.clone();
-        }
-        let index = match &self.pit {
-            Some((_, id)) => {
-                body["pit"] = json!({ "id": id, "keep_alive": "2m" });
-                String::new()
-            }
-            None => self.index.clone(),
-        };
-        let request = EngineRequest::post(if index.is_empty() {
-            "_search".to_owned()
-        } else {
-            format!("{}/_search", segment(&index))
-        })
-        .idempotent(true)
-        .json(&body);
-        let answer: Value = self
-            .client
-            .send(&request)
-            .await?
-            .json(request.method, &request.path)?;
-        let page = SearchResult::from_json(&answer).hits;
-        if let Some((_, id)) = &mut self.pit
-            && let Some(new_id) = answer["pit_id"].as_str()
-        {
-            *id = new_id.to_owned();
-        }
-        if page.len() < self.page_size {
-            self.done = true;
-            self.close().await?;
-        }
-        self.after = page.last().map(|h| h.sort.clone());
-        Ok(if page.is_empty() { None } else { Some(page) })
-    }
-
-    /// Releases the point in time, if one is open.
-    pub async fn close(&mut self) -> Result<(), ClientError> {
-        if let Some((api, id)) = self.pit.take() {
-            let request = match api {
-                PointInTimeApi::Elasticsearch => {
-                    EngineRequest::delete("_pit").json(&json!({ "id": id }))
-                }
-                PointInTimeApi::OpenSearch => {
-                    EngineRequest::delete("_search/point_in_time").json(&json!({ "pit_id": [id] }))
-                }
-            };
-            self.client.send(&request).await?;
-        }
-        Ok(())
     }
 }

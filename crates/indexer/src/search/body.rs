@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use trawl_analyzers::{AnalyzerName, analyze, whole_token};
-use trawl_client::Distribution;
+use trawl_client::HighlightOffset;
 
 use trawl_query::Scope;
 
@@ -89,12 +89,11 @@ pub(super) enum HighlightCap {
 }
 
 impl HighlightCap {
-    pub(super) fn of(info: &trawl_client::EngineInfo) -> HighlightCap {
-        let v = (info.version.major, info.version.minor);
-        match info.distribution {
-            Distribution::OpenSearch if v >= (2, 2) => HighlightCap::OpenSearch,
-            Distribution::Elasticsearch if v >= (7, 12) => HighlightCap::Elasticsearch,
-            _ => HighlightCap::None,
+    pub(super) fn of(capabilities: &trawl_client::Capabilities) -> HighlightCap {
+        match capabilities.highlight_offset {
+            Some(HighlightOffset::MaxAnalyzerOffset) => HighlightCap::OpenSearch,
+            Some(HighlightOffset::MaxAnalyzedOffset) => HighlightCap::Elasticsearch,
+            None => HighlightCap::None,
         }
     }
 

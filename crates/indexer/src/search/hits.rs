@@ -75,10 +75,27 @@ fn str_at(source: &Value, pointer: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Cuts `content` after its first `limit` UTF-16 code units (at a character boundary) and
+/// drops or shortens the matches past the cut.
+fn cut_at_units(content: &mut String, matches: &mut Vec<MatchRange>, limit: u64) {
+    let mut units = 0u64;
+    let Some((end, _)) = content.char_indices().find(|(_, c)| {
+        units += c.len_utf16() as u64;
+        units > limit
+    }) else {
+        return;
+    };
+    content.truncate(end);
+    matches.retain_mut(|m| {
+        m.end = m.end.min(end);
+        m.start < m.end
+    });
+}
+
 /// A file hit: its fields, and snippets cut within `page_budget` (bytes left for the
 /// page's snippets; this hit takes at most [`SNIPPET_BYTES_PER_HIT`] of it).
-/// `highlight_limit` is how many characters of content the engine highlighted at most
-/// (`None`: the whole content), to tell whether the content was cut.
+/// `highlight_limit` is how many characters of content are highlighted at most (`None`:
+/// the whole content), to tell whether the content was cut; content past it is dropped.
 pub(super) fn blob_hit(
     hit: &trawl_client::Hit,
     options: &SnippetOptions,
@@ -88,10 +105,16 @@ pub(super) fn blob_hit(
     let source = &hit.source;
     let (snippets, matching_lines, content_cut) = match hit.highlight["blob.content"][0].as_str() {
         Some(marked) => {
-            let (content, matches) = unmark(marked);
+            let (mut content, mut matches) = unmark(marked);
             // The engine counts UTF-16 code units, as Java strings do.
             let units = content.encode_utf16().count() as u64;
             let content_cut = highlight_limit.is_some_and(|limit| units >= limit);
+            // An engine that cannot cap its highlighter returns the whole content: cut it
+            // here where a capping engine would have stopped, so that every engine shows
+            // the same snippets.
+            if let Some(limit) = highlight_limit {
+                cut_at_units(&mut content, &mut matches, limit);
+            }
             let mut budget = SNIPPET_BYTES_PER_HIT.min(*page_budget);
             let before = budget;
             let cut = snippets(&content, &matches, options, &mut budget);
@@ -266,5 +289,26 @@ mod tests {
             budget < 1_000,
             "the page's budget was used up: {budget} left"
         );
+    }
+
+    #[test]
+    fn an_uncapped_highlight_is_cut_where_a_capping_engine_stops() {
+        let content = format!("[needle] {}[needle] tail", "😀".repeat(10));
+        let mut budget = SNIPPET_BYTES_PER_PAGE;
+        // 7 + 20 units before the second match: a limit of 28 keeps its first letter.
+        let h = blob_hit(
+            &hit(&content),
+            &SnippetOptions::default(),
+            Some(28),
+            &mut budget,
+        );
+        assert!(h.content_cut);
+        let line = &h.snippets[0].lines[0];
+        assert_eq!(line.text, format!("needle {}n", "😀".repeat(10)));
+        assert_eq!(line.matches.len(), 2);
+        let mut text = "ab😀c".to_owned();
+        let mut matches = vec![MatchRange { start: 2, end: 7 }];
+        cut_at_units(&mut text, &mut matches, 3);
+        assert_eq!((text.as_str(), matches.len()), ("ab", 0));
     }
 }

@@ -584,7 +584,7 @@ impl ReindexDriver {
             if client.index_exists(&index.new).await? {
                 continue;
             }
-            let mut definition = index.kind.definition(self.indices.options());
+            let mut definition = self.indices.definition(index.kind).await?;
             let settings = &mut definition["settings"]["index"];
             settings["refresh_interval"] = json!("-1");
             settings["number_of_replicas"] = json!(0);
