@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::Serialize;
+use trawl_analyzers::LuceneGeneration;
 
 /// The engine's distribution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -90,6 +91,19 @@ impl EngineInfo {
         }
     }
 
+    /// The Lucene generation whose analysis this engine runs, which the offline emulation of
+    /// trawl's analyzers must follow: Elasticsearch 7 and OpenSearch 1 run Lucene 8,
+    /// Elasticsearch 8 and OpenSearch 2 Lucene 9, Elasticsearch 9 and OpenSearch 3 Lucene
+    /// 10. Older engines count as Lucene 8 and newer ones as Lucene 10, the nearest
+    /// generation trawl knows.
+    pub fn lucene_generation(&self) -> LuceneGeneration {
+        let lucene_major = match self.distribution {
+            Distribution::Elasticsearch => self.version.major.saturating_add(1),
+            Distribution::OpenSearch => self.version.major.saturating_add(7),
+        };
+        LuceneGeneration::of_major(lucene_major)
+    }
+
     /// Whether `_reindex` and the by-query APIs accept `slices=auto` (Elasticsearch 6.1+
     /// and every OpenSearch).
     pub fn auto_slices(&self) -> bool {
@@ -142,5 +156,39 @@ mod tests {
         .unwrap();
         assert_eq!(os1.point_in_time(), None);
         assert!(EngineInfo::from_root(&json!({ "hello": "world" })).is_none());
+    }
+
+    #[test]
+    fn engines_map_to_the_lucene_generation_they_run() {
+        let engine = |distribution, number: &str| EngineInfo {
+            distribution,
+            version: Version::parse(number).unwrap(),
+            cluster_name: String::new(),
+        };
+        use Distribution::{Elasticsearch as Es, OpenSearch as Os};
+        use LuceneGeneration::{Lucene8, Lucene9, Lucene10};
+        for (distribution, number, lucene) in [
+            (Es, "6.8.23", Lucene8),
+            (Es, "7.10.2", Lucene8),
+            (Es, "7.17.29", Lucene8),
+            (Es, "8.0.0", Lucene9),
+            (Es, "8.19.3", Lucene9),
+            (Es, "9.0.0-SNAPSHOT", Lucene10),
+            (Es, "12.0.0", Lucene10),
+            (Es, "4294967295.0.0", Lucene10),
+            (Os, "1.3.20", Lucene8),
+            (Os, "2.0.0", Lucene9),
+            (Os, "2.19.1", Lucene9),
+            (Os, "3.0.0", Lucene10),
+            (Os, "3.4.0", Lucene10),
+            (Os, "4294967295.0.0", Lucene10),
+            (Os, "0.0.0", Lucene8),
+        ] {
+            assert_eq!(
+                engine(distribution, number).lucene_generation(),
+                lucene,
+                "{distribution} {number}"
+            );
+        }
     }
 }
