@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use trawl_analyzers::{AnalyzerName, Token};
+use trawl_analyzers::{AnalyzerName, LuceneGeneration, Token};
 use trawl_client::Client;
 use trawl_stack::Stack;
 
@@ -27,6 +27,12 @@ pub struct AnalyzeArgs {
     /// Both, side by side, with the first difference; exits 1 if they differ.
     #[arg(long)]
     compare: bool,
+    /// Emulate the analysis of this Lucene generation: 8 (Elasticsearch 7, OpenSearch 1),
+    /// 9 (Elasticsearch 8, OpenSearch 2) or 10 (Elasticsearch 9, OpenSearch 3). Default:
+    /// the connected engine's with --engine or --compare, else 9 (the default engine,
+    /// OpenSearch 2.19).
+    #[arg(long, value_parser = parse_lucene)]
+    lucene: Option<LuceneGeneration>,
     /// Print JSON (one object per line of input with --file).
     #[arg(long)]
     json: bool,
@@ -42,6 +48,11 @@ fn parse_analyzer(s: &str) -> Result<AnalyzerName, String> {
         .map_err(|e: trawl_analyzers::analysis::UnknownAnalyzer| e.to_string())
 }
 
+fn parse_lucene(s: &str) -> Result<LuceneGeneration, String> {
+    s.parse()
+        .map_err(|e: trawl_analyzers::UnknownLuceneGeneration| e.to_string())
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Emulate,
@@ -54,6 +65,8 @@ enum Mode {
 struct EngineAnalyzer {
     client: Client,
     index: String,
+    /// The Lucene generation the engine runs.
+    lucene: LuceneGeneration,
 }
 
 impl EngineAnalyzer {
@@ -62,6 +75,8 @@ impl EngineAnalyzer {
             .running_services()?
             .context("--engine and --compare need the engine: start it with `cargo xtask up`, or set TRAWL_ES_URL and TRAWL_REDIS_URL")?;
         let client = Client::new(crate::bench_cmd::client_config(&services.engine)?)?;
+        let lucene =
+            trawl_analyzers::LuceneGeneration::of_major(client.engine_info().await?.lucene_major());
         let body = trawl_analyzers::analysis_index_body();
         let index = format!("trawl-analysis-{:016x}", fnv1a(body.to_string().as_bytes()));
         // Another process may create it meanwhile: an error counts only if it is still missing.
@@ -71,7 +86,11 @@ impl EngineAnalyzer {
         {
             return Err(e.into());
         }
-        Ok(EngineAnalyzer { client, index })
+        Ok(EngineAnalyzer {
+            client,
+            index,
+            lucene,
+        })
     }
 
     async fn analyze(&self, analyzer: AnalyzerName, text: &str) -> anyhow::Result<Vec<Token>> {
@@ -100,10 +119,14 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         Mode::Emulate => None,
         _ => Some(EngineAnalyzer::connect().await?),
     };
+    let lucene = args
+        .lucene
+        .or(engine.as_ref().map(|e| e.lucene))
+        .unwrap_or(LuceneGeneration::DEFAULT);
     let mut differing = 0usize;
     match (&args.text, &args.file) {
         (Some(text), _) => {
-            differing += analyze_one(&args, mode, engine.as_ref(), None, text).await?;
+            differing += analyze_one(&args, mode, lucene, engine.as_ref(), None, text).await?;
         }
         (None, Some(path)) => {
             let file = std::fs::File::open(path)
@@ -130,14 +153,15 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
                         e.valid_up_to()
                     )
                 })?;
-                differing += analyze_one(&args, mode, engine.as_ref(), Some(line_no), line).await?;
+                differing +=
+                    analyze_one(&args, mode, lucene, engine.as_ref(), Some(line_no), line).await?;
             }
         }
         (None, None) => unreachable!("clap requires text or --file"),
     }
     if mode == Mode::Compare && !args.json {
         if differing == 0 {
-            println!("emulation and engine agree");
+            println!("emulation ({lucene}) and engine agree");
         } else {
             println!("{differing} input(s) differ");
         }
@@ -153,11 +177,13 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
 async fn analyze_one(
     args: &AnalyzeArgs,
     mode: Mode,
+    lucene: LuceneGeneration,
     engine: Option<&EngineAnalyzer>,
     line: Option<usize>,
     text: &str,
 ) -> anyhow::Result<usize> {
-    let emulated = (mode != Mode::Engine).then(|| trawl_analyzers::analyze(args.analyzer, text));
+    let emulated =
+        (mode != Mode::Engine).then(|| trawl_analyzers::analyze(lucene, args.analyzer, text));
     let from_engine = match engine {
         Some(engine) => Some(engine.analyze(args.analyzer, text).await?),
         None => None,
@@ -173,7 +199,7 @@ async fn analyze_one(
     };
     let mut out = std::io::stdout().lock();
     if args.json {
-        let mut value = serde_json::json!({ "analyzer": args.analyzer });
+        let mut value = serde_json::json!({ "analyzer": args.analyzer, "lucene": lucene });
         if let Some(line) = line {
             value["line"] = line.into();
         }

@@ -252,7 +252,7 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&results)?);
         } else {
             if args.explain {
-                print_leaves(&query.leaves()?, style);
+                print_leaves(&query.leaves()?, search.lucene_generation().await?, style);
             }
             print_blobs(&results, args.explain, style);
             if results.total > 0 {

@@ -2,7 +2,7 @@
 //! each field gets from them, which leaves each hit matched (where, and as a whole word or
 //! as its parts), and for one named file why it is found or not.
 
-use trawl_analyzers::Token;
+use trawl_analyzers::{LuceneGeneration, Token};
 use trawl_indexer::search::{
     LeafKind, LeafMatch, LeafOutcome, MatchedAs, PathExplanation, QueryLeaf, WordExplanation,
     WordMatch, query_tokens,
@@ -40,8 +40,9 @@ impl std::str::FromStr for RepoPath {
     }
 }
 
-/// The leaves of the query and the terms each field gets from the text ones.
-pub fn print_leaves(leaves: &[QueryLeaf], style: Style) {
+/// The leaves of the query and the terms each field gets from the text ones, as the
+/// engine (on `lucene`) makes them.
+pub fn print_leaves(leaves: &[QueryLeaf], lucene: LuceneGeneration, style: Style) {
     if leaves.is_empty() {
         println!(
             "{}",
@@ -59,7 +60,7 @@ pub fn print_leaves(leaves: &[QueryLeaf], style: Style) {
         if leaf.kind == LeafKind::Filter {
             continue;
         }
-        for field in query_tokens(&leaf.text) {
+        for field in query_tokens(lucene, &leaf.text) {
             let name = match field.field {
                 "blob.content" => "content",
                 "blob.file_name" => "file name",

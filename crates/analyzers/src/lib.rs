@@ -1,6 +1,7 @@
 //! trawl-analyzers: the code-aware analysis chain and index definitions, as data, and an
 //! offline Rust emulation of every analyzer that produces exactly what the engine's
-//! `_analyze` produces (text, position, position length, offsets, type).
+//! `_analyze` produces (text, position, position length, offsets, type) — for the Lucene
+//! generation the engine runs, which the caller names ([`LuceneGeneration`]).
 //!
 //! It does no I/O: the settings are JSON values for the caller to send, and the emulation
 //! runs in process. Offsets are counted in UTF-16 code units, as the engine counts them.
@@ -8,7 +9,9 @@
 pub mod analysis;
 pub mod emulate;
 pub mod indices;
+mod lucene;
 
 pub use analysis::{AnalyzerName, analysis_settings};
-pub use emulate::{Token, analyze, whole_token};
+pub use emulate::{Token, analyze, analyze_code, analyze_terms, whole_token};
 pub use indices::{ANALYSIS_VERSION, ContentVariant, IndexKind, IndexOptions, analysis_index_body};
+pub use lucene::{LuceneGeneration, UnknownLuceneGeneration};

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use serde::Serialize;
-use trawl_analyzers::{AnalyzerName, analysis_index_body, analyze};
+use trawl_analyzers::{AnalyzerName, LuceneGeneration, analysis_index_body, analyze};
 use trawl_client::{Client, ClientError};
 
 use crate::corpus::CorpusLine;
@@ -46,10 +46,20 @@ pub async fn run(
     let index = format!("trawl-bench-analyze-{}", std::process::id());
     let _ = client.delete_index(&index).await;
     client.create_index(&index, &analysis_index_body()).await?;
-    let result = measure(client, &index, lines, concurrency, min_time, progress).await;
+    let lucene = trawl_analyzers::LuceneGeneration::of_major(info.lucene_major());
+    let result = measure(
+        client,
+        &index,
+        lucene,
+        lines,
+        concurrency,
+        min_time,
+        progress,
+    )
+    .await;
     let _ = client.delete_index(&index).await;
     Ok(AnalyzeBenchReport {
-        engine: format!("{} {}", info.distribution, info.version),
+        engine: format!("{} {} ({lucene})", info.distribution, info.version),
         engine_concurrency: concurrency,
         analyzers: result?,
     })
@@ -58,6 +68,7 @@ pub async fn run(
 async fn measure(
     client: &Client,
     index: &str,
+    lucene: LuceneGeneration,
     lines: &[CorpusLine],
     concurrency: usize,
     min_time: Duration,
@@ -71,7 +82,10 @@ async fn measure(
         let mut rounds = 0usize;
         let mut tokens = 0usize;
         while rounds == 0 || started.elapsed() < min_time {
-            tokens = lines.iter().map(|l| analyze(analyzer, &l.text).len()).sum();
+            tokens = lines
+                .iter()
+                .map(|l| analyze(lucene, analyzer, &l.text).len())
+                .sum();
             rounds += 1;
         }
         let emulation_s = started.elapsed().as_secs_f64() / rounds as f64;

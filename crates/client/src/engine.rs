@@ -99,6 +99,17 @@ impl EngineInfo {
                 .to_owned(),
         })
     }
+
+    /// The major version of the Lucene this engine runs, which decides how its analyzers
+    /// tokenize: Elasticsearch N runs Lucene N+1 (7 → 8, 8 → 9, 9 → 10) and OpenSearch N
+    /// Lucene N+7 (1 → 8, 2 → 9, 3 → 10). The analyzers' emulation maps it to the nearest
+    /// generation it reproduces (`trawl_analyzers::LuceneGeneration::of_major`).
+    pub fn lucene_major(&self) -> u32 {
+        match self.distribution {
+            Distribution::Elasticsearch => self.version.major.saturating_add(1),
+            Distribution::OpenSearch => self.version.major.saturating_add(7),
+        }
+    }
 }
 
 /// The `filter_path` of the `_nodes/_local` request that gathers the engine's facts: the
@@ -193,5 +204,38 @@ mod tests {
                 .is_none()
         );
         assert!(extensions_of_local_node(&json!("garbage")).is_empty());
+    }
+
+    #[test]
+    fn engines_map_to_the_lucene_they_run() {
+        let engine = |distribution, number: &str| EngineInfo {
+            distribution,
+            version: Version::parse(number).unwrap(),
+            cluster_name: String::new(),
+        };
+        use Distribution::{Elasticsearch as Es, OpenSearch as Os};
+        for (distribution, number, lucene) in [
+            (Es, "6.8.23", 7),
+            (Es, "7.10.2", 8),
+            (Es, "7.17.29", 8),
+            (Es, "8.0.0", 9),
+            (Es, "8.19.3", 9),
+            (Es, "9.0.0-SNAPSHOT", 10),
+            (Es, "12.0.0", 13),
+            (Es, "4294967295.0.0", u32::MAX),
+            (Os, "1.3.20", 8),
+            (Os, "2.0.0", 9),
+            (Os, "2.19.1", 9),
+            (Os, "3.0.0", 10),
+            (Os, "3.4.0", 10),
+            (Os, "4294967295.0.0", u32::MAX),
+            (Os, "0.0.0", 7),
+        ] {
+            assert_eq!(
+                engine(distribution, number).lucene_major(),
+                lucene,
+                "{distribution} {number}"
+            );
+        }
     }
 }

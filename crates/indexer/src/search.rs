@@ -90,7 +90,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use trawl_analyzers::IndexKind;
+use trawl_analyzers::{IndexKind, LuceneGeneration};
 use trawl_client::{SearchOptions, SearchResult};
 
 use trawl_registry::{Principal, Registry, RepoId};
@@ -236,6 +236,19 @@ impl CodeSearch {
     pub fn with_server_timeout(mut self, timeout: Duration) -> Self {
         self.server_timeout = Some(timeout);
         self
+    }
+
+    /// The Lucene generation of the engine the indices live on, whose analysis the offline
+    /// emulation must follow to show the terms the engine makes ([`query_tokens`]).
+    pub async fn lucene_generation(&self) -> Result<LuceneGeneration, SearchError> {
+        let alias = self.indices.alias(IndexKind::Blobs);
+        let info = self
+            .indices
+            .client()
+            .engine_info()
+            .await
+            .map_err(|e| SearchError::engine(&alias, e))?;
+        Ok(LuceneGeneration::of_major(info.lucene_major()))
     }
 
     /// The ids of the repositories `principal` may read, sorted: the registry's answer at

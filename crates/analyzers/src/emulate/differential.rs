@@ -88,7 +88,7 @@ const CODE_ALPHABET: &[&str] = &[
     "É", "ß", "²", "١", "Ⅻ", "東", "\u{301}", "🚀", "𝐀", "ǅ", "ª",
 ];
 
-fn fuzz(count: usize) -> Vec<String> {
+pub(super) fn fuzz(count: usize) -> Vec<String> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     (0..count)
         .map(|i| {
@@ -171,6 +171,7 @@ fn differential_against_engine() {
     let inputs = inputs();
     let index = format!("trawl-emulate-diff-{}", std::process::id());
     let mut admin = Connection::new();
+    let lucene = admin.lucene_generation();
     let body = json!({ "settings": {
         "number_of_shards": 1,
         "number_of_replicas": 0,
@@ -207,7 +208,7 @@ fn differential_against_engine() {
                         break;
                     };
                     let expected = engine_tokens(&mut conn, &index, analyzer, text);
-                    let actual = analyze(analyzer, text);
+                    let actual = analyze(lucene, analyzer, text);
                     let same = expected.as_ref().is_ok_and(|e| *e == actual);
                     *checked
                         .lock()
@@ -231,8 +232,9 @@ fn differential_against_engine() {
     let mismatches = mismatches.into_inner().unwrap();
     let checked = checked.into_inner().unwrap();
     println!(
-        "{} distinct inputs; checked per analyzer: {checked:?}",
-        inputs.len()
+        "{lucene}: {} distinct inputs; checked per analyzer: {checked:?}; {} differ",
+        inputs.len(),
+        mismatches.len()
     );
     let report = std::env::var("TRAWL_DIFF_REPORT").unwrap_or_else(|_| {
         std::env::temp_dir()

@@ -130,6 +130,17 @@ impl Connection {
         Ok((status, value))
     }
 
+    /// The engine's Lucene generation, from its root endpoint's `version.lucene_version`.
+    pub(super) fn lucene_generation(&mut self) -> crate::LuceneGeneration {
+        let root = self.ok("GET", "/", None);
+        let version = root["version"]["lucene_version"]
+            .as_str()
+            .unwrap_or_else(|| panic!("GET / has no version.lucene_version: {root}"));
+        version
+            .parse()
+            .unwrap_or_else(|e| panic!("GET / lucene_version {version:?}: {e}"))
+    }
+
     /// A request that must succeed.
     pub(super) fn ok(&mut self, method: &str, path: &str, body: Option<&Value>) -> Value {
         let (status, value) = self.request(method, path, body);

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::AnalyzerName;
+use crate::{AnalyzerName, LuceneGeneration};
 
 mod chars;
 #[cfg(test)]
@@ -12,6 +12,8 @@ mod differential;
 mod engine;
 mod filters;
 mod flatten_graph;
+#[cfg(test)]
+mod generations;
 #[cfg(test)]
 mod tablegen;
 mod tables;
@@ -55,13 +57,13 @@ pub fn whole_token(tokens: &[Token]) -> Option<&Token> {
         .max_by_key(|t| (t.end_offset - t.start_offset, t.token.len()))
 }
 
-/// Runs `analyzer` over `text` offline.
-pub fn analyze(analyzer: AnalyzerName, text: &str) -> Vec<Token> {
+/// Runs `analyzer` over `text` offline, as an engine on `lucene` analyzes it.
+pub fn analyze(lucene: LuceneGeneration, analyzer: AnalyzerName, text: &str) -> Vec<Token> {
     let tokens: Box<dyn Iterator<Item = Tok> + '_> = match analyzer {
         AnalyzerName::CodeAnalyzer => Box::new(code_chain(text)),
         AnalyzerName::CodeEdgeNgram => Box::new(EdgeNGram::new(code_chain(text), 2, 40)),
         AnalyzerName::PathAnalyzer => Box::new(
-            reverse_path_hierarchy(text)
+            reverse_path_hierarchy(text, lucene.path_tokens_advance())
                 .into_iter()
                 .map(filters::lowercase)
                 .map(filters::ascii_folding),
@@ -80,6 +82,23 @@ pub fn analyze(analyzer: AnalyzerName, text: &str) -> Vec<Token> {
             position += i64::from(tok.pos_inc);
             tok.into_token(position.max(0) as u32)
         })
+        .collect()
+}
+
+/// `code_analyzer` over `text` offline. Its tokens are the same on every Lucene generation
+/// (held by the test `generations` and by the parity suite on each engine), so building
+/// queries and documents, which happens before or without an engine, needs none.
+pub fn analyze_code(text: &str) -> Vec<Token> {
+    analyze(LuceneGeneration::DEFAULT, AnalyzerName::CodeAnalyzer, text)
+}
+
+/// The terms `analyzer` makes of `text`, in order, without positions: the same on every
+/// Lucene generation (generations differ only in the positions of `path_analyzer`'s
+/// tokens), so counting terms or picking one needs no engine.
+pub fn analyze_terms(analyzer: AnalyzerName, text: &str) -> Vec<String> {
+    analyze(LuceneGeneration::DEFAULT, analyzer, text)
+        .into_iter()
+        .map(|t| t.token)
         .collect()
 }
 

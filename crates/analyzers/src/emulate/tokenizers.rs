@@ -115,9 +115,10 @@ pub(super) fn keyword(text: &str) -> Tok {
 }
 
 /// `path_hierarchy` with `reverse: true`, delimiter and replacement `/`, skip 0: every suffix
-/// of the path that starts at the beginning or right after a `/`, longest first, all at the
-/// first position; each ends at the end of the input.
-pub(super) fn reverse_path_hierarchy(text: &str) -> Vec<Tok> {
+/// of the path that starts at the beginning or right after a `/`, longest first; each ends at
+/// the end of the input. All share the first position, or (`advance`: Lucene 10) each
+/// takes the next one.
+pub(super) fn reverse_path_hierarchy(text: &str, advance: bool) -> Vec<Tok> {
     const DELIMITER: u16 = b'/' as u16;
     let units: Vec<u16> = text.encode_utf16().collect();
     let length = units.len();
@@ -139,7 +140,7 @@ pub(super) fn reverse_path_hierarchy(text: &str) -> Vec<Tok> {
         .enumerate()
         .map(|(i, &start)| {
             let mut tok = Tok::new(units[start..end].to_vec(), start as u32, end as u32);
-            tok.pos_inc = u32::from(i == 0);
+            tok.pos_inc = u32::from(i == 0 || advance);
             tok
         })
         .collect()

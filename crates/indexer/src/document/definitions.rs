@@ -14,7 +14,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use trawl_analyzers::{AnalyzerName, analyze, whole_token};
+use trawl_analyzers::{analyze_code, whole_token};
 
 /// Names kept per file, at most: a generated file can hold tens of thousands.
 pub const MAX_DEFINITIONS: usize = 512;
@@ -61,7 +61,7 @@ pub fn definitions(language: Option<&str>, content: &str) -> Vec<String> {
 pub fn definition_terms(language: Option<&str>, content: &str) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
     for name in definitions(language, content) {
-        let tokens = analyze(AnalyzerName::CodeAnalyzer, &name);
+        let tokens = analyze_code(&name);
         if let Some(whole) = whole_token(&tokens)
             && !terms.contains(&whole.token)
         {

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use trawl_analyzers::{AnalyzerName, analyze, whole_token};
+use trawl_analyzers::{analyze_code, whole_token};
 use trawl_client::HighlightOffset;
 
 use trawl_query::Scope;
@@ -122,7 +122,7 @@ fn repo_filter(repos: &[String]) -> Value {
 /// analyzer's single-position terms in order (see the module docs), or `match_phrase`
 /// when the terms do not form one unbroken chain of positions.
 pub(super) fn code_phrase(field: &str, text: &str, boost: f64) -> Value {
-    let tokens = analyze(AnalyzerName::CodeAnalyzer, text);
+    let tokens = analyze_code(text);
     let mut at: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for token in &tokens {
         if token.position_length == 1 {
@@ -190,7 +190,7 @@ pub(super) fn code_word(field: &str, word: &str, boost: f64) -> Value {
 /// parts, and its parts in order.
 pub(super) fn code_word_clauses(field: &str, word: &str, boost: f64) -> (Option<Value>, Value) {
     let phrase = code_phrase(field, word, boost);
-    let tokens = analyze(AnalyzerName::CodeAnalyzer, word);
+    let tokens = analyze_code(word);
     // Only beside parts: a word of one part is its phrase's single term already.
     let whole = whole_token(&tokens)
         .filter(|t| t.position_length > 1)

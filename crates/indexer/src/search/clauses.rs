@@ -21,7 +21,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
-use trawl_analyzers::{AnalyzerName, analyze, whole_token};
+use trawl_analyzers::{AnalyzerName, analyze_code, analyze_terms, whole_token};
 use trawl_query::{Scope, TermKind};
 
 use super::body::{FILE_NAME_BOOST, PATH_BOOST, code_phrase, code_word, code_word_clauses};
@@ -287,7 +287,7 @@ impl Builder {
 /// (`blockClient` → `blockclient`) or a word of one part; `None` for text of several runs
 /// (`std::io`).
 fn whole_term(word: &str) -> Option<String> {
-    let tokens = analyze(AnalyzerName::CodeAnalyzer, word);
+    let tokens = analyze_code(word);
     whole_token(&tokens).map(|t| t.token.clone())
 }
 
@@ -302,9 +302,8 @@ fn path_clause(text: &TextMatch, directories: bool) -> Value {
     if !directories || text.kind != TermKind::Word || !text.text.contains('/') {
         return trailing;
     }
-    let whole = analyze(AnalyzerName::PathAnalyzer, &text.text)
+    let whole = analyze_terms(AnalyzerName::PathAnalyzer, &text.text)
         .into_iter()
-        .map(|t| t.token)
         .max_by_key(String::len)
         .unwrap_or_default();
     let dirs = whole.trim_matches('/');
@@ -334,7 +333,7 @@ fn person(field: &str, who: &TextMatch) -> Value {
 /// `getHttpClient`), or, when the stem has parts, the parts in order with the last as a
 /// prefix (`get` then a term starting with `http`: `get_http_response`).
 pub(super) fn prefix(field: &str, stem: &str, boost: f64, purpose: Purpose) -> Value {
-    let tokens = analyze(AnalyzerName::CodeAnalyzer, stem);
+    let tokens = analyze_code(stem);
     if tokens.is_empty() {
         return json!({ "match_none": {} });
     }
@@ -440,7 +439,7 @@ fn analyzed_terms(clause: &Value) -> usize {
     } else {
         AnalyzerName::CodeAnalyzer
     };
-    analyze(analyzer, text).len().max(1)
+    analyze_terms(analyzer, text).len().max(1)
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use trawl_analyzers::{AnalyzerName, IndexKind, Token, analyze, whole_token};
+use trawl_analyzers::{
+    AnalyzerName, IndexKind, LuceneGeneration, Token, analyze, analyze_code, whole_token,
+};
 use trawl_query::Scope;
 use trawl_registry::{Principal, RepoId};
 
@@ -26,8 +28,9 @@ pub struct FieldTokens {
     pub tokens: Vec<Token>,
 }
 
-/// The terms of `text` for every field a file search matches it against.
-pub fn query_tokens(text: &str) -> Vec<FieldTokens> {
+/// The terms of `text` for every field a file search matches it against, as an engine on
+/// `lucene` makes them (the engine's [`CodeSearch::lucene_generation`]).
+pub fn query_tokens(lucene: LuceneGeneration, text: &str) -> Vec<FieldTokens> {
     [
         ("blob.content", AnalyzerName::CodeAnalyzer),
         ("blob.file_name", AnalyzerName::CodeAnalyzer),
@@ -37,7 +40,7 @@ pub fn query_tokens(text: &str) -> Vec<FieldTokens> {
     .map(|(field, analyzer)| FieldTokens {
         field,
         analyzer,
-        tokens: analyze(analyzer, text),
+        tokens: analyze(lucene, analyzer, text),
     })
     .collect()
 }
@@ -274,7 +277,7 @@ struct FileTerms {
 
 impl FileTerms {
     fn of(content: &str) -> FileTerms {
-        let tokens = analyze(AnalyzerName::CodeAnalyzer, content);
+        let tokens = analyze_code(content);
         let mut at: HashMap<u32, Vec<String>> = HashMap::new();
         for token in &tokens {
             at.entry(token.position)
@@ -316,7 +319,7 @@ impl FileTerms {
     }
 
     fn explain(&self, word: &str) -> WordExplanation {
-        let tokens = analyze(AnalyzerName::CodeAnalyzer, word);
+        let tokens = analyze_code(word);
         let first = tokens.iter().map(|t| t.position).min().unwrap_or(0);
         let last = tokens.iter().map(|t| t.position).max().unwrap_or(0);
         // A word of one position is its own whole term.
@@ -454,9 +457,22 @@ mod tests {
 
     #[test]
     fn query_tokens_cover_content_name_and_path() {
-        let fields = query_tokens("src/blockClient");
+        let fields = query_tokens(LuceneGeneration::DEFAULT, "src/blockClient");
         assert_eq!(fields.len(), 3);
         assert!(fields[0].tokens.iter().any(|t| t.token == "blockclient"));
         assert_eq!(fields[2].analyzer, AnalyzerName::PathAnalyzer);
+    }
+
+    #[test]
+    fn query_tokens_follow_the_engines_lucene_generation() {
+        let path_positions = |lucene| -> Vec<u32> {
+            query_tokens(lucene, "src/net/client.rs")[2]
+                .tokens
+                .iter()
+                .map(|t| t.position)
+                .collect()
+        };
+        assert_eq!(path_positions(LuceneGeneration::Lucene9), [0, 0, 0]);
+        assert_eq!(path_positions(LuceneGeneration::Lucene10), [0, 1, 2]);
     }
 }

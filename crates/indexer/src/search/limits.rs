@@ -3,7 +3,7 @@
 //! The limits themselves, and why each is where it is, are listed in the docs of
 //! [`super`].
 
-use trawl_analyzers::{AnalyzerName, analyze};
+use trawl_analyzers::{AnalyzerName, analyze_code, analyze_terms};
 
 use super::SearchError;
 use trawl_registry::RepoId;
@@ -88,7 +88,7 @@ pub fn search_text(text: &str, matches_paths: bool) -> Result<&str, SearchError>
         });
     }
     // The analysis runs only on text within the length limit: its cost is bounded.
-    let terms = analyze(AnalyzerName::CodeAnalyzer, text).len();
+    let terms = analyze_code(text).len();
     if terms == 0 {
         return Err(SearchError::NoSearchTerms { shown: shown(text) });
     }
@@ -99,7 +99,7 @@ pub fn search_text(text: &str, matches_paths: bool) -> Result<&str, SearchError>
         });
     }
     if matches_paths {
-        let parts = analyze(AnalyzerName::PathAnalyzer, text).len();
+        let parts = analyze_terms(AnalyzerName::PathAnalyzer, text).len();
         if parts > MAX_PATH_TERMS {
             return Err(SearchError::TooManyPathParts {
                 shown: shown(text),

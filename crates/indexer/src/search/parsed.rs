@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use trawl_analyzers::{AnalyzerName, analyze};
+use trawl_analyzers::{AnalyzerName, analyze_code, analyze_terms};
 use trawl_query::{Expr, Filter, Key, Node, Query, Scope, Span, TermKind};
 use trawl_registry::RepoId;
 
@@ -241,13 +241,13 @@ impl Budget<'_> {
         text: &str,
         matches_paths: bool,
     ) -> Result<TextMatch, SearchError> {
-        let terms = analyze(AnalyzerName::CodeAnalyzer, text).len();
+        let terms = analyze_code(text).len();
         if terms == 0 {
             return Err(SearchError::NoSearchTerms { shown: shown(text) });
         }
         self.terms.add(terms, MAX_QUERY_TERMS);
         if matches_paths && self.scope == Scope::Files && kind != TermKind::Prefix {
-            let parts = analyze(AnalyzerName::PathAnalyzer, text).len();
+            let parts = analyze_terms(AnalyzerName::PathAnalyzer, text).len();
             self.path_parts.add(parts.saturating_sub(1), MAX_PATH_TERMS);
         }
         Ok(TextMatch {
@@ -332,10 +332,7 @@ impl Budget<'_> {
             });
         }
         let reversed = reversed_glob(value, |run| {
-            analyze(AnalyzerName::WhitespaceReverse, run)
-                .into_iter()
-                .map(|t| t.token)
-                .collect()
+            analyze_terms(AnalyzerName::WhitespaceReverse, run)
         });
         if value.contains(['*', '?']) {
             self.patterns.add(1, MAX_QUERY_PATTERNS);
