@@ -721,7 +721,8 @@ fn validate(req: &UpRequest) -> Result<(), StackError> {
         {
             return Err(StackError::InvalidSetting {
                 var: "--engine-version",
-                value: version.chars().take(64).collect(),
+                // Shortened, and control characters escaped: the value is hostile input.
+                value: version.chars().take(64).flat_map(char::escape_debug).collect(),
                 reason: "a version is digits and dots, e.g. 3, 3.4 or 7.10.2 (an image tag for --provider docker)".into(),
             });
         }

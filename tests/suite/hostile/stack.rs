@@ -324,6 +324,7 @@ async fn hostile_engine_versions_are_refused_before_anything_starts() {
             "{shown:?}: the message is {} bytes",
             text.len()
         );
+        assert!(!text.chars().any(char::is_control), "{shown:?}: {text:?}");
         assert!(stack.processes().is_empty(), "{shown:?}");
         assert!(!dir.path().join("stack.json").exists(), "{shown:?}");
     }
