@@ -8,6 +8,7 @@ mod client_faults;
 mod engine;
 mod hostile;
 mod indexing;
+mod local_engines;
 mod migrations;
 mod query;
 mod queue;

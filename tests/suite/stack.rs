@@ -133,7 +133,8 @@ async fn a_missing_redis_server_says_how_to_install_it() {
 }
 
 /// Redis starts first; when Java is missing the engine cannot, and Redis must not be
-/// left running.
+/// left running. (`TRAWL_JAVA_HOME` names the only Java to use: the JDKs installed on the
+/// machine are not looked at.)
 #[tokio::test]
 async fn a_missing_java_fails_clearly_and_leaves_no_process_behind() {
     let Some(redis_server) = which("redis-server") else {
@@ -142,6 +143,7 @@ async fn a_missing_java_fails_clearly_and_leaves_no_process_behind() {
     let (_dir, stack) = isolated(
         StackEnv::default()
             .with("PATH", "/nonexistent")
+            .with(trawl_stack::ENV_JAVA_HOME, "/nonexistent/jdk")
             .with("TRAWL_REDIS_SERVER", redis_server),
     );
     let request = UpRequest {
@@ -150,7 +152,12 @@ async fn a_missing_java_fails_clearly_and_leaves_no_process_behind() {
     };
     let err = stack.up(&request, &quiet).await.unwrap_err();
     assert!(matches!(err, StackError::JavaMissing { .. }), "{err:?}");
-    assert!(err.to_string().contains("Java 17"), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("opensearch 2.19.1 needs Java 17")
+            && message.contains("TRAWL_JAVA_HOME /nonexistent/jdk/bin/java (does not exist)"),
+        "{message}"
+    );
     assert!(
         stack.processes().is_empty(),
         "left behind: {:?}",
@@ -545,6 +552,7 @@ async fn a_recorded_pid_of_another_process_is_left_alone_and_reported() {
         started_at: 0,
         engine: trawl_stack::EngineRecord {
             engine: None,
+            version: None,
             nodes: 0,
             cluster_name: None,
             service: external(services.engine.hosts_text()),

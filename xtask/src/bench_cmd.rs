@@ -51,7 +51,7 @@ pub enum Bench {
     },
     /// Indexing: trawl's git reader against `git cat-file --batch`, the indexer end to end
     /// against raw `_bulk` requests of the same documents, and the indexer's peak RSS on a
-    /// small and a large repository (seeded into target/trawl/bench-repos).
+    /// small and a large repository (seeded into <state dir>/bench-repos, target/trawl unless TRAWL_STATE_DIR is set).
     #[command(
         after_help = "Examples:\n  cargo xtask up && cargo xtask bench index\n  cargo xtask bench index --size 500MB --small-size 50MB --rounds 3\n  cargo xtask bench index --size 50MB --small-size 10MB --rounds 1 --json"
     )]
@@ -280,10 +280,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
                 size,
                 small_size,
                 rounds: rounds.max(1),
-                ..IndexBenchOptions::new(
-                    crate::workspace_root().join("target/trawl/bench-repos"),
-                    program,
-                )
+                ..IndexBenchOptions::new(crate::state_path("bench-repos"), program)
             };
             let spinner = spinner();
             let registry = crate::connect::registry_config(&services)?;
@@ -306,7 +303,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
                 trawl_analyzers::IndexOptions::default(),
             );
             indices.ensure().await?;
-            let work = crate::workspace_root().join("target/trawl/bench-repos");
+            let work = crate::state_path("bench-repos");
             let options = trawl_bench::queue::QueueBenchOptions {
                 refs: refs.max(100),
                 pushes: pushes.max(2),

@@ -71,7 +71,7 @@ pub fn repo_locks(
 
 /// Where seeded repositories live.
 pub fn repos_dir() -> std::path::PathBuf {
-    crate::workspace_root().join("target/trawl/repos")
+    crate::state_path("repos")
 }
 
 /// Where the registry of this deployment (its index prefix) is: the stack's PostgreSQL.

@@ -43,11 +43,13 @@ struct Cli {
 enum Command {
     /// Start the engine, Redis and PostgreSQL (or attach to running ones).
     #[command(
-        after_help = "Examples:\n  cargo xtask up\n  cargo xtask up --nodes 3\n  cargo xtask up --provider docker --engine elasticsearch\n  TRAWL_ES_URL=https://elastic:pw@es:9200 TRAWL_ES_CA_FILE=ca.pem cargo xtask up\n  TRAWL_PG_URL=postgres://trawl:pw@db:5432/trawl cargo xtask up"
+        after_help = "Examples:\n  cargo xtask up\n  cargo xtask up --nodes 3\n  cargo xtask up --engine elasticsearch            # Elasticsearch 7.10.2, no Docker\n  cargo xtask up --engine-version 3                # OpenSearch 3.4 (Java 21+)\n  TRAWL_STATE_DIR=target/trawl-es7 cargo xtask up --engine-version 7.10   # a second stack beside the first\n  cargo xtask up --provider docker --engine elasticsearch --engine-version 8.19.0\n  TRAWL_ES_URL=https://elastic:pw@es:9200 TRAWL_ES_CA_FILE=ca.pem cargo xtask up\n  TRAWL_PG_URL=postgres://trawl:pw@db:5432/trawl cargo xtask up"
     )]
     Up(stack_cmd::UpArgs),
     /// Stop what `up` started; external services are left alone.
-    #[command(after_help = "Example:\n  cargo xtask down")]
+    #[command(
+        after_help = "Examples:\n  cargo xtask down\n  TRAWL_STATE_DIR=target/trawl-es7 cargo xtask down   # the stack recorded there"
+    )]
     Down,
     /// Show the engine (distribution, version, health, nodes), Redis and PostgreSQL.
     #[command(
@@ -60,7 +62,7 @@ enum Command {
     },
     /// Run the workspace tests against real services, started for the run if needed.
     #[command(
-        after_help = "Examples:\n  cargo xtask test\n  cargo xtask test -- services::\n  cargo xtask test --provider docker --engine elasticsearch\n  TRAWL_ES_URL=http://127.0.0.1:9200 TRAWL_REDIS_URL=redis://127.0.0.1:6379 cargo xtask test"
+        after_help = "Examples:\n  cargo xtask test\n  cargo xtask test -- services::\n  cargo xtask test --engine elasticsearch -- stack::\n  TRAWL_STATE_DIR=target/trawl-os3 cargo xtask test --engine-version 3\n  TRAWL_ES_URL=http://127.0.0.1:9200 TRAWL_REDIS_URL=redis://127.0.0.1:6379 cargo xtask test"
     )]
     Test(test_cmd::TestArgs),
     /// Show how an analyzer tokenizes text: offline emulation, the engine, or both compared.
@@ -209,7 +211,14 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Where service state, data and logs live (see [`trawl_stack::StateDir::for_workspace`]).
+/// Where service state, data and logs live (see [`trawl_stack::StateDir::workspace_path`]).
 fn state_dir() -> anyhow::Result<trawl_stack::StateDir> {
     Ok(trawl_stack::StateDir::for_workspace(&workspace_root())?)
+}
+
+/// `<state dir>/<name>`: working files (seeded repositories, benchmark data) that live
+/// beside the stack, so that a stack under another `TRAWL_STATE_DIR` never touches
+/// `target/trawl`.
+fn state_path(name: &str) -> PathBuf {
+    trawl_stack::StateDir::workspace_path(&workspace_root()).join(name)
 }

@@ -90,7 +90,7 @@ pub async fn run(
         seed: args.seed,
         zoekt_bin: args.zoekt_bin,
         fixtures: crate::workspace_root().join("fixtures/relevance"),
-        work: crate::workspace_root().join(format!("target/trawl/relevance-{pid}")),
+        work: crate::state_path(&format!("relevance-{pid}")),
         prefix: format!("bench-relevance-{pid}-"),
     };
     let spinner = crate::bench_cmd::spinner();

@@ -51,7 +51,7 @@ pub struct SeedArgs {
     /// A principal that may read the --from repositories (repeatable); for private ones.
     #[arg(long = "reader", requires = "from")]
     readers: Vec<UserName>,
-    /// Where the repositories go (default: target/trawl/repos).
+    /// Where the repositories go (default: <state dir>/repos: target/trawl/repos unless TRAWL_STATE_DIR is set).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Print the report as JSON instead of a table.
@@ -67,7 +67,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<ExitCode> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| crate::workspace_root().join("target/trawl/repos"));
+        .unwrap_or_else(|| crate::state_path("repos"));
     let services = crate::connect::services()?;
     let registry = crate::connect::registry(&services).await?;
     let (report, change) = if args.from.is_empty() {

@@ -149,7 +149,7 @@ async fn relevance(
     };
     let fixtures = Fixtures::load(&crate::workspace_root().join("fixtures/relevance"))?;
     let pid = std::process::id();
-    let work = crate::workspace_root().join(format!("target/trawl/relevance-{pid}"));
+    let work = crate::state_path(&format!("relevance-{pid}"));
     let spinner = crate::bench_cmd::spinner();
     if !show {
         spinner.finish_and_clear();

@@ -14,10 +14,15 @@ pub struct UpArgs {
     /// TRAWL_REDIS_URL / TRAWL_PG_URL is set, else docker if it answers, else local).
     #[arg(long, value_parser = parse_provider)]
     pub provider: Option<ProviderKind>,
-    /// opensearch or elasticsearch (Elasticsearch needs docker or an external engine)
-    /// [default: opensearch, or whatever already runs].
+    /// opensearch or elasticsearch [default: opensearch, or whatever already runs].
     #[arg(long, value_parser = parse_engine)]
     pub engine: Option<EngineKind>,
+    /// The engine's version. Locally: 2.19 (OpenSearch, the default), 3 or 3.4 (OpenSearch
+    /// 3.4, needs Java 21+), 7.10 (Elasticsearch 7.10.2; a bare version picks the
+    /// distribution); with --provider docker: the image tag [default: the distribution's
+    /// first, or whatever already runs].
+    #[arg(long)]
+    pub engine_version: Option<String>,
     /// Engine nodes; more than one forms a real cluster (local provider)
     /// [default: 1, or whatever already runs].
     #[arg(long, value_parser = crate::ranges::int_in::<u16>(1..=9))]
@@ -58,6 +63,7 @@ impl UpArgs {
         UpRequest {
             provider: self.provider,
             engine: self.engine,
+            engine_version: self.engine_version.clone(),
             nodes: self.nodes,
             engine_port: self.engine_port,
             redis_port: self.redis_port,
@@ -96,8 +102,13 @@ pub async fn bring_up(stack: &Stack, request: &UpRequest) -> anyhow::Result<UpOu
             .as_ref()
             .map(|p| format!(", PostgreSQL {} ({})", p.url, p.provider))
             .unwrap_or_default();
+        let engine = &outcome.state.engine;
+        let what = match (engine.engine, &engine.version) {
+            (Some(kind), Some(version)) => format!("{kind} {version} "),
+            _ => String::new(),
+        };
         eprintln!(
-            "up in {:.1}s: engine {} ({}), Redis {} ({}){postgres}",
+            "up in {:.1}s: engine {what}{} ({}), Redis {} ({}){postgres}",
             started.elapsed().as_secs_f64(),
             outcome.state.engine.service.url,
             outcome.state.engine.service.provider,
@@ -110,6 +121,7 @@ pub async fn bring_up(stack: &Stack, request: &UpRequest) -> anyhow::Result<UpOu
 
 pub async fn up(args: &UpArgs) -> anyhow::Result<()> {
     let stack = Stack::new(crate::state_dir()?);
+    eprintln!("state directory: {}", stack.state_dir().path().display());
     bring_up(&stack, &args.request(Owner::Detached)).await?;
     let status = stack.status().await?;
     print_status(&status);

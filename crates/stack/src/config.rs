@@ -15,7 +15,8 @@ pub enum ProviderKind {
     External,
     /// Containers started through testcontainers.
     Docker,
-    /// Child processes: an OpenSearch node from Maven Central, `redis-server` and `postgres`.
+    /// Child processes: an engine from Maven Central (see [`crate::LOCAL_ENGINES`]),
+    /// `redis-server` and `postgres`.
     Local,
 }
 
@@ -55,7 +56,7 @@ pub enum EngineKind {
     /// OpenSearch (local process or docker).
     #[default]
     OpenSearch,
-    /// Elasticsearch (docker only: its Maven artifacts lack analysis-common and reindex).
+    /// Elasticsearch (local process for 7.10, docker for any image).
     Elasticsearch,
 }
 
@@ -106,6 +107,10 @@ pub struct UpRequest {
     /// Which engine to start (ignored for an external engine); `None` means OpenSearch,
     /// or whatever already runs.
     pub engine: Option<EngineKind>,
+    /// Which version of it (`3`, `3.4`, `7.10.2`): for the local provider a row of
+    /// [`crate::LOCAL_ENGINES`], for docker the image tag; `None` means the distribution's
+    /// default, or whatever already runs.
+    pub engine_version: Option<String>,
     /// Number of engine nodes; more than one forms a real cluster. `None` means one, or
     /// whatever already runs.
     pub nodes: Option<u16>,
@@ -127,6 +132,7 @@ impl Default for UpRequest {
         UpRequest {
             provider: None,
             engine: None,
+            engine_version: None,
             nodes: None,
             engine_port: None,
             redis_port: None,

@@ -3,6 +3,7 @@
 
 use crate::config::{ProviderKind, UpRequest};
 use crate::endpoint::EngineEndpoint;
+use crate::engines::is_dotted_prefix;
 use crate::postgres_endpoint::PostgresEndpoint;
 use crate::redis_endpoint::RedisEndpoint;
 use crate::state::{Handle, StackState};
@@ -60,6 +61,14 @@ pub(crate) fn conflict(state: &StackState, req: &UpRequest, ext: &External<'_>) 
         {
             return Some(format!("--engine {wanted} was asked for"));
         }
+        if let Some(wanted) = &req.engine_version
+            && !engine
+                .version
+                .as_deref()
+                .is_some_and(|running| is_dotted_prefix(wanted.trim(), running))
+        {
+            return Some(format!("--engine-version {} was asked for", wanted.trim()));
+        }
         if let Some(wanted) = req.nodes
             && engine.nodes != wanted
         {
@@ -69,11 +78,17 @@ pub(crate) fn conflict(state: &StackState, req: &UpRequest, ext: &External<'_>) 
     None
 }
 
-/// `opensearch (local, 1 node), Redis (local) and PostgreSQL (local)`.
+/// `opensearch 2.19.1 (local, 1 node), Redis (local) and PostgreSQL (local)`.
 pub(crate) fn describe(state: &StackState) -> String {
+    let version = state
+        .engine
+        .version
+        .as_ref()
+        .map(|v| format!(" {v}"))
+        .unwrap_or_default();
     let engine = match state.engine.engine {
         Some(kind) => format!(
-            "{kind} ({}, {} node{})",
+            "{kind}{version} ({}, {} node{})",
             state.engine.service.provider,
             state.engine.nodes,
             if state.engine.nodes == 1 { "" } else { "s" }
@@ -110,6 +125,7 @@ mod tests {
             started_at: 0,
             engine: EngineRecord {
                 engine: Some(EngineKind::OpenSearch),
+                version: Some("2.19.1".into()),
                 nodes: 1,
                 cluster_name: None,
                 service: local("http://127.0.0.1:9201/"),
@@ -147,7 +163,45 @@ mod tests {
         assert!(why.contains("TRAWL_PG_URL") && !why.contains("pw"), "{why}");
         assert_eq!(
             describe(&s),
-            "opensearch (local, 1 node), Redis (local) and PostgreSQL (local)"
+            "opensearch 2.19.1 (local, 1 node), Redis (local) and PostgreSQL (local)"
         );
+    }
+
+    #[test]
+    fn another_engine_or_version_than_the_running_one_is_refused_by_name() {
+        let s = state();
+        let ask = |engine: Option<EngineKind>, version: Option<&str>| {
+            conflict(
+                &s,
+                &UpRequest {
+                    engine,
+                    engine_version: version.map(str::to_owned),
+                    ..UpRequest::default()
+                },
+                &NONE,
+            )
+        };
+        assert_eq!(ask(Some(EngineKind::OpenSearch), Some("2.19")), None);
+        assert_eq!(ask(None, Some("2")), None);
+        assert_eq!(
+            ask(Some(EngineKind::Elasticsearch), None).unwrap(),
+            "--engine elasticsearch was asked for"
+        );
+        assert_eq!(
+            ask(None, Some("3")).unwrap(),
+            "--engine-version 3 was asked for"
+        );
+        assert_eq!(
+            ask(None, Some("2.1")).unwrap(),
+            "--engine-version 2.1 was asked for"
+        );
+        // A record without a version (older trawl) cannot vouch for any version.
+        let mut old = state();
+        old.engine.version = None;
+        let req = UpRequest {
+            engine_version: Some("2.19".into()),
+            ..UpRequest::default()
+        };
+        assert!(conflict(&old, &req, &NONE).is_some());
     }
 }

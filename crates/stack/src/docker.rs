@@ -67,12 +67,15 @@ fn split_image(image: &str) -> (String, String) {
 pub(crate) struct StartedEngine {
     pub endpoint: EngineEndpoint,
     pub record: ServiceRecord,
+    /// The image's tag: the engine version asked for, or the default image's.
+    pub version: String,
 }
 
 /// Starts a single-node engine container with security off and waits until it is healthy.
 pub(crate) async fn start_engine(
     env: &StackEnv,
     engine: EngineKind,
+    version: Option<&str>,
     nodes: u16,
     port: Option<u16>,
     settings: &[(String, String)],
@@ -99,8 +102,14 @@ pub(crate) async fn start_engine(
             "ES_JAVA_OPTS",
         ),
     };
+    // --engine-version picks the tag of the distribution's image.
+    let image = match version {
+        Some(version) => format!("{}:{version}", split_image(&image).0),
+        None => image,
+    };
     progress(&format!("starting container {image}"));
     let (name, tag) = split_image(&image);
+    let version = tag.clone();
     let mut request = GenericImage::new(name, tag)
         .with_exposed_port(9200.tcp())
         .with_wait_for(WaitFor::Nothing)
@@ -163,6 +172,7 @@ pub(crate) async fn start_engine(
             log: None,
         },
         endpoint,
+        version,
     })
 }
 

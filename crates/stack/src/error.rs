@@ -16,7 +16,7 @@ pub enum StackError {
     UnknownEngine(String),
 
     #[error(
-        "{running} are already running, but {why}; run `cargo xtask down` first to start another stack"
+        "{running} are already running, but {why}; run `cargo xtask down` first to replace them, or start the other stack beside them in another state directory (TRAWL_STATE_DIR=target/trawl-2 cargo xtask up …)"
     )]
     AlreadyRunning { running: String, why: String },
 
@@ -45,19 +45,31 @@ pub enum StackError {
     },
 
     #[error(
-        "the local engine needs Java 17 or newer ({found}); install it (apt-get install -y openjdk-17-jre-headless) or set JAVA_HOME, or use --provider docker"
+        "{engine} needs Java {needed} or newer, and trawl found none (looked at: {looked}); install a Java {needed}+ JDK under /usr/lib/jvm (apt-get install -y openjdk-{needed}-jre-headless where Debian has it, else Adoptium's temurin-{needed}-jdk), or set TRAWL_JAVA_HOME to one, or use --provider docker"
     )]
-    JavaMissing { found: String },
+    JavaMissing {
+        engine: String,
+        needed: u32,
+        looked: String,
+    },
+
+    #[error(
+        "cannot run {asked} locally ({why}); the local provider runs {runnable}: pick one with --engine/--engine-version, or use --provider docker (any image tag) or TRAWL_ES_URL (an engine that already runs) for the rest"
+    )]
+    UnknownEngineVersion {
+        asked: String,
+        why: String,
+        runnable: String,
+    },
 
     #[error(
         "the local engine is fetched from Maven Central with Maven ({found}); install it (apt-get install -y maven), or use --provider docker"
     )]
     MavenMissing { found: String },
 
-    #[error(
-        "Maven could not resolve the OpenSearch runner {version}: {detail}; the full output is in {log}"
-    )]
+    #[error("Maven could not resolve {artifact}:{version}: {detail}; the full output is in {log}")]
     MavenFailed {
+        artifact: &'static str,
         version: String,
         detail: String,
         log: PathBuf,

