@@ -75,10 +75,14 @@ impl fmt::Display for Target {
 
 /// Sets on `request` what the target's services are.
 pub fn configure(target: Target, request: &mut UpRequest) {
-    request.engine = Some(match target {
-        Target::OpenSearch2 | Target::OpenSearch3 | Target::RedisCluster => EngineKind::OpenSearch,
-        Target::Elasticsearch7 | Target::Elasticsearch8 => EngineKind::Elasticsearch,
-    });
+    let (engine, version) = match target {
+        Target::OpenSearch2 | Target::RedisCluster => (EngineKind::OpenSearch, "2"),
+        Target::OpenSearch3 => (EngineKind::OpenSearch, "3"),
+        Target::Elasticsearch7 => (EngineKind::Elasticsearch, "7"),
+        Target::Elasticsearch8 => (EngineKind::Elasticsearch, "8"),
+    };
+    request.engine = Some(engine);
+    request.engine_version = Some(version.to_owned());
 }
 
 /// Whether a suite runs against a target, and if not, why.
@@ -103,7 +107,7 @@ pub fn suite_of(test_name: &str) -> &str {
 
 /// Suites that start their own services (in temporary state directories) whatever the
 /// matrix hands them: they test the providers, so they run once, on the default row.
-const OWN_SERVICES: [&str; 2] = ["stack", "hostile::stack"];
+const OWN_SERVICES: [&str; 3] = ["stack", "local_engines", "hostile::stack"];
 
 /// Suites that exercise Redis: what a Redis Cluster must carry.
 const REDIS_SUITES: [&str; 5] = [
