@@ -50,7 +50,10 @@ async fn trawl_analyzes_on(services: &Services) -> anyhow::Result<()> {
             &AnalyzerName::CodeAnalyzer.analyze_request(CODE),
         )
         .await?;
-    let emulated = analyze(AnalyzerName::CodeAnalyzer, CODE);
+    let lucene = trawl_analyzers::LuceneGeneration::of_major(
+        set.client().engine_info().await?.lucene_major(),
+    );
+    let emulated = analyze(lucene, AnalyzerName::CodeAnalyzer, CODE);
     anyhow::ensure!(
         engine == emulated,
         "code_analyzer on {blobs}:\n engine:   {engine:?}\n emulated: {emulated:?}"
