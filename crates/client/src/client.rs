@@ -193,12 +193,17 @@ impl Client {
                 )
                 .await?;
             let status = response.status_code().as_u16();
+            let product = response
+                .headers()
+                .get("x-elastic-product")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let body = response.bytes().await?;
-            Ok::<_, elasticsearch::Error>((status, body))
+            Ok::<_, elasticsearch::Error>((status, body, product))
         };
         let result = tokio::time::timeout(deadline, exchange).await;
         drop(slot);
-        let (status, body) = match result {
+        let (status, body, product) = match result {
             Err(_) => {
                 return Ok(Attempt::Fatal(ClientError::RequestTimeout {
                     method: request.method.as_str(),
@@ -223,6 +228,7 @@ impl Client {
             status,
             body,
             node: node.url.clone(),
+            product,
         };
         match status {
             502..=504 => {
@@ -269,7 +275,7 @@ impl Client {
         })
     }
 
-    /// The error an error answer stands for (401/403 → `Unauthorized`, else `Api`).
+    /// The error an error answer stands for (401 → `Unauthorized`, 403 → `Forbidden`, else `Api`).
     pub(crate) fn status_error(
         &self,
         request: &EngineRequest,
@@ -277,7 +283,15 @@ impl Client {
     ) -> ClientError {
         let method = request.method.as_str();
         let path = request.path.clone();
-        if matches!(response.status, 401 | 403) {
+        if response.status == 403 {
+            return ClientError::Forbidden {
+                method,
+                path,
+                principal: self.inner.config.auth.principal(),
+                reason: error_of(&response.body).1,
+            };
+        }
+        if response.status == 401 {
             return ClientError::Unauthorized {
                 method,
                 path,
@@ -349,12 +363,24 @@ impl Client {
     }
 
     /// Which engine this is (asked once, then cached).
+    ///
+    /// From `GET /`; an engine that refuses its root (Elasticsearch with the root
+    /// endpoint disabled answers 405) is asked `_nodes/_local` instead, and its
+    /// `X-Elastic-Product` header says which distribution it is.
     pub async fn engine_info(&self) -> Result<EngineInfo, ClientError> {
         self.inner
             .engine
             .get_or_try_init(|| async {
                 let request = EngineRequest::get("");
-                let response = self.send(&request).await?;
+                let response = self.send_raw(&request).await?;
+                if matches!(response.status, 404 | 405) {
+                    return self.engine_info_from_nodes(response.product).await;
+                }
+                if response.status >= 400 {
+                    let err = self.status_error(&request, &response);
+                    self.inner.counters.error(err.kind());
+                    return Err(err);
+                }
                 let root: serde_json::Value = response.json(request.method, "/")?;
                 EngineInfo::from_root(&root).ok_or_else(|| ClientError::Decode {
                     method: "GET",
@@ -364,6 +390,23 @@ impl Client {
             })
             .await
             .cloned()
+    }
+
+    /// The version from the local node's info, for an engine without `GET /`.
+    async fn engine_info_from_nodes(
+        &self,
+        root_product: Option<String>,
+    ) -> Result<EngineInfo, ClientError> {
+        let request = EngineRequest::get("_nodes/_local")
+            .query("filter_path", "cluster_name,nodes.*.version");
+        let response = self.send(&request).await?;
+        let product = response.product.clone().or(root_product);
+        let nodes: serde_json::Value = response.json(request.method, &request.path)?;
+        EngineInfo::from_nodes(&nodes, product.as_deref()).ok_or_else(|| ClientError::Decode {
+            method: "GET",
+            path: "_nodes/_local".into(),
+            reason: "GET / was refused and the node info names no version: this is not Elasticsearch or OpenSearch".into(),
+        })
     }
 
     /// The request timeout in force.

@@ -75,6 +75,30 @@ impl EngineInfo {
         })
     }
 
+    /// Reads `_nodes/_local?filter_path=cluster_name,nodes.*.version`, for an engine
+    /// that refuses `GET /`; `product` is its `X-Elastic-Product` header. Only
+    /// Elasticsearch hides its root, so without the header it is still taken for one
+    /// unless the version says OpenSearch (which reports `distribution` nowhere here).
+    pub fn from_nodes(nodes: &serde_json::Value, product: Option<&str>) -> Option<EngineInfo> {
+        let version = nodes
+            .get("nodes")?
+            .as_object()?
+            .values()
+            .find_map(|node| node.get("version")?.as_str())?;
+        let distribution = match product {
+            Some(p) if p.eq_ignore_ascii_case("opensearch") => Distribution::OpenSearch,
+            _ => Distribution::Elasticsearch,
+        };
+        Some(EngineInfo {
+            distribution,
+            version: Version::parse(version)?,
+            cluster_name: nodes["cluster_name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        })
+    }
+
     /// Point-in-time search: Elasticsearch 7.10+ (`_pit`), OpenSearch 2.4+
     /// (`_search/point_in_time`).
     pub fn point_in_time(&self) -> Option<PointInTimeApi> {
@@ -142,5 +166,22 @@ mod tests {
         .unwrap();
         assert_eq!(os1.point_in_time(), None);
         assert!(EngineInfo::from_root(&json!({ "hello": "world" })).is_none());
+    }
+
+    #[test]
+    fn node_info_stands_in_for_a_refused_root() {
+        let es8 = EngineInfo::from_nodes(
+            &json!({ "cluster_name": "c", "nodes": { "x1": { "version": "8.19.21" } } }),
+            Some("Elasticsearch"),
+        )
+        .unwrap();
+        assert_eq!(es8.distribution, Distribution::Elasticsearch);
+        assert_eq!(es8.version.to_string(), "8.19.21");
+        assert_eq!(es8.cluster_name, "c");
+        assert!(EngineInfo::from_nodes(&json!({ "nodes": {} }), None).is_none());
+        assert!(
+            EngineInfo::from_nodes(&json!({ "nodes": { "x": { "version": 8 } } }), None).is_none()
+        );
+        assert!(EngineInfo::from_nodes(&json!([1, 2]), None).is_none());
     }
 }

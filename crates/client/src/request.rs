@@ -131,6 +131,9 @@ pub struct EngineResponse {
     pub body: Bytes,
     /// The node that answered.
     pub node: url::Url,
+    /// The `X-Elastic-Product` header: Elasticsearch 7.14+ names itself in every answer,
+    /// even where it hides its root endpoint.
+    pub product: Option<String>,
 }
 
 impl EngineResponse {
@@ -245,6 +248,7 @@ mod tests {
             status: 200,
             body: Bytes::from_static(br#"{"text":"needle \uD83D"}"#),
             node: url::Url::parse("http://127.0.0.1:9200/").unwrap(),
+            product: None,
         };
         let value: serde_json::Value = response.json(Method::Post, "x/_search").unwrap();
         assert_eq!(value["text"], "needle \u{FFFD}");
