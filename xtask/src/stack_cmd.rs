@@ -14,10 +14,14 @@ pub struct UpArgs {
     /// TRAWL_REDIS_URL / TRAWL_PG_URL is set, else docker if it answers, else local).
     #[arg(long, value_parser = parse_provider)]
     pub provider: Option<ProviderKind>,
-    /// opensearch or elasticsearch (Elasticsearch needs docker or an external engine)
-    /// [default: opensearch, or whatever already runs].
+    /// opensearch or elasticsearch (Elasticsearch needs docker, an external engine, or
+    /// --engine-version 8) [default: opensearch, or whatever already runs].
     #[arg(long, value_parser = parse_engine)]
     pub engine: Option<EngineKind>,
+    /// The engine's major version; `--engine elasticsearch --engine-version 8` starts a
+    /// secured local Elasticsearch 8 (TLS, users; no analysis-common or reindex).
+    #[arg(long)]
+    pub engine_version: Option<String>,
     /// Engine nodes; more than one forms a real cluster (local provider)
     /// [default: 1, or whatever already runs].
     #[arg(long, value_parser = crate::ranges::int_in::<u16>(1..=9))]
@@ -58,6 +62,7 @@ impl UpArgs {
         UpRequest {
             provider: self.provider,
             engine: self.engine,
+            engine_version: self.engine_version.clone(),
             nodes: self.nodes,
             engine_port: self.engine_port,
             redis_port: self.redis_port,

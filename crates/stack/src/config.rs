@@ -55,7 +55,8 @@ pub enum EngineKind {
     /// OpenSearch (local process or docker).
     #[default]
     OpenSearch,
-    /// Elasticsearch (docker only: its Maven artifacts lack analysis-common and reindex).
+    /// Elasticsearch (docker; locally only version 8, secured, without analysis-common
+    /// and reindex).
     Elasticsearch,
 }
 
@@ -106,6 +107,9 @@ pub struct UpRequest {
     /// Which engine to start (ignored for an external engine); `None` means OpenSearch,
     /// or whatever already runs.
     pub engine: Option<EngineKind>,
+    /// Which major version of the engine to start (`8` starts a secured local
+    /// Elasticsearch 8); `None` means the provider's default.
+    pub engine_version: Option<String>,
     /// Number of engine nodes; more than one forms a real cluster. `None` means one, or
     /// whatever already runs.
     pub nodes: Option<u16>,
@@ -127,6 +131,7 @@ impl Default for UpRequest {
         UpRequest {
             provider: None,
             engine: None,
+            engine_version: None,
             nodes: None,
             engine_port: None,
             redis_port: None,

@@ -6,7 +6,8 @@
 //!    `TRAWL_ES_CA_FILE`, `TRAWL_ES_USER`, `TRAWL_ES_PASSWORD`, `TRAWL_ES_API_KEY`) — never
 //!    started or stopped;
 //! 2. **docker**: containers through testcontainers, when a Docker engine answers;
-//! 3. **local**: an OpenSearch node from Maven Central, `redis-server` and Debian's
+//! 3. **local**: an OpenSearch node from Maven Central (or, with `--engine elasticsearch
+//!    --engine-version 8`, a secured Elasticsearch 8), `redis-server` and Debian's
 //!    PostgreSQL server as child processes.
 //!
 //! What `up` starts is recorded in `<state dir>/stack.json` (no secrets in it), so
@@ -36,6 +37,7 @@ mod endpoint;
 mod env;
 mod error;
 mod local;
+mod local_es8;
 mod local_postgres;
 mod ports;
 mod postgres_endpoint;
@@ -52,8 +54,8 @@ use serde::Serialize;
 
 pub use config::{EngineKind, Owner, ProviderKind, UpRequest};
 pub use endpoint::{
-    ENV_ES_API_KEY, ENV_ES_CA_FILE, ENV_ES_PASSWORD, ENV_ES_URL, ENV_ES_USER, ENV_PG_URL,
-    ENV_REDIS_URL, EngineAuth, EngineEndpoint, Services, redact_url,
+    ENV_ES_API_KEY, ENV_ES_BEARER_TOKEN, ENV_ES_CA_FILE, ENV_ES_PASSWORD, ENV_ES_URL, ENV_ES_USER,
+    ENV_PG_URL, ENV_REDIS_URL, EngineAuth, EngineEndpoint, Services, redact_url,
 };
 pub use env::StackEnv;
 pub use error::StackError;
@@ -141,6 +143,13 @@ impl Stack {
 
     fn env(&self) -> &StackEnv {
         &self.env
+    }
+
+    /// The bearer token (for the `elastic/fleet-server` service account) of a secured
+    /// Elasticsearch 8 this stack started; `None` for any other engine. It may read
+    /// cluster health and node info and write `logs-*` indices.
+    pub fn engine_bearer_token(&self) -> Result<Option<Secret>, StackError> {
+        local_es8::service_token(&self.dir)
     }
 
     /// Live processes trawl started under this state directory and has not stopped, each
@@ -317,11 +326,33 @@ impl Stack {
             .await
             .map(|e| (e.endpoint, e.record, Some(engine), None)),
             _ => {
-                if engine == EngineKind::Elasticsearch {
+                if engine == EngineKind::Elasticsearch
+                    && req
+                        .engine_version
+                        .as_deref()
+                        .is_some_and(|v| v.starts_with('8'))
+                {
+                    local_es8::start_engine(
+                        &self.env,
+                        &self.dir,
+                        req.engine_port,
+                        &req.engine_settings,
+                        progress,
+                    )
+                    .await
+                    .map(|e| {
+                        (
+                            e.endpoint,
+                            e.record,
+                            Some(EngineKind::Elasticsearch),
+                            Some(e.cluster_name),
+                        )
+                    })
+                } else if engine == EngineKind::Elasticsearch {
                     Err(StackError::Unsupported {
                         provider: "local",
                         what: "Elasticsearch".into(),
-                        hint: "Elastic's Maven artifacts lack analysis-common and reindex; use --engine opensearch, --provider docker, or TRAWL_ES_URL".into(),
+                        hint: "Elastic's Maven artifacts lack analysis-common and reindex; use --engine-version 8 (a secured Elasticsearch 8 without them), --engine opensearch, --provider docker, or TRAWL_ES_URL".into(),
                     })
                 } else {
                     local::start_engine(
@@ -531,6 +562,9 @@ impl Stack {
         if state.postgres.is_some() {
             let _ = std::fs::remove_file(self.dir.path().join("postgres").join("password"));
         }
+        if matches!(state.engine.service.handle, Handle::Process(_)) {
+            local_es8::forget(&self.dir);
+        }
     }
 
     /// Stops every process registered as started here (leftovers of a run that died
@@ -638,6 +672,9 @@ impl Stack {
             && let Some(ep) = EngineEndpoint::from_env(&self.env)?
         {
             return Ok(ep);
+        }
+        if local_es8::started_here(&self.dir, service) {
+            return local_es8::recorded_endpoint(&self.dir, &service.url);
         }
         EngineEndpoint::parse(&service.url, ENV_ES_URL)
     }

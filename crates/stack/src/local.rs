@@ -178,7 +178,7 @@ impl EngineStart<'_> {
 
 /// `trawl-<8 hex digits>`: different for every start and every state directory, so two
 /// stacks on one machine never take each other's nodes for their own.
-fn unique_cluster_name(state_dir: &Path) -> String {
+pub(crate) fn unique_cluster_name(state_dir: &Path) -> String {
     format!(
         "trawl-{:08x}",
         ports::random(state_dir.as_os_str().as_encoded_bytes()) as u32
@@ -186,14 +186,19 @@ fn unique_cluster_name(state_dir: &Path) -> String {
 }
 
 /// Stops a process that failed to come up, and forgets it.
-fn stop_now(dir: &StateDir, service: ServiceKind, identity: &ProcessIdentity, grace: Duration) {
+pub(crate) fn stop_now(
+    dir: &StateDir,
+    service: ServiceKind,
+    identity: &ProcessIdentity,
+    grace: Duration,
+) {
     process::stop(identity, dir.path(), service.stop_signal(), grace);
     let _ = dir.unregister(&[identity.pid]);
 }
 
 /// Whether a start failed because something else had the port: another service answered
 /// there, or the server could not bind it.
-fn port_lost(e: &StackError) -> bool {
+pub(crate) fn port_lost(e: &StackError) -> bool {
     match e {
         StackError::Foreign { .. } => true,
         StackError::ExitedEarly { tail, .. } => {
@@ -287,7 +292,7 @@ async fn run_redis(
     })
 }
 
-fn exited_early(
+pub(crate) fn exited_early(
     child: &mut std::process::Child,
     service: &'static str,
     log: &Path,
@@ -304,7 +309,7 @@ fn exited_early(
 }
 
 /// `$JAVA_HOME/bin/java`, else `java` on `PATH`.
-fn java_binary(env: &StackEnv) -> Result<PathBuf, StackError> {
+pub(crate) fn java_binary(env: &StackEnv) -> Result<PathBuf, StackError> {
     if let Some(home) = env.get("JAVA_HOME") {
         let java = Path::new(&home).join("bin/java");
         return if java.is_file() {
@@ -320,7 +325,7 @@ fn java_binary(env: &StackEnv) -> Result<PathBuf, StackError> {
     })
 }
 
-fn check_java(java: &Path, needed: u32) -> Result<(), StackError> {
+pub(crate) fn check_java(java: &Path, needed: u32) -> Result<(), StackError> {
     let output =
         Command::new(java)
             .arg("-version")
