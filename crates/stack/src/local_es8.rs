@@ -71,6 +71,7 @@ pub(crate) async fn start_engine(
     ));
     let dist = resolve_distribution(env, &home, &version).await?;
     let run_as = run_user::prepare(env, progress)?;
+    run_user::check_reachable(&run_as, &dist.join("bin"))?;
     let heap = env.get("TRAWL_ES_HEAP").unwrap_or_else(|| "1024m".into());
     let cluster_name = local::unique_cluster_name(dir.path());
     let mut tried = Vec::new();

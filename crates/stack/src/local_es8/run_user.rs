@@ -121,6 +121,44 @@ pub(crate) fn prepare(env: &StackEnv, progress: &dyn Fn(&str)) -> Result<RunAs, 
     }
 }
 
+/// Fails, naming the directory, when the run user cannot enter `path` or one of the
+/// directories above it (a state directory under a 0700 home, a private temp dir): the
+/// server would otherwise die at start with a bare "permission denied".
+pub(crate) fn check_reachable(run_as: &RunAs, path: &Path) -> Result<(), StackError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let RunAs::User { name, uid, gid } = run_as else {
+        return Ok(());
+    };
+    for dir in path.ancestors() {
+        let Ok(meta) = std::fs::metadata(dir) else {
+            continue;
+        };
+        if !may_enter(meta.mode(), meta.uid(), meta.gid(), *uid, *gid) {
+            return Err(StackError::RunUser {
+                user: name.clone(),
+                reason: format!(
+                    "it may not enter {} (mode {:o}, owner uid {}), which holds the server's files; make it reachable (chmod o+x), or choose another state directory with TRAWL_STATE_DIR",
+                    dir.display(),
+                    meta.mode() & 0o7777,
+                    meta.uid()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a directory with `mode`, owned by `owner`:`group`, lets `uid`:`gid` pass through.
+fn may_enter(mode: u32, owner: u32, group: u32, uid: u32, gid: u32) -> bool {
+    if owner == uid {
+        mode & 0o100 != 0
+    } else if group == gid {
+        mode & 0o010 != 0
+    } else {
+        mode & 0o001 != 0
+    }
+}
+
 /// Hands `dir` and everything in it to the run user (nothing to do when running as ourselves).
 pub(crate) fn hand_over(run_as: &RunAs, dir: &Path) -> Result<(), StackError> {
     let RunAs::User { uid, gid, .. } = run_as else {
@@ -150,6 +188,16 @@ pub(crate) fn hand_over(run_as: &RunAs, dir: &Path) -> Result<(), StackError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_private_directory_on_the_way_is_not_enterable() {
+        assert!(may_enter(0o755, 0, 0, 999, 995));
+        assert!(!may_enter(0o700, 0, 0, 999, 995));
+        assert!(may_enter(0o750, 0, 995, 999, 995));
+        assert!(may_enter(0o700, 999, 0, 999, 995));
+        assert!(!may_enter(0o1770, 0, 0, 999, 995));
+        assert!(may_enter(0o1777, 0, 0, 999, 995));
+    }
 
     #[test]
     fn only_root_switches_users_and_only_trawls_own_user_is_created() {
