@@ -361,6 +361,7 @@ pub fn client_builder(endpoint: &EngineEndpoint) -> trawl_client::ClientConfigBu
             builder = builder.basic_auth(user, password.expose())
         }
         trawl_stack::EngineAuth::ApiKey(key) => builder = builder.api_key(key.expose()),
+        trawl_stack::EngineAuth::Bearer(token) => builder = builder.bearer_token(token.expose()),
     }
     if let Some(ca) = &endpoint.ca_file {
         builder = builder.ca_file(ca);

@@ -6,6 +6,7 @@ mod analysis_parity;
 mod client;
 mod client_faults;
 mod engine;
+mod es8_security;
 mod hostile;
 mod indexing;
 mod local_engines;

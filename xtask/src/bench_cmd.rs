@@ -413,6 +413,7 @@ pub fn client_config(endpoint: &EngineEndpoint) -> anyhow::Result<ClientConfig> 
             builder = builder.basic_auth(user, password.expose())
         }
         EngineAuth::ApiKey(key) => builder = builder.api_key(key.expose()),
+        EngineAuth::Bearer(token) => builder = builder.bearer_token(token.expose()),
     }
     if let Some(ca) = &endpoint.ca_file {
         builder = builder.ca_file(ca);

@@ -19,8 +19,9 @@ pub struct UpArgs {
     pub engine: Option<EngineKind>,
     /// The engine's version. Locally: 2.19 (OpenSearch, the default), 3 or 3.4 (OpenSearch
     /// 3.4, needs Java 21+), 7.10 (Elasticsearch 7.10.2; a bare version picks the
-    /// distribution); with --provider docker: the image tag [default: the distribution's
-    /// first, or whatever already runs].
+    /// distribution), 8 with --engine elasticsearch (a secured Elasticsearch 8.19: TLS,
+    /// users, a service token; no analysis-common or reindex); with --provider docker: the
+    /// image tag [default: the distribution's first, or whatever already runs].
     #[arg(long)]
     pub engine_version: Option<String>,
     /// Engine nodes; more than one forms a real cluster (local provider)

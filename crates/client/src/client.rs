@@ -276,7 +276,7 @@ impl Client {
         })
     }
 
-    /// The error an error answer stands for (401/403 → `Unauthorized`, else `Api`).
+    /// The error an error answer stands for (401 → `Unauthorized`, 403 → `Forbidden`, else `Api`).
     pub(crate) fn status_error(
         &self,
         request: &EngineRequest,
@@ -284,7 +284,15 @@ impl Client {
     ) -> ClientError {
         let method = request.method.as_str();
         let path = request.path.clone();
-        if matches!(response.status, 401 | 403) {
+        if response.status == 403 {
+            return ClientError::Forbidden {
+                method,
+                path,
+                principal: self.inner.config.auth.principal(),
+                reason: error_of(&response.body).1,
+            };
+        }
+        if response.status == 401 {
             return ClientError::Unauthorized {
                 method,
                 path,

@@ -28,6 +28,9 @@ pub enum Auth {
     },
     /// An API key in the encoded form Elasticsearch hands out (`base64(id:key)`).
     ApiKey(SecretString),
+    /// `Authorization: Bearer …`: an Elasticsearch service-account token or an OAuth2
+    /// access token.
+    Bearer(SecretString),
 }
 
 impl Auth {
@@ -37,6 +40,7 @@ impl Auth {
             Auth::None => String::new(),
             Auth::Basic { user, .. } => format!(" for user '{user}'"),
             Auth::ApiKey(_) => " with an API key".into(),
+            Auth::Bearer(_) => " with a bearer token".into(),
         }
     }
 
@@ -49,6 +53,9 @@ impl Auth {
             )),
             Auth::ApiKey(key) => Some(elasticsearch::auth::Credentials::EncodedApiKey(
                 key.expose_secret().to_owned(),
+            )),
+            Auth::Bearer(token) => Some(elasticsearch::auth::Credentials::Bearer(
+                token.expose_secret().to_owned(),
             )),
         }
     }
@@ -143,7 +150,8 @@ impl ClientConfig {
     }
 
     /// Reads `TRAWL_ES_URL` (one URL or several, comma-separated), `TRAWL_ES_CA_FILE`,
-    /// `TRAWL_ES_USER`, `TRAWL_ES_PASSWORD`, `TRAWL_ES_API_KEY`, and the tuning variables
+    /// `TRAWL_ES_USER`, `TRAWL_ES_PASSWORD`, `TRAWL_ES_API_KEY`, `TRAWL_ES_BEARER_TOKEN`
+    /// (an API key wins over a bearer token, which wins over a user), and the tuning variables
     /// `TRAWL_ES_MAX_IN_FLIGHT`, `TRAWL_ES_POOL_TIMEOUT`, `TRAWL_ES_REQUEST_TIMEOUT`
     /// (durations like `30s` or `500ms`).
     pub fn from_env() -> Result<Self, ClientError> {
@@ -165,20 +173,26 @@ impl ClientConfig {
         if let Some(ca) = get("TRAWL_ES_CA_FILE") {
             b = b.ca_file(ca);
         }
+        let api_key = get("TRAWL_ES_API_KEY");
+        let bearer = get("TRAWL_ES_BEARER_TOKEN");
         match (
             get("TRAWL_ES_USER"),
             get("TRAWL_ES_PASSWORD"),
-            get("TRAWL_ES_API_KEY"),
+            api_key,
+            bearer,
         ) {
-            (_, _, Some(key)) => b = b.api_key(key),
-            (Some(user), password, None) => b = b.basic_auth(user, password.unwrap_or_default()),
-            (None, Some(_), None) => {
+            (_, _, Some(key), _) => b = b.api_key(key),
+            (_, _, None, Some(token)) => b = b.bearer_token(token),
+            (Some(user), password, None, None) => {
+                b = b.basic_auth(user, password.unwrap_or_default())
+            }
+            (None, Some(_), None, None) => {
                 return Err(ClientError::Config {
                     setting: "TRAWL_ES_PASSWORD".into(),
                     reason: "a password without a user; set TRAWL_ES_USER too".into(),
                 });
             }
-            (None, None, None) => {}
+            (None, None, None, None) => {}
         }
         if let Some(n) = get("TRAWL_ES_MAX_IN_FLIGHT") {
             b = b.max_in_flight(n.parse().map_err(|_| ClientError::Config {
@@ -221,7 +235,8 @@ impl ClientConfig {
     /// request_timeout = "30s"
     /// [auth]
     /// user = "elastic"
-    /// password_env = "ES_PASSWORD"   # or: password = "…", or: api_key_env / api_key
+    /// password_env = "ES_PASSWORD"   # or: password = "…", or: api_key_env / api_key,
+    ///                                # or: bearer_token_env / bearer_token
     /// [retry]
     /// max_attempts = 5
     /// max_total = "60s"
@@ -277,18 +292,22 @@ impl ClientConfig {
             let api_key = auth
                 .api_key
                 .or(from_env(&auth.api_key_env, "auth.api_key_env")?);
-            match (auth.user, password, api_key) {
-                (_, _, Some(key)) => b = b.api_key(key),
-                (Some(user), password, None) => {
+            let bearer = auth
+                .bearer_token
+                .or(from_env(&auth.bearer_token_env, "auth.bearer_token_env")?);
+            match (auth.user, password, api_key, bearer) {
+                (_, _, Some(key), _) => b = b.api_key(key),
+                (_, _, None, Some(token)) => b = b.bearer_token(token),
+                (Some(user), password, None, None) => {
                     b = b.basic_auth(user, password.unwrap_or_default())
                 }
-                (None, Some(_), None) => {
+                (None, Some(_), None, None) => {
                     return Err(ClientError::Config {
                         setting: "auth".into(),
                         reason: "a password without a user".into(),
                     });
                 }
-                (None, None, None) => {}
+                (None, None, None, None) => {}
             }
         }
         if let Some(n) = file.max_in_flight {
@@ -330,6 +349,8 @@ struct TomlAuth {
     password_env: Option<String>,
     api_key: Option<String>,
     api_key_env: Option<String>,
+    bearer_token: Option<String>,
+    bearer_token_env: Option<String>,
 }
 
 impl ClientConfigBuilder {
@@ -357,6 +378,13 @@ impl ClientConfigBuilder {
     /// An encoded API key (`base64(id:key)`).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.config.auth = Auth::ApiKey(SecretString::from(key.into()));
+        self
+    }
+
+    /// A bearer token (`Authorization: Bearer …`), e.g. an Elasticsearch service-account
+    /// token.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.config.auth = Auth::Bearer(SecretString::from(token.into()));
         self
     }
 
@@ -574,6 +602,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("max_in_fligth"), "{err}");
+    }
+
+    #[test]
+    fn bearer_tokens_come_from_env_and_toml_and_never_show() {
+        let vars = |k: &str| match k {
+            "TRAWL_ES_URL" => Some("https://a:9200".to_owned()),
+            "TRAWL_ES_USER" => Some("elastic".to_owned()),
+            "TRAWL_ES_PASSWORD" => Some("pw".to_owned()),
+            "TRAWL_ES_BEARER_TOKEN" => Some("AAEAAWVs-token".to_owned()),
+            _ => None,
+        };
+        let config = ClientConfig::from_vars(vars).unwrap();
+        match &config.auth {
+            Auth::Bearer(token) => assert_eq!(token.expose_secret(), "AAEAAWVs-token"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(config.auth.principal(), " with a bearer token");
+        assert!(!format!("{config:?}").contains("AAEAAWVs-token"));
+
+        let text = "hosts = [\"https://a:9200\"]\n[auth]\nbearer_token_env = \"ES_TOKEN\"\n";
+        let config =
+            ClientConfig::from_toml(text, None, |k| (k == "ES_TOKEN").then(|| "tok".to_owned()))
+                .unwrap();
+        assert!(matches!(&config.auth, Auth::Bearer(t) if t.expose_secret() == "tok"));
+        let err = ClientConfig::from_toml(text, None, |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("auth.bearer_token_env") && err.contains("ES_TOKEN"),
+            "{err}"
+        );
     }
 
     #[test]

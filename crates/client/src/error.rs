@@ -46,9 +46,10 @@ pub enum ClientError {
         hint: String,
     },
 
-    /// The engine refused the credentials.
+    /// The engine refused the credentials (HTTP 401): unknown user, wrong password, or a
+    /// revoked key or token.
     #[error(
-        "{method} {path}: the engine at {node} refused the credentials{principal} (HTTP {status}); check the user and password or the API key"
+        "{method} {path}: the engine at {node} refused the credentials{principal} (HTTP {status}); check the user and password, the API key or the bearer token"
     )]
     Unauthorized {
         method: &'static str,
@@ -56,6 +57,17 @@ pub enum ClientError {
         node: String,
         principal: String,
         status: u16,
+    },
+
+    /// The engine accepted the credentials but does not let them do this (HTTP 403).
+    #[error(
+        "{method} {path}: the engine accepted the credentials{principal} but does not allow this (HTTP 403: {reason}); grant the user, key or token's role the privilege, or use other credentials"
+    )]
+    Forbidden {
+        method: &'static str,
+        path: String,
+        principal: String,
+        reason: String,
     },
 
     /// The engine answered with an error.
@@ -115,6 +127,7 @@ impl ClientError {
             ClientError::Api { status, .. } | ClientError::Unauthorized { status, .. } => {
                 Some(*status)
             }
+            ClientError::Forbidden { .. } => Some(403),
             ClientError::RetriesExhausted { last, .. } => last.status(),
             _ => None,
         }
@@ -126,7 +139,9 @@ impl ClientError {
             ClientError::PoolTimeout { .. } => ErrorKind::PoolTimeout,
             ClientError::RequestTimeout { .. } => ErrorKind::RequestTimeout,
             ClientError::Connection { .. } | ClientError::Tls { .. } => ErrorKind::Connection,
-            ClientError::Unauthorized { .. } | ClientError::Api { .. } => ErrorKind::Http,
+            ClientError::Unauthorized { .. }
+            | ClientError::Forbidden { .. }
+            | ClientError::Api { .. } => ErrorKind::Http,
             ClientError::RetriesExhausted { last, .. } => last.kind(),
             ClientError::Config { .. }
             | ClientError::File { .. }

@@ -56,7 +56,8 @@ pub enum EngineKind {
     /// OpenSearch (local process or docker).
     #[default]
     OpenSearch,
-    /// Elasticsearch (local process for 7.10, docker for any image).
+    /// Elasticsearch (local process for 7.10, and 8 secured without analysis-common and
+    /// reindex; docker for any image).
     Elasticsearch,
 }
 
@@ -107,9 +108,9 @@ pub struct UpRequest {
     /// Which engine to start (ignored for an external engine); `None` means OpenSearch,
     /// or whatever already runs.
     pub engine: Option<EngineKind>,
-    /// Which version of it (`3`, `3.4`, `7.10.2`): for the local provider a row of
-    /// [`crate::LOCAL_ENGINES`], for docker the image tag; `None` means the distribution's
-    /// default, or whatever already runs.
+    /// Which version of it (`3`, `3.4`, `7.10.2`, `8`): for the local provider a row of
+    /// [`crate::LOCAL_ENGINES`] or `8` (a secured Elasticsearch 8), for docker the image
+    /// tag; `None` means the distribution's default, or whatever already runs.
     pub engine_version: Option<String>,
     /// Number of engine nodes; more than one forms a real cluster. `None` means one, or
     /// whatever already runs.

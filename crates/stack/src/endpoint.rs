@@ -21,6 +21,8 @@ pub const ENV_ES_USER: &str = "TRAWL_ES_USER";
 pub const ENV_ES_PASSWORD: &str = "TRAWL_ES_PASSWORD";
 /// Environment variable: an API key (the base64 `id:key` form Elasticsearch hands out).
 pub const ENV_ES_API_KEY: &str = "TRAWL_ES_API_KEY";
+/// Environment variable: a bearer token (an Elasticsearch service-account token).
+pub const ENV_ES_BEARER_TOKEN: &str = "TRAWL_ES_BEARER_TOKEN";
 /// Environment variable: the Redis URL (`redis://[:password@]host:port[/db]`).
 pub const ENV_REDIS_URL: &str = "TRAWL_REDIS_URL";
 /// Environment variable: the PostgreSQL URL (`postgres://user[:password]@host:port/db`).
@@ -36,6 +38,8 @@ pub enum EngineAuth {
     Basic { user: String, password: Secret },
     /// `Authorization: ApiKey …`.
     ApiKey(Secret),
+    /// `Authorization: Bearer …`.
+    Bearer(Secret),
 }
 
 /// Where the engine is: its URL (never with credentials in it), auth and CA file.
@@ -76,22 +80,25 @@ impl EngineEndpoint {
         let user = env.get(ENV_ES_USER);
         let password = env.get(ENV_ES_PASSWORD);
         let api_key = env.get(ENV_ES_API_KEY);
-        match (user, password, api_key) {
-            (_, _, Some(key)) => endpoint.auth = EngineAuth::ApiKey(Secret::new(key)),
-            (Some(user), password, None) => {
+        let bearer = env.get(ENV_ES_BEARER_TOKEN);
+        // An API key wins over a bearer token, which wins over a user (as in trawl-client).
+        match (user, password, api_key, bearer) {
+            (_, _, Some(key), _) => endpoint.auth = EngineAuth::ApiKey(Secret::new(key)),
+            (_, _, None, Some(token)) => endpoint.auth = EngineAuth::Bearer(Secret::new(token)),
+            (Some(user), password, None, None) => {
                 endpoint.auth = EngineAuth::Basic {
                     user,
                     password: Secret::new(password.unwrap_or_default()),
                 }
             }
-            (None, Some(_), None) => {
+            (None, Some(_), None, None) => {
                 return Err(StackError::InvalidSetting {
                     var: ENV_ES_PASSWORD,
                     value: "***".into(),
                     reason: format!("a password without a user; set {ENV_ES_USER} too"),
                 });
             }
-            (None, None, None) => {}
+            (None, None, None, None) => {}
         }
         endpoint.ca_file = env.get(ENV_ES_CA_FILE).map(PathBuf::from);
         if let Some(ca) = &endpoint.ca_file
@@ -178,6 +185,7 @@ impl EngineEndpoint {
                 ))
             }
             EngineAuth::ApiKey(key) => Some(format!("ApiKey {}", key.expose())),
+            EngineAuth::Bearer(token) => Some(format!("Bearer {}", token.expose())),
         };
         if let Some(value) = header {
             let mut value = reqwest::header::HeaderValue::from_str(&value).map_err(|_| {
@@ -199,13 +207,15 @@ impl EngineEndpoint {
         })
     }
 
-    /// Who is authenticating, for messages: ` for user 'elastic'`, ` with an API key` or ``.
+    /// Who is authenticating, for messages: ` for user 'elastic'`, ` with an API key`,
+    /// ` with a bearer token` or ``.
     pub fn principal(&self) -> String {
         match &self.auth {
             EngineAuth::None => String::new(),
             EngineAuth::Basic { user, .. } if user.is_empty() => " with a password".into(),
             EngineAuth::Basic { user, .. } => format!(" for user '{user}'"),
             EngineAuth::ApiKey(_) => " with an API key".into(),
+            EngineAuth::Bearer(_) => " with a bearer token".into(),
         }
     }
 
@@ -220,6 +230,9 @@ impl EngineEndpoint {
                 vars.push((ENV_ES_PASSWORD, password.expose().to_owned()));
             }
             EngineAuth::ApiKey(key) => vars.push((ENV_ES_API_KEY, key.expose().to_owned())),
+            EngineAuth::Bearer(token) => {
+                vars.push((ENV_ES_BEARER_TOKEN, token.expose().to_owned()))
+            }
         }
         if let Some(ca) = &self.ca_file {
             vars.push((ENV_ES_CA_FILE, ca.display().to_string()));

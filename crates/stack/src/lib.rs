@@ -7,8 +7,9 @@
 //!    started or stopped;
 //! 2. **docker**: containers through testcontainers, when a Docker engine answers;
 //! 3. **local**: an engine assembled from Maven Central — OpenSearch 2.19 (the default),
-//!    OpenSearch 3.4 or Elasticsearch 7.10, see [`LOCAL_ENGINES`] — `redis-server` and
-//!    Debian's PostgreSQL server as child processes.
+//!    OpenSearch 3.4, Elasticsearch 7.10, or a secured Elasticsearch 8.19 from its
+//!    integ-test distribution; see [`LOCAL_ENGINES`] — `redis-server` and Debian's
+//!    PostgreSQL server as child processes.
 //!
 //! What `up` starts is recorded in `<state dir>/stack.json` (no secrets in it), so
 //! `status`, `down` and a later `up` in another process find it. Readiness is the service
@@ -39,6 +40,7 @@ mod env;
 mod error;
 mod java;
 mod local;
+mod local_es8;
 mod local_postgres;
 mod ports;
 mod postgres_endpoint;
@@ -55,8 +57,8 @@ use serde::Serialize;
 
 pub use config::{EngineKind, Owner, ProviderKind, UpRequest};
 pub use endpoint::{
-    ENV_ES_API_KEY, ENV_ES_CA_FILE, ENV_ES_PASSWORD, ENV_ES_URL, ENV_ES_USER, ENV_PG_URL,
-    ENV_REDIS_URL, EngineAuth, EngineEndpoint, Services, redact_url,
+    ENV_ES_API_KEY, ENV_ES_BEARER_TOKEN, ENV_ES_CA_FILE, ENV_ES_PASSWORD, ENV_ES_URL, ENV_ES_USER,
+    ENV_PG_URL, ENV_REDIS_URL, EngineAuth, EngineEndpoint, Services, redact_url,
 };
 pub use engines::{LOCAL_ENGINES, RunnableEngine, RunnerKind, choose_engine};
 pub use env::StackEnv;
@@ -147,6 +149,13 @@ impl Stack {
 
     fn env(&self) -> &StackEnv {
         &self.env
+    }
+
+    /// The bearer token (for the `elastic/fleet-server` service account) of a secured
+    /// Elasticsearch 8 this stack started; `None` for any other engine. It may read
+    /// cluster health and node info and write `logs-*` indices.
+    pub fn engine_bearer_token(&self) -> Result<Option<Secret>, StackError> {
+        local_es8::service_token(&self.dir)
     }
 
     /// Live processes trawl started under this state directory and has not stopped, each
@@ -325,6 +334,31 @@ impl Stack {
             (ProviderKind::External, Some(ep), _) => {
                 let record = external_record(&ep.hosts_text());
                 Ok((ep, record, None))
+            }
+            (_, _, Some(runnable)) if runnable.runner == RunnerKind::SecuredDistribution => {
+                if nodes > 1 {
+                    return Err(StackError::Unsupported {
+                        provider: "local",
+                        what: format!("a {nodes}-node secured Elasticsearch 8"),
+                        hint: "use --nodes 1 for Elasticsearch 8, or Elasticsearch 7.10 or OpenSearch for a multi-node cluster".into(),
+                    });
+                }
+                local_es8::start_engine(
+                    &self.env,
+                    &self.dir,
+                    req.engine_port,
+                    &req.engine_settings,
+                    progress,
+                )
+                .await
+                .map(|e| {
+                    let started = StartedEngine {
+                        engine: runnable.engine,
+                        version: runnable.version.to_owned(),
+                        cluster_name: Some(e.cluster_name),
+                    };
+                    (e.endpoint, e.record, Some(started))
+                })
             }
             (_, _, Some(runnable)) => local::start_engine(
                 &self.env,
@@ -571,6 +605,9 @@ impl Stack {
         if state.postgres.is_some() {
             let _ = std::fs::remove_file(self.dir.path().join("postgres").join("password"));
         }
+        if matches!(state.engine.service.handle, Handle::Process(_)) {
+            local_es8::forget(&self.dir);
+        }
     }
 
     /// Stops every process registered as started here (leftovers of a run that died
@@ -678,6 +715,9 @@ impl Stack {
             && let Some(ep) = EngineEndpoint::from_env(&self.env)?
         {
             return Ok(ep);
+        }
+        if local_es8::started_here(&self.dir, service) {
+            return local_es8::recorded_endpoint(&self.dir, &service.url);
         }
         EngineEndpoint::parse(&service.url, ENV_ES_URL)
     }

@@ -179,7 +179,7 @@ impl EngineStart<'_> {
 
 /// `trawl-<8 hex digits>`: different for every start and every state directory, so two
 /// stacks on one machine never take each other's nodes for their own.
-fn unique_cluster_name(state_dir: &Path) -> String {
+pub(crate) fn unique_cluster_name(state_dir: &Path) -> String {
     format!(
         "trawl-{:08x}",
         ports::random(state_dir.as_os_str().as_encoded_bytes()) as u32
@@ -187,14 +187,19 @@ fn unique_cluster_name(state_dir: &Path) -> String {
 }
 
 /// Stops a process that failed to come up, and forgets it.
-fn stop_now(dir: &StateDir, service: ServiceKind, identity: &ProcessIdentity, grace: Duration) {
+pub(crate) fn stop_now(
+    dir: &StateDir,
+    service: ServiceKind,
+    identity: &ProcessIdentity,
+    grace: Duration,
+) {
     process::stop(identity, dir.path(), service.stop_signal(), grace);
     let _ = dir.unregister(&[identity.pid]);
 }
 
 /// Whether a start failed because something else had the port: another service answered
 /// there, or the server could not bind it.
-fn port_lost(e: &StackError) -> bool {
+pub(crate) fn port_lost(e: &StackError) -> bool {
     match e {
         StackError::Foreign { .. } => true,
         StackError::ExitedEarly { tail, .. } => {
@@ -288,7 +293,7 @@ async fn run_redis(
     })
 }
 
-fn exited_early(
+pub(crate) fn exited_early(
     child: &mut std::process::Child,
     service: &'static str,
     log: &Path,

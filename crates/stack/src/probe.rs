@@ -40,6 +40,10 @@ pub async fn engine_info(endpoint: &EngineEndpoint) -> Result<EngineInfo, StackE
         .map_err(|e| request_error(endpoint, &e))?;
     let status = response.status();
     refused(endpoint, status.as_u16())?;
+    if matches!(status.as_u16(), 404 | 405) && response.headers().contains_key("x-elastic-product")
+    {
+        return engine_info_from_nodes(endpoint, &client).await;
+    }
     let body = response
         .text()
         .await
@@ -68,6 +72,45 @@ pub async fn engine_info(endpoint: &EngineEndpoint) -> Result<EngineInfo, StackE
         .to_owned();
     Ok(EngineInfo {
         distribution,
+        version: version.to_owned(),
+        cluster_name: json
+            .get("cluster_name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
+/// Elasticsearch with its root endpoint disabled (it still names itself in the
+/// `X-Elastic-Product` header): the version and cluster name from the local node's info.
+async fn engine_info_from_nodes(
+    endpoint: &EngineEndpoint,
+    client: &reqwest::Client,
+) -> Result<EngineInfo, StackError> {
+    let mut url = endpoint.url.join("_nodes/_local").expect("valid path");
+    url.query_pairs_mut()
+        .append_pair("filter_path", "cluster_name,nodes.*.version");
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| request_error(endpoint, &e))?;
+    let status = response.status();
+    refused(endpoint, status.as_u16())?;
+    let json: serde_json::Value = response.json().await.map_err(|e| StackError::NotAnEngine {
+        url: endpoint.url.to_string(),
+        detail: format!("GET / was refused and the node info was not JSON: {e}"),
+    })?;
+    let version = json
+        .get("nodes")
+        .and_then(|n| n.as_object())
+        .and_then(|nodes| nodes.values().find_map(|n| n.get("version")?.as_str()))
+        .ok_or_else(|| StackError::NotAnEngine {
+            url: endpoint.url.to_string(),
+            detail: format!("GET / was refused and the node info (HTTP {status}) names no version"),
+        })?;
+    Ok(EngineInfo {
+        distribution: "elasticsearch".into(),
         version: version.to_owned(),
         cluster_name: json
             .get("cluster_name")

@@ -83,6 +83,32 @@ pub(crate) fn spawn_detached(
     ))
 }
 
+/// Waits until the process has exec'ed `program` (a launcher script that ends in
+/// `exec java …`), and records that as its program: the identity must name what the pid
+/// runs for the rest of its life. Fails if it exits first or takes longer than `wait`.
+pub(crate) fn settle_program(
+    identity: &mut ProcessIdentity,
+    program: &Path,
+    wait: Duration,
+) -> Result<(), String> {
+    let expected = program.display().to_string();
+    let started = Instant::now();
+    loop {
+        match observe(identity.pid) {
+            Some((ticks, now)) if ticks == identity.start_ticks && now == expected => {
+                identity.program = expected;
+                return Ok(());
+            }
+            Some(_) if is_alive(identity.pid) => {}
+            _ => return Err(format!("it exited before it ran {expected}")),
+        }
+        if started.elapsed() >= wait {
+            return Err(format!("it did not run {expected} within {wait:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Whether the recorded process still runs, is gone, or its pid now names another one.
 /// `state_dir` serves records of older trawl versions only (see [`ProcessIdentity`]).
 pub(crate) fn find(identity: &ProcessIdentity, state_dir: &Path) -> Found {
