@@ -259,7 +259,7 @@ impl Stack {
             (ProviderKind::External, Some(ep)) => {
                 progress(&format!("checking Redis at {ep}"));
                 probe::redis_version(&ep).await?;
-                let record = external_record(ep.url().as_str());
+                let record = external_record(&ep.recorded_url());
                 (ep, record)
             }
             (ProviderKind::Docker, _) => {

@@ -188,7 +188,13 @@ async fn redis_server(endpoint: &RedisEndpoint) -> Result<(String, Option<u32>),
         url: endpoint.to_string(),
         reason: redact(&e.to_string(), endpoint),
     };
-    let client = redis::Client::open(endpoint.connection_url()).map_err(unreachable)?;
+    // One node answers for a cluster: the first seed, as a plain server.
+    let url = endpoint
+        .node_connection_urls()
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let client = redis::Client::open(url.as_str()).map_err(unreachable)?;
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(2)));
@@ -211,6 +217,26 @@ async fn redis_server(endpoint: &RedisEndpoint) -> Result<(String, Option<u32>),
         .query_async(&mut conn)
         .await
         .map_err(unreachable)?;
+    if endpoint.is_cluster() {
+        let cluster: String = redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query_async(&mut conn)
+            .await
+            .map_err(unreachable)?;
+        let state = cluster
+            .lines()
+            .find_map(|l| l.strip_prefix("cluster_state:"))
+            .map(str::trim)
+            .unwrap_or("unknown");
+        if state != "ok" {
+            return Err(StackError::RedisUnreachable {
+                url: endpoint.to_string(),
+                reason: format!(
+                    "the Redis Cluster reports cluster_state:{state}; every slot needs a master that answers (`redis-cli -p PORT cluster info`)"
+                ),
+            });
+        }
+    }
     let field = |name: &str| {
         info.lines()
             .find_map(|l| l.strip_prefix(name))
