@@ -11,6 +11,7 @@ mod indexing;
 mod migrations;
 mod query;
 mod queue;
+mod redis_cluster;
 mod redis_store;
 mod reindex;
 mod relevance;

@@ -452,7 +452,7 @@ impl Drop for Bystander {
 
 /// The running engine and PostgreSQL as external services, Redis local: `up` is quick but
 /// still starts and stops a process of its own.
-fn external_engine_and_postgres(services: &trawl_stack::Services) -> StackEnv {
+pub(crate) fn external_engine_and_postgres(services: &trawl_stack::Services) -> StackEnv {
     let mut env = tools_env();
     for (key, value) in services.engine.env_vars() {
         env = env.with(key, value);
