@@ -177,7 +177,8 @@ pub(crate) async fn wait_for_engine(
     }
 }
 
-/// Sends `PING` and reads the server version from `INFO server`.
+/// Sends `PING` and reads the server version from `INFO server`; for a Redis Cluster
+/// (whose state must be `ok`) the version says how many masters serve how many slots.
 pub async fn redis_version(endpoint: &RedisEndpoint) -> Result<String, StackError> {
     redis_server(endpoint).await.map(|(version, _)| version)
 }
@@ -237,13 +238,25 @@ async fn redis_server(endpoint: &RedisEndpoint) -> Result<(String, Option<u32>),
             });
         }
     }
+    let shape = if endpoint.is_cluster() {
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async(&mut conn)
+            .await
+            .map_err(unreachable)?;
+        let masters = trawl_redis::masters_from_cluster_nodes(&nodes);
+        let slots: u32 = masters.iter().map(|m| m.slots).sum();
+        format!(" (cluster: {} masters, {slots} slots)", masters.len())
+    } else {
+        String::new()
+    };
     let field = |name: &str| {
         info.lines()
             .find_map(|l| l.strip_prefix(name))
             .map(|v| v.trim().to_owned())
     };
     Ok((
-        field("redis_version:").unwrap_or_else(|| "unknown".into()),
+        field("redis_version:").unwrap_or_else(|| "unknown".into()) + &shape,
         field("process_id:").and_then(|p| p.parse().ok()),
     ))
 }
