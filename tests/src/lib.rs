@@ -240,18 +240,28 @@ impl KeyCleanup {
 
 impl Drop for KeyCleanup {
     fn drop(&mut self) {
-        let run = || -> redis::RedisResult<()> {
-            let mut conn = redis::Client::open(self.url.as_str())?.get_connection()?;
-            let keys: Vec<String> =
-                redis::Commands::scan_match::<_, String>(&mut conn, &self.pattern)?
-                    .collect::<Result<_, _>>()?;
-            for chunk in keys.chunks(100) {
-                let _: i64 = redis::cmd("DEL").arg(chunk).query(&mut conn)?;
-            }
-            Ok(())
+        // On a thread of its own with its own runtime: drop may run inside a test's
+        // runtime, which must not block. On a Redis Cluster every master is scanned.
+        let (url, pattern) = (self.url.clone(), self.pattern.clone());
+        let run = move || -> anyhow::Result<u64> {
+            let endpoint = RedisEndpoint::parse(&url, "TRAWL_REDIS_URL")?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut conn = trawl_redis::RedisConnection::connect(
+                    &endpoint.target(),
+                    trawl_redis::ConnectOptions::default(),
+                )
+                .await?;
+                Ok(conn.delete_matching(&pattern).await?)
+            })
         };
-        if let Err(e) = run() {
-            eprintln!("cleanup of {} failed: {e}", self.pattern);
+        let outcome = std::thread::spawn(run).join();
+        match outcome {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => eprintln!("cleanup of {} failed: {e:#}", self.pattern),
+            Err(_) => eprintln!("cleanup of {} panicked", self.pattern),
         }
     }
 }
@@ -273,7 +283,7 @@ pub async fn test_indices(
         _indices: Engine::new(&services.engine)?.cleanup(format!("{prefix}*")),
         _keys: KeyCleanup::new(services.redis.connection_url(), format!("trawl:{prefix}*")),
     };
-    let routes = trawl_indexer::WriteRoutes::new(redis_manager(&services.redis).await?, &prefix);
+    let routes = trawl_indexer::WriteRoutes::new(redis_connection(&services.redis).await?, &prefix);
     let set = trawl_indexer::IndexSet::new(
         engine_client(&services.engine)?,
         trawl_indexer::IndexNames::new(prefix)?,
@@ -376,14 +386,16 @@ pub fn engine_client(endpoint: &EngineEndpoint) -> anyhow::Result<trawl_client::
     )?)
 }
 
-/// A Redis connection manager (reconnects by itself), as the library crates take it.
-pub async fn redis_manager(
+/// A Redis connection (reconnects by itself; a single server or a cluster, as the
+/// endpoint names), as the library crates take it.
+pub async fn redis_connection(
     endpoint: &RedisEndpoint,
-) -> anyhow::Result<redis::aio::ConnectionManager> {
-    let client = redis::Client::open(endpoint.connection_url())?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_response_timeout(Some(std::time::Duration::from_secs(10)));
-    Ok(client.get_connection_manager_with_config(config).await?)
+) -> anyhow::Result<trawl_redis::RedisConnection> {
+    Ok(trawl_redis::RedisConnection::connect(
+        &endpoint.target(),
+        trawl_redis::ConnectOptions::default(),
+    )
+    .await?)
 }
 
 /// A PostgreSQL session on the endpoint (its connection task runs until the client is
@@ -399,12 +411,14 @@ pub async fn postgres(
     Ok(client)
 }
 
-/// A multiplexed Redis connection whose response timeout fits blocking commands.
-pub async fn redis(endpoint: &RedisEndpoint) -> anyhow::Result<redis::aio::MultiplexedConnection> {
-    let client = redis::Client::open(endpoint.connection_url())?;
-    let config = redis::AsyncConnectionConfig::new()
-        .set_response_timeout(Some(std::time::Duration::from_secs(30)));
-    Ok(client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await?)
+/// A Redis connection whose response timeout (30 s) fits blocking commands.
+pub async fn redis(endpoint: &RedisEndpoint) -> anyhow::Result<trawl_redis::RedisConnection> {
+    Ok(trawl_redis::RedisConnection::connect(
+        &endpoint.target(),
+        trawl_redis::ConnectOptions {
+            response_timeout: Some(std::time::Duration::from_secs(30)),
+            ..trawl_redis::ConnectOptions::default()
+        },
+    )
+    .await?)
 }

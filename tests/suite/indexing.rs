@@ -97,9 +97,10 @@ impl TestRepo {
 }
 
 pub async fn locks(services: &trawl_stack::Services, namespace: &str, ttl: Duration) -> RepoLocks {
-    let client = redis::Client::open(services.redis.connection_url()).unwrap();
-    let manager = client.get_connection_manager().await.unwrap();
-    RepoLocks::new(manager, namespace, ttl)
+    let redis = trawl_tests::redis_connection(&services.redis)
+        .await
+        .unwrap();
+    RepoLocks::new(redis, namespace, ttl)
 }
 
 pub async fn indexer(services: &trawl_stack::Services, set: &IndexSet) -> RepoIndexer {

@@ -13,6 +13,7 @@ mod local_engines;
 mod migrations;
 mod query;
 mod queue;
+mod redis_cluster;
 mod redis_store;
 mod reindex;
 mod relevance;

@@ -202,16 +202,14 @@ impl Migration for Slow {
 async fn context(
     services: &trawl_stack::Services,
     set: &IndexSet,
-    redis: redis::aio::ConnectionManager,
+    redis: trawl_redis::RedisConnection,
 ) -> MigrationContext {
     let registry = test_registry(services, set).await.unwrap();
     MigrationContext::new(set.clone(), redis, registry)
 }
 
-async fn redis(services: &trawl_stack::Services) -> redis::aio::ConnectionManager {
-    redis::Client::open(services.redis.connection_url())
-        .unwrap()
-        .get_connection_manager()
+async fn redis(services: &trawl_stack::Services) -> trawl_redis::RedisConnection {
+    trawl_tests::redis_connection(&services.redis)
         .await
         .unwrap()
 }
@@ -627,7 +625,7 @@ fn shipped_versions() -> Vec<u64> {
 }
 
 /// The update queue of a test deployment (the namespace the migrations use).
-fn deployment_queue(set: &IndexSet, redis: &redis::aio::ConnectionManager) -> Queue {
+fn deployment_queue(set: &IndexSet, redis: &trawl_redis::RedisConnection) -> Queue {
     Queue::new(
         redis.clone(),
         QueueConfig {

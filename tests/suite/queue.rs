@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
 use trawl_indexer::queue::{FailOutcome, MAX_SHARDS};
 use trawl_indexer::{Claimed, Queue, QueueConfig, QueueRef};
+use trawl_redis::RedisConnection;
 use trawl_registry::RepoId;
 use trawl_tests::{KeyCleanup, require_services, unique_name};
 
@@ -33,12 +33,10 @@ pub(crate) fn config(shards: u16) -> QueueConfig {
     }
 }
 
-pub(crate) async fn manager(url: &str) -> ConnectionManager {
-    redis::Client::open(url)
-        .unwrap()
-        .get_connection_manager()
-        .await
-        .unwrap()
+/// A connection to the Redis (or Redis Cluster) at `url`, as the library crates take it.
+pub(crate) async fn manager(url: &str) -> RedisConnection {
+    let endpoint = trawl_stack::RedisEndpoint::parse(url, "TRAWL_REDIS_URL").unwrap();
+    trawl_tests::redis_connection(&endpoint).await.unwrap()
 }
 
 /// A queue on the shared Redis, initialised, with its keys deleted on drop.

@@ -264,7 +264,9 @@ impl Reader {
 }
 
 async fn driver(set: &IndexSet, services: &trawl_stack::Services) -> ReindexDriver {
-    let redis = trawl_tests::redis_manager(&services.redis).await.unwrap();
+    let redis = trawl_tests::redis_connection(&services.redis)
+        .await
+        .unwrap();
     ReindexDriver::new(set.clone(), redis)
         .unwrap()
         .with_poll_interval(Duration::from_millis(100))
@@ -593,7 +595,9 @@ async fn unsafe_requests_are_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("not reindexed this way"), "{err}");
     // Not while a migration runner runs (migrations may write by query, not mirrored).
-    let redis = trawl_tests::redis_manager(&services.redis).await.unwrap();
+    let redis = trawl_tests::redis_connection(&services.redis)
+        .await
+        .unwrap();
     let runner_lock =
         trawl_migrations::RunnerLock::new(redis, set.names().prefix(), Duration::from_secs(30));
     let held = runner_lock.acquire().await.unwrap();
@@ -621,7 +625,9 @@ async fn unsafe_requests_are_refused() {
         set.names().clone(),
         set.options().clone(),
     );
-    let redis = trawl_tests::redis_manager(&services.redis).await.unwrap();
+    let redis = trawl_tests::redis_connection(&services.redis)
+        .await
+        .unwrap();
     let err = ReindexDriver::new(bare, redis).unwrap_err();
     assert!(err.to_string().contains("write routes"), "{err}");
 }
@@ -696,7 +702,9 @@ async fn a_failing_copy_fails_the_task_and_leaves_the_old_index() {
 async fn write_routes_wait_for_writers_that_began_before_a_change() {
     use trawl_client::WriteMirror as _;
     let services = require_services!();
-    let redis = trawl_tests::redis_manager(&services.redis).await.unwrap();
+    let redis = trawl_tests::redis_connection(&services.redis)
+        .await
+        .unwrap();
     let ns = format!("{}-", trawl_tests::unique_name("routes"));
     // The dead writer's ticket below outlives the test unless removed.
     let _keys =

@@ -11,7 +11,7 @@ use trawl_bench::relevance::Connections;
 use trawl_bench::relevance::fixtures::Fixtures;
 use trawl_bench::relevance::quality::{self, QualityReport};
 use trawl_registry::RegistryConfig;
-use trawl_tests::{pg_url, redis_manager, require_services, test_indices, workspace_root};
+use trawl_tests::{pg_url, redis_connection, require_services, test_indices, workspace_root};
 
 /// Floors of the golden queries' means (26 queries), the figures measured with the
 /// analyzer and query of this commit rounded down: recall@10 0.990, MRR 0.981, nDCG@10
@@ -37,7 +37,7 @@ async fn golden_queries_rank_and_identifiers_are_found() {
     let (set, _cleanup) = test_indices(&services, "relevance").await.unwrap();
     let connections = Connections {
         client: set.client().clone(),
-        redis: redis_manager(&services.redis).await.unwrap(),
+        redis: redis_connection(&services.redis).await.unwrap(),
         registry: RegistryConfig::new(pg_url(&services), ""),
     };
     let scratch = connections

@@ -325,7 +325,7 @@ async fn local_provider_forms_a_three_node_cluster() {
         );
         // A zero-downtime reindex on the cluster: 3 shards with a replica each, so the
         // copy runs 6 slices per index across the nodes and the swap waits for green.
-        let redis = trawl_tests::redis_manager(&up.services.redis).await?;
+        let redis = trawl_tests::redis_connection(&up.services.redis).await?;
         let prefix = format!("{}-", trawl_tests::unique_name("cluster-reindex"));
         let set = trawl_indexer::IndexSet::new(
             trawl_tests::engine_client(&up.services.engine)?,
@@ -459,7 +459,7 @@ impl Drop for Bystander {
 
 /// The running engine and PostgreSQL as external services, Redis local: `up` is quick but
 /// still starts and stops a process of its own.
-fn external_engine_and_postgres(services: &trawl_stack::Services) -> StackEnv {
+pub(crate) fn external_engine_and_postgres(services: &trawl_stack::Services) -> StackEnv {
     let mut env = tools_env();
     for (key, value) in services.engine.env_vars() {
         env = env.with(key, value);

@@ -34,9 +34,10 @@ fn queue_config(set: &IndexSet, max_attempts: u32) -> QueueConfig {
 }
 
 async fn queue(services: &trawl_stack::Services, config: QueueConfig) -> Queue {
-    let client = redis::Client::open(services.redis.connection_url()).unwrap();
-    let manager = client.get_connection_manager().await.unwrap();
-    Queue::new(manager, config).unwrap()
+    let redis = trawl_tests::redis_connection(&services.redis)
+        .await
+        .unwrap();
+    Queue::new(redis, config).unwrap()
 }
 
 fn worker_options(concurrency: usize) -> WorkerOptions {
@@ -307,12 +308,7 @@ async fn three_workers_on_a_stream_of_pushes_end_exact() {
         tokio::spawn(async move {
             let mut holders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
             while !done.load(Ordering::SeqCst) {
-                let mut pipe = redis::pipe();
-                pipe.atomic();
-                for (lock, owner, member) in &keys {
-                    pipe.get(lock).hget(owner, member);
-                }
-                let got: Vec<Option<String>> = pipe.query_async(&mut conn).await.unwrap();
+                let got = sample(&mut conn, &keys).await;
                 samples.taken.fetch_add(1, Ordering::Relaxed);
                 for (pair, (_, _, member)) in got.chunks(2).zip(&keys) {
                     let (lock, owner) = (&pair[0], &pair[1]);
@@ -529,11 +525,12 @@ async fn a_worker_rides_out_a_redis_restart() {
     let (set, _cleanup) = test_indices(&services, "wredis").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let own = crate::queue::OwnRedis::start(crate::queue::free_port(), dir.path(), true).await;
-    let redis = redis::Client::open(own.url())
+    let redis: trawl_redis::RedisConnection = redis::Client::open(own.url())
         .unwrap()
         .get_connection_manager()
         .await
-        .unwrap();
+        .unwrap()
+        .into();
     let queue = Queue::new(redis.clone(), queue_config(&set, 5)).unwrap();
     let locks = trawl_indexer::RepoLocks::new(redis, set.names().prefix(), Duration::from_secs(30));
     let indexer = RepoIndexer::new(
@@ -682,4 +679,35 @@ async fn a_worker_that_lost_its_lease_leaves_the_ref_to_its_new_holder() {
     assert_eq!(queue.ack(&[held], "new-holder").await.unwrap(), 1);
     let status = queue.status().await.unwrap();
     assert_eq!((status.pending, status.leased), (0, 0), "{status:?}");
+}
+
+/// Per ref: its lock's holder and its lease's owner, as one observation.
+///
+/// On one server a `MULTI` reads all of them at one instant. On a Redis Cluster a lock and
+/// a lease live in different slots, so nothing reads both at once: the owner is read
+/// before and after the lock, and counts as present if either read saw it (a worker
+/// takes the lease before the lock and gives it back after, so a lock seen between two
+/// reads that both miss the lease would need a whole claim-index-ack in between).
+async fn sample(
+    conn: &mut trawl_redis::RedisConnection,
+    keys: &[(String, String, String)],
+) -> Vec<Option<String>> {
+    if !conn.is_cluster() {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (lock, owner, member) in keys {
+            pipe.get(lock).hget(owner, member);
+        }
+        return pipe.query_async(conn).await.unwrap();
+    }
+    let mut got = Vec::with_capacity(keys.len() * 2);
+    for (lock, owner, member) in keys {
+        let hget = redis::cmd("HGET").arg(owner).arg(member).clone();
+        let before: Option<String> = hget.query_async(conn).await.unwrap();
+        let held: Option<String> = redis::cmd("GET").arg(lock).query_async(conn).await.unwrap();
+        let after: Option<String> = hget.query_async(conn).await.unwrap();
+        got.push(held);
+        got.push(before.or(after));
+    }
+    got
 }

@@ -40,16 +40,13 @@ pub async fn index_set(services: &Services) -> anyhow::Result<IndexSet> {
 
 /// A Redis connection that reconnects by itself; its response timeout (10 s) leaves room
 /// for scripts over large sets.
-pub async fn redis(services: &Services) -> anyhow::Result<redis::aio::ConnectionManager> {
-    let client = redis::Client::open(services.redis.connection_url())
-        .context("the Redis URL of the running stack is not valid")?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_response_timeout(Some(std::time::Duration::from_secs(10)))
-        .set_connection_timeout(Some(std::time::Duration::from_secs(5)));
-    client
-        .get_connection_manager_with_config(config)
-        .await
-        .context("cannot connect to Redis (is the stack up? `cargo xtask status`)")
+pub async fn redis(services: &Services) -> anyhow::Result<trawl_redis::RedisConnection> {
+    trawl_redis::RedisConnection::connect(
+        &services.redis.target(),
+        trawl_redis::ConnectOptions::default(),
+    )
+    .await
+    .context("cannot connect to Redis (is the stack up? `cargo xtask status`)")
 }
 
 /// Per-repository locks under the deployment's prefix.
@@ -57,7 +54,7 @@ pub async fn redis(services: &Services) -> anyhow::Result<redis::aio::Connection
 /// Every caller makes the index set first, which checks the prefix; should the check
 /// still fail here, the command stops with the error rather than lock under another name.
 pub fn repo_locks(
-    redis: redis::aio::ConnectionManager,
+    redis: trawl_redis::RedisConnection,
     ttl: std::time::Duration,
 ) -> trawl_indexer::RepoLocks {
     match index_names() {

@@ -34,6 +34,10 @@ pub struct UpArgs {
     /// Redis's port (default: a free one).
     #[arg(long, value_parser = crate::ranges::int_in::<u16>(1..=65_535))]
     pub redis_port: Option<u16>,
+    /// Start a three-master Redis Cluster (local provider) instead of one Redis server;
+    /// --redis-port then names the first of its three ports.
+    #[arg(long)]
+    pub redis_cluster: bool,
     /// PostgreSQL's port (default: a free one).
     #[arg(long)]
     pub pg_port: Option<u16>,
@@ -68,6 +72,7 @@ impl UpArgs {
             nodes: self.nodes,
             engine_port: self.engine_port,
             redis_port: self.redis_port,
+            redis_cluster: self.redis_cluster,
             pg_port: self.pg_port,
             owner,
             engine_settings: self.engine_settings.clone(),

@@ -240,7 +240,7 @@ pub struct IndexBenchReport {
 /// multi-threaded tokio runtime (reading and rendering run in `block_in_place`).
 pub async fn run(
     target: &Target,
-    redis: redis::aio::ConnectionManager,
+    redis: trawl_redis::RedisConnection,
     registry: &RegistryConfig,
     options: &IndexBenchOptions,
     progress: &dyn Fn(&str),
@@ -316,7 +316,7 @@ impl BenchSets {
 #[allow(clippy::too_many_arguments)]
 async fn measure(
     target: &Target,
-    redis: redis::aio::ConnectionManager,
+    redis: trawl_redis::RedisConnection,
     registry: &RegistryConfig,
     sets: &BenchSets,
     options: &IndexBenchOptions,
@@ -708,7 +708,7 @@ impl Batches {
 
 async fn end_to_end(
     target: &Target,
-    redis: redis::aio::ConnectionManager,
+    redis: trawl_redis::RedisConnection,
     registry: &Registry,
     sets: &BenchSets,
     repo: &BenchRepo,
@@ -1009,7 +1009,7 @@ async fn post_bulk(
 /// Indexes `spec` from scratch with trawl's indexer, drawing its progress; returns the
 /// time, the report and the time spent in each phase.
 async fn trawl_round(
-    redis: redis::aio::ConnectionManager,
+    redis: trawl_redis::RedisConnection,
     registry: &Registry,
     set: &IndexSet,
     spec: &RepoSpec,

@@ -8,13 +8,13 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 use trawl_indexer::search::{BlobQuery, Page};
 use trawl_indexer::{
     CodeSearch, IndexSet, IndexingOptions, Queue, QueueConfig, QueueRef, RepoIndexer, RepoLocks,
     Worker, WorkerOptions,
 };
+use trawl_redis::RedisConnection;
 use trawl_registry::{
     Principal, Registry, RegistryConfig, RepoChange, RepoId, RepoSource, RepoSpec, Visibility,
 };
@@ -93,7 +93,7 @@ fn rate(n: usize, elapsed: Duration) -> f64 {
 
 /// Runs both parts. Keys and indices live under `namespace` and are removed afterwards.
 pub async fn run(
-    redis: ConnectionManager,
+    redis: RedisConnection,
     indices: IndexSet,
     registry: &RegistryConfig,
     work_dir: &Path,
@@ -234,7 +234,7 @@ fn git(dir: &Path, args: &[&str]) -> Result<(), QueueBenchError> {
 }
 
 async fn freshness(
-    redis: ConnectionManager,
+    redis: RedisConnection,
     indices: IndexSet,
     registry: &Registry,
     work_dir: &Path,

@@ -242,7 +242,7 @@ pub struct ReindexBenchReport {
 /// routes and the driver lock. Deletes everything it created, whatever happens.
 pub async fn run(
     config: &ClientConfig,
-    redis: redis::aio::ConnectionManager,
+    redis: trawl_redis::RedisConnection,
     options: &ReindexBenchOptions,
     progress: &dyn Fn(ReindexBenchProgress<'_>),
 ) -> Result<ReindexBenchReport, ReindexBenchError> {
@@ -297,7 +297,7 @@ fn ratio(a: f64, b: f64) -> f64 {
 async fn measure(
     config: &ClientConfig,
     set: &IndexSet,
-    redis: redis::aio::ConnectionManager,
+    redis: trawl_redis::RedisConnection,
     options: &ReindexBenchOptions,
     progress: &dyn Fn(ReindexBenchProgress<'_>),
 ) -> Result<(FillReport, CopyReport, TrawlReport, SearchReport), ReindexBenchError> {
@@ -629,7 +629,7 @@ struct Watched {
 
 async fn trawl_reindex(
     set: &IndexSet,
-    redis: redis::aio::ConnectionManager,
+    redis: trawl_redis::RedisConnection,
     source: &str,
     expected: u64,
     options: &ReindexBenchOptions,
@@ -1051,7 +1051,7 @@ fn reindex_destination(description: &str) -> Option<&str> {
 /// Redis keys of its namespace.
 async fn cleanup(
     client: &Client,
-    redis: redis::aio::ConnectionManager,
+    redis: trawl_redis::RedisConnection,
     names: &IndexNames,
     again_after: Duration,
 ) -> Result<(), ReindexBenchError> {
@@ -1097,21 +1097,14 @@ async fn cleanup(
     }
     let mut conn = redis;
     let pattern = format!("trawl:{}*", names.prefix());
-    let keys: Vec<String> = {
-        let mut iter: redis::AsyncIter<String> =
-            redis::AsyncCommands::scan_match(&mut conn, &pattern).await?;
-        let mut keys = Vec::new();
-        while let Some(key) = iter.next_item().await {
-            let key = key?;
-            if names.owns_redis_key(&key) {
-                keys.push(key);
-            }
-        }
-        keys
-    };
-    if !keys.is_empty() {
-        let _: i64 = redis::AsyncCommands::del(&mut conn, &keys).await?;
-    }
+    // Every master of a cluster is scanned; deletion goes slot by slot.
+    let keys: Vec<String> = conn
+        .scan_match(&pattern)
+        .await?
+        .into_iter()
+        .filter(|key| names.owns_redis_key(key))
+        .collect();
+    conn.delete(&keys).await?;
     Ok(())
 }
 

@@ -92,7 +92,7 @@ pub enum RelevanceError {
 pub struct Connections {
     pub client: Client,
     /// Holds the repository locks of the scratch deployments.
-    pub redis: redis::aio::ConnectionManager,
+    pub redis: trawl_redis::RedisConnection,
     /// The registry database (each scratch deployment gets its own registrations).
     pub registry: RegistryConfig,
 }

@@ -30,7 +30,7 @@ const ENGINE_MAX_INDEX_NAME: usize = 255;
 const REDIS_KEY_START: &str = "trawl:";
 
 /// What follows the prefix in trawl's Redis keys, up to the first `:` (or the key's end):
-/// the queue (`q:`), locks (`lock:`), write mirroring (`mirror`, `mirror:writers`), reindex
+/// the queue (`q:`), locks (`lock:`), write mirroring (`mirror:{mirror}:…`), reindex
 /// signals (`reindex:`) and the queue benchmark's baseline (`bench-raw`).
 const REDIS_KEY_KINDS: [&str; 5] = ["q", "lock", "mirror", "reindex", "bench-raw"];
 
@@ -350,6 +350,8 @@ mod tests {
             "trawl:a-lock:repo:x",
             "trawl:a-mirror",
             "trawl:a-mirror:writers",
+            "trawl:a-mirror:{mirror}:targets",
+            "trawl:a-mirror:{mirror}:writers",
             "trawl:a-reindex:abort",
             "trawl:a-bench-raw",
         ] {

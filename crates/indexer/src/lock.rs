@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands as _;
-use redis::aio::ConnectionManager;
+use trawl_redis::RedisConnection;
 
 use trawl_registry::RepoId;
 
@@ -59,7 +59,7 @@ const RELEASE: &str = include_str!("lock/release.lua");
 /// migration runner's lock.
 #[derive(Clone)]
 pub struct ExpiringLock {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     key: String,
     ttl: Duration,
 }
@@ -114,7 +114,7 @@ impl LockState {
 }
 
 impl ExpiringLock {
-    pub fn new(redis: ConnectionManager, key: impl Into<String>, ttl: Duration) -> Self {
+    pub fn new(redis: RedisConnection, key: impl Into<String>, ttl: Duration) -> Self {
         ExpiringLock {
             redis,
             key: key.into(),
@@ -295,7 +295,7 @@ impl Drop for HeldLock {
 /// side-by-side deployments apart).
 #[derive(Clone)]
 pub struct RepoLocks {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     namespace: String,
     ttl: Duration,
 }
@@ -319,7 +319,7 @@ pub struct RepoLock {
 impl RepoLocks {
     /// Locks kept in `redis` under `namespace` (e.g. the index prefix), expiring `ttl`
     /// after the last heartbeat.
-    pub fn new(redis: ConnectionManager, namespace: impl Into<String>, ttl: Duration) -> Self {
+    pub fn new(redis: RedisConnection, namespace: impl Into<String>, ttl: Duration) -> Self {
         RepoLocks {
             redis,
             namespace: namespace.into(),

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use trawl_redis::RedisConnection;
 
 use trawl_registry::RepoId;
 
@@ -158,7 +158,7 @@ const RETRY_DEAD: &str = include_str!("queue/retry_dead.lua");
 /// The queue, in one Redis (or Redis Cluster: every script stays in one shard's slot).
 #[derive(Clone)]
 pub struct Queue {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     config: QueueConfig,
 }
 
@@ -176,7 +176,7 @@ fn now_ms() -> u64 {
 
 impl Queue {
     /// A queue in `redis`; the connection manager reconnects with backoff by itself.
-    pub fn new(redis: ConnectionManager, config: QueueConfig) -> Result<Queue, QueueError> {
+    pub fn new(redis: RedisConnection, config: QueueConfig) -> Result<Queue, QueueError> {
         if config.shards == 0 || config.shards > MAX_SHARDS {
             return Err(QueueError::BadShardCount(config.shards));
         }
@@ -193,14 +193,14 @@ impl Queue {
     }
 
     fn key(&self, shard: u16, what: &str) -> String {
-        format!("trawl:{}q:{{s{shard}}}:{what}", self.config.namespace)
+        shard_key(&self.config.namespace, shard, what)
     }
 
     fn global(&self, what: &str) -> String {
         format!("trawl:{}q:{what}", self.config.namespace)
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> RedisConnection {
         self.redis.clone()
     }
 
@@ -440,32 +440,46 @@ impl Queue {
     /// shard, so that a claim checks it in the same atomic step (and the same Redis
     /// Cluster slot); once this returns, no claim hands out anything.
     pub async fn pause(&self) -> Result<(), QueueError> {
-        let mut pipe = redis::pipe();
-        for shard in 0..MAX_SHARDS {
-            pipe.set(self.key(shard, "paused"), now_ms()).ignore();
-        }
-        let _: () = pipe.query_async(&mut self.conn()).await?;
+        let now = now_ms();
+        self.each_shard(|shard| {
+            redis::cmd("SET")
+                .arg(self.key(shard, "paused"))
+                .arg(now)
+                .clone()
+        })
+        .await?;
         Ok(())
     }
 
     /// Lets workers claim again.
     pub async fn resume(&self) -> Result<(), QueueError> {
-        let mut pipe = redis::pipe();
-        for shard in 0..MAX_SHARDS {
-            pipe.del(self.key(shard, "paused")).ignore();
-        }
-        let _: () = pipe.query_async(&mut self.conn()).await?;
+        self.each_shard(|shard| redis::cmd("DEL").arg(self.key(shard, "paused")).clone())
+            .await?;
         Ok(())
     }
 
     /// Whether the queue is paused (any shard flagged counts).
     pub async fn is_paused(&self) -> Result<bool, QueueError> {
-        let mut pipe = redis::pipe();
-        for shard in 0..MAX_SHARDS {
-            pipe.exists(self.key(shard, "paused"));
-        }
-        let flags: Vec<bool> = pipe.query_async(&mut self.conn()).await?;
-        Ok(flags.into_iter().any(|f| f))
+        let flags = self
+            .each_shard(|shard| redis::cmd("EXISTS").arg(self.key(shard, "paused")).clone())
+            .await?;
+        Ok(flags
+            .into_iter()
+            .any(|f| redis::from_redis_value::<bool>(f).unwrap_or(false)))
+    }
+
+    /// Runs one command per shard, all at once: each shard's keys live in their own slot,
+    /// so one pipeline over every shard would cross slots on a Redis Cluster.
+    async fn each_shard(
+        &self,
+        command: impl Fn(u16) -> redis::Cmd,
+    ) -> Result<Vec<redis::Value>, QueueError> {
+        let calls = (0..MAX_SHARDS).map(|shard| {
+            let cmd = command(shard);
+            let mut conn = self.conn();
+            async move { cmd.query_async::<redis::Value>(&mut conn).await }
+        });
+        Ok(futures::future::try_join_all(calls).await?)
     }
 
     /// Puts every dead-lettered ref back in line with a fresh attempt budget (the full
@@ -494,6 +508,14 @@ impl Queue {
         }
         Ok(n)
     }
+}
+
+/// One shard's key `what`: `trawl:<namespace>q:{s<shard>}:<what>`. The hash tag
+/// `{s<shard>}` is the first `{…}` in the key (a namespace holds no `{`), so every key of
+/// a shard — and so every key one script or pipeline touches — is in one Redis Cluster
+/// slot.
+fn shard_key(namespace: &str, shard: u16, what: &str) -> String {
+    format!("trawl:{namespace}q:{{s{shard}}}:{what}")
 }
 
 fn group(claimed: &[Claimed]) -> BTreeMap<u16, Vec<String>> {
@@ -532,6 +554,40 @@ fn bounded_error(error: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every key a queue script, pipeline or paused flag touches for one shard, as the
+    /// methods above name them.
+    const SHARD_KEYS: [&str; 11] = [
+        "pending",
+        "since",
+        "seq",
+        "delayed",
+        "leased",
+        "owner",
+        "attempts",
+        "dead",
+        "dead_error",
+        "paused",
+        "processed:29412345",
+    ];
+
+    #[test]
+    fn each_shard_keeps_its_keys_in_one_cluster_slot_and_shards_spread() {
+        for namespace in ["", "trawl-test-1-", "a.b_c-", &"x".repeat(64)] {
+            crate::index_names::check_prefix(namespace).unwrap();
+            let mut slots = std::collections::BTreeSet::new();
+            for shard in 0..MAX_SHARDS {
+                let slot = trawl_redis::key_slot(format!("{{s{shard}}}").as_bytes());
+                for what in SHARD_KEYS {
+                    let key = shard_key(namespace, shard, what);
+                    assert_eq!(trawl_redis::key_slot(key.as_bytes()), slot, "{key}");
+                }
+                slots.insert(slot);
+            }
+            // Sixteen shards, sixteen slots: a cluster spreads them over its masters.
+            assert_eq!(slots.len(), usize::from(MAX_SHARDS));
+        }
+    }
 
     #[test]
     fn backoff_doubles_up_to_a_cap() {

@@ -8,14 +8,15 @@
 //! writers that began before the change have ended, every later write is copied, so a copy
 //! started after that point cannot miss one.
 //!
-//! Keys: `trawl:<ns>mirror` (hash alias → index) and `trawl:<ns>mirror:writers` (sorted set
-//! ticket → deadline in ms, Redis time).
+//! Keys: `trawl:<ns>mirror:{mirror}:targets` (hash alias → index) and
+//! `trawl:<ns>mirror:{mirror}:writers` (sorted set ticket → deadline in ms, Redis time);
+//! one hash tag, so the scripts that touch both stay in one Redis Cluster slot.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use trawl_client::{ClientError, MirrorTicket, WriteMirror};
+use trawl_redis::RedisConnection;
 
 /// How long a writer may stay in flight before it counts as dead (default). It must
 /// exceed the longest `_bulk` request with its retries and its mirror copy.
@@ -59,7 +60,7 @@ return n
 /// The mirror targets of one deployment (one namespace) and its writers in flight.
 #[derive(Clone)]
 pub struct WriteRoutes {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     namespace: String,
     writer_ttl: Duration,
 }
@@ -91,7 +92,7 @@ impl WritersInFlight {
 
 impl WriteRoutes {
     /// The routes of namespace `namespace` (the index prefix; `""` in production).
-    pub fn new(redis: ConnectionManager, namespace: impl Into<String>) -> Self {
+    pub fn new(redis: RedisConnection, namespace: impl Into<String>) -> Self {
         WriteRoutes {
             redis,
             namespace: namespace.into(),
@@ -105,12 +106,14 @@ impl WriteRoutes {
         self
     }
 
+    /// Both keys carry the hash tag `{mirror}`: the scripts touch both at once, so on a
+    /// Redis Cluster they must share a slot.
     fn targets_key(&self) -> String {
-        format!("trawl:{}mirror", self.namespace)
+        mirror_key(&self.namespace, "targets")
     }
 
     fn writers_key(&self) -> String {
-        format!("trawl:{}mirror:writers", self.namespace)
+        mirror_key(&self.namespace, "writers")
     }
 
     /// The current mirror targets: alias → index.
@@ -210,6 +213,32 @@ impl WriteMirror for WriteRoutes {
         if let Err(e) = removed {
             // The deadline ends it instead; a reindex waits a little longer.
             tracing::warn!(error = %e, "cannot end a write ticket; it will expire");
+        }
+    }
+}
+
+/// `trawl:<namespace>mirror:{mirror}:<what>`: one hash tag for both keys.
+fn mirror_key(namespace: &str, what: &str) -> String {
+    format!("trawl:{namespace}mirror:{{mirror}}:{what}")
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn both_mirror_keys_share_a_cluster_slot_and_belong_to_the_deployment() {
+        for namespace in ["", "trawl-test-1-", "a-b-"] {
+            let names = crate::IndexNames::new(namespace).unwrap();
+            let (targets, writers) = (
+                mirror_key(namespace, "targets"),
+                mirror_key(namespace, "writers"),
+            );
+            assert_eq!(
+                trawl_redis::key_slot(targets.as_bytes()),
+                trawl_redis::key_slot(writers.as_bytes())
+            );
+            assert!(names.owns_redis_key(&targets) && names.owns_redis_key(&writers));
         }
     }
 }

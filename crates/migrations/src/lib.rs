@@ -33,8 +33,8 @@ pub use lock::{RunnerLock, RunnerLockGuard};
 pub use record::{MigrationRecord, MigrationState, MigrationStatus};
 pub use runner::{MigrationRunner, PlannedMigration, RunOptions, RunReport};
 
-use redis::aio::ConnectionManager;
 use trawl_indexer::{IndexSet, Queue, QueueConfig, StatusStore};
+use trawl_redis::RedisConnection;
 use trawl_registry::Registry;
 
 /// How the runner treats a migration.
@@ -111,14 +111,14 @@ pub enum Step {
 pub struct MigrationContext {
     /// The indices of this deployment, behind their aliases.
     pub indices: IndexSet,
-    redis: ConnectionManager,
+    redis: RedisConnection,
     registry: Registry,
 }
 
 impl MigrationContext {
     /// A context for `indices`, with `redis` holding the deployment's update queue and
     /// `registry` its repositories.
-    pub fn new(indices: IndexSet, redis: ConnectionManager, registry: Registry) -> Self {
+    pub fn new(indices: IndexSet, redis: RedisConnection, registry: Registry) -> Self {
         MigrationContext {
             indices,
             redis,
@@ -132,7 +132,7 @@ impl MigrationContext {
     }
 
     /// The Redis connection.
-    pub fn redis(&self) -> ConnectionManager {
+    pub fn redis(&self) -> RedisConnection {
         self.redis.clone()
     }
 

@@ -3,15 +3,15 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use trawl_indexer::lock::{ExpiringLock, HeldLock};
+use trawl_redis::RedisConnection;
 
 use crate::MigrationError;
 
 /// The runner lock of one deployment (its namespace is the index prefix).
 #[derive(Clone, Debug)]
 pub struct RunnerLock {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     lock: ExpiringLock,
 }
 
@@ -23,7 +23,7 @@ pub struct RunnerLockGuard {
 
 impl RunnerLock {
     /// The lock under `namespace`, expiring `ttl` after the last heartbeat.
-    pub fn new(redis: ConnectionManager, namespace: &str, ttl: Duration) -> Self {
+    pub fn new(redis: RedisConnection, namespace: &str, ttl: Duration) -> Self {
         RunnerLock {
             lock: ExpiringLock::new(
                 redis.clone(),
@@ -34,7 +34,7 @@ impl RunnerLock {
         }
     }
 
-    pub(crate) fn redis(&self) -> ConnectionManager {
+    pub(crate) fn redis(&self) -> RedisConnection {
         self.redis.clone()
     }
 

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 use trawl_analyzers::IndexKind;
 use trawl_client::Refresh;
 use trawl_indexer::Queue;
+use trawl_redis::RedisConnection;
 
 use crate::{
     Migration, MigrationContext, MigrationError, MigrationRecord, MigrationState, MigrationStatus,
@@ -95,7 +95,7 @@ impl MigrationRunner {
         self
     }
 
-    fn lock_redis(&self) -> ConnectionManager {
+    fn lock_redis(&self) -> RedisConnection {
         self.lock.redis()
     }
 

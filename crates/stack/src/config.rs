@@ -117,8 +117,10 @@ pub struct UpRequest {
     pub nodes: Option<u16>,
     /// The engine's HTTP port (the first node's); `None` picks a free one.
     pub engine_port: Option<u16>,
-    /// Redis's port; `None` picks a free one.
+    /// Redis's port; `None` picks a free one. With `redis_cluster`, the first node's.
     pub redis_port: Option<u16>,
+    /// Start a three-master Redis Cluster instead of one server (local provider).
+    pub redis_cluster: bool,
     /// PostgreSQL's port; `None` picks a free one.
     pub pg_port: Option<u16>,
     /// Who owns what gets started.
@@ -137,6 +139,7 @@ impl Default for UpRequest {
             nodes: None,
             engine_port: None,
             redis_port: None,
+            redis_cluster: false,
             pg_port: None,
             owner: Owner::Detached,
             engine_settings: Vec::new(),

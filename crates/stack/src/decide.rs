@@ -29,7 +29,7 @@ pub(crate) fn conflict(state: &StackState, req: &UpRequest, ext: &External<'_>) 
     }
     let redis_external = state.redis.handle == Handle::External;
     match ext.redis {
-        Some(ep) if !redis_external || ep.url().as_str() != state.redis.url => {
+        Some(ep) if !redis_external || ep.recorded_url() != state.redis.url => {
             return Some(format!("TRAWL_REDIS_URL now points at {ep}"));
         }
         None if redis_external => return Some("TRAWL_REDIS_URL is no longer set".into()),
@@ -51,6 +51,11 @@ pub(crate) fn conflict(state: &StackState, req: &UpRequest, ext: &External<'_>) 
             || (!pg_external && postgres.provider != wanted))
     {
         return Some(format!("--provider {wanted} was asked for"));
+    }
+    let runs_a_cluster = matches!(state.redis.handle, Handle::Cluster { .. })
+        || (redis_external && ext.redis.is_some_and(RedisEndpoint::is_cluster));
+    if req.redis_cluster && !runs_a_cluster {
+        return Some("--redis-cluster was asked for".into());
     }
     if !req.engine_settings.is_empty() {
         return Some("--engine-setting was asked for".into());
@@ -203,5 +208,39 @@ mod tests {
             ..UpRequest::default()
         };
         assert!(conflict(&old, &req, &NONE).is_some());
+    }
+
+    #[test]
+    fn a_cluster_request_does_not_attach_to_one_server_and_a_recorded_cluster_matches_its_url() {
+        let mut s = state();
+        let cluster = UpRequest {
+            redis_cluster: true,
+            ..UpRequest::default()
+        };
+        assert!(
+            conflict(&s, &cluster, &NONE)
+                .unwrap()
+                .contains("--redis-cluster")
+        );
+        s.redis.handle = Handle::Cluster { nodes: Vec::new() };
+        assert_eq!(conflict(&s, &cluster, &NONE), None);
+
+        let ep = RedisEndpoint::parse(
+            "redis+cluster://:pw@10.0.0.1:7000,redis+cluster://10.0.0.2:7000",
+            "TRAWL_REDIS_URL",
+        )
+        .unwrap();
+        s.redis = ServiceRecord {
+            provider: ProviderKind::External,
+            url: ep.recorded_url(),
+            handle: Handle::External,
+            log: None,
+        };
+        let ext = External {
+            redis: Some(&ep),
+            ..NONE
+        };
+        assert_eq!(conflict(&s, &cluster, &ext), None);
+        assert_eq!(conflict(&s, &UpRequest::default(), &ext), None);
     }
 }

@@ -42,6 +42,7 @@ mod java;
 mod local;
 mod local_es8;
 mod local_postgres;
+mod local_redis_cluster;
 mod ports;
 mod postgres_endpoint;
 mod postgres_probe;
@@ -287,10 +288,31 @@ impl Stack {
         }
         let (redis_endpoint, redis_record) = match (provider(ext_redis.is_some()), ext_redis) {
             (ProviderKind::External, Some(ep)) => {
+                if req.redis_cluster && !ep.is_cluster() {
+                    return Err(StackError::InvalidSetting {
+                        var: ENV_REDIS_URL,
+                        value: ep.to_string(),
+                        reason: "--redis-cluster asks for a Redis Cluster, but this names one server: name the cluster's nodes as redis+cluster://host:port,…, or unset TRAWL_REDIS_URL to start one".into(),
+                    });
+                }
                 progress(&format!("checking Redis at {ep}"));
                 probe::redis_version(&ep).await?;
-                let record = external_record(ep.url().as_str());
+                let record = external_record(&ep.recorded_url());
                 (ep, record)
+            }
+            (ProviderKind::Docker, _) if req.redis_cluster => {
+                return Err(StackError::Unsupported {
+                    provider: "docker",
+                    what: "--redis-cluster".into(),
+                    hint: "use --provider local, or name a running cluster in TRAWL_REDIS_URL (redis+cluster://host:port,…)".into(),
+                });
+            }
+            _ if req.redis_cluster => {
+                progress("starting a Redis Cluster (3 masters)");
+                let r =
+                    local_redis_cluster::start_redis_cluster(&self.env, &self.dir, req.redis_port)
+                        .await?;
+                (r.endpoint, r.record)
             }
             (ProviderKind::Docker, _) => {
                 progress("starting Redis in Docker");
@@ -544,6 +566,11 @@ impl Stack {
                         return Recorded::Stale(gone);
                     }
                 }
+                Handle::Cluster { nodes } => {
+                    if let Err(why) = local_redis_cluster::check_nodes(&self.dir, nodes) {
+                        return Recorded::Stale(why);
+                    }
+                }
             }
         }
         let Ok(services) = self.services_of(state) else {
@@ -687,6 +714,20 @@ impl Stack {
             Handle::Container { id } => {
                 docker::remove(id).await;
                 Some(Ok(()))
+            }
+            Handle::Cluster { nodes } => {
+                let dir = self.dir.clone();
+                let nodes = nodes.clone();
+                let (stopped, others) = tokio::task::spawn_blocking(move || {
+                    local_redis_cluster::stop_nodes(&dir, &nodes)
+                })
+                .await
+                .unwrap_or_default();
+                match (stopped, others.is_empty()) {
+                    (_, false) => Some(Err(others.join("; "))),
+                    (0, true) => None,
+                    (_, true) => Some(Ok(())),
+                }
             }
         }
     }

@@ -220,7 +220,8 @@ pub(crate) async fn wait_for_engine(
     }
 }
 
-/// Sends `PING` and reads the server version from `INFO server`.
+/// Sends `PING` and reads the server version from `INFO server`; for a Redis Cluster
+/// (whose state must be `ok`) the version says how many masters serve how many slots.
 pub async fn redis_version(endpoint: &RedisEndpoint) -> Result<String, StackError> {
     redis_server(endpoint).await.map(|(version, _)| version)
 }
@@ -231,7 +232,13 @@ async fn redis_server(endpoint: &RedisEndpoint) -> Result<(String, Option<u32>),
         url: endpoint.to_string(),
         reason: redact(&e.to_string(), endpoint),
     };
-    let client = redis::Client::open(endpoint.connection_url()).map_err(unreachable)?;
+    // One node answers for a cluster: the first seed, as a plain server.
+    let url = endpoint
+        .node_connection_urls()
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let client = redis::Client::open(url.as_str()).map_err(unreachable)?;
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(2)));
@@ -254,13 +261,45 @@ async fn redis_server(endpoint: &RedisEndpoint) -> Result<(String, Option<u32>),
         .query_async(&mut conn)
         .await
         .map_err(unreachable)?;
+    if endpoint.is_cluster() {
+        let cluster: String = redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query_async(&mut conn)
+            .await
+            .map_err(unreachable)?;
+        let state = cluster
+            .lines()
+            .find_map(|l| l.strip_prefix("cluster_state:"))
+            .map(str::trim)
+            .unwrap_or("unknown");
+        if state != "ok" {
+            return Err(StackError::RedisUnreachable {
+                url: endpoint.to_string(),
+                reason: format!(
+                    "the Redis Cluster reports cluster_state:{state}; every slot needs a master that answers (`redis-cli -p PORT cluster info`)"
+                ),
+            });
+        }
+    }
+    let shape = if endpoint.is_cluster() {
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async(&mut conn)
+            .await
+            .map_err(unreachable)?;
+        let masters = trawl_redis::masters_from_cluster_nodes(&nodes);
+        let slots: u32 = masters.iter().map(|m| m.slots).sum();
+        format!(" (cluster: {} masters, {slots} slots)", masters.len())
+    } else {
+        String::new()
+    };
     let field = |name: &str| {
         info.lines()
             .find_map(|l| l.strip_prefix(name))
             .map(|v| v.trim().to_owned())
     };
     Ok((
-        field("redis_version:").unwrap_or_else(|| "unknown".into()),
+        field("redis_version:").unwrap_or_else(|| "unknown".into()) + &shape,
         field("process_id:").and_then(|p| p.parse().ok()),
     ))
 }

@@ -25,6 +25,8 @@ pub enum Handle {
     Process(ProcessIdentity),
     /// A container we started.
     Container { id: String },
+    /// The nodes of a Redis Cluster we started, each a process group of its own.
+    Cluster { nodes: Vec<ProcessIdentity> },
 }
 
 /// One service as recorded by `up`.

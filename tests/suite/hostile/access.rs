@@ -109,7 +109,9 @@ async fn no_hit_from_an_unreadable_repository_while_access_changes_under_indexin
     let mut rng = fastrand::Rng::with_seed(seed);
 
     let queue = Queue::new(
-        trawl_tests::redis_manager(&services.redis).await.unwrap(),
+        trawl_tests::redis_connection(&services.redis)
+            .await
+            .unwrap(),
         QueueConfig {
             namespace: set.names().prefix().to_string(),
             lease: Duration::from_secs(5),

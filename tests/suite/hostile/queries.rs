@@ -676,30 +676,6 @@ async fn a_prefix_that_would_reach_other_deployments_is_refused_and_touches_noth
     );
 }
 
-/// Deletes the Redis keys under `pattern` when dropped (the deployments below make some:
-/// write routes, the reindex lock).
-struct RedisKeys {
-    url: String,
-    pattern: String,
-}
-
-impl Drop for RedisKeys {
-    fn drop(&mut self) {
-        let deleted = redis::Client::open(self.url.as_str())
-            .and_then(|c| c.get_connection())
-            .and_then(|mut conn| {
-                let keys: Vec<String> = redis::cmd("KEYS").arg(&self.pattern).query(&mut conn)?;
-                if !keys.is_empty() {
-                    redis::cmd("DEL").arg(&keys).exec(&mut conn)?;
-                }
-                Ok(())
-            });
-        if let Err(e) = deleted {
-            eprintln!("cleanup of Redis keys {} failed: {e}", self.pattern);
-        }
-    }
-}
-
 /// Deployments whose prefixes nest — `a-` beside `a-b-`, and one beside another whose
 /// prefix starts like trawl's own names (`…trawl-test-1-`, as a test deployment's does
 /// beside the default deployment, whose pattern `trawl-*` would match it) — never touch
@@ -712,11 +688,11 @@ async fn side_by_side_deployments_never_touch_each_other() {
     let (outer, _cleanup) = test_indices(&services, "hostile-side").await.unwrap();
 
     let base = outer.names().prefix().to_owned();
-    let _keys = RedisKeys {
-        url: services.redis.connection_url().to_owned(),
-        pattern: format!("trawl:{base}*"),
-    };
-    let redis = trawl_tests::redis_manager(&services.redis).await.unwrap();
+    let _keys =
+        trawl_tests::KeyCleanup::new(services.redis.connection_url(), format!("trawl:{base}*"));
+    let redis = trawl_tests::redis_connection(&services.redis)
+        .await
+        .unwrap();
     let deployment = |prefix: String| {
         IndexSet::new(
             outer.client().clone(),

@@ -408,6 +408,7 @@ async fn a_lock_out_of_reach_longer_than_its_ttl_is_lost_for_good() {
         )
         .await
         .unwrap();
+    let manager = trawl_redis::RedisConnection::from(manager);
     let lock = ExpiringLock::new(
         manager.clone(),
         "trawl:lock:frozen",

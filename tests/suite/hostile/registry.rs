@@ -240,7 +240,9 @@ async fn a_removed_repository_is_unsearchable_at_once_and_purge_leaves_nothing()
 
     // A lock left behind (a crashed indexer) does not stop the purge once it expires; the
     // purge deletes documents, status and lock.
-    let redis = trawl_tests::redis_manager(&services.redis).await.unwrap();
+    let redis = trawl_tests::redis_connection(&services.redis)
+        .await
+        .unwrap();
     let locks = trawl_indexer::RepoLocks::new(redis.clone(), prefix, Duration::from_secs(2));
     let held = locks.acquire(&RepoId::new("gone").unwrap()).await.unwrap();
     drop(held); // a crashed holder: the lock expires by itself
@@ -291,7 +293,9 @@ async fn registrations_survive_recreate_index_and_a_worker_keeps_going() {
 
     // A worker processes a push after the recreation: indexed from scratch, not failed.
     let queue = trawl_indexer::Queue::new(
-        trawl_tests::redis_manager(&services.redis).await.unwrap(),
+        trawl_tests::redis_connection(&services.redis)
+            .await
+            .unwrap(),
         trawl_indexer::QueueConfig {
             namespace: prefix.to_string(),
             ..trawl_indexer::QueueConfig::default()
@@ -446,7 +450,9 @@ impl BackgroundWorker {
         options: trawl_indexer::IndexingOptions,
     ) -> (BackgroundWorker, trawl_indexer::Queue) {
         let queue = trawl_indexer::Queue::new(
-            trawl_tests::redis_manager(&services.redis).await.unwrap(),
+            trawl_tests::redis_connection(&services.redis)
+                .await
+                .unwrap(),
             trawl_indexer::QueueConfig {
                 namespace: set.names().prefix().to_string(),
                 ..trawl_indexer::QueueConfig::default()
@@ -705,7 +711,9 @@ async fn an_old_deployment_moves_to_the_registry_and_new_ids_while_searches_work
     });
     let ctx = trawl_migrations::MigrationContext::new(
         set.clone(),
-        trawl_tests::redis_manager(&services.redis).await.unwrap(),
+        trawl_tests::redis_connection(&services.redis)
+            .await
+            .unwrap(),
         registry.clone(),
     );
     let runner =

@@ -15,10 +15,10 @@ use std::time::Instant;
 use anyhow::Context as _;
 use trawl_stack::{Owner, ProviderKind, Stack, StackEnv, StateDir, UpRequest};
 
-use plan::{Applicability, applicability};
+use plan::{Applicability, applicability, test_applicability};
 pub use plan::{TARGETS, Target};
 pub use report::MatrixReport;
-use report::{Cell, TargetRun};
+use report::{Cell, NotRun, TargetRun};
 use tally::tally;
 
 /// Where a run's report lands (and `--from` reads it by default).
@@ -159,7 +159,7 @@ async fn run_target(target: Target, tests: &BTreeSet<String>) -> TargetRun {
     let services = describe(&stack).await;
     let to_run: Vec<&String> = tests
         .iter()
-        .filter(|t| applicability(target, plan::suite_of(t)) == Applicability::Runs)
+        .filter(|t| test_applicability(target, t) == Applicability::Runs)
         .collect();
     let started = Instant::now();
     let lines = if to_run.is_empty() {
@@ -240,7 +240,7 @@ fn row<'a>(
 ) -> TargetRun {
     let applies: BTreeSet<String> = tests
         .iter()
-        .filter(|t| applicability(target, plan::suite_of(t)) == Applicability::Runs)
+        .filter(|t| test_applicability(target, t) == Applicability::Runs)
         .cloned()
         .collect();
     let mut tallies = tally(lines, &applies);
@@ -253,16 +253,29 @@ fn row<'a>(
             Applicability::NotApplicable(reason) => Cell::NotApplicable { reason },
             Applicability::Runs => {
                 let t = tallies.remove(suite).unwrap_or_default();
+                let not_applicable: Vec<NotRun> = tests
+                    .iter()
+                    .filter(|name| plan::suite_of(name) == suite)
+                    .filter_map(|name| match test_applicability(target, name) {
+                        Applicability::NotApplicable(reason) => Some(NotRun {
+                            test: name.clone(),
+                            reason,
+                        }),
+                        Applicability::Runs => None,
+                    })
+                    .collect();
                 if t.failed > 0 {
                     Cell::Failed {
                         passed: t.passed,
                         failed: t.failed,
                         failures: t.failures,
+                        not_applicable,
                     }
                 } else {
                     Cell::Passed {
                         passed: t.passed,
                         ignored: t.ignored,
+                        not_applicable,
                     }
                 }
             }

@@ -83,6 +83,7 @@ pub fn configure(target: Target, request: &mut UpRequest) {
     };
     request.engine = Some(engine);
     request.engine_version = Some(version.to_owned());
+    request.redis_cluster = target == Target::RedisCluster;
 }
 
 /// Whether a suite runs against a target, and if not, why.
@@ -107,7 +108,13 @@ pub fn suite_of(test_name: &str) -> &str {
 
 /// Suites that start their own services (in temporary state directories) whatever the
 /// matrix hands them: they test the providers, so they run once, on the default row.
-const OWN_SERVICES: [&str; 3] = ["stack", "local_engines", "hostile::stack"];
+const OWN_SERVICES: [&str; 5] = [
+    "stack",
+    "local_engines",
+    "es8_security",
+    "redis_cluster",
+    "hostile::stack",
+];
 
 /// Suites that exercise Redis: what a Redis Cluster must carry.
 const REDIS_SUITES: [&str; 5] = [
@@ -120,9 +127,49 @@ const REDIS_SUITES: [&str; 5] = [
 
 /// Suites that need no analyzers, reindex or anything else the Elasticsearch 8 server
 /// that runs here lacks: the client's own behaviour against a secured engine.
-const SECURED_ENGINE_SUITES: [&str; 2] = ["client", "client_faults"];
+const SECURED_ENGINE_SUITES: [&str; 3] = ["client", "client_faults", "engine"];
 
-/// Decides whether `suite` runs against `target`.
+/// Tests of those suites that still need what the secured Elasticsearch 8 lacks, or that
+/// do not use the engine they are handed, and why.
+const NOT_ON_SECURED_ENGINE: [(&str, &str); 6] = [
+    (
+        "client::every_api_trawl_uses_works_on_the_real_engine",
+        "calls _reindex, which the Elasticsearch 8 server that runs here lacks",
+    ),
+    (
+        "client::a_server_side_search_timeout_is_a_partial_result_not_an_error",
+        "slows shards with a painless script, which the Elasticsearch 8 server that runs here lacks",
+    ),
+    (
+        "engine::analysis_common_components_analyze_code_and_paths",
+        "needs analysis-common, which the Elasticsearch 8 server that runs here lacks",
+    ),
+    (
+        "engine::documents_index_and_match_through_the_code_analyzer",
+        "needs analysis-common, which the Elasticsearch 8 server that runs here lacks",
+    ),
+    (
+        "client_faults::tls_with_a_ca_file_and_basic_auth_through_a_real_https_front",
+        "puts its own TLS front before a plain-HTTP engine; es8_security covers TLS to the engine itself",
+    ),
+    (
+        "client_faults::bulk_items_rejected_by_a_tiny_write_queue_are_retried_until_they_land",
+        "starts its own engine whatever the matrix hands it; runs in the default row",
+    ),
+];
+
+/// Decides whether the test named `test` runs against `target`.
+pub fn test_applicability(target: Target, test: &str) -> Applicability {
+    if target == Target::Elasticsearch8
+        && let Some((_, why)) = NOT_ON_SECURED_ENGINE.iter().find(|(name, _)| *name == test)
+    {
+        return Applicability::NotApplicable((*why).to_owned());
+    }
+    applicability(target, suite_of(test))
+}
+
+/// Decides whether `suite` runs against `target` (some of its tests may still not: see
+/// [`test_applicability`]).
 pub fn applicability(target: Target, suite: &str) -> Applicability {
     if OWN_SERVICES.contains(&suite) && !target.is_default() {
         return Applicability::NotApplicable(
@@ -212,6 +259,24 @@ mod tests {
             Applicability::NotApplicable(reason) => assert!(reason.contains("analysis-common")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_secured_engine_skips_named_tests_with_their_reasons() {
+        for (test, _) in NOT_ON_SECURED_ENGINE {
+            assert!(matches!(
+                test_applicability(Target::Elasticsearch8, test),
+                Applicability::NotApplicable(_)
+            ));
+            assert_eq!(
+                test_applicability(Target::OpenSearch3, test),
+                Applicability::Runs
+            );
+        }
+        assert_eq!(
+            test_applicability(Target::Elasticsearch8, "client::bulk_lands_valid_documents"),
+            Applicability::Runs
+        );
     }
 
     #[test]

@@ -29,6 +29,13 @@ pub struct TargetRun {
     pub suites: BTreeMap<String, Cell>,
 }
 
+/// A test that does not apply to a target, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotRun {
+    pub test: String,
+    pub reason: String,
+}
+
 /// One suite on one target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
@@ -36,11 +43,16 @@ pub enum Cell {
     Passed {
         passed: u32,
         ignored: u32,
+        /// Tests of the suite that do not apply to this target, each with why.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        not_applicable: Vec<NotRun>,
     },
     Failed {
         passed: u32,
         failed: u32,
         failures: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        not_applicable: Vec<NotRun>,
     },
     NotApplicable {
         reason: String,
@@ -125,25 +137,43 @@ impl MatrixReport {
                 .chain(self.targets.iter().map(|t| t.services.clone()))
                 .collect(),
         ];
+        let mut note = |reason: &String| match notes.iter().position(|r| r == reason) {
+            Some(i) => i + 1,
+            None => {
+                notes.push(reason.clone());
+                notes.len()
+            }
+        };
         for suite in suites {
             let mut row = vec![suite.clone()];
             for t in &self.targets {
-                row.push(match t.suites.get(suite) {
-                    None => "–".to_owned(),
-                    Some(Cell::Passed { passed: p, ignored }) => passed(*p, *ignored),
-                    Some(Cell::Failed { passed, failed, .. }) => {
-                        format!("✗ {failed} of {}", passed + failed)
-                    }
+                let (text, skipped) = match t.suites.get(suite) {
+                    None => ("–".to_owned(), &[][..]),
+                    Some(Cell::Passed {
+                        passed: p,
+                        ignored,
+                        not_applicable,
+                    }) => (passed(*p, *ignored), &not_applicable[..]),
+                    Some(Cell::Failed {
+                        passed,
+                        failed,
+                        not_applicable,
+                        ..
+                    }) => (
+                        format!("✗ {failed} of {}", passed + failed),
+                        &not_applicable[..],
+                    ),
                     Some(Cell::NotApplicable { reason }) => {
-                        let n = match notes.iter().position(|r| r == reason) {
-                            Some(i) => i + 1,
-                            None => {
-                                notes.push(reason.clone());
-                                notes.len()
-                            }
-                        };
-                        format!("n/a [{n}]")
+                        (format!("n/a [{}]", note(reason)), &[][..])
                     }
+                };
+                let mut numbers: Vec<usize> = skipped.iter().map(|s| note(&s.reason)).collect();
+                numbers.dedup();
+                row.push(if skipped.is_empty() {
+                    text
+                } else {
+                    let refs: Vec<String> = numbers.iter().map(|n| format!("[{n}]")).collect();
+                    format!("{text}, {} n/a {}", skipped.len(), refs.join(""))
                 });
             }
             rows.push(row);
@@ -182,6 +212,7 @@ mod tests {
             Cell::Passed {
                 passed: 9,
                 ignored: 0,
+                not_applicable: Vec::new(),
             },
         );
         a.insert(
@@ -189,6 +220,7 @@ mod tests {
             Cell::Passed {
                 passed: 4,
                 ignored: 1,
+                not_applicable: Vec::new(),
             },
         );
         let mut b = BTreeMap::new();
@@ -198,6 +230,10 @@ mod tests {
                 passed: 8,
                 failed: 1,
                 failures: vec!["queue::x".into()],
+                not_applicable: vec![NotRun {
+                    test: "queue::y".into(),
+                    reason: "no painless".into(),
+                }],
             },
         );
         b.insert(
@@ -235,9 +271,10 @@ mod tests {
             md.contains("| suite | opensearch-2 | elasticsearch-8 |"),
             "{md}"
         );
-        assert!(md.contains("| queue | ✓ 9 | ✗ 1 of 9 |"), "{md}");
-        assert!(md.contains("| search | ✓ 4 | n/a [1] |"), "{md}");
-        assert!(md.contains("1. n/a: no analyzers"), "{md}");
+        assert!(md.contains("| queue | ✓ 9 | ✗ 1 of 9, 1 n/a [1] |"), "{md}");
+        assert!(md.contains("| search | ✓ 4 | n/a [2] |"), "{md}");
+        assert!(md.contains("1. n/a: no painless"), "{md}");
+        assert!(md.contains("2. n/a: no analyzers"), "{md}");
         assert!(md.contains("7m 05s (+7s up)"), "{md}");
     }
 

@@ -55,7 +55,7 @@ pub struct Scratch {
     indexer: RepoIndexer,
     search: CodeSearch,
     principal: Principal,
-    redis: redis::aio::ConnectionManager,
+    redis: trawl_redis::RedisConnection,
 }
 
 impl Scratch {
@@ -64,7 +64,7 @@ impl Scratch {
     /// repository locks.
     pub async fn create(
         client: Client,
-        redis: redis::aio::ConnectionManager,
+        redis: trawl_redis::RedisConnection,
         registry: &RegistryConfig,
         prefix: &str,
         options: IndexOptions,
@@ -257,24 +257,14 @@ impl Scratch {
         let names = self.set.names();
         let pattern = format!("trawl:{}*", names.prefix());
         let mut redis = self.redis.clone();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut redis)
-                .await?;
-            let owned: Vec<&String> = keys.iter().filter(|k| names.owns_redis_key(k)).collect();
-            if !owned.is_empty() {
-                let _: i64 = redis::cmd("DEL").arg(owned).query_async(&mut redis).await?;
-            }
-            if next == 0 {
-                return Ok(());
-            }
-            cursor = next;
-        }
+        // Every master of a cluster is scanned; deletion goes slot by slot.
+        let owned: Vec<String> = redis
+            .scan_match(&pattern)
+            .await?
+            .into_iter()
+            .filter(|k| names.owns_redis_key(k))
+            .collect();
+        redis.delete(&owned).await?;
+        Ok(())
     }
 }

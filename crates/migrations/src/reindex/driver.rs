@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands as _;
-use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
 use trawl_client::{AliasAction, ClientError, Refresh, TaskId};
 use trawl_indexer::{ExpiringLock, HeldLock, IndexSet, WriteRoutes, WritersInFlight};
+use trawl_redis::RedisConnection;
 
 use super::task::CopySettings;
 use super::{ReindexStage, ReindexTask, ReindexedIndex, SliceState};
@@ -104,7 +104,7 @@ pub type TaskObserver = Arc<dyn Fn(&ReindexTask) + Send + Sync>;
 pub struct ReindexDriver {
     indices: IndexSet,
     routes: WriteRoutes,
-    redis: ConnectionManager,
+    redis: RedisConnection,
     lock_ttl: Duration,
     poll: Duration,
     compare_for: Duration,
@@ -123,7 +123,7 @@ impl std::fmt::Debug for ReindexDriver {
 impl ReindexDriver {
     /// A driver for `indices`, which must carry the deployment's write routes (they are
     /// how writes reach the new indices).
-    pub fn new(indices: IndexSet, redis: ConnectionManager) -> Result<Self, ReindexError> {
+    pub fn new(indices: IndexSet, redis: RedisConnection) -> Result<Self, ReindexError> {
         let routes = indices.write_routes().cloned().ok_or_else(|| {
             ReindexError::Invalid(
                 "the index set carries no write routes, so writes during the reindex would be lost; build it with IndexSet::with_write_routes".into(),

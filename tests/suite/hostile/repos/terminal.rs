@@ -67,7 +67,8 @@ async fn control_sequences_are_neutralised_on_terminals_and_exact_in_json() {
     let (set, _cleanup) = test_indices(&services, "hostile-term").await.unwrap();
     let prefix = set.names().prefix().to_string();
     // Locks, write routes and the queue live under `trawl:<prefix>`.
-    let _keys = KeyCleanup(services.redis.connection_url().to_string(), prefix.clone());
+    let _keys =
+        trawl_tests::KeyCleanup::new(services.redis.connection_url(), format!("trawl:{prefix}*"));
     let repo = HostileRepo::new();
     let path = format!("src/evil{NASTY}.txt");
     let content = format!("zebra {NASTY} zebra\n\tsecond line {NASTY}\n");
@@ -155,7 +156,9 @@ async fn control_sequences_are_neutralised_on_terminals_and_exact_in_json() {
         max_attempts: 1,
         ..QueueConfig::default()
     };
-    let redis = trawl_tests::redis_manager(&services.redis).await.unwrap();
+    let redis = trawl_tests::redis_connection(&services.redis)
+        .await
+        .unwrap();
     let queue = Queue::new(redis, config.clone()).unwrap();
     queue.init().await.unwrap();
     let r = QueueRef::Repo(RepoId::new("term").unwrap());
@@ -207,25 +210,4 @@ async fn control_sequences_are_neutralised_on_terminals_and_exact_in_json() {
             .any(|r| r["last_error"] == record.last_error.clone().unwrap()),
         "{rows}"
     );
-}
-
-/// Deletes a deployment's Redis keys (`trawl:<prefix>*`) on drop, even after a panic.
-pub(crate) struct KeyCleanup(pub String, pub String);
-
-impl Drop for KeyCleanup {
-    fn drop(&mut self) {
-        let run = || -> redis::RedisResult<()> {
-            let mut conn = redis::Client::open(self.0.as_str())?.get_connection()?;
-            let keys: Vec<String> =
-                redis::Commands::scan_match::<_, String>(&mut conn, format!("trawl:{}*", self.1))?
-                    .collect::<Result<_, _>>()?;
-            for chunk in keys.chunks(100) {
-                let _: i64 = redis::cmd("DEL").arg(chunk).query(&mut conn)?;
-            }
-            Ok(())
-        };
-        if let Err(e) = run() {
-            eprintln!("cleanup of the queue keys of {} failed: {e}", self.1);
-        }
-    }
 }
