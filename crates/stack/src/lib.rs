@@ -357,23 +357,37 @@ impl Stack {
                 let record = external_record(&ep.hosts_text());
                 Ok((ep, record, None))
             }
-            (_, _, Some(runnable)) if runnable.runner == RunnerKind::SecuredDistribution => {
-                if nodes > 1 {
-                    return Err(StackError::Unsupported {
-                        provider: "local",
-                        what: format!("a {nodes}-node secured Elasticsearch 8"),
-                        hint: "use --nodes 1 for Elasticsearch 8, or Elasticsearch 7.10 or OpenSearch for a multi-node cluster".into(),
-                    });
-                }
-                local_es8::start_engine(
-                    &self.env,
-                    &self.dir,
-                    req.engine_port,
-                    &req.engine_settings,
-                    progress,
-                )
-                .await
-                .map(|e| {
+            (_, _, Some(runnable)) => {
+                let started = if runnable.runner == RunnerKind::SecuredDistribution {
+                    if nodes > 1 {
+                        Err(StackError::Unsupported {
+                            provider: "local",
+                            what: format!("a {nodes}-node secured Elasticsearch 8"),
+                            hint: "use --nodes 1 for Elasticsearch 8, or Elasticsearch 7.10 or OpenSearch for a multi-node cluster".into(),
+                        })
+                    } else {
+                        local_es8::start_engine(
+                            &self.env,
+                            &self.dir,
+                            req.engine_port,
+                            &req.engine_settings,
+                            progress,
+                        )
+                        .await
+                    }
+                } else {
+                    local::start_engine(
+                        &self.env,
+                        &self.dir,
+                        runnable,
+                        nodes,
+                        req.engine_port,
+                        &req.engine_settings,
+                        progress,
+                    )
+                    .await
+                };
+                started.map(|e| {
                     let started = StartedEngine {
                         engine: runnable.engine,
                         version: runnable.version.to_owned(),
@@ -382,24 +396,6 @@ impl Stack {
                     (e.endpoint, e.record, Some(started))
                 })
             }
-            (_, _, Some(runnable)) => local::start_engine(
-                &self.env,
-                &self.dir,
-                runnable,
-                nodes,
-                req.engine_port,
-                &req.engine_settings,
-                progress,
-            )
-            .await
-            .map(|e| {
-                let started = StartedEngine {
-                    engine: runnable.engine,
-                    version: runnable.version.to_owned(),
-                    cluster_name: Some(e.cluster_name),
-                };
-                (e.endpoint, e.record, Some(started))
-            }),
             _ => {
                 // Docker: the distribution asked for, else the one a bare version names.
                 let engine = req

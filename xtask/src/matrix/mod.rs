@@ -21,6 +21,8 @@ pub use report::MatrixReport;
 use report::{Cell, NotRun, TargetRun};
 use tally::tally;
 
+/// `cargo …` that builds and runs the end-to-end test binary.
+const SUITE_BINARY: [&str; 5] = ["test", "-p", "trawl-tests", "--test", "suite"];
 /// Where a run's report lands (and `--from` reads it by default).
 const REPORT_FILE: &str = "target/trawl-matrix/report.json";
 /// The committed copy of the report the README's table is rendered from.
@@ -113,16 +115,8 @@ fn finish(report: &MatrixReport, json: bool, readme: bool) -> anyhow::Result<Exi
 async fn list_suite_tests() -> anyhow::Result<BTreeSet<String>> {
     let output = tokio::process::Command::new(cargo())
         .current_dir(crate::workspace_root())
-        .args([
-            "test",
-            "-p",
-            "trawl-tests",
-            "--test",
-            "suite",
-            "--",
-            "--list",
-        ])
-        .args(["--format", "terse"])
+        .args(SUITE_BINARY)
+        .args(["--", "--list", "--format", "terse"])
         .stderr(std::process::Stdio::inherit())
         .output()
         .await
@@ -167,15 +161,8 @@ async fn run_target(target: Target, tests: &BTreeSet<String>) -> TargetRun {
     } else {
         let mut cmd = tokio::process::Command::new(cargo());
         cmd.current_dir(crate::workspace_root())
-            .args([
-                "test",
-                "-p",
-                "trawl-tests",
-                "--test",
-                "suite",
-                "--",
-                "--exact",
-            ])
+            .args(SUITE_BINARY)
+            .args(["--", "--exact"])
             .args(to_run.iter().map(|s| s.as_str()));
         scrub_service_env(&mut cmd);
         for (key, value) in outcome.services.env_vars() {
