@@ -298,7 +298,7 @@ async fn hostile_engine_versions_are_refused_before_anything_starts() {
         (None, "99999999999999999999", "opensearch 2.19.1 (Java 17+)"),
         (
             Some(trawl_stack::EngineKind::Elasticsearch),
-            "8.19",
+            "8.18",
             "--provider docker",
         ),
         (
