@@ -116,13 +116,16 @@ const OWN_SERVICES: [&str; 5] = [
     "hostile::stack",
 ];
 
-/// Suites that exercise Redis: what a Redis Cluster must carry.
-const REDIS_SUITES: [&str; 5] = [
+/// Suites that exercise Redis (the queue, locks, write routes and the reindex's mirror
+/// keys): what a Redis Cluster must carry.
+const REDIS_SUITES: [&str; 7] = [
     "queue",
     "redis_store",
     "worker",
     "hostile::queue",
     "migrations",
+    "reindex",
+    "indexing",
 ];
 
 /// Suites that need no analyzers, reindex or anything else the Elasticsearch 8 server
@@ -186,8 +189,8 @@ pub fn applicability(target: Target, suite: &str) -> Applicability {
         ),
         Target::RedisCluster if REDIS_SUITES.contains(&suite) => Applicability::Runs,
         Target::RedisCluster => Applicability::NotApplicable(
-            "does not touch Redis beyond what the queue suites cover; runs on single Redis \
-             in the default row"
+            "uses no Redis of its own beyond what the Redis suites cover; runs on single \
+             Redis in the default row"
                 .into(),
         ),
     }
