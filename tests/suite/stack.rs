@@ -9,13 +9,45 @@ use trawl_stack::{Owner, ProviderKind, Stack, StackEnv, StackError, StateDir, Up
 use trawl_tests::require_services;
 
 /// A stack in a fresh state directory, configured by exactly `env`.
-pub(crate) fn isolated(env: StackEnv) -> (tempfile::TempDir, Stack) {
+pub(crate) fn isolated(env: StackEnv) -> (IsolatedDir, Stack) {
     let dir = tempfile::Builder::new()
         .prefix("trawl-stack-")
         .tempdir()
         .unwrap();
     let stack = Stack::with_env(StateDir::new(dir.path()).unwrap(), env);
-    (dir, stack)
+    (IsolatedDir(dir), stack)
+}
+
+/// The temporary state directory of an [`isolated`] stack. Dropped, it first stops
+/// whatever that stack still runs, so a test that fails after `up` leaves no process
+/// behind, then removes the directory.
+pub(crate) struct IsolatedDir(tempfile::TempDir);
+
+impl IsolatedDir {
+    pub(crate) fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl Drop for IsolatedDir {
+    fn drop(&mut self) {
+        let Ok(state) = StateDir::new(self.0.path()) else {
+            return;
+        };
+        let stack = Stack::with_env(state, StackEnv::default());
+        if stack.processes().is_empty() {
+            return;
+        }
+        // A thread and runtime of its own: the drop may run inside a test's runtime.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            let _ = runtime.block_on(stack.down());
+        })
+        .join();
+    }
 }
 
 /// The process's PATH and JAVA_HOME only: no TRAWL_* variables.
