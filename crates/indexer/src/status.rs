@@ -29,6 +29,12 @@ pub struct Checkpoint {
     /// Whether the repository's documents were purged before this run (from scratch after
     /// a force push or a lost base); a resumed run must not purge again.
     pub purged: bool,
+    /// Whether the run writes the whole tree of `target` over the existing documents
+    /// (nothing purged: search keeps finding the repository) and removes the ones it did
+    /// not write at the end; a resumed run continues in place the same way. Absent
+    /// (`false`) in checkpoints stored before it was recorded.
+    #[serde(default)]
+    pub in_place: bool,
     /// Files (tree entries or diff changes, in the reader's order) done.
     pub files_done: u64,
     /// Commits done (in the walk's order).

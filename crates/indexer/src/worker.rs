@@ -269,13 +269,16 @@ enum Outcome {
 }
 
 async fn run_ref(indexer: &RepoIndexer, queue_ref: &QueueRef) -> Outcome {
-    match queue_ref {
-        QueueRef::Repo(id) => match indexer.index(id, Arc::new(IndexProgress::default())).await {
-            Ok(_) => Outcome::Done,
-            Err(IndexError::Lock(LockError::Held { .. })) => Outcome::Locked,
-            Err(IndexError::NotRegistered(_)) => Outcome::Unregistered,
-            Err(e) => Outcome::Failed(e.to_string()),
-        },
+    let progress = Arc::new(IndexProgress::default());
+    let result = match queue_ref {
+        QueueRef::Repo(id) => indexer.index(id, progress).await,
+        QueueRef::Rerender(id) => indexer.rerender(id, progress).await,
+    };
+    match result {
+        Ok(_) => Outcome::Done,
+        Err(IndexError::Lock(LockError::Held { .. })) => Outcome::Locked,
+        Err(IndexError::NotRegistered(_)) => Outcome::Unregistered,
+        Err(e) => Outcome::Failed(e.to_string()),
     }
 }
 

@@ -206,6 +206,15 @@ struct Locked<'a> {
     progress: &'a Arc<IndexProgress>,
 }
 
+/// What a run was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Request {
+    /// Bring the documents to the head.
+    Update,
+    /// Write every document again with the current definitions, in place.
+    Rerender,
+}
+
 /// Indexes the registry's repositories into one index set, one repository at a time per
 /// call, under a per-repository lock.
 #[derive(Clone, Debug)]
@@ -257,10 +266,34 @@ impl RepoIndexer {
         id: &RepoId,
         progress: Arc<IndexProgress>,
     ) -> Result<IndexReport, IndexError> {
+        self.run_request(id, progress, Request::Update).await
+    }
+
+    /// Re-renders repository `id`: writes every document of its head again with the
+    /// current definitions (document code, mappings' fields, schema), in place — nothing is
+    /// purged, search keeps finding the repository — and removes the documents it did not
+    /// write. Up to date or not, the whole head tree is written (after finishing an
+    /// interrupted run first); the status afterwards is that of a finished run at the head,
+    /// so a later [`index`](Self::index) has nothing to do. This is how a backfill has
+    /// documents written with a field a new definition added. Locks like `index`.
+    pub async fn rerender(
+        &self,
+        id: &RepoId,
+        progress: Arc<IndexProgress>,
+    ) -> Result<IndexReport, IndexError> {
+        self.run_request(id, progress, Request::Rerender).await
+    }
+
+    async fn run_request(
+        &self,
+        id: &RepoId,
+        progress: Arc<IndexProgress>,
+        request: Request,
+    ) -> Result<IndexReport, IndexError> {
         let lock = self.locks.acquire(id).await?;
         let result = match self.registry.get(id).await {
             Ok(Some(registration)) => {
-                self.index_locked(&registration.spec, &lock, &progress)
+                self.index_locked(&registration.spec, &lock, &progress, request)
                     .await
             }
             Ok(None) => Err(IndexError::NotRegistered(id.clone())),
@@ -310,8 +343,11 @@ impl RepoIndexer {
         spec: &RepoSpec,
         lock: &RepoLock,
         progress: &Arc<IndexProgress>,
+        request: Request,
     ) -> Result<IndexReport, IndexError> {
         let started = Instant::now();
+        // A re-render is owed until a run wrote every document afresh.
+        let mut rerender_owed = request == Request::Rerender;
         let context = RepoContext {
             id: spec.id.clone(),
             visibility: spec.visibility,
@@ -328,7 +364,11 @@ impl RepoIndexer {
                 })
                 .await??
             };
-            let decision = plan::plan(&facts, self.options.max_files);
+            let decision = if rerender_owed {
+                plan::rerender(&facts, self.options.max_files)
+            } else {
+                plan::plan(&facts, self.options.max_files)
+            };
             let from = status.as_ref().and_then(|s| s.last_indexed_commit.clone());
             match decision {
                 Decision::UpToDate(head) => {
@@ -366,6 +406,7 @@ impl RepoIndexer {
                     break;
                 }
                 Decision::Run(plan) => {
+                    rerender_owed &= !plan.renders_everything();
                     let documents = status.as_ref().and_then(|s| s.blob_count).unwrap_or(0);
                     let job = Locked {
                         spec,
@@ -430,6 +471,7 @@ impl RepoIndexer {
             target: plan.target.to_string(),
             base: plan.base.map(|b| b.to_string()),
             purged: false,
+            in_place: plan.whole_tree() && !plan.purge,
             files_done: 0,
             commits_done: 0,
         });

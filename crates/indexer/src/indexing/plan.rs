@@ -16,6 +16,11 @@
 //!   reader may still turn it into a whole-tree run when the head passes the cap);
 //! - otherwise (never indexed, force push, commit gone, or a checkpoint that cannot be
 //!   resumed) → purge the repository's documents and index from scratch.
+//!
+//! A re-render ([`rerender`]) asks for more: every document written again with the current
+//! definitions, in place. An up-to-date repository then gets its whole head tree written
+//! again (no purge), an incremental run becomes a whole-tree one; a checkpoint is resumed
+//! first, and plans that write everything anyway stay as they are.
 
 use gix::ObjectId;
 use serde::Serialize;
@@ -79,6 +84,14 @@ impl RunPlan {
     }
 }
 
+impl RunPlan {
+    /// Whether the run writes every document of its target afresh: a whole tree, not the
+    /// rest of a resumed run.
+    pub fn renders_everything(&self) -> bool {
+        self.whole_tree() && self.resume.is_none()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Decision {
     Run(RunPlan),
@@ -127,15 +140,16 @@ pub(super) fn plan(facts: &Facts, max_files: u64) -> Decision {
             .base
             .as_deref()
             .and_then(|b| ObjectId::from_hex(b.as_bytes()).ok());
+        let mode = match (base, checkpoint.in_place) {
+            (Some(_), _) => IndexMode::Incremental,
+            (None, true) => IndexMode::Rewrite,
+            (None, false) => IndexMode::Full,
+        };
         return Decision::Run(RunPlan {
-            mode: if base.is_some() {
-                IndexMode::Incremental
-            } else {
-                IndexMode::Full
-            },
+            mode,
             target,
             base,
-            purge: base.is_none(),
+            purge: base.is_none() && !checkpoint.in_place,
             resume: Some(checkpoint.clone()),
         });
     }
@@ -176,6 +190,24 @@ pub(super) fn plan(facts: &Facts, max_files: u64) -> Decision {
         }
         Some(_) => run(IndexMode::Rebuild, None, true),
         None => run(IndexMode::Full, None, true),
+    }
+}
+
+/// The decision for a run asked to re-render the repository's documents with the current
+/// definitions; see the [module documentation](self).
+pub(super) fn rerender(facts: &Facts, max_files: u64) -> Decision {
+    match plan(facts, max_files) {
+        Decision::UpToDate(head) => Decision::Run(RunPlan {
+            mode: IndexMode::Rewrite,
+            target: head,
+            base: None,
+            purge: false,
+            resume: None,
+        }),
+        Decision::Run(run) if run.resume.is_none() && !run.whole_tree() => {
+            Decision::Run(run.as_whole_tree())
+        }
+        other => other,
     }
 }
 
@@ -387,6 +419,7 @@ mod tests {
             target: oid(3).to_string(),
             base: Some(oid(1).to_string()),
             purged: false,
+            in_place: false,
             files_done: 10,
             commits_done: 0,
         };
@@ -407,5 +440,83 @@ mod tests {
             ..facts(1, Some((1, true, true)))
         };
         assert_eq!(mode(&plan(&f)), Some((IndexMode::Rebuild, true, false)));
+    }
+
+    #[test]
+    fn a_rerender_writes_everything_in_place() {
+        let rerender = |f: &Facts| super::rerender(f, CAP);
+        // Up to date: the whole head tree again, no purge.
+        let Decision::Run(run) = rerender(&facts(1, Some((1, true, true)))) else {
+            panic!()
+        };
+        assert_eq!(
+            (run.mode, run.target, run.purge, run.renders_everything()),
+            (IndexMode::Rewrite, oid(1), false, true)
+        );
+        // The head moved: the whole head tree in place rather than a diff.
+        assert_eq!(
+            mode(&rerender(&facts(2, Some((1, true, true))))),
+            Some((IndexMode::Rewrite, false, false))
+        );
+        // Plans that write everything anyway stay.
+        assert_eq!(
+            mode(&rerender(&facts(1, None))),
+            Some((IndexMode::Full, true, false))
+        );
+        assert_eq!(
+            mode(&rerender(&facts(2, Some((1, false, false))))),
+            Some((IndexMode::Rebuild, true, false))
+        );
+        let empty = Facts {
+            head: None,
+            ..facts(1, None)
+        };
+        assert_eq!(rerender(&empty), Decision::Empty);
+        // A checkpoint is resumed first; it does not render everything.
+        let checkpoint = Checkpoint {
+            target: oid(3).to_string(),
+            base: Some(oid(1).to_string()),
+            purged: false,
+            in_place: false,
+            files_done: 10,
+            commits_done: 0,
+        };
+        let f = Facts {
+            checkpoint: Some((checkpoint, true)),
+            ..facts(4, Some((1, true, true)))
+        };
+        let Decision::Run(run) = rerender(&f) else {
+            panic!()
+        };
+        assert!(run.resume.is_some() && !run.renders_everything());
+    }
+
+    #[test]
+    fn an_in_place_checkpoint_resumes_in_place() {
+        let checkpoint = Checkpoint {
+            target: oid(1).to_string(),
+            base: None,
+            purged: false,
+            in_place: true,
+            files_done: 10,
+            commits_done: 0,
+        };
+        let f = Facts {
+            checkpoint: Some((checkpoint.clone(), true)),
+            ..facts(1, Some((1, true, true)))
+        };
+        assert_eq!(mode(&plan(&f)), Some((IndexMode::Rewrite, false, false)));
+        // From scratch without in_place: the purge is still owed.
+        let f = Facts {
+            checkpoint: Some((
+                Checkpoint {
+                    in_place: false,
+                    ..checkpoint
+                },
+                true,
+            )),
+            ..facts(1, Some((1, true, true)))
+        };
+        assert_eq!(mode(&plan(&f)), Some((IndexMode::Full, true, false)));
     }
 }

@@ -14,6 +14,10 @@ use trawl_registry::RepoId;
 pub enum QueueRef {
     /// A repository's ref moved: bring its documents to the new head.
     Repo(RepoId),
+    /// A repository's documents must be written again with the current definitions, in
+    /// place (a backfill of a field a new definition added): see
+    /// [`RepoIndexer::rerender`](crate::RepoIndexer::rerender).
+    Rerender(RepoId),
 }
 
 impl QueueRef {
@@ -21,6 +25,7 @@ impl QueueRef {
     pub fn encode(&self) -> String {
         match self {
             QueueRef::Repo(id) => format!("repo:{id}"),
+            QueueRef::Rerender(id) => format!("rerender:{id}"),
         }
     }
 
@@ -29,6 +34,9 @@ impl QueueRef {
         match member.split_once(':') {
             Some(("repo", id)) => RepoId::new(id)
                 .map(QueueRef::Repo)
+                .map_err(|_| QueueError::BadRef(member.to_string())),
+            Some(("rerender", id)) => RepoId::new(id)
+                .map(QueueRef::Rerender)
                 .map_err(|_| QueueError::BadRef(member.to_string())),
             _ => Err(QueueError::BadRef(member.to_string())),
         }
@@ -77,6 +85,12 @@ mod tests {
         assert!(QueueRef::decode("repo:Bad Id").is_err());
         assert!(QueueRef::decode("").is_err());
         assert!(QueueRef::decode("repo:").is_err());
+        let rerender = QueueRef::Rerender(RepoId::new("acme-api").unwrap());
+        assert_eq!(rerender.encode(), "rerender:acme-api");
+        assert_eq!(QueueRef::decode("rerender:acme-api").unwrap(), rerender);
+        assert_ne!(rerender, r, "a re-render is not merged into an update");
+        assert!(QueueRef::decode("rerender:").is_err());
+        assert!(QueueRef::decode("rerender:Bad Id").is_err());
         assert_eq!(r.shard(16), r.shard(16));
         assert!(r.shard(4) < 4);
         assert_eq!(r.shard(1), 0);

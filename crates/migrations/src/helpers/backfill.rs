@@ -293,6 +293,7 @@ impl MigrationHelper for BackfillField {
                             target: commit.clone(),
                             base: None,
                             purged: true,
+                            in_place: false,
                             files_done: 0,
                             commits_done: 0,
                         },
