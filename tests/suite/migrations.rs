@@ -199,7 +199,7 @@ impl Migration for Slow {
 }
 
 /// What the test deployment's migrations work with.
-async fn context(
+pub(crate) async fn context(
     services: &trawl_stack::Services,
     set: &IndexSet,
     redis: trawl_redis::RedisConnection,
@@ -208,7 +208,7 @@ async fn context(
     MigrationContext::new(set.clone(), redis, registry)
 }
 
-async fn redis(services: &trawl_stack::Services) -> trawl_redis::RedisConnection {
+pub(crate) async fn redis(services: &trawl_stack::Services) -> trawl_redis::RedisConnection {
     trawl_tests::redis_connection(&services.redis)
         .await
         .unwrap()
@@ -625,7 +625,7 @@ fn shipped_versions() -> Vec<u64> {
 }
 
 /// The update queue of a test deployment (the namespace the migrations use).
-fn deployment_queue(set: &IndexSet, redis: &trawl_redis::RedisConnection) -> Queue {
+pub(crate) fn deployment_queue(set: &IndexSet, redis: &trawl_redis::RedisConnection) -> Queue {
     Queue::new(
         redis.clone(),
         QueueConfig {
@@ -848,7 +848,7 @@ async fn put_blobs(set: &IndexSet, docs: &[(String, String, Value)]) {
     set.client().refresh(&alias).await.unwrap();
 }
 
-async fn count(set: &IndexSet, kind: IndexKind, query: Value) -> u64 {
+pub(crate) async fn count(set: &IndexSet, kind: IndexKind, query: Value) -> u64 {
     let alias = set.alias(kind);
     set.client().refresh(&alias).await.unwrap();
     set.client().count(&alias, Some(&query)).await.unwrap()
@@ -863,7 +863,7 @@ async fn create_index_and_add_mappings_helpers_complete_on_real_indices() {
     let client = set.client();
 
     // CreateIndex: only when the alias is missing.
-    let tasks = CreateIndex::new(IndexKind::ReindexTasks);
+    let tasks = adapted(CreateIndex::new(IndexKind::ReindexTasks));
     assert!(tasks.completed(&ctx).await.unwrap());
     for index in client
         .alias_targets(&set.alias(IndexKind::ReindexTasks))
@@ -877,25 +877,28 @@ async fn create_index_and_add_mappings_helpers_complete_on_real_indices() {
     assert_eq!(tasks.migrate(&ctx, &mut state).await.unwrap(), Step::Done);
     assert!(tasks.completed(&ctx).await.unwrap());
     assert!(
-        state["created"]
+        state["created"][0]
             .as_str()
             .unwrap()
-            .contains("trawl-reindex-tasks")
+            .contains("trawl-reindex-tasks"),
+        "{state}"
     );
 
     // AddMappings: new fields, and `_meta.schema_version` moved while the rest stays.
-    let add = AddMappings::new(
-        IndexKind::Blobs,
-        json!({
-            "blob": { "properties": {
-                "owner": { "type": "keyword" },
-                "stats": { "properties": { "tokens": { "type": "long" } } }
-            } },
-            "reviewed": { "type": "boolean" }
-        }),
-    )
-    .with_schema_version(7);
-    let mut fields = add.fields();
+    let add = adapted(
+        AddMappings::new(
+            IndexKind::Blobs,
+            json!({
+                "blob": { "properties": {
+                    "owner": { "type": "keyword" },
+                    "stats": { "properties": { "tokens": { "type": "long" } } }
+                } },
+                "reviewed": { "type": "boolean" }
+            }),
+        )
+        .with_schema_version(7),
+    );
+    let mut fields = add.helper().fields();
     fields.sort();
     assert_eq!(fields, ["blob.owner", "blob.stats.tokens", "reviewed"]);
     assert!(!add.completed(&ctx).await.unwrap());
@@ -929,10 +932,10 @@ async fn create_index_and_add_mappings_helpers_complete_on_real_indices() {
         .await
         .unwrap();
     // A field whose type would change is refused, and the step says so.
-    let clash = AddMappings::new(
+    let clash = adapted(AddMappings::new(
         IndexKind::Blobs,
         json!({ "blob": { "properties": { "owner": { "type": "long" } } } }),
-    );
+    ));
     assert!(clash.migrate(&ctx, &mut json!({})).await.is_err());
 }
 
@@ -1023,11 +1026,13 @@ async fn backfill_enqueues_the_repositories_lacking_the_field_in_batches_and_hol
     }
     put_blobs(&set, &docs).await;
 
-    let backfill = BackfillField::new(IndexKind::Blobs, "blob.line_count")
-        .with_batch_size(2)
-        .with_max_queue_depth(3);
+    let backfill = adapted(
+        BackfillField::new(IndexKind::Blobs, "blob.line_count")
+            .with_batch_size(2)
+            .with_max_queue_depth(3),
+    );
     assert!(!backfill.completed(&ctx).await.unwrap());
-    assert_eq!(backfill.lacking(&ctx).await.unwrap(), 8);
+    assert_eq!(backfill.helper().lacking(&ctx).await.unwrap(), 8);
     let mut state = json!({});
 
     // First batch: two repositories, in repo_id order.
@@ -1039,18 +1044,15 @@ async fn backfill_enqueues_the_repositories_lacking_the_field_in_batches_and_hol
     assert_eq!(state["pass_enqueued"], 2);
     let status = queue.status().await.unwrap();
     assert_eq!(status.pending, 2);
-    // They will be indexed again in place: a checkpoint at their last commit, purged.
+    // They are asked for a re-render through the queue; their status is left alone (no
+    // checkpoint stands in for the request).
     let a = store
         .get(&RepoId::new("bf-a").unwrap())
         .await
         .unwrap()
         .unwrap();
-    let marker = a.checkpoint.expect("a re-render checkpoint");
-    assert_eq!(
-        (marker.target.as_str(), marker.base, marker.purged),
-        (sha, None, true)
-    );
-    assert_eq!((marker.files_done, marker.commits_done), (0, 0));
+    assert_eq!(a.checkpoint, None);
+    assert_eq!(a.last_indexed_commit.as_deref(), Some(sha));
 
     // The queue gets deeper than the threshold: the next step holds back.
     queue
@@ -1091,9 +1093,9 @@ async fn backfill_enqueues_the_repositories_lacking_the_field_in_batches_and_hol
         taken,
         BTreeSet::from(
             [
-                "repo:bf-a",
-                "repo:bf-b",
-                "repo:bf-d",
+                "rerender:bf-a",
+                "rerender:bf-b",
+                "rerender:bf-d",
                 "repo:other-1",
                 "repo:other-2"
             ]
@@ -1142,7 +1144,12 @@ async fn backfill_enqueues_the_repositories_lacking_the_field_in_batches_and_hol
     assert!(take_all(&queue).await.is_empty());
     assert_eq!(state["orphans"], 2);
     assert_eq!(state["enqueued"], 6);
-    assert_eq!(backfill.lacking(&ctx).await.unwrap(), 2);
+    assert_eq!(backfill.helper().lacking(&ctx).await.unwrap(), 2);
+}
+
+/// A helper as a migration (its state stored as JSON, as the runner stores it).
+fn adapted<H: MigrationHelper>(helper: H) -> HelperMigration<H> {
+    HelperMigration::new(20260101000000, "adapted", helper)
 }
 
 /// Runs a helper as a migration, with short polls.
@@ -1269,8 +1276,9 @@ async fn remove_field_runs_an_update_by_query_task() {
         }
     }
     put_blobs(&set, &docs).await;
-    let helper = RemoveField::new(IndexKind::Blobs, "blob.encoding")
+    let remove = RemoveField::new(IndexKind::Blobs, "blob.encoding")
         .with_filter(json!({ "term": { "repo_id": "strip" } }));
+    let helper = adapted(remove.clone());
     let ctx = context(&services, &set, redis.clone()).await;
     assert!(!helper.completed(&ctx).await.unwrap());
     // Step by step: start the task, poll it until it is done.
@@ -1293,7 +1301,7 @@ async fn remove_field_runs_an_update_by_query_task() {
         vec![Box::new(short_polls(
             20261122000001,
             "remove_field",
-            helper.clone(),
+            remove,
         ))],
     )
     .unwrap();
@@ -1395,13 +1403,13 @@ async fn shipped_migrations_complete_at_once_on_fresh_indices() {
 }
 
 /// An in-process queue worker, stopped (and awaited) on drop.
-struct RunningWorker {
+pub(crate) struct RunningWorker {
     stop: tokio::sync::watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningWorker {
-    fn start(queue: Queue, indexer: trawl_indexer::RepoIndexer) -> Self {
+    pub(crate) fn start(queue: Queue, indexer: trawl_indexer::RepoIndexer) -> Self {
         let worker = trawl_indexer::Worker::new(
             queue,
             indexer,
@@ -1421,7 +1429,7 @@ impl RunningWorker {
         }
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.stop.send(true).unwrap();
         let task = self.task.take().unwrap();
         tokio::time::timeout(Duration::from_secs(60), task)

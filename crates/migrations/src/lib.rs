@@ -4,7 +4,9 @@
 //! resume, and reindexing that swaps aliases atomically once the copy checks out.
 //!
 //! A [`Migration`] is one file under `src/migrations/`, named `YYYYMMDDHHMMSS_name.rs`
-//! and registered in version order in [`migrations::all`]. The [`MigrationRunner`]
+//! and registered in version order in [`migrations::all`]. Such a file is data: a version,
+//! a name and a [`helpers::MigrationHelper`] (a common kind, or a one-off helper with a
+//! typed state), made a migration by the one adapter [`helpers::HelperMigration`]. The [`MigrationRunner`]
 //! applies them strictly in order, one step at a time, keeping a [`MigrationRecord`] per
 //! version in the migrations index; a migration that keeps failing halts and blocks the
 //! later ones until `cargo xtask migrate retry VERSION` lets it resume from its stored state.
@@ -160,7 +162,11 @@ impl MigrationContext {
 
 /// One versioned migration.
 ///
-/// `state` is a free-form JSON object the migration owns (e.g. a cursor); the runner
+/// Implemented once, by [`helpers::HelperMigration`], for every helper; a new migration
+/// is a helper, not an implementation of this trait.
+///
+/// `state` is a free-form JSON object the migration owns (e.g. a cursor; the adapter
+/// decodes it into the helper's typed state); the runner
 /// persists it after every successful step and hands it back on the next one, also after
 /// a halt and `retry`. A failed step's changes to `state` are discarded, so a step should
 /// be safe to repeat.

@@ -1,5 +1,6 @@
 //! [`AddMappings`]: new fields in the mappings of an index kind.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
 
@@ -18,6 +19,18 @@ pub struct AddMappings {
     /// Written to the mapping's `_meta.schema_version` (other `_meta` keys are kept), so the
     /// index says which schema its mapping is at; `None` leaves `_meta` alone.
     pub schema_version: Option<u32>,
+}
+
+/// What [`AddMappings`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AddMappingsState {
+    /// The dotted paths of the fields it added.
+    pub fields: Vec<String>,
+    /// The concrete indices whose mappings it changed.
+    pub indices: Vec<String>,
+    /// A note for `migrate status`.
+    pub progress: String,
 }
 
 impl AddMappings {
@@ -76,12 +89,14 @@ fn has_field(mapping: &Value, path: &str) -> bool {
 
 #[async_trait::async_trait]
 impl MigrationHelper for AddMappings {
+    type State = AddMappingsState;
+
     /// Puts the new fields (and the schema version) into the mapping of every index
     /// behind the alias. One step.
     async fn migrate(
         &self,
         ctx: &MigrationContext,
-        state: &mut Value,
+        state: &mut AddMappingsState,
     ) -> Result<Step, MigrationError> {
         let client = ctx.client();
         let alias = ctx.indices.alias(self.kind);
@@ -104,14 +119,13 @@ impl MigrationHelper for AddMappings {
             }
             client.put_mapping(index, &body).await?;
         }
-        let fields = self.fields();
-        state["fields"] = json!(fields);
-        state["indices"] = json!(indices);
-        state["progress"] = json!(format!(
+        state.fields = self.fields();
+        state.progress = format!(
             "added {} to {}",
-            fields.join(", "),
+            state.fields.join(", "),
             indices.join(", ")
-        ));
+        );
+        state.indices = indices;
         Ok(Step::Done)
     }
 

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
 use trawl_client::{ByQueryOutcome, ClientError, TaskId, TaskStatus};
@@ -14,6 +15,99 @@ use crate::{MigrationContext, MigrationError, MigrationOptions, Step};
 
 /// Failed engine tasks in a row before a step fails (then the runner's attempts count).
 const MAX_TASK_FAILURES: u64 = 3;
+
+/// The engine task of a by-query helper: the one running, the last one, its failures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskState {
+    /// The task running now (a rerun polls it rather than starting another).
+    pub task: Option<String>,
+    /// The last task that finished (or was found gone).
+    pub last_task: Option<String>,
+    /// Failed tasks in a row.
+    pub task_failures: u64,
+    /// Why the last failed task failed.
+    pub last_task_error: Option<String>,
+    /// Tasks started.
+    pub tasks_started: u64,
+    /// A note for `migrate status`.
+    pub progress: String,
+}
+
+/// What [`DeleteBelowSchemaVersion`] keeps.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeleteState {
+    #[serde(flatten)]
+    pub task: TaskState,
+    /// Documents its tasks deleted.
+    pub deleted: u64,
+}
+
+/// What [`RemoveField`] keeps.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpdateState {
+    #[serde(flatten)]
+    pub task: TaskState,
+    /// Documents its tasks updated.
+    pub updated: u64,
+}
+
+/// How a finished task ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TaskEnd {
+    /// It did `done` documents.
+    Succeeded { done: u64 },
+    /// It failed, for `reason`.
+    Failed { reason: String },
+}
+
+impl TaskState {
+    /// Records that task `id` ended, adding what it did to `done`. `Err` with the failures
+    /// in a row once they reach [`MAX_TASK_FAILURES`] (the step must fail); otherwise the
+    /// next step counts what is left and starts another task if needed.
+    fn record_end(&mut self, id: &str, end: TaskEnd, done: &mut u64) -> Result<(), u64> {
+        self.task = None;
+        self.last_task = Some(id.to_owned());
+        match end {
+            TaskEnd::Succeeded { done: n } => {
+                *done += n;
+                self.task_failures = 0;
+                Ok(())
+            }
+            TaskEnd::Failed { reason } => {
+                self.task_failures += 1;
+                self.last_task_error = Some(reason);
+                if self.task_failures >= MAX_TASK_FAILURES {
+                    Err(self.task_failures)
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+/// What a by-query step does when no task is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NextTask {
+    /// Nothing is left: done.
+    Done,
+    /// A reindex of the alias is running: wait (by-query writes are not mirrored).
+    WaitForReindex,
+    /// Start a task for what is left.
+    Start,
+}
+
+/// The next move from the documents left and whether a reindex mirrors the alias.
+fn next_task(left: u64, mirrored: bool) -> NextTask {
+    match (left, mirrored) {
+        (0, _) => NextTask::Done,
+        (_, true) => NextTask::WaitForReindex,
+        (_, false) => NextTask::Start,
+    }
+}
 
 /// Deletes the documents of `kind` below schema `version` (or without a schema version),
 /// optionally only those matching `filter`, with an async delete-by-query whose task id is
@@ -62,6 +156,8 @@ impl DeleteBelowSchemaVersion {
 
 #[async_trait::async_trait]
 impl MigrationHelper for DeleteBelowSchemaVersion {
+    type State = DeleteState;
+
     /// Options that fit: batched (a step is a poll), a poll every two seconds.
     fn options(&self) -> MigrationOptions {
         MigrationOptions {
@@ -75,14 +171,15 @@ impl MigrationHelper for DeleteBelowSchemaVersion {
     async fn migrate(
         &self,
         ctx: &MigrationContext,
-        state: &mut Value,
+        state: &mut DeleteState,
     ) -> Result<Step, MigrationError> {
         let alias = ctx.indices.alias(self.kind);
         let query = self.query();
         let client = ctx.client().clone();
         by_query_step(
             ctx,
-            state,
+            &mut state.task,
+            &mut state.deleted,
             "delete-by-query",
             "deleted",
             &alias,
@@ -98,8 +195,8 @@ impl MigrationHelper for DeleteBelowSchemaVersion {
     }
 
     /// Forgets the failures, so that after `migrate retry` a failed task is started again.
-    fn on_retry(&self, state: &mut Value) {
-        reset_task_failures(state);
+    fn on_retry(&self, state: &mut DeleteState) {
+        state.task.task_failures = 0;
     }
 }
 
@@ -151,6 +248,8 @@ impl RemoveField {
 
 #[async_trait::async_trait]
 impl MigrationHelper for RemoveField {
+    type State = UpdateState;
+
     /// Options that fit: batched (a step is a poll), a poll every two seconds.
     fn options(&self) -> MigrationOptions {
         MigrationOptions {
@@ -164,7 +263,7 @@ impl MigrationHelper for RemoveField {
     async fn migrate(
         &self,
         ctx: &MigrationContext,
-        state: &mut Value,
+        state: &mut UpdateState,
     ) -> Result<Step, MigrationError> {
         let alias = ctx.indices.alias(self.kind);
         let query = self.query();
@@ -176,7 +275,8 @@ impl MigrationHelper for RemoveField {
         let client = ctx.client().clone();
         by_query_step(
             ctx,
-            state,
+            &mut state.task,
+            &mut state.updated,
             "update-by-query",
             "updated",
             &alias,
@@ -196,8 +296,8 @@ impl MigrationHelper for RemoveField {
     }
 
     /// Forgets the failures, so that after `migrate retry` a failed task is started again.
-    fn on_retry(&self, state: &mut Value) {
-        reset_task_failures(state);
+    fn on_retry(&self, state: &mut UpdateState) {
+        state.task.task_failures = 0;
     }
 }
 
@@ -220,12 +320,6 @@ async fn count_is_zero(
     }
     client.refresh(&alias).await?;
     Ok(client.count(&alias, Some(query)).await? == 0)
-}
-
-fn reset_task_failures(state: &mut Value) {
-    if state.is_object() {
-        state["task_failures"] = json!(0);
-    }
 }
 
 /// Why a finished task did not succeed.
@@ -257,11 +351,14 @@ fn task_failure(status: &TaskStatus) -> String {
     }
 }
 
-/// One step of an async by-query task: poll the task in `state["task"]`, or (none, or the
-/// last one finished) count what is left and start a task for it.
+/// One step of an async by-query task: poll the task in `state.task`, or (none, or the
+/// last one finished) count what is left and start a task for it; `done` counts the
+/// documents the tasks did (`counter` names them, as the engine's task status does).
+#[allow(clippy::too_many_arguments)]
 async fn by_query_step<F, Fut>(
     ctx: &MigrationContext,
-    state: &mut Value,
+    state: &mut TaskState,
+    done: &mut u64,
     work: &str,
     counter: &str,
     alias: &str,
@@ -272,93 +369,155 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<ByQueryOutcome, ClientError>>,
 {
-    if !state.is_object() {
-        *state = json!({});
-    }
     let client = ctx.client();
-    if let Some(id) = state["task"].as_str().map(|t| TaskId(t.to_owned())) {
+    if let Some(id) = state.task.clone().map(TaskId) {
         let status = match client.task(&id).await {
             Ok(status) => status,
             Err(e) if e.status() == Some(404) => {
                 // The task and its stored result are gone (e.g. the `.tasks` index was
                 // removed): what it did is counted again below, by a new task if needed.
                 tracing::warn!(task = %id, "the {work} task is gone; counting what is left");
-                state["task"] = Value::Null;
-                state["last_task"] = json!(id.0);
-                state["progress"] = json!(format!("{work} task {id} is gone; starting again"));
+                state.task = None;
+                state.last_task = Some(id.0.clone());
+                state.progress = format!("{work} task {id} is gone; starting again");
                 return Ok(Step::More);
             }
             Err(e) => return Err(e.into()),
         };
         if !status.completed {
             let s = &status.status;
-            state["progress"] = json!(format!(
+            state.progress = format!(
                 "{work} task {id}: {} of {} {counter}",
                 s[counter].as_u64().unwrap_or(0),
                 s["total"].as_u64().unwrap_or(0)
-            ));
+            );
             return Ok(Step::More);
         }
-        state["task"] = Value::Null;
-        state["last_task"] = json!(id.0);
-        if status.succeeded() {
-            let done = status
-                .response
-                .as_ref()
-                .and_then(|r| r[counter].as_u64())
-                .unwrap_or(0);
-            state[counter] = json!(state[counter].as_u64().unwrap_or(0) + done);
-            state["task_failures"] = json!(0);
-            tracing::info!(task = %id, done, "{work} task finished");
-        } else {
-            let failures = state["task_failures"].as_u64().unwrap_or(0) + 1;
-            let reason = task_failure(&status);
-            state["task_failures"] = json!(failures);
-            state["last_task_error"] = json!(reason);
-            tracing::warn!(task = %id, failures, reason = %reason, "{work} task failed");
-            if failures >= MAX_TASK_FAILURES {
-                return Err(MigrationError::step(format!(
-                    "the {work} on {alias} failed {failures} times in a row (task {id}: {reason}); fix the cause, then `cargo xtask migrate retry`"
-                )));
+        let end = if status.succeeded() {
+            TaskEnd::Succeeded {
+                done: status
+                    .response
+                    .as_ref()
+                    .and_then(|r| r[counter].as_u64())
+                    .unwrap_or(0),
             }
-            state["progress"] = json!(format!(
-                "{work} task {id} failed ({reason}); starting again"
-            ));
+        } else {
+            TaskEnd::Failed {
+                reason: task_failure(&status),
+            }
+        };
+        let failed = matches!(end, TaskEnd::Failed { .. });
+        if let Err(failures) = state.record_end(&id.0, end, done) {
+            return Err(MigrationError::step(format!(
+                "the {work} on {alias} failed {failures} times in a row (task {id}: {}); fix the cause, then `cargo xtask migrate retry`",
+                state.last_task_error.as_deref().unwrap_or("-")
+            )));
+        }
+        if failed {
+            let reason = state.last_task_error.as_deref().unwrap_or("-");
+            tracing::warn!(task = %id, failures = state.task_failures, reason = %reason, "{work} task failed");
+            state.progress = format!("{work} task {id} failed ({reason}); starting again");
             return Ok(Step::More);
         }
+        tracing::info!(task = %id, done = *done, "{work} task finished");
     }
     client.refresh(alias).await?;
     let left = client.count(alias, Some(query)).await?;
-    if left == 0 {
-        state["progress"] = json!(format!(
-            "done: {} documents {counter}",
-            state[counter].as_u64().unwrap_or(0)
-        ));
-        return Ok(Step::Done);
-    }
     // A by-query write is not mirrored to the indices a zero-downtime reindex is building:
     // wait until it is over.
-    let mirrored = WriteRoutes::new(ctx.redis(), ctx.indices.names().prefix())
-        .targets()
-        .await?;
-    if mirrored.contains_key(alias) {
-        state["progress"] = json!(format!(
-            "waiting: a reindex of {alias} is running (`cargo xtask reindex status`); the {work} starts once it is over"
-        ));
-        tracing::info!(alias, "{work} waits for a running reindex");
-        return Ok(Step::More);
+    let mirrored = left > 0
+        && WriteRoutes::new(ctx.redis(), ctx.indices.names().prefix())
+            .targets()
+            .await?
+            .contains_key(alias);
+    match next_task(left, mirrored) {
+        NextTask::Done => {
+            state.progress = format!("done: {done} documents {counter}");
+            return Ok(Step::Done);
+        }
+        NextTask::WaitForReindex => {
+            state.progress = format!(
+                "waiting: a reindex of {alias} is running (`cargo xtask reindex status`); the {work} starts once it is over"
+            );
+            tracing::info!(alias, "{work} waits for a running reindex");
+            return Ok(Step::More);
+        }
+        NextTask::Start => {}
     }
     match start().await? {
         ByQueryOutcome::Started(id) => {
             tracing::info!(task = %id, left, "{work} task started");
-            state["task"] = json!(id.0);
-            state["tasks_started"] = json!(state["tasks_started"].as_u64().unwrap_or(0) + 1);
-            state["progress"] = json!(format!("{work} task {id} started for {left} documents"));
+            state.task = Some(id.0.clone());
+            state.tasks_started += 1;
+            state.progress = format!("{work} task {id} started for {left} documents");
         }
         ByQueryOutcome::Done(summary) => {
-            let done = summary[counter].as_u64().unwrap_or(0);
-            state[counter] = json!(state[counter].as_u64().unwrap_or(0) + done);
+            *done += summary[counter].as_u64().unwrap_or(0);
         }
     }
     Ok(Step::More)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ends_count_and_fail_after_three_in_a_row() {
+        let mut state = TaskState {
+            task: Some("n:1".into()),
+            ..TaskState::default()
+        };
+        let mut done = 5;
+        let fail = || TaskEnd::Failed {
+            reason: "boom".into(),
+        };
+        assert_eq!(state.record_end("n:1", fail(), &mut done), Ok(()));
+        assert_eq!(
+            (state.task.as_deref(), state.last_task.as_deref()),
+            (None, Some("n:1"))
+        );
+        assert_eq!(state.record_end("n:2", fail(), &mut done), Ok(()));
+        // A success in between resets the count.
+        assert_eq!(
+            state.record_end("n:3", TaskEnd::Succeeded { done: 7 }, &mut done),
+            Ok(())
+        );
+        assert_eq!((done, state.task_failures), (12, 0));
+        for _ in 0..2 {
+            assert_eq!(state.record_end("n:4", fail(), &mut done), Ok(()));
+        }
+        assert_eq!(state.record_end("n:5", fail(), &mut done), Err(3));
+        assert_eq!(state.last_task_error.as_deref(), Some("boom"));
+        assert_eq!(done, 12, "failures count nothing done");
+    }
+
+    #[test]
+    fn the_next_task_waits_for_a_reindex_only_when_work_is_left() {
+        assert_eq!(next_task(0, true), NextTask::Done);
+        assert_eq!(next_task(0, false), NextTask::Done);
+        assert_eq!(next_task(1, true), NextTask::WaitForReindex);
+        assert_eq!(next_task(u64::MAX, false), NextTask::Start);
+    }
+
+    #[test]
+    fn states_of_earlier_releases_load() {
+        // As stored by the JSON-keyed helper: a task running, counters, the last error.
+        let stored = json!({
+            "task": "abc:12", "last_task": "abc:11", "task_failures": 1,
+            "last_task_error": "shard failure", "tasks_started": 2, "deleted": 40,
+            "progress": "delete-by-query task abc:12 started for 10 documents"
+        });
+        let state: DeleteState = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(state.task.task.as_deref(), Some("abc:12"));
+        assert_eq!((state.deleted, state.task.tasks_started), (40, 2));
+        assert_eq!(
+            serde_json::to_value(&state).unwrap(),
+            stored,
+            "same keys back"
+        );
+        let finished: UpdateState =
+            serde_json::from_value(json!({ "task": null, "updated": 3 })).unwrap();
+        assert_eq!((finished.task.task, finished.updated), (None, 3));
+    }
 }

@@ -8,8 +8,12 @@
 //! registration is not valid is left as it is and named in the state (`refused`), to be
 //! registered by hand.
 //!
+//! A one-off kind: [`ImportRegistrations`] is its own [`MigrationHelper`] with a typed
+//! [`ImportState`], made a migration by the same adapter as the common kinds.
+//!
 //! On a fresh deployment no document holds a registration and it is completed at once.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
 use trawl_client::{BulkOp, SearchOptions};
@@ -17,7 +21,8 @@ use trawl_registry::{
     DisplayName, GitRef, RegistryError, RepoChange, RepoId, RepoSource, RepoSpec, UserName,
 };
 
-use crate::{Migration, MigrationContext, MigrationError, MigrationOptions, Step};
+use crate::helpers::{HelperMigration, MigrationHelper};
+use crate::{MigrationContext, MigrationError, MigrationOptions, Step};
 
 /// The fields that held a registration in a repository document.
 const REGISTRATION_FIELDS: [&str; 6] = [
@@ -32,13 +37,69 @@ const REGISTRATION_FIELDS: [&str; 6] = [
 /// Refused documents named in the state, at most.
 const REFUSED_SAMPLES: usize = 20;
 
+/// The version of this migration.
+pub const VERSION: u64 = 20261201000100;
+
 /// Imports registrations from repository documents into the registry.
+pub fn migration() -> HelperMigration<ImportRegistrations> {
+    HelperMigration::new(VERSION, "import_registrations", ImportRegistrations)
+}
+
+/// Imports registrations from repository documents into the registry, 200 documents a
+/// step.
 #[derive(Debug)]
 pub struct ImportRegistrations;
 
-impl ImportRegistrations {
-    /// The version of this migration.
-    pub const VERSION: u64 = 20261201000100;
+/// What [`ImportRegistrations`] keeps between steps.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImportState {
+    /// The last repository document read (by `repo_id`): the next page starts after it.
+    pub after: Option<String>,
+    /// Registrations added to the registry.
+    pub imported: u64,
+    /// Documents whose id the registry already had (its registration wins).
+    pub kept: u64,
+    /// Documents whose registration is not valid, left as they are.
+    pub refused_count: u64,
+    /// A few of them, with the reason.
+    pub refused: Vec<Refused>,
+    /// A note for `migrate status`.
+    pub progress: String,
+}
+
+/// A document whose registration was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    /// The document's id.
+    pub id: String,
+    /// Why its registration is not valid.
+    pub reason: String,
+}
+
+impl ImportState {
+    /// Counts a refused document, naming it while there is room.
+    fn refuse(&mut self, id: &str, reason: String) {
+        self.refused_count += 1;
+        if self.refused.len() < REFUSED_SAMPLES {
+            self.refused.push(Refused {
+                id: id.to_owned(),
+                reason,
+            });
+        }
+    }
+
+    fn note_progress(&mut self) {
+        self.progress = format!(
+            "{} imported into the registry, {} already registered there, {} refused",
+            self.imported, self.kept, self.refused_count
+        );
+    }
+}
+
+/// Whether a page of `read` documents (at most `batch_size` asked) was the last.
+fn last_page(read: usize, batch_size: usize) -> bool {
+    read < batch_size
 }
 
 /// Documents that still hold a registration.
@@ -76,14 +137,8 @@ fn legacy_spec(doc: &Value) -> Result<RepoSpec, RegistryError> {
 }
 
 #[async_trait::async_trait]
-impl Migration for ImportRegistrations {
-    fn version(&self) -> u64 {
-        Self::VERSION
-    }
-
-    fn name(&self) -> &str {
-        "import_registrations"
-    }
+impl MigrationHelper for ImportRegistrations {
+    type State = ImportState;
 
     fn options(&self) -> MigrationOptions {
         MigrationOptions {
@@ -96,11 +151,8 @@ impl Migration for ImportRegistrations {
     async fn migrate(
         &self,
         ctx: &MigrationContext,
-        state: &mut Value,
+        state: &mut ImportState,
     ) -> Result<Step, MigrationError> {
-        if !state.is_object() {
-            *state = json!({});
-        }
         let client = ctx.client();
         let alias = ctx.indices.alias(IndexKind::Repos);
         client.refresh(&alias).await?;
@@ -109,7 +161,7 @@ impl Migration for ImportRegistrations {
             "size": self.options().batch_size,
             "sort": [{ "repo_id": "asc" }],
         });
-        if let Some(after) = state["after"].as_str() {
+        if let Some(after) = &state.after {
             body["search_after"] = json!([after]);
         }
         let page = client
@@ -120,34 +172,23 @@ impl Migration for ImportRegistrations {
                 "the search of {alias} for registrations was partial; try again when the cluster is healthy"
             )));
         }
-        let add = |state: &mut Value, key: &str| {
-            state[key] = json!(state[key].as_u64().unwrap_or(0) + 1);
-        };
         let clear: Value = REGISTRATION_FIELDS
             .iter()
             .map(|f| (f.to_string(), Value::Null))
             .collect();
         let mut ops = Vec::new();
         for hit in &page.hits {
-            state["after"] = json!(hit.source["repo_id"].as_str().unwrap_or(&hit.id));
+            state.after = Some(hit.source["repo_id"].as_str().unwrap_or(&hit.id).to_owned());
             let spec = match legacy_spec(&hit.source) {
                 Ok(spec) => spec,
                 Err(e) => {
-                    add(state, "refused_count");
-                    let refused = state["refused"].as_array().map_or(0, Vec::len);
-                    if refused < REFUSED_SAMPLES {
-                        let entry = json!({ "id": hit.id, "reason": e.to_string() });
-                        match state["refused"].as_array_mut() {
-                            Some(list) => list.push(entry),
-                            None => state["refused"] = json!([entry]),
-                        }
-                    }
+                    state.refuse(&hit.id, e.to_string());
                     continue;
                 }
             };
             match ctx.registry().register(&spec, &RepoChange::default()).await {
-                Ok(trawl_registry::Registered::Created(_)) => add(state, "imported"),
-                Ok(_) | Err(RegistryError::SourceMismatch { .. }) => add(state, "kept"),
+                Ok(trawl_registry::Registered::Created(_)) => state.imported += 1,
+                Ok(_) | Err(RegistryError::SourceMismatch { .. }) => state.kept += 1,
                 Err(e) => return Err(e.into()),
             }
             ops.push(BulkOp::Update {
@@ -169,13 +210,8 @@ impl Migration for ImportRegistrations {
                 )));
             }
         }
-        state["progress"] = json!(format!(
-            "{} imported into the registry, {} already registered there, {} refused",
-            state["imported"].as_u64().unwrap_or(0),
-            state["kept"].as_u64().unwrap_or(0),
-            state["refused_count"].as_u64().unwrap_or(0),
-        ));
-        if page.hits.len() < self.options().batch_size {
+        state.note_progress();
+        if last_page(page.hits.len(), self.options().batch_size) {
             return Ok(Step::Done);
         }
         Ok(Step::More)
@@ -224,5 +260,37 @@ mod tests {
             legacy_spec(&no_vis).unwrap().visibility,
             Visibility::Private
         );
+    }
+
+    #[test]
+    fn refusals_are_counted_and_a_few_named() {
+        let mut state = ImportState::default();
+        for i in 0..REFUSED_SAMPLES + 5 {
+            state.refuse(&format!("doc-{i}"), "bad".into());
+        }
+        assert_eq!(state.refused_count, (REFUSED_SAMPLES + 5) as u64);
+        assert_eq!(state.refused.len(), REFUSED_SAMPLES);
+        state.imported = 2;
+        state.note_progress();
+        assert_eq!(
+            state.progress,
+            "2 imported into the registry, 0 already registered there, 25 refused"
+        );
+        assert!(last_page(0, 200) && last_page(199, 200) && !last_page(200, 200));
+    }
+
+    #[test]
+    fn states_of_earlier_releases_load() {
+        let stored = json!({
+            "after": "acme-api", "imported": 3, "kept": 1, "refused_count": 1,
+            "refused": [{ "id": "x", "reason": "control characters" }],
+            "progress": "3 imported into the registry, 1 already registered there, 1 refused"
+        });
+        let state: ImportState = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(state.after.as_deref(), Some("acme-api"));
+        assert_eq!(serde_json::to_value(&state).unwrap(), stored);
+        // Before its first document: no counters yet.
+        let early: ImportState = serde_json::from_value(json!({ "after": "a" })).unwrap();
+        assert_eq!((early.imported, early.refused.len()), (0, 0));
     }
 }

@@ -26,12 +26,12 @@ mod m20261202000100_backfill_blob_defs;
 /// Every migration, in version order.
 pub fn all() -> Vec<Box<dyn Migration>> {
     vec![
-        Box::new(m20261122000000_create_indices::CreateIndices),
+        Box::new(m20261122000000_create_indices::migration()),
         Box::new(m20261124000000_add_blob_line_count::migration()),
         Box::new(m20261124000100_backfill_blob_line_count::migration()),
         Box::new(m20261124000200_delete_stale_blobs::migration()),
         Box::new(m20261201000000_add_repo_status_fields::migration()),
-        Box::new(m20261201000100_import_registrations::ImportRegistrations),
+        Box::new(m20261201000100_import_registrations::migration()),
         Box::new(m20261201000200_rekey_blobs::migration()),
         Box::new(m20261201000300_delete_unkeyed_blobs::migration()),
         Box::new(m20261202000000_add_blob_defs::migration()),

@@ -1,15 +1,21 @@
-//! [`BackfillField`]: documents written again by the workers, through the update queue.
+//! [`BackfillField`]: documents written again by the workers, through the update queue;
+//! its state and the decisions over it are in [`state`].
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
 use trawl_client::SearchOptions;
-use trawl_indexer::{Checkpoint, QueueRef};
+use trawl_indexer::QueueRef;
 use trawl_registry::RepoId;
 
 use super::{MigrationHelper, missing};
+
+mod state;
+
 use crate::{MigrationContext, MigrationError, MigrationOptions, Step};
+pub use state::{BackfillPhase, BackfillState, RepoCursor};
+use state::{Batch, Stalled};
 
 /// Which documents a [`BackfillField`] writes again.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,17 +59,14 @@ impl std::fmt::Display for Backfilled {
 ///
 /// A pass pages through the repositories (`repo_id`) of the documents missing the field
 /// with a composite aggregation, `batch_size` repositories a step, the cursor in `state`.
-/// Each registered repository is asked for a re-render and enqueued as
-/// [`QueueRef::Repo`]; a step holds back (returns [`Step::More`] without enqueueing) while
-/// the queue holds more than `max_queue_depth` refs. Documents of repositories no longer
-/// registered are left alone (counted as `orphans`; nothing can index them again).
-///
-/// A re-render: the worker would find an up-to-date repository (its last indexed commit is
-/// the head) and do nothing, so the helper stores a checkpoint at the last indexed commit,
-/// from scratch and marked purged (only when the repository has no checkpoint of its own).
-/// The worker then resumes that "run": it writes every file and commit document of that
-/// commit again, in place — no purge, so search keeps finding the repository meanwhile —
-/// and then catches up with the head as usual.
+/// Each registered repository is enqueued as [`QueueRef::Rerender`]: the worker that takes
+/// it re-renders the repository ([`trawl_indexer::RepoIndexer::rerender`]) — every document
+/// of its head written again with the current definitions, in place (no purge, so search
+/// keeps finding the repository meanwhile), the documents not written removed — even when
+/// the repository is up to date. Its status and checkpoint keep their usual meaning. A step
+/// holds back (returns [`Step::More`] without enqueueing) while the queue holds more than
+/// `max_queue_depth` refs. Documents of repositories no longer registered are left alone
+/// (counted as `orphans`; nothing can index them again).
 ///
 /// After a pass that enqueued something, the helper waits (step by step) until every ref
 /// that was in the queue when the pass ended has left it (the oldest waiting ref is younger
@@ -89,9 +92,6 @@ pub struct BackfillField {
     /// Passes in a row without fewer documents lacking the field before the step fails.
     pub max_stalled_passes: u64,
 }
-
-/// Repositories named in a stall error, at most.
-const SAMPLE_REPOS: usize = 5;
 
 impl BackfillField {
     /// Backfills `field` of `kind`'s documents, 100 repositories a step, holding back while
@@ -143,62 +143,44 @@ impl BackfillField {
     async fn settle(
         &self,
         ctx: &MigrationContext,
-        state: &mut Value,
+        state: &mut BackfillState,
         queue: &trawl_indexer::Queue,
-        pass: u64,
     ) -> Result<Step, MigrationError> {
+        let pass = state.pass;
         let status = queue.status().await?;
-        let ended = state["pass_ended_ms"].as_i64().unwrap_or(0);
-        let since_end = (jiff::Timestamp::now().as_millisecond() - ended).max(0) as u64;
-        if let Some(oldest) = status.oldest_ms
-            && oldest >= since_end
-        {
-            state["progress"] = json!(format!(
+        if !state.pass_drained(status.oldest_ms, jiff::Timestamp::now().as_millisecond()) {
+            state.progress = format!(
                 "pass {pass}: {} repositories enqueued; waiting for the workers (the oldest waiting ref is {} s old; {} pending, {} leased, {} waiting to retry)",
-                state["pass_enqueued"],
-                oldest / 1000,
+                state.pass_enqueued,
+                status.oldest_ms.unwrap_or(0) / 1000,
                 status.pending,
                 status.leased,
                 status.delayed
-            ));
+            );
             return Ok(Step::More);
         }
         let lacking = self.lacking(ctx).await?;
-        let baseline = state["baseline"].as_u64().unwrap_or(u64::MAX);
-        let stalled = if lacking >= baseline {
-            state["stalled"].as_u64().unwrap_or(0) + 1
-        } else {
-            0
-        };
-        if stalled >= self.max_stalled_passes {
-            let sample: Vec<&str> = state["sample"]
-                .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
+        let baseline = state.baseline;
+        if let Err(Stalled { lacking, passes }) = state.settle(lacking, self.max_stalled_passes) {
             return Err(MigrationError::step(format!(
-                "{lacking} {} remain after {stalled} passes that indexed their repositories again (e.g. {}): their indexing fails or writes older documents. Check `cargo xtask queue dead` and that every worker runs the current release; then `cargo xtask migrate retry`",
+                "{lacking} {} remain after {passes} passes that indexed their repositories again (e.g. {}): their indexing fails or writes older documents. Check `cargo xtask queue dead` and that every worker runs the current release; then `cargo xtask migrate retry`",
                 self.target,
-                sample.join(", ")
+                state.sample.join(", ")
             )));
         }
-        tracing::info!(target_docs = %self.target, pass, lacking, baseline, "backfill pass settled");
-        state["stalled"] = json!(stalled);
-        state["baseline"] = json!(lacking);
-        state["pass"] = json!(pass + 1);
-        state["phase"] = json!("scan");
-        state["pass_enqueued"] = json!(0);
-        state["pass_orphans"] = json!(0);
-        state["sample"] = json!([]);
-        state["progress"] = json!(format!(
+        tracing::info!(target_docs = %self.target, pass, lacking, ?baseline, "backfill pass settled");
+        state.progress = format!(
             "pass {pass} settled: {lacking} {} remain; next pass",
             self.target
-        ));
+        );
         Ok(Step::More)
     }
 }
 
 #[async_trait::async_trait]
 impl MigrationHelper for BackfillField {
+    type State = BackfillState;
+
     /// Options that fit: batched, a step every second.
     fn options(&self) -> MigrationOptions {
         MigrationOptions {
@@ -213,27 +195,23 @@ impl MigrationHelper for BackfillField {
     async fn migrate(
         &self,
         ctx: &MigrationContext,
-        state: &mut Value,
+        state: &mut BackfillState,
     ) -> Result<Step, MigrationError> {
-        if !state.is_object() {
-            *state = json!({});
-        }
-        let pass = state["pass"].as_u64().unwrap_or(1);
-        state["pass"] = json!(pass);
-        if state["baseline"].is_null() {
-            state["baseline"] = json!(self.lacking(ctx).await?);
+        let pass = state.pass;
+        if state.baseline.is_none() {
+            state.baseline = Some(self.lacking(ctx).await?);
         }
         let queue = ctx.queue()?;
-        if state["phase"].as_str() == Some("settle") {
-            return self.settle(ctx, state, &queue, pass).await;
+        if state.phase == BackfillPhase::Settle {
+            return self.settle(ctx, state, &queue).await;
         }
         let status = queue.status().await?;
         let depth = status.pending + status.leased + status.delayed;
         if depth > self.max_queue_depth {
-            state["progress"] = json!(format!(
+            state.progress = format!(
                 "pass {pass}: holding back, the update queue holds {depth} refs (more than {})",
                 self.max_queue_depth
-            ));
+            );
             tracing::info!(target_docs = %self.target, depth, max = self.max_queue_depth, "backfill holds back");
             return Ok(Step::More);
         }
@@ -243,8 +221,8 @@ impl MigrationHelper for BackfillField {
             "size": self.batch_size,
             "sources": [{ "repo_id": { "terms": { "field": "repo_id" } } }],
         });
-        if state["after"].is_object() {
-            composite["after"] = state["after"].clone();
+        if let Some(after) = &state.after {
+            composite["after"] = json!(after);
         }
         let body = json!({
             "size": 0,
@@ -265,87 +243,47 @@ impl MigrationHelper for BackfillField {
         let repos = &result.aggregations["repos"];
         let buckets = repos["buckets"].as_array().cloned().unwrap_or_default();
 
-        let status = ctx.status();
-        let mut refs = Vec::new();
+        let mut enqueued = Vec::new();
         let mut orphans = 0u64;
-        let mut sample: Vec<Value> = state["sample"].as_array().cloned().unwrap_or_default();
         for bucket in &buckets {
             let name = bucket["key"]["repo_id"].as_str().unwrap_or_default();
-            let Ok(id) = RepoId::new(name) else {
-                orphans += bucket["doc_count"].as_u64().unwrap_or(0);
-                continue;
-            };
-            if ctx.registry().get(&id).await?.is_none() {
-                orphans += bucket["doc_count"].as_u64().unwrap_or(0);
-                continue;
+            match RepoId::new(name) {
+                Ok(id) if ctx.registry().get(&id).await?.is_some() => enqueued.push(id),
+                _ => orphans += bucket["doc_count"].as_u64().unwrap_or(0),
             }
-            let Some(repo) = status.get(&id).await? else {
-                orphans += bucket["doc_count"].as_u64().unwrap_or(0);
-                continue;
-            };
-            if repo.checkpoint.is_none()
-                && let Some(commit) = &repo.last_indexed_commit
-            {
-                status
-                    .save_checkpoint(
-                        &id,
-                        &Checkpoint {
-                            target: commit.clone(),
-                            base: None,
-                            purged: true,
-                            in_place: false,
-                            files_done: 0,
-                            commits_done: 0,
-                        },
-                    )
-                    .await?;
-            }
-            if sample.len() < SAMPLE_REPOS {
-                sample.push(json!(id.as_str()));
-            }
-            refs.push(QueueRef::Repo(id));
         }
-        if !refs.is_empty() {
+        if !enqueued.is_empty() {
+            let refs: Vec<QueueRef> = enqueued.iter().cloned().map(QueueRef::Rerender).collect();
             queue.enqueue(&refs).await?;
         }
-        let add = |state: &mut Value, key: &str, n: u64| {
-            state[key] = json!(state[key].as_u64().unwrap_or(0) + n);
+        tracing::info!(target_docs = %self.target, pass, enqueued = enqueued.len(), orphans, "backfill batch");
+        let next = if buckets.len() >= self.batch_size {
+            serde_json::from_value::<RepoCursor>(repos["after_key"].clone()).ok()
+        } else {
+            None
         };
-        add(state, "pass_enqueued", refs.len() as u64);
-        add(state, "enqueued", refs.len() as u64);
-        add(state, "pass_orphans", orphans);
-        state["sample"] = json!(sample);
-        tracing::info!(target_docs = %self.target, pass, enqueued = refs.len(), orphans, "backfill batch");
-
-        let after = &repos["after_key"];
-        if buckets.len() >= self.batch_size && after.is_object() {
-            state["after"] = after.clone();
-            state["progress"] = json!(format!(
+        let batch = Batch {
+            enqueued,
+            orphans,
+            next,
+        };
+        let step = state.record_batch(batch, jiff::Timestamp::now().as_millisecond());
+        state.progress = match (step, state.phase, &state.after) {
+            (Step::Done, _, _) => format!(
+                "done after {pass} pass(es): {} repositories indexed again; {} {} belong to unregistered repositories",
+                state.enqueued, state.orphans, self.target
+            ),
+            (Step::More, BackfillPhase::Settle, _) => format!(
+                "pass {pass}: {} repositories enqueued; waiting for the workers",
+                state.pass_enqueued
+            ),
+            (Step::More, BackfillPhase::Scan, after) => format!(
                 "pass {pass}: {} repositories enqueued so far (up to {})",
-                state["pass_enqueued"],
-                after["repo_id"].as_str().unwrap_or_default()
-            ));
-            return Ok(Step::More);
-        }
-
-        // The pass is over.
-        let pass_enqueued = state["pass_enqueued"].as_u64().unwrap_or(0);
-        let pass_orphans = state["pass_orphans"].as_u64().unwrap_or(0);
-        state["after"] = Value::Null;
-        if pass_enqueued == 0 {
-            state["progress"] = json!(format!(
-                "done after {pass} pass(es): {} repositories indexed again; {pass_orphans} {} belong to unregistered repositories",
-                state["enqueued"], self.target
-            ));
-            state["orphans"] = json!(pass_orphans);
-            return Ok(Step::Done);
-        }
-        state["phase"] = json!("settle");
-        state["pass_ended_ms"] = json!(jiff::Timestamp::now().as_millisecond());
-        state["progress"] = json!(format!(
-            "pass {pass}: {pass_enqueued} repositories enqueued; waiting for the workers"
-        ));
-        Ok(Step::More)
+                state.pass_enqueued,
+                after.as_ref().map_or("", |a| a.repo_id.as_str())
+            ),
+        };
+        Ok(step)
     }
 
     /// Whether no document lacks the field (a fresh deployment, or a finished backfill
@@ -359,9 +297,7 @@ impl MigrationHelper for BackfillField {
     }
 
     /// Lets a stalled backfill make new passes after `migrate retry`.
-    fn on_retry(&self, state: &mut Value) {
-        if state.is_object() {
-            state["stalled"] = json!(0);
-        }
+    fn on_retry(&self, state: &mut BackfillState) {
+        state.stalled = 0;
     }
 }
