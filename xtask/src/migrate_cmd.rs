@@ -44,6 +44,10 @@ pub enum MigrateCommand {
     New {
         /// snake_case name, e.g. add_blob_size.
         name: String,
+        /// The helper it is: add-mappings, backfill, delete-below-schema-version,
+        /// remove-field, or custom (a one-off helper with a typed state in the file).
+        #[arg(long, default_value = "custom")]
+        kind: trawl_migrations::skeleton::SkeletonKind,
     },
 }
 
@@ -83,8 +87,9 @@ fn status_table(rows: &[trawl_migrations::MigrationStatus]) -> Table {
 
 pub async fn run(command: MigrateCommand) -> anyhow::Result<ExitCode> {
     match command {
-        MigrateCommand::New { name } => {
-            let s = trawl_migrations::skeleton::skeleton_now(&name).map_err(anyhow::Error::msg)?;
+        MigrateCommand::New { name, kind } => {
+            let s = trawl_migrations::skeleton::skeleton_now(&name, kind)
+                .map_err(anyhow::Error::msg)?;
             let path = crate::workspace_root()
                 .join("crates/migrations/src/migrations")
                 .join(&s.file_name);
