@@ -17,6 +17,7 @@ mod redis_cluster;
 mod redis_store;
 mod reindex;
 mod relevance;
+mod rerender;
 mod search;
 mod stack;
 mod worker;
