@@ -168,3 +168,66 @@ async fn a_rerender_of_a_moved_head_writes_the_head_in_place_and_removes_what_is
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn an_interrupted_in_place_run_resumes_in_place_and_an_older_release_s_marker_still_resumes()
+{
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "rerender-resume").await.unwrap();
+    let repo = TestRepo::new();
+    for i in 0..20 {
+        repo.write(&format!("f{i}.rs"), format!("fn f{i}() {{}}\n"));
+    }
+    let head = repo.commit("one");
+    let indexer = indexer(&services, &set).await;
+    let id = RepoId::new("resume-in-place").unwrap();
+    register_and_index(&indexer, &spec(id.as_str(), &repo), Arc::default())
+        .await
+        .unwrap();
+    strip_line_count(&set).await;
+    let store = StatusStore::new(set.clone());
+    let with_field = json!({ "exists": { "field": "blob.line_count" } });
+
+    // A whole-tree in-place run killed after 5 files: the rest is written in place, and
+    // the first 5 are not written again (they were, by the killed run).
+    let killed = trawl_indexer::Checkpoint {
+        target: head.clone(),
+        base: None,
+        purged: false,
+        in_place: true,
+        files_done: 5,
+        commits_done: 0,
+    };
+    store.save_checkpoint(&id, &killed).await.unwrap();
+    let resumed = indexer.index(&id, Arc::default()).await.unwrap();
+    assert_eq!(
+        (resumed.mode, resumed.resumed, resumed.skipped_files),
+        (IndexMode::Rewrite, true, 5)
+    );
+    assert_exact(&set, id.as_str(), &repo).await;
+    assert_eq!(
+        count(&set, IndexKind::Blobs, with_field.clone()).await,
+        15,
+        "no purge: the 5 done before keep their documents as they were"
+    );
+
+    // The marker an earlier release's backfill stored (from scratch, `purged` set, no
+    // `in_place`) still resumes without a purge.
+    strip_line_count(&set).await;
+    let mut marker = serde_json::to_value(trawl_indexer::Checkpoint {
+        in_place: false,
+        purged: true,
+        files_done: 0,
+        ..killed
+    })
+    .unwrap();
+    marker.as_object_mut().unwrap().remove("in_place");
+    let marker: trawl_indexer::Checkpoint = serde_json::from_value(marker).unwrap();
+    store.save_checkpoint(&id, &marker).await.unwrap();
+    let resumed = indexer.index(&id, Arc::default()).await.unwrap();
+    assert_eq!((resumed.mode, resumed.resumed), (IndexMode::Full, true));
+    assert_exact(&set, id.as_str(), &repo).await;
+    assert_eq!(count(&set, IndexKind::Blobs, with_field).await, 20);
+    let status = store.get(&id).await.unwrap().unwrap();
+    assert_eq!(status.checkpoint, None);
+}
