@@ -17,4 +17,4 @@ pub mod server;
 
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use recorder::{BULK_BUCKETS, FRESHNESS_BUCKETS, RecorderError, install};
-pub use server::{Check, MetricsServer, Probe, Readiness, ServerError, parse_metrics_addr};
+pub use server::{Check, MetricsServer, Probe, Readiness, ServerError, parse_metrics_addr, serve};

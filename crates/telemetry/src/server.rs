@@ -128,10 +128,19 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Recorder(#[from] crate::RecorderError),
     #[error(
         "the metrics address {0:?} is not IP:PORT (e.g. 127.0.0.1:9464, or 0.0.0.0:9464 for every interface) nor `off`; fix --metrics-addr (or TRAWL_METRICS_ADDR)"
     )]
     BadAddress(String),
+}
+
+/// Installs the process's recorder ([`crate::install`]) and serves `probe`'s process on
+/// `addr`: what a worker command calls to export.
+pub async fn serve(addr: SocketAddr, probe: Arc<dyn Probe>) -> Result<MetricsServer, ServerError> {
+    let handle = crate::install()?;
+    MetricsServer::start(addr, handle, probe).await
 }
 
 /// A running server; [`MetricsServer::shutdown`] stops it (dropping it stops it too).
