@@ -1,7 +1,8 @@
 //! The worker's metrics scraped by a real Prometheus (Debian's `prometheus`, started on a
 //! free port with its own storage and a generated configuration): after a repository is
 //! indexed through the queue, Prometheus' query API shows documents indexed, the queue
-//! drained, a push→searchable sample and the target up; `/readyz` answers 503 naming
+//! drained, a push→searchable sample and the target up, and it accepts every expression
+//! of the example Grafana dashboard; `/readyz` answers 503 naming
 //! Redis when Redis cannot be reached (through a relay that is then closed, so the
 //! shared Redis is never stopped).
 
@@ -287,6 +288,31 @@ async fn prometheus_scrapes_a_worker_that_indexes_through_the_queue() {
         within,
     )
     .await;
+
+    // Every expression of the example dashboard is PromQL this Prometheus accepts.
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(trawl_tests::workspace_root().join("docs/grafana/trawl.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap().replace("$job", &job);
+            let answer: serde_json::Value = reqwest::Client::new()
+                .get(format!("{base}/api/v1/query"))
+                .query(&[("query", expr.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(answer["status"], "success", "{expr}: {answer}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 10);
 
     stop.send(true).unwrap();
     let stats = tokio::time::timeout(Duration::from_secs(60), running)

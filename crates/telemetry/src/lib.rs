@@ -10,6 +10,8 @@
 //! happens without a registry handed through every constructor; without an installed
 //! recorder their recording does nothing.
 
+#[cfg(test)]
+mod dashboard;
 pub mod exposition;
 mod recorder;
 pub mod series;
