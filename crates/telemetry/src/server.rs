@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -27,6 +27,10 @@ use crate::exposition::{self, GaugeFamily};
 /// How long `/readyz` waits for the probe's checks, and `/metrics` for its samples,
 /// before answering without them.
 pub const PROBE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// How long a connection may take to send a request's headers before it is closed, so
+/// that idle or trickling connections do not pile up.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The content type of the Prometheus text format.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -216,6 +220,9 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watc
                             async move { Ok::<_, Infallible>(respond(&state, request).await) }
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(HEADER_READ_TIMEOUT)
+                            .max_buf_size(64 * 1024)
                             .serve_connection(TokioIo::new(stream), service)
                             .await;
                     });
