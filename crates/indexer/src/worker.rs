@@ -11,6 +11,9 @@
 //! status — and its acknowledgement or failure then changes nothing (counted as
 //! `lease_lost`): the ref is settled by whoever holds it now, which indexes the head again
 //! (usually finding it up to date). At least once, never lost.
+//!
+//! [`WorkerProbe`] is what a worker's metrics server asks of it (the engine and Redis
+//! answer; the queue's gauges), and a completed run records its push→searchable time.
 
 mod probe;
 
