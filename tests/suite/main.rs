@@ -10,6 +10,7 @@ mod es8_security;
 mod hostile;
 mod indexing;
 mod local_engines;
+mod metrics;
 mod migrations;
 mod query;
 mod queue;

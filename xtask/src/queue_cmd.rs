@@ -101,6 +101,10 @@ pub struct WorkerArgs {
     /// same value for both).
     #[arg(long, env = "TRAWL_MAX_FILES", default_value_t = trawl_indexer::indexing::DEFAULT_MAX_FILES, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_files: u64,
+    /// Serve /metrics, /healthz and /readyz on IP:PORT (e.g. 127.0.0.1:9464); `off`
+    /// serves none.
+    #[arg(long, env = "TRAWL_METRICS_ADDR", default_value = "off")]
+    pub metrics_addr: String,
     #[command(flatten)]
     pub queue: QueueArgs,
 }
@@ -264,6 +268,7 @@ fn age(ms: Option<u64>) -> String {
 }
 
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let metrics_addr = trawl_telemetry::parse_metrics_addr(&args.metrics_addr)?;
     let services = crate::connect::services()?;
     let redis = crate::connect::redis(&services).await?;
     let queue = Queue::new(redis, args.queue.config()?)?;
@@ -274,6 +279,12 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     };
     let indexer =
         crate::index_cmd::indexer(&services, registry, args.lock_ttl_secs, options).await?;
+    let probe =
+        trawl_indexer::worker::WorkerProbe::new(queue.clone(), indexer.indices().client().clone());
+    let metrics = match metrics_addr {
+        Some(addr) => Some(trawl_telemetry::serve(addr, std::sync::Arc::new(probe)).await?),
+        None => None,
+    };
     let worker = Worker::new(
         queue,
         indexer,
@@ -299,7 +310,17 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         worker.token(),
         args.concurrency
     );
-    let stats = worker.run(stopped).await?;
+    if let Some(server) = &metrics {
+        eprintln!(
+            "metrics on http://{}/metrics (and /healthz, /readyz)",
+            server.local_addr()
+        );
+    }
+    let stats = worker.run(stopped).await;
+    if let Some(server) = metrics {
+        server.shutdown().await;
+    }
+    let stats = stats?;
     eprintln!(
         "worker stopped: {} processed, {} failed, {} dead-lettered, {} released, {} leases lost (another worker settled those), {} refs of unregistered repositories acknowledged",
         stats.processed,

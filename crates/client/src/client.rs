@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use elasticsearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use tokio::sync::{OnceCell, Semaphore};
+use trawl_telemetry::series;
 
 use crate::metrics::Counters;
 use crate::nodes::NodeSet;
@@ -68,6 +69,7 @@ struct Slot<'a> {
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!(series::CLIENT_SLOTS_IN_USE).decrement(1.0);
     }
 }
 
@@ -163,6 +165,7 @@ impl Client {
             }
             tracing::debug!(attempts, ?backoff, error = %err, "retrying");
             self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(series::CLIENT_RETRIES).increment(1);
             tokio::time::sleep(backoff).await;
         }
     }
@@ -253,9 +256,11 @@ impl Client {
             Ok(permit) => permit,
             Err(_) => {
                 counters.waiting.fetch_add(1, Ordering::Relaxed);
+                metrics::gauge!(series::CLIENT_SLOTS_WAITING).increment(1.0);
                 let started = Instant::now();
                 let acquired = tokio::time::timeout(deadline, self.inner.slots.acquire()).await;
                 counters.waiting.fetch_sub(1, Ordering::Relaxed);
+                metrics::gauge!(series::CLIENT_SLOTS_WAITING).decrement(1.0);
                 match acquired {
                     Ok(Ok(permit)) => permit,
                     _ => {
@@ -270,6 +275,7 @@ impl Client {
             }
         };
         counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!(series::CLIENT_SLOTS_IN_USE).increment(1.0);
         Ok(Slot {
             _permit: permit,
             counters,

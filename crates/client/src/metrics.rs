@@ -1,9 +1,11 @@
 //! Counters a caller can read at any moment: what is in flight, what waits for a slot,
-//! what completed, and which errors happened.
+//! what completed, and which errors happened. The same events are recorded as
+//! Prometheus series (`trawl_telemetry::series::CLIENT_*`) for a process that exports.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
+use trawl_telemetry::series;
 
 use crate::ErrorKind;
 
@@ -31,6 +33,21 @@ impl Counters {
             ErrorKind::Other => &self.other_errors,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        match kind {
+            ErrorKind::PoolTimeout => metrics::counter!(series::CLIENT_POOL_TIMEOUTS).increment(1),
+            ErrorKind::RequestTimeout => {
+                metrics::counter!(series::CLIENT_REQUEST_TIMEOUTS).increment(1)
+            }
+            ErrorKind::Connection => {
+                metrics::counter!(series::CLIENT_ERRORS, "kind" => "connection").increment(1)
+            }
+            ErrorKind::Http => {
+                metrics::counter!(series::CLIENT_ERRORS, "kind" => "http").increment(1)
+            }
+            ErrorKind::Other => {
+                metrics::counter!(series::CLIENT_ERRORS, "kind" => "other").increment(1)
+            }
+        }
     }
 
     pub fn snapshot(&self) -> ClientMetrics {

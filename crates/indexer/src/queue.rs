@@ -34,6 +34,7 @@ use std::fmt;
 use std::time::Duration;
 
 use trawl_redis::RedisConnection;
+use trawl_telemetry::series;
 
 use trawl_registry::RepoId;
 
@@ -300,6 +301,7 @@ impl Queue {
                 }
             }
         }
+        metrics::counter!(series::QUEUE_CLAIMED).increment(claimed.len() as u64);
         Ok(claimed)
     }
 
@@ -325,6 +327,7 @@ impl Queue {
             }
             let n: u64 = invocation.invoke_async(&mut self.conn()).await?;
             done += n;
+            metrics::counter!(series::QUEUE_ACKED).increment(n);
         }
         Ok(done)
     }
@@ -378,6 +381,11 @@ impl Queue {
             _ => FailOutcome::NotHeld,
         };
         match outcome {
+            FailOutcome::Retrying => metrics::counter!(series::QUEUE_RETRIES).increment(1),
+            FailOutcome::Dead => metrics::counter!(series::QUEUE_DEAD_LETTERED).increment(1),
+            FailOutcome::Superseded | FailOutcome::NotHeld => {}
+        }
+        match outcome {
             FailOutcome::Dead => tracing::error!(
                 r#ref = %claimed.member, error,
                 "dead-lettered after its attempt budget; `queue retry-dead` replays it"
@@ -411,6 +419,7 @@ impl Queue {
             }
             let released: u64 = invocation.invoke_async(&mut self.conn()).await?;
             n += released;
+            metrics::counter!(series::QUEUE_RELEASED).increment(released);
         }
         Ok(n)
     }

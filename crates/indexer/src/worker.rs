@@ -11,6 +11,11 @@
 //! status — and its acknowledgement or failure then changes nothing (counted as
 //! `lease_lost`): the ref is settled by whoever holds it now, which indexes the head again
 //! (usually finding it up to date). At least once, never lost.
+//!
+//! [`WorkerProbe`] is what a worker's metrics server asks of it (the engine and Redis
+//! answer; the queue's gauges), and a completed run records its push→searchable time.
+
+mod probe;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +28,8 @@ use tokio::sync::{Mutex, Semaphore, watch};
 use crate::indexing::{IndexError, IndexProgress, RepoIndexer};
 use crate::lock::LockError;
 use crate::queue::{Claimed, FailOutcome, MAX_SHARDS, Queue, QueueError, QueueRef};
+
+pub use probe::{CHECK_DEADLINE, WorkerProbe, queue_gauges};
 
 /// How a worker claims and processes.
 #[derive(Clone, Debug)]
@@ -282,6 +289,24 @@ async fn run_ref(indexer: &RepoIndexer, queue_ref: &QueueRef) -> Outcome {
     }
 }
 
+/// Records the push→searchable time of a ref whose run just completed: a completed run
+/// refreshed the blob and commit indices before it returned (it counts the repository's
+/// documents after a refresh), so its writes are searchable now; the push is the oldest
+/// one of the ref not yet acknowledged. Best effort: a Redis error only skips the sample.
+async fn record_freshness(queue: &Queue, c: &Claimed) {
+    let searchable_ms = jiff::Timestamp::now().as_millisecond().max(0) as u64;
+    match queue.enqueued_at(c).await {
+        Ok(Some(enqueued_ms)) => {
+            let seconds = searchable_ms.saturating_sub(enqueued_ms) as f64 / 1000.0;
+            metrics::histogram!(trawl_telemetry::series::INDEXER_FRESHNESS).record(seconds);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::debug!(r#ref = %c.member, error = %e, "cannot read when the ref was pushed")
+        }
+    }
+}
+
 /// Processes one claimed ref and settles it with the queue.
 async fn process(
     queue: &Queue,
@@ -290,7 +315,11 @@ async fn process(
     counters: &Counters,
     c: &Claimed,
 ) {
-    let settle = match run_ref(indexer, &c.queue_ref).await {
+    let outcome = run_ref(indexer, &c.queue_ref).await;
+    if let Outcome::Done = outcome {
+        record_freshness(queue, c).await;
+    }
+    let settle = match outcome {
         Outcome::Done => queue.ack(std::slice::from_ref(c), token).await.map(|n| {
             if n == 0 {
                 // The lease was lost while working: the ref was claimed again and is

@@ -7,6 +7,7 @@ use trawl_analyzers::IndexKind;
 use trawl_client::Refresh;
 use trawl_indexer::Queue;
 use trawl_redis::RedisConnection;
+use trawl_telemetry::series;
 
 use crate::{
     Migration, MigrationContext, MigrationError, MigrationRecord, MigrationState, MigrationStatus,
@@ -417,6 +418,7 @@ impl MigrationRunner {
                 report.steps += 1;
                 match m.migrate(&self.ctx, &mut state).await {
                     Ok(step) => {
+                        metrics::counter!(series::MIGRATION_STEPS, "outcome" => "ok").increment(1);
                         record.state = state;
                         record.failed = false;
                         if step == Step::Done {
@@ -427,6 +429,8 @@ impl MigrationRunner {
                         self.save(record).await?;
                     }
                     Err(e) => {
+                        metrics::counter!(series::MIGRATION_STEPS, "outcome" => "error")
+                            .increment(1);
                         record.attempts += 1;
                         record.failed = true;
                         record.last_error = Some(e.to_string());
@@ -434,6 +438,7 @@ impl MigrationRunner {
                         if record.attempts >= opts.max_attempts {
                             record.halted = true;
                             self.save(record).await?;
+                            metrics::counter!(series::MIGRATIONS_HALTED).increment(1);
                             return Err(halted(m, record));
                         }
                         self.save(record).await?;
@@ -467,7 +472,9 @@ impl MigrationRunner {
         record.completed_at = Some(jiff::Timestamp::now());
         record.halted = false;
         record.failed = false;
-        self.save(record).await
+        self.save(record).await?;
+        metrics::counter!(series::MIGRATIONS_COMPLETED).increment(1);
+        Ok(())
     }
 }
 

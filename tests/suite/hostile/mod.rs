@@ -3,6 +3,7 @@
 //! arguments, service URLs and processes. Each module is one area.
 
 mod access;
+mod metrics;
 mod migrations;
 mod queries;
 mod queue;

@@ -149,6 +149,7 @@ impl Client {
             self.counters()
                 .partial_searches
                 .fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(trawl_telemetry::series::CLIENT_PARTIAL_SEARCHES).increment(1);
             tracing::warn!(
                 index,
                 timed_out = result.timed_out,

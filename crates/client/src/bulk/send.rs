@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::op::{Item, write_action, write_line};
 use super::{BulkItemOutcome, BulkOptions, BulkSummary};
 use crate::{Client, EngineRequest};
+use trawl_telemetry::series;
 
 /// One item after it was sent: its outcome, and what a mirror copy needs.
 struct Sent {
@@ -37,6 +38,8 @@ pub(super) async fn send_batch(
                     let outcome = failed_outcome(&item, 0, "write_mirror", &e.to_string());
                     report(options, &mut summary, outcome);
                 }
+                metrics::counter!(series::BULK_ITEMS, "outcome" => "failed")
+                    .increment(summary.failed);
                 return summary;
             }
         },
@@ -55,6 +58,8 @@ pub(super) async fn send_batch(
     for s in sent {
         report(options, &mut summary, s.outcome);
     }
+    metrics::counter!(series::BULK_ITEMS, "outcome" => "ok").increment(summary.acknowledged());
+    metrics::counter!(series::BULK_ITEMS, "outcome" => "failed").increment(summary.failed);
     summary
 }
 
@@ -229,10 +234,12 @@ async fn send_items(
             request = request.query("refresh", refresh);
         }
         summary.requests += 1;
+        let started = std::time::Instant::now();
         let answer = client
             .send(&request)
             .await
             .and_then(|r| r.json::<Value>(request.method, &request.path));
+        metrics::histogram!(series::BULK_REQUEST_DURATION).record(started.elapsed().as_secs_f64());
         let answer = match answer {
             Ok(answer) => answer,
             Err(e) => {

@@ -311,6 +311,7 @@ impl RepoIndexer {
         }
         lock.release().await?;
         progress.set_phase(Phase::Done);
+        record_run(&result);
         result
     }
 
@@ -703,6 +704,24 @@ impl RepoIndexer {
             counts[i] = client.count(&alias, Some(&query)).await?;
         }
         Ok((counts[0], counts[1]))
+    }
+}
+
+/// Counts a finished run in the exported series: its outcome and, when it completed,
+/// the files, bytes and acknowledged writes of its report.
+fn record_run(result: &Result<IndexReport, IndexError>) {
+    use trawl_telemetry::series;
+    match result {
+        Ok(report) => {
+            metrics::counter!(series::INDEXER_RUNS, "outcome" => "ok").increment(1);
+            metrics::counter!(series::INDEXER_FILES, "kind" => "indexed")
+                .increment(report.files_indexed);
+            metrics::counter!(series::INDEXER_FILES, "kind" => "deleted")
+                .increment(report.files_deleted);
+            metrics::counter!(series::INDEXER_CONTENT_BYTES).increment(report.content_bytes);
+            metrics::counter!(series::INDEXER_DOCUMENTS).increment(report.docs_written);
+        }
+        Err(_) => metrics::counter!(series::INDEXER_RUNS, "outcome" => "error").increment(1),
     }
 }
 

@@ -105,6 +105,19 @@ impl Queue {
         Ok(out)
     }
 
+    /// When the oldest push of `claimed` not yet processed was enqueued (ms since the
+    /// epoch): the start of its push→searchable time. `None` once it was acknowledged.
+    pub async fn enqueued_at(&self, claimed: &super::Claimed) -> Result<Option<u64>, QueueError> {
+        let score: Option<f64> = redis::cmd("ZSCORE")
+            .arg(self.key(claimed.shard, "since"))
+            .arg(&claimed.member)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(score
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| s as u64))
+    }
+
     /// Depths per shard, age of the oldest entry, throughput, persistence, integrity.
     pub async fn status(&self) -> Result<QueueStatus, QueueError> {
         let now = now_ms();

@@ -9,6 +9,7 @@ use trawl_analyzers::IndexKind;
 use trawl_client::{AliasAction, ClientError, Refresh, TaskId};
 use trawl_indexer::{ExpiringLock, HeldLock, IndexSet, WriteRoutes, WritersInFlight};
 use trawl_redis::RedisConnection;
+use trawl_telemetry::series;
 
 use super::task::CopySettings;
 use super::{ReindexStage, ReindexTask, ReindexedIndex, SliceState};
@@ -371,6 +372,7 @@ impl ReindexDriver {
             undoing: None,
         };
         self.save(&mut task).await?;
+        entered(task.stage);
         tracing::info!(task = %task.id, "reindex task created");
         Ok(task)
     }
@@ -493,6 +495,7 @@ impl ReindexDriver {
                 }
             }
             task.stage = ReindexStage::CleanedUp;
+            entered(task.stage);
             self.save(&mut task).await?;
         }
         Ok(deleted)
@@ -544,6 +547,7 @@ impl ReindexDriver {
                 _ => return Ok(()),
             };
             task.stage = next;
+            entered(next);
             task.error = None;
             self.save(task).await?;
             tracing::info!(task = %task.id, stage = %task.stage, "reindex stage reached");
@@ -665,6 +669,8 @@ impl ReindexDriver {
                                         r["version_conflicts"].as_u64().unwrap_or(0);
                                     slice.done = true;
                                     slice.last_error = None;
+                                    metrics::counter!(series::REINDEX_DOCUMENTS_COPIED)
+                                        .increment(slice.created + slice.updated);
                                     tracing::info!(%old, %new, slice = slice.id, total = slice.total, "slice copied");
                                 }
                                 Err(reason) => {
@@ -950,6 +956,7 @@ impl ReindexDriver {
                 .await?;
         }
         task.stage = stage;
+        entered(stage);
         task.error = error;
         task.undoing = None;
         task.finished_at = Some(jiff::Timestamp::now());
@@ -1014,6 +1021,11 @@ fn decode(id: &str, doc: &Value) -> Result<ReindexTask, ReindexError> {
         id: id.to_string(),
         reason: e.to_string(),
     })
+}
+
+/// Counts a task entering `stage` in the exported series.
+fn entered(stage: ReindexStage) {
+    metrics::counter!(series::REINDEX_STAGE_CHANGES, "stage" => stage.as_str()).increment(1);
 }
 
 #[cfg(test)]
