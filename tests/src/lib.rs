@@ -281,12 +281,19 @@ pub async fn test_indices(
             config: trawl_registry::RegistryConfig::new(pg_url(services), &prefix),
         },
         _indices: Engine::new(&services.engine)?.cleanup(format!("{prefix}*")),
-        _keys: KeyCleanup::new(services.redis.connection_url(), format!("trawl:{prefix}*")),
+        _keys: KeyCleanup::new(
+            services.redis.connection_url(),
+            trawl_indexer::RedisKeys::namespaced(prefix.as_str())?.scan_pattern(),
+        ),
     };
-    let routes = trawl_indexer::WriteRoutes::new(redis_connection(&services.redis).await?, &prefix);
+    let names = trawl_indexer::IndexNames::new(prefix)?;
+    let routes = trawl_indexer::WriteRoutes::new(
+        redis_connection(&services.redis).await?,
+        trawl_indexer::RedisKeys::new(&names),
+    );
     let set = trawl_indexer::IndexSet::new(
         engine_client(&services.engine)?,
-        trawl_indexer::IndexNames::new(prefix)?,
+        names,
         trawl_analyzers::IndexOptions::default(),
     )
     .with_write_routes(routes);

@@ -34,7 +34,10 @@ pub fn index_names() -> anyhow::Result<IndexNames> {
 /// that writes are copied to the new indices while a reindex runs).
 pub async fn index_set(services: &Services) -> anyhow::Result<IndexSet> {
     let names = index_names()?;
-    let routes = trawl_indexer::WriteRoutes::new(redis(services).await?, names.prefix());
+    let routes = trawl_indexer::WriteRoutes::new(
+        redis(services).await?,
+        trawl_indexer::RedisKeys::new(&names),
+    );
     Ok(IndexSet::new(client(services)?, names, IndexOptions::default()).with_write_routes(routes))
 }
 
@@ -58,7 +61,9 @@ pub fn repo_locks(
     ttl: std::time::Duration,
 ) -> trawl_indexer::RepoLocks {
     match index_names() {
-        Ok(names) => trawl_indexer::RepoLocks::new(redis, names.prefix(), ttl),
+        Ok(names) => {
+            trawl_indexer::RepoLocks::new(redis, trawl_indexer::RedisKeys::new(&names), ttl)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::exit(1)

@@ -1025,7 +1025,7 @@ async fn trawl_round(
 > {
     let locks = RepoLocks::new(
         redis,
-        set.names().prefix().to_owned(),
+        trawl_indexer::RedisKeys::new(set.names()),
         Duration::from_secs(60),
     );
     let indexer = RepoIndexer::new(set.clone(), registry.clone(), locks, options.clone());

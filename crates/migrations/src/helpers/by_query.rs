@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
 use trawl_client::{ByQueryOutcome, ClientError, TaskId, TaskStatus};
-use trawl_indexer::WriteRoutes;
+use trawl_indexer::{RedisKeys, WriteRoutes};
 
 use super::MigrationHelper;
 use crate::{MigrationContext, MigrationError, MigrationOptions, Step};
@@ -338,7 +338,7 @@ where
     }
     // A by-query write is not mirrored to the indices a zero-downtime reindex is building:
     // wait until it is over.
-    let mirrored = WriteRoutes::new(ctx.redis(), ctx.indices.names().prefix())
+    let mirrored = WriteRoutes::new(ctx.redis(), RedisKeys::new(ctx.indices.names()))
         .targets()
         .await?;
     if mirrored.contains_key(alias) {

@@ -7,7 +7,7 @@ use redis::AsyncCommands as _;
 use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
 use trawl_client::{AliasAction, ClientError, Refresh, TaskId};
-use trawl_indexer::{ExpiringLock, HeldLock, IndexSet, WriteRoutes, WritersInFlight};
+use trawl_indexer::{ExpiringLock, HeldLock, IndexSet, RedisKeys, WriteRoutes, WritersInFlight};
 use trawl_redis::RedisConnection;
 
 use super::task::CopySettings;
@@ -171,13 +171,13 @@ impl ReindexDriver {
     fn lock(&self) -> ExpiringLock {
         ExpiringLock::new(
             self.redis.clone(),
-            format!("trawl:{}lock:reindex", self.indices.names().prefix()),
+            RedisKeys::new(self.indices.names()).reindex_lock(),
             self.lock_ttl,
         )
     }
 
     fn abort_key(&self) -> String {
-        format!("trawl:{}reindex:abort", self.indices.names().prefix())
+        RedisKeys::new(self.indices.names()).reindex_abort()
     }
 
     async fn acquire(&self) -> Result<HeldLock, ReindexError> {
@@ -288,7 +288,7 @@ impl ReindexDriver {
         // (Migrations that write by query wait while a task mirrors their alias.)
         if crate::RunnerLock::new(
             self.redis.clone(),
-            self.indices.names().prefix(),
+            &RedisKeys::new(self.indices.names()),
             self.lock_ttl,
         )
         .is_locked()
