@@ -295,8 +295,8 @@ pub async fn test_indices(
         engine_client(&services.engine)?,
         names,
         trawl_analyzers::IndexOptions::default(),
-    )
-    .with_write_routes(routes);
+        routes,
+    );
     set.ensure().await?;
     Ok((set, cleanup))
 }

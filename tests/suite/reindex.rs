@@ -623,7 +623,7 @@ async fn unsafe_requests_are_refused() {
     let aborted = driver.abort(None).await.unwrap();
     assert_eq!(aborted.stage, ReindexStage::Aborted);
 
-    let bare = IndexSet::new(
+    let bare = IndexSet::unrouted(
         set.client().clone(),
         set.names().clone(),
         set.options().clone(),

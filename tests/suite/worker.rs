@@ -436,7 +436,7 @@ async fn an_unreachable_engine_dead_letters_then_retry_dead_applies() {
             .unwrap(),
     )
     .unwrap();
-    let bad_set = IndexSet::new(
+    let bad_set = IndexSet::unrouted(
         bad_client,
         set.names().clone(),
         trawl_analyzers::IndexOptions::default(),

@@ -38,7 +38,12 @@ pub async fn index_set(services: &Services) -> anyhow::Result<IndexSet> {
         redis(services).await?,
         trawl_indexer::RedisKeys::new(&names),
     );
-    Ok(IndexSet::new(client(services)?, names, IndexOptions::default()).with_write_routes(routes))
+    Ok(IndexSet::new(
+        client(services)?,
+        names,
+        IndexOptions::default(),
+        routes,
+    ))
 }
 
 /// A Redis connection that reconnects by itself; its response timeout (10 s) leaves room

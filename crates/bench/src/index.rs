@@ -285,7 +285,7 @@ struct BenchSets {
 impl BenchSets {
     fn new(client: &Client, prefix: &str) -> Self {
         let set = |name: &str| {
-            IndexSet::new(
+            IndexSet::unrouted(
                 client.clone(),
                 IndexNames::new(format!("{prefix}{name}-"))
                     .expect("the benchmark's prefixes are valid"),

@@ -250,8 +250,7 @@ pub async fn run(
     let info = client.engine_info().await?;
     let names = IndexNames::new(options.prefix.clone())?;
     let routes = WriteRoutes::new(redis.clone(), RedisKeys::new(&names));
-    let set =
-        IndexSet::new(client.clone(), names, IndexOptions::default()).with_write_routes(routes);
+    let set = IndexSet::new(client.clone(), names, IndexOptions::default(), routes);
     tracing::info!(prefix = %options.prefix, docs = options.docs, "bench reindex starting");
     let result = tokio::select! {
         result = measure(config, &set, redis.clone(), options, progress) => result,

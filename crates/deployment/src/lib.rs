@@ -14,6 +14,6 @@ mod error;
 mod masked;
 
 pub use config::{CONFIG_ENV, Config, DEFAULT_FILE, ENV_VARS, IndexingLimits};
-pub use deployment::Deployment;
+pub use deployment::{Deployment, DeploymentError};
 pub use error::ConfigError;
 pub use masked::{MASK, MaskedConfig, MaskedValue, Origin};

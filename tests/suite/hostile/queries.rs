@@ -698,8 +698,8 @@ async fn side_by_side_deployments_never_touch_each_other() {
     let deployment = |prefix: String| {
         let names = trawl_indexer::IndexNames::new(prefix).unwrap();
         let keys = trawl_indexer::RedisKeys::new(&names);
-        IndexSet::new(outer.client().clone(), names, Default::default())
-            .with_write_routes(trawl_indexer::WriteRoutes::new(redis.clone(), keys))
+        let routes = trawl_indexer::WriteRoutes::new(redis.clone(), keys);
+        IndexSet::new(outer.client().clone(), names, Default::default(), routes)
     };
     let a = deployment(format!("{base}a-"));
     let ab = deployment(format!("{base}a-b-"));

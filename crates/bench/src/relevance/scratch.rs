@@ -69,7 +69,7 @@ impl Scratch {
         prefix: &str,
         options: IndexOptions,
     ) -> Result<Scratch, RelevanceError> {
-        let set = IndexSet::new(client, IndexNames::new(prefix)?, options);
+        let set = IndexSet::unrouted(client, IndexNames::new(prefix)?, options);
         let mut config = registry.clone();
         config.deployment = prefix.to_owned();
         let registry = Registry::connect(&config).await?;

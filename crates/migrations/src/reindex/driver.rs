@@ -126,7 +126,7 @@ impl ReindexDriver {
     pub fn new(indices: IndexSet, redis: RedisConnection) -> Result<Self, ReindexError> {
         let routes = indices.write_routes().cloned().ok_or_else(|| {
             ReindexError::Invalid(
-                "the index set carries no write routes, so writes during the reindex would be lost; build it with IndexSet::with_write_routes".into(),
+                "the index set carries no write routes, so writes during the reindex would be lost; build it with IndexSet::new and the deployment's WriteRoutes (e.g. through trawl_deployment::Deployment::indices)".into(),
             )
         })?;
         Ok(ReindexDriver {
