@@ -136,7 +136,19 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<FileConfig, ConfigError> 
         path: path.to_owned(),
         reason,
     };
-    let table: toml::Table = toml::from_str(text).map_err(|e| syntax(e.message().to_owned()))?;
+    let located = |e: toml::de::Error| {
+        let at = e
+            .span()
+            .map(|span| {
+                let section = section_of(text, span.start)
+                    .map(|s| format!(", in [{s}]"))
+                    .unwrap_or_default();
+                format!(" (line {}{section})", line_of(text, span.start))
+            })
+            .unwrap_or_default();
+        syntax(format!("{}{at}", e.message().trim_end()))
+    };
+    let table: toml::Table = toml::from_str(text).map_err(located)?;
     for (section, key, fix) in INLINE_SECRETS {
         let holder = if section.is_empty() {
             Some(&table)
@@ -158,15 +170,21 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<FileConfig, ConfigError> 
     }
     // Errors from here on name the key and its line; a wrongly typed value is quoted by
     // the TOML parser, which is safe now that no secret key is present.
-    toml::from_str::<FileConfig>(text).map_err(|e| {
-        let at = e
-            .span()
-            .map(|span| format!(" (line {})", line_of(text, span.start)))
-            .unwrap_or_default();
-        syntax(format!("{}{at}", e.message()))
-    })
+    toml::from_str::<FileConfig>(text).map_err(located)
 }
 
 fn line_of(text: &str, byte: usize) -> usize {
     text.get(..byte).map_or(0, |t| t.matches('\n').count()) + 1
+}
+
+/// The `[table]` header last opened before `byte`, if any (to name a key's section).
+fn section_of(text: &str, byte: usize) -> Option<String> {
+    let before = text.get(..byte)?;
+    before.lines().rev().find_map(|line| {
+        let line = line.trim();
+        let inner = line.strip_prefix('[')?.split(']').next()?.trim();
+        let inner = inner.trim_start_matches('[').trim();
+        (!inner.is_empty() && inner.len() <= 100 && !inner.chars().any(char::is_control))
+            .then(|| inner.to_owned())
+    })
 }

@@ -209,18 +209,15 @@ fn inline_secrets_are_refused_naming_the_key_and_the_fix() {
 fn unknown_keys_and_bad_syntax_are_refused_naming_the_key_and_the_file() {
     for (text, says) in [
         ("prefx = \"a-\"\n", "prefx"),
-        ("[engine]\nhost = \"x\"\n", "host"),
-        ("[indices.blobs]\nshard = 2\n", "shard"),
+        ("[engine]\nhost = \"x\"\n", "in [engine]"),
+        ("[indices.blobs]\nshard = 2\n", "in [indices.blobs]"),
         ("[indices.other]\nshards = 2\n", "other"),
-        ("[queue\nshards = 2\n", "TOML"),
+        ("[queue\nshards = 2\n", "line"),
         ("[queue]\nshards = 1e9\n", "line 2"),
         ("[queue]\nshards = \"many\"\n", "line 2"),
     ] {
         let err = refused(text, &[]);
-        assert!(
-            err.contains(says) || err.contains("expected"),
-            "{text}: {err}"
-        );
+        assert!(err.contains(says), "{text}: {err}");
         assert!(err.contains("/etc/trawl/trawl.toml"), "{err}");
     }
 }
