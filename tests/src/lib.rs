@@ -266,30 +266,66 @@ impl Drop for KeyCleanup {
     }
 }
 
+/// Everything the deployment under `prefix` leaves behind — indices, registrations and
+/// Redis keys — removed on drop.
+pub fn deployment_cleanup(services: &Services, prefix: &str) -> anyhow::Result<DeploymentCleanup> {
+    // A pattern is safe here, unlike in trawl itself: a test's prefix ends in this
+    // process's unique counter and time, so only this test's own names (its deployment,
+    // and any it nests under it on purpose) start with it.
+    Ok(DeploymentCleanup {
+        _registry: RegistryCleanup {
+            config: trawl_registry::RegistryConfig::new(pg_url(services), prefix),
+        },
+        _indices: Engine::new(&services.engine)?.cleanup(format!("{prefix}*")),
+        _keys: KeyCleanup::new(
+            services.redis.connection_url(),
+            trawl_indexer::RedisKeys::namespaced(prefix)?.scan_pattern(),
+        ),
+    })
+}
+
+/// `config` with the shared services' engine, Redis and PostgreSQL where it names none.
+pub fn with_services(
+    config: trawl_deployment::Config,
+    services: &Services,
+) -> anyhow::Result<trawl_deployment::Config> {
+    Ok(config
+        .with_engine(
+            client_builder(&services.engine).build()?,
+            "the test services",
+        )
+        .with_redis(
+            services.redis.target(),
+            &services.redis.recorded_url(),
+            "the test services",
+        )
+        .with_postgres(&pg_url(services), "the test services"))
+}
+
+/// A deployment under a prefix no other test uses, on the shared services (nothing
+/// created yet), with everything under the prefix deleted on drop.
+pub async fn test_deployment(
+    services: &Services,
+    what: &str,
+) -> anyhow::Result<(trawl_deployment::Deployment, DeploymentCleanup)> {
+    let prefix = format!("{}-", unique_name(what));
+    let cleanup = deployment_cleanup(services, &prefix)?;
+    let env = |key: &str| (key == "TRAWL_INDEX_PREFIX").then(|| prefix.clone());
+    let config = with_services(trawl_deployment::Config::resolve(None, &env)?, services)?;
+    Ok((
+        trawl_deployment::Deployment::connect(&config).await?,
+        cleanup,
+    ))
+}
+
 /// An index set under a prefix no other test uses, created, with every index under the
 /// prefix and every registration of that deployment deleted on drop.
 pub async fn test_indices(
     services: &Services,
     what: &str,
 ) -> anyhow::Result<(trawl_indexer::IndexSet, DeploymentCleanup)> {
-    let prefix = format!("{}-", unique_name(what));
-    // A pattern is safe here, unlike in trawl itself: the prefix ends in this process's
-    // unique counter and time, so only this test's own names (its deployment, and any it
-    // nests under it on purpose) start with it.
-    let cleanup = DeploymentCleanup {
-        _registry: RegistryCleanup {
-            config: trawl_registry::RegistryConfig::new(pg_url(services), &prefix),
-        },
-        _indices: Engine::new(&services.engine)?.cleanup(format!("{prefix}*")),
-        _keys: KeyCleanup::new(services.redis.connection_url(), format!("trawl:{prefix}*")),
-    };
-    let routes = trawl_indexer::WriteRoutes::new(redis_connection(&services.redis).await?, &prefix);
-    let set = trawl_indexer::IndexSet::new(
-        engine_client(&services.engine)?,
-        trawl_indexer::IndexNames::new(prefix)?,
-        trawl_analyzers::IndexOptions::default(),
-    )
-    .with_write_routes(routes);
+    let (deployment, cleanup) = test_deployment(services, what).await?;
+    let set = deployment.indices();
     set.ensure().await?;
     Ok((set, cleanup))
 }

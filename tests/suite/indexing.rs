@@ -100,7 +100,11 @@ pub async fn locks(services: &trawl_stack::Services, namespace: &str, ttl: Durat
     let redis = trawl_tests::redis_connection(&services.redis)
         .await
         .unwrap();
-    RepoLocks::new(redis, namespace, ttl)
+    RepoLocks::new(
+        redis,
+        trawl_indexer::RedisKeys::namespaced(namespace).unwrap(),
+        ttl,
+    )
 }
 
 pub async fn indexer(services: &trawl_stack::Services, set: &IndexSet) -> RepoIndexer {

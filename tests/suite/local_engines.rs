@@ -35,7 +35,7 @@ fn local_tools_or_skip() -> bool {
 /// `code_analyzer` exactly as the offline emulation does.
 async fn trawl_analyzes_on(services: &Services) -> anyhow::Result<()> {
     let prefix = format!("{}-", trawl_tests::unique_name("local-engine"));
-    let set = trawl_indexer::IndexSet::new(
+    let set = trawl_indexer::IndexSet::unrouted(
         trawl_tests::engine_client(&services.engine)?,
         trawl_indexer::IndexNames::new(&prefix)?,
         trawl_analyzers::IndexOptions::default(),

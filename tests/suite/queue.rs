@@ -41,7 +41,8 @@ pub(crate) async fn manager(url: &str) -> RedisConnection {
 
 /// A queue on the shared Redis, initialised, with its keys deleted on drop.
 pub(crate) async fn queue(url: &str, config: QueueConfig) -> (Queue, KeyCleanup) {
-    let cleanup = KeyCleanup::new(url, format!("trawl:{}*", config.namespace));
+    let keys = trawl_indexer::RedisKeys::namespaced(config.namespace.as_str()).unwrap();
+    let cleanup = KeyCleanup::new(url, keys.scan_pattern());
     let queue = Queue::new(manager(url).await, config).unwrap();
     queue.init().await.unwrap();
     assert!(queue.intact().await.unwrap());
@@ -612,7 +613,9 @@ async fn an_unknown_ref_is_dead_lettered_on_claim() {
     let services = require_services!();
     let url = services.redis.connection_url();
     let config = config(1);
-    let pending = format!("trawl:{}q:{{s0}}:pending", config.namespace);
+    let pending = trawl_indexer::RedisKeys::namespaced(config.namespace.as_str())
+        .unwrap()
+        .queue_shard(0, "pending");
     let (q, _cleanup) = queue(url, config).await;
 
     q.enqueue(&[repo("a")]).await.unwrap();

@@ -49,14 +49,15 @@ async fn a_local_redis_cluster_comes_up_serves_the_queue_and_goes_down() {
 
     // The server's slot of every queue and mirror key is the one trawl reckons.
     let namespace = "trawl-test-rc-";
+    let owned = trawl_indexer::RedisKeys::namespaced(namespace).unwrap();
     let mut keys: Vec<String> = (0..trawl_indexer::queue::MAX_SHARDS)
         .flat_map(|s| {
             ["pending", "leased", "owner", "dead_error", "processed:1"]
-                .map(|what| format!("trawl:{namespace}q:{{s{s}}}:{what}"))
+                .map(|what| owned.queue_shard(s, what))
         })
         .collect();
-    keys.push(format!("trawl:{namespace}mirror:{{mirror}}:targets"));
-    keys.push(format!("trawl:{namespace}mirror:{{mirror}}:writers"));
+    keys.push(owned.mirror_targets());
+    keys.push(owned.mirror_writers());
     for key in &keys {
         let server: u16 = redis::cmd("CLUSTER")
             .arg("KEYSLOT")
@@ -113,7 +114,7 @@ async fn a_local_redis_cluster_comes_up_serves_the_queue_and_goes_down() {
     assert_eq!(queue.ack(&claimed, "w").await.unwrap(), 200);
     let status = queue.status().await.unwrap();
     assert_eq!((status.pending, status.leased), (0, 0));
-    let pattern = format!("trawl:{namespace}*");
+    let pattern = owned.scan_pattern();
     assert!(!conn.scan_match(&pattern).await.unwrap().is_empty());
     conn.delete_matching(&pattern).await.unwrap();
     assert!(conn.scan_match(&pattern).await.unwrap().is_empty());

@@ -598,8 +598,11 @@ async fn unsafe_requests_are_refused() {
     let redis = trawl_tests::redis_connection(&services.redis)
         .await
         .unwrap();
-    let runner_lock =
-        trawl_migrations::RunnerLock::new(redis, set.names().prefix(), Duration::from_secs(30));
+    let runner_lock = trawl_migrations::RunnerLock::new(
+        redis,
+        &trawl_indexer::RedisKeys::new(set.names()),
+        Duration::from_secs(30),
+    );
     let held = runner_lock.acquire().await.unwrap();
     let err = driver.create(&ReindexOptions::default()).await.unwrap_err();
     assert!(
@@ -620,7 +623,7 @@ async fn unsafe_requests_are_refused() {
     let aborted = driver.abort(None).await.unwrap();
     assert_eq!(aborted.stage, ReindexStage::Aborted);
 
-    let bare = IndexSet::new(
+    let bare = IndexSet::unrouted(
         set.client().clone(),
         set.names().clone(),
         set.options().clone(),
@@ -707,9 +710,9 @@ async fn write_routes_wait_for_writers_that_began_before_a_change() {
         .unwrap();
     let ns = format!("{}-", trawl_tests::unique_name("routes"));
     // The dead writer's ticket below outlives the test unless removed.
-    let _keys =
-        trawl_tests::KeyCleanup::new(services.redis.connection_url(), format!("trawl:{ns}*"));
-    let routes = trawl_indexer::WriteRoutes::new(redis.clone(), &ns)
+    let keys = trawl_indexer::RedisKeys::namespaced(ns.as_str()).unwrap();
+    let _keys = trawl_tests::KeyCleanup::new(services.redis.connection_url(), keys.scan_pattern());
+    let routes = trawl_indexer::WriteRoutes::new(redis.clone(), keys.clone())
         .with_writer_ttl(Duration::from_secs(60));
 
     let early = routes.begin().await.unwrap();
@@ -744,7 +747,7 @@ async fn write_routes_wait_for_writers_that_began_before_a_change() {
 
     // A writer that dies without ending holds the barrier only until its deadline.
     let short =
-        trawl_indexer::WriteRoutes::new(redis, &ns).with_writer_ttl(Duration::from_millis(600));
+        trawl_indexer::WriteRoutes::new(redis, keys).with_writer_ttl(Duration::from_millis(600));
     let _dead = short.begin().await.unwrap();
     let writers = short.set_mirror("a-blobs", None).await.unwrap();
     assert_eq!(writers.len(), 1);

@@ -367,8 +367,11 @@ async fn local_provider_forms_a_three_node_cluster() {
                 replicas: 1,
                 ..Default::default()
             },
-        )
-        .with_write_routes(trawl_indexer::WriteRoutes::new(redis.clone(), &prefix));
+            trawl_indexer::WriteRoutes::new(
+                redis.clone(),
+                trawl_indexer::RedisKeys::namespaced(prefix.as_str())?,
+            ),
+        );
         set.ensure().await?;
         let driver = trawl_migrations::reindex::ReindexDriver::new(set.clone(), redis)?
             .with_poll_interval(Duration::from_millis(100));

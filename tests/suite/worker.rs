@@ -293,14 +293,14 @@ async fn three_workers_on_a_stream_of_pushes_end_exact() {
         let samples = samples.clone();
         let tokens = tokens.clone();
         let mut conn = trawl_tests::redis(&services.redis).await.unwrap();
-        let ns = config.namespace.clone();
+        let ns = trawl_indexer::RedisKeys::namespaced(config.namespace.as_str()).unwrap();
         let keys: Vec<(String, String, String)> = ids
             .iter()
             .map(|id| {
                 let r = repo_ref(id);
                 (
-                    format!("trawl:{ns}lock:repo:{id}"),
-                    format!("trawl:{ns}q:{{s{}}}:owner", r.shard(config.shards)),
+                    ns.repo_lock(id),
+                    ns.queue_shard(r.shard(config.shards), "owner"),
                     r.encode(),
                 )
             })
@@ -436,7 +436,7 @@ async fn an_unreachable_engine_dead_letters_then_retry_dead_applies() {
             .unwrap(),
     )
     .unwrap();
-    let bad_set = IndexSet::new(
+    let bad_set = IndexSet::unrouted(
         bad_client,
         set.names().clone(),
         trawl_analyzers::IndexOptions::default(),
@@ -532,7 +532,11 @@ async fn a_worker_rides_out_a_redis_restart() {
         .unwrap()
         .into();
     let queue = Queue::new(redis.clone(), queue_config(&set, 5)).unwrap();
-    let locks = trawl_indexer::RepoLocks::new(redis, set.names().prefix(), Duration::from_secs(30));
+    let locks = trawl_indexer::RepoLocks::new(
+        redis,
+        trawl_indexer::RedisKeys::new(set.names()),
+        Duration::from_secs(30),
+    );
     let indexer = RepoIndexer::new(
         set.clone(),
         test_registry(&services, &set).await.unwrap(),
@@ -601,11 +605,9 @@ async fn a_worker_that_lost_its_lease_leaves_the_ref_to_its_new_holder() {
     queue.init().await.unwrap();
     let the_ref = repo_ref("lost-lease");
     queue.enqueue(std::slice::from_ref(&the_ref)).await.unwrap();
-    let owner = format!(
-        "trawl:{}q:{{s{}}}:owner",
-        config.namespace,
-        the_ref.shard(config.shards)
-    );
+    let owner = trawl_indexer::RedisKeys::namespaced(config.namespace.as_str())
+        .unwrap()
+        .queue_shard(the_ref.shard(config.shards), "owner");
     let mut conn = trawl_tests::redis(&services.redis).await.unwrap();
 
     let worker = start(&queue, indexer(&services, &set).await, 1);

@@ -297,7 +297,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             let services = running_services()?;
             let redis = crate::connect::redis(&services).await?;
             let prefix = format!("bench-queue-{}-", std::process::id());
-            let indices = trawl_indexer::IndexSet::new(
+            let indices = trawl_indexer::IndexSet::unrouted(
                 trawl_client::Client::new(client_config(&services.engine)?)?,
                 trawl_indexer::IndexNames::new(prefix)?,
                 trawl_analyzers::IndexOptions::default(),

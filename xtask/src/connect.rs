@@ -1,12 +1,18 @@
-//! How commands reach the services: the running stack (or the environment's URLs), a
-//! client for the engine, and the index set (`TRAWL_INDEX_PREFIX` puts every alias
-//! under a prefix, so side-by-side deployments and tests never meet).
+//! How commands reach the services: one [`Deployment`] per process, built from the
+//! deployment's [`Config`] (`trawl.toml`, then the environment), with the running stack's
+//! engine, Redis and PostgreSQL filled in where neither names them. `TRAWL_INDEX_PREFIX`
+//! (or `prefix` in the file) puts every alias and key under a prefix, so side-by-side
+//! deployments and tests never meet.
 
 use anyhow::Context as _;
-use trawl_analyzers::IndexOptions;
+use tokio::sync::OnceCell;
 use trawl_client::Client;
+use trawl_deployment::{Config, Deployment};
 use trawl_indexer::{IndexNames, IndexSet};
 use trawl_stack::{Services, Stack};
+
+/// The origin shown for a value taken from the running stack.
+const FROM_STACK: &str = "the running stack";
 
 /// The services `cargo xtask up` started, or those named by `TRAWL_ES_URL`,
 /// `TRAWL_REDIS_URL` and `TRAWL_PG_URL`.
@@ -16,37 +22,62 @@ pub fn services() -> anyhow::Result<Services> {
     )
 }
 
-/// A client for the running engine.
+/// The deployment's configuration (`TRAWL_CONFIG` or `./trawl.toml`, then the
+/// environment), the running stack's services where neither names one.
+pub fn config(services: &Services) -> anyhow::Result<Config> {
+    let config = Config::load(None)?;
+    Ok(config
+        .with_engine(
+            crate::bench_cmd::client_config(&services.engine)?,
+            FROM_STACK,
+        )
+        .with_redis(
+            services.redis.target(),
+            &services.redis.recorded_url(),
+            FROM_STACK,
+        )
+        .with_postgres(&services.postgres.connection_string(), FROM_STACK))
+}
+
+/// The one deployment of this process, connected on first use.
+pub async fn deployment(services: &Services) -> anyhow::Result<Deployment> {
+    static DEPLOYMENT: OnceCell<Deployment> = OnceCell::const_new();
+    let deployment = DEPLOYMENT
+        .get_or_try_init(|| async {
+            let config = config(services)?;
+            anyhow::Ok(Deployment::connect(&config).await?)
+        })
+        .await?;
+    Ok(deployment.clone())
+}
+
+/// A client for the deployment's engine.
 pub fn client(services: &Services) -> anyhow::Result<Client> {
-    Ok(Client::new(crate::bench_cmd::client_config(
-        &services.engine,
-    )?)?)
+    let config = config(services)?;
+    let engine = config.engine().context("no engine configured")?;
+    Ok(Client::new(engine.clone())?)
 }
 
-/// The names this deployment uses: `TRAWL_INDEX_PREFIX`, checked (a wildcard, comma,
-/// uppercase letter or other character the engine or Redis would read differently is
-/// refused with the variable named).
+/// The names this deployment uses: `prefix` in `trawl.toml` or `TRAWL_INDEX_PREFIX`,
+/// checked (a wildcard, comma, uppercase letter or other character the engine or Redis
+/// would read differently is refused with the key named).
 pub fn index_names() -> anyhow::Result<IndexNames> {
-    Ok(IndexNames::from_env()?)
+    Ok(Config::load(None)?.names().clone())
 }
 
-/// The index set with the default definitions and the deployment's write routes (so
-/// that writes are copied to the new indices while a reindex runs).
+/// The deployment's index set: its definitions, bulk limits and write routes (so that
+/// writes are copied to the new indices while a reindex runs).
 pub async fn index_set(services: &Services) -> anyhow::Result<IndexSet> {
-    let names = index_names()?;
-    let routes = trawl_indexer::WriteRoutes::new(redis(services).await?, names.prefix());
-    Ok(IndexSet::new(client(services)?, names, IndexOptions::default()).with_write_routes(routes))
+    Ok(deployment(services).await?.indices())
 }
 
-/// A Redis connection that reconnects by itself; its response timeout (10 s) leaves room
-/// for scripts over large sets.
+/// The deployment's Redis connection (reconnects by itself; 10 s response timeout, room
+/// for scripts over large sets).
 pub async fn redis(services: &Services) -> anyhow::Result<trawl_redis::RedisConnection> {
-    trawl_redis::RedisConnection::connect(
-        &services.redis.target(),
-        trawl_redis::ConnectOptions::default(),
-    )
-    .await
-    .context("cannot connect to Redis (is the stack up? `cargo xtask status`)")
+    Ok(deployment(services)
+        .await
+        .context("cannot connect to the deployment (is the stack up? `cargo xtask status`)")?
+        .redis())
 }
 
 /// Per-repository locks under the deployment's prefix.
@@ -58,7 +89,9 @@ pub fn repo_locks(
     ttl: std::time::Duration,
 ) -> trawl_indexer::RepoLocks {
     match index_names() {
-        Ok(names) => trawl_indexer::RepoLocks::new(redis, names.prefix(), ttl),
+        Ok(names) => {
+            trawl_indexer::RepoLocks::new(redis, trawl_indexer::RedisKeys::new(&names), ttl)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::exit(1)
@@ -71,26 +104,22 @@ pub fn repos_dir() -> std::path::PathBuf {
     crate::state_path("repos")
 }
 
-/// Where the registry of this deployment (its index prefix) is: the stack's PostgreSQL.
+/// Where the registry of this deployment (its index prefix) is.
 pub fn registry_config(services: &Services) -> anyhow::Result<trawl_registry::RegistryConfig> {
-    Ok(trawl_registry::RegistryConfig::new(
-        services.postgres.connection_string(),
-        index_names()?.prefix(),
-    ))
+    config(services)?
+        .registry()
+        .context("no registry (PostgreSQL) configured")
 }
 
 /// The repository registry of this deployment.
 pub async fn registry(services: &Services) -> anyhow::Result<trawl_registry::Registry> {
-    Ok(trawl_registry::Registry::connect(&registry_config(services)?).await?)
+    Ok(deployment(services).await?.registry().clone())
 }
 
-/// What migrations of this deployment work with: its indices, Redis and registry.
+/// What migrations of this deployment work with: its indices, Redis and registry, and
+/// the queue's configured shards.
 pub async fn migration_context(
     services: &Services,
 ) -> anyhow::Result<trawl_migrations::MigrationContext> {
-    Ok(trawl_migrations::MigrationContext::new(
-        index_set(services).await?,
-        redis(services).await?,
-        registry(services).await?,
-    ))
+    Ok(deployment(services).await?.migration_context())
 }

@@ -15,9 +15,10 @@ use crate::terminal::one_line;
 /// Queue layout options shared by `queue` and `worker`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct QueueArgs {
-    /// Shards new refs go to (1–16); workers always drain all 16.
-    #[arg(long, env = "TRAWL_QUEUE_SHARDS", default_value_t = 4, value_parser = crate::ranges::int_in::<u16>(1..=MAX_SHARDS as u64))]
-    pub shards: u16,
+    /// Shards new refs go to (1–16; default: `queue.shards` of trawl.toml or
+    /// TRAWL_QUEUE_SHARDS, else 4); workers always drain all 16.
+    #[arg(long, value_parser = crate::ranges::int_in::<u16>(1..=MAX_SHARDS as u64))]
+    pub shards: Option<u16>,
     /// Seconds a claim stays valid without a heartbeat (1 to 86 400).
     #[arg(long, default_value_t = 60, value_parser = crate::ranges::int_in::<u64>(1..=MAX_LEASE.as_secs()))]
     pub lease_secs: u64,
@@ -32,9 +33,10 @@ pub struct QueueArgs {
 
 impl QueueArgs {
     fn config(&self) -> anyhow::Result<QueueConfig> {
+        let configured = trawl_deployment::Config::load(None)?.queue_config();
         Ok(QueueConfig {
-            namespace: crate::connect::index_names()?.prefix().to_string(),
-            shards: self.shards,
+            shards: self.shards.unwrap_or(configured.shards),
+            namespace: configured.namespace,
             lease: Duration::from_secs(self.lease_secs.max(1)),
             max_attempts: self.max_attempts.max(1),
             base_backoff: Duration::from_millis(self.backoff_ms),
@@ -109,25 +111,11 @@ pub struct WorkerArgs {
     pub queue: QueueArgs,
 }
 
-/// The deployment's queue as producers see it by default (shards from
-/// `TRAWL_QUEUE_SHARDS`, else 4), for commands that enqueue without queue flags.
+/// The deployment's queue as producers see it by default (shards from `queue.shards`
+/// of trawl.toml or `TRAWL_QUEUE_SHARDS`, else 4), for commands that enqueue without
+/// queue flags.
 pub async fn default_queue(services: &trawl_stack::Services) -> anyhow::Result<Queue> {
-    let shards = match std::env::var("TRAWL_QUEUE_SHARDS") {
-        Ok(text) => text
-            .parse::<u16>()
-            .ok()
-            .filter(|n| (1..=MAX_SHARDS).contains(n))
-            .with_context(|| {
-                format!("TRAWL_QUEUE_SHARDS={text:?} is not a number from 1 to {MAX_SHARDS}")
-            })?,
-        Err(_) => QueueConfig::default().shards,
-    };
-    let config = QueueConfig {
-        namespace: crate::connect::index_names()?.prefix().to_string(),
-        shards,
-        ..QueueConfig::default()
-    };
-    Ok(Queue::new(crate::connect::redis(services).await?, config)?)
+    Ok(crate::connect::deployment(services).await?.queue()?)
 }
 
 async fn queue(args: &QueueArgs) -> anyhow::Result<Queue> {

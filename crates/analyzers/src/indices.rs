@@ -4,13 +4,17 @@
 //! concrete index, so a reindex can swap it. Mappings are `dynamic: strict`: a document
 //! with an unknown field is refused rather than silently widening the schema.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::analysis_settings;
 
 /// The indices trawl owns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum IndexKind {
     /// One document per file at the indexed commit.
@@ -67,6 +71,20 @@ pub struct IndexOptions {
     /// Files above this size are indexed with their path and empty content.
     pub file_size_limit_bytes: u64,
     pub content_variant: ContentVariant,
+    /// Settings of one kind of index that differ from the ones above (`trawl.toml`'s
+    /// `[indices.blobs]`, …); a kind not named here takes the ones above.
+    pub per_kind: BTreeMap<IndexKind, KindSettings>,
+}
+
+/// One kind's own index settings; `None` takes the deployment-wide value.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KindSettings {
+    pub shards: Option<u32>,
+    pub replicas: Option<u32>,
+    /// `index.codec`: `default`, `best_compression` or (OpenSearch) `zstd`; `None` keeps
+    /// the engine's default.
+    pub codec: Option<String>,
+    pub refresh_interval: Option<String>,
 }
 
 impl Default for IndexOptions {
@@ -77,6 +95,7 @@ impl Default for IndexOptions {
             refresh_interval: None,
             file_size_limit_bytes: 1024 * 1024,
             content_variant: ContentVariant::Standard,
+            per_kind: BTreeMap::new(),
         }
     }
 }
@@ -126,12 +145,19 @@ impl IndexKind {
 
     /// The body of `PUT <index>`: settings (with the analysis chain), mappings and `_meta`.
     pub fn definition(self, options: &IndexOptions) -> Value {
+        let own = options.per_kind.get(&self);
+        let own = |pick: fn(&KindSettings) -> Option<&str>| own.and_then(pick);
         let mut index = json!({
-            "number_of_shards": options.shards,
-            "number_of_replicas": options.replicas,
+            "number_of_shards": options.per_kind.get(&self).and_then(|k| k.shards).unwrap_or(options.shards),
+            "number_of_replicas": options.per_kind.get(&self).and_then(|k| k.replicas).unwrap_or(options.replicas),
         });
-        if let Some(r) = &options.refresh_interval {
+        if let Some(r) =
+            own(|k| k.refresh_interval.as_deref()).or(options.refresh_interval.as_deref())
+        {
             index["refresh_interval"] = json!(r);
+        }
+        if let Some(codec) = own(|k| k.codec.as_deref()) {
+            index["codec"] = json!(codec);
         }
         let mut mappings = json!({
             "dynamic": "strict",
@@ -328,9 +354,38 @@ mod tests {
             ..IndexOptions::default()
         });
         let content = &ngram["mappings"]["properties"]["blob"]["properties"]["content"];
+        assert!(ngram["settings"]["index"].get("codec").is_none());
         assert_eq!(content["analyzer"], "code_edge_ngram_analyzer");
         assert_eq!(content["search_analyzer"], "code_analyzer");
         assert_eq!(ngram["settings"]["index"]["number_of_shards"], 3);
         assert_eq!(ngram["settings"]["index"]["refresh_interval"], "30s");
+    }
+
+    #[test]
+    fn a_kind_takes_its_own_settings_and_the_rest_the_deployment_wide_ones() {
+        let mut options = IndexOptions {
+            shards: 2,
+            refresh_interval: Some("5s".into()),
+            ..IndexOptions::default()
+        };
+        options.per_kind.insert(
+            IndexKind::Blobs,
+            KindSettings {
+                shards: Some(6),
+                replicas: Some(2),
+                codec: Some("best_compression".into()),
+                refresh_interval: Some("30s".into()),
+            },
+        );
+        let blobs = &IndexKind::Blobs.definition(&options)["settings"]["index"];
+        assert_eq!(blobs["number_of_shards"], 6);
+        assert_eq!(blobs["number_of_replicas"], 2);
+        assert_eq!(blobs["codec"], "best_compression");
+        assert_eq!(blobs["refresh_interval"], "30s");
+        let commits = &IndexKind::Commits.definition(&options)["settings"]["index"];
+        assert_eq!(commits["number_of_shards"], 2);
+        assert_eq!(commits["number_of_replicas"], 0);
+        assert!(commits.get("codec").is_none());
+        assert_eq!(commits["refresh_interval"], "5s");
     }
 }

@@ -13,5 +13,7 @@ mod lucene;
 
 pub use analysis::{AnalyzerName, analysis_settings};
 pub use emulate::{Token, analyze, analyze_code, analyze_terms, whole_token};
-pub use indices::{ANALYSIS_VERSION, ContentVariant, IndexKind, IndexOptions, analysis_index_body};
+pub use indices::{
+    ANALYSIS_VERSION, ContentVariant, IndexKind, IndexOptions, KindSettings, analysis_index_body,
+};
 pub use lucene::{LuceneGeneration, UnknownLuceneGeneration};

@@ -153,7 +153,7 @@ pub async fn run(
     };
     for (round, n) in [("small", options.small_repos), ("large", options.repos)] {
         let prefix = format!("{}{round}-", options.prefix);
-        let set = IndexSet::new(
+        let set = IndexSet::unrouted(
             client.clone(),
             IndexNames::new(prefix.clone())?,
             IndexOptions::default(),

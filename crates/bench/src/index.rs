@@ -285,7 +285,7 @@ struct BenchSets {
 impl BenchSets {
     fn new(client: &Client, prefix: &str) -> Self {
         let set = |name: &str| {
-            IndexSet::new(
+            IndexSet::unrouted(
                 client.clone(),
                 IndexNames::new(format!("{prefix}{name}-"))
                     .expect("the benchmark's prefixes are valid"),
@@ -1025,7 +1025,7 @@ async fn trawl_round(
 > {
     let locks = RepoLocks::new(
         redis,
-        set.names().prefix().to_owned(),
+        trawl_indexer::RedisKeys::new(set.names()),
         Duration::from_secs(60),
     );
     let indexer = RepoIndexer::new(set.clone(), registry.clone(), locks, options.clone());

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use trawl_indexer::search::{BlobQuery, Page};
 use trawl_indexer::{
-    CodeSearch, IndexSet, IndexingOptions, Queue, QueueConfig, QueueRef, RepoIndexer, RepoLocks,
-    Worker, WorkerOptions,
+    CodeSearch, IndexSet, IndexingOptions, Queue, QueueConfig, QueueRef, RedisKeys, RepoIndexer,
+    RepoLocks, Worker, WorkerOptions,
 };
 use trawl_redis::RedisConnection;
 use trawl_registry::{
@@ -119,7 +119,7 @@ pub async fn run(
 
     // Baseline: what the queue does at its core, pipelined, without scripts or leases.
     progress("throughput: raw ZADD/ZREM baseline");
-    let key = format!("trawl:{namespace}bench-raw");
+    let key = RedisKeys::new(indices.names()).bench_raw();
     let started = Instant::now();
     for (chunk_no, chunk) in members.chunks(options.batch).enumerate() {
         let mut pipe = redis::pipe();
@@ -255,7 +255,11 @@ async fn freshness(
     }
     git(&repo_dir, &["add", "-A"])?;
     git(&repo_dir, &["commit", "-q", "-m", "base"])?;
-    let locks = RepoLocks::new(redis.clone(), namespace.clone(), Duration::from_secs(30));
+    let locks = RepoLocks::new(
+        redis.clone(),
+        RedisKeys::new(indices.names()),
+        Duration::from_secs(30),
+    );
     let indexer = RepoIndexer::new(
         indices.clone(),
         registry.clone(),

@@ -41,7 +41,7 @@ use trawl_client::{
 };
 use trawl_indexer::document::{self, BlobInput, RepoContext};
 use trawl_indexer::git::{BlobContent, EntryKind, RepoPath};
-use trawl_indexer::{IndexNames, IndexSet, WriteRoutes};
+use trawl_indexer::{IndexNames, IndexSet, RedisKeys, WriteRoutes};
 use trawl_migrations::reindex::{ReindexDriver, ReindexError, ReindexOptions, ReindexStage};
 use trawl_registry::{RepoId, Visibility};
 use trawl_seed::{SampleFile, SampleGenerator};
@@ -248,13 +248,9 @@ pub async fn run(
 ) -> Result<ReindexBenchReport, ReindexBenchError> {
     let client = Client::new(config.clone())?;
     let info = client.engine_info().await?;
-    let routes = WriteRoutes::new(redis.clone(), options.prefix.clone());
-    let set = IndexSet::new(
-        client.clone(),
-        IndexNames::new(options.prefix.clone())?,
-        IndexOptions::default(),
-    )
-    .with_write_routes(routes);
+    let names = IndexNames::new(options.prefix.clone())?;
+    let routes = WriteRoutes::new(redis.clone(), RedisKeys::new(&names));
+    let set = IndexSet::new(client.clone(), names, IndexOptions::default(), routes);
     tracing::info!(prefix = %options.prefix, docs = options.docs, "bench reindex starting");
     let result = tokio::select! {
         result = measure(config, &set, redis.clone(), options, progress) => result,
@@ -1096,13 +1092,13 @@ async fn cleanup(
         }
     }
     let mut conn = redis;
-    let pattern = format!("trawl:{}*", names.prefix());
+    let owned = RedisKeys::new(names);
     // Every master of a cluster is scanned; deletion goes slot by slot.
     let keys: Vec<String> = conn
-        .scan_match(&pattern)
+        .scan_match(&owned.scan_pattern())
         .await?
         .into_iter()
-        .filter(|key| names.owns_redis_key(key))
+        .filter(|key| owned.owns(key))
         .collect();
     conn.delete(&keys).await?;
     Ok(())

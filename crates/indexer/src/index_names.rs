@@ -10,8 +10,8 @@
 //! deployment under `trawl-test-1-` (`trawl-test-1-trawl-blobs-…`) share the start
 //! `trawl-`, and `a-` is a start of `a-b-`. So nothing that deletes or changes indices or
 //! keys selects them by a pattern: [`IndexNames::owned_index`] and
-//! [`IndexNames::owns_redis_key`] parse a name exactly, and a name that belongs to a
-//! longer prefix is never taken for this one's.
+//! [`crate::RedisKeys::owns`] parse a name exactly, and a name that belongs to a longer
+//! prefix is never taken for this one's.
 
 use trawl_analyzers::IndexKind;
 
@@ -25,14 +25,6 @@ pub const MAX_PREFIX_LEN: usize = 100;
 /// The longest name an index of any kind gets under a prefix of [`MAX_PREFIX_LEN`] bytes
 /// must stay below this (the engine refuses index names of 255 bytes and more).
 const ENGINE_MAX_INDEX_NAME: usize = 255;
-
-/// The first part of every Redis key trawl writes: `trawl:<prefix><kind>…`.
-const REDIS_KEY_START: &str = "trawl:";
-
-/// What follows the prefix in trawl's Redis keys, up to the first `:` (or the key's end):
-/// the queue (`q:`), locks (`lock:`), write mirroring (`mirror:{mirror}:…`), reindex
-/// signals (`reindex:`) and the queue benchmark's baseline (`bench-raw`).
-const REDIS_KEY_KINDS: [&str; 5] = ["q", "lock", "mirror", "reindex", "bench-raw"];
 
 /// Why a prefix was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -123,21 +115,6 @@ impl IndexNames {
                 .and_then(|r| r.strip_prefix('-'))
                 .is_some_and(is_stamp)
         })
-    }
-
-    /// Whether `key` is one of this deployment's Redis keys: `trawl:<prefix><kind>` or
-    /// `trawl:<prefix><kind>:…` for one of trawl's key kinds. The prefix holds no `:`, so
-    /// the kind is everything up to the first `:` after it — a longer prefix's key (say
-    /// `trawl:a-b-q:…` against the prefix `a-`) leaves `b-q`, which is no kind.
-    pub fn owns_redis_key(&self, key: &str) -> bool {
-        let Some(rest) = key
-            .strip_prefix(REDIS_KEY_START)
-            .and_then(|k| k.strip_prefix(self.prefix.as_str()))
-        else {
-            return false;
-        };
-        let kind = rest.split(':').next().unwrap_or_default();
-        REDIS_KEY_KINDS.contains(&kind)
     }
 }
 
@@ -339,31 +316,5 @@ mod tests {
             default.owned_index("trawl-reindex-tasks-20261130-054732035"),
             Some(IndexKind::ReindexTasks)
         );
-    }
-
-    #[test]
-    fn redis_keys_are_owned_exactly() {
-        let (a, ab, default) = (names("a-"), names("a-b-"), IndexNames::default());
-        for key in [
-            "trawl:a-q:{s3}:pending",
-            "trawl:a-q:paused",
-            "trawl:a-lock:repo:x",
-            "trawl:a-mirror",
-            "trawl:a-mirror:writers",
-            "trawl:a-mirror:{mirror}:targets",
-            "trawl:a-mirror:{mirror}:writers",
-            "trawl:a-reindex:abort",
-            "trawl:a-bench-raw",
-        ] {
-            assert!(a.owns_redis_key(key), "{key}");
-            assert!(!ab.owns_redis_key(key), "{key}");
-            assert!(!default.owns_redis_key(key), "{key}");
-        }
-        assert!(!a.owns_redis_key("trawl:a-b-q:{s0}:pending"));
-        assert!(!a.owns_redis_key("trawl:a-b-lock:repo:x"));
-        assert!(!a.owns_redis_key("trawl:a-mirrorx"));
-        assert!(!a.owns_redis_key("other:a-q:x"));
-        assert!(default.owns_redis_key("trawl:q:{s0}:pending"));
-        assert!(!default.owns_redis_key("trawl:trawl-test-1-q:{s0}:pending"));
     }
 }

@@ -46,23 +46,54 @@ pub struct IndexSet {
     names: IndexNames,
     options: IndexOptions,
     routes: Option<WriteRoutes>,
+    bulk_limits: Option<(usize, usize)>,
 }
 
 impl IndexSet {
-    pub fn new(client: Client, names: IndexNames, options: IndexOptions) -> Self {
+    /// A deployment's indices, every write through them copied to the mirror targets of
+    /// `routes` while a reindex runs. Every writer of a live deployment is built this way:
+    /// a writer without its routes would not reach the new indices.
+    pub fn new(
+        client: Client,
+        names: IndexNames,
+        options: IndexOptions,
+        routes: WriteRoutes,
+    ) -> Self {
+        IndexSet {
+            client,
+            names,
+            options,
+            routes: Some(routes),
+            bulk_limits: None,
+        }
+    }
+
+    /// Indices whose writes are never mirrored: for sets no reindex runs on (scratch
+    /// indices of a size comparison or a benchmark, engine-only tests). A
+    /// [`crate::IndexSet`] made this way cannot drive a reindex.
+    pub fn unrouted(client: Client, names: IndexNames, options: IndexOptions) -> Self {
         IndexSet {
             client,
             names,
             options,
             routes: None,
+            bulk_limits: None,
         }
     }
 
-    /// Copies every write made through this set to the mirror targets of `routes` while a
-    /// reindex runs. Every writer of a deployment must carry its routes (the xtask commands
-    /// and workers do); a writer without them would not reach the new indices.
-    pub fn with_write_routes(mut self, routes: WriteRoutes) -> Self {
-        self.routes = Some(routes);
+    /// The same deployment (client, names, routes, bulk limits) with other index
+    /// definitions.
+    pub fn with_options(&self, options: IndexOptions) -> Self {
+        IndexSet {
+            options,
+            ..self.clone()
+        }
+    }
+
+    /// Sends `_bulk` requests of at most `max_bytes` bytes and `max_ops` operations
+    /// (the client's defaults otherwise).
+    pub fn with_bulk_limits(mut self, max_bytes: usize, max_ops: usize) -> Self {
+        self.bulk_limits = Some((max_bytes.max(1), max_ops.max(1)));
         self
     }
 
@@ -71,14 +102,21 @@ impl IndexSet {
         self.routes.as_ref()
     }
 
-    /// Bulk options for writes through this set: the defaults plus the write mirror.
+    /// Bulk options for writes through this set: the defaults, its bulk limits, and the
+    /// write mirror.
     pub fn bulk_options(&self) -> BulkOptions {
+        let defaults = BulkOptions::default();
+        let (max_bytes, max_ops) = self
+            .bulk_limits
+            .unwrap_or((defaults.max_bytes, defaults.max_ops));
         BulkOptions {
             mirror: self
                 .routes
                 .clone()
                 .map(|r| Arc::new(r) as Arc<dyn WriteMirror>),
-            ..BulkOptions::default()
+            max_bytes,
+            max_ops,
+            ..defaults
         }
     }
 

@@ -15,6 +15,7 @@ pub mod lock;
 pub mod queue;
 mod quoted;
 pub mod rebuild;
+mod redis_keys;
 pub mod search;
 pub mod status;
 pub mod worker;
@@ -27,6 +28,7 @@ pub use indexing::{
 pub use indices::{IndexSet, IndexSetError, IndexSize};
 pub use lock::{ExpiringLock, HeldLock, LockError, RepoLock, RepoLocks};
 pub use queue::{Claimed, Queue, QueueConfig, QueueError, QueueRef, QueueStatus};
+pub use redis_keys::RedisKeys;
 pub use search::{BlobQuery, CodeSearch, CommitQuery, SearchError};
 pub use status::{Checkpoint, Completion, LeftOut, LeftOutFile, RepoStatus, StatusStore};
 pub use worker::{Worker, WorkerOptions, WorkerStats};

@@ -15,6 +15,8 @@ use trawl_redis::RedisConnection;
 
 use trawl_registry::RepoId;
 
+use crate::RedisKeys;
+
 /// Lock failures.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
@@ -296,14 +298,14 @@ impl Drop for HeldLock {
 #[derive(Clone)]
 pub struct RepoLocks {
     redis: RedisConnection,
-    namespace: String,
+    keys: RedisKeys,
     ttl: Duration,
 }
 
 impl std::fmt::Debug for RepoLocks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RepoLocks")
-            .field("namespace", &self.namespace)
+            .field("keys", &self.keys)
             .field("ttl", &self.ttl)
             .finish_non_exhaustive()
     }
@@ -317,20 +319,16 @@ pub struct RepoLock {
 }
 
 impl RepoLocks {
-    /// Locks kept in `redis` under `namespace` (e.g. the index prefix), expiring `ttl`
-    /// after the last heartbeat.
-    pub fn new(redis: RedisConnection, namespace: impl Into<String>, ttl: Duration) -> Self {
-        RepoLocks {
-            redis,
-            namespace: namespace.into(),
-            ttl,
-        }
+    /// Locks kept in `redis` under `keys` (the deployment's), expiring `ttl` after the last
+    /// heartbeat.
+    pub fn new(redis: RedisConnection, keys: RedisKeys, ttl: Duration) -> Self {
+        RepoLocks { redis, keys, ttl }
     }
 
     fn lock(&self, repo: &RepoId) -> ExpiringLock {
         ExpiringLock::new(
             self.redis.clone(),
-            format!("trawl:{}lock:repo:{repo}", self.namespace),
+            self.keys.repo_lock(repo.as_str()),
             self.ttl,
         )
     }

@@ -36,6 +36,8 @@ use std::time::Duration;
 use trawl_redis::RedisConnection;
 use trawl_telemetry::series;
 
+use crate::RedisKeys;
+
 use trawl_registry::RepoId;
 
 pub use inspect::{DeadRef, Persistence, QueueStatus, ShardStatus};
@@ -59,6 +61,8 @@ pub enum QueueError {
     BadRef(String),
     #[error("shard count {0} is out of range: use 1 to {MAX_SHARDS}")]
     BadShardCount(u16),
+    #[error("the queue's namespace: {0}")]
+    BadNamespace(#[from] crate::PrefixError),
     #[error(
         "a lease of {lease:?} is out of range: use 1 ms to {max:?} (a live worker extends it by heartbeat)",
         max = MAX_LEASE
@@ -161,6 +165,7 @@ const RETRY_DEAD: &str = include_str!("queue/retry_dead.lua");
 pub struct Queue {
     redis: RedisConnection,
     config: QueueConfig,
+    keys: RedisKeys,
 }
 
 impl fmt::Debug for Queue {
@@ -186,7 +191,12 @@ impl Queue {
                 lease: config.lease,
             });
         }
-        Ok(Queue { redis, config })
+        let keys = RedisKeys::namespaced(config.namespace.as_str())?;
+        Ok(Queue {
+            redis,
+            config,
+            keys,
+        })
     }
 
     pub fn config(&self) -> &QueueConfig {
@@ -194,11 +204,11 @@ impl Queue {
     }
 
     fn key(&self, shard: u16, what: &str) -> String {
-        shard_key(&self.config.namespace, shard, what)
+        self.keys.queue_shard(shard, what)
     }
 
     fn global(&self, what: &str) -> String {
-        format!("trawl:{}q:{what}", self.config.namespace)
+        self.keys.queue_global(what)
     }
 
     fn conn(&self) -> RedisConnection {
@@ -519,14 +529,6 @@ impl Queue {
     }
 }
 
-/// One shard's key `what`: `trawl:<namespace>q:{s<shard>}:<what>`. The hash tag
-/// `{s<shard>}` is the first `{…}` in the key (a namespace holds no `{`), so every key of
-/// a shard — and so every key one script or pipeline touches — is in one Redis Cluster
-/// slot.
-fn shard_key(namespace: &str, shard: u16, what: &str) -> String {
-    format!("trawl:{namespace}q:{{s{shard}}}:{what}")
-}
-
 fn group(claimed: &[Claimed]) -> BTreeMap<u16, Vec<String>> {
     let mut by_shard: BTreeMap<u16, Vec<String>> = BTreeMap::new();
     for c in claimed {
@@ -583,12 +585,12 @@ mod tests {
     #[test]
     fn each_shard_keeps_its_keys_in_one_cluster_slot_and_shards_spread() {
         for namespace in ["", "trawl-test-1-", "a.b_c-", &"x".repeat(64)] {
-            crate::index_names::check_prefix(namespace).unwrap();
+            let keys = RedisKeys::namespaced(namespace).unwrap();
             let mut slots = std::collections::BTreeSet::new();
             for shard in 0..MAX_SHARDS {
                 let slot = trawl_redis::key_slot(format!("{{s{shard}}}").as_bytes());
                 for what in SHARD_KEYS {
-                    let key = shard_key(namespace, shard, what);
+                    let key = keys.queue_shard(shard, what);
                     assert_eq!(trawl_redis::key_slot(key.as_bytes()), slot, "{key}");
                 }
                 slots.insert(slot);

@@ -175,11 +175,7 @@ pub async fn rebuild(
 
     settle(current, merge).await?;
     let before = current.sizes().await?;
-    let target = IndexSet::new(
-        current.client().clone(),
-        current.names().clone(),
-        options.clone(),
-    );
+    let target = current.with_options(options.clone());
     target.recreate().await?;
     let indexer = RepoIndexer::new(target.clone(), registry.clone(), locks, indexing);
     let mut repos = Vec::new();

@@ -18,6 +18,8 @@ use std::time::Duration;
 use trawl_client::{ClientError, MirrorTicket, WriteMirror};
 use trawl_redis::RedisConnection;
 
+use crate::RedisKeys;
+
 /// How long a writer may stay in flight before it counts as dead (default). It must
 /// exceed the longest `_bulk` request with its retries and its mirror copy.
 pub const DEFAULT_WRITER_TTL: Duration = Duration::from_secs(300);
@@ -61,14 +63,14 @@ return n
 #[derive(Clone)]
 pub struct WriteRoutes {
     redis: RedisConnection,
-    namespace: String,
+    keys: RedisKeys,
     writer_ttl: Duration,
 }
 
 impl std::fmt::Debug for WriteRoutes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteRoutes")
-            .field("namespace", &self.namespace)
+            .field("keys", &self.keys)
             .field("writer_ttl", &self.writer_ttl)
             .finish_non_exhaustive()
     }
@@ -91,11 +93,11 @@ impl WritersInFlight {
 }
 
 impl WriteRoutes {
-    /// The routes of namespace `namespace` (the index prefix; `""` in production).
-    pub fn new(redis: RedisConnection, namespace: impl Into<String>) -> Self {
+    /// The routes of the deployment whose keys are `keys`.
+    pub fn new(redis: RedisConnection, keys: RedisKeys) -> Self {
         WriteRoutes {
             redis,
-            namespace: namespace.into(),
+            keys,
             writer_ttl: DEFAULT_WRITER_TTL,
         }
     }
@@ -109,11 +111,11 @@ impl WriteRoutes {
     /// Both keys carry the hash tag `{mirror}`: the scripts touch both at once, so on a
     /// Redis Cluster they must share a slot.
     fn targets_key(&self) -> String {
-        mirror_key(&self.namespace, "targets")
+        self.keys.mirror_targets()
     }
 
     fn writers_key(&self) -> String {
-        mirror_key(&self.namespace, "writers")
+        self.keys.mirror_writers()
     }
 
     /// The current mirror targets: alias → index.
@@ -213,32 +215,6 @@ impl WriteMirror for WriteRoutes {
         if let Err(e) = removed {
             // The deadline ends it instead; a reindex waits a little longer.
             tracing::warn!(error = %e, "cannot end a write ticket; it will expire");
-        }
-    }
-}
-
-/// `trawl:<namespace>mirror:{mirror}:<what>`: one hash tag for both keys.
-fn mirror_key(namespace: &str, what: &str) -> String {
-    format!("trawl:{namespace}mirror:{{mirror}}:{what}")
-}
-
-#[cfg(test)]
-mod key_tests {
-    use super::*;
-
-    #[test]
-    fn both_mirror_keys_share_a_cluster_slot_and_belong_to_the_deployment() {
-        for namespace in ["", "trawl-test-1-", "a-b-"] {
-            let names = crate::IndexNames::new(namespace).unwrap();
-            let (targets, writers) = (
-                mirror_key(namespace, "targets"),
-                mirror_key(namespace, "writers"),
-            );
-            assert_eq!(
-                trawl_redis::key_slot(targets.as_bytes()),
-                trawl_redis::key_slot(writers.as_bytes())
-            );
-            assert!(names.owns_redis_key(&targets) && names.owns_redis_key(&writers));
         }
     }
 }

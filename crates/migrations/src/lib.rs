@@ -115,6 +115,9 @@ pub struct MigrationContext {
     pub indices: IndexSet,
     redis: RedisConnection,
     registry: Registry,
+    /// The update queue's shards: the worker's setting, so that a backfill pushes refs
+    /// where the deployment's configuration says.
+    queue_shards: u16,
 }
 
 impl MigrationContext {
@@ -125,7 +128,14 @@ impl MigrationContext {
             indices,
             redis,
             registry,
+            queue_shards: QueueConfig::default().shards,
         }
+    }
+
+    /// Uses the deployment's queue shard count (the one its workers use).
+    pub fn with_queue_shards(mut self, shards: u16) -> Self {
+        self.queue_shards = shards;
+        self
     }
 
     /// The engine client.
@@ -138,12 +148,14 @@ impl MigrationContext {
         self.redis.clone()
     }
 
-    /// The update queue of this deployment (its namespace is the index prefix).
+    /// The update queue of this deployment (its namespace is the index prefix, its
+    /// shards the configured ones).
     pub fn queue(&self) -> Result<Queue, MigrationError> {
         Ok(Queue::new(
             self.redis.clone(),
             QueueConfig {
                 namespace: self.indices.names().prefix().to_string(),
+                shards: self.queue_shards,
                 ..QueueConfig::default()
             },
         )?)

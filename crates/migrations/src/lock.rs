@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
+use trawl_indexer::RedisKeys;
 use trawl_indexer::lock::{ExpiringLock, HeldLock};
 use trawl_redis::RedisConnection;
 
 use crate::MigrationError;
 
-/// The runner lock of one deployment (its namespace is the index prefix).
+/// The runner lock of one deployment.
 #[derive(Clone, Debug)]
 pub struct RunnerLock {
     redis: RedisConnection,
@@ -22,14 +23,11 @@ pub struct RunnerLockGuard {
 }
 
 impl RunnerLock {
-    /// The lock under `namespace`, expiring `ttl` after the last heartbeat.
-    pub fn new(redis: RedisConnection, namespace: &str, ttl: Duration) -> Self {
+    /// The lock of the deployment whose keys are `keys`, expiring `ttl` after the last
+    /// heartbeat.
+    pub fn new(redis: RedisConnection, keys: &RedisKeys, ttl: Duration) -> Self {
         RunnerLock {
-            lock: ExpiringLock::new(
-                redis.clone(),
-                format!("trawl:{namespace}lock:migrations"),
-                ttl,
-            ),
+            lock: ExpiringLock::new(redis.clone(), keys.migrations_lock(), ttl),
             redis,
         }
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use trawl_analyzers::IndexKind;
 use trawl_client::Refresh;
-use trawl_indexer::Queue;
+use trawl_indexer::{Queue, RedisKeys};
 use trawl_redis::RedisConnection;
 use trawl_telemetry::series;
 
@@ -80,7 +80,7 @@ impl MigrationRunner {
         }
         let lock = RunnerLock::new(
             ctx.redis(),
-            ctx.indices.names().prefix(),
+            &RedisKeys::new(ctx.indices.names()),
             Duration::from_secs(60),
         );
         Ok(MigrationRunner {
@@ -92,7 +92,8 @@ impl MigrationRunner {
 
     /// Uses another lock time to live (heartbeats extend it every third).
     pub fn with_lock_ttl(mut self, ttl: Duration) -> Self {
-        self.lock = RunnerLock::new(self.lock_redis(), self.ctx.indices.names().prefix(), ttl);
+        let keys = RedisKeys::new(self.ctx.indices.names());
+        self.lock = RunnerLock::new(self.lock_redis(), &keys, ttl);
         self
     }
 

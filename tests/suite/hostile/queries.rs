@@ -688,18 +688,18 @@ async fn side_by_side_deployments_never_touch_each_other() {
     let (outer, _cleanup) = test_indices(&services, "hostile-side").await.unwrap();
 
     let base = outer.names().prefix().to_owned();
-    let _keys =
-        trawl_tests::KeyCleanup::new(services.redis.connection_url(), format!("trawl:{base}*"));
+    let _keys = trawl_tests::KeyCleanup::new(
+        services.redis.connection_url(),
+        trawl_indexer::RedisKeys::new(outer.names()).scan_pattern(),
+    );
     let redis = trawl_tests::redis_connection(&services.redis)
         .await
         .unwrap();
     let deployment = |prefix: String| {
-        IndexSet::new(
-            outer.client().clone(),
-            trawl_indexer::IndexNames::new(prefix.clone()).unwrap(),
-            Default::default(),
-        )
-        .with_write_routes(trawl_indexer::WriteRoutes::new(redis.clone(), prefix))
+        let names = trawl_indexer::IndexNames::new(prefix).unwrap();
+        let keys = trawl_indexer::RedisKeys::new(&names);
+        let routes = trawl_indexer::WriteRoutes::new(redis.clone(), keys);
+        IndexSet::new(outer.client().clone(), names, Default::default(), routes)
     };
     let a = deployment(format!("{base}a-"));
     let ab = deployment(format!("{base}a-b-"));

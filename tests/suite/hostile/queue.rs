@@ -196,7 +196,9 @@ async fn a_corrupt_attempt_count_still_counts_failures() {
     let services = require_services!();
     let url = services.redis.connection_url();
     let config = config(1);
-    let attempts = format!("trawl:{}q:{{s0}}:attempts", config.namespace);
+    let attempts = trawl_indexer::RedisKeys::namespaced(config.namespace.as_str())
+        .unwrap()
+        .queue_shard(0, "attempts");
     let (q, _cleanup) = queue(url, config).await;
     let mut conn = crate::queue::manager(url).await;
 
@@ -308,6 +310,7 @@ async fn a_run_whose_lock_is_taken_over_does_not_advance_the_status() {
     let services = require_services!();
     let (set, _cleanup) = test_indices(&services, "lockfence").await.unwrap();
     let prefix = set.names().prefix().to_string();
+    let fenced_key = trawl_indexer::RedisKeys::new(set.names()).repo_lock("fenced");
     let repo = TestRepo::new();
     for i in 0..2000 {
         repo.write(
@@ -344,7 +347,7 @@ async fn a_run_whose_lock_is_taken_over_does_not_advance_the_status() {
         {
             let mut conn = crate::queue::manager(services.redis.connection_url()).await;
             let _: () = redis::cmd("SET")
-                .arg(format!("trawl:{prefix}lock:repo:fenced"))
+                .arg(fenced_key.as_str())
                 .arg("another-holder")
                 .arg("PX")
                 .arg(60_000)
@@ -381,7 +384,7 @@ async fn a_run_whose_lock_is_taken_over_does_not_advance_the_status() {
     );
     let mut conn = crate::queue::manager(services.redis.connection_url()).await;
     let holder: Option<String> = redis::cmd("GET")
-        .arg(format!("trawl:{prefix}lock:repo:fenced"))
+        .arg(fenced_key.as_str())
         .query_async(&mut conn)
         .await
         .unwrap();
@@ -409,11 +412,8 @@ async fn a_lock_out_of_reach_longer_than_its_ttl_is_lost_for_good() {
         .await
         .unwrap();
     let manager = trawl_redis::RedisConnection::from(manager);
-    let lock = ExpiringLock::new(
-        manager.clone(),
-        "trawl:lock:frozen",
-        Duration::from_millis(600),
-    );
+    let frozen = trawl_indexer::RedisKeys::default().lock("frozen");
+    let lock = ExpiringLock::new(manager.clone(), frozen.as_str(), Duration::from_millis(600));
     let held = lock.try_acquire().await.unwrap().expect("free");
     // The heartbeat keeps it well past its time to live.
     tokio::time::sleep(Duration::from_millis(900)).await;
@@ -451,7 +451,7 @@ async fn a_lock_out_of_reach_longer_than_its_ttl_is_lost_for_good() {
     let held = lock.try_acquire().await.unwrap().expect("free again");
     let mut conn = manager.clone();
     let _: i64 = redis::cmd("DEL")
-        .arg("trawl:lock:frozen")
+        .arg(frozen.as_str())
         .query_async(&mut conn)
         .await
         .unwrap();

@@ -243,7 +243,11 @@ async fn a_removed_repository_is_unsearchable_at_once_and_purge_leaves_nothing()
     let redis = trawl_tests::redis_connection(&services.redis)
         .await
         .unwrap();
-    let locks = trawl_indexer::RepoLocks::new(redis.clone(), prefix, Duration::from_secs(2));
+    let locks = trawl_indexer::RepoLocks::new(
+        redis.clone(),
+        trawl_indexer::RedisKeys::namespaced(prefix).unwrap(),
+        Duration::from_secs(2),
+    );
     let held = locks.acquire(&RepoId::new("gone").unwrap()).await.unwrap();
     drop(held); // a crashed holder: the lock expires by itself
     xtask_ok(prefix, &["repo", "remove", "gone", "--purge"]);

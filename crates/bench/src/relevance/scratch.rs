@@ -11,7 +11,7 @@ use trawl_client::{Client, EngineRequest};
 use trawl_indexer::search::{Page, PathFilter, SnippetOptions};
 use trawl_indexer::{
     BlobQuery, CodeSearch, IndexNames, IndexProgress, IndexReport, IndexSet, IndexingOptions,
-    RepoIndexer, RepoLocks,
+    RedisKeys, RepoIndexer, RepoLocks,
 };
 use trawl_registry::{Principal, Registry, RegistryConfig, RepoId, RepoSource, RepoSpec, UserName};
 
@@ -69,11 +69,15 @@ impl Scratch {
         prefix: &str,
         options: IndexOptions,
     ) -> Result<Scratch, RelevanceError> {
-        let set = IndexSet::new(client, IndexNames::new(prefix)?, options);
+        let set = IndexSet::unrouted(client, IndexNames::new(prefix)?, options);
         let mut config = registry.clone();
         config.deployment = prefix.to_owned();
         let registry = Registry::connect(&config).await?;
-        let locks = RepoLocks::new(redis.clone(), prefix, Duration::from_secs(60));
+        let locks = RepoLocks::new(
+            redis.clone(),
+            RedisKeys::new(set.names()),
+            Duration::from_secs(60),
+        );
         let indexer = RepoIndexer::new(
             set.clone(),
             registry.clone(),
@@ -255,14 +259,14 @@ impl Scratch {
     /// Deletes the Redis keys this deployment owns (exact names, checked one by one).
     async fn remove_keys(&self) -> Result<(), RelevanceError> {
         let names = self.set.names();
-        let pattern = format!("trawl:{}*", names.prefix());
+        let keys = RedisKeys::new(names);
         let mut redis = self.redis.clone();
         // Every master of a cluster is scanned; deletion goes slot by slot.
         let owned: Vec<String> = redis
-            .scan_match(&pattern)
+            .scan_match(&keys.scan_pattern())
             .await?
             .into_iter()
-            .filter(|k| names.owns_redis_key(k))
+            .filter(|k| keys.owns(k))
             .collect();
         redis.delete(&owned).await?;
         Ok(())

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
 use trawl_client::{ByQueryOutcome, ClientError, TaskId, TaskStatus};
-use trawl_indexer::WriteRoutes;
+use trawl_indexer::{RedisKeys, WriteRoutes};
 
 use super::MigrationHelper;
 use crate::{MigrationContext, MigrationError, MigrationOptions, Step};
@@ -426,7 +426,7 @@ where
     // A by-query write is not mirrored to the indices a zero-downtime reindex is building:
     // wait until it is over.
     let mirrored = left > 0
-        && WriteRoutes::new(ctx.redis(), ctx.indices.names().prefix())
+        && WriteRoutes::new(ctx.redis(), RedisKeys::new(ctx.indices.names()))
             .targets()
             .await?
             .contains_key(alias);

@@ -7,7 +7,7 @@ use redis::AsyncCommands as _;
 use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
 use trawl_client::{AliasAction, ClientError, Refresh, TaskId};
-use trawl_indexer::{ExpiringLock, HeldLock, IndexSet, WriteRoutes, WritersInFlight};
+use trawl_indexer::{ExpiringLock, HeldLock, IndexSet, RedisKeys, WriteRoutes, WritersInFlight};
 use trawl_redis::RedisConnection;
 use trawl_telemetry::series;
 
@@ -127,7 +127,7 @@ impl ReindexDriver {
     pub fn new(indices: IndexSet, redis: RedisConnection) -> Result<Self, ReindexError> {
         let routes = indices.write_routes().cloned().ok_or_else(|| {
             ReindexError::Invalid(
-                "the index set carries no write routes, so writes during the reindex would be lost; build it with IndexSet::with_write_routes".into(),
+                "the index set carries no write routes, so writes during the reindex would be lost; build it with IndexSet::new and the deployment's WriteRoutes (e.g. through trawl_deployment::Deployment::indices)".into(),
             )
         })?;
         Ok(ReindexDriver {
@@ -172,13 +172,13 @@ impl ReindexDriver {
     fn lock(&self) -> ExpiringLock {
         ExpiringLock::new(
             self.redis.clone(),
-            format!("trawl:{}lock:reindex", self.indices.names().prefix()),
+            RedisKeys::new(self.indices.names()).reindex_lock(),
             self.lock_ttl,
         )
     }
 
     fn abort_key(&self) -> String {
-        format!("trawl:{}reindex:abort", self.indices.names().prefix())
+        RedisKeys::new(self.indices.names()).reindex_abort()
     }
 
     async fn acquire(&self) -> Result<HeldLock, ReindexError> {
@@ -289,7 +289,7 @@ impl ReindexDriver {
         // (Migrations that write by query wait while a task mirrors their alias.)
         if crate::RunnerLock::new(
             self.redis.clone(),
-            self.indices.names().prefix(),
+            &RedisKeys::new(self.indices.names()),
             self.lock_ttl,
         )
         .is_locked()

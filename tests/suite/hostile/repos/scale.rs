@@ -133,8 +133,12 @@ async fn a_million_entries_are_capped_and_memory_stays_bounded() {
     let services = require_services!();
     let (set, _cleanup) = test_indices(&services, "hostile-wide").await.unwrap();
     let prefix = set.names().prefix().to_string();
-    let _keys =
-        trawl_tests::KeyCleanup::new(services.redis.connection_url(), format!("trawl:{prefix}*"));
+    let _keys = trawl_tests::KeyCleanup::new(
+        services.redis.connection_url(),
+        trawl_indexer::RedisKeys::namespaced(prefix.as_str())
+            .unwrap()
+            .scan_pattern(),
+    );
     // One tree object of a million entries (fast-import inserts entries one by one,
     // quadratic in a directory's size, so the tree is written as an object).
     let repo = HostileRepo::new();

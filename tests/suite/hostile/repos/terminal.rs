@@ -67,8 +67,12 @@ async fn control_sequences_are_neutralised_on_terminals_and_exact_in_json() {
     let (set, _cleanup) = test_indices(&services, "hostile-term").await.unwrap();
     let prefix = set.names().prefix().to_string();
     // Locks, write routes and the queue live under `trawl:<prefix>`.
-    let _keys =
-        trawl_tests::KeyCleanup::new(services.redis.connection_url(), format!("trawl:{prefix}*"));
+    let _keys = trawl_tests::KeyCleanup::new(
+        services.redis.connection_url(),
+        trawl_indexer::RedisKeys::namespaced(prefix.as_str())
+            .unwrap()
+            .scan_pattern(),
+    );
     let repo = HostileRepo::new();
     let path = format!("src/evil{NASTY}.txt");
     let content = format!("zebra {NASTY} zebra\n\tsecond line {NASTY}\n");
