@@ -17,6 +17,7 @@ mod quoted;
 pub mod rebuild;
 pub mod search;
 pub mod status;
+pub mod verify;
 pub mod worker;
 pub mod write_routes;
 
