@@ -19,4 +19,5 @@ mod reindex;
 mod relevance;
 mod search;
 mod stack;
+mod verify;
 mod worker;

@@ -21,6 +21,7 @@ mod size_change_cmd;
 mod stack_cmd;
 mod terminal;
 mod test_cmd;
+mod verify_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -153,6 +154,12 @@ enum Command {
         after_help = "Examples:\n  cargo xtask matrix\n  cargo xtask matrix --only elasticsearch-7,redis-cluster\n  cargo xtask matrix --json > matrix.json\n  cargo xtask matrix --readme      # also rewrite the README's compatibility table\n  cargo xtask matrix --from target/trawl-matrix/report.json"
     )]
     Matrix(matrix::MatrixArgs),
+    /// Compare the indexed documents with git: per repository, files missing, extra or
+    /// stale (blob id differs) and commits missing or extra; exit code 1 on drift.
+    #[command(
+        after_help = "Examples:\n  cargo xtask verify\n  cargo xtask verify --repo acme-api --json\n  cargo xtask verify --repair && cargo xtask worker   # queue full runs for what drifted"
+    )]
+    Verify(verify_cmd::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -191,6 +198,7 @@ fn main() -> ExitCode {
             Command::Search(args) => search_cmd::run(args).await,
             Command::IndexSize(args) => indices_cmd::size(args).await,
             Command::RecreateIndex(args) => indices_cmd::recreate(args).await,
+            Command::Verify(args) => verify_cmd::run(args).await,
         }
     });
     match result {
