@@ -114,7 +114,7 @@ async fn verify_finds_tampering_and_repair_restores_the_documents() {
         (files.missing.count, files.extra.count, files.stale.count),
         (1, 1, 1)
     );
-    assert_eq!(commits.missing.examples, [first.clone()]);
+    assert_eq!(commits.missing.examples, std::slice::from_ref(&first));
     assert!(commits.extra.is_empty());
 
     // The command: exit code 1 on drift, the same findings in its JSON.
@@ -147,7 +147,7 @@ async fn verify_finds_tampering_and_repair_restores_the_documents() {
         .repair(&queue, std::slice::from_ref(&verdict))
         .await
         .unwrap();
-    assert_eq!(queued, [spec.id.clone()]);
+    assert_eq!(queued, std::slice::from_ref(&spec.id));
     let worker = Worker::new(
         queue.clone(),
         indexer.clone(),
