@@ -9,6 +9,7 @@ mod engine;
 mod es8_security;
 mod hostile;
 mod indexing;
+mod info;
 mod local_engines;
 mod migrations;
 mod query;

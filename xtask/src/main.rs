@@ -7,6 +7,7 @@ mod connect;
 mod demo_cmd;
 mod index_cmd;
 mod indices_cmd;
+mod info_cmd;
 mod matrix;
 mod migrate_cmd;
 mod queue_cmd;
@@ -160,6 +161,12 @@ enum Command {
         after_help = "Examples:\n  cargo xtask verify\n  cargo xtask verify --repo acme-api --json\n  cargo xtask verify --repair && cargo xtask worker   # queue full runs for what drifted"
     )]
     Verify(verify_cmd::VerifyArgs),
+    /// The deployment on one screen: engine and health, indices with settings, counts and
+    /// sizes, queue, migrations, reindex task and configuration (secrets never shown).
+    #[command(
+        after_help = "Examples:\n  cargo xtask info\n  cargo xtask info --json | jq '.indices[] | {alias, docs}'"
+    )]
+    Info(info_cmd::InfoArgs),
 }
 
 fn main() -> ExitCode {
@@ -199,6 +206,7 @@ fn main() -> ExitCode {
             Command::IndexSize(args) => indices_cmd::size(args).await,
             Command::RecreateIndex(args) => indices_cmd::recreate(args).await,
             Command::Verify(args) => verify_cmd::run(args).await,
+            Command::Info(args) => info_cmd::run(args).await,
         }
     });
     match result {
