@@ -5,6 +5,7 @@ mod analyze_cmd;
 mod bench_cmd;
 mod connect;
 mod demo_cmd;
+mod estimate_cmd;
 mod index_cmd;
 mod indices_cmd;
 mod info_cmd;
@@ -167,6 +168,12 @@ enum Command {
         after_help = "Examples:\n  cargo xtask info\n  cargo xtask info --json | jq '.indices[] | {alias, docs}'"
     )]
     Info(info_cmd::InfoArgs),
+    /// Index a sample of the registered repositories into scratch indices, measure index
+    /// bytes per source byte, project the cluster size for all of them, recommend shards.
+    #[command(
+        after_help = "Examples:\n  cargo xtask estimate\n  cargo xtask estimate --sample 10 --json | jq '.kinds'"
+    )]
+    Estimate(estimate_cmd::EstimateArgs),
 }
 
 fn main() -> ExitCode {
@@ -207,6 +214,7 @@ fn main() -> ExitCode {
             Command::RecreateIndex(args) => indices_cmd::recreate(args).await,
             Command::Verify(args) => verify_cmd::run(args).await,
             Command::Info(args) => info_cmd::run(args).await,
+            Command::Estimate(args) => estimate_cmd::run(args).await,
         }
     });
     match result {
