@@ -27,8 +27,19 @@ pub struct VerifyArgs {
     json: bool,
 }
 
-/// Runs `verify`; exit code 1 when drift exists and `--repair` was not given.
+/// Runs `verify`. Exit codes for scripts: 0 no drift (or repaired), 1 drift found, 2 the
+/// check itself failed (services, arguments).
 pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    match check(args).await {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("error: {}", terminal::lines(&format!("{e:#}")));
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+async fn check(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let services = crate::connect::services()?;
     let indices = crate::connect::index_set(&services).await?;
     let registry = crate::connect::registry(&services).await?;

@@ -60,9 +60,13 @@ impl Verifier {
 
     /// Every registered repository's verdict, in registry order.
     pub async fn verify_all(&self) -> Result<Vec<RepoVerdict>, VerifyError> {
+        let registrations = self.registry.list().await?;
+        if registrations.is_empty() {
+            return Ok(Vec::new());
+        }
         self.refresh().await?;
         let mut verdicts = Vec::new();
-        for registration in self.registry.list().await? {
+        for registration in registrations {
             verdicts.push(self.verdict(&registration).await?);
         }
         Ok(verdicts)
