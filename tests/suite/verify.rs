@@ -143,8 +143,15 @@ async fn verify_finds_tampering_and_repair_restores_the_documents() {
     )
     .unwrap();
     queue.init().await.unwrap();
+    let locks =
+        crate::indexing::locks(&services, set.names().prefix(), Duration::from_secs(30)).await;
     let queued = verifier
-        .repair(&queue, std::slice::from_ref(&verdict))
+        .repair(
+            &queue,
+            &locks,
+            std::slice::from_ref(&verdict),
+            Duration::from_secs(30),
+        )
         .await
         .unwrap();
     assert_eq!(queued, std::slice::from_ref(&spec.id));
@@ -239,6 +246,34 @@ async fn a_vanished_commit_is_a_finding_not_a_crash() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("commit gone"), "{text}");
     assert!(text.contains(&old), "{text}");
+
+    // `--repair` queues exactly the two that need a full run, and exits 0.
+    let out = crate::hostile::xtask(set.names().prefix(), &["verify", "--repair", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["queued"], json!(["gone", "never"]));
+    let queue = Queue::new(
+        trawl_tests::redis_connection(&services.redis)
+            .await
+            .unwrap(),
+        QueueConfig {
+            namespace: set.names().prefix().to_string(),
+            ..QueueConfig::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(queue.status().await.unwrap().pending, 2);
+    let status = trawl_indexer::StatusStore::new(set.clone())
+        .get(&RepoId::new("gone").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.last_indexed_commit, None, "forgotten for a full run");
 }
 
 /// A reindex asks for a multiple of the source indices' size free; a factor no disk can

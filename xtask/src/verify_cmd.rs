@@ -3,6 +3,7 @@
 //! reported (missing, extra, stale) and, with `--repair`, a full run queued.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use trawl_indexer::IndexingOptions;
@@ -57,7 +58,15 @@ async fn check(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     let repaired = if args.repair {
         let queue = crate::queue_cmd::default_queue(&services).await?;
-        Some(verifier.repair(&queue, &verdicts).await?)
+        let locks = crate::connect::repo_locks(
+            crate::connect::redis(&services).await?,
+            Duration::from_secs(30),
+        );
+        Some(
+            verifier
+                .repair(&queue, &locks, &verdicts, Duration::from_secs(60))
+                .await?,
+        )
     } else {
         None
     };

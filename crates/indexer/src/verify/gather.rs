@@ -2,6 +2,7 @@
 //! and what git says; and the repair (a full run queued for each drifted repository).
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use trawl_analyzers::IndexKind;
@@ -14,7 +15,20 @@ use crate::git::{GitError, GitRepo, ObjectId};
 use crate::indexing::IndexingOptions;
 use crate::indexing::selection::indexed_files;
 use crate::queue::{Queue, QueueError, QueueRef};
-use crate::{IndexSet, StatusStore};
+use crate::{IndexSet, LockError, RepoLock, RepoLocks, StatusStore};
+
+/// Takes `repo`'s lock, retrying while another holder has it, for up to `wait`.
+async fn acquire(locks: &RepoLocks, repo: &RepoId, wait: Duration) -> Result<RepoLock, LockError> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match locks.acquire(repo).await {
+            Err(LockError::Held { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            other => return other,
+        }
+    }
+}
 
 /// What can stop a verification (a repository's own trouble is a verdict, not an error).
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +45,10 @@ pub enum VerifyError {
     NotRegistered(RepoId),
     #[error("cannot queue the repair: {0} (is Redis up? `cargo xtask status`)")]
     Queue(#[from] QueueError),
+    #[error(
+        "cannot take the repository's lock for the repair: {0}; run `cargo xtask verify --repair` again once it is free"
+    )]
+    Lock(#[from] LockError),
 }
 
 /// Page size of the walks over a repository's documents (paths and ids only).
@@ -86,15 +104,22 @@ impl Verifier {
     /// Queues a full run (purge, then the whole tree and history) for every verdict that
     /// needs one; returns the repositories queued. The stored last indexed commit is
     /// forgotten first, so the run rewrites everything rather than finding the repository
-    /// up to date: extra and stale documents are fixed, not only missing ones.
+    /// up to date: extra and stale documents are fixed, not only missing ones. It is
+    /// forgotten under the repository's lock (waiting up to `wait` for a run that holds
+    /// it), so a run finishing meanwhile cannot record its commit over the reset.
     pub async fn repair(
         &self,
         queue: &Queue,
+        locks: &RepoLocks,
         verdicts: &[RepoVerdict],
+        wait: Duration,
     ) -> Result<Vec<RepoId>, VerifyError> {
         let mut queued = Vec::new();
         for verdict in verdicts.iter().filter(|v| v.state.needs_repair()) {
-            self.status.require_full_run(&verdict.repo).await?;
+            let lock = acquire(locks, &verdict.repo, wait).await?;
+            let reset = self.status.require_full_run(&verdict.repo).await;
+            lock.release().await?;
+            reset?;
             queue
                 .enqueue(&[QueueRef::Repo(verdict.repo.clone())])
                 .await?;
