@@ -187,6 +187,12 @@ pub async fn estimate(
         result = measure(registry, &scratch, n, options) => result,
         () = stop => Err(EstimateError::Stopped),
     };
+    if matches!(result, Err(EstimateError::Stopped)) {
+        // Bulk requests already sent run on tasks of their own: give them time to land
+        // in the scratch indices before those are deleted, rather than after (a write to
+        // a deleted alias's name would create a stray index of that name).
+        tokio::time::sleep(STOP_GRACE).await;
+    }
     let removed = remove_scratch(&scratch).await;
     match (result, removed) {
         (Ok(_), Err(e)) => Err(e),
@@ -198,8 +204,23 @@ pub async fn estimate(
     }
 }
 
+/// How long a stopped estimate waits for its writes in flight before removing the scratch
+/// indices (a bulk request's own deadline is longer; this covers the usual ones).
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Removes the scratch deployment: its indices (by the exact names it owns), an index a
+/// late write created under an alias's name, and its registrations.
 async fn remove_scratch(scratch: &Scratch) -> Result<(), EstimateError> {
     scratch.indices.delete_all().await?;
+    let client = scratch.indices.client();
+    for kind in IndexKind::ALL {
+        let alias = scratch.indices.alias(kind);
+        // With the alias gone, a name that still exists is a concrete index a late write
+        // auto-created: the scratch deployment's own name, so it goes too.
+        if client.alias_targets(&alias).await?.is_empty() && client.index_exists(&alias).await? {
+            client.delete_index(&alias).await?;
+        }
+    }
     scratch.registry.remove_deployment().await?;
     Ok(())
 }
