@@ -5,8 +5,10 @@ mod analyze_cmd;
 mod bench_cmd;
 mod connect;
 mod demo_cmd;
+mod estimate_cmd;
 mod index_cmd;
 mod indices_cmd;
+mod info_cmd;
 mod matrix;
 mod migrate_cmd;
 mod queue_cmd;
@@ -21,6 +23,7 @@ mod size_change_cmd;
 mod stack_cmd;
 mod terminal;
 mod test_cmd;
+mod verify_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -153,6 +156,24 @@ enum Command {
         after_help = "Examples:\n  cargo xtask matrix\n  cargo xtask matrix --only elasticsearch-7,redis-cluster\n  cargo xtask matrix --json > matrix.json\n  cargo xtask matrix --readme      # also rewrite the README's compatibility table\n  cargo xtask matrix --from target/trawl-matrix/report.json"
     )]
     Matrix(matrix::MatrixArgs),
+    /// Compare the indexed documents with git: per repository, files missing, extra or
+    /// stale (blob id differs) and commits missing or extra; exit code 1 on drift.
+    #[command(
+        after_help = "Examples:\n  cargo xtask verify\n  cargo xtask verify --repo acme-api --json\n  cargo xtask verify --repair && cargo xtask worker   # queue full runs for what drifted"
+    )]
+    Verify(verify_cmd::VerifyArgs),
+    /// The deployment on one screen: engine and health, indices with settings, counts and
+    /// sizes, queue, migrations, reindex task and configuration (secrets never shown).
+    #[command(
+        after_help = "Examples:\n  cargo xtask info\n  cargo xtask info --json | jq '.indices[] | {alias, docs}'"
+    )]
+    Info(info_cmd::InfoArgs),
+    /// Index a sample of the registered repositories into scratch indices, measure index
+    /// bytes per source byte, project the cluster size for all of them, recommend shards.
+    #[command(
+        after_help = "Examples:\n  cargo xtask estimate\n  cargo xtask estimate --sample 10 --json | jq '.kinds'"
+    )]
+    Estimate(estimate_cmd::EstimateArgs),
 }
 
 fn main() -> ExitCode {
@@ -191,6 +212,9 @@ fn main() -> ExitCode {
             Command::Search(args) => search_cmd::run(args).await,
             Command::IndexSize(args) => indices_cmd::size(args).await,
             Command::RecreateIndex(args) => indices_cmd::recreate(args).await,
+            Command::Verify(args) => verify_cmd::run(args).await,
+            Command::Info(args) => info_cmd::run(args).await,
+            Command::Estimate(args) => estimate_cmd::run(args).await,
         }
     });
     match result {

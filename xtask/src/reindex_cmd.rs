@@ -69,6 +69,9 @@ pub struct StartArgs {
     /// How long the old indices stay after the swap (e.g. 24h, 30m, 0s; at most 365d).
     #[arg(long, default_value = "24h", value_parser = crate::ranges::duration_in(Duration::ZERO, Duration::from_secs(365 * 86_400)))]
     retention: Duration,
+    /// Start even when the cluster has less free disk than twice the source indices.
+    #[arg(long)]
+    skip_space_check: bool,
     #[command(flatten)]
     driver: DriverArgs,
 }
@@ -193,6 +196,8 @@ pub async fn run(command: ReindexCommand) -> anyhow::Result<ExitCode> {
                 batch_size: args.batch_size,
                 requests_per_second: args.requests_per_second,
                 retention: args.retention,
+                free_space_factor: (!args.skip_space_check)
+                    .then_some(trawl_migrations::reindex::DEFAULT_FREE_SPACE_FACTOR),
             };
             let progress = bar(args.driver.json);
             let driver = driver(

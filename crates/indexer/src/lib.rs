@@ -18,6 +18,7 @@ pub mod rebuild;
 mod redis_keys;
 pub mod search;
 pub mod status;
+pub mod verify;
 pub mod worker;
 pub mod write_routes;
 

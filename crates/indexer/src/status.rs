@@ -222,6 +222,18 @@ impl StatusStore {
         .await
     }
 
+    /// Forgets the last indexed commit and any checkpoint (counts and schema stay), so
+    /// that the next run purges the repository's documents and indexes it from scratch:
+    /// how `verify --repair` makes missing, extra and stale documents exact alike.
+    pub async fn require_full_run(&self, id: &RepoId) -> Result<(), ClientError> {
+        self.merge(
+            id,
+            json!({ "last_indexed_commit": null, "checkpoint": null }),
+            true,
+        )
+        .await
+    }
+
     /// Removes a repository's status (when its documents are purged for good).
     pub async fn remove(&self, id: &RepoId) -> Result<bool, ClientError> {
         let op = BulkOp::delete(self.alias(), id.as_str());

@@ -10,6 +10,7 @@ mod queue;
 mod registry;
 mod repos;
 mod stack;
+mod verify;
 
 use std::process::{Command, Output, Stdio};
 

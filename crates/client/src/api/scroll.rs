@@ -55,6 +55,7 @@ impl Client {
             query,
             sort,
             page_size: page_size.max(1),
+            source: None,
             view: Some(view),
         }
     }
@@ -93,6 +94,8 @@ pub struct Scroll {
     query: Value,
     sort: Value,
     page_size: usize,
+    /// The `_source` filter of every page (`None`: whole documents).
+    source: Option<Value>,
     /// `None` once the last page was read or the walk was closed.
     view: Option<View>,
 }
@@ -127,6 +130,13 @@ impl std::fmt::Debug for Scroll {
 }
 
 impl Scroll {
+    /// Pages carry only these source fields (`_source` filtering): a walk that needs a
+    /// document's path and id need not move its content.
+    pub fn with_source(mut self, fields: &[&str]) -> Self {
+        self.source = Some(json!(fields));
+        self
+    }
+
     /// The next page; `None` after the last one.
     pub async fn next_page(&mut self) -> Result<Option<Vec<Hit>>, ClientError> {
         let Some(view) = &mut self.view else {
@@ -144,16 +154,22 @@ impl Scroll {
                 if let Some(after) = after {
                     body["search_after"] = after.clone();
                 }
+                if let Some(source) = &self.source {
+                    body["_source"] = source.clone();
+                }
                 EngineRequest::post("_search").idempotent(true).json(&body)
             }
             View::Context { id: None } => {
                 // A scroll context counts the total by itself; it refuses
                 // `track_total_hits: false`.
-                let body = json!({
+                let mut body = json!({
                     "query": self.query,
                     "sort": self.sort,
                     "size": self.page_size,
                 });
+                if let Some(source) = &self.source {
+                    body["_source"] = source.clone();
+                }
                 EngineRequest::post(format!("{}/_search", segment(&self.index)))
                     .idempotent(true)
                     .query("scroll", KEEP_ALIVE)

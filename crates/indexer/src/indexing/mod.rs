@@ -13,6 +13,7 @@
 mod plan;
 mod read;
 mod report;
+pub mod selection;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};

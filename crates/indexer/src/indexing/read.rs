@@ -23,6 +23,7 @@ use crate::git::{
 use crate::status::{Checkpoint, LeftOut};
 
 use super::plan::RunPlan;
+use super::selection::{Admission, FileSelection};
 use super::{IndexProgress, IndexingOptions, Phase};
 
 /// Messages from the reader thread to the sink.
@@ -265,7 +266,8 @@ impl ReadSource {
             .store(count.entries_kept, Ordering::Relaxed);
         self.progress.set_phase(Phase::Files);
         let skip = cursor.files_done;
-        let (mut entries, mut blobs, mut left_outs) = (0u64, 0u64, 0u64);
+        let mut selection = FileSelection::new(max_files);
+        let (mut entries, mut left_outs) = (0u64, 0u64);
         for item in reader.walk(target, self.limits)? {
             let entry = match item? {
                 Walked::LeftOut(left_out) => {
@@ -275,24 +277,22 @@ impl ReadSource {
                 }
                 Walked::Entry(entry) => entry,
             };
-            if entry.kind.is_blob() {
-                if blobs == max_files {
-                    // The cap: this file and every later one (files, and what the limits
-                    // leave out besides) get no document.
-                    let rest = (count.blobs - blobs) + count.left_out.saturating_sub(left_outs);
-                    self.totals.left_out.push_many(
-                        entry.path.as_str(),
-                        format!(
-                            "the repository has {} files, more than the cap of {max_files}: this file and the {} after it in tree order are left out (raise it with --max-files)",
-                            count.blobs,
-                            rest - 1
-                        ),
-                        rest,
-                    );
-                    self.totals.left_out.file_cap = Some(max_files);
-                    break;
-                }
-                blobs += 1;
+            if selection.admit(entry.kind) == Admission::Capped {
+                // The cap: this file and every later one (files, and what the limits
+                // leave out besides) get no document.
+                let rest =
+                    (count.blobs - selection.files()) + count.left_out.saturating_sub(left_outs);
+                self.totals.left_out.push_many(
+                    entry.path.as_str(),
+                    format!(
+                        "the repository has {} files, more than the cap of {max_files}: this file and the {} after it in tree order are left out (raise it with --max-files)",
+                        count.blobs,
+                        rest - 1
+                    ),
+                    rest,
+                );
+                self.totals.left_out.file_cap = Some(max_files);
+                break;
             }
             entries += 1;
             if entries <= skip {

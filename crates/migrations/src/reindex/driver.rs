@@ -55,6 +55,9 @@ pub enum ReindexError {
     /// The request cannot be carried out as asked.
     #[error("{0}")]
     Invalid(String),
+    /// The cluster lacks the free disk the copy needs; nothing was created.
+    #[error(transparent)]
+    NoSpace(#[from] super::SpaceShortfall),
     /// The stored task cannot be read.
     #[error(
         "the stored reindex task {id} cannot be read ({reason}); inspect it in the reindex-tasks index"
@@ -81,6 +84,10 @@ pub struct ReindexOptions {
     pub requests_per_second: Option<f64>,
     /// How long the old indices stay after the swap before `cleanup` removes them.
     pub retention: Duration,
+    /// Free disk the cluster must have before the task starts, in multiples of the source
+    /// indices' store size (default [`super::DEFAULT_FREE_SPACE_FACTOR`]); `None` skips
+    /// the check.
+    pub free_space_factor: Option<f64>,
 }
 
 impl Default for ReindexOptions {
@@ -93,6 +100,7 @@ impl Default for ReindexOptions {
             batch_size: 1000,
             requests_per_second: None,
             retention: Duration::from_secs(24 * 3600),
+            free_space_factor: Some(super::DEFAULT_FREE_SPACE_FACTOR),
         }
     }
 }
@@ -342,6 +350,17 @@ impl ReindexDriver {
                 old_count: None,
                 new_count: None,
             });
+        }
+        if let Some(factor) = options.free_space_factor {
+            let mut source_bytes = 0u64;
+            for index in &indices {
+                for stats in client.index_stats(&index.old).await? {
+                    source_bytes = source_bytes.saturating_add(stats.total_store_bytes);
+                }
+            }
+            // `_cluster/stats`' free bytes over every node's data paths.
+            let free = client.cluster_stats().await?.fs_available_bytes;
+            super::check_free_space(factor, source_bytes, free)?;
         }
         let now = jiff::Timestamp::now();
         let stamp = now

@@ -5,6 +5,9 @@
 //! [`ReindexStage`]s; every stage is idempotent, so a driver that crashed anywhere runs
 //! again from the stored stage ([`ReindexDriver::resume`]).
 //!
+//! Before anything is created, [`check_free_space`] refuses a task the cluster has no room
+//! for.
+//!
 //! # How writes continue
 //! 1. The new indices are created (refresh off, no replicas, delete tombstones kept long).
 //! 2. Mirroring starts: every write through the aliases is copied to the new index, with
@@ -24,7 +27,9 @@
 //! removes them.
 
 mod driver;
+mod space;
 mod task;
 
 pub use driver::{ReindexDriver, ReindexError, ReindexOptions};
+pub use space::{DEFAULT_FREE_SPACE_FACTOR, SpaceShortfall, check_free_space, human_bytes};
 pub use task::{ReindexStage, ReindexTask, ReindexedIndex, SliceState};
