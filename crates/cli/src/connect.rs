@@ -5,22 +5,78 @@
 use anyhow::Context as _;
 use trawl_analyzers::IndexOptions;
 use trawl_client::Client;
+use trawl_client::ClientConfig;
 use trawl_indexer::{IndexNames, IndexSet};
-use trawl_stack::{Services, Stack};
+use trawl_stack::{
+    EngineAuth, EngineEndpoint, PostgresEndpoint, RedisEndpoint, Services, Stack, StackEnv,
+    StateDir,
+};
 
-/// The services `cargo xtask up` started, or those named by `TRAWL_ES_URL`,
-/// `TRAWL_REDIS_URL` and `TRAWL_PG_URL`.
+use crate::invocation;
+
+/// The services named by `TRAWL_ES_URL`, `TRAWL_REDIS_URL` and `TRAWL_PG_URL`; a
+/// variable left unset is taken from the stack `cargo xtask up` recorded — the
+/// checkout's, or the one under `TRAWL_STATE_DIR`.
 pub fn services() -> anyhow::Result<Services> {
-    Stack::new(crate::state_dir()?).running_services()?.context(
-        "no services: start them with `cargo xtask up`, or set TRAWL_ES_URL, TRAWL_REDIS_URL and TRAWL_PG_URL",
-    )
+    let invocation = invocation::current();
+    let state_dir = match (
+        &invocation.workspace,
+        std::env::var_os(trawl_stack::ENV_STATE_DIR),
+    ) {
+        (Some(workspace), _) => Some(StateDir::for_workspace(workspace)?),
+        (None, Some(dir)) if !dir.is_empty() => Some(StateDir::new(dir)?),
+        (None, _) => None,
+    };
+    let services = match state_dir {
+        Some(dir) => Stack::new(dir).running_services()?,
+        None => services_from_env()?,
+    };
+    services.with_context(|| match invocation.workspace {
+        Some(_) => "no services: start them with `cargo xtask up`, or set TRAWL_ES_URL, TRAWL_REDIS_URL and TRAWL_PG_URL".to_owned(),
+        None => format!(
+            "no services: set TRAWL_ES_URL, TRAWL_REDIS_URL and TRAWL_PG_URL for `{}` (or TRAWL_STATE_DIR to the state directory of a stack `cargo xtask up` started)",
+            invocation.program
+        ),
+    })
+}
+
+/// The services named by the environment alone; `None` when a variable is missing.
+fn services_from_env() -> anyhow::Result<Option<Services>> {
+    let env = StackEnv::from_process();
+    let (Some(engine), Some(redis), Some(postgres)) = (
+        EngineEndpoint::from_env(&env)?,
+        RedisEndpoint::from_env(&env)?,
+        PostgresEndpoint::from_env(&env)?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(Services {
+        engine,
+        redis,
+        postgres,
+    }))
 }
 
 /// A client for the running engine.
 pub fn client(services: &Services) -> anyhow::Result<Client> {
-    Ok(Client::new(crate::bench_cmd::client_config(
-        &services.engine,
-    )?)?)
+    Ok(Client::new(client_config(&services.engine)?)?)
+}
+
+/// The client configuration for `endpoint`: its URL, credentials and CA file.
+pub fn client_config(endpoint: &EngineEndpoint) -> anyhow::Result<ClientConfig> {
+    let mut builder = ClientConfig::builder().host(endpoint.url.as_str());
+    match &endpoint.auth {
+        EngineAuth::None => {}
+        EngineAuth::Basic { user, password } => {
+            builder = builder.basic_auth(user, password.expose())
+        }
+        EngineAuth::ApiKey(key) => builder = builder.api_key(key.expose()),
+        EngineAuth::Bearer(token) => builder = builder.bearer_token(token.expose()),
+    }
+    if let Some(ca) = &endpoint.ca_file {
+        builder = builder.ca_file(ca);
+    }
+    Ok(builder.build()?)
 }
 
 /// The names this deployment uses: `TRAWL_INDEX_PREFIX`, checked (a wildcard, comma,
@@ -46,7 +102,12 @@ pub async fn redis(services: &Services) -> anyhow::Result<trawl_redis::RedisConn
         trawl_redis::ConnectOptions::default(),
     )
     .await
-    .context("cannot connect to Redis (is the stack up? `cargo xtask status`)")
+    .with_context(|| {
+        format!(
+            "cannot connect to Redis: check TRAWL_REDIS_URL and that Redis is up ({})",
+            trawl_operator_command::step("queue status")
+        )
+    })
 }
 
 /// Per-repository locks under the deployment's prefix.
@@ -66,9 +127,13 @@ pub fn repo_locks(
     }
 }
 
-/// Where seeded repositories live.
-pub fn repos_dir() -> std::path::PathBuf {
-    crate::state_path("repos")
+/// Where `cargo xtask seed` puts repositories in the checkout; `None` for `trawl`, which
+/// has no checkout.
+pub fn repos_dir() -> Option<std::path::PathBuf> {
+    invocation::current()
+        .workspace
+        .as_deref()
+        .map(|root| StateDir::workspace_path(root).join("repos"))
 }
 
 /// Where the registry of this deployment (its index prefix) is: the stack's PostgreSQL.

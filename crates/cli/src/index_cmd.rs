@@ -1,4 +1,4 @@
-//! `cargo xtask index`: index repositories (given, or every registered one), with a
+//! `trawl index`: index repositories (given, or every registered one), with a
 //! progress bar per repository and a summary table.
 
 use std::process::ExitCode;
@@ -96,7 +96,10 @@ async fn targets(args: &IndexArgs, registry: &Registry) -> anyhow::Result<Vec<Re
 /// Says so when the repositories file `seed` wrote before the registry lists repositories
 /// the registry does not have: it is never read behind the user's back, only imported.
 fn legacy_manifest_note(registered: &[trawl_registry::Registration]) {
-    let path = crate::connect::repos_dir().join(trawl_registry::RegistryFile::FILE_NAME);
+    let Some(dir) = crate::connect::repos_dir() else {
+        return;
+    };
+    let path = dir.join(trawl_registry::RegistryFile::FILE_NAME);
     let Ok(file) = trawl_registry::RegistryFile::load(&path) else {
         return;
     };
@@ -107,9 +110,9 @@ fn legacy_manifest_note(registered: &[trawl_registry::Registration]) {
         .count();
     if missing > 0 {
         eprintln!(
-            "note: {} lists {missing} repositories that are not registered, so they are not indexed; to register them: cargo xtask repo import {}",
+            "note: {} lists {missing} repositories that are not registered, so they are not indexed; to register them: {}",
             path.display(),
-            path.display()
+            crate::invocation::command(&format!("repo import {}", path.display()))
         );
     }
 }

@@ -1,4 +1,4 @@
-//! `cargo xtask index-size` and `cargo xtask recreate-index`: how big the indices behind
+//! `trawl index-size` and `trawl recreate-index`: how big the indices behind
 //! this deployment's aliases are, and starting over with empty ones.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};

@@ -1,4 +1,4 @@
-//! `cargo xtask migrate …`: run, inspect and resume the versioned index migrations.
+//! `trawl migrate …`: run, inspect and resume the versioned index migrations.
 
 use std::process::ExitCode;
 
@@ -85,7 +85,10 @@ pub async fn run(command: MigrateCommand) -> anyhow::Result<ExitCode> {
     match command {
         MigrateCommand::New { name } => {
             let s = trawl_migrations::skeleton::skeleton_now(&name).map_err(anyhow::Error::msg)?;
-            let path = crate::workspace_root()
+            let workspace = crate::invocation::current().workspace.as_deref().with_context(|| {
+                "`migrate new` writes a migration into trawl's sources: run `cargo xtask migrate new` in a trawl checkout"
+            })?;
+            let path = workspace
                 .join("crates/migrations/src/migrations")
                 .join(&s.file_name);
             anyhow::ensure!(!path.exists(), "{} exists already", path.display());

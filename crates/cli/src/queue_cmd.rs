@@ -1,4 +1,4 @@
-//! `cargo xtask queue …` and `cargo xtask worker`: the update queue's producer and
+//! `trawl queue …` and `trawl worker`: the update queue's producer and
 //! operations, and the worker loop until SIGTERM/SIGINT.
 
 use std::process::ExitCode;
@@ -97,7 +97,7 @@ pub struct WorkerArgs {
     /// extends it every third of that; 1 to 86 400).
     #[arg(long, default_value_t = 60, value_parser = crate::ranges::int_in::<u64>(1..=86_400))]
     pub lock_ttl_secs: u64,
-    /// Files indexed per repository, at most (as `cargo xtask index --max-files`; use the
+    /// Files indexed per repository, at most (as `index --max-files`; use the
     /// same value for both).
     #[arg(long, env = "TRAWL_MAX_FILES", default_value_t = trawl_indexer::indexing::DEFAULT_MAX_FILES, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_files: u64,

@@ -1,4 +1,4 @@
-//! `cargo xtask reindex …`: rebuild indices behind their aliases while search and writes go
+//! `trawl reindex …`: rebuild indices behind their aliases while search and writes go
 //! on (see `trawl_migrations::reindex`).
 
 use std::process::ExitCode;

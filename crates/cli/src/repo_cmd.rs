@@ -1,4 +1,4 @@
-//! `cargo xtask repo …`: the repository registry — add, set, show, list, remove (and
+//! `trawl repo …`: the repository registry — add, set, show, list, remove (and
 //! purge), import and export. Every change goes to the registry, the one source of truth;
 //! searches and workers read it from there.
 
