@@ -6,6 +6,7 @@
 mod analyze_cmd;
 mod bench_cmd;
 mod demo_cmd;
+mod dist_cmd;
 mod matrix;
 mod relevance_cmd;
 mod seed_cmd;
@@ -77,6 +78,12 @@ enum Command {
         after_help = "Examples:\n  cargo xtask demo\n  cargo xtask demo --provider docker --engine elasticsearch\n  cargo xtask down    # when done"
     )]
     Demo(stack_cmd::UpArgs),
+    /// Build `trawl` and package it for operators: trawl-<version>-<target>.tar.gz with
+    /// the binary, the post-receive hook, trawl.toml.example and a README.
+    #[command(
+        after_help = "Examples:\n  cargo xtask dist                      # release build, into target/dist\n  cargo xtask dist --debug --out /tmp/d # the dev build (quick; for tests)"
+    )]
+    Dist(dist_cmd::DistArgs),
     /// The end-to-end suite against every engine and Redis flavour trawl runs (OpenSearch 2
     /// and 3, Elasticsearch 7 and 8, Redis Cluster), each on its own local services:
     /// target × suite → passed, failed or not applicable, with times.
@@ -118,6 +125,7 @@ fn main() -> ExitCode {
             Command::Bench(bench) => bench_cmd::run(bench).await,
             Command::Analyze(args) => analyze_cmd::run(args).await,
             Command::Seed(args) => seed_cmd::run(args).await,
+            Command::Dist(args) => dist_cmd::run(args).await,
             Command::Operator(command) => trawl_cli::run(command).await,
         }
     });
