@@ -5,6 +5,7 @@ mod analysis;
 mod analysis_parity;
 mod client;
 mod client_faults;
+mod dist;
 mod engine;
 mod es8_security;
 mod hostile;

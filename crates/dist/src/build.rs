@@ -31,6 +31,11 @@ pub fn build(cargo: &Path, workspace: &Path, profile: Profile) -> Result<PathBuf
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_for_a_crate) {
+            command.env_remove(name);
+        }
+    }
     if profile == Profile::Release {
         command.arg("--release");
     }
@@ -47,6 +52,27 @@ pub fn build(cargo: &Path, workspace: &Path, profile: Profile) -> Result<PathBuf
         });
     }
     executable_of(&String::from_utf8_lossy(&output.stdout)).ok_or(DistError::NoExecutable)
+}
+
+/// Whether `name` is a variable cargo sets for the crate it runs or builds (a test, `cargo
+/// run`): left in the environment of a nested `cargo build`, build scripts that watch it
+/// (ring's watches `CARGO_PKG_NAME` and `CARGO_MANIFEST_DIR`) would rebuild, and the
+/// outer build after them again.
+fn set_by_cargo_for_a_crate(name: &str) -> bool {
+    const PREFIXES: [&str; 5] = [
+        "CARGO_PKG_",
+        "CARGO_MANIFEST_",
+        "CARGO_CRATE_",
+        "CARGO_BIN_",
+        "CARGO_CFG_",
+    ];
+    const NAMES: [&str; 4] = [
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "OUT_DIR",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
 }
 
 /// The `trawl` executable named in cargo's JSON messages (the last compiler artifact of
@@ -136,6 +162,29 @@ pub(crate) fn refuse_openssl(binary: &Path, ldd: &str) -> Result<(), DistError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variables_of_the_calling_crate_are_not_passed_on() {
+        for name in [
+            "CARGO_PKG_NAME",
+            "CARGO_MANIFEST_DIR",
+            "OUT_DIR",
+            "CARGO_TARGET_TMPDIR",
+            "CARGO_BIN_EXE_trawl",
+        ] {
+            assert!(set_by_cargo_for_a_crate(name), "{name}");
+        }
+        for name in [
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_JOBS",
+            "CARGO",
+            "PATH",
+            "RUSTFLAGS",
+        ] {
+            assert!(!set_by_cargo_for_a_crate(name), "{name}");
+        }
+    }
 
     #[test]
     fn host_triple_from_rustc() {
