@@ -57,13 +57,15 @@ async fn targets(args: &IndexArgs, registry: &Registry) -> anyhow::Result<Vec<Re
     if args.sources.is_empty() {
         anyhow::ensure!(
             reg.change().is_empty() && reg.id.is_none(),
-            "--id, --visibility, --reader, --ref, --name and --forked-from need a repository path; to change a registration use `cargo xtask repo set <id> …`"
+            "--id, --visibility, --reader, --ref, --name and --forked-from need a repository path; to change a registration use `{program} repo set <id> …`",
+            program = trawl_operator_command::program()
         );
         let all = registry.list().await?;
         legacy_manifest_note(&all);
         anyhow::ensure!(
             !all.is_empty(),
-            "no repositories to index: none is registered. Give a path (`cargo xtask index ../some-repo`), add one (`cargo xtask repo add <path>`), import a registry file (`cargo xtask repo import repos.toml`) or create some with `cargo xtask seed`"
+            "no repositories to index: none is registered. Give a path (`{program} index ../some-repo`), add one (`{program} repo add <path>`), import a registry file (`{program} repo import repos.toml`) or create some with `{program} seed`",
+            program = trawl_operator_command::program()
         );
         return Ok(all.into_iter().map(|r| r.spec.id).collect());
     }

@@ -121,8 +121,9 @@ pub async fn run(command: MigrateCommand) -> anyhow::Result<ExitCode> {
         MigrateCommand::Retry { version } => {
             let record = runner().await?.retry(version).await?;
             println!(
-                "migration {version} ({}) will resume from its stored state; run `cargo xtask migrate run`",
-                record.name
+                "migration {version} ({}) will resume from its stored state; run `{program} migrate run`",
+                record.name,
+                program = trawl_operator_command::program()
             );
         }
         MigrateCommand::Run {

@@ -147,7 +147,8 @@ pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
                 let id = RepoId::new(r.clone())?;
                 anyhow::ensure!(
                     registry.get(&id).await?.is_some(),
-                    "repository {id} is not registered, so a worker would have nothing to index; add it first (`cargo xtask repo add <path> --id {id}`)"
+                    "repository {id} is not registered, so a worker would have nothing to index; add it first (`{program} repo add <path> --id {id}`)",
+                    program = trawl_operator_command::program()
                 );
                 refs.push(QueueRef::Repo(id));
             }
@@ -162,7 +163,8 @@ pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
             }
             anyhow::ensure!(
                 !refs.is_empty(),
-                "nothing to enqueue: name repositories by id (`cargo xtask queue enqueue acme-api`) or pass --all"
+                "nothing to enqueue: name repositories by id (`{program} queue enqueue acme-api`) or pass --all",
+                program = trawl_operator_command::program()
             );
             queue.init().await?;
             let added = queue.enqueue(&refs).await?;
@@ -200,6 +202,10 @@ pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
                     age(status.oldest_ms),
                 ]);
                 println!("{table}");
+                let lost = format!(
+                    "QUEUE DATA LOST since it was created (Redis restarted without persistence?): `{program} queue enqueue --all`",
+                    program = trawl_operator_command::program()
+                );
                 println!(
                     "paused: {} · processed: {} last minute, {} this minute · persistence: {} · {}",
                     if status.paused { "yes" } else { "no" },
@@ -215,14 +221,17 @@ pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
                     if status.intact {
                         "queue data intact"
                     } else {
-                        "QUEUE DATA LOST since it was created (Redis restarted without persistence?): `cargo xtask queue enqueue --all`"
+                        &lost
                     }
                 );
             }
         }
         QueueCommand::Pause { queue: q } => {
             queue(&q).await?.pause().await?;
-            println!("paused: workers claim nothing until `cargo xtask queue resume`");
+            println!(
+                "paused: workers claim nothing until `{program} queue resume`",
+                program = trawl_operator_command::program()
+            );
         }
         QueueCommand::Resume { queue: q } => {
             queue(&q).await?.resume().await?;

@@ -363,7 +363,8 @@ async fn enqueue(services: &trawl_stack::Services, id: &RepoId) -> anyhow::Resul
         Ok(()) => Ok(true),
         Err(e) => {
             eprintln!(
-                "warning: the registration changed, but {id} could not be enqueued for indexing ({e:#}); run `cargo xtask queue enqueue {id}` or `cargo xtask index`"
+                "warning: the registration changed, but {id} could not be enqueued for indexing ({e:#}); run `{program} queue enqueue {id}` or `{program} index`",
+                program = trawl_operator_command::program()
             );
             Ok(false)
         }
@@ -396,7 +397,8 @@ async fn remove(
             .await
             .with_context(|| {
                 format!(
-                    "{id} is no longer registered (nobody reads it), but its documents were not all deleted; run `cargo xtask repo remove {id} --purge` again"
+                    "{id} is no longer registered (nobody reads it), but its documents were not all deleted; run `{program} repo remove {id} --purge` again",
+                    program = trawl_operator_command::program()
                 )
             })?;
     }
@@ -413,7 +415,8 @@ async fn remove(
         match (&removed, purge) {
             (Some(_), true) => println!("removed {id}; its documents, status and lock are deleted"),
             (Some(_), false) => println!(
-                "removed {id}; nobody reads it from now on. Its documents stay until `cargo xtask repo remove {id} --purge`"
+                "removed {id}; nobody reads it from now on. Its documents stay until `{program} repo remove {id} --purge`",
+                program = trawl_operator_command::program()
             ),
             (None, _) => println!(
                 "{id} was not registered; its leftover documents, status and lock are deleted"
@@ -546,7 +549,13 @@ fn print_one(registration: &Registration, status: Option<Option<&RepoStatus>>, j
     row("updated", registration.updated_at.to_string());
     match status {
         None => {}
-        Some(None) => row("indexed", "never (run `cargo xtask index`)".into()),
+        Some(None) => row(
+            "indexed",
+            format!(
+                "never (run `{program} index`)",
+                program = trawl_operator_command::program()
+            ),
+        ),
         Some(Some(status)) => {
             row(
                 "status",

@@ -226,13 +226,14 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
                 .await?
             else {
                 anyhow::bail!(
-                    "{}:{} is not indexed, or {principal} may not read {}: check the path with `cargo xtask search 'filename:{}' --repo {} --as {principal}` and the registration with `cargo xtask repo show {}`",
+                    "{}:{} is not indexed, or {principal} may not read {}: check the path with `{program} search 'filename:{}' --repo {} --as {principal}` and the registration with `{program} repo show {}`",
                     file.repo,
                     one_line(&file.path),
                     file.repo,
                     one_line(file.path.rsplit('/').next().unwrap_or(&file.path)),
                     file.repo,
-                    file.repo
+                    file.repo,
+                    program = trawl_operator_command::program()
                 );
             };
             if args.json {

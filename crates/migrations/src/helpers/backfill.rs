@@ -176,9 +176,10 @@ impl BackfillField {
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
             return Err(MigrationError::step(format!(
-                "{lacking} {} remain after {stalled} passes that indexed their repositories again (e.g. {}): their indexing fails or writes older documents. Check `cargo xtask queue dead` and that every worker runs the current release; then `cargo xtask migrate retry`",
+                "{lacking} {} remain after {stalled} passes that indexed their repositories again (e.g. {}): their indexing fails or writes older documents. Check `{program} queue dead` and that every worker runs the current release; then `{program} migrate retry`",
                 self.target,
-                sample.join(", ")
+                sample.join(", "),
+                program = trawl_operator_command::program()
             )));
         }
         tracing::info!(target_docs = %self.target, pass, lacking, baseline, "backfill pass settled");

@@ -318,7 +318,8 @@ where
             tracing::warn!(task = %id, failures, reason = %reason, "{work} task failed");
             if failures >= MAX_TASK_FAILURES {
                 return Err(MigrationError::step(format!(
-                    "the {work} on {alias} failed {failures} times in a row (task {id}: {reason}); fix the cause, then `cargo xtask migrate retry`"
+                    "the {work} on {alias} failed {failures} times in a row (task {id}: {reason}); fix the cause, then `{program} migrate retry`",
+                    program = trawl_operator_command::program()
                 )));
             }
             state["progress"] = json!(format!(
@@ -343,7 +344,7 @@ where
         .await?;
     if mirrored.contains_key(alias) {
         state["progress"] = json!(format!(
-            "waiting: a reindex of {alias} is running (`cargo xtask reindex status`); the {work} starts once it is over"
+            "waiting: a reindex of {alias} is running (see `reindex status`); the {work} starts once it is over"
         ));
         tracing::info!(alias, "{work} waits for a running reindex");
         return Ok(Step::More);
