@@ -428,10 +428,7 @@ async fn an_obsolete_migration_halts_with_recreate_advice() {
         ),
         "{err}"
     );
-    assert!(
-        err.to_string().contains("`trawl recreate-index`"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("`trawl recreate-index`"), "{err}");
     assert!(versions(&l).is_empty());
     let status = runner.status().await.unwrap();
     assert_eq!(status[0].state, MigrationState::Halted);
