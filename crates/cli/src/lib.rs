@@ -128,3 +128,41 @@ pub fn name_program(mut command: clap::Command, program: &str) -> clap::Command 
     }
     command
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory as _, Parser};
+
+    /// A binary that embeds the operator commands, as `cargo xtask` does.
+    #[derive(Parser)]
+    #[command(name = "cargo xtask")]
+    struct Embedding {
+        #[command(subcommand)]
+        command: super::Command,
+    }
+
+    #[test]
+    fn the_commands_are_valid_clap() {
+        Embedding::command().debug_assert();
+    }
+
+    #[test]
+    fn every_example_names_the_running_program() {
+        let mut command = super::name_program(Embedding::command(), "cargo xtask");
+        for sub in ["index", "queue", "migrate", "reindex", "worker", "search"] {
+            let help = command
+                .find_subcommand_mut(sub)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            assert!(
+                help.contains(&format!("  cargo xtask {sub}")),
+                "{sub}: {help}"
+            );
+            assert!(
+                !help.contains("  trawl "),
+                "{sub} still names trawl: {help}"
+            );
+        }
+    }
+}
