@@ -6,6 +6,7 @@ mod analysis_parity;
 mod client;
 mod client_faults;
 mod deployment;
+mod dist;
 mod engine;
 mod es8_security;
 mod hostile;

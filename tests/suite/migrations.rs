@@ -353,7 +353,7 @@ async fn a_failing_migration_halts_blocks_later_ones_and_resumes_after_retry() {
     }
     let message = err.to_string();
     assert!(
-        message.contains("cargo xtask migrate retry 20261122000001"),
+        message.contains("`trawl migrate retry 20261122000001`"),
         "{message}"
     );
     assert!(
@@ -428,10 +428,7 @@ async fn an_obsolete_migration_halts_with_recreate_advice() {
         ),
         "{err}"
     );
-    assert!(
-        err.to_string().contains("cargo xtask recreate-index"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("`trawl recreate-index`"), "{err}");
     assert!(versions(&l).is_empty());
     let status = runner.status().await.unwrap();
     assert_eq!(status[0].state, MigrationState::Halted);
@@ -722,7 +719,7 @@ async fn space_required_refuses_to_start_without_the_disk_and_passes_with_it() {
         "space_hungry",
         &format!("{too_much} bytes"),
         "has not started",
-        "cargo xtask migrate run",
+        "`trawl migrate run`",
     ] {
         assert!(message.contains(part), "{part:?} missing from: {message}");
     }

@@ -74,7 +74,7 @@ impl EngineAnalyzer {
         let services = Stack::new(crate::state_dir()?)
             .running_services()?
             .context("--engine and --compare need the engine: start it with `cargo xtask up`, or set TRAWL_ES_URL and TRAWL_REDIS_URL")?;
-        let client = Client::new(crate::bench_cmd::client_config(&services.engine)?)?;
+        let client = Client::new(trawl_cli::connect::client_config(&services.engine)?)?;
         let lucene =
             trawl_analyzers::LuceneGeneration::of_major(client.engine_info().await?.lucene_major());
         let body = trawl_analyzers::analysis_index_body();

@@ -10,10 +10,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use trawl_bench::index::{IndexBenchOptions, IndexBenchReport};
 use trawl_bench::reindex::{ReindexBenchOptions, ReindexBenchProgress, ReindexBenchReport};
 use trawl_bench::search::{SearchBenchOptions, SearchBenchReport, Target};
-use trawl_client::ClientConfig;
-use trawl_stack::{EngineAuth, EngineEndpoint, Stack};
+use trawl_stack::Stack;
 
-use crate::ranges::{int_in, size_in};
+use trawl_cli::ranges::{int_in, size_in};
 
 #[derive(clap::Subcommand)]
 pub enum Bench {
@@ -96,23 +95,23 @@ pub enum Bench {
     )]
     Reindex {
         /// Blob documents in the source index (1 to 100 000 000).
-        #[arg(long, default_value_t = 1_000_000, value_parser = crate::ranges::int_in::<u64>(1..=100_000_000))]
+        #[arg(long, default_value_t = 1_000_000, value_parser = trawl_cli::ranges::int_in::<u64>(1..=100_000_000))]
         docs: u64,
         /// Repositories the documents are spread over (routed by repository; 1 to 100 000).
-        #[arg(long, default_value_t = 100, value_parser = crate::ranges::int_in::<u32>(1..=100_000))]
+        #[arg(long, default_value_t = 100, value_parser = trawl_cli::ranges::int_in::<u32>(1..=100_000))]
         repos: u32,
         /// trawl's slices per primary shard (the source has one shard; 1 to 64).
-        #[arg(long, default_value_t = trawl_migrations::reindex::ReindexOptions::default().slices_per_shard, value_parser = crate::ranges::int_in::<u32>(1..=64))]
+        #[arg(long, default_value_t = trawl_migrations::reindex::ReindexOptions::default().slices_per_shard, value_parser = trawl_cli::ranges::int_in::<u32>(1..=64))]
         slices_per_shard: u32,
         /// trawl's slices running at once (0: one per data node; 0 to 1024).
-        #[arg(long, default_value_t = trawl_migrations::reindex::ReindexOptions::default().max_running_slices, value_parser = crate::ranges::int_in::<u32>(0..=1024))]
+        #[arg(long, default_value_t = trawl_migrations::reindex::ReindexOptions::default().max_running_slices, value_parser = trawl_cli::ranges::int_in::<u32>(0..=1024))]
         max_running: u32,
         /// Seconds of searching before any reindex (the latency baseline); the searcher
         /// also runs through each whole reindex (1 to 86 400).
-        #[arg(long, default_value_t = 20, value_parser = crate::ranges::int_in::<u64>(1..=86_400))]
+        #[arg(long, default_value_t = 20, value_parser = trawl_cli::ranges::int_in::<u64>(1..=86_400))]
         search_secs: u64,
         /// Searches per second, open loop; 0: one client back to back (0 to 100 000).
-        #[arg(long, default_value_t = 0.0, value_parser = crate::ranges::f64_in(0.0, 100_000.0))]
+        #[arg(long, default_value_t = 0.0, value_parser = trawl_cli::ranges::f64_in(0.0, 100_000.0))]
         search_rate: f64,
         /// `_bulk` requests in flight while filling (1 to 64).
         #[arg(long, default_value_t = 4, value_parser = int_in::<usize>(1..=64))]
@@ -129,13 +128,13 @@ pub enum Bench {
     )]
     Access {
         /// Registrations in the large round.
-        #[arg(long, default_value_t = 100_000, value_parser = crate::ranges::int_in::<u64>(1..=2_000_000))]
+        #[arg(long, default_value_t = 100_000, value_parser = trawl_cli::ranges::int_in::<u64>(1..=2_000_000))]
         repos: u64,
         /// Registrations in the small round.
-        #[arg(long, default_value_t = 100, value_parser = crate::ranges::int_in::<u64>(1..=2_000_000))]
+        #[arg(long, default_value_t = 100, value_parser = trawl_cli::ranges::int_in::<u64>(1..=2_000_000))]
         small_repos: u64,
         /// Timed lookups per principal and method in each round.
-        #[arg(long, default_value_t = 30, value_parser = crate::ranges::int_in::<u64>(1..=10_000))]
+        #[arg(long, default_value_t = 30, value_parser = trawl_cli::ranges::int_in::<u64>(1..=10_000))]
         rounds: u64,
         /// Print the report as JSON.
         #[arg(long)]
@@ -190,12 +189,7 @@ fn emit<R: serde::Serialize>(report: &R, json: bool, human: impl FnOnce(&R)) -> 
 }
 
 pub fn spinner() -> ProgressBar {
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
-    );
-    spinner.enable_steady_tick(Duration::from_millis(120));
-    spinner
+    trawl_cli::terminal::spinner()
 }
 
 pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
@@ -208,8 +202,9 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let services = running_services()?;
-            let client = trawl_client::Client::new(client_config(&services.engine)?)?;
-            let registry = crate::connect::registry_config(&services)?;
+            let client =
+                trawl_client::Client::new(trawl_cli::connect::client_config(&services.engine)?)?;
+            let registry = trawl_cli::connect::registry_config(&trawl_cli::connect::services()?)?;
             let options = trawl_bench::access::AccessBenchOptions {
                 repos,
                 small_repos,
@@ -237,8 +232,8 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let services = running_services()?;
-            let config = client_config(&services.engine)?;
-            let redis = crate::connect::redis(&services).await?;
+            let config = trawl_cli::connect::client_config(&services.engine)?;
+            let redis = trawl_cli::connect::redis(&trawl_cli::connect::services()?).await?;
             let options = ReindexBenchOptions {
                 docs: docs.max(1),
                 repos: repos.max(1),
@@ -269,11 +264,11 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
         } => {
             let services = running_services()?;
             let target = Target {
-                config: client_config(&services.engine)?,
+                config: trawl_cli::connect::client_config(&services.engine)?,
                 http: services.engine.http_client()?,
                 url: services.engine.url.clone(),
             };
-            let redis = crate::connect::redis(&services).await?;
+            let redis = trawl_cli::connect::redis(&trawl_cli::connect::services()?).await?;
             let program = std::env::current_exe()
                 .context("cannot tell where this xtask binary is (for the indexer process)")?;
             let options = IndexBenchOptions {
@@ -283,7 +278,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
                 ..IndexBenchOptions::new(crate::state_path("bench-repos"), program)
             };
             let spinner = spinner();
-            let registry = crate::connect::registry_config(&services)?;
+            let registry = trawl_cli::connect::registry_config(&trawl_cli::connect::services()?)?;
             let report = trawl_bench::index::run(&target, redis, &registry, &options, &|m| {
                 spinner.set_message(m.to_owned())
             })
@@ -295,10 +290,10 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
         }
         Bench::Queue { refs, pushes, json } => {
             let services = running_services()?;
-            let redis = crate::connect::redis(&services).await?;
+            let redis = trawl_cli::connect::redis(&trawl_cli::connect::services()?).await?;
             let prefix = format!("bench-queue-{}-", std::process::id());
             let indices = trawl_indexer::IndexSet::unrouted(
-                trawl_client::Client::new(client_config(&services.engine)?)?,
+                trawl_client::Client::new(trawl_cli::connect::client_config(&services.engine)?)?,
                 trawl_indexer::IndexNames::new(prefix)?,
                 trawl_analyzers::IndexOptions::default(),
             );
@@ -310,7 +305,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             };
             let spinner = spinner();
-            let registry = crate::connect::registry_config(&services)?;
+            let registry = trawl_cli::connect::registry_config(&trawl_cli::connect::services()?)?;
             let report =
                 trawl_bench::queue::run(redis, indices.clone(), &registry, &work, &options, &|m| {
                     spinner.set_message(m.to_owned())
@@ -348,7 +343,8 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
         }
         Bench::Analyze { concurrency, json } => {
             let services = running_services()?;
-            let client = trawl_client::Client::new(client_config(&services.engine)?)?;
+            let client =
+                trawl_client::Client::new(trawl_cli::connect::client_config(&services.engine)?)?;
             let root = crate::workspace_root().join("fixtures/analysis");
             let lines = trawl_bench::corpus::analysis_lines(&root)?;
             let spinner = spinner();
@@ -373,7 +369,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
         } => {
             let services = running_services()?;
             let target = Target {
-                config: client_config(&services.engine)?,
+                config: trawl_cli::connect::client_config(&services.engine)?,
                 http: services.engine.http_client()?,
                 url: services.engine.url.clone(),
             };
@@ -402,23 +398,6 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             })
         }
     }
-}
-
-/// trawl-client's configuration for a stack endpoint (its defaults otherwise).
-pub fn client_config(endpoint: &EngineEndpoint) -> anyhow::Result<ClientConfig> {
-    let mut builder = ClientConfig::builder().host(endpoint.url.as_str());
-    match &endpoint.auth {
-        EngineAuth::None => {}
-        EngineAuth::Basic { user, password } => {
-            builder = builder.basic_auth(user, password.expose())
-        }
-        EngineAuth::ApiKey(key) => builder = builder.api_key(key.expose()),
-        EngineAuth::Bearer(token) => builder = builder.bearer_token(token.expose()),
-    }
-    if let Some(ca) = &endpoint.ca_file {
-        builder = builder.ca_file(ca);
-    }
-    Ok(builder.build()?)
 }
 
 fn print_analyze(report: &trawl_bench::analyze::AnalyzeBenchReport) {

@@ -14,7 +14,7 @@ use trawl_registry::{
 use trawl_seed::SeedOptions;
 use trawl_stack::{Owner, Stack};
 
-use crate::search_cmd::{Style, print_blobs, print_commits, print_summary};
+use trawl_cli::search_cmd::{Style, print_blobs, print_commits, print_summary};
 
 /// The demo's seed: small enough to take seconds, large enough to show every feature.
 const DEMO_SEED: SeedOptions = SeedOptions {
@@ -38,14 +38,14 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
     crate::stack_cmd::print_status(&stack.status().await?);
 
     step("2. repositories");
-    let repos_dir = crate::connect::repos_dir();
+    let repos_dir = crate::state_path("repos");
     let report = tokio::task::spawn_blocking({
         let repos_dir = repos_dir.clone();
         move || trawl_seed::seed(&DEMO_SEED, &repos_dir, &|_| {})
     })
     .await??;
-    let services = crate::connect::services()?;
-    let registry = crate::connect::registry(&services).await?;
+    let services = trawl_cli::connect::services()?;
+    let registry = trawl_cli::connect::registry(&services).await?;
     let mut ids = Vec::new();
     for spec in &report.specs {
         registry.register(spec, &RepoChange::default()).await?;
@@ -79,7 +79,7 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
     );
 
     step("3. index");
-    let indexer = crate::index_cmd::indexer(
+    let indexer = trawl_cli::index_cmd::indexer(
         &services,
         registry.clone(),
         60,
@@ -87,8 +87,8 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let indices = indexer.indices().clone();
-    let outcomes = crate::index_cmd::index_all(&indexer, &ids, true).await;
-    crate::index_cmd::print_reports(&outcomes);
+    let outcomes = trawl_cli::index_cmd::index_all(&indexer, &ids, true).await;
+    trawl_cli::index_cmd::print_reports(&outcomes);
     anyhow::ensure!(
         outcomes.iter().all(|(_, o)| o.is_ok()),
         "indexing failed (see above)"
@@ -97,7 +97,7 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
     step("4. index-size");
     println!(
         "{}",
-        crate::indices_cmd::size_table(&indices.sizes().await?)
+        trawl_cli::indices_cmd::size_table(&indices.sizes().await?)
     );
 
     step("5. search");

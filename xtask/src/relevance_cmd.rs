@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use trawl_bench::relevance::quality::QualityReport;
 use trawl_bench::relevance::real::{RealRepo, RealReport, RecallSummary};
 use trawl_bench::relevance::{Connections, RelevanceOptions, RelevanceReport};
 use trawl_registry::RepoId;
 
-use crate::terminal::one_line;
+use trawl_cli::terminal::one_line;
 
 /// The arguments of `bench relevance`.
 #[derive(clap::Args, Debug)]
@@ -23,7 +22,7 @@ pub struct RelevanceArgs {
     #[arg(long)]
     pub skip_real: bool,
     /// Identifiers sampled per repository, spread over five shapes (1 to 5 000).
-    #[arg(long, default_value_t = 100, value_parser = crate::ranges::int_in::<usize>(1..=5_000))]
+    #[arg(long, default_value_t = 100, value_parser = trawl_cli::ranges::int_in::<usize>(1..=5_000))]
     pub queries: usize,
     /// Seed of the identifier sample.
     #[arg(long, default_value_t = 1)]
@@ -79,9 +78,9 @@ pub async fn run(
         }
     }
     let connections = Connections {
-        client: trawl_client::Client::new(crate::bench_cmd::client_config(&services.engine)?)?,
-        redis: crate::connect::redis(services).await?,
-        registry: crate::connect::registry_config(services)?,
+        client: trawl_client::Client::new(trawl_cli::connect::client_config(&services.engine)?)?,
+        redis: trawl_cli::connect::redis(&trawl_cli::connect::services()?).await?,
+        registry: trawl_cli::connect::registry_config(&trawl_cli::connect::services()?)?,
     };
     let pid = std::process::id();
     let options = RelevanceOptions {
@@ -121,7 +120,7 @@ fn opt(value: Option<f64>) -> String {
 
 fn print(report: &RelevanceReport) {
     println!("bench relevance on {}", report.engine);
-    print_quality(&report.golden);
+    trawl_cli::quality_table::print_quality(&report.golden);
     if !report.repos.is_empty() {
         print_real(report);
     }
@@ -137,75 +136,6 @@ fn print(report: &RelevanceReport) {
             .collect::<Vec<_>>()
             .join(", ")
     );
-}
-
-/// The golden queries and identifier cases (also shown by `index-size-change`).
-pub fn print_quality(q: &QualityReport) {
-    let corpus: Vec<String> = q
-        .corpus
-        .iter()
-        .map(|r| format!("{} ({} files)", r.id, r.files))
-        .collect();
-    println!(
-        "\ngolden queries on the relevance corpus ({}): recall@10 {:.3}, MRR {:.3}, nDCG@10 {:.3}, recall against git grep {:.3}",
-        corpus.join(", "),
-        q.recall_at_10,
-        q.mrr,
-        q.ndcg_at_10,
-        q.golden_grep_recall
-    );
-    let mut t = table(&[
-        "query",
-        "recall@10",
-        "RR",
-        "nDCG@10",
-        "first hit",
-        "git grep recall",
-        "missed (git grep)",
-    ]);
-    for g in &q.golden {
-        t.add_row([
-            one_line(&g.text).into_owned(),
-            format!("{:.2}", g.recall_at_10),
-            format!("{:.2}", g.reciprocal_rank),
-            format!("{:.2}", g.ndcg_at_10),
-            g.top
-                .first()
-                .map_or_else(|| "-".to_owned(), |f| one_line(f).into_owned()),
-            format!("{:.2} ({}/{})", g.grep.recall, g.grep.found, g.grep.truth),
-            one_line(&g.grep.missed.join(" ")).into_owned(),
-        ]);
-    }
-    println!("{t}");
-    println!(
-        "identifier cases (fixtures/relevance/identifiers.toml): mean recall {:.3}, {}/{} complete, precision {}",
-        q.identifier_recall,
-        q.identifier_cases_complete,
-        q.cases.len(),
-        opt(q.identifier_precision)
-    );
-    let mut t = table(&[
-        "query",
-        "git grep files",
-        "found",
-        "recall",
-        "returned",
-        "precision",
-        "missed",
-    ]);
-    for c in &q.cases {
-        let o = &c.outcome;
-        t.add_row([
-            one_line(&o.query).into_owned(),
-            o.truth.to_string(),
-            o.found.to_string(),
-            format!("{:.2}", o.recall),
-            o.answers.returned().to_string(),
-            opt(o.answers.precision()),
-            one_line(&o.missed.join(" ")).into_owned(),
-        ]);
-    }
-    println!("{t}");
 }
 
 fn summary(s: &RecallSummary) -> [String; 3] {

@@ -68,8 +68,8 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| crate::state_path("repos"));
-    let services = crate::connect::services()?;
-    let registry = crate::connect::registry(&services).await?;
+    let services = trawl_cli::connect::services()?;
+    let registry = trawl_cli::connect::registry(&services).await?;
     let (report, change) = if args.from.is_empty() {
         // Generated repositories are registered once; a rerun never resets what was
         // changed since (`repo set`).

@@ -26,13 +26,13 @@ pub struct UpArgs {
     pub engine_version: Option<String>,
     /// Engine nodes; more than one forms a real cluster (local provider)
     /// [default: 1, or whatever already runs].
-    #[arg(long, value_parser = crate::ranges::int_in::<u16>(1..=9))]
+    #[arg(long, value_parser = trawl_cli::ranges::int_in::<u16>(1..=9))]
     pub nodes: Option<u16>,
     /// The engine's HTTP port (default: a free one; the local engine's lies in 9201–9299).
-    #[arg(long, value_parser = crate::ranges::int_in::<u16>(1..=65_535))]
+    #[arg(long, value_parser = trawl_cli::ranges::int_in::<u16>(1..=65_535))]
     pub engine_port: Option<u16>,
     /// Redis's port (default: a free one).
-    #[arg(long, value_parser = crate::ranges::int_in::<u16>(1..=65_535))]
+    #[arg(long, value_parser = trawl_cli::ranges::int_in::<u16>(1..=65_535))]
     pub redis_port: Option<u16>,
     /// Start a three-master Redis Cluster (local provider) instead of one Redis server;
     /// --redis-port then names the first of its three ports.

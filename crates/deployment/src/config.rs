@@ -57,7 +57,7 @@ pub struct Config {
     postgres: Option<Secret>,
     limits: IndexingLimits,
     queue_shards: u16,
-    metrics_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     indices: BTreeMap<IndexKind, KindSettings>,
     shown: MaskedConfig,
 }
@@ -146,6 +146,18 @@ impl Config {
             .map(|pg| RegistryConfig::new(pg.expose(), self.names.prefix()))
     }
 
+    /// The same deployment's services under other names: a scratch deployment (e.g. an
+    /// estimate's sample) beside this one, with its own indices, keys and registrations.
+    pub fn with_names(mut self, names: IndexNames, origin: &str) -> Self {
+        self.shown.set(
+            "prefix",
+            names.prefix().to_owned(),
+            Origin::Fallback(origin.into()),
+        );
+        self.names = names;
+        self
+    }
+
     /// Uses `engine` when neither the file nor the environment named one.
     pub fn with_engine(mut self, engine: ClientConfig, origin: &str) -> Self {
         if self.engine.is_none() {
@@ -211,8 +223,9 @@ impl Config {
         }
     }
 
-    /// Where the worker serves `/metrics`, `/healthz` and `/readyz`.
-    pub fn metrics_addr(&self) -> SocketAddr {
+    /// Where the worker serves `/metrics`, `/healthz` and `/readyz`; `None` (the default,
+    /// `off`) serves none, so two workers on one host never contend for a port.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
     }
 

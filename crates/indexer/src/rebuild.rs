@@ -18,7 +18,8 @@ use trawl_registry::{Registry, RegistryError, RepoSpec};
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
     #[error(
-        "nothing to rebuild: no repository is registered; register and index some first (`cargo xtask repo add <path>`, `cargo xtask index`)"
+        "nothing to rebuild: no repository is registered; register and index some first (`{program} repo add <path>`, `{program} index`)",
+        program = trawl_operator_command::program()
     )]
     NothingRegistered,
     #[error(transparent)]

@@ -147,7 +147,8 @@ impl Worker {
                     Ok(false) => {
                         self.counters.data_loss.fetch_add(1, Ordering::Relaxed);
                         tracing::error!(
-                            "the update queue's data is gone from Redis (restarted without persistence, or flushed): refs pushed before are lost; run Redis with AOF (appendonly yes) in production and re-enqueue every repository (`cargo xtask queue enqueue --all`)"
+                            "the update queue's data is gone from Redis (restarted without persistence, or flushed): refs pushed before are lost; run Redis with AOF (appendonly yes) in production and re-enqueue every repository (`{program} queue enqueue --all`)",
+                            program = trawl_operator_command::program()
                         );
                         let _ = self.queue.init().await;
                     }

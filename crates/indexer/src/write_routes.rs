@@ -200,7 +200,7 @@ impl WriteMirror for WriteRoutes {
     async fn begin(&self) -> Result<MirrorTicket, ClientError> {
         self.begin_writer().await.map_err(|e| {
             ClientError::WriteMirror(format!(
-                "Redis: {e}; check that Redis is up (`cargo xtask status`)"
+                "Redis: {e}; check that Redis is up and TRAWL_REDIS_URL names it"
             ))
         })
     }

@@ -141,7 +141,8 @@ pub enum EstimateError {
         source: IndexError,
     },
     #[error(
-        "no registered repository can be read, so there is nothing to measure (register some with `cargo xtask repo add`)"
+        "no registered repository can be read, so there is nothing to measure (register some with `{program} repo add`)",
+        program = trawl_operator_command::program()
     )]
     NothingToMeasure,
     #[error("the estimate was stopped; its scratch indices were removed")]

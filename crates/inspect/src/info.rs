@@ -89,9 +89,11 @@ pub struct ConfigSummary {
 /// What stops `info`.
 #[derive(Debug, thiserror::Error)]
 pub enum InfoError {
-    #[error("cannot read the engine's state: {0} (check it with `cargo xtask status`)")]
+    #[error(
+        "cannot read the engine's state: {0} (check that the engine answers and that the credentials may read cluster and index state)"
+    )]
     Engine(#[from] ClientError),
-    #[error("cannot read the update queue: {0} (is Redis up? `cargo xtask status`)")]
+    #[error("cannot read the update queue: {0} (check that Redis answers at the configured URL)")]
     Queue(#[from] QueueError),
     #[error("cannot read the migrations' state: {0}")]
     Migrations(#[from] MigrationError),

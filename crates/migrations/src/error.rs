@@ -8,7 +8,8 @@ pub enum MigrationError {
     Step(String),
     /// A migration failed `max_attempts` times and now blocks every later one.
     #[error(
-        "migration {version} ({name}) is halted after {attempts} failed attempts (last error: {last_error}); later migrations wait for it. Fix the cause, then resume it from its stored state with `cargo xtask migrate retry {version}` and `cargo xtask migrate run`"
+        "migration {version} ({name}) is halted after {attempts} failed attempts (last error: {last_error}); later migrations wait for it. Fix the cause, then resume it from its stored state with `{program} migrate retry {version}` and `{program} migrate run`",
+        program = trawl_operator_command::program()
     )]
     Halted {
         version: u64,
@@ -18,12 +19,14 @@ pub enum MigrationError {
     },
     /// A migration is obsolete: the indices are too old for the current code to migrate.
     #[error(
-        "migration {version} ({name}) is obsolete and cannot run against these indices; recreate them with the current definitions with `cargo xtask recreate-index` (this empties them; index the repositories again afterwards)"
+        "migration {version} ({name}) is obsolete and cannot run against these indices; recreate them with the current definitions with `{program} recreate-index` (this empties them; index the repositories again afterwards)",
+        program = trawl_operator_command::program()
     )]
     Obsolete { version: u64, name: String },
     /// A migration asks for more free disk than a data node has; it has not started.
     #[error(
-        "migration {version} ({name}) needs {required} of free disk on every data node, but the fullest has only {available}; it has not started (no attempt is counted). Free disk space first (`cargo xtask index-size` shows the indices; remove old ones with `cargo xtask reindex cleanup`, or add disk or nodes), then run `cargo xtask migrate run` again",
+        "migration {version} ({name}) needs {required} of free disk on every data node, but the fullest has only {available}; it has not started (no attempt is counted). Free disk space first (`{program} index-size` shows the indices; remove old ones with `{program} reindex cleanup`, or add disk or nodes), then run `{program} migrate run` again",
+        program = trawl_operator_command::program(),
         required = human_bytes(*required),
         available = human_bytes(*available)
     )]
@@ -37,11 +40,15 @@ pub enum MigrationError {
     },
     /// Another runner holds the lock.
     #[error(
-        "another migration runner is running (its lock expires in {expires_in_ms} ms); wait for it to finish (`cargo xtask migrate status`), or run again later"
+        "another migration runner is running (its lock expires in {expires_in_ms} ms); wait for it to finish (`{program} migrate status`), or run again later",
+        program = trawl_operator_command::program()
     )]
     Locked { expires_in_ms: i64 },
     /// No registered migration has this version.
-    #[error("no migration has version {0}; `cargo xtask migrate status` lists them")]
+    #[error(
+        "no migration has version {0}; `{program} migrate status` lists them",
+        program = trawl_operator_command::program()
+    )]
     Unknown(u64),
     /// The registry is not in strictly increasing version order.
     #[error(

@@ -199,13 +199,16 @@ impl MigrationRunner {
             } else if status.state == MigrationState::Halted {
                 blocked_by = Some(m.version());
                 format!(
-                    "halted; resume with `cargo xtask migrate retry {}`",
-                    m.version()
+                    "halted; resume with `{program} migrate retry {}`",
+                    m.version(),
+                    program = trawl_operator_command::program()
                 )
             } else if m.options().obsolete {
                 blocked_by = Some(m.version());
-                "obsolete: would halt; recreate the indices with `cargo xtask recreate-index`"
-                    .to_string()
+                format!(
+                    "obsolete: would halt; recreate the indices with `{program} recreate-index`",
+                    program = trawl_operator_command::program()
+                )
             } else if m.options().batched {
                 format!(
                     "run in batches of {} every {:?}",
@@ -347,7 +350,7 @@ impl MigrationRunner {
             if opts.obsolete {
                 record.halted = true;
                 record.last_error =
-                    Some("obsolete: recreate the indices with `cargo xtask recreate-index`".into());
+                    Some("obsolete: recreate the indices (the `recreate-index` command)".into());
                 self.save(&record).await?;
                 return Err(MigrationError::Obsolete {
                     version: m.version(),

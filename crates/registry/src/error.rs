@@ -28,15 +28,18 @@ pub enum RegistryError {
     #[error("display name {0:?} is not valid: use 1–255 bytes without control characters")]
     InvalidName(String),
     #[error(
-        "repository {0} is not registered; see `cargo xtask repo list`, or add it with `cargo xtask repo add <path> --id {0}`"
+        "repository {0} is not registered; see `{program} repo list`, or add it with `{program} repo add <path> --id {0}`",
+        program = trawl_operator_command::program()
     )]
     NotRegistered(RepoId),
     #[error(
-        "repository {id} is already registered (source {source_text}); change it with `cargo xtask repo set {id} …`"
+        "repository {id} is already registered (source {source_text}); change it with `{program} repo set {id} …`",
+        program = trawl_operator_command::program()
     )]
     AlreadyRegistered { id: RepoId, source_text: String },
     #[error(
-        "repository {id} is registered with source {registered:?}, not {given:?}; to point it elsewhere run `cargo xtask repo set {id} --source {given}`, or give this one another id with --id"
+        "repository {id} is registered with source {registered:?}, not {given:?}; to point it elsewhere run `{program} repo set {id} --source {given}`, or give this one another id with --id",
+        program = trawl_operator_command::program()
     )]
     SourceMismatch {
         id: RepoId,
@@ -56,7 +59,7 @@ pub enum RegistryError {
     #[error("the registry stores a value trawl cannot read back ({what}): {message}")]
     Corrupt { what: String, message: String },
     #[error(
-        "cannot reach the registry database (PostgreSQL): {0}; is the stack up (`cargo xtask status`), or TRAWL_PG_URL right?"
+        "cannot reach the registry database (PostgreSQL): {0}; is PostgreSQL up, and TRAWL_PG_URL right?"
     )]
     Connect(String),
     #[error("cannot apply the registry's schema to the database: {0}")]

@@ -34,7 +34,7 @@ fn defaults_without_file_or_environment() {
     assert_eq!(c.limits().max_file_bytes, 1024 * 1024);
     assert_eq!(c.limits().bulk_max_bytes, 10 * 1024 * 1024);
     assert_eq!(c.limits().bulk_max_docs, 1000);
-    assert_eq!(c.metrics_addr().to_string(), "127.0.0.1:9464");
+    assert_eq!(c.metrics_addr(), None);
     let shown = c.masked();
     assert_eq!(shown.get("queue.shards").unwrap().source, Origin::Default);
 }
@@ -79,7 +79,7 @@ refresh_interval = "30s"
     let blobs = &c.index_options().per_kind[&IndexKind::Blobs];
     assert_eq!((blobs.shards, blobs.replicas), (Some(3), Some(1)));
     assert_eq!(blobs.codec.as_deref(), Some("best_compression"));
-    assert_eq!(c.metrics_addr().to_string(), "0.0.0.0:9000");
+    assert_eq!(c.metrics_addr().unwrap().to_string(), "0.0.0.0:9000");
     let file = Origin::File("/etc/trawl/trawl.toml".into());
     assert_eq!(c.masked().get("queue.shards").unwrap().source, file);
 
@@ -371,4 +371,83 @@ fn redis_urls_become_targets_with_the_password_file() {
     let c = resolve("", &[("TRAWL_REDIS_URL", "redis://:pw@127.0.0.1:6379")]).unwrap();
     assert!(matches!(c.redis().unwrap(), RedisTarget::Single(u) if u.contains("pw@")));
     assert!(!c.masked().to_string().contains(":pw@"));
+}
+
+/// The sample configuration the release tarball ships: with every commented key
+/// uncommented (secret files pointed at a real file, credentials one kind at a time), it
+/// resolves, and every key it documents is one the resolver shows.
+#[test]
+fn the_shipped_sample_documents_only_keys_that_resolve() {
+    let sample = include_str!("../../../dist/files/trawl.toml.example");
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let secret = secret.to_str().unwrap().to_owned();
+    // Keys that need a PEM or exclude each other are checked one kind at a time below.
+    let credentials = [
+        "ca_file",
+        "user",
+        "password_file",
+        "api_key_file",
+        "bearer_token_file",
+    ];
+    let mut uncommented = String::new();
+    let mut documented = Vec::new();
+    let mut section = String::new();
+    for line in sample.lines() {
+        if line.starts_with('[') {
+            section = line.trim_matches(|c| c == '[' || c == ']').to_owned();
+            uncommented.push_str(line);
+            uncommented.push('\n');
+            continue;
+        }
+        let Some(rest) = line.strip_prefix("# ") else {
+            continue;
+        };
+        let Some((key, value)) = rest.split_once(" = ") else {
+            continue;
+        };
+        if !key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            continue;
+        }
+        let value = value.split("  #").next().unwrap().trim();
+        documented.push(if section.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{section}.{key}")
+        });
+        if section == "engine" && credentials.contains(&key) {
+            continue;
+        }
+        let value = if key.ends_with("_file") {
+            format!("{secret:?}")
+        } else {
+            value.to_owned()
+        };
+        // Keys before the first section belong at the top of the file.
+        if section.is_empty() {
+            uncommented.insert_str(0, &format!("{key} = {value}\n"));
+        } else {
+            uncommented.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    let config = resolve(&uncommented, &[]).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+    for key in &documented {
+        let shown = key.strip_prefix("engine.").unwrap_or(key);
+        if credentials.contains(&shown) || key.ends_with("password_file") {
+            continue;
+        }
+        assert!(
+            config.masked().get(key).is_some(),
+            "{key} is documented but not shown"
+        );
+    }
+    for credentials in [
+        format!("user = \"trawl\"\npassword_file = {secret:?}\n"),
+        format!("api_key_file = {secret:?}\n"),
+        format!("bearer_token_file = {secret:?}\n"),
+    ] {
+        let text = format!("[engine]\nhosts = [\"https://es1:9200\"]\n{credentials}");
+        resolve(&text, &[]).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    }
 }

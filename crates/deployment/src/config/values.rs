@@ -447,24 +447,28 @@ impl<'a> Resolver<'a> {
         ))))
     }
 
-    fn metrics_addr(&mut self, file: Option<String>) -> Result<SocketAddr, ConfigError> {
+    fn metrics_addr(&mut self, file: Option<String>) -> Result<Option<SocketAddr>, ConfigError> {
         let Some((text, origin)) = self.pick(file, Some("TRAWL_METRICS_ADDR")) else {
-            let addr = SocketAddr::from(([127, 0, 0, 1], 9464));
             self.shown
-                .set("worker.metrics_addr", addr.to_string(), Origin::Default);
-            return Ok(addr);
+                .set("worker.metrics_addr", "off", Origin::Default);
+            return Ok(None);
         };
-        let addr: SocketAddr = text.trim().parse().map_err(|_| {
+        let text = text.trim();
+        if text.is_empty() || text.eq_ignore_ascii_case("off") {
+            self.shown.set("worker.metrics_addr", "off", origin);
+            return Ok(None);
+        }
+        let addr: SocketAddr = text.parse().map_err(|_| {
             Self::invalid(
                 "worker.metrics_addr",
                 &origin,
-                format!("{} is not an address:port", shown(&text)),
-                "write e.g. metrics_addr = \"127.0.0.1:9464\"",
+                format!("{} is not an address:port", shown(text)),
+                "write e.g. metrics_addr = \"127.0.0.1:9464\", or \"off\"",
             )
         })?;
         self.shown
             .set("worker.metrics_addr", addr.to_string(), origin);
-        Ok(addr)
+        Ok(Some(addr))
     }
 
     fn indices(&mut self) -> Result<BTreeMap<IndexKind, KindSettings>, ConfigError> {

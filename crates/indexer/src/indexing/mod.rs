@@ -192,7 +192,8 @@ pub enum IndexError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(
-        "repository {0} is not registered (removed, or never added), so there is nothing to index; add it with `cargo xtask repo add <path> --id {0}`"
+        "repository {0} is not registered (removed, or never added), so there is nothing to index; add it with `{program} repo add <path> --id {0}`",
+        program = trawl_operator_command::program()
     )]
     NotRegistered(RepoId),
 }

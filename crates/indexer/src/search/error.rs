@@ -136,7 +136,8 @@ pub enum SearchError {
     PageTooDeep { from: usize, size: usize },
     /// The alias does not exist: nothing was indexed under this deployment's names.
     #[error(
-        "{alias} does not exist: nothing is indexed under these names yet; create the indices (`cargo xtask recreate-index --yes`) and index repositories, or check TRAWL_INDEX_PREFIX"
+        "{alias} does not exist: nothing is indexed under these names yet; create the indices (`{program} recreate-index --yes`) and index repositories, or check TRAWL_INDEX_PREFIX",
+        program = trawl_operator_command::program()
     )]
     NotIndexed { alias: String },
     /// The registry could not say which repositories the caller may read; nothing was
@@ -146,7 +147,7 @@ pub enum SearchError {
     /// The engine refused the query although trawl's checks passed (its limits may be set
     /// lower than the engines' defaults that trawl's limits are made for).
     #[error(
-        "the engine refused the search on {alias}: {reason}; the query passed trawl's own limits, which lie below the engines' defaults: if the reason names a limit (clauses, result window, automaton, analyzed offset), this engine's was lowered — search for less or raise it; otherwise check the cluster (`cargo xtask status`)"
+        "the engine refused the search on {alias}: {reason}; the query passed trawl's own limits, which lie below the engines' defaults: if the reason names a limit (clauses, result window, automaton, analyzed offset), this engine's was lowered — search for less or raise it; otherwise check the cluster's health"
     )]
     Refused { alias: String, reason: String },
     /// The engine failed the request.

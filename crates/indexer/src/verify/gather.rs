@@ -34,19 +34,21 @@ async fn acquire(locks: &RepoLocks, repo: &RepoId, wait: Duration) -> Result<Rep
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error(
-        "the engine refused a request while verifying: {0} (check it with `cargo xtask status`)"
+        "the engine refused a request while verifying: {0} (check that the engine answers and that the credentials may read the indices)"
     )]
     Engine(#[from] ClientError),
     #[error("cannot read the registry while verifying: {0}")]
     Registry(#[from] RegistryError),
     #[error(
-        "repository {0} is not registered (list the registered ones with `cargo xtask repo list`)"
+        "repository {0} is not registered (list the registered ones with `{program} repo list`)",
+        program = trawl_operator_command::program()
     )]
     NotRegistered(RepoId),
-    #[error("cannot queue the repair: {0} (is Redis up? `cargo xtask status`)")]
+    #[error("cannot queue the repair: {0} (check that Redis answers at the configured URL)")]
     Queue(#[from] QueueError),
     #[error(
-        "cannot take the repository's lock for the repair: {0}; run `cargo xtask verify --repair` again once it is free"
+        "cannot take the repository's lock for the repair: {0}; run `{program} verify --repair` again once it is free",
+        program = trawl_operator_command::program()
     )]
     Lock(#[from] LockError),
 }

@@ -409,8 +409,9 @@ where
         let failed = matches!(end, TaskEnd::Failed { .. });
         if let Err(failures) = state.record_end(&id.0, end, done) {
             return Err(MigrationError::step(format!(
-                "the {work} on {alias} failed {failures} times in a row (task {id}: {}); fix the cause, then `cargo xtask migrate retry`",
-                state.last_task_error.as_deref().unwrap_or("-")
+                "the {work} on {alias} failed {failures} times in a row (task {id}: {}); fix the cause, then `{program} migrate retry`",
+                state.last_task_error.as_deref().unwrap_or("-"),
+                program = trawl_operator_command::program()
             )));
         }
         if failed {
@@ -437,7 +438,7 @@ where
         }
         NextTask::WaitForReindex => {
             state.progress = format!(
-                "waiting: a reindex of {alias} is running (`cargo xtask reindex status`); the {work} starts once it is over"
+                "waiting: a reindex of {alias} is running (see `reindex status`); the {work} starts once it is over"
             );
             tracing::info!(alias, "{work} waits for a running reindex");
             return Ok(Step::More);

@@ -23,22 +23,26 @@ const TASK_GC_DELETES: &str = "7d";
 pub enum ReindexError {
     /// The engine refused a request (transient ones leave the task resumable).
     #[error(
-        "the engine refused a reindex request: {0}; the task keeps its stage — fix the cause and run `cargo xtask reindex resume`"
+        "the engine refused a reindex request: {0}; the task keeps its stage — fix the cause and run `{program} reindex resume`",
+        program = trawl_operator_command::program()
     )]
     Engine(#[from] ClientError),
     /// Redis refused an operation (the write routes or the driver lock).
     #[error(
-        "Redis refused a reindex operation: {0}; the task keeps its stage — run `cargo xtask reindex resume` once Redis is back"
+        "Redis refused a reindex operation: {0}; the task keeps its stage — run `{program} reindex resume` once Redis is back",
+        program = trawl_operator_command::program()
     )]
     Redis(#[from] redis::RedisError),
     /// Another driver runs a task.
     #[error(
-        "another reindex driver is running (its lock expires in {expires_in_ms} ms); watch it with `cargo xtask reindex status`, or resume after it stopped"
+        "another reindex driver is running (its lock expires in {expires_in_ms} ms); watch it with `{program} reindex status`, or resume after it stopped",
+        program = trawl_operator_command::program()
     )]
     Locked { expires_in_ms: i64 },
     /// A task that is not over already exists.
     #[error(
-        "reindex task {id} is not finished (stage {stage}); resume it with `cargo xtask reindex resume` or abort it with `cargo xtask reindex abort`"
+        "reindex task {id} is not finished (stage {stage}); resume it with `{program} reindex resume` or abort it with `{program} reindex abort`",
+        program = trawl_operator_command::program()
     )]
     Active { id: String, stage: ReindexStage },
     /// No task to act on.
@@ -304,9 +308,10 @@ impl ReindexDriver {
         .await
         .map_err(|e| ReindexError::Invalid(e.to_string()))?
         {
-            return Err(ReindexError::Invalid(
-                "a migration runner is running; a reindex starts only when no migration runs (`cargo xtask migrate status`), try again after it".into(),
-            ));
+            return Err(ReindexError::Invalid(format!(
+                "a migration runner is running; a reindex starts only when no migration runs (`{program} migrate status`), try again after it",
+                program = trawl_operator_command::program()
+            )));
         }
         if options.kinds.is_empty() {
             return Err(ReindexError::Invalid(
@@ -420,9 +425,10 @@ impl ReindexDriver {
                 "reindex task {} is over (stage {}); nothing to resume",
                 t.id, t.stage
             ))),
-            None => Err(ReindexError::NoTask(
-                "no unfinished reindex task; start one with `cargo xtask reindex start`".into(),
-            )),
+            None => Err(ReindexError::NoTask(format!(
+                "no unfinished reindex task; start one with `{program} reindex start`",
+                program = trawl_operator_command::program()
+            ))),
         }
     }
 
@@ -432,8 +438,10 @@ impl ReindexDriver {
         let task = self.unfinished(id).await?;
         if task.stage >= ReindexStage::Swapped {
             return Err(ReindexError::Invalid(format!(
-                "reindex task {} already swapped the aliases (stage {}); it can only finish — `cargo xtask reindex resume`. The old indices stay until `cargo xtask reindex cleanup`",
-                task.id, task.stage
+                "reindex task {} already swapped the aliases (stage {}); it can only finish — `{program} reindex resume`. The old indices stay until `{program} reindex cleanup`",
+                task.id,
+                task.stage,
+                program = trawl_operator_command::program()
             )));
         }
         match self.lock().try_acquire().await? {
@@ -474,8 +482,9 @@ impl ReindexDriver {
                     }
                     if deadline.is_some_and(|d| Instant::now() > d) {
                         return Err(ReindexError::Invalid(format!(
-                            "asked the running driver to abort task {}, but it has not yet; check `cargo xtask reindex status`",
-                            task.id
+                            "asked the running driver to abort task {}, but it has not yet; check `{program} reindex status`",
+                            task.id,
+                            program = trawl_operator_command::program()
                         )));
                     }
                 }
@@ -526,8 +535,9 @@ impl ReindexDriver {
         loop {
             if !held.is_held().await? {
                 return Err(ReindexError::Invalid(format!(
-                    "the driver lost its lock while running task {}; another driver may have taken over — see `cargo xtask reindex status`",
-                    task.id
+                    "the driver lost its lock while running task {}; another driver may have taken over — see `{program} reindex status`",
+                    task.id,
+                    program = trawl_operator_command::program()
                 )));
             }
             if let Some(stage) = task.undoing {
@@ -842,8 +852,9 @@ impl ReindexDriver {
                 .await?
             {
                 return Err(ReindexError::Invalid(format!(
-                    "{} did not become {wanted} within 5 minutes after its replicas were restored; check the cluster (`cargo xtask status`), then `cargo xtask reindex resume`",
-                    index.new
+                    "{} did not become {wanted} within 5 minutes after its replicas were restored; check the cluster's health, then `{program} reindex resume`",
+                    index.new,
+                    program = trawl_operator_command::program()
                 )));
             }
         }
@@ -961,8 +972,10 @@ impl ReindexDriver {
             }
             if self.indices.names().owned_index(&index.new) != Some(index.kind) {
                 return Err(ReindexError::Invalid(format!(
-                    "task {}'s new index {} is not named as this deployment's indices are; not deleting it — check TRAWL_INDEX_PREFIX and the task (`cargo xtask reindex status`)",
-                    task.id, index.new
+                    "task {}'s new index {} is not named as this deployment's indices are; not deleting it — check TRAWL_INDEX_PREFIX and the task (`{program} reindex status`)",
+                    task.id,
+                    index.new,
+                    program = trawl_operator_command::program()
                 )));
             }
             client.delete_index(&index.new).await?;

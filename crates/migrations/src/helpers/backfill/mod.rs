@@ -163,9 +163,10 @@ impl BackfillField {
         let baseline = state.baseline;
         if let Err(Stalled { lacking, passes }) = state.settle(lacking, self.max_stalled_passes) {
             return Err(MigrationError::step(format!(
-                "{lacking} {} remain after {passes} passes that indexed their repositories again (e.g. {}): their indexing fails or writes older documents. Check `cargo xtask queue dead` and that every worker runs the current release; then `cargo xtask migrate retry`",
+                "{lacking} {} remain after {passes} passes that indexed their repositories again (e.g. {}): their indexing fails or writes older documents. Check `{program} queue dead` and that every worker runs the current release; then `{program} migrate retry`",
                 self.target,
-                state.sample.join(", ")
+                state.sample.join(", "),
+                program = trawl_operator_command::program()
             )));
         }
         tracing::info!(target_docs = %self.target, pass, lacking, ?baseline, "backfill pass settled");

@@ -1,4 +1,4 @@
-//! `cargo xtask search --explain` and `--explain-path`: the query's leaves with the terms
+//! `trawl search --explain` and `--explain-path`: the query's leaves with the terms
 //! each field gets from them, which leaves each hit matched (where, and as a whole word or
 //! as its parts), and for one named file why it is found or not.
 

@@ -46,6 +46,17 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
 }
 
+/// A spinner with a message and the time elapsed, ticking by itself.
+pub fn spinner() -> indicatif::ProgressBar {
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .expect("valid template"),
+    );
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    spinner
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

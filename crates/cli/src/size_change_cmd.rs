@@ -1,4 +1,4 @@
-//! `cargo xtask index-size-change`: sizes, rebuild from the sources with the current (or
+//! `trawl index-size-change`: sizes, rebuild from the sources with the current (or
 //! a variant) definition, sizes again, and the delta — beside the search quality of that
 //! definition on the relevance corpus (golden queries and identifier cases, as `bench
 //! relevance` measures them), so that an analysis change is judged on both.
@@ -107,10 +107,16 @@ pub async fn run(args: IndexSizeChangeArgs) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
     }
     let elapsed = started.elapsed();
-    let relevance = if args.skip_relevance {
-        None
-    } else {
-        Some(relevance(&services, &options, show).await?)
+    let workspace = crate::invocation::current().workspace.as_deref();
+    let relevance = match workspace {
+        _ if args.skip_relevance => None,
+        Some(workspace) => Some(relevance(workspace, &services, &options, show).await?),
+        None => {
+            eprintln!(
+                "note: search quality is measured on the relevance corpus of a trawl checkout (`cargo xtask index-size-change` there); left out"
+            );
+            None
+        }
     };
     if args.json {
         let report = SizeChangeReport {
@@ -125,10 +131,10 @@ pub async fn run(args: IndexSizeChangeArgs) -> anyhow::Result<ExitCode> {
                 "\nsearch quality with this definition (content analysis: {:?})",
                 options.content_variant
             );
-            crate::relevance_cmd::print_quality(&r.definition);
+            crate::quality_table::print_quality(&r.definition);
             if let Some(standard) = &r.standard {
                 println!("\nsearch quality with the standard definition, for comparison");
-                crate::relevance_cmd::print_quality(standard);
+                crate::quality_table::print_quality(standard);
             }
         }
     }
@@ -138,7 +144,8 @@ pub async fn run(args: IndexSizeChangeArgs) -> anyhow::Result<ExitCode> {
 /// The relevance corpus measured with `options` (and with the standard definition when
 /// `options` is a variant), each in a deployment of its own that is removed afterwards.
 async fn relevance(
-    services: &trawl_stack::Services,
+    workspace: &std::path::Path,
+    services: &crate::connect::Services,
     options: &IndexOptions,
     show: bool,
 ) -> anyhow::Result<Relevance> {
@@ -147,10 +154,10 @@ async fn relevance(
         redis: crate::connect::redis(services).await?,
         registry: crate::connect::registry_config(services)?,
     };
-    let fixtures = Fixtures::load(&crate::workspace_root().join("fixtures/relevance"))?;
+    let fixtures = Fixtures::load(&workspace.join("fixtures/relevance"))?;
     let pid = std::process::id();
-    let work = crate::state_path(&format!("relevance-{pid}"));
-    let spinner = crate::bench_cmd::spinner();
+    let work = trawl_stack::StateDir::workspace_path(workspace).join(format!("relevance-{pid}"));
+    let spinner = crate::terminal::spinner();
     if !show {
         spinner.finish_and_clear();
     }

@@ -1,4 +1,4 @@
-//! `cargo xtask migrate …`: run, inspect and resume the versioned index migrations.
+//! `trawl migrate …`: run, inspect and resume the versioned index migrations.
 
 use std::process::ExitCode;
 
@@ -90,7 +90,10 @@ pub async fn run(command: MigrateCommand) -> anyhow::Result<ExitCode> {
         MigrateCommand::New { name, kind } => {
             let s = trawl_migrations::skeleton::skeleton_now(&name, kind)
                 .map_err(anyhow::Error::msg)?;
-            let path = crate::workspace_root()
+            let workspace = crate::invocation::current().workspace.as_deref().with_context(|| {
+                "`migrate new` writes a migration into trawl's sources: run `cargo xtask migrate new` in a trawl checkout"
+            })?;
+            let path = workspace
                 .join("crates/migrations/src/migrations")
                 .join(&s.file_name);
             anyhow::ensure!(!path.exists(), "{} exists already", path.display());
@@ -123,8 +126,9 @@ pub async fn run(command: MigrateCommand) -> anyhow::Result<ExitCode> {
         MigrateCommand::Retry { version } => {
             let record = runner().await?.retry(version).await?;
             println!(
-                "migration {version} ({}) will resume from its stored state; run `cargo xtask migrate run`",
-                record.name
+                "migration {version} ({}) will resume from its stored state; run `{program} migrate run`",
+                record.name,
+                program = trawl_operator_command::program()
             );
         }
         MigrateCommand::Run {

@@ -1,4 +1,4 @@
-//! `cargo xtask search`: code search as a principal, rendered like a search UI — `repo:path`
+//! `trawl search`: code search as a principal, rendered like a search UI — `repo:path`
 //! headers, numbered lines, matches highlighted (ANSI only on a terminal), the top
 //! languages, repositories and extensions of all matches — or `--json`.
 
@@ -17,7 +17,7 @@ use crate::terminal::{code, one_line};
 
 use crate::ranges::int_in;
 
-/// The query syntax, as `cargo xtask search --help` shows it.
+/// The query syntax, as `trawl search --help` shows it.
 pub const SYNTAX: &str = r#"Query syntax (GitLab's Advanced Search syntax, made for code):
   getHttpResponse         the identifier in any spelling (get_http_response, GetHTTPResponse) or its parts
   http response           files holding both words, anywhere (side by side rank higher)
@@ -51,16 +51,16 @@ leaves it matched (content, file name, path or definition; whole word or parts);
 one file is found or not, leaf by leaf, and where each word's parts stop in it.
 
 Examples:
-  cargo xtask search getHttpResponse
-  cargo xtask search 'http response' --as alice --lang rust --path src/net
-  cargo xtask search 'parse* -path:vendor/ (extension:rs | extension:go)'
-  cargo xtask search 'rails -filename:gemfile.lock' --json
-  cargo xtask search 'TODO (repo:acme-api | repo:acme-web)'   # repo:a repo:b would find nothing
-  cargo xtask search -- '-test getHttpResponse'
-  cargo xtask search 'blockclient -path:deps/' --explain
-  cargo xtask search 'redisAsyncSetTimeout' --explain-path redis:src/redis-cli.c
-  cargo xtask search --sha 1a2b3c4 --as alice
-  cargo xtask search --commits 'fix race author:ada after:2024-01-31 -"revert"' --repo acme-api"#;
+  trawl search getHttpResponse
+  trawl search 'http response' --as alice --lang rust --path src/net
+  trawl search 'parse* -path:vendor/ (extension:rs | extension:go)'
+  trawl search 'rails -filename:gemfile.lock' --json
+  trawl search 'TODO (repo:acme-api | repo:acme-web)'   # repo:a repo:b would find nothing
+  trawl search -- '-test getHttpResponse'
+  trawl search 'blockclient -path:deps/' --explain
+  trawl search 'redisAsyncSetTimeout' --explain-path redis:src/redis-cli.c
+  trawl search --sha 1a2b3c4 --as alice
+  trawl search --commits 'fix race author:ada after:2024-01-31 -"revert"' --repo acme-api"#;
 
 /// Values of each facet the human output shows.
 const FACETS_SHOWN: usize = 5;
@@ -226,13 +226,14 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
                 .await?
             else {
                 anyhow::bail!(
-                    "{}:{} is not indexed, or {principal} may not read {}: check the path with `cargo xtask search 'filename:{}' --repo {} --as {principal}` and the registration with `cargo xtask repo show {}`",
+                    "{}:{} is not indexed, or {principal} may not read {}: check the path with `{program} search 'filename:{}' --repo {} --as {principal}` and the registration with `{program} repo show {}`",
                     file.repo,
                     one_line(&file.path),
                     file.repo,
                     one_line(file.path.rsplit('/').next().unwrap_or(&file.path)),
                     file.repo,
-                    file.repo
+                    file.repo,
+                    program = trawl_operator_command::program()
                 );
             };
             if args.json {

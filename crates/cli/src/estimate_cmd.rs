@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use comfy_table::{CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
-use trawl_indexer::{IndexNames, IndexSet, IndexingOptions, RepoLocks};
+use trawl_indexer::{IndexNames, IndexingOptions};
 use trawl_inspect::estimate::{Estimate, Scratch};
 
 use crate::indices_cmd::human;
@@ -41,17 +41,17 @@ pub async fn run(args: EstimateArgs) -> anyhow::Result<ExitCode> {
         std::process::id()
     );
     let names = IndexNames::new(prefix.clone()).context("the scratch prefix")?;
-    let keys = trawl_indexer::RedisKeys::new(&names);
-    let redis = crate::connect::redis(&services).await?;
-    let routes = trawl_indexer::WriteRoutes::new(redis.clone(), keys.clone());
+    let scratch_deployment = trawl_deployment::Deployment::connect(
+        &services
+            .config()
+            .clone()
+            .with_names(names, "the estimate's scratch prefix"),
+    )
+    .await?;
     let scratch = Scratch {
-        indices: IndexSet::new(live.client().clone(), names, live.options().clone(), routes),
-        registry: trawl_registry::Registry::connect(&trawl_registry::RegistryConfig::new(
-            services.postgres.connection_string(),
-            prefix.as_str(),
-        ))
-        .await?,
-        locks: RepoLocks::new(redis, keys, Duration::from_secs(60)),
+        indices: scratch_deployment.indices(),
+        registry: scratch_deployment.registry().clone(),
+        locks: scratch_deployment.locks(Duration::from_secs(60)),
     };
     let options = IndexingOptions {
         max_files: args.max_files,

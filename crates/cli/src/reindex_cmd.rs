@@ -1,4 +1,4 @@
-//! `cargo xtask reindex …`: rebuild indices behind their aliases while search and writes go
+//! `trawl reindex …`: rebuild indices behind their aliases while search and writes go
 //! on (see `trawl_migrations::reindex`).
 
 use std::process::ExitCode;
@@ -176,7 +176,10 @@ fn print_task(task: &ReindexTask, json: bool) -> anyhow::Result<()> {
     }
     println!("{table}");
     if let Some(until) = task.retain_until {
-        println!("old indices kept until {until} (`cargo xtask reindex cleanup`)");
+        println!(
+            "old indices kept until {until} (`{program} reindex cleanup`)",
+            program = trawl_operator_command::program()
+        );
     }
     Ok(())
 }
@@ -240,7 +243,10 @@ pub async fn run(command: ReindexCommand) -> anyhow::Result<ExitCode> {
             match driver.status(id.as_deref()).await? {
                 Some(task) => print_task(&task, json)?,
                 None if json => println!("null"),
-                None => println!("no reindex tasks (start one with `cargo xtask reindex start`)"),
+                None => println!(
+                    "no reindex tasks (start one with `{program} reindex start`)",
+                    program = trawl_operator_command::program()
+                ),
             }
         }
         ReindexCommand::Abort { id } => {

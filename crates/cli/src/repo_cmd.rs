@@ -1,4 +1,4 @@
-//! `cargo xtask repo …`: the repository registry — add, set, show, list, remove (and
+//! `trawl repo …`: the repository registry — add, set, show, list, remove (and
 //! purge), import and export. Every change goes to the registry, the one source of truth;
 //! searches and workers read it from there.
 
@@ -345,13 +345,13 @@ pub async fn run(command: RepoCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn status_store(services: &trawl_stack::Services) -> anyhow::Result<StatusStore> {
+async fn status_store(services: &crate::connect::Services) -> anyhow::Result<StatusStore> {
     Ok(StatusStore::new(crate::connect::index_set(services).await?))
 }
 
 /// Puts `id` in the update queue; `false` (said on stderr) when that failed, since the
 /// registration changed anyway.
-async fn enqueue(services: &trawl_stack::Services, id: &RepoId) -> anyhow::Result<bool> {
+async fn enqueue(services: &crate::connect::Services, id: &RepoId) -> anyhow::Result<bool> {
     let pushed = async {
         let queue = crate::queue_cmd::default_queue(services).await?;
         queue.init().await?;
@@ -363,7 +363,8 @@ async fn enqueue(services: &trawl_stack::Services, id: &RepoId) -> anyhow::Resul
         Ok(()) => Ok(true),
         Err(e) => {
             eprintln!(
-                "warning: the registration changed, but {id} could not be enqueued for indexing ({e:#}); run `cargo xtask queue enqueue {id}` or `cargo xtask index`"
+                "warning: the registration changed, but {id} could not be enqueued for indexing ({e:#}); run `{program} queue enqueue {id}` or `{program} index`",
+                program = trawl_operator_command::program()
             );
             Ok(false)
         }
@@ -371,7 +372,7 @@ async fn enqueue(services: &trawl_stack::Services, id: &RepoId) -> anyhow::Resul
 }
 
 async fn remove(
-    services: &trawl_stack::Services,
+    services: &crate::connect::Services,
     registry: &Registry,
     id: &RepoId,
     purge: bool,
@@ -396,7 +397,8 @@ async fn remove(
             .await
             .with_context(|| {
                 format!(
-                    "{id} is no longer registered (nobody reads it), but its documents were not all deleted; run `cargo xtask repo remove {id} --purge` again"
+                    "{id} is no longer registered (nobody reads it), but its documents were not all deleted; run `{program} repo remove {id} --purge` again",
+                    program = trawl_operator_command::program()
                 )
             })?;
     }
@@ -413,7 +415,8 @@ async fn remove(
         match (&removed, purge) {
             (Some(_), true) => println!("removed {id}; its documents, status and lock are deleted"),
             (Some(_), false) => println!(
-                "removed {id}; nobody reads it from now on. Its documents stay until `cargo xtask repo remove {id} --purge`"
+                "removed {id}; nobody reads it from now on. Its documents stay until `{program} repo remove {id} --purge`",
+                program = trawl_operator_command::program()
             ),
             (None, _) => println!(
                 "{id} was not registered; its leftover documents, status and lock are deleted"
@@ -546,7 +549,13 @@ fn print_one(registration: &Registration, status: Option<Option<&RepoStatus>>, j
     row("updated", registration.updated_at.to_string());
     match status {
         None => {}
-        Some(None) => row("indexed", "never (run `cargo xtask index`)".into()),
+        Some(None) => row(
+            "indexed",
+            format!(
+                "never (run `{program} index`)",
+                program = trawl_operator_command::program()
+            ),
+        ),
         Some(Some(status)) => {
             row(
                 "status",

@@ -1,4 +1,4 @@
-//! `cargo xtask index-size` and `cargo xtask recreate-index`: how big the indices behind
+//! `trawl index-size` and `trawl recreate-index`: how big the indices behind
 //! this deployment's aliases are, and starting over with empty ones.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -77,8 +77,9 @@ pub async fn size(args: IndexSizeArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&sizes)?);
     } else if sizes.is_empty() {
         println!(
-            "no trawl indices under prefix {:?}: create them with `cargo xtask recreate-index --yes` or by indexing a repository",
-            set.names().prefix()
+            "no trawl indices under prefix {:?}: create them with `{program} recreate-index --yes` or by indexing a repository",
+            set.names().prefix(),
+            program = trawl_operator_command::program()
         );
     } else {
         println!("{}", size_table(&sizes));
@@ -88,8 +89,9 @@ pub async fn size(args: IndexSizeArgs) -> anyhow::Result<ExitCode> {
             .context("reading the indices' mappings")?;
         if !stale.is_empty() {
             println!(
-                "note: {} analyzed with an older chain than this release's (identifiers in any casing are found only in re-analyzed documents): run `cargo xtask reindex start`",
-                stale.join(", ")
+                "note: {} analyzed with an older chain than this release's (identifiers in any casing are found only in re-analyzed documents): run `{program} reindex start`",
+                stale.join(", "),
+                program = trawl_operator_command::program()
             );
         }
     }
@@ -142,7 +144,12 @@ pub async fn recreate(args: RecreateIndexArgs) -> anyhow::Result<ExitCode> {
     )?
     .mark_all_completed()
     .await
-    .context("marking every migration completed (run `cargo xtask recreate-index` again)")?;
+    .with_context(|| {
+        format!(
+            "marking every migration completed (run `{program} recreate-index` again)",
+            program = trawl_operator_command::program()
+        )
+    })?;
     let after = set.sizes().await.context("reading the new indices")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&after)?);

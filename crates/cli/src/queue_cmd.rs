@@ -1,4 +1,4 @@
-//! `cargo xtask queue …` and `cargo xtask worker`: the update queue's producer and
+//! `trawl queue …` and `trawl worker`: the update queue's producer and
 //! operations, and the worker loop until SIGTERM/SIGINT.
 
 use std::process::ExitCode;
@@ -99,14 +99,15 @@ pub struct WorkerArgs {
     /// extends it every third of that; 1 to 86 400).
     #[arg(long, default_value_t = 60, value_parser = crate::ranges::int_in::<u64>(1..=86_400))]
     pub lock_ttl_secs: u64,
-    /// Files indexed per repository, at most (as `cargo xtask index --max-files`; use the
+    /// Files indexed per repository, at most (as `index --max-files`; use the
     /// same value for both).
     #[arg(long, env = "TRAWL_MAX_FILES", default_value_t = trawl_indexer::indexing::DEFAULT_MAX_FILES, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_files: u64,
     /// Serve /metrics, /healthz and /readyz on IP:PORT (e.g. 127.0.0.1:9464); `off`
-    /// serves none.
-    #[arg(long, env = "TRAWL_METRICS_ADDR", default_value = "off")]
-    pub metrics_addr: String,
+    /// serves none. Without the flag: `[worker] metrics_addr` in trawl.toml or
+    /// TRAWL_METRICS_ADDR, else off.
+    #[arg(long)]
+    pub metrics_addr: Option<String>,
     #[command(flatten)]
     pub queue: QueueArgs,
 }
@@ -114,7 +115,7 @@ pub struct WorkerArgs {
 /// The deployment's queue as producers see it by default (shards from `queue.shards`
 /// of trawl.toml or `TRAWL_QUEUE_SHARDS`, else 4), for commands that enqueue without
 /// queue flags.
-pub async fn default_queue(services: &trawl_stack::Services) -> anyhow::Result<Queue> {
+pub async fn default_queue(services: &crate::connect::Services) -> anyhow::Result<Queue> {
     Ok(crate::connect::deployment(services).await?.queue()?)
 }
 
@@ -139,7 +140,8 @@ pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
                 let id = RepoId::new(r.clone())?;
                 anyhow::ensure!(
                     registry.get(&id).await?.is_some(),
-                    "repository {id} is not registered, so a worker would have nothing to index; add it first (`cargo xtask repo add <path> --id {id}`)"
+                    "repository {id} is not registered, so a worker would have nothing to index; add it first (`{program} repo add <path> --id {id}`)",
+                    program = trawl_operator_command::program()
                 );
                 refs.push(QueueRef::Repo(id));
             }
@@ -154,7 +156,8 @@ pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
             }
             anyhow::ensure!(
                 !refs.is_empty(),
-                "nothing to enqueue: name repositories by id (`cargo xtask queue enqueue acme-api`) or pass --all"
+                "nothing to enqueue: name repositories by id (`{program} queue enqueue acme-api`) or pass --all",
+                program = trawl_operator_command::program()
             );
             queue.init().await?;
             let added = queue.enqueue(&refs).await?;
@@ -192,6 +195,10 @@ pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
                     age(status.oldest_ms),
                 ]);
                 println!("{table}");
+                let lost = format!(
+                    "QUEUE DATA LOST since it was created (Redis restarted without persistence?): `{program} queue enqueue --all`",
+                    program = trawl_operator_command::program()
+                );
                 println!(
                     "paused: {} · processed: {} last minute, {} this minute · persistence: {} · {}",
                     if status.paused { "yes" } else { "no" },
@@ -207,14 +214,17 @@ pub async fn run(command: QueueCommand) -> anyhow::Result<ExitCode> {
                     if status.intact {
                         "queue data intact"
                     } else {
-                        "QUEUE DATA LOST since it was created (Redis restarted without persistence?): `cargo xtask queue enqueue --all`"
+                        &lost
                     }
                 );
             }
         }
         QueueCommand::Pause { queue: q } => {
             queue(&q).await?.pause().await?;
-            println!("paused: workers claim nothing until `cargo xtask queue resume`");
+            println!(
+                "paused: workers claim nothing until `{program} queue resume`",
+                program = trawl_operator_command::program()
+            );
         }
         QueueCommand::Resume { queue: q } => {
             queue(&q).await?.resume().await?;
@@ -256,8 +266,11 @@ fn age(ms: Option<u64>) -> String {
 }
 
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
-    let metrics_addr = trawl_telemetry::parse_metrics_addr(&args.metrics_addr)?;
     let services = crate::connect::services()?;
+    let metrics_addr = match &args.metrics_addr {
+        Some(flag) => trawl_telemetry::parse_metrics_addr(flag)?,
+        None => services.config().metrics_addr(),
+    };
     let redis = crate::connect::redis(&services).await?;
     let queue = Queue::new(redis, args.queue.config()?)?;
     let registry = crate::connect::registry(&services).await?;

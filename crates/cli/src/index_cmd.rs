@@ -1,4 +1,4 @@
-//! `cargo xtask index`: index repositories (given, or every registered one), with a
+//! `trawl index`: index repositories (given, or every registered one), with a
 //! progress bar per repository and a summary table.
 
 use std::process::ExitCode;
@@ -57,13 +57,15 @@ async fn targets(args: &IndexArgs, registry: &Registry) -> anyhow::Result<Vec<Re
     if args.sources.is_empty() {
         anyhow::ensure!(
             reg.change().is_empty() && reg.id.is_none(),
-            "--id, --visibility, --reader, --ref, --name and --forked-from need a repository path; to change a registration use `cargo xtask repo set <id> …`"
+            "--id, --visibility, --reader, --ref, --name and --forked-from need a repository path; to change a registration use `{program} repo set <id> …`",
+            program = trawl_operator_command::program()
         );
         let all = registry.list().await?;
         legacy_manifest_note(&all);
         anyhow::ensure!(
             !all.is_empty(),
-            "no repositories to index: none is registered. Give a path (`cargo xtask index ../some-repo`), add one (`cargo xtask repo add <path>`), import a registry file (`cargo xtask repo import repos.toml`) or create some with `cargo xtask seed`"
+            "no repositories to index: none is registered. Give a path (`{program} index ../some-repo`), add one (`{program} repo add <path>`), import a registry file (`{program} repo import repos.toml`) or create some with `{program} seed`",
+            program = trawl_operator_command::program()
         );
         return Ok(all.into_iter().map(|r| r.spec.id).collect());
     }
@@ -96,7 +98,10 @@ async fn targets(args: &IndexArgs, registry: &Registry) -> anyhow::Result<Vec<Re
 /// Says so when the repositories file `seed` wrote before the registry lists repositories
 /// the registry does not have: it is never read behind the user's back, only imported.
 fn legacy_manifest_note(registered: &[trawl_registry::Registration]) {
-    let path = crate::connect::repos_dir().join(trawl_registry::RegistryFile::FILE_NAME);
+    let Some(dir) = crate::connect::repos_dir() else {
+        return;
+    };
+    let path = dir.join(trawl_registry::RegistryFile::FILE_NAME);
     let Ok(file) = trawl_registry::RegistryFile::load(&path) else {
         return;
     };
@@ -107,16 +112,16 @@ fn legacy_manifest_note(registered: &[trawl_registry::Registration]) {
         .count();
     if missing > 0 {
         eprintln!(
-            "note: {} lists {missing} repositories that are not registered, so they are not indexed; to register them: cargo xtask repo import {}",
+            "note: {} lists {missing} repositories that are not registered, so they are not indexed; to register them: {}",
             path.display(),
-            path.display()
+            crate::invocation::command(&format!("repo import {}", path.display()))
         );
     }
 }
 
 /// An indexer for this deployment's indices (created when missing) and `registry`.
 pub async fn indexer(
-    services: &trawl_stack::Services,
+    services: &crate::connect::Services,
     registry: Registry,
     lock_ttl_secs: u64,
     options: IndexingOptions,

@@ -1,0 +1,134 @@
+//! The shipped post-receive hook and the `trawl` binary against hostile names: a bare
+//! repository whose directory reads as an option (`--all.git`) or as shell syntax never
+//! steers `trawl queue enqueue`, and the push still succeeds.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use trawl_dist::Profile;
+use trawl_tests::{require_services, test_indices, workspace_root};
+
+/// The dev build of `trawl` (built now if it is not current; quick when it is).
+fn trawl_binary() -> PathBuf {
+    let cargo = PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    trawl_dist::build(&cargo, &workspace_root(), Profile::Debug).expect("builds trawl")
+}
+
+/// Runs the hook in `repo` as git would after a push of `refs/heads/main`.
+fn run_hook(repo: &Path, env: &[(String, String)]) -> Output {
+    let mut child = Command::new("bash")
+        .arg(workspace_root().join("fixtures/hooks/post-receive"))
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(repo)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs the hook");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"0000000000000000000000000000000000000000 1111111111111111111111111111111111111111 refs/heads/main\n")
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repository_named_like_an_option_cannot_enqueue_everything() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "hook").await.unwrap();
+    let prefix = set.names().prefix().to_owned();
+    let binary = tokio::task::spawn_blocking(trawl_binary).await.unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+
+    let mut env: Vec<(String, String)> = services
+        .env_vars()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    env.push(("PATH".into(), "/usr/bin:/bin".into()));
+    env.push(("TRAWL_INDEX_PREFIX".into(), prefix.clone()));
+    env.push(("TRAWL_BIN".into(), binary.display().to_string()));
+    let trawl = |args: &[&str]| {
+        Command::new(&binary)
+            .args(args)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+
+    // One registered repository: what `queue enqueue --all` would enqueue.
+    let victim = scratch.path().join("victim");
+    for args in [
+        vec!["init", "-q", victim.to_str().unwrap()],
+        vec![
+            "-C",
+            victim.to_str().unwrap(),
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ],
+    ] {
+        assert!(Command::new("git").args(&args).status().unwrap().success());
+    }
+    let added = trawl(&[
+        "repo",
+        "add",
+        victim.to_str().unwrap(),
+        "--id",
+        "victim",
+        "--visibility",
+        "public",
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+
+    for name in [
+        "--all.git",
+        "-h.git",
+        "$(touch pwned) x.git",
+        "a;touch pwned.git",
+    ] {
+        let bare = scratch.path().join(name);
+        std::fs::create_dir_all(&bare).unwrap();
+        let out = run_hook(&bare, &env);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{name}: the hook failed the push: {said}"
+        );
+        assert!(said.contains("could not enqueue"), "{name}: {said}");
+        assert!(!bare.join("pwned").exists() && !scratch.path().join("pwned").exists());
+        let status = trawl(&["queue", "status", "--json"]);
+        assert!(status.status.success());
+        let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        assert_eq!(status["pending"], 0, "{name} enqueued something: {status}");
+    }
+
+    // The same hook in a well-named repository enqueues it.
+    let good = scratch.path().join("Victim.git");
+    std::fs::create_dir_all(&good).unwrap();
+    let out = run_hook(&good, &env);
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = trawl(&["queue", "status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["pending"], 1, "{status}");
+}
