@@ -12,7 +12,7 @@ use trawl_cli::invocation::Invocation;
     name = "trawl",
     version,
     about = "trawl: code search on Elasticsearch/OpenSearch — index repositories, search, run the update queue, migrate and reindex",
-    after_help = "Services come from TRAWL_ES_URL, TRAWL_REDIS_URL and TRAWL_PG_URL (see trawl.toml.example).\nStart here:\n  trawl index /srv/git/api.git --visibility public\n  trawl worker\n  trawl search getHttpResponse"
+    after_help = "Services and settings come from trawl.toml (--config, TRAWL_CONFIG or ./trawl.toml; see trawl.toml.example) and the environment (TRAWL_ES_URL, TRAWL_REDIS_URL, TRAWL_PG_URL, …), which overrides the file; `trawl config show` prints the result.\nStart here:\n  trawl index /srv/git/api.git --visibility public\n  trawl worker\n  trawl search getHttpResponse"
 )]
 struct Cli {
     /// The configuration file (trawl.toml); environment variables override its keys.
