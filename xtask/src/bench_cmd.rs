@@ -154,9 +154,26 @@ pub enum Bench {
 /// full speed. The first time compiles the release profile (a few minutes).
 pub fn rerun_optimised() -> ExitCode {
     eprintln!(
-        "benchmarks run optimised: building xtask with --release (the first time takes a few minutes)"
+        "benchmarks run optimised: building xtask and trawl with --release (the first time takes a few minutes)"
     );
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // `bench index` measures the operator binary, `trawl`, as its own process.
+    let built = std::process::Command::new(&cargo)
+        .current_dir(crate::workspace_root())
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "--package",
+            "trawl-cli",
+            "--bin",
+            "trawl",
+        ])
+        .status();
+    if !matches!(built, Ok(s) if s.success()) {
+        eprintln!("error: cannot build trawl with --release (see cargo's output above)");
+        return ExitCode::FAILURE;
+    }
     let status = std::process::Command::new(cargo)
         .current_dir(crate::workspace_root())
         .args(["run", "--release", "-q", "--package", "xtask", "--"])
@@ -269,12 +286,23 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
                 url: services.engine.url.clone(),
             };
             let redis = trawl_cli::connect::redis(&trawl_cli::connect::services()?).await?;
+            // The operator binary beside this (release) xtask: what production runs.
             let program = std::env::current_exe()
-                .context("cannot tell where this xtask binary is (for the indexer process)")?;
+                .context("cannot tell where this xtask binary is (for the indexer process)")?
+                .with_file_name("trawl");
+            anyhow::ensure!(
+                program.is_file(),
+                "{} is missing: build it with `cargo build --release -p trawl-cli`",
+                program.display()
+            );
             let options = IndexBenchOptions {
                 size,
                 small_size,
                 rounds: rounds.max(1),
+                indexer_env: vec![(
+                    trawl_stack::ENV_STATE_DIR.to_owned(),
+                    crate::state_dir()?.path().as_os_str().to_owned(),
+                )],
                 ..IndexBenchOptions::new(crate::state_path("bench-repos"), program)
             };
             let spinner = spinner();

@@ -11,7 +11,7 @@
 //!    refreshed. Rounds interleave (baseline, trawl, baseline, trawl, …) and every round
 //!    starts from empty indices.
 //! 3. **Peak RSS** — the indexer run as its own process (`<program> index <path> --id <id>
-//!    --json`, the `cargo xtask index` command line) on a small and on the large
+//!    --json`, the `trawl index` command line) on a small and on the large
 //!    repository, its `VmHWM` polled every 50 ms.
 //!
 //! The repositories come from trawl-seed (generated once, reused while their options stay
@@ -54,8 +54,11 @@ pub struct IndexBenchOptions {
     /// Where the seeded repositories go (one directory per size inside it).
     pub repos_dir: PathBuf,
     /// The program run for the peak-RSS part as `<program> index <path> --id <id> --json`
-    /// with `TRAWL_INDEX_PREFIX` set (xtask passes itself).
+    /// with `TRAWL_INDEX_PREFIX` set (xtask passes the `trawl` binary beside it).
     pub indexer_program: PathBuf,
+    /// Environment variables the indexer process gets besides the inherited ones (e.g.
+    /// `TRAWL_STATE_DIR`, so that `trawl` outside a checkout finds the stack).
+    pub indexer_env: Vec<(String, std::ffi::OsString)>,
     /// Prefix of every index set the benchmark creates (default `bench-index-<pid>-`).
     pub prefix: String,
 }
@@ -70,6 +73,7 @@ impl IndexBenchOptions {
             rounds: 2,
             repos_dir,
             indexer_program,
+            indexer_env: Vec::new(),
             prefix: format!("bench-index-{}-", std::process::id()),
         }
     }
@@ -1087,6 +1091,7 @@ async fn peak_rss(
         .arg("index")
         .arg(&repo.path)
         .args(["--id", &repo.id, "--json"])
+        .envs(options.indexer_env.iter().map(|(k, v)| (k, v)))
         .env("TRAWL_INDEX_PREFIX", set.names().prefix())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

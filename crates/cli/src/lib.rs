@@ -6,6 +6,7 @@
 //! implementation. Commands parse, call the library crates and render (tables,
 //! progress, `--json`); the logic lives in the crates.
 
+pub mod closed_stdout;
 pub mod config_cmd;
 pub mod connect;
 pub mod estimate_cmd;

@@ -23,6 +23,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    trawl_cli::closed_stdout::exit_quietly_when_stdout_closes();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TRAWL_LOG")

@@ -132,3 +132,120 @@ async fn a_repository_named_like_an_option_cannot_enqueue_everything() {
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["pending"], 1, "{status}");
 }
+
+/// `trawl` with a hostile or broken `--config`, and a reader that closes its output early:
+/// every refusal names the key or the path and the fix, no secret is echoed, the
+/// environment overrides the file, and a closed stdout ends the command quietly.
+#[tokio::test(flavor = "multi_thread")]
+async fn trawl_config_files_are_checked_and_a_closed_stdout_is_quiet() {
+    let binary = tokio::task::spawn_blocking(trawl_binary).await.unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let run = |config: &Path, env: &[(&str, &str)], args: &[&str]| {
+        Command::new(&binary)
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .envs(env.iter().copied())
+            .current_dir(scratch.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("runs trawl")
+    };
+    let write = |name: &str, text: &str| {
+        let path = scratch.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+
+    let inline = write(
+        "inline.toml",
+        "[engine]\nhosts = [\"https://es:9200\"]\npassword = \"hunter2-secret\"\n",
+    );
+    let out = run(&inline, &[], &["config", "show"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("engine.password") && stderr.contains("password_file"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2-secret"), "{stderr}");
+
+    let in_url = write(
+        "in-url.toml",
+        "[redis]\nurl = \"redis://:hunter2-secret@127.0.0.1:6379\"\n",
+    );
+    let out = run(&in_url, &[], &["config", "show"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!stderr.contains("hunter2-secret"), "{stderr}");
+
+    for (text, key) in [
+        ("prefix = \"*\"\n", "prefix"),
+        ("[queue]\nshards = 0\n", "queue.shards"),
+        ("[queue]\nshards = 1000000000\n", "queue.shards"),
+        ("[engine]\nhost = \"typo\"\n", "host"),
+        (
+            "[indices.blobs]\ncodec = \"lz4\\u001b[2J\"\n",
+            "indices.blobs.codec",
+        ),
+        ("[indices.blobs\n", "trawl.toml"),
+    ] {
+        let path = write("trawl.toml", text);
+        let out = run(&path, &[], &["config", "show"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{text:?} was accepted");
+        assert!(stderr.contains(key), "{text:?}: {stderr}");
+        assert!(
+            !stderr.contains('\u{1b}'),
+            "{text:?} echoed an escape: {stderr}"
+        );
+    }
+
+    let missing = scratch.path().join("nowhere.toml");
+    let out = run(&missing, &[], &["config", "show"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("nowhere.toml"), "{stderr}");
+
+    let good = write(
+        "good.toml",
+        "prefix = \"cfg-\"\n[engine]\nhosts = [\"http://127.0.0.1:9\"]\n[queue]\nshards = 2\n",
+    );
+    let out = run(
+        &good,
+        &[("TRAWL_QUEUE_SHARDS", "3")],
+        &["config", "show", "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["prefix"]["value"], "\"cfg-\"");
+    assert_eq!(shown["queue.shards"]["value"], "3");
+    assert_eq!(
+        shown["queue.shards"]["source"],
+        "environment variable TRAWL_QUEUE_SHARDS"
+    );
+
+    // The reader is gone before trawl prints a byte.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(&binary)
+        .arg("--config")
+        .arg(&good)
+        .args(["config", "show"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
