@@ -3,7 +3,8 @@
 //! checkout, and with nothing but that binary on PATH and the services in the
 //! environment the main job runs: index a repository, a push through the shipped
 //! post-receive hook enqueues it, `trawl worker` indexes the push, `trawl search` finds
-//! it and `trawl index-size` reports the indices.
+//! it, `trawl index-size` reports the indices, `trawl info` shows the deployment and
+//! `trawl verify` finds the index exact.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -271,6 +272,23 @@ async fn the_unpacked_tarball_indexes_a_push_and_searches_it() {
     let sizes = env.trawl_ok(&["index-size", "--json"]);
     let sizes: serde_json::Value = serde_json::from_str(&sizes).unwrap();
     assert!(sizes.as_array().is_some_and(|a| !a.is_empty()), "{sizes}");
+
+    // info shows this deployment (its aliases, no secret); verify finds the index exact.
+    let info = env.trawl_ok(&["info", "--json"]);
+    assert!(info.contains(&prefix), "{info}");
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert!(
+        info["indices"].as_array().is_some_and(|a| !a.is_empty()),
+        "{info}"
+    );
+    let verified = env.trawl(&["verify", "--json"]);
+    assert!(
+        verified.status.success(),
+        "trawl verify found drift or failed ({}):\n{}\n{}",
+        verified.status,
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
 }
 
 #[test]
