@@ -78,7 +78,7 @@ pub fn stack_services() -> anyhow::Result<Option<trawl_stack::Services>> {
 /// The deployment's configuration: the file and the environment, then the recorded stack
 /// where they name no engine, Redis or PostgreSQL.
 pub fn config() -> anyhow::Result<Config> {
-    let config = Config::load(invocation::current().config.as_deref())?;
+    let config = file_config()?;
     if config.engine().is_some() && config.redis().is_some() && config.registry().is_some() {
         return Ok(config);
     }
@@ -140,9 +140,14 @@ pub fn client_config(endpoint: &EngineEndpoint) -> anyhow::Result<ClientConfig> 
 /// checked (a wildcard, comma, uppercase letter or other character the engine or Redis
 /// would read differently is refused with the key named).
 pub fn index_names() -> anyhow::Result<IndexNames> {
-    Ok(Config::load(invocation::current().config.as_deref())?
-        .names()
-        .clone())
+    Ok(file_config()?.names().clone())
+}
+
+/// The configuration file this invocation names (`--config`, else `TRAWL_CONFIG`, else
+/// `./trawl.toml`) under the environment, without the stack's fallbacks: the one way
+/// commands read settings, so that `--config` reaches every part of them.
+pub fn file_config() -> anyhow::Result<Config> {
+    Ok(Config::load(invocation::current().config.as_deref())?)
 }
 
 /// The deployment's index set: its definitions, bulk limits and write routes (so that

@@ -33,7 +33,7 @@ pub struct QueueArgs {
 
 impl QueueArgs {
     fn config(&self) -> anyhow::Result<QueueConfig> {
-        let configured = trawl_deployment::Config::load(None)?.queue_config();
+        let configured = crate::connect::file_config()?.queue_config();
         Ok(QueueConfig {
             shards: self.shards.unwrap_or(configured.shards),
             namespace: configured.namespace,

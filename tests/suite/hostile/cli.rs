@@ -249,3 +249,88 @@ async fn trawl_config_files_are_checked_and_a_closed_stdout_is_quiet() {
     assert_eq!(out.status.code(), Some(141), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `--config` reaches every part of a command, the queue included: a file naming the
+/// prefix and the shard count (and no environment variable naming them) pauses this
+/// deployment's queue, never the default deployment's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_config_file_prefix_reaches_the_queue() {
+    let services = require_services!();
+    let prefix = format!("{}-", trawl_tests::unique_name("cfgq"));
+    let _cleanup = trawl_tests::deployment_cleanup(&services, &prefix).unwrap();
+    let binary = tokio::task::spawn_blocking(trawl_binary).await.unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    // Not `trawl.toml`: only `--config` names it, never the working directory.
+    let path = scratch.path().join("deploy.toml");
+    let text = format!("prefix = \"{prefix}\"\n[queue]\nshards = 2\n");
+    std::fs::write(&path, &text).unwrap();
+    let trawl = |args: &[&str]| {
+        let out = Command::new(&binary)
+            .arg("--config")
+            .arg(&path)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .envs(services.env_vars())
+            .current_dir(scratch.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("runs trawl");
+        assert!(
+            out.status.success(),
+            "trawl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let config = trawl_deployment::Config::resolve(Some((&path, &text)), &|_| None).unwrap();
+    let config = trawl_tests::with_services(config, &services).unwrap();
+    let deployment = trawl_deployment::Deployment::connect(&config)
+        .await
+        .unwrap();
+    let queue = deployment.queue().unwrap();
+
+    trawl(&["queue", "pause"]);
+    assert!(
+        queue.status().await.unwrap().paused,
+        "the file's deployment is not paused"
+    );
+    trawl(&["queue", "resume"]);
+    assert!(!queue.status().await.unwrap().paused);
+
+    // What the hook does: enqueue a registered repository through the file alone.
+    let repo = scratch.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &[
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ],
+    ] {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    trawl(&["repo", "add", repo.to_str().unwrap(), "--id", "cfgq-repo"]);
+    trawl(&["queue", "enqueue", "cfgq-repo"]);
+    let status = queue.status().await.unwrap();
+    assert_eq!(
+        status.pending, 1,
+        "the ref went to another deployment's queue"
+    );
+    assert_eq!(
+        status.shards.len(),
+        2,
+        "the file's shard count was not used"
+    );
+}
