@@ -95,13 +95,7 @@ enum Command {
 
 fn main() -> ExitCode {
     trawl_cli::closed_stdout::exit_quietly_when_stdout_closes();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TRAWL_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    trawl_cli::init_tracing();
     trawl_cli::invocation::Invocation::xtask(workspace_root()).install();
     // Operator help is written for `trawl`; here it names `cargo xtask`.
     let matches = trawl_cli::name_program(Cli::command(), "cargo xtask").get_matches();

@@ -123,6 +123,18 @@ pub enum Command {
     Config(config_cmd::ConfigCommand),
 }
 
+/// Logs to stderr, filtered by `TRAWL_LOG` (e.g. `trawl_indexer=info`; `warn` when unset):
+/// the same for `trawl` and `cargo xtask`.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TRAWL_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// Runs one operator command; the binary has installed its [`invocation::Invocation`].
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {

@@ -24,13 +24,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     trawl_cli::closed_stdout::exit_quietly_when_stdout_closes();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TRAWL_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    trawl_cli::init_tracing();
     let cli = Cli::parse();
     Invocation::trawl(cli.config).install();
     let runtime = match tokio::runtime::Runtime::new() {
