@@ -126,11 +126,7 @@ impl Lever {
             Lever::Content(variant) => options.content_variant = *variant,
             Lever::Codec(codec) => {
                 for kind in [IndexKind::Blobs, IndexKind::Commits] {
-                    options
-                        .per_kind
-                        .entry(kind)
-                        .or_default()
-                        .codec = Some(codec.clone());
+                    options.per_kind.entry(kind).or_default().codec = Some(codec.clone());
                 }
             }
             Lever::NormsOff => options.blob_storage.path_norms = false,
