@@ -69,7 +69,10 @@ refresh_interval = "-1"
     let commits = settings(IndexKind::Commits).await;
     assert_eq!(commits["number_of_shards"], "1", "{commits}");
     assert_eq!(commits["refresh_interval"], "-1", "{commits}");
-    assert!(commits.get("codec").is_none(), "{commits}");
+    assert_eq!(
+        commits["codec"], "best_compression",
+        "trawl's default: {commits}"
+    );
     assert_eq!(set.bulk_options().max_ops, 50);
     assert!(set.write_routes().is_some());
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::analysis_settings;
+use crate::storage::{BlobStorage, DEFAULT_CODEC};
 
 /// The indices trawl owns.
 #[derive(
@@ -71,6 +72,8 @@ pub struct IndexOptions {
     /// Files above this size are indexed with their path and empty content.
     pub file_size_limit_bytes: u64,
     pub content_variant: ContentVariant,
+    /// Norms and doc values of the blobs mapping.
+    pub blob_storage: BlobStorage,
     /// Settings of one kind of index that differ from the ones above (`trawl.toml`'s
     /// `[indices.blobs]`, …); a kind not named here takes the ones above.
     pub per_kind: BTreeMap<IndexKind, KindSettings>,
@@ -81,8 +84,8 @@ pub struct IndexOptions {
 pub struct KindSettings {
     pub shards: Option<u32>,
     pub replicas: Option<u32>,
-    /// `index.codec`: `default`, `best_compression` or (OpenSearch) `zstd`; `None` keeps
-    /// the engine's default.
+    /// `index.codec`: `default`, `best_compression` or (OpenSearch) `zstd`/`zstd_no_dict`;
+    /// `None`: [`DEFAULT_CODEC`] for blobs and commits, the engine's default for the rest.
     pub codec: Option<String>,
     pub refresh_interval: Option<String>,
 }
@@ -95,6 +98,7 @@ impl Default for IndexOptions {
             refresh_interval: None,
             file_size_limit_bytes: 1024 * 1024,
             content_variant: ContentVariant::Standard,
+            blob_storage: BlobStorage::default(),
             per_kind: BTreeMap::new(),
         }
     }
@@ -156,7 +160,7 @@ impl IndexKind {
         {
             index["refresh_interval"] = json!(r);
         }
-        if let Some(codec) = own(|k| k.codec.as_deref()) {
+        if let Some(codec) = self.codec(options) {
             index["codec"] = json!(codec);
         }
         let mut mappings = json!({
@@ -180,6 +184,16 @@ impl IndexKind {
         })
     }
 
+    /// The `index.codec` the definition sets: the deployment's for this kind, else
+    /// [`DEFAULT_CODEC`] for blobs and commits; `None` leaves the engine's default.
+    pub fn codec(self, options: &IndexOptions) -> Option<&str> {
+        match options.per_kind.get(&self).and_then(|k| k.codec.as_deref()) {
+            Some(codec) => Some(codec),
+            None if matches!(self, IndexKind::Blobs | IndexKind::Commits) => Some(DEFAULT_CODEC),
+            None => None,
+        }
+    }
+
     fn properties(self, options: &IndexOptions) -> Value {
         let sha = json!({ "type": "keyword", "normalizer": "sha_normalizer" });
         let common = json!({
@@ -200,8 +214,8 @@ impl IndexKind {
                         "index_options": "positions"
                     }),
                 };
-                json!({
-                    "blob": { "properties": {
+                let storage = options.blob_storage;
+                let mut blob = json!({
                         "oid": sha,
                         "rid": { "type": "keyword" },
                         "commit_sha": sha,
@@ -226,8 +240,18 @@ impl IndexKind {
                         "lossy": { "type": "boolean" },
                         "encoding": { "type": "keyword" },
                         "symlink": { "type": "boolean" }
-                    } }
-                })
+                });
+                if !storage.path_norms {
+                    blob["path"]["norms"] = json!(false);
+                    blob["file_name"]["norms"] = json!(false);
+                    blob["file_name"]["fields"]["reverse"]["norms"] = json!(false);
+                }
+                if !storage.unused_doc_values {
+                    for field in ["oid", "rid", "commit_sha", "encoding"] {
+                        blob[field]["doc_values"] = json!(false);
+                    }
+                }
+                json!({ "blob": { "properties": blob } })
             }
             IndexKind::Commits => {
                 let person = json!({ "properties": {
@@ -354,11 +378,42 @@ mod tests {
             ..IndexOptions::default()
         });
         let content = &ngram["mappings"]["properties"]["blob"]["properties"]["content"];
-        assert!(ngram["settings"]["index"].get("codec").is_none());
+        assert_eq!(ngram["settings"]["index"]["codec"], "best_compression");
         assert_eq!(content["analyzer"], "code_edge_ngram_analyzer");
         assert_eq!(content["search_analyzer"], "code_analyzer");
         assert_eq!(ngram["settings"]["index"]["number_of_shards"], 3);
         assert_eq!(ngram["settings"]["index"]["refresh_interval"], "30s");
+    }
+
+    #[test]
+    fn storage_levers_reach_the_blobs_mapping() {
+        let mut options = IndexOptions::default();
+        let blob = |o: &IndexOptions| {
+            IndexKind::Blobs.definition(o)["mappings"]["properties"]["blob"]["properties"].clone()
+        };
+        let plain = blob(&options);
+        assert!(plain["path"].get("norms").is_none());
+        assert!(plain["oid"].get("doc_values").is_none());
+        options.blob_storage.path_norms = false;
+        options.blob_storage.unused_doc_values = false;
+        let lean = blob(&options);
+        assert_eq!(lean["path"]["norms"], false);
+        assert_eq!(lean["file_name"]["fields"]["reverse"]["norms"], false);
+        assert!(
+            lean["content"].get("norms").is_none(),
+            "content is scored by length"
+        );
+        assert_eq!(lean["oid"]["doc_values"], false);
+        assert_eq!(lean["oid"]["normalizer"], "sha_normalizer");
+        for kept in ["language", "extension"] {
+            assert!(lean[kept].get("doc_values").is_none(), "{kept}: facets");
+        }
+        assert!(
+            lean["path"]["fields"]["keyword"]
+                .get("doc_values")
+                .is_none(),
+            "sort"
+        );
     }
 
     #[test]
@@ -385,7 +440,12 @@ mod tests {
         let commits = &IndexKind::Commits.definition(&options)["settings"]["index"];
         assert_eq!(commits["number_of_shards"], 2);
         assert_eq!(commits["number_of_replicas"], 0);
-        assert!(commits.get("codec").is_none());
+        assert_eq!(
+            commits["codec"], "best_compression",
+            "trawl's default for commits"
+        );
+        let repos = &IndexKind::Repos.definition(&options)["settings"]["index"];
+        assert!(repos.get("codec").is_none(), "the engine's default");
         assert_eq!(commits["refresh_interval"], "5s");
     }
 }

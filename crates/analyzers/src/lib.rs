@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod emulate;
 pub mod indices;
 mod lucene;
+mod storage;
 
 pub use analysis::{AnalyzerName, analysis_settings};
 pub use emulate::{Token, analyze, analyze_code, analyze_terms, whole_token};
@@ -17,3 +18,4 @@ pub use indices::{
     ANALYSIS_VERSION, ContentVariant, IndexKind, IndexOptions, KindSettings, analysis_index_body,
 };
 pub use lucene::{LuceneGeneration, UnknownLuceneGeneration};
+pub use storage::{BlobStorage, CODECS, DEFAULT_CODEC, Lever, LeverError};

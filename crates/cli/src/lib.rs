@@ -66,10 +66,10 @@ pub enum Command {
         after_help = "Examples:\n  trawl recreate-index          # asks you to type `yes`\n  trawl recreate-index --yes    # no question (scripts, CI)\n  TRAWL_INDEX_PREFIX=scratch- trawl recreate-index --yes --json"
     )]
     RecreateIndex(indices_cmd::RecreateIndexArgs),
-    /// Judge a change to analyzers or mappings by size: measure, rebuild every index from
-    /// the sources (with the current definitions or a variant), measure again, compare.
+    /// Judge a change to analyzers or mappings by size: the current definition and each
+    /// variant built from the same commits into scratch indices, measured, compared.
     #[command(
-        after_help = "Examples:\n  trawl index-size-change\n  trawl index-size-change --variant edge_ngram --merge\n  trawl index-size-change --variant standard --json | jq '.changes'"
+        after_help = "Examples:\n  trawl index-size-change --merge                              # the current definition, per component\n  trawl index-size-change --variant codec=zstd --variant norms=off --merge\n  trawl index-size-change --variant edge_ngram --against-live  # refused when a source moved on\n  trawl index-size-change --variant doc_values=off --json | jq '.definitions'"
     )]
     IndexSizeChange(size_change_cmd::IndexSizeChangeArgs),
     /// The update queue: enqueue changed repositories, status, pause/resume, dead letters.

@@ -10,6 +10,7 @@ mod queries;
 mod queue;
 mod registry;
 mod repos;
+mod size;
 mod stack;
 mod verify;
 

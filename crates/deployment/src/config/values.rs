@@ -23,8 +23,9 @@ use crate::masked::{MASK, MaskedConfig, Origin};
 const MAX_INDEX_SHARDS: i64 = 1024;
 /// Replicas of one index, at most: more copies than any cluster trawl expects has nodes.
 const MAX_REPLICAS: i64 = 64;
-/// Codecs the engines accept for `index.codec` (`zstd`: OpenSearch only).
-const CODECS: [&str; 3] = ["default", "best_compression", "zstd"];
+/// Codecs the engines accept for `index.codec` (`zstd`, `zstd_no_dict`: OpenSearch with
+/// its custom-codecs plugin only).
+const CODECS: [&str; 4] = trawl_analyzers::CODECS;
 /// Engine hosts listed, at most.
 const MAX_HOSTS: usize = 64;
 /// The longest request timeout accepted.
@@ -497,7 +498,7 @@ impl<'a> Resolver<'a> {
                     &key("codec"),
                     &origin,
                     format!("{} is no codec", shown(codec)),
-                    "write \"default\", \"best_compression\" or (OpenSearch) \"zstd\"",
+                    "write \"default\", \"best_compression\" (trawl's default for blobs and commits) or (OpenSearch) \"zstd\" or \"zstd_no_dict\"",
                 ));
             }
             if let Some(interval) = &given.refresh_interval

@@ -122,6 +122,8 @@ pub struct ReindexDriver {
     poll: Duration,
     compare_for: Duration,
     observer: Option<TaskObserver>,
+    /// Run by a migration, which holds the runner lock itself (no other migration runs).
+    by_migration: bool,
 }
 
 impl std::fmt::Debug for ReindexDriver {
@@ -150,7 +152,15 @@ impl ReindexDriver {
             poll: Duration::from_millis(500),
             compare_for: Duration::from_secs(60),
             observer: None,
+            by_migration: false,
         })
+    }
+
+    /// A driver a migration runs: the runner lock it would wait for is that migration's
+    /// own, and no other migration writes by query while it runs.
+    pub(crate) fn by_migration(mut self) -> Self {
+        self.by_migration = true;
+        self
     }
 
     /// How long the driver lock outlives a driver that died (default 30 s).
@@ -299,14 +309,15 @@ impl ReindexDriver {
         }
         // A migration may write by query, which is not mirrored: never both at once.
         // (Migrations that write by query wait while a task mirrors their alias.)
-        if crate::RunnerLock::new(
-            self.redis.clone(),
-            &RedisKeys::new(self.indices.names()),
-            self.lock_ttl,
-        )
-        .is_locked()
-        .await
-        .map_err(|e| ReindexError::Invalid(e.to_string()))?
+        if !self.by_migration
+            && crate::RunnerLock::new(
+                self.redis.clone(),
+                &RedisKeys::new(self.indices.names()),
+                self.lock_ttl,
+            )
+            .is_locked()
+            .await
+            .map_err(|e| ReindexError::Invalid(e.to_string()))?
         {
             return Err(ReindexError::Invalid(format!(
                 "a migration runner is running; a reindex starts only when no migration runs (`{program} migrate status`), try again after it",
