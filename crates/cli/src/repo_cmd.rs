@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
-use trawl_indexer::{QueueRef, RepoStatus, StatusStore};
+use trawl_indexer::{AccessSync, QueueRef, RepoStatus, StatusStore};
 use trawl_registry::{
     DisplayName, GitRef, ImportAction, ImportMode, ReadersChange, Registration, Registry,
     RegistryFile, RepoChange, RepoId, RepoSource, RepoSpec, UserName, Visibility, plan_import,
@@ -251,6 +251,11 @@ pub async fn run(command: RepoCommand) -> anyhow::Result<ExitCode> {
                 "nothing to change: give --visibility, --reader, --add-reader, --remove-reader, --no-readers, --source, --ref, --default-branch or --name"
             );
             let changed = registry.set(&args.id, &change, args.if_revision).await?;
+            let access = if changed.before.spec.visibility != changed.after.spec.visibility {
+                Some(sync_access(&services, &registry, &args.id).await?)
+            } else {
+                None
+            };
             let enqueued = if changed.changed() && change.touches_content() {
                 enqueue(&services, &args.id).await?
             } else {
@@ -264,6 +269,7 @@ pub async fn run(command: RepoCommand) -> anyhow::Result<ExitCode> {
                         "after": changed.after,
                         "changed": changed.changed(),
                         "enqueued": enqueued,
+                        "access_sync": access,
                     }))?
                 );
             } else if changed.changed() {
@@ -349,6 +355,42 @@ async fn status_store(services: &crate::connect::Services) -> anyhow::Result<Sta
     Ok(StatusStore::new(crate::connect::index_set(services).await?))
 }
 
+/// After a change of visibility or a removal (committed, so in effect for the next search
+/// already): brings `id`'s documents to match now when its lock is free; otherwise (an
+/// indexing run holds it, a reindex runs) enqueues it, so that a worker's run does it.
+/// A failure is said on stderr and enqueues too: the repository stays pending, which
+/// searches handle correctly, only by the registry alone.
+async fn sync_access(
+    services: &crate::connect::Services,
+    registry: &Registry,
+    id: &RepoId,
+) -> anyhow::Result<AccessSync> {
+    let synced = async {
+        let indexer = crate::index_cmd::indexer(
+            services,
+            registry.clone(),
+            60,
+            trawl_indexer::IndexingOptions::default(),
+        )
+        .await?;
+        anyhow::Ok(indexer.sync_access(id).await?)
+    }
+    .await;
+    let outcome = match synced {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!(
+                "warning: the documents of {id} were not brought to match yet ({e:#}); enqueued for a worker"
+            );
+            AccessSync::Busy
+        }
+    };
+    if matches!(outcome, AccessSync::Busy | AccessSync::Deferred) {
+        enqueue(services, id).await?;
+    }
+    Ok(outcome)
+}
+
 /// Puts `id` in the update queue; `false` (said on stderr) when that failed, since the
 /// registration changed anyway.
 async fn enqueue(services: &crate::connect::Services, id: &RepoId) -> anyhow::Result<bool> {
@@ -384,6 +426,11 @@ async fn remove(
         removed.is_some() || purge,
         "repository {id} is not registered; nothing removed (to delete documents it left behind, add --purge)"
     );
+    let access = if purge {
+        None
+    } else {
+        Some(sync_access(services, registry, id).await?)
+    };
     if purge {
         let indexer = crate::index_cmd::indexer(
             services,
@@ -408,14 +455,18 @@ async fn remove(
             serde_json::to_string_pretty(&json!({
                 "id": id,
                 "removed": removed,
-                "purged": purge,
+                "purged": purge || access == Some(AccessSync::Purged),
+                "access_sync": access,
             }))?
         );
     } else {
         match (&removed, purge) {
             (Some(_), true) => println!("removed {id}; its documents, status and lock are deleted"),
+            (Some(_), false) if access == Some(AccessSync::Purged) => {
+                println!("removed {id}; nobody reads it from now on, and its documents are deleted")
+            }
             (Some(_), false) => println!(
-                "removed {id}; nobody reads it from now on. Its documents stay until `{program} repo remove {id} --purge`",
+                "removed {id}; nobody reads it from now on. Its documents are deleted when the indexer next holds it (enqueued), or now with `{program} repo remove {id} --purge`",
                 program = trawl_operator_command::program()
             ),
             (None, _) => println!(
