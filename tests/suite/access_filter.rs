@@ -493,3 +493,55 @@ async fn an_old_deployment_is_read_correctly_at_once_and_the_migration_syncs_it(
         );
     }
 }
+
+#[tokio::test]
+async fn resync_distrusts_restored_documents_and_purges_those_of_removed_repositories() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "access-resync").await.unwrap();
+    let registry = test_registry(&services, &set).await.unwrap();
+    register(&registry, "kept", Visibility::Private, &[])
+        .await
+        .unwrap();
+    register(&registry, "open", Visibility::Public, &[])
+        .await
+        .unwrap();
+    // As a snapshot brings them back: "kept" was public then, "removed" registered.
+    let docs = vec![
+        blob(
+            &context("kept", Visibility::Public),
+            "a.rs",
+            &format!("fn {TOKEN}() {{}}\n"),
+        ),
+        blob(
+            &context("open", Visibility::Public),
+            "a.rs",
+            &format!("fn {TOKEN}() {{}}\n"),
+        ),
+        blob(
+            &context("removed", Visibility::Public),
+            "a.rs",
+            &format!("fn {TOKEN}() {{}}\n"),
+        ),
+    ];
+    put(&set, IndexKind::Blobs, &docs).await.unwrap();
+    let indexer = indexer(&services, &set).await;
+    let done = indexer.resync_access(2).await.unwrap();
+    assert_eq!(
+        (done.synced, done.busy, done.deferred),
+        (3, 0, 0),
+        "{done:?}"
+    );
+    assert_eq!(registry.pending_count().await.unwrap(), 0);
+    let search = CodeSearch::new(set.clone(), registry.clone());
+    let page = search
+        .search_blobs(&Principal::Anonymous, &BlobQuery::new(TOKEN))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page.hits.iter().map(|h| h.repo_id.as_str()).collect();
+    assert_eq!(ids, ["open"]);
+    assert_eq!(
+        carrying_other(&set, IndexKind::Blobs, "kept", Visibility::Private).await,
+        0
+    );
+    assert_eq!(documents(&set, IndexKind::Blobs, "removed").await, 0);
+}

@@ -120,9 +120,18 @@ pub enum RepoCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove a registration: from the next search on, nobody reads the repository. With
-    /// --purge, also delete its documents, status and lock (works on ids no longer
-    /// registered too, to clean up leftovers).
+    /// Distrust every document's visibility and bring them all to the registry's: for
+    /// indices restored from a snapshot (documents of repositories made private or removed
+    /// since come back as they were). Searches are correct from the start of the command;
+    /// documents of repositories no longer registered are deleted.
+    Resync {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a registration: from the next search on, nobody reads the repository; its
+    /// documents are deleted now when no run holds it, otherwise by the next run. With
+    /// --purge, delete its documents, status and lock now, waiting for a run that holds it
+    /// (works on ids no longer registered too, to clean up leftovers).
     Remove {
         id: RepoId,
         #[arg(long)]
@@ -325,6 +334,24 @@ pub async fn run(command: RepoCommand) -> anyhow::Result<ExitCode> {
             wait_secs,
             json,
         } => return remove(&services, &registry, &id, purge, wait_secs, json).await,
+        RepoCommand::Resync { json } => {
+            let indexer = crate::index_cmd::indexer(
+                &services,
+                registry.clone(),
+                120,
+                trawl_indexer::IndexingOptions::default(),
+            )
+            .await?;
+            let done = indexer.resync_access(500).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&done)?);
+            } else {
+                println!(
+                    "{} repositories synced; {} held by indexing runs (synced at their end); {} left for after the reindex that runs",
+                    done.synced, done.busy, done.deferred
+                );
+            }
+        }
         RepoCommand::Import {
             file,
             update,

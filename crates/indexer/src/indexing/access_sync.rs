@@ -292,6 +292,65 @@ impl RepoIndexer {
     }
 }
 
+/// Repository ids per page of the engine's listing in [`RepoIndexer::resync_access`].
+const RESYNC_PAGE: usize = 1_000;
+
+impl RepoIndexer {
+    /// Distrusts every document and syncs them all: marks every repository that has
+    /// documents in the engine pending (registered or not), then syncs the pending set in
+    /// batches of `batch`. For indices whose documents may not match the registry any more:
+    /// restored from a snapshot (documents of repositories made private or removed since
+    /// come back with the visibility they had). Searches are correct from the marking on.
+    pub async fn resync_access(&self, batch: usize) -> Result<BatchSync, IndexError> {
+        for kind in [IndexKind::Blobs, IndexKind::Commits] {
+            let alias = self.indices.alias(kind);
+            let mut after: Option<Value> = None;
+            loop {
+                let mut composite = json!({
+                    "size": RESYNC_PAGE,
+                    "sources": [{ "id": { "terms": { "field": "repo_id" } } }],
+                });
+                if let Some(after) = &after {
+                    composite["after"] = after.clone();
+                }
+                let body = json!({ "size": 0, "aggs": { "ids": { "composite": composite } } });
+                let page = self
+                    .indices
+                    .client()
+                    .search(&alias, &body, &Default::default())
+                    .await?;
+                let ids: Vec<RepoId> = page.aggregations["ids"]["buckets"]
+                    .as_array()
+                    .map(|buckets| {
+                        buckets
+                            .iter()
+                            .filter_map(|b| b["key"]["id"].as_str())
+                            .filter_map(|id| RepoId::new(id).ok())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.registry.mark_pending(&ids).await?;
+                match page.aggregations["ids"].get("after_key") {
+                    Some(key) if ids.len() == RESYNC_PAGE => after = Some(key.clone()),
+                    _ => break,
+                }
+            }
+        }
+        let mut total = BatchSync::default();
+        let mut after = None;
+        loop {
+            let done = self.sync_access_batch(after.as_ref(), batch.max(1)).await?;
+            total.synced += done.synced;
+            total.busy += done.busy;
+            total.deferred += done.deferred;
+            match done.last {
+                Some(last) => after = Some(last),
+                None => return Ok(total),
+            }
+        }
+    }
+}
+
 /// What [`RepoIndexer::sync_access_batch`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BatchSync {

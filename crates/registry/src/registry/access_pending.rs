@@ -144,4 +144,21 @@ impl Registry {
             .await?;
         Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
+
+    /// Marks `ids` pending (their documents untrusted until synced), registered or not:
+    /// for documents whose visibility may not match any more — indices restored from a
+    /// snapshot, documents of repositories removed since. Returns how many were marked.
+    pub async fn mark_pending(&self, ids: &[RepoId]) -> Result<u64, RegistryError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<&str> = ids.iter().map(RepoId::as_str).collect();
+        let client = self.pool.get().await?;
+        Ok(client
+            .execute(
+                include_str!("../sql/insert_pending_many.sql"),
+                &[&self.deployment, &ids],
+            )
+            .await?)
+    }
 }
