@@ -128,10 +128,9 @@ pub enum RepoCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove a registration: from the next search on, nobody reads the repository; its
-    /// documents are deleted now when no run holds it, otherwise by the next run. With
-    /// --purge, delete its documents, status and lock now, waiting for a run that holds it
-    /// (works on ids no longer registered too, to clean up leftovers).
+    /// Remove a registration: from the next search on, nobody reads the repository. With
+    /// --purge, also delete its documents, status and lock (works on ids no longer
+    /// registered too, to clean up leftovers).
     Remove {
         id: RepoId,
         #[arg(long)]
@@ -382,8 +381,8 @@ async fn status_store(services: &crate::connect::Services) -> anyhow::Result<Sta
     Ok(StatusStore::new(crate::connect::index_set(services).await?))
 }
 
-/// After a change of visibility or a removal (committed, so in effect for the next search
-/// already): brings `id`'s documents to match now when its lock is free; otherwise (an
+/// After a change of visibility (committed, so in effect for the next search already):
+/// brings `id`'s documents to match now when its lock is free; otherwise (an
 /// indexing run holds it, a reindex runs) enqueues it, so that a worker's run does it.
 /// A failure is said on stderr and enqueues too: the repository stays pending, which
 /// searches handle correctly, only by the registry alone.
@@ -453,11 +452,6 @@ async fn remove(
         removed.is_some() || purge,
         "repository {id} is not registered; nothing removed (to delete documents it left behind, add --purge)"
     );
-    let access = if purge {
-        None
-    } else {
-        Some(sync_access(services, registry, id).await?)
-    };
     if purge {
         let indexer = crate::index_cmd::indexer(
             services,
@@ -482,18 +476,14 @@ async fn remove(
             serde_json::to_string_pretty(&json!({
                 "id": id,
                 "removed": removed,
-                "purged": purge || access == Some(AccessSync::Purged),
-                "access_sync": access,
+                "purged": purge,
             }))?
         );
     } else {
         match (&removed, purge) {
             (Some(_), true) => println!("removed {id}; its documents, status and lock are deleted"),
-            (Some(_), false) if access == Some(AccessSync::Purged) => {
-                println!("removed {id}; nobody reads it from now on, and its documents are deleted")
-            }
             (Some(_), false) => println!(
-                "removed {id}; nobody reads it from now on. Its documents are deleted when the indexer next holds it (enqueued), or now with `{program} repo remove {id} --purge`",
+                "removed {id}; nobody reads it from now on. Its documents stay until `{program} repo remove {id} --purge`",
                 program = trawl_operator_command::program()
             ),
             (None, _) => println!(

@@ -315,8 +315,9 @@ impl RepoIndexer {
         // Still holding the lock: a visibility change committed while this run wrote the
         // visibility it read at its start left the repository pending; sync it now, so
         // that nothing this run wrote stays untrusted. Best effort: a repository left
-        // pending is still read correctly (by the registry alone).
-        if lock.lost().is_none() {
+        // pending is still read correctly (by the registry alone). A removed repository's
+        // documents stay until purged (`remove`), pending meanwhile.
+        if lock.lost().is_none() && !matches!(result, Err(IndexError::NotRegistered(_))) {
             match self.sync_access_locked(id, &lock).await {
                 Ok(AccessSync::NotPending) => {}
                 Ok(synced) => {
