@@ -1,6 +1,7 @@
 //! trawl's end-to-end suite: one test binary, one module per area, all against real
 //! services (see `trawl_tests` for how they are found).
 
+mod access_filter;
 mod analysis;
 mod analysis_parity;
 mod client;

@@ -555,6 +555,8 @@ fn print_access(report: &trawl_bench::access::AccessBenchReport) {
         "engine scroll p50/p99 ms",
         "ratio p50",
         "ratio p99",
+        "access query p50/p99 ms",
+        "access / registry p50",
     ]);
     for row in &report.lookups {
         table.add_row([
@@ -568,6 +570,8 @@ fn print_access(report: &trawl_bench::access::AccessBenchReport) {
             ),
             format!("{:.2}", row.ratio_p50),
             format!("{:.2}", row.ratio_p99),
+            format!("{:.1} / {:.1}", row.access.p50_ms, row.access.p99_ms),
+            format!("{:.2}", row.access_ratio_p50),
         ]);
     }
     println!("who may read what (lower ratio: the registry is faster)\n{table}");

@@ -4,9 +4,10 @@
 //! every search asks now, and as repository documents in an engine index, which searches
 //! scrolled before the registry existed (the baseline). For a small and a large number of
 //! registrations, it times the readable set of a signed-out caller and of a member of a
-//! few private repositories both ways, and one code search end to end through
-//! `CodeSearch` (registry lookup, then the engine) against the same engine query with the
-//! readable ids already known.
+//! few private repositories both ways, the one registry query a search makes now
+//! (`Registry::access`), and one code search end to end through `CodeSearch` (that query,
+//! then the engine with the access clause) against the engine query searches sent before
+//! (a `terms` filter of every readable id) with the readable ids already known.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -57,10 +58,16 @@ pub struct AccessRow {
     /// Repositories it may read (both ways agree, or the benchmark fails).
     pub readable: usize,
     pub registry: Percentiles,
+    /// `Registry::access`: the one query a search makes now (the access filter's facts
+    /// and the readable count), without the list of readable ids.
+    pub access: Percentiles,
     pub engine_scroll: Percentiles,
     /// registry p50 / engine p50: below 1, the registry answers faster.
     pub ratio_p50: f64,
     pub ratio_p99: f64,
+    /// access p50 / registry (readable ids) p50: below 1, a search's lookup is cheaper
+    /// than listing the readable ids.
+    pub access_ratio_p50: f64,
 }
 
 /// A code search end to end against the engine alone.
@@ -68,9 +75,10 @@ pub struct AccessRow {
 pub struct SearchRow {
     pub registrations: u64,
     pub principal: String,
-    /// `CodeSearch::search_blobs`: the registry's readable set, then the engine.
+    /// `CodeSearch::search_blobs`: the registry's access facts, then the engine.
     pub code_search: Percentiles,
-    /// The same engine query with the readable ids known beforehand.
+    /// The engine query searches sent before (a `terms` filter of every readable id), with
+    /// the readable ids known beforehand: the baseline.
     pub engine_only: Percentiles,
     pub ratio_p50: f64,
 }
@@ -210,8 +218,10 @@ async fn measure(
     let blobs = set.alias(IndexKind::Blobs);
     for i in 0..n.min(50) {
         let id = format!("r{i:07}");
+        // Written with its registration's visibility, as the indexer writes it.
+        let visibility = spec(i, options.member_of).visibility;
         let doc = json!({
-            "type": "blob", "repo_id": id, "visibility": "public", "schema_version": 3,
+            "type": "blob", "repo_id": id, "visibility": visibility, "schema_version": 3,
             "blob": { "oid": "0", "rid": id, "commit_sha": "0", "path": "src/lib.rs",
                 "file_name": "lib.rs", "content": "fn capybaraAccessToken() {}\n",
                 "size": 27, "line_count": 1, "binary": false, "truncated": false,
@@ -236,12 +246,24 @@ async fn measure(
     ] {
         progress(&format!("{n} registrations: who may {principal} read"));
         let mut by_registry = Vec::new();
+        let mut by_access = Vec::new();
         let mut by_engine = Vec::new();
         let mut sizes = (0, 0);
         for _ in 0..options.rounds {
             let t = Instant::now();
             sizes.0 = registry.readable(&principal).await?.len();
             by_registry.push(t.elapsed());
+            let t = Instant::now();
+            let access = registry.access(&principal, None).await?;
+            by_access.push(t.elapsed());
+            if usize::try_from(access.readable).ok() != Some(sizes.0) {
+                return Err(AccessBenchError::Disagree {
+                    principal: principal.to_string(),
+                    registrations: n,
+                    registry: sizes.0,
+                    engine: usize::try_from(access.readable).unwrap_or(usize::MAX),
+                });
+            }
             let t = Instant::now();
             sizes.1 = engine_readable(client, &repos, &principal).await?.len();
             by_engine.push(t.elapsed());
@@ -255,6 +277,7 @@ async fn measure(
             });
         }
         let registry_p = Percentiles::of(&mut by_registry);
+        let access_p = Percentiles::of(&mut by_access);
         let engine_p = Percentiles::of(&mut by_engine);
         report.lookups.push(AccessRow {
             registrations: n,
@@ -262,7 +285,9 @@ async fn measure(
             readable: sizes.0,
             ratio_p50: registry_p.p50_ms / engine_p.p50_ms.max(1e-9),
             ratio_p99: registry_p.p99_ms / engine_p.p99_ms.max(1e-9),
+            access_ratio_p50: access_p.p50_ms / registry_p.p50_ms.max(1e-9),
             registry: registry_p,
+            access: access_p,
             engine_scroll: engine_p,
         });
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
-use trawl_indexer::{QueueRef, RepoStatus, StatusStore};
+use trawl_indexer::{AccessSync, QueueRef, RepoStatus, StatusStore};
 use trawl_registry::{
     DisplayName, GitRef, ImportAction, ImportMode, ReadersChange, Registration, Registry,
     RegistryFile, RepoChange, RepoId, RepoSource, RepoSpec, UserName, Visibility, plan_import,
@@ -117,6 +117,14 @@ pub enum RepoCommand {
         /// Only repositories of this visibility.
         #[arg(long)]
         visibility: Option<Visibility>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Distrust every document's visibility and bring them all to the registry's: for
+    /// indices restored from a snapshot (documents of repositories made private or removed
+    /// since come back as they were). Searches are correct from the start of the command;
+    /// documents of repositories no longer registered are deleted.
+    Resync {
         #[arg(long)]
         json: bool,
     },
@@ -251,6 +259,11 @@ pub async fn run(command: RepoCommand) -> anyhow::Result<ExitCode> {
                 "nothing to change: give --visibility, --reader, --add-reader, --remove-reader, --no-readers, --source, --ref, --default-branch or --name"
             );
             let changed = registry.set(&args.id, &change, args.if_revision).await?;
+            let access = if changed.before.spec.visibility != changed.after.spec.visibility {
+                Some(sync_access(&services, &registry, &args.id).await?)
+            } else {
+                None
+            };
             let enqueued = if changed.changed() && change.touches_content() {
                 enqueue(&services, &args.id).await?
             } else {
@@ -264,6 +277,7 @@ pub async fn run(command: RepoCommand) -> anyhow::Result<ExitCode> {
                         "after": changed.after,
                         "changed": changed.changed(),
                         "enqueued": enqueued,
+                        "access_sync": access,
                     }))?
                 );
             } else if changed.changed() {
@@ -319,6 +333,24 @@ pub async fn run(command: RepoCommand) -> anyhow::Result<ExitCode> {
             wait_secs,
             json,
         } => return remove(&services, &registry, &id, purge, wait_secs, json).await,
+        RepoCommand::Resync { json } => {
+            let indexer = crate::index_cmd::indexer(
+                &services,
+                registry.clone(),
+                120,
+                trawl_indexer::IndexingOptions::default(),
+            )
+            .await?;
+            let done = indexer.resync_access(500).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&done)?);
+            } else {
+                println!(
+                    "{} repositories synced; {} held by indexing runs (synced at their end); {} left for after the reindex that runs",
+                    done.synced, done.busy, done.deferred
+                );
+            }
+        }
         RepoCommand::Import {
             file,
             update,
@@ -347,6 +379,42 @@ pub async fn run(command: RepoCommand) -> anyhow::Result<ExitCode> {
 
 async fn status_store(services: &crate::connect::Services) -> anyhow::Result<StatusStore> {
     Ok(StatusStore::new(crate::connect::index_set(services).await?))
+}
+
+/// After a change of visibility (committed, so in effect for the next search already):
+/// brings `id`'s documents to match now when its lock is free; otherwise (an
+/// indexing run holds it, a reindex runs) enqueues it, so that a worker's run does it.
+/// A failure is said on stderr and enqueues too: the repository stays pending, which
+/// searches handle correctly, only by the registry alone.
+async fn sync_access(
+    services: &crate::connect::Services,
+    registry: &Registry,
+    id: &RepoId,
+) -> anyhow::Result<AccessSync> {
+    let synced = async {
+        let indexer = crate::index_cmd::indexer(
+            services,
+            registry.clone(),
+            60,
+            trawl_indexer::IndexingOptions::default(),
+        )
+        .await?;
+        anyhow::Ok(indexer.sync_access(id).await?)
+    }
+    .await;
+    let outcome = match synced {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!(
+                "warning: the documents of {id} were not brought to match yet ({e:#}); enqueued for a worker"
+            );
+            AccessSync::Busy
+        }
+    };
+    if matches!(outcome, AccessSync::Busy | AccessSync::Deferred) {
+        enqueue(services, id).await?;
+    }
+    Ok(outcome)
 }
 
 /// Puts `id` in the update queue; `false` (said on stderr) when that failed, since the

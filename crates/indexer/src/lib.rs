@@ -24,7 +24,8 @@ pub mod write_routes;
 
 pub use index_names::{IndexNames, PrefixError};
 pub use indexing::{
-    IndexError, IndexMode, IndexProgress, IndexReport, IndexingOptions, Phase, RepoIndexer,
+    AccessSync, BatchSync, IndexError, IndexMode, IndexProgress, IndexReport, IndexingOptions,
+    Phase, RepoIndexer,
 };
 pub use indices::{IndexSet, IndexSetError, IndexSize};
 pub use lock::{ExpiringLock, HeldLock, LockError, RepoLock, RepoLocks};

@@ -1,10 +1,13 @@
 //! Code search over blobs and commits, always filtered by what the caller may read.
 //!
 //! [`CodeSearch`] is the only way in: every method that searches takes a [`Principal`],
-//! resolves the repositories that principal may read from the repos index (on every
-//! call, nothing cached) and adds them as a `terms repo_id` filter. An explicit repository
-//! filter is intersected with that set, so asking for a repository the caller may not
-//! read gives no hits — the same answer as for a repository that does not exist.
+//! asks the registry once what that principal may read now ([`Registry::access`]: its
+//! visibilities, its memberships and the repositories whose documents' visibility is not
+//! yet trusted; nothing cached) and adds it as the access clause (see `search/access.rs`),
+//! whose size does not grow with the repositories the principal may read. Every hit and
+//! facet is checked against the same facts again in code. An explicit repository filter
+//! is intersected with it, so asking for a repository the caller may not read gives no
+//! hits — the same answer as for a repository that does not exist.
 //!
 //! **Limits.** Every input is checked before anything is sent, so a hostile or careless
 //! query gets trawl's own [`SearchError`] naming the input, the limit and the fix, never
@@ -71,6 +74,7 @@
 //! markers are private-use characters (U+E000, U+E001); a file containing them gets
 //! slightly misplaced match ranges, never wrong line numbers.
 
+mod access;
 mod body;
 mod clauses;
 mod error;
@@ -85,7 +89,7 @@ mod parsed;
 mod query;
 mod snippet;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -119,6 +123,7 @@ pub use snippet::{
     MatchRange, SNIPPET_BYTES_PER_HIT, SNIPPET_BYTES_PER_PAGE, Snippet, SnippetLine,
 };
 
+use access::{SearchScope, named_repos};
 use body::{HighlightCap, blob_body, commit_body, routing};
 use facets::{blob_facets, commit_facets};
 use hits::{blob_hit, commit_hit};
@@ -142,7 +147,9 @@ pub struct SearchPage<H, F> {
     pub from: usize,
     /// … and hits per page.
     pub size: usize,
-    /// Repositories searched: the readable ones, narrowed by the repository filters.
+    /// Repositories searched: how many the principal may read at the time of the search
+    /// (the registry's count), among the named ones when the search names repositories —
+    /// whether or not they have matches.
     pub repos_searched: usize,
     /// Counts of all matches (not only this page's) per language, repository, … — from
     /// the same request, so under the same access filter as the hits.
@@ -192,27 +199,11 @@ pub type BlobResults = SearchPage<BlobHit, BlobFacets>;
 /// Commit search results.
 pub type CommitResults = SearchPage<CommitHit, CommitFacets>;
 
-/// The hits of `result` whose repository is in `scope` — all of them, since the query
-/// filtered by it; a second check in code, so that a wrong query cannot leak a document.
-fn in_scope<'r>(
-    result: &'r SearchResult,
-    scope: &'r [String],
-) -> impl Iterator<Item = &'r trawl_client::Hit> {
-    result.hits.iter().filter(move |h| {
-        let id = h.source["repo_id"].as_str().unwrap_or_default();
-        let ok = scope.binary_search_by(|s| s.as_str().cmp(id)).is_ok();
-        if !ok {
-            tracing::error!(id = %h.id, repo = id, "a hit outside the readable repositories was dropped");
-        }
-        ok
-    })
-}
-
 /// Runs access-filtered searches on one deployment's indices.
 ///
-/// Every search resolves the caller's readable repositories afresh (one request on the
-/// repos index, a scroll when there are more than a thousand), so a visibility or reader
-/// change applies to the next search. Nothing is cached across calls.
+/// Every search asks the registry afresh (one query, [`Registry::access`]), so a
+/// visibility or reader change, or a removal, applies to the next search. Nothing is
+/// cached across calls.
 #[derive(Clone, Debug)]
 pub struct CodeSearch {
     indices: IndexSet,
@@ -252,7 +243,8 @@ impl CodeSearch {
     }
 
     /// The ids of the repositories `principal` may read, sorted: the registry's answer at
-    /// the time of the call.
+    /// the time of the call. For small callers (listings, tests): its size grows with the
+    /// readable repositories, so searches never use it.
     pub async fn readable_repos(&self, principal: &Principal) -> Result<Vec<String>, SearchError> {
         let readable = self
             .registry
@@ -262,26 +254,21 @@ impl CodeSearch {
         Ok(readable.into_iter().map(String::from).collect())
     }
 
-    /// The repositories to search: readable ones, narrowed to `requested` (the flags)
-    /// when given and to `required` (what the query's `repo:` filters allow) when known.
+    /// What `principal` may read now, narrowed to `requested` (the flags) when given and
+    /// to `required` (what the query's `repo:` filters allow) when known.
     async fn scope(
         &self,
         principal: &Principal,
         requested: &[RepoId],
         required: Option<&BTreeSet<String>>,
-    ) -> Result<Vec<String>, SearchError> {
-        let mut readable = self.readable_repos(principal).await?;
-        if !requested.is_empty() {
-            let requested: HashSet<&str> = requested.iter().map(RepoId::as_str).collect();
-            readable.retain(|id| requested.contains(id.as_str()));
-        }
-        if let Some(required) = required {
-            readable.retain(|id| required.contains(id));
-        }
-        // Sorted for the check in `in_scope` (the engine sorts too; this is cheap).
-        readable.sort();
-        readable.dedup();
-        Ok(readable)
+    ) -> Result<SearchScope, SearchError> {
+        let named = named_repos(requested, required);
+        let access = self
+            .registry
+            .access(principal, named.as_deref())
+            .await
+            .map_err(SearchError::Registry)?;
+        Ok(SearchScope::new(access, named))
     }
 
     fn options(&self, routing: Option<String>) -> SearchOptions {
@@ -302,7 +289,7 @@ impl CodeSearch {
         let checked = query.checked()?;
         let required = checked.required_repos();
         let scope = self.scope(principal, &query.repos, required).await?;
-        if scope.is_empty() {
+        if scope.searches_nothing() {
             return Ok(SearchPage::empty(query.page));
         }
         let alias = self.indices.alias(IndexKind::Blobs);
@@ -313,23 +300,26 @@ impl CodeSearch {
                 .await
                 .map_err(|e| SearchError::engine(&alias, e))?,
         );
-        let body = blob_body(&checked, &scope, cap);
+        let body = blob_body(&checked, scope.filters(), cap);
         // Blobs are routed by repository: a search in a few named ones needs only their shards.
-        let routing = routing(!query.repos.is_empty() || required.is_some(), &scope);
+        let routing = scope.named().and_then(|named| routing(true, named));
         let result = client
             .search(&alias, &body, &self.options(routing))
             .await
             .map_err(|e| SearchError::engine(&alias, e))?;
         let highlight_limit = Some(highlight_chars(query.page.size));
         let mut budget = SNIPPET_BYTES_PER_PAGE;
-        let hits = in_scope(&result, &scope)
+        let hits = result
+            .hits
+            .iter()
+            .filter(|h| scope.admits_source(&h.source))
             .map(|h| blob_hit(h, &checked.snippets, highlight_limit, &mut budget))
             .collect();
         let facets = blob_facets(&result.aggregations, &scope);
         Ok(SearchPage::from_result(
             &result,
             query.page,
-            scope.len(),
+            scope.repos_searched(),
             hits,
             facets,
         ))
@@ -346,23 +336,28 @@ impl CodeSearch {
         let scope = self
             .scope(principal, &query.repos, checked.required_repos())
             .await?;
-        if scope.is_empty() {
+        if scope.searches_nothing() {
             return Ok(SearchPage::empty(query.page));
         }
         let alias = self.indices.alias(IndexKind::Commits);
-        let body = commit_body(&checked, &scope);
+        let body = commit_body(&checked, scope.filters());
         let result = self
             .indices
             .client()
             .search(&alias, &body, &self.options(None))
             .await
             .map_err(|e| SearchError::engine(&alias, e))?;
-        let hits = in_scope(&result, &scope).map(commit_hit).collect();
+        let hits = result
+            .hits
+            .iter()
+            .filter(|h| scope.admits_source(&h.source))
+            .map(commit_hit)
+            .collect();
         let facets = commit_facets(&result.aggregations, &scope);
         Ok(SearchPage::from_result(
             &result,
             query.page,
-            scope.len(),
+            scope.repos_searched(),
             hits,
             facets,
         ))

@@ -79,6 +79,13 @@ impl fmt::Display for RepoId {
     }
 }
 
+/// Sets of ids are looked up by text (the derived order and equality are the text's).
+impl std::borrow::Borrow<str> for RepoId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<String> for RepoId {
     type Error = RegistryError;
     fn try_from(value: String) -> Result<Self, Self::Error> {

@@ -4,7 +4,7 @@
 //! A [`Registration`] (id, source, ref, visibility, readers, …) lives in PostgreSQL, as a
 //! code-hosting application keeps its projects in its database. Everything reads it from
 //! here: `index` and the workers (what to index), and every search (who may read what,
-//! [`Registry::readable`], asked at the time of the search). Nothing in the engine is a
+//! [`Registry::access`], asked at the time of the search). Nothing in the engine is a
 //! copy the access rule reads, so recreating or restoring indices never changes a
 //! registration, and a change is in effect for the next search.
 //!
@@ -16,6 +16,7 @@
 //!
 //! Each deployment (an index prefix) has its own registrations in a shared database.
 
+mod access;
 mod error;
 mod file;
 mod id;
@@ -23,6 +24,7 @@ mod principal;
 mod registration;
 mod registry;
 
+pub use access::AccessFilter;
 pub use error::RegistryError;
 pub use file::{FileEntry, ImportAction, ImportMode, RegistryFile, plan_import};
 pub use id::{MAX_REPO_ID_BYTES, RepoId};
@@ -32,5 +34,6 @@ pub use registration::{
     Registration, RepoChange, RepoSource, RepoSpec, Visibility,
 };
 pub use registry::{
-    ADD_BATCH, Changed, RegisterAction, Registered, Registry, RegistryConfig, decide_register,
+    ADD_BATCH, Changed, PendingAccess, RegisterAction, Registered, Registry, RegistryConfig,
+    decide_register,
 };

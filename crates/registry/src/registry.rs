@@ -4,7 +4,10 @@
 //! Every change takes the row's lock (`SELECT … FOR UPDATE`), so two changes to one
 //! repository apply one after the other, each to what the other left; each gets a new
 //! revision from one sequence. Readers live in their own table, so "which repositories
-//! may this principal read" is one indexed query ([`Registry::readable`]).
+//! may this principal read" is one indexed query ([`Registry::readable`]), and what a
+//! search needs to filter by access is one more ([`Registry::access`], see
+//! [`crate::AccessFilter`]); the repositories whose documents' visibility is not yet
+//! trusted are kept in `trawl_access_pending` (see `access_pending.rs`).
 
 use std::collections::BTreeSet;
 use std::str::FromStr as _;
@@ -139,6 +142,10 @@ impl std::fmt::Debug for Registry {
             .finish_non_exhaustive()
     }
 }
+
+mod access_pending;
+
+pub use access_pending::PendingAccess;
 
 mod embedded {
     refinery::embed_migrations!("sql");
@@ -340,6 +347,9 @@ impl Registry {
                 RegisterAction::Update(spec) => {
                     write_row(&tx, include_str!("sql/update.sql"), &self.deployment, &spec).await?;
                     write_readers(&tx, &self.deployment, &spec).await?;
+                    if existing.as_ref().map(|r| r.spec.visibility) != Some(spec.visibility) {
+                        mark_pending(&tx, &self.deployment, id).await?;
+                    }
                     let registration = self.select_in(&tx, id).await?;
                     tx.commit().await?;
                     return Ok(Registered::Updated(registration));
@@ -385,6 +395,9 @@ impl Registry {
         }
         write_row(&tx, include_str!("sql/update.sql"), &self.deployment, &spec).await?;
         write_readers(&tx, &self.deployment, &spec).await?;
+        if spec.visibility != before.spec.visibility {
+            mark_pending(&tx, &self.deployment, id).await?;
+        }
         let after = self.select_in(&tx, id).await?;
         tx.commit().await?;
         Ok(Changed { before, after })
@@ -404,6 +417,8 @@ impl Registry {
             &[&self.deployment, &id.as_str()],
         )
         .await?;
+        // Its documents stay until purged: from now on they are trusted by no search.
+        mark_pending(&tx, &self.deployment, id).await?;
         tx.commit().await?;
         Ok(Some(existing))
     }
@@ -411,13 +426,21 @@ impl Registry {
     /// Removes every registration of this deployment (tearing down a test deployment or a
     /// whole installation); returns how many there were.
     pub async fn remove_deployment(&self) -> Result<u64, RegistryError> {
-        let client = self.pool.get().await?;
-        Ok(client
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let removed = tx
             .execute(
                 include_str!("sql/delete_deployment.sql"),
                 &[&self.deployment],
             )
-            .await?)
+            .await?;
+        tx.execute(
+            include_str!("sql/delete_deployment_pending.sql"),
+            &[&self.deployment],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(removed)
     }
 
     /// The ids of the repositories `principal` may read, sorted. Answered from the
@@ -517,6 +540,20 @@ async fn write_row(
             ],
         )
         .await?)
+}
+
+/// Marks `id`'s documents untrusted as of a new revision, in the change's transaction.
+async fn mark_pending(
+    tx: &deadpool_postgres::Transaction<'_>,
+    deployment: &str,
+    id: &RepoId,
+) -> Result<(), RegistryError> {
+    tx.execute(
+        include_str!("sql/insert_pending.sql"),
+        &[&deployment, &id.as_str()],
+    )
+    .await?;
+    Ok(())
 }
 
 async fn write_readers(

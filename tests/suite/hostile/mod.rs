@@ -3,6 +3,7 @@
 //! arguments, service URLs and processes. Each module is one area.
 
 mod access;
+mod access_filter;
 mod cli;
 mod metrics;
 mod migrations;

@@ -10,6 +10,7 @@
 //! What a run does is decided in [`plan`] from the status and the repository; the
 //! reading happens in `read`, the sending and the bookkeeping here.
 
+mod access_sync;
 mod plan;
 mod read;
 mod report;
@@ -33,6 +34,7 @@ use crate::git::{GitError, WalkLimits};
 use crate::lock::{LockError, RepoLock, RepoLocks};
 use crate::status::{Checkpoint, Completion, LeftOut, StatusStore};
 
+pub use access_sync::{AccessSync, BatchSync, SyncAction, plan_batch, sync_action};
 pub use plan::IndexMode;
 pub use report::IndexReport;
 
@@ -196,6 +198,15 @@ pub enum IndexError {
         program = trawl_operator_command::program()
     )]
     NotRegistered(RepoId),
+    #[error(
+        "the documents of {repos} could not be brought to their registered visibility in {alias}: {reason}; they stay pending (searches read them by the registry alone, so nothing leaks) — run `{program} index` for them again, or `{program} migrate run` for the pending set",
+        program = trawl_operator_command::program()
+    )]
+    AccessSync {
+        repos: String,
+        alias: String,
+        reason: String,
+    },
 }
 
 /// A repository being indexed: its registration, what its documents carry, the lock held
@@ -301,6 +312,20 @@ impl RepoIndexer {
             Ok(None) => Err(IndexError::NotRegistered(id.clone())),
             Err(e) => Err(e.into()),
         };
+        // Still holding the lock: a visibility change committed while this run wrote the
+        // visibility it read at its start left the repository pending; sync it now, so
+        // that nothing this run wrote stays untrusted. Best effort: a repository left
+        // pending is still read correctly (by the registry alone). A removed repository's
+        // documents stay until purged (`remove`), pending meanwhile.
+        if lock.lost().is_none() && !matches!(result, Err(IndexError::NotRegistered(_))) {
+            match self.sync_access_locked(id, &lock).await {
+                Ok(AccessSync::NotPending) => {}
+                Ok(synced) => {
+                    tracing::info!(repo = %id, ?synced, "access synced at the end of the run")
+                }
+                Err(e) => tracing::warn!(repo = %id, error = %e, "the repository stays pending"),
+            }
+        }
         // Best effort: the error itself is what the caller needs. A run that lost its lock
         // leaves the status to whoever holds the repository now.
         if let Err(e) = &result
@@ -334,6 +359,8 @@ impl RepoIndexer {
         let result = async {
             self.purge(id).await?;
             self.status.remove(id).await?;
+            // The removal left it pending: its documents are gone now.
+            self.sync_access_locked(id, &lock).await?;
             Ok::<_, IndexError>(())
         }
         .await;

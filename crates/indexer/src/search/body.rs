@@ -1,5 +1,5 @@
 //! The `_search` bodies of file and commit searches, built only from checked queries
-//! ([`CheckedBlobQuery`], [`CheckedCommitQuery`]) and the caller's readable repositories.
+//! ([`CheckedBlobQuery`], [`CheckedCommitQuery`]) and the search's access filters.
 //!
 //! **Highlighting is bounded per hit and per page.** The content of a hit comes back once,
 //! inside its highlight, for exact line numbers (see [`super`]); the engine reads and
@@ -107,7 +107,7 @@ impl HighlightCap {
 }
 
 /// The filter that keeps only documents of `repos` (which may be empty: then nothing).
-fn repo_filter(repos: &[String]) -> Value {
+pub(super) fn repo_filter<S: AsRef<str> + serde::Serialize>(repos: &[S]) -> Value {
     if repos.len() <= TERMS_CHUNK {
         return json!({ "terms": { "repo_id": repos } });
     }
@@ -200,11 +200,11 @@ pub(super) fn code_word_clauses(field: &str, word: &str, boost: f64) -> (Option<
     (whole, phrase)
 }
 
-/// The `_search` body of a file search over `repos` (already access-checked): the query's
-/// clause (see [`super::clauses`]) under the access filter and the flags' filters, with
-/// highlighting and the facets' aggregations.
-pub(super) fn blob_body(query: &CheckedBlobQuery, repos: &[String], cap: HighlightCap) -> Value {
-    let mut filters = vec![repo_filter(repos)];
+/// The `_search` body of a file search under `access` (the access filters, see
+/// [`super::access`]): the query's clause (see [`super::clauses`]) under the access filter
+/// and the flags' filters, with highlighting and the facets' aggregations.
+pub(super) fn blob_body(query: &CheckedBlobQuery, access: Vec<Value>, cap: HighlightCap) -> Value {
+    let mut filters = access;
     if let Some(language) = &query.language {
         filters.push(json!({ "term": { "blob.language": language } }));
     }
@@ -245,7 +245,7 @@ pub(super) fn blob_body(query: &CheckedBlobQuery, repos: &[String], cap: Highlig
     json!({
         "query": { "bool": search },
         "_source": { "includes": [
-            "repo_id", "blob.path", "blob.file_name", "blob.language", "blob.extension",
+            "repo_id", "visibility", "blob.path", "blob.file_name", "blob.language", "blob.extension",
             "blob.commit_sha", "blob.binary", "blob.truncated", "blob.size"
         ] },
         "highlight": highlight,
@@ -261,9 +261,9 @@ pub(super) fn blob_body(query: &CheckedBlobQuery, repos: &[String], cap: Highlig
     })
 }
 
-/// The `_search` body of a commit search over `repos` (already access-checked).
-pub(super) fn commit_body(query: &CheckedCommitQuery, repos: &[String]) -> Value {
-    let mut filters = vec![repo_filter(repos)];
+/// The `_search` body of a commit search under `access` (the access filters).
+pub(super) fn commit_body(query: &CheckedCommitQuery, access: Vec<Value>) -> Value {
+    let mut filters = access;
     if let Some(sha) = &query.sha_prefix {
         filters.push(json!({ "prefix": { "commit.sha": { "value": sha } } }));
     }
@@ -274,7 +274,7 @@ pub(super) fn commit_body(query: &CheckedCommitQuery, repos: &[String]) -> Value
     json!({
         "query": { "bool": { "must": [must], "filter": filters } },
         "_source": { "includes": [
-            "repo_id", "commit.sha", "commit.message", "commit.author", "commit.committer"
+            "repo_id", "visibility", "commit.sha", "commit.message", "commit.author", "commit.committer"
         ] },
         "aggs": commit_aggregations(),
         "sort": [
@@ -303,7 +303,7 @@ mod tests {
     }
 
     fn blob(query: &BlobQuery, repos: &[String], cap: HighlightCap) -> Value {
-        blob_body(&query.checked().unwrap(), repos, cap)
+        blob_body(&query.checked().unwrap(), vec![repo_filter(repos)], cap)
     }
 
     #[test]
@@ -496,7 +496,7 @@ mod tests {
             sha_prefix: Some("ABCDEF".into()),
             ..CommitQuery::default()
         };
-        let body = commit_body(&q.checked().unwrap(), &repos(&["a"]));
+        let body = commit_body(&q.checked().unwrap(), vec![repo_filter(&repos(&["a"]))]);
         let f = filters(&body);
         assert_eq!(f[0], json!({ "terms": { "repo_id": ["a"] } }));
         assert_eq!(
@@ -508,7 +508,7 @@ mod tests {
             text: Some("fix parser".into()),
             ..CommitQuery::default()
         };
-        let body = commit_body(&q.checked().unwrap(), &[]);
+        let body = commit_body(&q.checked().unwrap(), vec![repo_filter::<String>(&[])]);
         let and = &body["query"]["bool"]["must"][0]["bool"];
         assert_eq!(and["must"][0], code_word("commit.message", "fix", 1.0));
         assert_eq!(and["must"][1], code_word("commit.message", "parser", 1.0));

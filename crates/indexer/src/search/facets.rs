@@ -6,6 +6,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::access::{SearchScope, repository_visibilities};
+
 /// Values per facet returned, at most (most matches first, then by value).
 pub const FACET_BUCKETS: usize = 20;
 
@@ -78,7 +80,7 @@ fn terms(field: &str) -> Value {
 pub(super) fn blob_aggregations() -> Value {
     json!({
         "languages": terms("blob.language"),
-        "repositories": terms("repo_id"),
+        "repositories": repositories(),
         "extensions": terms("blob.extension"),
         "no_language": { "missing": { "field": "blob.language" } },
         "no_extension": { "missing": { "field": "blob.extension" } }
@@ -87,23 +89,37 @@ pub(super) fn blob_aggregations() -> Value {
 
 /// The aggregations of a commit search.
 pub(super) fn commit_aggregations() -> Value {
-    json!({ "repositories": terms("repo_id") })
+    json!({ "repositories": repositories() })
 }
 
-/// The facets of a file search's answer; repository values outside `scope` (sorted)
-/// are dropped, a second check like the hits'.
-pub(super) fn blob_facets(aggregations: &Value, scope: &[String]) -> BlobFacets {
+/// The repository facet, with the visibilities of each bucket's documents so that its
+/// buckets can be checked like hits.
+fn repositories() -> Value {
+    let mut agg = terms("repo_id");
+    agg["aggs"] = repository_visibilities();
+    agg
+}
+
+/// The facets of a file search's answer; repositories whose documents `scope` does not
+/// admit are dropped, a second check like the hits'.
+pub(super) fn blob_facets(aggregations: &Value, scope: &SearchScope) -> BlobFacets {
     BlobFacets {
         languages: facet(&aggregations["languages"], &aggregations["no_language"]),
-        repositories: in_scope(facet(&aggregations["repositories"], &Value::Null), scope),
+        repositories: facet(
+            &scope.admitted_buckets(&aggregations["repositories"]),
+            &Value::Null,
+        ),
         extensions: facet(&aggregations["extensions"], &aggregations["no_extension"]),
     }
 }
 
 /// The facets of a commit search's answer (see [`blob_facets`]).
-pub(super) fn commit_facets(aggregations: &Value, scope: &[String]) -> CommitFacets {
+pub(super) fn commit_facets(aggregations: &Value, scope: &SearchScope) -> CommitFacets {
     CommitFacets {
-        repositories: in_scope(facet(&aggregations["repositories"], &Value::Null), scope),
+        repositories: facet(
+            &scope.admitted_buckets(&aggregations["repositories"]),
+            &Value::Null,
+        ),
     }
 }
 
@@ -132,19 +148,6 @@ fn facet(terms: &Value, missing: &Value) -> Facet {
     }
 }
 
-fn in_scope(mut facet: Facet, scope: &[String]) -> Facet {
-    facet.buckets.retain(|b| {
-        let ok = scope
-            .binary_search_by(|s| s.as_str().cmp(&b.value))
-            .is_ok();
-        if !ok {
-            tracing::error!(repo = %b.value, "a facet outside the readable repositories was dropped");
-        }
-        ok
-    });
-    facet
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,7 +164,21 @@ mod tests {
             "no_language": { "doc_count": 1 },
             "no_extension": { "doc_count": 0 }
         });
-        let facets = blob_facets(&answer, &["a".into(), "b".into()]);
+        // `a` and `b` are read by id; `secret` neither by id nor by its documents.
+        let scope = SearchScope::new(
+            trawl_registry::AccessFilter {
+                visibilities: [trawl_registry::Visibility::Public].into(),
+                memberships: ["a", "b"]
+                    .iter()
+                    .map(|id| trawl_registry::RepoId::new(*id).unwrap())
+                    .collect(),
+                pending: Default::default(),
+                pending_readable: Default::default(),
+                readable: 2,
+            },
+            None,
+        );
+        let facets = blob_facets(&answer, &scope);
         assert_eq!(
             facets.languages,
             Facet {
@@ -186,12 +203,16 @@ mod tests {
             "`secret` is not readable"
         );
         assert!(!facets.extensions.exact);
-        assert_eq!(blob_facets(&Value::Null, &[]), BlobFacets::default());
+        assert_eq!(blob_facets(&Value::Null, &scope), BlobFacets::default());
         let aggs = blob_aggregations();
         assert_eq!(aggs["languages"]["terms"]["field"], "blob.language");
         assert_eq!(
             commit_aggregations()["repositories"]["terms"]["field"],
             "repo_id"
+        );
+        assert_eq!(
+            aggs["repositories"]["aggs"]["visibility"]["terms"]["field"],
+            "visibility"
         );
     }
 }

@@ -22,6 +22,8 @@ mod m20261201000300_delete_unkeyed_blobs;
 mod m20261202000000_add_blob_defs;
 #[path = "20261202000100_backfill_blob_defs.rs"]
 mod m20261202000100_backfill_blob_defs;
+#[path = "20261203000000_sync_access_pending.rs"]
+mod m20261203000000_sync_access_pending;
 #[path = "20261204000000_recompress_blobs.rs"]
 mod m20261204000000_recompress_blobs;
 
@@ -38,6 +40,7 @@ pub fn all() -> Vec<Box<dyn Migration>> {
         Box::new(m20261201000300_delete_unkeyed_blobs::migration()),
         Box::new(m20261202000000_add_blob_defs::migration()),
         Box::new(m20261202000100_backfill_blob_defs::migration()),
+        Box::new(m20261203000000_sync_access_pending::migration()),
         Box::new(m20261204000000_recompress_blobs::migration()),
     ]
 }
