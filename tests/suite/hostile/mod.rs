@@ -10,6 +10,7 @@ mod queries;
 mod queue;
 mod registry;
 mod repos;
+mod search_scale;
 mod stack;
 mod verify;
 
