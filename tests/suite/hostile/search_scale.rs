@@ -15,17 +15,17 @@ use trawl_tests::{
 fn out_of_range_sizes_are_refused_before_anything_runs() {
     let max = u64::MAX.to_string();
     for args in [
-        ["--repos", "999"],
-        ["--repos", "2000001"],
-        ["--repos", "-1"],
-        ["--repos", "99999999999999999999999"],
-        ["--small-repos", "100001"],
-        ["--corpus", "49"],
-        ["--corpus", "5001"],
-        ["--rounds", "0"],
-        ["--rounds", max.as_str()],
-        ["--rounds", "ten"],
-        ["--corpus", ""],
+        vec!["--repos", "999"],
+        vec!["--repos", "2000001"],
+        vec!["--repos=-1"],
+        vec!["--repos", "99999999999999999999999"],
+        vec!["--small-repos", "100001"],
+        vec!["--corpus", "49"],
+        vec!["--corpus", "5001"],
+        vec!["--rounds", "0"],
+        vec!["--rounds", max.as_str()],
+        vec!["--rounds", "ten"],
+        vec!["--corpus", ""],
     ] {
         let mut all = vec!["bench", "search-scale"];
         all.extend(args);
