@@ -140,6 +140,31 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// Search latency as the registry grows: the same corpus (seeded, indexed by trawl) in
+    /// a small and a large deployment that differ only in registrations without documents;
+    /// fixed code and commit searches as anonymous, a reader of 10 and a reader of 5,000
+    /// private repositories through `CodeSearch`; large/small ratios against the goal
+    /// (at most 1.5x); equal hit counts in both deployments are checked.
+    #[command(
+        after_help = "Examples:\n  cargo xtask up && cargo xtask bench search-scale\n  cargo xtask bench search-scale --repos 20000 --corpus 100 --rounds 5 --json"
+    )]
+    SearchScale {
+        /// Registrations in the large deployment, the corpus included.
+        #[arg(long, default_value_t = 100_000, value_parser = int_in::<u64>(trawl_bench::search_scale::plan::REPOS))]
+        repos: u64,
+        /// Registrations without documents in the small deployment, beside the corpus.
+        #[arg(long, default_value_t = 100, value_parser = int_in::<u64>(trawl_bench::search_scale::plan::SMALL_REPOS))]
+        small_repos: u64,
+        /// Corpus repositories (seeded and indexed), alike in both deployments.
+        #[arg(long, default_value_t = 300, value_parser = int_in::<u64>(trawl_bench::search_scale::plan::CORPUS))]
+        corpus: u64,
+        /// Timed rounds of every search, principal and deployment (after one warm-up round).
+        #[arg(long, default_value_t = 10, value_parser = int_in::<u64>(trawl_bench::search_scale::plan::ROUNDS))]
+        rounds: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Search quality: identifier recall (typed in lower case and as written) and
     /// precision against `git grep -w -i` on real repositories, index size against the
     /// text and beside zoekt, and ranking (recall@10, MRR, nDCG@10) on golden queries.
@@ -236,6 +261,40 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             spinner.finish_and_clear();
             let report = report?;
             emit(&report, json, print_access)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Bench::SearchScale {
+            repos,
+            small_repos,
+            corpus,
+            rounds,
+            json,
+        } => {
+            let services = running_services()?;
+            let client =
+                trawl_client::Client::new(trawl_cli::connect::client_config(&services.engine)?)?;
+            let redis = trawl_cli::connect::redis(&trawl_cli::connect::services()?).await?;
+            let registry = trawl_cli::connect::registry_config(&trawl_cli::connect::services()?)?;
+            let options = trawl_bench::search_scale::SearchScaleOptions {
+                sizes: trawl_bench::search_scale::plan::Sizes {
+                    repos,
+                    small_repos,
+                    corpus,
+                    rounds,
+                },
+                ..trawl_bench::search_scale::SearchScaleOptions::new(crate::state_path(
+                    "bench-repos",
+                ))
+            };
+            let spinner = spinner();
+            let report =
+                trawl_bench::search_scale::run(&client, redis, &registry, &options, &|m| {
+                    spinner.set_message(m.to_owned())
+                })
+                .await;
+            spinner.finish_and_clear();
+            let report = report?;
+            emit(&report, json, print_search_scale)?;
             Ok(ExitCode::SUCCESS)
         }
         Bench::Reindex {
@@ -537,6 +596,88 @@ fn print_search(report: &SearchBenchReport) {
         } else {
             "NOT reproduced"
         }
+    );
+}
+
+fn print_search_scale(report: &trawl_bench::search_scale::SearchScaleReport) {
+    use trawl_bench::search_scale::plan::{MEMBER, MEMBER_OF, WIDE, Who};
+    println!(
+        "engine: {}; {} timed rounds after {} warm-up; corpus seeded in {:.1} s",
+        report.engine, report.sizes.rounds, report.warmup_rounds, report.seed_seconds
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "deployment",
+        "registrations",
+        "with documents",
+        "readable: anonymous / member / wide",
+        "wide reads private",
+        "registered s",
+        "indexed s",
+        "blobs / commits",
+    ]);
+    for d in [&report.small, &report.large] {
+        table.add_row([
+            d.label.to_owned(),
+            d.registrations.to_string(),
+            d.corpus.to_string(),
+            format!(
+                "{} / {} / {}",
+                d.readable.anonymous, d.readable.member, d.readable.wide
+            ),
+            d.readable.wide_private.to_string(),
+            format!("{:.1}", d.register_seconds),
+            format!("{:.1}", d.index_seconds),
+            format!("{} / {}", d.blob_documents, d.commit_documents),
+        ]);
+    }
+    println!("{table}");
+    println!(
+        "principals: anonymous; {MEMBER} (reads {MEMBER_OF} private corpus repositories); {WIDE} (reads {} private repositories in the large deployment and all {} private ones in the small one, where fewer exist)",
+        report.large.readable.wide_private, report.small.readable.wide_private
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "principal",
+        "search",
+        "hits",
+        "small p50/p99 ms",
+        "large p50/p99 ms",
+        "ratio p50 / p99",
+        "goal p50 <= 1.5x",
+    ]);
+    for row in &report.rows {
+        let principal = match row.principal {
+            Who::Anonymous => "anonymous",
+            Who::Member => MEMBER,
+            Who::Wide => WIDE,
+        };
+        let c = &row.comparison;
+        table.add_row([
+            principal.to_owned(),
+            format!(
+                "{}: {}",
+                row.search,
+                trawl_cli::terminal::one_line(&row.query)
+            ),
+            format!(
+                "{}{}",
+                row.hits,
+                if row.hits_lower_bound { "+" } else { "" }
+            ),
+            format!("{:.1} / {:.1}", c.small.p50_ms, c.small.p99_ms),
+            format!("{:.1} / {:.1}", c.large.p50_ms, c.large.p99_ms),
+            format!("{:.2} / {:.2}", c.ratio_p50, c.ratio_p99),
+            if c.goal_met { "met" } else { "not met" }.to_owned(),
+        ]);
+    }
+    println!("search latency, large deployment over small (hit counts equal in both)\n{table}");
+    println!(
+        "goal met by {} of {} rows",
+        report.goals_met,
+        report.rows.len()
     );
 }
 

@@ -123,7 +123,7 @@ const OTHERS: [&str; 3] = ["alice", "bob", "carol"];
 
 /// Registration `i` of `n`: a tenth private, a third internal, the rest public; the first
 /// `member_of` private ones list the member among their readers.
-fn spec(i: u64, member_of: u64) -> RepoSpec {
+pub(crate) fn spec(i: u64, member_of: u64) -> RepoSpec {
     let id = RepoId::new(format!("r{i:07}")).expect("valid");
     let mut spec = RepoSpec::new(
         id,

@@ -11,3 +11,4 @@ pub mod queue;
 pub mod reindex;
 pub mod relevance;
 pub mod search;
+pub mod search_scale;

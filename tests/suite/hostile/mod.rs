@@ -12,6 +12,7 @@ mod queue;
 mod registry;
 mod repos;
 mod size;
+mod search_scale;
 mod stack;
 mod verify;
 
