@@ -1128,6 +1128,7 @@ fn print_fleet(report: &trawl_bench::fleet::FleetBenchReport) {
         "MB/s",
         "docs/s",
         "push→searchable p50 / p99 (s)",
+        "failed attempts",
         "/ best ceiling",
     ]);
     for r in &report.trawl {
@@ -1142,6 +1143,7 @@ fn print_fleet(report: &trawl_bench::fleet::FleetBenchReport) {
                 r.push_to_searchable.p50_ms / 1e3,
                 r.push_to_searchable.p99_ms / 1e3
             ),
+            r.failed_attempts.to_string(),
             format!("{:.2}", r.ratio_to_ceiling),
         ]);
     }

@@ -187,6 +187,8 @@ pub struct FleetRun {
     pub other_seconds: f64,
     /// The reader threads: git reading, rendering, waiting for the sink.
     pub reader_stages: Vec<StageShare>,
+    /// Attempts that failed and were retried after the queue's backoff (0 in a clean run).
+    pub failed_attempts: u64,
     /// MB/s over the best ceiling's MB/s.
     pub ratio_to_ceiling: f64,
 }
@@ -480,6 +482,8 @@ async fn raw_bulk(
 /// What one drain of the queue measured.
 struct Round {
     elapsed: Duration,
+    /// Attempts that failed and were retried (their time is in the run's).
+    failed_attempts: u64,
     freshness: Vec<Duration>,
     stages: Vec<(Stage, Duration)>,
 }
@@ -562,7 +566,7 @@ async fn fleet_round(
     let stats = running
         .await
         .map_err(|e| IndexBenchError::Baseline(format!("the worker panicked: {e}")))??;
-    if stats.failed + stats.dead_lettered + stats.unregistered > 0 {
+    if stats.dead_lettered + stats.unregistered > 0 {
         return Err(FleetBenchError::Stalled {
             seconds: elapsed.as_secs(),
             done: stats.processed,
@@ -592,6 +596,7 @@ async fn fleet_round(
         .collect::<Result<_, _>>()?;
     Ok(Round {
         elapsed,
+        failed_attempts: stats.failed,
         freshness: freshness.into_iter().flatten().collect(),
         stages,
     })
@@ -643,6 +648,7 @@ fn fleet_run(mut round: Round, concurrency: usize, content_bytes: u64, docs: u64
         slot_stages,
         other_seconds: (slot_seconds - in_runs).max(0.0),
         reader_stages,
+        failed_attempts: round.failed_attempts,
         ratio_to_ceiling: f64::NAN,
     }
 }
@@ -670,6 +676,7 @@ mod tests {
     fn slot_time_not_in_a_stage_is_queue_overhead() {
         let round = Round {
             elapsed: Duration::from_secs(10),
+            failed_attempts: 0,
             freshness: vec![Duration::from_secs(2), Duration::from_secs(8)],
             stages: vec![
                 (Stage::Lock, Duration::from_secs(1)),
