@@ -72,6 +72,8 @@ impl FleetBenchOptions {
 pub enum FleetBenchError {
     #[error(transparent)]
     Bench(#[from] IndexBenchError),
+    #[error("interrupted; the benchmark's indices, registrations and Redis keys were removed")]
+    Interrupted,
     #[error("seeding the fleet failed: {0}")]
     Seed(#[from] trawl_seed::SeedError),
     #[error("engine: {0}")]
@@ -242,10 +244,10 @@ pub async fn run(
     let registry = Registry::connect(&config).await?;
     let keys = RedisKeys::new(trawl.names());
 
-    let result = measure(
-        target, &redis, &registry, &trawl, &raw, &specs, options, progress,
-    )
-    .await;
+    let result = tokio::select! {
+        result = measure(target, &redis, &registry, &trawl, &raw, &specs, options, progress) => result,
+        Ok(()) = tokio::signal::ctrl_c() => Err(FleetBenchError::Interrupted),
+    };
     progress("deleting the benchmark's indices, registrations and Redis keys");
     // Best effort: the benchmark's own error matters more.
     let _ = trawl.delete_all().await;

@@ -594,7 +594,7 @@ impl RepoIndexer {
 
         progress.set_phase(Phase::Finishing);
         let target = plan.target.to_string();
-        if plan.whole_tree() {
+        if plan.may_leave_stale() {
             // Every file of the target the run keeps was written, with the current schema
             // and the target as its commit: the other documents (an older schema, paths
             // gone since, files past the cap) are what is left to remove.
