@@ -66,6 +66,20 @@ pub enum Bench {
         /// (1 to 100).
         #[arg(long, default_value_t = 2, value_parser = int_in::<usize>(1..=100))]
         rounds: usize,
+        /// Content size of the third, huge repository of the peak-RSS part (1MiB to
+        /// 100GiB).
+        #[arg(long, default_value = "1GiB", value_parser = size_in(1 << 20, 100 << 30))]
+        huge_size: u64,
+        /// Leave out the huge repository (quick runs).
+        #[arg(long)]
+        skip_huge: bool,
+        /// Only the peak-RSS part: no reading or end-to-end comparison.
+        #[arg(long)]
+        rss_only: bool,
+        /// A real repository (a clone nobody pushes to) to index with the `trawl`
+        /// process too: time, MB/s, peak RSS, index size over source.
+        #[arg(long, value_name = "PATH")]
+        repo: Option<std::path::PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -172,6 +186,25 @@ pub enum Bench {
         after_help = "Examples:\n  cargo xtask up && cargo xtask bench relevance --skip-real\n  cargo xtask bench relevance --repo ../redis --repo rg=../ripgrep --zoekt-bin ~/go/bin\n  cargo xtask bench relevance --repo ../flask --queries 200 --json"
     )]
     Relevance(crate::relevance_cmd::RelevanceArgs),
+    /// A fleet: seeds repositories of mixed sizes (a few large, many small; under
+    /// <state dir>/bench-repos, reused), enqueues them all, drains the queue with one worker
+    /// per concurrency (in process, as `trawl worker --concurrency N` runs), against raw
+    /// `_bulk` of the same documents in the same run; push→searchable and where the time goes.
+    #[command(
+        after_help = "Examples:\n  cargo xtask up && cargo xtask bench fleet\n  cargo xtask bench fleet --repos 200 --concurrency 2\n  cargo xtask bench fleet --repos 5000 --concurrency 1,2,4,8 --json"
+    )]
+    Fleet {
+        /// Repositories in the fleet (1 to 10 000).
+        #[arg(long, default_value_t = 1000, value_parser = int_in::<usize>(1..=10_000))]
+        repos: usize,
+        /// Worker concurrencies, comma-separated; the ceiling runs with as many `_bulk`
+        /// requests in flight (each 1 to 64).
+        #[arg(long, default_value = "1,2,4", value_delimiter = ',', value_parser = int_in::<usize>(1..=64))]
+        concurrency: Vec<usize>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Benchmarks measure optimised code: a debug `cargo xtask bench …` re-runs itself as
@@ -336,8 +369,18 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             size,
             small_size,
             rounds,
+            huge_size,
+            skip_huge,
+            rss_only,
+            repo,
             json,
         } => {
+            let repo = match repo {
+                Some(path) => Some(std::path::absolute(&path).with_context(|| {
+                    format!("--repo {}: cannot make the path absolute", path.display())
+                })?),
+                None => None,
+            };
             let services = running_services()?;
             let target = Target {
                 config: trawl_cli::connect::client_config(&services.engine)?,
@@ -358,6 +401,9 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
                 size,
                 small_size,
                 rounds: rounds.max(1),
+                huge_size: (!skip_huge).then_some(huge_size),
+                rss_only,
+                real_repo: repo,
                 indexer_env: vec![(
                     trawl_stack::ENV_STATE_DIR.to_owned(),
                     crate::state_dir()?.path().as_os_str().to_owned(),
@@ -373,6 +419,33 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             spinner.finish_and_clear();
             let report = report?;
             emit(&report, json, print_index)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Bench::Fleet {
+            repos,
+            concurrency,
+            json,
+        } => {
+            let services = running_services()?;
+            let target = Target {
+                config: trawl_cli::connect::client_config(&services.engine)?,
+                http: services.engine.http_client()?,
+                url: services.engine.url.clone(),
+            };
+            let redis = trawl_cli::connect::redis(&trawl_cli::connect::services()?).await?;
+            let registry = trawl_cli::connect::registry_config(&trawl_cli::connect::services()?)?;
+            let options = trawl_bench::fleet::FleetBenchOptions {
+                repos,
+                concurrency,
+                ..trawl_bench::fleet::FleetBenchOptions::new(crate::state_path("bench-repos"))
+            };
+            let spinner = spinner();
+            let report = trawl_bench::fleet::run(&target, redis, &registry, &options, &|m| {
+                spinner.set_message(m.to_owned())
+            })
+            .await;
+            spinner.finish_and_clear();
+            emit(&report?, json, print_fleet)?;
             Ok(ExitCode::SUCCESS)
         }
         Bench::Queue { refs, pushes, json } => {
@@ -755,13 +828,27 @@ fn print_index(report: &IndexBenchReport) {
         )
     };
     println!(
-        "bench index on {}: large {}, small {}",
+        "bench index on {}: large {}, small {}{}",
         report.engine,
         repo(&report.large),
-        repo(&report.small)
+        repo(&report.small),
+        report
+            .huge
+            .as_ref()
+            .map(|h| format!(", huge {}", repo(h)))
+            .unwrap_or_default()
     );
+    if let (Some(reading), Some(end_to_end)) = (&report.reading, &report.end_to_end) {
+        print_index_throughput(report, reading, end_to_end);
+    }
+    print_index_memory(report);
+}
 
-    let r = &report.reading;
+fn print_index_throughput(
+    report: &IndexBenchReport,
+    r: &trawl_bench::index::ReadingReport,
+    e: &trawl_bench::index::EndToEndReport,
+) {
     println!(
         "\n1. reading {} ({} rounds each, one thread)",
         report.large.id, r.rounds
@@ -789,7 +876,6 @@ fn print_index(report: &IndexBenchReport) {
     ]);
     println!("{table}");
 
-    let e = &report.end_to_end;
     println!(
         "\n2. indexing {} end to end ({} rounds each, interleaved; _bulk of {} MiB / {} ops, {} in flight; baseline: {} requests, {:.1} MB of NDJSON)",
         report.large.id,
@@ -853,7 +939,9 @@ fn print_index(report: &IndexBenchReport) {
             .join(", "),
         e.baseline_render_seconds
     );
+}
 
+fn print_index_memory(report: &IndexBenchReport) {
     let p = &report.peak_rss;
     println!("\n3. peak RSS of the indexer process (VmHWM, polled every 50 ms)");
     let mut table = Table::new();
@@ -867,7 +955,8 @@ fn print_index(report: &IndexBenchReport) {
         "max RssFile MB",
         "peak RSS MB",
     ]);
-    for s in [&p.small, &p.large] {
+    let real = report.real.as_ref().map(|r| &r.run);
+    for s in [&p.small, &p.large].into_iter().chain(&p.huge).chain(real) {
         table.add_row([
             s.repo.clone(),
             format!("{:.1}", s.content_bytes as f64 / 1e6),
@@ -879,23 +968,36 @@ fn print_index(report: &IndexBenchReport) {
         ]);
     }
     table.add_row([
-        "large / small".to_owned(),
+        "largest / small".to_owned(),
         String::new(),
         String::new(),
         String::new(),
-        String::new(),
+        format!("{:.2}", p.worst_anon_growth),
         String::new(),
         format!(
             "{:.2}{}",
-            p.growth,
-            if p.large.peak_rss_mb < 200.0 && p.small.peak_rss_mb < 200.0 {
+            p.worst_growth,
+            if p.worst_growth <= 1.2 {
                 ""
             } else {
-                " (aim: under 200 MB)"
+                " (aim: 1.2)"
             }
         ),
     ]);
     println!("{table}");
+    if let Some(real) = &report.real {
+        println!(
+            "\n{}: {:.1} MB of content in {:.1} s ({:.2} MB/s), {} documents; .git {:.1} MB; blobs + commits indices {:.1} MB force-merged = {:.2} × the content",
+            real.path.display(),
+            real.run.content_bytes as f64 / 1e6,
+            real.run.seconds,
+            real.mb_per_s,
+            real.run.docs,
+            real.git_dir_bytes as f64 / 1e6,
+            real.index_bytes as f64 / 1e6,
+            real.index_to_source
+        );
+    }
 }
 
 /// One progress line for `bench reindex`: a spinner between counted phases, a bar while
@@ -1112,5 +1214,122 @@ fn print_reindex(report: &ReindexBenchReport) {
         } else {
             "NOT zero downtime: searches failed or changed their answers during trawl's reindex"
         }
+    );
+}
+
+fn print_fleet(report: &trawl_bench::fleet::FleetBenchReport) {
+    let tiers: Vec<String> = report
+        .tiers
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {} ({} files, {:.0} kB, {} commits)",
+                t.repos,
+                t.name,
+                t.files,
+                t.bytes as f64 / 1e3,
+                t.history
+            )
+        })
+        .collect();
+    println!(
+        "bench fleet on {}: {} repositories{}: {}; {:.1} MB of content, {} documents; rendering them all on one thread took {:.1} s",
+        report.engine,
+        report.repos,
+        if report.generated {
+            " (generated now)"
+        } else {
+            ""
+        },
+        tiers.join(", "),
+        report.content_bytes as f64 / 1e6,
+        report.docs,
+        report.render_seconds
+    );
+    println!(
+        "\nceiling: raw _bulk of the pre-rendered documents ({} requests, {:.1} MB of NDJSON), then refresh",
+        report.bulk_requests,
+        report.ndjson_bytes as f64 / 1e6
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["in flight", "seconds", "MB/s", "docs/s"]);
+    for c in &report.ceiling {
+        table.add_row([
+            c.concurrency.to_string(),
+            format!("{:.1}", c.seconds),
+            format!("{:.2}", c.mb_per_s),
+            format!("{:.0}", c.docs_per_s),
+        ]);
+    }
+    println!("{table}");
+    println!("\ntrawl: all enqueued at once, one worker drains the queue");
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "concurrency",
+        "seconds",
+        "repos/min",
+        "MB/s",
+        "docs/s",
+        "push→searchable p50 / p99 (s)",
+        "failed attempts",
+        "/ best ceiling",
+    ]);
+    for r in &report.trawl {
+        table.add_row([
+            r.concurrency.to_string(),
+            format!("{:.1}", r.seconds),
+            format!("{:.0}", r.repos_per_min),
+            format!("{:.2}", r.mb_per_s),
+            format!("{:.0}", r.docs_per_s),
+            format!(
+                "{:.1} / {:.1}",
+                r.push_to_searchable.p50_ms / 1e3,
+                r.push_to_searchable.p99_ms / 1e3
+            ),
+            r.failed_attempts.to_string(),
+            format!("{:.2}", r.ratio_to_ceiling),
+        ]);
+    }
+    println!("{table}");
+    println!(
+        "\nwhere the time goes (seconds summed over runs; share of concurrency × wall time; reader threads beside)"
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    let mut header = vec!["stage".to_owned()];
+    header.extend(report.trawl.iter().map(|r| format!("c={}", r.concurrency)));
+    table.set_header(header);
+    let Some(first) = report.trawl.first() else {
+        return;
+    };
+    let row = |name: String, cell: &dyn Fn(&trawl_bench::fleet::FleetRun) -> String| {
+        let mut row = vec![name];
+        row.extend(report.trawl.iter().map(cell));
+        row
+    };
+    for (i, s) in first.slot_stages.iter().enumerate() {
+        table.add_row(row(format!("{:?}", s.stage), &|r| {
+            let s = &r.slot_stages[i];
+            format!("{:.1} ({:.0}%)", s.seconds, s.share * 100.0)
+        }));
+    }
+    table.add_row(row("queue, ack, idle slots".into(), &|r| {
+        format!(
+            "{:.1} ({:.0}%)",
+            r.other_seconds,
+            100.0 * r.other_seconds / (r.seconds * r.concurrency as f64)
+        )
+    }));
+    for (i, s) in first.reader_stages.iter().enumerate() {
+        table.add_row(row(format!("reader: {:?}", s.stage), &|r| {
+            format!("{:.1}", r.reader_stages[i].seconds)
+        }));
+    }
+    println!("{table}");
+    println!(
+        "\nbest trawl / best ceiling: {:.2} (the aim is 0.9 or more)",
+        report.best_ratio
     );
 }

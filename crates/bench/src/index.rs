@@ -41,6 +41,9 @@ use trawl_seed::{SeedError, SeedOptions, SeedProgress};
 
 use crate::search::Target;
 
+mod peak_rss;
+pub use peak_rss::{PeakRssReport, RealRepoReport, RssSample};
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct IndexBenchOptions {
@@ -61,6 +64,14 @@ pub struct IndexBenchOptions {
     pub indexer_env: Vec<(String, std::ffi::OsString)>,
     /// Prefix of every index set the benchmark creates (default `bench-index-<pid>-`).
     pub prefix: String,
+    /// Content bytes of a third, huge repository for the peak-RSS part (default 1 GiB;
+    /// `None` skips it).
+    pub huge_size: Option<u64>,
+    /// Only the peak-RSS part (no reading or end-to-end comparison).
+    pub rss_only: bool,
+    /// A real repository to index with the `trawl` process as well: time, MB/s, peak
+    /// RSS, index size over source.
+    pub real_repo: Option<PathBuf>,
 }
 
 impl IndexBenchOptions {
@@ -75,6 +86,9 @@ impl IndexBenchOptions {
             indexer_program,
             indexer_env: Vec::new(),
             prefix: format!("bench-index-{}-", std::process::id()),
+            huge_size: Some(1 << 30),
+            rss_only: false,
+            real_repo: None,
         }
     }
 }
@@ -205,39 +219,18 @@ pub struct EndToEndReport {
     pub docs_ratio: f64,
 }
 
-/// The indexer process on one repository.
-#[derive(Clone, Debug, Serialize)]
-pub struct RssSample {
-    pub repo: String,
-    pub content_bytes: u64,
-    pub docs: u64,
-    pub seconds: f64,
-    /// Its last `VmHWM`, in MB (10^6 bytes).
-    pub peak_rss_mb: f64,
-    /// The largest `RssAnon` (heap) and `RssFile` (mapped files: the binary and the
-    /// repository's packs, which gix maps whole) seen while polling, in MB.
-    pub peak_anon_mb: f64,
-    pub peak_file_mb: f64,
-}
-
-/// Part 3: the indexer's peak memory at two repository sizes.
-#[derive(Clone, Debug, Serialize)]
-pub struct PeakRssReport {
-    pub small: RssSample,
-    pub large: RssSample,
-    /// Large over small (flat is close to 1).
-    pub growth: f64,
-}
-
 /// Everything `bench index` measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct IndexBenchReport {
     pub engine: String,
     pub large: BenchRepo,
     pub small: BenchRepo,
-    pub reading: ReadingReport,
-    pub end_to_end: EndToEndReport,
+    pub huge: Option<BenchRepo>,
+    /// Absent with `rss_only`.
+    pub reading: Option<ReadingReport>,
+    pub end_to_end: Option<EndToEndReport>,
     pub peak_rss: PeakRssReport,
+    pub real: Option<RealRepoReport>,
 }
 
 /// Runs the three parts; `redis` is for the indexer's repository locks. Needs a
@@ -253,28 +246,42 @@ pub async fn run(
     let info = client.engine_info().await?;
     let large = seed_repo(options, options.size, "bench-large", progress)?;
     let small = seed_repo(options, options.small_size, "bench-small", progress)?;
+    let huge = match options.huge_size {
+        Some(size) => Some(seed_repo(options, size, "bench-huge", progress)?),
+        None => None,
+    };
 
     let sets = BenchSets::new(&client, &options.prefix);
-    let result = measure(
-        target, redis, registry, &sets, options, &large, &small, progress,
-    )
-    .await;
+    let repos = Repos {
+        large: &large,
+        small: &small,
+        huge: huge.as_ref(),
+    };
+    let result = measure(target, redis, registry, &sets, options, repos, progress).await;
     progress("deleting the benchmark's indices and registrations");
     sets.delete_all().await;
-    for set in [&sets.trawl, &sets.rss_small, &sets.rss_large] {
+    for set in [
+        &sets.trawl,
+        &sets.rss_small,
+        &sets.rss_large,
+        &sets.rss_huge,
+        &sets.real,
+    ] {
         // Best effort, like the indices: the benchmark's own error matters more.
         if let Ok(registry) = registry_of(registry, set).await {
             let _ = registry.remove_deployment().await;
         }
     }
-    let (reading, end_to_end, peak_rss) = result?;
+    let (reading, end_to_end, peak_rss, real) = result?;
     Ok(IndexBenchReport {
         engine: format!("{} {}", info.distribution, info.version),
         large,
         small,
+        huge,
         reading,
         end_to_end,
         peak_rss,
+        real,
     })
 }
 
@@ -284,6 +291,16 @@ struct BenchSets {
     baseline: IndexSet,
     rss_small: IndexSet,
     rss_large: IndexSet,
+    rss_huge: IndexSet,
+    real: IndexSet,
+}
+
+/// The seeded repositories of one run.
+#[derive(Clone, Copy)]
+struct Repos<'a> {
+    large: &'a BenchRepo,
+    small: &'a BenchRepo,
+    huge: Option<&'a BenchRepo>,
 }
 
 impl BenchSets {
@@ -301,6 +318,8 @@ impl BenchSets {
             baseline: set("baseline"),
             rss_small: set("rss-small"),
             rss_large: set("rss-large"),
+            rss_huge: set("rss-huge"),
+            real: set("real"),
         }
     }
 
@@ -311,38 +330,64 @@ impl BenchSets {
             &self.baseline,
             &self.rss_small,
             &self.rss_large,
+            &self.rss_huge,
+            &self.real,
         ] {
             let _ = set.delete_all().await;
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What [`measure`] returns: reading, end to end, peak RSS, the real repository.
+type Measured = (
+    Option<ReadingReport>,
+    Option<EndToEndReport>,
+    PeakRssReport,
+    Option<RealRepoReport>,
+);
+
 async fn measure(
     target: &Target,
     redis: trawl_redis::RedisConnection,
     registry: &RegistryConfig,
     sets: &BenchSets,
     options: &IndexBenchOptions,
-    large: &BenchRepo,
-    small: &BenchRepo,
+    repos: Repos<'_>,
     progress: &dyn Fn(&str),
-) -> Result<(ReadingReport, EndToEndReport, PeakRssReport), IndexBenchError> {
+) -> Result<Measured, IndexBenchError> {
     let rounds = options.rounds.max(1);
-    let reading = reading(&large.path, rounds, progress)?;
-    let registry = registry_of(registry, &sets.trawl).await?;
-    let end_to_end = end_to_end(target, redis, &registry, sets, large, rounds, progress).await?;
-    let small = peak_rss(options, &sets.rss_small, small, progress).await?;
-    let large = peak_rss(options, &sets.rss_large, large, progress).await?;
-    let growth = large.peak_rss_mb / small.peak_rss_mb.max(f64::MIN_POSITIVE);
+    let (mut reading_report, mut end_to_end_report) = (None, None);
+    if !options.rss_only {
+        reading_report = Some(reading(&repos.large.path, rounds, progress)?);
+        let registry = registry_of(registry, &sets.trawl).await?;
+        end_to_end_report = Some(
+            end_to_end(
+                target,
+                redis,
+                &registry,
+                sets,
+                repos.large,
+                rounds,
+                progress,
+            )
+            .await?,
+        );
+    }
+    let small = peak_rss::peak_rss(options, &sets.rss_small, repos.small, progress).await?;
+    let large = peak_rss::peak_rss(options, &sets.rss_large, repos.large, progress).await?;
+    let huge = match repos.huge {
+        Some(huge) => Some(peak_rss::peak_rss(options, &sets.rss_huge, huge, progress).await?),
+        None => None,
+    };
+    let real = match &options.real_repo {
+        Some(path) => Some(peak_rss::real_repo(options, &sets.real, path, progress).await?),
+        None => None,
+    };
     Ok((
-        reading,
-        end_to_end,
-        PeakRssReport {
-            small,
-            large,
-            growth,
-        },
+        reading_report,
+        end_to_end_report,
+        PeakRssReport::new(small, large, huge),
+        real,
     ))
 }
 
@@ -407,7 +452,7 @@ fn seed_repo(
     })
 }
 
-fn spec(repo: &BenchRepo) -> RepoSpec {
+pub(crate) fn spec(repo: &BenchRepo) -> RepoSpec {
     RepoSpec::new(
         RepoId::new(repo.id.clone()).expect("benchmark ids are valid"),
         RepoSource::new(repo.path.display().to_string()).expect("benchmark paths are valid"),
@@ -580,6 +625,23 @@ fn prerender(
     set: &IndexSet,
     options: &IndexingOptions,
 ) -> Result<Prerendered, IndexBenchError> {
+    let mut batches = Batches::new(options);
+    let content_bytes = render_into(spec, set, &mut batches)?;
+    let (bodies, docs) = batches.finish();
+    Ok(Prerendered {
+        ndjson_bytes: bodies.iter().map(|b| b.len() as u64).sum(),
+        bodies,
+        docs,
+        content_bytes,
+    })
+}
+
+/// Renders what a full run of `spec` sends into `batches`; returns the content bytes.
+pub(crate) fn render_into(
+    spec: &RepoSpec,
+    set: &IndexSet,
+    batches: &mut Batches,
+) -> Result<u64, IndexBenchError> {
     let context = RepoContext {
         id: spec.id.clone(),
         visibility: spec.visibility,
@@ -594,7 +656,6 @@ fn prerender(
         .commit;
     let head_sha = head.to_string();
 
-    let mut batches = Batches::new(options);
     let mut content_bytes = 0u64;
     for entry in reader.tree_entries(head)? {
         let entry = entry?;
@@ -640,13 +701,7 @@ fn prerender(
             Some(&doc.source),
         ));
     }
-    let (bodies, docs) = batches.finish();
-    Ok(Prerendered {
-        ndjson_bytes: bodies.iter().map(|b| b.len() as u64).sum(),
-        bodies,
-        docs,
-        content_bytes,
-    })
+    Ok(content_bytes)
 }
 
 /// One bulk operation as NDJSON, byte for byte as `trawl_client::BulkOp` encodes it.
@@ -663,7 +718,7 @@ fn encode(kind: &str, index: &str, id: &str, routing: &str, source: Option<&Valu
 
 /// `_bulk` bodies cut by the sink's rules: flush before an item that would pass the byte
 /// cap, and once the batch reaches the operation or byte cap.
-struct Batches {
+pub(crate) struct Batches {
     max_bytes: usize,
     max_ops: usize,
     current: Vec<u8>,
@@ -673,7 +728,7 @@ struct Batches {
 }
 
 impl Batches {
-    fn new(options: &IndexingOptions) -> Self {
+    pub(crate) fn new(options: &IndexingOptions) -> Self {
         Batches {
             max_bytes: options.bulk_max_bytes,
             max_ops: options.bulk_max_ops,
@@ -704,7 +759,7 @@ impl Batches {
         }
     }
 
-    fn finish(mut self) -> (Vec<Bytes>, u64) {
+    pub(crate) fn finish(mut self) -> (Vec<Bytes>, u64) {
         self.flush();
         (self.done, self.ops)
     }
@@ -976,7 +1031,7 @@ async fn baseline_round(
 }
 
 /// One `_bulk` request; returns the operations that succeeded, fails on any item error.
-async fn post_bulk(
+pub(crate) async fn post_bulk(
     http: &reqwest::Client,
     url: url::Url,
     body: Bytes,
@@ -1070,118 +1125,9 @@ async fn trawl_round(
     Ok((elapsed, report?, phases))
 }
 
-// Part 3: peak RSS.
-
-/// Runs the indexer process on `repo` into `set` and polls its `VmHWM` every 50 ms.
-async fn peak_rss(
-    options: &IndexBenchOptions,
-    set: &IndexSet,
-    repo: &BenchRepo,
-    progress: &dyn Fn(&str),
-) -> Result<RssSample, IndexBenchError> {
-    let program = &options.indexer_program;
-    let failed = |reason: String| IndexBenchError::IndexerProcess {
-        program: program.clone(),
-        reason,
-    };
-    let label = format!("peak RSS: indexing {} in its own process", repo.id);
-    progress(&label);
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new(program)
-        .arg("index")
-        .arg(&repo.path)
-        .args(["--id", &repo.id, "--json"])
-        .envs(options.indexer_env.iter().map(|(k, v)| (k, v)))
-        .env("TRAWL_INDEX_PREFIX", set.names().prefix())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| failed(format!("cannot start it: {e}")))?;
-    let pid = child.id().expect("a running child has a pid");
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let out = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        let _ = tokio::io::AsyncReadExt::read_to_end(&mut stdout, &mut buf).await;
-        buf
-    });
-    let err = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        let _ = tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut buf).await;
-        buf
-    });
-    let status_file = PathBuf::from(format!("/proc/{pid}/status"));
-    let mut peak_kb = 0u64;
-    let (mut anon_kb, mut file_kb) = (0u64, 0u64);
-    let mut ticker = tokio::time::interval(Duration::from_millis(50));
-    let status = loop {
-        tokio::select! {
-            status = child.wait() => break status.map_err(|e| failed(e.to_string()))?,
-            _ = ticker.tick() => {
-                if let Ok(status) = std::fs::read_to_string(&status_file) {
-                    if let Some(kb) = status_kb(&status, "VmHWM:") {
-                        peak_kb = kb;
-                    }
-                    anon_kb = anon_kb.max(status_kb(&status, "RssAnon:").unwrap_or(0));
-                    file_kb = file_kb.max(status_kb(&status, "RssFile:").unwrap_or(0));
-                }
-                progress(&format!("{label}: peak {:.0} MB, {:.0} s", peak_kb as f64 * 1024.0 / 1e6, started.elapsed().as_secs_f64()));
-            }
-        }
-    };
-    let seconds = started.elapsed().as_secs_f64();
-    let stdout = out.await.unwrap_or_default();
-    let stderr = err.await.unwrap_or_default();
-    if !status.success() {
-        return Err(failed(format!(
-            "{status}: {}{}",
-            String::from_utf8_lossy(&stderr).trim(),
-            String::from_utf8_lossy(&stdout).trim()
-        )));
-    }
-    let reports: Value = serde_json::from_slice(&stdout)
-        .map_err(|e| failed(format!("its --json output does not parse: {e}")))?;
-    let report = &reports[0];
-    if peak_kb == 0 {
-        return Err(failed("its VmHWM could not be read from /proc".into()));
-    }
-    Ok(RssSample {
-        repo: repo.id.clone(),
-        content_bytes: report["content_bytes"].as_u64().unwrap_or(0),
-        docs: report["docs_written"].as_u64().unwrap_or(0),
-        seconds,
-        peak_rss_mb: kb_to_mb(peak_kb),
-        peak_anon_mb: kb_to_mb(anon_kb),
-        peak_file_mb: kb_to_mb(file_kb),
-    })
-}
-
-/// A `Key:   12345 kB` line of `/proc/<pid>/status` (e.g. `VmHWM:`), in kB.
-fn status_kb(status: &str, key: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(key))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// The kernel's kB (1024 bytes) in MB (10^6 bytes).
-fn kb_to_mb(kb: u64) -> f64 {
-    kb as f64 * 1024.0 / 1e6
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn vm_hwm_is_read_in_kb() {
-        let status = "Name:\txtask\nVmPeak:\t  300000 kB\nVmHWM:\t   51234 kB\nVmRSS:\t 40000 kB\n";
-        assert_eq!(status_kb(status, "VmHWM:"), Some(51234));
-        assert_eq!(status_kb(status, "VmRSS:"), Some(40000));
-        assert_eq!(status_kb("Name:\tzombie\n", "VmHWM:"), None);
-    }
 
     #[test]
     fn bulk_lines_match_the_client_encoding() {

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod analyze;
 pub mod corpus;
+pub mod fleet;
 pub mod index;
 pub mod latency;
 pub mod queue;

@@ -15,6 +15,7 @@ mod plan;
 mod read;
 mod report;
 pub mod selection;
+pub mod stages;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -40,6 +41,7 @@ pub use report::IndexReport;
 
 use plan::{Decision, RunPlan};
 use read::{ReadJob, Work};
+use stages::{Stage, StageTimes, timed};
 
 /// How a run reads, batches and checkpoints.
 #[derive(Clone, Debug)]
@@ -237,6 +239,7 @@ pub struct RepoIndexer {
     status: StatusStore,
     locks: RepoLocks,
     options: IndexingOptions,
+    stages: Arc<StageTimes>,
 }
 
 impl RepoIndexer {
@@ -252,7 +255,20 @@ impl RepoIndexer {
             registry,
             locks,
             options,
+            stages: Arc::default(),
         }
+    }
+
+    /// Adds this indexer's stage times to `stages` (shared with whoever reads them)
+    /// instead of a counter of its own.
+    pub fn with_stage_times(mut self, stages: Arc<StageTimes>) -> Self {
+        self.stages = stages;
+        self
+    }
+
+    /// Where this indexer's runs spent their time so far.
+    pub fn stage_times(&self) -> &Arc<StageTimes> {
+        &self.stages
     }
 
     /// The registry whose repositories this indexer indexes.
@@ -303,8 +319,9 @@ impl RepoIndexer {
         progress: Arc<IndexProgress>,
         request: Request,
     ) -> Result<IndexReport, IndexError> {
-        let lock = self.locks.acquire(id).await?;
-        let result = match self.registry.get(id).await {
+        let stages = &self.stages;
+        let lock = timed(stages, Stage::Lock, self.locks.acquire(id)).await?;
+        let result = match timed(stages, Stage::Registry, self.registry.get(id)).await {
             Ok(Some(registration)) => {
                 self.index_locked(&registration.spec, &lock, &progress, request)
                     .await
@@ -336,7 +353,7 @@ impl RepoIndexer {
         {
             let _ = self.status.fail(id, &e.to_string()).await;
         }
-        lock.release().await?;
+        timed(stages, Stage::Lock, lock.release()).await?;
         progress.set_phase(Phase::Done);
         record_run(&result);
         result
@@ -385,14 +402,14 @@ impl RepoIndexer {
         let mut report: Option<IndexReport> = None;
         // A resumed checkpoint may end behind the head: then one more (incremental) run.
         for _ in 0..3 {
-            let status = self.status.get(&spec.id).await?;
+            let stages = &self.stages;
+            let status = timed(stages, Stage::Status, self.status.get(&spec.id)).await?;
             let facts = {
                 let spec = spec.clone();
                 let status = status.clone();
-                blocking(&spec.id.clone(), move || {
-                    plan::gather(&spec, status.as_ref())
-                })
-                .await??
+                let id = spec.id.clone();
+                let gather = blocking(&id, move || plan::gather(&spec, status.as_ref()));
+                timed(stages, Stage::Plan, gather).await??
             };
             let decision = if rerender_owed {
                 plan::rerender(&facts, self.options.max_files)
@@ -505,12 +522,18 @@ impl RepoIndexer {
             files_done: 0,
             commits_done: 0,
         });
+        let stages = &self.stages;
         if plan.purge && !checkpoint.purged {
             progress.set_phase(Phase::Purging);
-            self.purge(repo).await?;
+            timed(stages, Stage::Purge, self.purge(repo)).await?;
             checkpoint.purged = true;
             lock.ensure_held().await?;
-            self.status.save_checkpoint(repo, &checkpoint).await?;
+            timed(
+                stages,
+                Stage::Status,
+                self.status.save_checkpoint(repo, &checkpoint),
+            )
+            .await?;
         }
         let skipped_files = checkpoint.files_done;
         progress
@@ -529,6 +552,7 @@ impl RepoIndexer {
             commits: self.indices.alias(IndexKind::Commits),
             file_size_limit: self.indices.options().file_size_limit_bytes,
             documents_before,
+            stages: self.stages.clone(),
         };
         let (mut rx, reader) = read::spawn(job, self.options.clone(), progress.clone());
 
@@ -536,7 +560,10 @@ impl RepoIndexer {
         let mut docs_written = 0u64;
         let mut checkpoints = 0u64;
         let mut write_error: Option<IndexError> = None;
-        while let Some(work) = rx.recv().await {
+        loop {
+            let idle = Instant::now();
+            let Some(work) = rx.recv().await else { break };
+            stages.since(Stage::SinkIdle, idle);
             match work {
                 Work::Op { op, _permit } => {
                     // A lock known lost: stop writing at once, another run may own the repository.
@@ -544,7 +571,7 @@ impl RepoIndexer {
                         write_error = Some(lost.into());
                         break;
                     }
-                    if let Err(e) = bulk.add(op).await {
+                    if let Err(e) = timed(stages, Stage::BulkWait, bulk.add(op)).await {
                         write_error = Some(e.into());
                         break;
                     }
@@ -553,7 +580,7 @@ impl RepoIndexer {
                     files_done,
                     commits_done,
                 } => {
-                    let summary = bulk.finish().await?;
+                    let summary = timed(stages, Stage::BulkWait, bulk.finish()).await?;
                     docs_written += acked(&summary);
                     if let Err(e) = check(repo, &summary) {
                         write_error = Some(e);
@@ -563,7 +590,12 @@ impl RepoIndexer {
                     checkpoint.files_done = files_done;
                     checkpoint.commits_done = commits_done;
                     lock.ensure_held().await?;
-                    self.status.save_checkpoint(repo, &checkpoint).await?;
+                    timed(
+                        stages,
+                        Stage::Status,
+                        self.status.save_checkpoint(repo, &checkpoint),
+                    )
+                    .await?;
                     checkpoints += 1;
                     bulk = self.new_bulk(progress);
                 }
@@ -571,7 +603,7 @@ impl RepoIndexer {
         }
         // Stop the reader (if we broke out early) by closing the channel, then collect it.
         drop(rx);
-        let summary = bulk.finish().await?;
+        let summary = timed(stages, Stage::BulkWait, bulk.finish()).await?;
         docs_written += acked(&summary);
         let totals = reader.await.map_err(|e| IndexError::Reader {
             repo: repo.clone(),
@@ -589,13 +621,13 @@ impl RepoIndexer {
 
         progress.set_phase(Phase::Finishing);
         let target = plan.target.to_string();
-        if plan.whole_tree() {
+        if plan.may_leave_stale() {
             // Every file of the target the run keeps was written, with the current schema
             // and the target as its commit: the other documents (an older schema, paths
             // gone since, files past the cap) are what is left to remove.
-            self.remove_stale(repo, &target).await?;
+            timed(stages, Stage::RemoveStale, self.remove_stale(repo, &target)).await?;
         }
-        let (blob_count, commit_count) = self.counts(repo).await?;
+        let (blob_count, commit_count) = timed(stages, Stage::Counts, self.counts(repo)).await?;
         let done = Completion {
             commit: Some(&target),
             blob_count,
@@ -604,7 +636,7 @@ impl RepoIndexer {
             left_out: &totals.left_out,
         };
         lock.ensure_held().await?;
-        self.status.complete(repo, &done).await?;
+        timed(stages, Stage::Status, self.status.complete(repo, &done)).await?;
         Ok(Some(IndexReport {
             repo_id: repo.clone(),
             mode: plan.mode,

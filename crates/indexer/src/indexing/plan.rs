@@ -90,6 +90,16 @@ impl RunPlan {
     pub fn renders_everything(&self) -> bool {
         self.whole_tree() && self.resume.is_none()
     }
+
+    /// Whether documents the run did not write can remain once it is done, so that they
+    /// must be looked for and removed: always after a whole tree written in place or
+    /// resumed, never after a run that purged the repository first and wrote all of it
+    /// since (under the repository's lock nobody else writes it, and every document has
+    /// the current schema and the target commit). Saves a refresh and a search per run,
+    /// which a fleet of small repositories pays on every first index.
+    pub fn may_leave_stale(&self) -> bool {
+        self.whole_tree() && !(self.purge && self.resume.is_none())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -315,6 +325,36 @@ mod tests {
             Decision::Run(plan) => Some((plan.mode, plan.purge, plan.base.is_some())),
             _ => None,
         }
+    }
+
+    #[test]
+    fn only_runs_that_purged_and_wrote_everything_leave_nothing_stale() {
+        let Decision::Run(full) = plan(&facts(1, None)) else {
+            panic!("a first run is a full run")
+        };
+        assert!(full.purge && !full.may_leave_stale());
+        let Decision::Run(incremental) = plan(&facts(2, Some((1, true, true)))) else {
+            panic!("a newer head is an incremental run")
+        };
+        assert!(
+            !incremental.may_leave_stale(),
+            "a diff removes what it deletes"
+        );
+        // Written in place over existing documents: the ones not written must go.
+        assert!(full.as_whole_tree().may_leave_stale());
+        // Resumed after a purge: the first part may have been written with another schema.
+        let resumed = RunPlan {
+            resume: Some(Checkpoint {
+                target: oid(1).to_string(),
+                base: None,
+                purged: true,
+                in_place: false,
+                files_done: 3,
+                commits_done: 0,
+            }),
+            ..full
+        };
+        assert!(resumed.may_leave_stale());
     }
 
     #[test]

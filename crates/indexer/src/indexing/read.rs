@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use trawl_client::BulkOp;
@@ -24,6 +25,7 @@ use crate::status::{Checkpoint, LeftOut};
 
 use super::plan::RunPlan;
 use super::selection::{Admission, FileSelection};
+use super::stages::{Stage, StageTimes};
 use super::{IndexProgress, IndexingOptions, Phase};
 
 /// Messages from the reader thread to the sink.
@@ -68,6 +70,8 @@ pub(super) struct ReadJob {
     /// Blob documents of the repository before the run (its last completed count), for the
     /// file cap of an incremental run.
     pub documents_before: u64,
+    /// Where the reader adds its time (git reading, rendering, waiting for the sink).
+    pub stages: Arc<StageTimes>,
 }
 
 /// Starts reading `job` on a blocking thread; returns the channel of work for the sink and
@@ -85,6 +89,7 @@ pub(super) fn spawn(
         options.read_ahead_bytes.clamp(1, u32::MAX as usize),
     ));
     let handle = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
         let reader = GitRepo::open(&job.location)?.reader();
         let mut source = ReadSource {
             blob_reader: GitRepo::open(&job.location)?.reader(),
@@ -101,8 +106,20 @@ pub(super) fn spawn(
             read_ahead,
             tx,
             totals: ReadTotals::default(),
+            render_time: Duration::ZERO,
+            blocked_time: Duration::ZERO,
         };
-        source.read(&reader, &job.plan, &job.checkpoint)?;
+        let read = source.read(&reader, &job.plan, &job.checkpoint);
+        // What is neither rendering nor waiting for the sink is git: trees, blobs, commits.
+        let (render, blocked) = (source.render_time, source.blocked_time);
+        let stages = &job.stages;
+        stages.add(Stage::Render, render);
+        stages.add(Stage::ReaderBlocked, blocked);
+        stages.add(
+            Stage::GitRead,
+            started.elapsed().saturating_sub(render + blocked),
+        );
+        read?;
         Ok::<_, GitError>(source.totals)
     });
     (rx, handle)
@@ -127,6 +144,9 @@ struct ReadSource {
     read_ahead: Arc<Semaphore>,
     tx: mpsc::Sender<Work>,
     totals: ReadTotals,
+    /// Time spent rendering documents and waiting for the sink, for [`StageTimes`].
+    render_time: Duration,
+    blocked_time: Duration,
 }
 
 /// File bytes read through one object store before it is reopened.
@@ -209,7 +229,9 @@ impl ReadSource {
         let walk = reader.commits_between(plan.base, plan.target)?;
         for info in walk.skip(checkpoint.commits_done as usize) {
             let info = info?;
+            let rendering = Instant::now();
             let doc = document::render_commit(&self.context, &info);
+            self.render_time += rendering.elapsed();
             self.send_doc(&self.commits.clone(), doc)?;
             self.totals.commits_indexed += 1;
             cursor.commits_done += 1;
@@ -436,6 +458,7 @@ impl ReadSource {
         if let crate::git::BlobContent::Content(bytes) = &content {
             self.read_since_reopen += bytes.len() as u64;
         }
+        let rendering = Instant::now();
         let oid = entry.oid.to_string();
         let doc = document::render_blob(
             &self.context,
@@ -447,6 +470,7 @@ impl ReadSource {
                 commit_sha,
             },
         );
+        self.render_time += rendering.elapsed();
         let bytes = doc.content_bytes;
         self.totals.files_indexed += 1;
         self.totals.content_bytes += bytes;
@@ -468,19 +492,22 @@ impl ReadSource {
 
     fn send_op(&mut self, op: BulkOp, weight: usize) -> Result<(), ReadStop> {
         let weight = weight.clamp(1, self.options.read_ahead_bytes.max(1)) as u32;
+        let waiting = Instant::now();
         let permit = tokio::runtime::Handle::current()
             .block_on(self.read_ahead.clone().acquire_many_owned(weight))
-            .map_err(|_| ReadStop::Sink(SinkGone))?;
+            .map_err(|_| ReadStop::Sink(SinkGone));
+        self.blocked_time += waiting.elapsed();
         self.send(Work::Op {
             op,
-            _permit: permit,
+            _permit: permit?,
         })
     }
 
-    fn send(&self, work: Work) -> Result<(), ReadStop> {
-        self.tx
-            .blocking_send(work)
-            .map_err(|_| ReadStop::Sink(SinkGone))
+    fn send(&mut self, work: Work) -> Result<(), ReadStop> {
+        let waiting = Instant::now();
+        let sent = self.tx.blocking_send(work);
+        self.blocked_time += waiting.elapsed();
+        sent.map_err(|_| ReadStop::Sink(SinkGone))
     }
 }
 
