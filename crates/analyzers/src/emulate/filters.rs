@@ -2,19 +2,19 @@
 //! `asciifolding`, `remove_duplicates`, `reverse`, `edge_ngram`, `length` and the code
 //! analyzer's `pattern_replace` of `_`.
 
-use std::collections::HashSet;
-
-use super::Tok;
-use super::chars::{ascii_fold, code_points, push_code_point, to_lower, utf16_len};
+use super::chars::{ascii_fold, code_points, push_code_point, to_lower};
+use super::{Term, Tok, Token};
 
 /// LowerCaseFilter: `Character.toLowerCase(int)` on each code point.
 pub(super) fn lowercase(mut tok: Tok) -> Tok {
-    if tok
-        .term
-        .iter()
-        .any(|&u| u >= 0x80 || (0x41..=0x5A).contains(&u))
-    {
-        let mut out = Vec::with_capacity(tok.term.len());
+    if tok.term.iter().all(|&u| u < 0x80) {
+        for unit in &mut tok.term {
+            if (0x41..=0x5A).contains(unit) {
+                *unit |= 0x20;
+            }
+        }
+    } else {
+        let mut out = Term::with_capacity(tok.term.len());
         for cp in code_points(&tok.term) {
             push_code_point(&mut out, to_lower(cp));
         }
@@ -27,7 +27,7 @@ pub(super) fn lowercase(mut tok: Tok) -> Tok {
 /// ASCII equivalent (up to four characters); every other unit stays.
 pub(super) fn ascii_folding(mut tok: Tok) -> Tok {
     if tok.term.iter().any(|&u| u >= 0x80) {
-        let mut out = Vec::with_capacity(tok.term.len());
+        let mut out = Term::with_capacity(tok.term.len());
         for &unit in &tok.term {
             match ascii_fold(unit) {
                 Some(folded) => out.extend(folded.encode_utf16()),
@@ -41,7 +41,10 @@ pub(super) fn ascii_folding(mut tok: Tok) -> Tok {
 
 /// PatternReplaceFilter with pattern `_` and an empty replacement: every `_` removed.
 pub(super) fn strip_underscores(mut tok: Tok) -> Tok {
-    tok.term.retain(|&u| u != u16::from(b'_'));
+    const UNDERSCORE: u16 = b'_' as u16;
+    if tok.term.contains(&UNDERSCORE) {
+        tok.term.retain(|u| *u != UNDERSCORE);
+    }
     tok
 }
 
@@ -84,7 +87,7 @@ impl<I: Iterator<Item = Tok>> Iterator for Length<I> {
 /// ReverseStringFilter: the term's code points in reverse order (surrogate pairs kept).
 pub(super) fn reverse(mut tok: Tok) -> Tok {
     let cps: Vec<u32> = code_points(&tok.term).collect();
-    let mut out = Vec::with_capacity(tok.term.len());
+    let mut out = Term::with_capacity(tok.term.len());
     for cp in cps.into_iter().rev() {
         push_code_point(&mut out, cp);
     }
@@ -96,15 +99,29 @@ pub(super) fn reverse(mut tok: Tok) -> Tok {
 /// position.
 pub(super) struct RemoveDuplicates<I> {
     input: I,
-    seen: HashSet<Vec<u16>>,
+    /// The terms seen at the current position, one after another (a position rarely holds
+    /// more than two, so comparing them one by one beats hashing).
+    seen_units: Vec<u16>,
+    /// Where each of them ends in `seen_units`.
+    seen_ends: Vec<usize>,
 }
 
 impl<I> RemoveDuplicates<I> {
     pub(super) fn new(input: I) -> Self {
         RemoveDuplicates {
             input,
-            seen: HashSet::new(),
+            seen_units: Vec::new(),
+            seen_ends: Vec::new(),
         }
+    }
+
+    fn seen(&self, term: &[u16]) -> bool {
+        let mut start = 0;
+        self.seen_ends.iter().any(|&end| {
+            let seen = &self.seen_units[start..end] == term;
+            start = end;
+            seen
+        })
     }
 }
 
@@ -115,28 +132,31 @@ impl<I: Iterator<Item = Tok>> Iterator for RemoveDuplicates<I> {
         loop {
             let tok = self.input.next()?;
             if tok.pos_inc > 0 {
-                self.seen.clear();
+                self.seen_units.clear();
+                self.seen_ends.clear();
+            } else if self.seen(&tok.term) {
+                continue;
             }
-            let fresh = self.seen.insert(tok.term.clone());
-            if tok.pos_inc > 0 || fresh {
-                return Some(tok);
-            }
+            self.seen_units.extend_from_slice(&tok.term);
+            self.seen_ends.push(self.seen_units.len());
+            return Some(tok);
         }
     }
 }
 
-/// EdgeNGramTokenFilter (without preserve_original): the prefixes of each term of
-/// `min..=max` code points, shortest first, each with the term's offsets and position length;
-/// the first carries the position increment. A term shorter than `min` is dropped and its
-/// increment passes to the next token emitted.
+/// EdgeNGramTokenFilter (without preserve_original) over finished tokens: the prefixes of
+/// each term of `min..=max` code points, shortest first, each with the term's position,
+/// offsets and position length. A term shorter than `min` is dropped; positions are
+/// absolute here, so the next token keeps its own, as Lucene passes the dropped term's
+/// position increment on.
 pub(super) struct EdgeNGram<I> {
     input: I,
     min: usize,
     max: usize,
-    /// The term being cut: the token, the UTF-16 end of each of its code points, and the next
-    /// gram size.
-    current: Option<(Tok, Vec<usize>, usize)>,
-    pos_inc: u32,
+    /// The token being cut.
+    current: Option<Token>,
+    /// The byte length of each of its grams still to come, the next one last.
+    gram_ends: Vec<usize>,
 }
 
 impl<I> EdgeNGram<I> {
@@ -146,36 +166,43 @@ impl<I> EdgeNGram<I> {
             min,
             max,
             current: None,
-            pos_inc: 0,
+            gram_ends: Vec::new(),
         }
     }
 }
 
-impl<I: Iterator<Item = Tok>> Iterator for EdgeNGram<I> {
-    type Item = Tok;
+impl<I: Iterator<Item = Token>> Iterator for EdgeNGram<I> {
+    type Item = Token;
 
-    fn next(&mut self) -> Option<Tok> {
+    fn next(&mut self) -> Option<Token> {
         loop {
-            if let Some((tok, ends, size)) = &mut self.current {
-                if *size <= ends.len() && *size <= self.max {
-                    let mut gram = tok.clone();
-                    gram.term.truncate(ends[*size - 1]);
-                    gram.pos_inc = self.pos_inc;
-                    self.pos_inc = 0;
-                    *size += 1;
-                    return Some(gram);
+            if let Some(end) = self.gram_ends.pop() {
+                let tok = self.current.as_ref().expect("a token is being cut");
+                if end == tok.token.len() {
+                    // The whole term is the last gram: hand the token itself over.
+                    return self.current.take();
                 }
-                self.current = None;
+                return Some(Token {
+                    token: tok.token[..end].to_owned(),
+                    start_offset: tok.start_offset,
+                    end_offset: tok.end_offset,
+                    token_type: tok.token_type.clone(),
+                    position: tok.position,
+                    position_length: tok.position_length,
+                });
             }
             let tok = self.input.next()?;
-            self.pos_inc += tok.pos_inc;
-            let mut ends = Vec::new();
-            let mut end = 0;
-            for cp in code_points(&tok.term) {
-                end += utf16_len(cp);
-                ends.push(end);
-            }
-            self.current = Some((tok, ends, self.min));
+            // Terms are whole code points (a lone surrogate became U+FFFD, one character
+            // as it is one code point in Java), so grams end at character boundaries.
+            self.gram_ends.extend(
+                tok.token
+                    .char_indices()
+                    .take(self.max)
+                    .skip(self.min.saturating_sub(1))
+                    .map(|(at, c)| at + c.len_utf8()),
+            );
+            self.gram_ends.reverse();
+            self.current = Some(tok);
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The offline emulation of each analyzer: the same tokens, positions, position lengths,
 //! offsets and types as the engine's `_analyze`.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{AnalyzerName, LuceneGeneration};
@@ -33,8 +35,10 @@ pub struct Token {
     pub token: String,
     pub start_offset: u32,
     pub end_offset: u32,
+    /// `word` for every token the emulation makes (borrowed, so making one costs no
+    /// allocation); whatever the engine says for a token read from `_analyze`.
     #[serde(rename = "type")]
-    pub token_type: String,
+    pub token_type: Cow<'static, str>,
     pub position: u32,
     #[serde(rename = "positionLength", default = "one")]
     pub position_length: u32,
@@ -59,30 +63,39 @@ pub fn whole_token(tokens: &[Token]) -> Option<&Token> {
 
 /// Runs `analyzer` over `text` offline, as an engine on `lucene` analyzes it.
 pub fn analyze(lucene: LuceneGeneration, analyzer: AnalyzerName, text: &str) -> Vec<Token> {
-    let tokens: Box<dyn Iterator<Item = Tok> + '_> = match analyzer {
-        AnalyzerName::CodeAnalyzer => Box::new(code_chain(text)),
-        AnalyzerName::CodeEdgeNgram => Box::new(EdgeNGram::new(code_chain(text), 2, 40)),
-        AnalyzerName::PathAnalyzer => Box::new(
+    match analyzer {
+        AnalyzerName::CodeAnalyzer => positioned(code_chain(text)).collect(),
+        AnalyzerName::CodeEdgeNgram => {
+            EdgeNGram::new(positioned(code_chain(text)), 2, 40).collect()
+        }
+        AnalyzerName::PathAnalyzer => positioned(
             reverse_path_hierarchy(text, lucene.path_tokens_advance())
                 .into_iter()
                 .map(filters::lowercase)
                 .map(filters::ascii_folding),
-        ),
-        AnalyzerName::WhitespaceReverse => Box::new(
+        )
+        .collect(),
+        AnalyzerName::WhitespaceReverse => positioned(
             Whitespace::new(text)
                 .map(filters::lowercase)
                 .map(filters::ascii_folding)
                 .map(filters::reverse),
-        ),
-        AnalyzerName::ShaNormalizer => Box::new(std::iter::once(filters::lowercase(keyword(text)))),
-    };
+        )
+        .collect(),
+        AnalyzerName::ShaNormalizer => {
+            positioned(std::iter::once(filters::lowercase(keyword(text)))).collect()
+        }
+    }
+}
+
+/// The finished tokens of a chain: each at the position its increment leads to (the first
+/// at 0 at least).
+fn positioned(tokens: impl Iterator<Item = Tok>) -> impl Iterator<Item = Token> {
     let mut position: i64 = -1;
-    tokens
-        .map(|tok| {
-            position += i64::from(tok.pos_inc);
-            tok.into_token(position.max(0) as u32)
-        })
-        .collect()
+    tokens.map(move |tok| {
+        position += i64::from(tok.pos_inc);
+        tok.into_token(position.max(0) as u32)
+    })
 }
 
 /// `code_analyzer` over `text` offline. Its tokens are the same on every Lucene generation
@@ -115,12 +128,15 @@ fn code_chain(text: &str) -> impl Iterator<Item = Tok> + '_ {
     RemoveDuplicates::new(Length::new(folded, 1, usize::MAX))
 }
 
-/// A token inside the emulation: the term in UTF-16 units, as Lucene holds it, and the
-/// position increment rather than the position. Every token these chains make is of type
-/// `word`.
+/// A term in UTF-16 units, as Lucene holds it; held inline up to a length most words of
+/// code stay under, so a token rarely costs an allocation.
+type Term = smallvec::SmallVec<[u16; 24]>;
+
+/// A token inside the emulation: the term, and the position increment rather than the
+/// position. Every token these chains make is of type `word`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Tok {
-    term: Vec<u16>,
+    term: Term,
     start: u32,
     end: u32,
     pos_inc: u32,
@@ -128,7 +144,7 @@ struct Tok {
 }
 
 impl Tok {
-    fn new(term: Vec<u16>, start: u32, end: u32) -> Self {
+    fn new(term: Term, start: u32, end: u32) -> Self {
         Tok {
             term,
             start,
@@ -139,11 +155,17 @@ impl Tok {
     }
 
     fn into_token(self, position: u32) -> Token {
+        let token = if self.term.iter().all(|&u| u < 0x80) {
+            let bytes = self.term.iter().map(|&u| u as u8).collect();
+            String::from_utf8(bytes).expect("ASCII is UTF-8")
+        } else {
+            String::from_utf16_lossy(&self.term)
+        };
         Token {
-            token: String::from_utf16_lossy(&self.term),
+            token,
             start_offset: self.start,
             end_offset: self.end,
-            token_type: "word".to_owned(),
+            token_type: Cow::Borrowed("word"),
             position,
             position_length: self.pos_len,
         }

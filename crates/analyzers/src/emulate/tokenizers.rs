@@ -5,25 +5,36 @@
 
 use std::str::Chars;
 
-use super::Tok;
 use super::chars::{CODE_SKIP, code_token_class, is_whitespace, push_code_point};
+use super::{Term, Tok};
 
 /// The code tokenizer: every maximal run of code points of one class (identifier or
 /// punctuation), skipped characters between them — what Java's `Matcher.find` gives for
 /// `[A]+|[B]+` with disjoint classes A and B. No length limit (a filter drops long tokens).
 pub(super) struct CodeTokenizer<'a> {
-    chars: std::iter::Peekable<Chars<'a>>,
-    /// UTF-16 offset of the next unread character.
+    /// The text not yet read.
+    rest: &'a str,
+    /// UTF-16 offset of the start of `rest`.
     offset: u32,
 }
 
 impl<'a> CodeTokenizer<'a> {
     pub(super) fn new(text: &'a str) -> Self {
         CodeTokenizer {
-            chars: text.chars().peekable(),
+            rest: text,
             offset: 0,
         }
     }
+}
+
+/// The first character of `text`, its length in bytes and its code tokenizer class.
+fn first_class(text: &str) -> Option<(char, usize, u8)> {
+    let &byte = text.as_bytes().first()?;
+    if byte.is_ascii() {
+        return Some((char::from(byte), 1, code_token_class(u32::from(byte))));
+    }
+    let c = text.chars().next()?;
+    Some((c, c.len_utf8(), code_token_class(c as u32)))
 }
 
 impl Iterator for CodeTokenizer<'_> {
@@ -32,24 +43,29 @@ impl Iterator for CodeTokenizer<'_> {
     fn next(&mut self) -> Option<Tok> {
         // Skip to the first character of a token.
         let class = loop {
-            let c = *self.chars.peek()?;
-            let class = code_token_class(c as u32);
+            let (c, len, class) = first_class(self.rest)?;
             if class != CODE_SKIP {
                 break class;
             }
             self.offset += c.len_utf16() as u32;
-            self.chars.next();
+            self.rest = &self.rest[len..];
         };
-        let start = self.offset;
-        let mut term: Vec<u16> = Vec::new();
-        while let Some(&c) = self.chars.peek() {
-            if code_token_class(c as u32) != class {
+        let mut run = 0;
+        while let Some((_, len, next)) = first_class(&self.rest[run..]) {
+            if next != class {
                 break;
             }
-            push_code_point(&mut term, c as u32);
-            self.offset += c.len_utf16() as u32;
-            self.chars.next();
+            run += len;
         }
+        let (token, rest) = self.rest.split_at(run);
+        self.rest = rest;
+        let term: Term = if token.is_ascii() {
+            token.bytes().map(u16::from).collect()
+        } else {
+            token.encode_utf16().collect()
+        };
+        let start = self.offset;
+        self.offset += term.len() as u32;
         Some(Tok::new(term, start, self.offset))
     }
 }
@@ -79,7 +95,7 @@ impl Iterator for Whitespace<'_> {
     type Item = Tok;
 
     fn next(&mut self) -> Option<Tok> {
-        let mut term: Vec<u16> = Vec::new();
+        let mut term = Term::new();
         let mut start = 0;
         for c in self.chars.by_ref() {
             let width = c.len_utf16() as u32;
@@ -109,7 +125,7 @@ impl Iterator for Whitespace<'_> {
 
 /// The whole input as one token (also when it is empty).
 pub(super) fn keyword(text: &str) -> Tok {
-    let term: Vec<u16> = text.encode_utf16().collect();
+    let term: Term = text.encode_utf16().collect();
     let end = term.len() as u32;
     Tok::new(term, 0, end)
 }
@@ -139,7 +155,11 @@ pub(super) fn reverse_path_hierarchy(text: &str, advance: bool) -> Vec<Tok> {
         .iter()
         .enumerate()
         .map(|(i, &start)| {
-            let mut tok = Tok::new(units[start..end].to_vec(), start as u32, end as u32);
+            let mut tok = Tok::new(
+                Term::from_slice(&units[start..end]),
+                start as u32,
+                end as u32,
+            );
             tok.pos_inc = u32::from(i == 0 || advance);
             tok
         })

@@ -17,8 +17,8 @@
 
 use std::collections::VecDeque;
 
-use super::Tok;
 use super::chars::{ALPHA, DIGIT, LOWER, SUBWORD_DELIM, UPPER, word_delimiter_class};
+use super::{Term, Tok};
 
 const DONE: i32 = -1;
 
@@ -234,7 +234,7 @@ impl<I: Iterator<Item = Tok>> WordDelimiterGraph<I> {
             start = start.max(self.last_start_offset);
             end = end.max(self.last_start_offset);
             self.last_start_offset = start;
-            let mut out = Tok::new(term[part.start..part.end].to_vec(), start, end);
+            let mut out = Tok::new(Term::from_slice(&term[part.start..part.end]), start, end);
             out.pos_inc = self.accum_pos_inc + part.start_pos - last_pos;
             self.accum_pos_inc = 0;
             out.pos_len = part.end_pos - part.start_pos;
