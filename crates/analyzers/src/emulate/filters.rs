@@ -3,6 +3,8 @@
 //! analyzer's `pattern_replace` of `_`.
 
 use super::chars::{ascii_fold, code_points, push_code_point, to_lower};
+use smallvec::SmallVec;
+
 use super::{Term, Tok, Token};
 
 /// LowerCaseFilter: `Character.toLowerCase(int)` on each code point.
@@ -101,17 +103,17 @@ pub(super) struct RemoveDuplicates<I> {
     input: I,
     /// The terms seen at the current position, one after another (a position rarely holds
     /// more than two, so comparing them one by one beats hashing).
-    seen_units: Vec<u16>,
+    seen_units: SmallVec<[u16; 64]>,
     /// Where each of them ends in `seen_units`.
-    seen_ends: Vec<usize>,
+    seen_ends: SmallVec<[usize; 4]>,
 }
 
 impl<I> RemoveDuplicates<I> {
     pub(super) fn new(input: I) -> Self {
         RemoveDuplicates {
             input,
-            seen_units: Vec::new(),
-            seen_ends: Vec::new(),
+            seen_units: SmallVec::new(),
+            seen_ends: SmallVec::new(),
         }
     }
 
@@ -148,61 +150,38 @@ impl<I: Iterator<Item = Tok>> Iterator for RemoveDuplicates<I> {
 /// each term of `min..=max` code points, shortest first, each with the term's position,
 /// offsets and position length. A term shorter than `min` is dropped; positions are
 /// absolute here, so the next token keeps its own, as Lucene passes the dropped term's
-/// position increment on.
-pub(super) struct EdgeNGram<I> {
-    input: I,
-    min: usize,
-    max: usize,
-    /// The token being cut.
-    current: Option<Token>,
-    /// The byte length of each of its grams still to come, the next one last.
-    gram_ends: Vec<usize>,
-}
-
-impl<I> EdgeNGram<I> {
-    pub(super) fn new(input: I, min: usize, max: usize) -> Self {
-        EdgeNGram {
-            input,
-            min,
-            max,
-            current: None,
-            gram_ends: Vec::new(),
-        }
-    }
-}
-
-impl<I: Iterator<Item = Token>> Iterator for EdgeNGram<I> {
-    type Item = Token;
-
-    fn next(&mut self) -> Option<Token> {
-        loop {
-            if let Some(end) = self.gram_ends.pop() {
-                let tok = self.current.as_ref().expect("a token is being cut");
-                if end == tok.token.len() {
-                    // The whole term is the last gram: hand the token itself over.
-                    return self.current.take();
-                }
-                return Some(Token {
-                    token: tok.token[..end].to_owned(),
-                    start_offset: tok.start_offset,
-                    end_offset: tok.end_offset,
-                    token_type: tok.token_type.clone(),
-                    position: tok.position,
-                    position_length: tok.position_length,
-                });
+/// position increment on. Terms are whole code points (a lone surrogate became U+FFFD,
+/// one character as it is one code point in Java), so grams end at character boundaries.
+pub(super) fn edge_ngrams(tokens: Vec<Token>, min: usize, max: usize) -> Vec<Token> {
+    let min = min.max(1);
+    let grams = |tok: &Token| {
+        let chars = tok.token.chars().take(max).count();
+        (chars + 1).saturating_sub(min)
+    };
+    let mut out = Vec::with_capacity(tokens.iter().map(grams).sum());
+    for tok in tokens {
+        let mut ends = tok
+            .token
+            .char_indices()
+            .take(max)
+            .skip(min - 1)
+            .map(|(at, c)| at + c.len_utf8())
+            .peekable();
+        while let Some(end) = ends.next() {
+            if ends.peek().is_none() && end == tok.token.len() {
+                // The whole term is the last gram: the token itself.
+                out.push(tok);
+                break;
             }
-            let tok = self.input.next()?;
-            // Terms are whole code points (a lone surrogate became U+FFFD, one character
-            // as it is one code point in Java), so grams end at character boundaries.
-            self.gram_ends.extend(
-                tok.token
-                    .char_indices()
-                    .take(self.max)
-                    .skip(self.min.saturating_sub(1))
-                    .map(|(at, c)| at + c.len_utf8()),
-            );
-            self.gram_ends.reverse();
-            self.current = Some(tok);
+            out.push(Token {
+                token: tok.token[..end].to_owned(),
+                start_offset: tok.start_offset,
+                end_offset: tok.end_offset,
+                token_type: tok.token_type.clone(),
+                position: tok.position,
+                position_length: tok.position_length,
+            });
         }
     }
+    out
 }

@@ -15,7 +15,7 @@
 //! that leaves from the group's last node or later), settles its nodes, then releases it —
 //! the same offsets, with the nodes in a small array instead of a map.
 
-use std::collections::VecDeque;
+use smallvec::SmallVec;
 
 use super::Tok;
 
@@ -27,15 +27,15 @@ struct Buffered {
 
 pub(super) struct FlattenGraph<I> {
     input: I,
-    /// The current group, not yet released.
-    group: VecDeque<Buffered>,
+    /// The current group, not yet released, the next token last.
+    group: SmallVec<[Buffered; 4]>,
     /// The node the current group's first token leaves from.
     group_from: i64,
     /// Largest start offset of the tokens leaving each node of the group (by node minus
     /// `group_from`).
-    node_start: Vec<u32>,
+    node_start: SmallVec<[u32; 8]>,
     /// Smallest end offset of the tokens arriving at each node of the group.
-    node_end: Vec<u32>,
+    node_end: SmallVec<[u32; 8]>,
     /// The first token of the next group, read to find the current one's end.
     ahead: Option<Tok>,
     /// The node the last read token leaves from.
@@ -48,10 +48,10 @@ impl<I: Iterator<Item = Tok>> FlattenGraph<I> {
     pub(super) fn new(input: I) -> Self {
         FlattenGraph {
             input,
-            group: VecDeque::new(),
+            group: SmallVec::new(),
             group_from: 0,
-            node_start: Vec::new(),
-            node_end: Vec::new(),
+            node_start: SmallVec::new(),
+            node_end: SmallVec::new(),
             ahead: None,
             input_from: -1,
             last_output_from: -1,
@@ -59,16 +59,14 @@ impl<I: Iterator<Item = Tok>> FlattenGraph<I> {
         }
     }
 
-    /// Reads the next group and settles its nodes' offsets; leaves the group empty at the
-    /// end of the input.
-    fn read_group(&mut self) {
-        let Some(mut tok) = self.ahead.take().or_else(|| self.input.next()) else {
-            return;
-        };
-        self.group_from = self.input_from + i64::from(tok.pos_inc);
+    /// Reads the rest of the group `first` starts (`second` is the token after it, if
+    /// any) and records its nodes' offsets; the group's tokens go in `group`, last first.
+    fn read_group(&mut self, first: Tok, second: Option<Tok>) {
+        self.group_from = self.input_from + i64::from(first.pos_inc);
         self.node_start.clear();
         self.node_end.clear();
         let mut group_to = self.group_from;
+        let (mut tok, mut next) = (first, second);
         loop {
             self.input_from += i64::from(tok.pos_inc);
             let from = self.input_from;
@@ -77,22 +75,39 @@ impl<I: Iterator<Item = Tok>> FlattenGraph<I> {
                 (from - self.group_from) as usize,
                 (to - self.group_from) as usize,
             );
-            if self.node_start.len() <= at_to {
-                self.node_start.resize(at_to + 1, 0);
-                self.node_end.resize(at_to + 1, u32::MAX);
+            while self.node_start.len() <= at_to {
+                self.node_start.push(0);
+                self.node_end.push(u32::MAX);
             }
             self.node_start[at_from] = self.node_start[at_from].max(tok.start);
             self.node_end[at_to] = self.node_end[at_to].min(tok.end);
             group_to = group_to.max(to);
-            self.group.push_back(Buffered { tok, from, to });
-            match self.input.next() {
-                Some(next) if self.input_from + i64::from(next.pos_inc) < group_to => tok = next,
-                next => {
-                    self.ahead = next;
+            self.group.push(Buffered { tok, from, to });
+            match next {
+                Some(following) if self.input_from + i64::from(following.pos_inc) < group_to => {
+                    tok = following;
+                    next = self.input.next();
+                }
+                following => {
+                    self.ahead = following;
+                    self.group.reverse();
                     return;
                 }
             }
         }
+    }
+
+    /// `tok`, leaving node `from` for node `to`, with the settled offsets of those nodes.
+    fn release(&mut self, mut tok: Tok, from: i64, to: i64, node_start: u32, node_end: u32) -> Tok {
+        let start = self.last_start_offset.max(node_start);
+        let end = start.max(node_end);
+        self.last_start_offset = start;
+        tok.start = start;
+        tok.end = end;
+        tok.pos_inc = (from - self.last_output_from) as u32;
+        tok.pos_len = (to - from) as u32;
+        self.last_output_from = from;
+        tok
     }
 }
 
@@ -100,19 +115,26 @@ impl<I: Iterator<Item = Tok>> Iterator for FlattenGraph<I> {
     type Item = Tok;
 
     fn next(&mut self) -> Option<Tok> {
-        if self.group.is_empty() {
-            self.read_group();
+        if let Some(Buffered { tok, from, to }) = self.group.pop() {
+            let node = |at: i64| (at - self.group_from) as usize;
+            let (start, end) = (self.node_start[node(from)], self.node_end[node(to)]);
+            return Some(self.release(tok, from, to, start, end));
         }
-        let Buffered { mut tok, from, to } = self.group.pop_front()?;
-        let node = |at: i64| (at - self.group_from) as usize;
-        let start = self.last_start_offset.max(self.node_start[node(from)]);
-        let end = start.max(self.node_end[node(to)]);
-        self.last_start_offset = start;
-        tok.start = start;
-        tok.end = end;
-        tok.pos_inc = (from - self.last_output_from) as u32;
-        tok.pos_len = (to - from) as u32;
-        self.last_output_from = from;
-        Some(tok)
+        let tok = self.ahead.take().or_else(|| self.input.next())?;
+        let next = self.input.next();
+        let from = self.input_from + i64::from(tok.pos_inc);
+        let to = from + i64::from(tok.pos_len);
+        if next
+            .as_ref()
+            .is_none_or(|next| from + i64::from(next.pos_inc) >= to)
+        {
+            // A group of one (a token the word delimiter left whole): its nodes are its own.
+            self.input_from = from;
+            self.ahead = next;
+            let (start, end) = (tok.start, tok.end);
+            return Some(self.release(tok, from, to, start, end));
+        }
+        self.read_group(tok, next);
+        self.next()
     }
 }

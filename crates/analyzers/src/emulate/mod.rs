@@ -24,7 +24,7 @@ mod tests;
 mod tokenizers;
 mod word_delimiter;
 
-use filters::{EdgeNGram, Length, RemoveDuplicates};
+use filters::{Length, RemoveDuplicates};
 use flatten_graph::FlattenGraph;
 use tokenizers::{CodeTokenizer, Whitespace, keyword, reverse_path_hierarchy};
 use word_delimiter::WordDelimiterGraph;
@@ -64,10 +64,8 @@ pub fn whole_token(tokens: &[Token]) -> Option<&Token> {
 /// Runs `analyzer` over `text` offline, as an engine on `lucene` analyzes it.
 pub fn analyze(lucene: LuceneGeneration, analyzer: AnalyzerName, text: &str) -> Vec<Token> {
     match analyzer {
-        AnalyzerName::CodeAnalyzer => positioned(code_chain(text)).collect(),
-        AnalyzerName::CodeEdgeNgram => {
-            EdgeNGram::new(positioned(code_chain(text)), 2, 40).collect()
-        }
+        AnalyzerName::CodeAnalyzer => code_tokens(text),
+        AnalyzerName::CodeEdgeNgram => filters::edge_ngrams(code_tokens(text), 2, 40),
         AnalyzerName::PathAnalyzer => positioned(
             reverse_path_hierarchy(text, lucene.path_tokens_advance())
                 .into_iter()
@@ -113,6 +111,15 @@ pub fn analyze_terms(analyzer: AnalyzerName, text: &str) -> Vec<String> {
         .into_iter()
         .map(|t| t.token)
         .collect()
+}
+
+/// `code_analyzer`'s tokens of `text`.
+fn code_tokens(text: &str) -> Vec<Token> {
+    // Room for about one token per eight bytes, about what code gives (fixtures/analysis:
+    // one per 8.5), so the vector rarely grows.
+    let mut tokens = Vec::with_capacity(text.len() / 8);
+    tokens.extend(positioned(code_chain(text)));
+    tokens
 }
 
 /// code tokenizer → length(≤ 255) → word_delimiter_graph(preserve_original) →

@@ -50,8 +50,16 @@ impl Iterator for CodeTokenizer<'_> {
             self.offset += c.len_utf16() as u32;
             self.rest = &self.rest[len..];
         };
+        // The run's length in bytes: ASCII byte by byte, other characters decoded.
+        let bytes = self.rest.as_bytes();
         let mut run = 0;
-        while let Some((_, len, next)) = first_class(&self.rest[run..]) {
+        while let Some(&byte) = bytes.get(run) {
+            let (len, next) = if byte.is_ascii() {
+                (1, code_token_class(u32::from(byte)))
+            } else {
+                let (_, len, next) = first_class(&self.rest[run..]).expect("a character");
+                (len, next)
+            };
             if next != class {
                 break;
             }
@@ -60,7 +68,9 @@ impl Iterator for CodeTokenizer<'_> {
         let (token, rest) = self.rest.split_at(run);
         self.rest = rest;
         let term: Term = if token.is_ascii() {
-            token.bytes().map(u16::from).collect()
+            let mut term = Term::with_capacity(token.len());
+            term.extend(token.bytes().map(u16::from));
+            term
         } else {
             token.encode_utf16().collect()
         };

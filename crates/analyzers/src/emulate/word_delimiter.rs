@@ -15,7 +15,7 @@
 //!   many positions as there are parts, then each part at its own position with its slice's
 //!   offsets (offsets never go backwards).
 
-use std::collections::VecDeque;
+use smallvec::SmallVec;
 
 use super::chars::{ALPHA, DIGIT, LOWER, SUBWORD_DELIM, UPPER, word_delimiter_class};
 use super::{Term, Tok};
@@ -169,7 +169,8 @@ struct Part {
 
 pub(super) struct WordDelimiterGraph<I> {
     input: I,
-    pending: VecDeque<Tok>,
+    /// The outputs of the last split token still to come, the next one last.
+    pending: SmallVec<[Tok; 4]>,
     accum_pos_inc: u32,
     last_start_offset: u32,
 }
@@ -178,7 +179,7 @@ impl<I: Iterator<Item = Tok>> WordDelimiterGraph<I> {
     pub(super) fn new(input: I) -> Self {
         WordDelimiterGraph {
             input,
-            pending: VecDeque::new(),
+            pending: SmallVec::new(),
             accum_pos_inc: 0,
             last_start_offset: 0,
         }
@@ -190,7 +191,7 @@ impl<I: Iterator<Item = Tok>> WordDelimiterGraph<I> {
         let term = &tok.term;
         // Offsets of parts are slices of the token's only when its offsets span its text.
         let adjusting = (tok.end - tok.start) as usize == term.len();
-        let mut parts = vec![Part {
+        let mut parts: SmallVec<[Part; 8]> = smallvec::smallvec![Part {
             start_pos: 0,
             end_pos: 1,
             start: 0,
@@ -239,7 +240,7 @@ impl<I: Iterator<Item = Tok>> WordDelimiterGraph<I> {
             self.accum_pos_inc = 0;
             out.pos_len = part.end_pos - part.start_pos;
             last_pos = part.start_pos;
-            self.pending.push_back(out);
+            self.pending.push(out);
         }
     }
 }
@@ -248,7 +249,7 @@ impl<I: Iterator<Item = Tok>> Iterator for WordDelimiterGraph<I> {
     type Item = Tok;
 
     fn next(&mut self) -> Option<Tok> {
-        if let Some(tok) = self.pending.pop_front() {
+        if let Some(tok) = self.pending.pop() {
             return Some(tok);
         }
         let mut tok = self.input.next()?;
@@ -267,6 +268,7 @@ impl<I: Iterator<Item = Tok>> Iterator for WordDelimiterGraph<I> {
             return Some(tok);
         }
         self.split(&tok, words);
-        self.pending.pop_front()
+        self.pending.reverse();
+        self.pending.pop()
     }
 }
