@@ -21,6 +21,7 @@ pub(super) const CODE_SKIP: u8 = 0;
 
 /// The code tokenizer's class of one code point (never a surrogate: input comes from Rust
 /// strings).
+#[inline]
 pub(super) fn code_token_class(cp: u32) -> u8 {
     match CODE_TOKEN_CLASS_LATIN1.get(cp as usize) {
         Some(&class) => class,
@@ -36,6 +37,7 @@ fn searched_code_token_class(cp: u32) -> u8 {
 /// The word_delimiter_graph class of one UTF-16 unit (below 256: Lucene's default table
 /// built from `Character.isLowerCase`/`isUpperCase`/`isDigit`; above: from
 /// `Character.getType`; surrogates: ALPHA|DIGIT).
+#[inline]
 pub(super) fn word_delimiter_class(unit: u16) -> u8 {
     match WORD_DELIMITER_CLASS_LATIN1.get(usize::from(unit)) {
         Some(&class) => class,

@@ -41,6 +41,26 @@ pub(super) fn ascii_folding(mut tok: Tok) -> Tok {
     tok
 }
 
+/// The code analyzer's lowercase → asciifolding → strip `_`, in one pass over an ASCII
+/// term (which asciifolding leaves as it is).
+pub(super) fn fold_code_term(mut tok: Tok) -> Tok {
+    const UNDERSCORE: u16 = b'_' as u16;
+    if !tok.term.iter().all(|&u| u < 0x80) {
+        return strip_underscores(ascii_folding(lowercase(tok)));
+    }
+    let mut underscores = false;
+    for unit in &mut tok.term {
+        if (0x41..=0x5A).contains(unit) {
+            *unit |= 0x20;
+        }
+        underscores |= *unit == UNDERSCORE;
+    }
+    if underscores {
+        tok.term.retain(|u| *u != UNDERSCORE);
+    }
+    tok
+}
+
 /// PatternReplaceFilter with pattern `_` and an empty replacement: every `_` removed.
 pub(super) fn strip_underscores(mut tok: Tok) -> Tok {
     const UNDERSCORE: u16 = b'_' as u16;
@@ -101,29 +121,17 @@ pub(super) fn reverse(mut tok: Tok) -> Tok {
 /// position.
 pub(super) struct RemoveDuplicates<I> {
     input: I,
-    /// The terms seen at the current position, one after another (a position rarely holds
-    /// more than two, so comparing them one by one beats hashing).
-    seen_units: SmallVec<[u16; 64]>,
-    /// Where each of them ends in `seen_units`.
-    seen_ends: SmallVec<[usize; 4]>,
+    /// The terms at the current position (rarely more than two: an original and its first
+    /// part, so comparing them one by one beats hashing).
+    seen: SmallVec<[Term; 2]>,
 }
 
 impl<I> RemoveDuplicates<I> {
     pub(super) fn new(input: I) -> Self {
         RemoveDuplicates {
             input,
-            seen_units: SmallVec::new(),
-            seen_ends: SmallVec::new(),
+            seen: SmallVec::new(),
         }
-    }
-
-    fn seen(&self, term: &[u16]) -> bool {
-        let mut start = 0;
-        self.seen_ends.iter().any(|&end| {
-            let seen = &self.seen_units[start..end] == term;
-            start = end;
-            seen
-        })
     }
 }
 
@@ -134,13 +142,11 @@ impl<I: Iterator<Item = Tok>> Iterator for RemoveDuplicates<I> {
         loop {
             let tok = self.input.next()?;
             if tok.pos_inc > 0 {
-                self.seen_units.clear();
-                self.seen_ends.clear();
-            } else if self.seen(&tok.term) {
+                self.seen.clear();
+            } else if self.seen.contains(&tok.term) {
                 continue;
             }
-            self.seen_units.extend_from_slice(&tok.term);
-            self.seen_ends.push(self.seen_units.len());
+            self.seen.push(Term::from_slice(&tok.term));
             return Some(tok);
         }
     }

@@ -128,10 +128,7 @@ fn code_chain(text: &str) -> impl Iterator<Item = Tok> + '_ {
     let max = crate::analysis::CODE_MAX_TOKEN_CHARS as usize;
     let tokens = Length::new(CodeTokenizer::new(text), 0, max);
     let split = FlattenGraph::new(WordDelimiterGraph::new(tokens));
-    let folded = split
-        .map(filters::lowercase)
-        .map(filters::ascii_folding)
-        .map(filters::strip_underscores);
+    let folded = split.map(filters::fold_code_term);
     RemoveDuplicates::new(Length::new(folded, 1, usize::MAX))
 }
 

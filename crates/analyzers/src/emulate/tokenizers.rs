@@ -12,29 +12,37 @@ use super::{Term, Tok};
 /// punctuation), skipped characters between them — what Java's `Matcher.find` gives for
 /// `[A]+|[B]+` with disjoint classes A and B. No length limit (a filter drops long tokens).
 pub(super) struct CodeTokenizer<'a> {
-    /// The text not yet read.
-    rest: &'a str,
-    /// UTF-16 offset of the start of `rest`.
+    text: &'a str,
+    /// Byte index of the next unread character.
+    at: usize,
+    /// UTF-16 offset of the next unread character.
     offset: u32,
 }
 
 impl<'a> CodeTokenizer<'a> {
     pub(super) fn new(text: &'a str) -> Self {
         CodeTokenizer {
-            rest: text,
+            text,
+            at: 0,
             offset: 0,
         }
     }
-}
 
-/// The first character of `text`, its length in bytes and its code tokenizer class.
-fn first_class(text: &str) -> Option<(char, usize, u8)> {
-    let &byte = text.as_bytes().first()?;
-    if byte.is_ascii() {
-        return Some((char::from(byte), 1, code_token_class(u32::from(byte))));
+    /// The character at byte `at`: its length in bytes, in UTF-16 units and its class
+    /// (ASCII without decoding).
+    #[inline]
+    fn char_at(&self, at: usize) -> Option<(usize, u32, u8)> {
+        let &byte = self.text.as_bytes().get(at)?;
+        if byte.is_ascii() {
+            return Some((1, 1, code_token_class(u32::from(byte))));
+        }
+        let c = self.text[at..].chars().next()?;
+        Some((
+            c.len_utf8(),
+            c.len_utf16() as u32,
+            code_token_class(c as u32),
+        ))
     }
-    let c = text.chars().next()?;
-    Some((c, c.len_utf8(), code_token_class(c as u32)))
 }
 
 impl Iterator for CodeTokenizer<'_> {
@@ -43,33 +51,26 @@ impl Iterator for CodeTokenizer<'_> {
     fn next(&mut self) -> Option<Tok> {
         // Skip to the first character of a token.
         let class = loop {
-            let (c, len, class) = first_class(self.rest)?;
+            let (len, units, class) = self.char_at(self.at)?;
             if class != CODE_SKIP {
                 break class;
             }
-            self.offset += c.len_utf16() as u32;
-            self.rest = &self.rest[len..];
+            self.at += len;
+            self.offset += units;
         };
-        // The run's length in bytes: ASCII byte by byte, other characters decoded.
-        let bytes = self.rest.as_bytes();
-        let mut run = 0;
-        while let Some(&byte) = bytes.get(run) {
-            let (len, next) = if byte.is_ascii() {
-                (1, code_token_class(u32::from(byte)))
-            } else {
-                let (_, len, next) = first_class(&self.rest[run..]).expect("a character");
-                (len, next)
-            };
+        let begin = self.at;
+        while let Some((len, _, next)) = self.char_at(self.at) {
             if next != class {
                 break;
             }
-            run += len;
+            self.at += len;
         }
-        let (token, rest) = self.rest.split_at(run);
-        self.rest = rest;
+        let token = &self.text[begin..self.at];
         let term: Term = if token.is_ascii() {
-            let mut term = Term::with_capacity(token.len());
-            term.extend(token.bytes().map(u16::from));
+            let mut term = Term::from_elem(0, token.len());
+            for (unit, byte) in term.iter_mut().zip(token.bytes()) {
+                *unit = u16::from(byte);
+            }
             term
         } else {
             token.encode_utf16().collect()
