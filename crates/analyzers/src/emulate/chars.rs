@@ -51,7 +51,15 @@ fn searched_word_delimiter_class(unit: u16) -> u8 {
 }
 
 /// Java's `Character.isWhitespace(int)`.
+#[inline]
 pub(super) fn is_whitespace(cp: u32) -> bool {
+    match WHITESPACE_LATIN1.get(cp as usize) {
+        Some(&white) => white,
+        None => searched_is_whitespace(cp),
+    }
+}
+
+fn searched_is_whitespace(cp: u32) -> bool {
     u16::try_from(cp).is_ok_and(|unit| WHITESPACE.binary_search(&unit).is_ok())
 }
 
@@ -153,6 +161,17 @@ static WORD_DELIMITER_CLASS_LATIN1: [u8; 256] = {
     classes
 };
 
+/// [`is_whitespace`] of the first 256 code points, read from the table at compile time.
+static WHITESPACE_LATIN1: [bool; 256] = {
+    let mut white = [false; 256];
+    let mut i = 0;
+    while i < WHITESPACE.len() && WHITESPACE[i] < 256 {
+        white[WHITESPACE[i] as usize] = true;
+        i += 1;
+    }
+    white
+};
+
 /// Which of the first 256 code points [`to_lower`] leaves as they are, read from the
 /// table at compile time (so Latin-1 text skips the binary search).
 static LOWERCASE_LATIN1_UNCHANGED: [bool; 256] = {
@@ -217,6 +236,7 @@ mod tests {
                 "{cp:#x}"
             );
             assert_eq!(to_lower(cp), searched_lower(cp), "{cp:#x}");
+            assert_eq!(is_whitespace(cp), searched_is_whitespace(cp), "{cp:#x}");
         }
         // Just past the tables: the search answers.
         assert_eq!(code_token_class(0x100), 1);

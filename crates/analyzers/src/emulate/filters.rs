@@ -2,7 +2,9 @@
 //! `asciifolding`, `remove_duplicates`, `reverse`, `edge_ngram`, `length` and the code
 //! analyzer's `pattern_replace` of `_`.
 
-use super::chars::{ascii_fold, code_points, push_code_point, to_lower};
+use super::chars::{
+    ascii_fold, code_points, is_high_surrogate, is_low_surrogate, push_code_point, to_lower,
+};
 use smallvec::SmallVec;
 
 use super::{Term, Tok, Token};
@@ -108,6 +110,14 @@ impl<I: Iterator<Item = Tok>> Iterator for Length<I> {
 
 /// ReverseStringFilter: the term's code points in reverse order (surrogate pairs kept).
 pub(super) fn reverse(mut tok: Tok) -> Tok {
+    if !tok
+        .term
+        .iter()
+        .any(|&u| is_high_surrogate(u) || is_low_surrogate(u))
+    {
+        tok.term.reverse();
+        return tok;
+    }
     let cps: Vec<u32> = code_points(&tok.term).collect();
     let mut out = Term::with_capacity(tok.term.len());
     for cp in cps.into_iter().rev() {

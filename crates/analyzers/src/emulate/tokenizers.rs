@@ -3,9 +3,7 @@
 //! `Character.isWhitespace`), `keyword`, and `path_hierarchy` with `reverse: true`
 //! (ReversePathHierarchyTokenizer).
 
-use std::str::Chars;
-
-use super::chars::{CODE_SKIP, code_token_class, is_whitespace, push_code_point};
+use super::chars::{CODE_SKIP, code_token_class, is_whitespace};
 use super::{Term, Tok};
 
 /// The code tokenizer: every maximal run of code points of one class (identifier or
@@ -65,16 +63,7 @@ impl Iterator for CodeTokenizer<'_> {
             }
             self.at += len;
         }
-        let token = &self.text[begin..self.at];
-        let term: Term = if token.is_ascii() {
-            let mut term = Term::from_elem(0, token.len());
-            for (unit, byte) in term.iter_mut().zip(token.bytes()) {
-                *unit = u16::from(byte);
-            }
-            term
-        } else {
-            token.encode_utf16().collect()
-        };
+        let term = term_of(&self.text[begin..self.at]);
         let start = self.offset;
         self.offset += term.len() as u32;
         Some(Tok::new(term, start, self.offset))
@@ -88,7 +77,9 @@ pub(super) const MAX_TOKEN_LENGTH: usize = 255;
 /// that reaches [`MAX_TOKEN_LENGTH`] UTF-16 units (or one more, when the last code point is a
 /// surrogate pair) is cut there and the rest continues as the next token.
 pub(super) struct Whitespace<'a> {
-    chars: Chars<'a>,
+    text: &'a str,
+    /// Byte index of the next unread character.
+    at: usize,
     /// UTF-16 offset of the next unread character.
     offset: u32,
 }
@@ -96,9 +87,22 @@ pub(super) struct Whitespace<'a> {
 impl<'a> Whitespace<'a> {
     pub(super) fn new(text: &'a str) -> Self {
         Whitespace {
-            chars: text.chars(),
+            text,
+            at: 0,
             offset: 0,
         }
+    }
+
+    /// The character at byte `at`: its length in bytes, in UTF-16 units and whether it is
+    /// white space.
+    #[inline]
+    fn char_at(&self, at: usize) -> Option<(usize, u32, bool)> {
+        let &byte = self.text.as_bytes().get(at)?;
+        if byte.is_ascii() {
+            return Some((1, 1, is_whitespace(u32::from(byte))));
+        }
+        let c = self.text[at..].chars().next()?;
+        Some((c.len_utf8(), c.len_utf16() as u32, is_whitespace(c as u32)))
     }
 }
 
@@ -106,39 +110,51 @@ impl Iterator for Whitespace<'_> {
     type Item = Tok;
 
     fn next(&mut self) -> Option<Tok> {
-        let mut term = Term::new();
-        let mut start = 0;
-        for c in self.chars.by_ref() {
-            let width = c.len_utf16() as u32;
-            if !is_whitespace(c as u32) {
-                if term.is_empty() {
-                    start = self.offset;
-                }
-                push_code_point(&mut term, c as u32);
-                self.offset += width;
-                if term.len() >= MAX_TOKEN_LENGTH {
-                    break;
-                }
-            } else {
-                self.offset += width;
-                if !term.is_empty() {
-                    break;
-                }
+        loop {
+            let (len, units, white) = self.char_at(self.at)?;
+            if !white {
+                break;
+            }
+            self.at += len;
+            self.offset += units;
+        }
+        let (begin, start) = (self.at, self.offset);
+        while let Some((len, units, white)) = self.char_at(self.at) {
+            if white {
+                break;
+            }
+            self.at += len;
+            self.offset += units;
+            if (self.offset - start) as usize >= MAX_TOKEN_LENGTH {
+                break;
             }
         }
-        if term.is_empty() {
-            return None;
-        }
-        let end = start + term.len() as u32;
-        Some(Tok::new(term, start, end))
+        Some(Tok::new(
+            term_of(&self.text[begin..self.at]),
+            start,
+            self.offset,
+        ))
     }
 }
 
 /// The whole input as one token (also when it is empty).
 pub(super) fn keyword(text: &str) -> Tok {
-    let term: Term = text.encode_utf16().collect();
+    let term = term_of(text);
     let end = term.len() as u32;
     Tok::new(term, 0, end)
+}
+
+/// `text` in UTF-16 units (ASCII copied byte by byte, without decoding).
+fn term_of(text: &str) -> Term {
+    if text.is_ascii() {
+        let mut term = Term::from_elem(0, text.len());
+        for (unit, byte) in term.iter_mut().zip(text.bytes()) {
+            *unit = u16::from(byte);
+        }
+        term
+    } else {
+        text.encode_utf16().collect()
+    }
 }
 
 /// `path_hierarchy` with `reverse: true`, delimiter and replacement `/`, skip 0: every suffix
@@ -147,7 +163,7 @@ pub(super) fn keyword(text: &str) -> Tok {
 /// takes the next one.
 pub(super) fn reverse_path_hierarchy(text: &str, advance: bool) -> Vec<Tok> {
     const DELIMITER: u16 = b'/' as u16;
-    let units: Vec<u16> = text.encode_utf16().collect();
+    let units = term_of(text);
     let length = units.len();
     // Where each suffix may start: the beginning and after each delimiter; then the end.
     let mut cuts = vec![0];
