@@ -27,7 +27,7 @@ mod word_delimiter;
 use filters::{Length, RemoveDuplicates};
 use flatten_graph::FlattenGraph;
 use tokenizers::{CodeTokenizer, Whitespace, keyword, reverse_path_hierarchy};
-use word_delimiter::WordDelimiterGraph;
+use word_delimiter::{Split, WordDelimiterGraph};
 
 /// One token, as `_analyze` reports it. Offsets count UTF-16 code units.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,23 +113,53 @@ pub fn analyze_terms(analyzer: AnalyzerName, text: &str) -> Vec<String> {
         .collect()
 }
 
-/// `code_analyzer`'s tokens of `text`.
+/// `code_analyzer`'s tokens of `text`: code tokenizer → length(≤ 255) →
+/// word_delimiter_graph(preserve_original) → flatten_graph → lowercase → asciifolding →
+/// strip `_` → length(≥ 1) → remove_duplicates.
+///
+/// The chain runs on one tokenizer token at a time: what it makes of one never depends on
+/// another (each graph starts at its token's position and stays within its token's
+/// offsets, so no later filter's state carries over; a token a length filter drops only
+/// leaves its position empty). A token word_delimiter_graph leaves whole — most of them —
+/// takes the short way: folded in place, it is the only token at its position.
 fn code_tokens(text: &str) -> Vec<Token> {
+    let max = crate::analysis::CODE_MAX_TOKEN_CHARS as usize;
     // Room for about one token per eight bytes, about what code gives (fixtures/analysis:
     // one per 8.5), so the vector rarely grows.
     let mut tokens = Vec::with_capacity(text.len() / 8);
-    tokens.extend(positioned(code_chain(text)));
+    // The position of the next tokenizer token: one after the last its predecessor's graph
+    // spans.
+    let mut position = 0u32;
+    for tok in CodeTokenizer::new(text) {
+        if tok.term.len() > max {
+            position += 1;
+            continue;
+        }
+        match word_delimiter::split_of(&tok.term) {
+            Split::Whole | Split::OnlyDelimiters => {
+                let tok = filters::fold_code_term(tok);
+                if !tok.term.is_empty() {
+                    tokens.push(tok.into_token(position));
+                }
+                position += 1;
+            }
+            Split::Parts(_) => {
+                let (mut from, mut span) = (-1i64, 1i64);
+                let graph = FlattenGraph::new(WordDelimiterGraph::new(std::iter::once(tok)))
+                    .inspect(|t| {
+                        from += i64::from(t.pos_inc);
+                        span = span.max(from + i64::from(t.pos_len));
+                    });
+                let folded = Length::new(graph.map(filters::fold_code_term), 1, usize::MAX);
+                tokens.extend(positioned(RemoveDuplicates::new(folded)).map(|mut token| {
+                    token.position += position;
+                    token
+                }));
+                position += span as u32;
+            }
+        }
+    }
     tokens
-}
-
-/// code tokenizer → length(≤ 255) → word_delimiter_graph(preserve_original) →
-/// flatten_graph → lowercase → asciifolding → strip `_` → length(≥ 1) → remove_duplicates.
-fn code_chain(text: &str) -> impl Iterator<Item = Tok> + '_ {
-    let max = crate::analysis::CODE_MAX_TOKEN_CHARS as usize;
-    let tokens = Length::new(CodeTokenizer::new(text), 0, max);
-    let split = FlattenGraph::new(WordDelimiterGraph::new(tokens));
-    let folded = split.map(filters::fold_code_term);
-    RemoveDuplicates::new(Length::new(folded, 1, usize::MAX))
 }
 
 /// A term in UTF-16 units, as Lucene holds it; held inline up to a length most words of

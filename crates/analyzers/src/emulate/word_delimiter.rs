@@ -37,7 +37,7 @@ fn is_upper(class: u8) -> bool {
 
 /// Walks the subwords of one term (WordDelimiterIterator with split on case change, split
 /// on numerics and English possessive stemming on).
-struct Subwords<'a> {
+pub(super) struct Subwords<'a> {
     text: &'a [u16],
     /// Start of the text without leading delimiters.
     start_bounds: i32,
@@ -157,6 +157,29 @@ impl<'a> Subwords<'a> {
     }
 }
 
+/// What word_delimiter_graph does with a term.
+pub(super) enum Split<'a> {
+    /// No delimiters and no break: the token passes as it is.
+    Whole,
+    /// Only delimiters: the token is preserved as it is.
+    OnlyDelimiters,
+    /// The original, then its parts (the first subword found).
+    Parts(Subwords<'a>),
+}
+
+/// How word_delimiter_graph treats `term`.
+pub(super) fn split_of(term: &[u16]) -> Split<'_> {
+    let mut words = Subwords::new(term);
+    words.advance();
+    if words.current == 0 && words.end == term.len() as i32 {
+        Split::Whole
+    } else if words.end == DONE {
+        Split::OnlyDelimiters
+    } else {
+        Split::Parts(words)
+    }
+}
+
 /// One buffered output of a split token: graph positions relative to the token's first
 /// position, and the slice of the term.
 #[derive(Clone, Copy)]
@@ -254,19 +277,18 @@ impl<I: Iterator<Item = Tok>> Iterator for WordDelimiterGraph<I> {
         }
         let mut tok = self.input.next()?;
         self.accum_pos_inc += tok.pos_inc;
-        let mut words = Subwords::new(&tok.term);
-        words.advance();
-        if words.current == 0 && words.end == tok.term.len() as i32 {
-            // No delimiters: the token as it is.
-            tok.pos_inc = self.accum_pos_inc;
-            self.accum_pos_inc = 0;
-            return Some(tok);
-        }
-        if words.end == DONE {
-            // Only delimiters: preserved as it is.
-            self.accum_pos_inc = 0;
-            return Some(tok);
-        }
+        let words = match split_of(&tok.term) {
+            Split::Whole => {
+                tok.pos_inc = self.accum_pos_inc;
+                self.accum_pos_inc = 0;
+                return Some(tok);
+            }
+            Split::OnlyDelimiters => {
+                self.accum_pos_inc = 0;
+                return Some(tok);
+            }
+            Split::Parts(words) => words,
+        };
         self.split(&tok, words);
         self.pending.reverse();
         self.pending.pop()
