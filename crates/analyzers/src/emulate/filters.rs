@@ -171,31 +171,47 @@ impl<I: Iterator<Item = Tok>> Iterator for RemoveDuplicates<I> {
 pub(super) fn edge_ngrams(tokens: Vec<Token>, min: usize, max: usize) -> Vec<Token> {
     let min = min.max(1);
     let grams = |tok: &Token| {
-        let chars = tok.token.chars().take(max).count();
+        let chars = if tok.token.is_ascii() {
+            tok.token.len().min(max)
+        } else {
+            tok.token.chars().take(max).count()
+        };
         (chars + 1).saturating_sub(min)
     };
     let mut out = Vec::with_capacity(tokens.iter().map(grams).sum());
+    let mut ends = Vec::new();
     for tok in tokens {
-        let mut ends = tok
-            .token
-            .char_indices()
-            .take(max)
-            .skip(min - 1)
-            .map(|(at, c)| at + c.len_utf8())
-            .peekable();
-        while let Some(end) = ends.next() {
-            if ends.peek().is_none() && end == tok.token.len() {
-                // The whole term is the last gram: the token itself.
-                out.push(tok);
-                break;
-            }
+        // The byte length of each gram.
+        ends.clear();
+        if tok.token.is_ascii() {
+            ends.extend(min..=tok.token.len().min(max));
+        } else {
+            ends.extend(
+                tok.token
+                    .char_indices()
+                    .take(max)
+                    .skip(min - 1)
+                    .map(|(at, c)| at + c.len_utf8()),
+            );
+        }
+        let Some((&last, shorter)) = ends.split_last() else {
+            continue;
+        };
+        out.extend(shorter.iter().map(|&end| Token {
+            token: tok.token[..end].to_owned(),
+            start_offset: tok.start_offset,
+            end_offset: tok.end_offset,
+            token_type: tok.token_type.clone(),
+            position: tok.position,
+            position_length: tok.position_length,
+        }));
+        if last == tok.token.len() {
+            // The whole term is the last gram: the token itself.
+            out.push(tok);
+        } else {
             out.push(Token {
-                token: tok.token[..end].to_owned(),
-                start_offset: tok.start_offset,
-                end_offset: tok.end_offset,
-                token_type: tok.token_type.clone(),
-                position: tok.position,
-                position_length: tok.position_length,
+                token: tok.token[..last].to_owned(),
+                ..tok
             });
         }
     }

@@ -164,7 +164,10 @@ fn code_tokens(text: &str) -> Vec<Token> {
 
 /// A term in UTF-16 units, as Lucene holds it; held inline up to a length most words of
 /// code stay under, so a token rarely costs an allocation.
-type Term = smallvec::SmallVec<[u16; 24]>;
+type Term = smallvec::SmallVec<[u16; TERM_INLINE]>;
+
+/// How many UTF-16 units a [`Term`] holds without allocating.
+const TERM_INLINE: usize = 24;
 
 /// A token inside the emulation: the term, and the position increment rather than the
 /// position. Every token these chains make is of type `word`.

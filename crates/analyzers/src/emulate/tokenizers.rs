@@ -4,7 +4,7 @@
 //! (ReversePathHierarchyTokenizer).
 
 use super::chars::{CODE_SKIP, code_token_class, is_whitespace};
-use super::{Term, Tok};
+use super::{TERM_INLINE, Term, Tok};
 
 /// The code tokenizer: every maximal run of code points of one class (identifier or
 /// punctuation), skipped characters between them — what Java's `Matcher.find` gives for
@@ -146,12 +146,14 @@ pub(super) fn keyword(text: &str) -> Tok {
 
 /// `text` in UTF-16 units (ASCII copied byte by byte, without decoding).
 fn term_of(text: &str) -> Term {
-    if text.is_ascii() {
-        let mut term = Term::from_elem(0, text.len());
-        for (unit, byte) in term.iter_mut().zip(text.bytes()) {
+    if text.len() <= TERM_INLINE && text.is_ascii() {
+        let mut units = [0; TERM_INLINE];
+        for (unit, byte) in units.iter_mut().zip(text.bytes()) {
             *unit = u16::from(byte);
         }
-        term
+        Term::from_buf_and_len(units, text.len())
+    } else if text.is_ascii() {
+        Term::from_vec(text.bytes().map(u16::from).collect())
     } else {
         text.encode_utf16().collect()
     }
