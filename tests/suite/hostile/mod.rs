@@ -4,6 +4,7 @@
 
 mod access;
 mod cli;
+mod emulation;
 mod metrics;
 mod migrations;
 mod queries;
