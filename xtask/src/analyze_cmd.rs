@@ -251,7 +251,7 @@ fn token_table(tokens: &[Token]) -> Table {
             t.position_length.to_string(),
             t.start_offset.to_string(),
             t.end_offset.to_string(),
-            t.token_type.clone(),
+            t.token_type.to_string(),
         ]);
     }
     table

@@ -5,6 +5,7 @@
 mod access;
 mod access_filter;
 mod cli;
+mod emulation;
 mod metrics;
 mod migrations;
 mod queries;

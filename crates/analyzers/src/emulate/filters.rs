@@ -2,19 +2,23 @@
 //! `asciifolding`, `remove_duplicates`, `reverse`, `edge_ngram`, `length` and the code
 //! analyzer's `pattern_replace` of `_`.
 
-use std::collections::HashSet;
+use super::chars::{
+    ascii_fold, code_points, is_high_surrogate, is_low_surrogate, push_code_point, to_lower,
+};
+use smallvec::SmallVec;
 
-use super::Tok;
-use super::chars::{ascii_fold, code_points, push_code_point, to_lower, utf16_len};
+use super::{Term, Tok, Token};
 
 /// LowerCaseFilter: `Character.toLowerCase(int)` on each code point.
 pub(super) fn lowercase(mut tok: Tok) -> Tok {
-    if tok
-        .term
-        .iter()
-        .any(|&u| u >= 0x80 || (0x41..=0x5A).contains(&u))
-    {
-        let mut out = Vec::with_capacity(tok.term.len());
+    if tok.term.iter().all(|&u| u < 0x80) {
+        for unit in &mut tok.term {
+            if (0x41..=0x5A).contains(unit) {
+                *unit |= 0x20;
+            }
+        }
+    } else {
+        let mut out = Term::with_capacity(tok.term.len());
         for cp in code_points(&tok.term) {
             push_code_point(&mut out, to_lower(cp));
         }
@@ -27,7 +31,7 @@ pub(super) fn lowercase(mut tok: Tok) -> Tok {
 /// ASCII equivalent (up to four characters); every other unit stays.
 pub(super) fn ascii_folding(mut tok: Tok) -> Tok {
     if tok.term.iter().any(|&u| u >= 0x80) {
-        let mut out = Vec::with_capacity(tok.term.len());
+        let mut out = Term::with_capacity(tok.term.len());
         for &unit in &tok.term {
             match ascii_fold(unit) {
                 Some(folded) => out.extend(folded.encode_utf16()),
@@ -39,9 +43,32 @@ pub(super) fn ascii_folding(mut tok: Tok) -> Tok {
     tok
 }
 
+/// The code analyzer's lowercase → asciifolding → strip `_`, in one pass over an ASCII
+/// term (which asciifolding leaves as it is).
+pub(super) fn fold_code_term(mut tok: Tok) -> Tok {
+    const UNDERSCORE: u16 = b'_' as u16;
+    if !tok.term.iter().all(|&u| u < 0x80) {
+        return strip_underscores(ascii_folding(lowercase(tok)));
+    }
+    let mut underscores = false;
+    for unit in &mut tok.term {
+        if (0x41..=0x5A).contains(unit) {
+            *unit |= 0x20;
+        }
+        underscores |= *unit == UNDERSCORE;
+    }
+    if underscores {
+        tok.term.retain(|u| *u != UNDERSCORE);
+    }
+    tok
+}
+
 /// PatternReplaceFilter with pattern `_` and an empty replacement: every `_` removed.
 pub(super) fn strip_underscores(mut tok: Tok) -> Tok {
-    tok.term.retain(|&u| u != u16::from(b'_'));
+    const UNDERSCORE: u16 = b'_' as u16;
+    if tok.term.contains(&UNDERSCORE) {
+        tok.term.retain(|u| *u != UNDERSCORE);
+    }
     tok
 }
 
@@ -83,8 +110,16 @@ impl<I: Iterator<Item = Tok>> Iterator for Length<I> {
 
 /// ReverseStringFilter: the term's code points in reverse order (surrogate pairs kept).
 pub(super) fn reverse(mut tok: Tok) -> Tok {
+    if !tok
+        .term
+        .iter()
+        .any(|&u| is_high_surrogate(u) || is_low_surrogate(u))
+    {
+        tok.term.reverse();
+        return tok;
+    }
     let cps: Vec<u32> = code_points(&tok.term).collect();
-    let mut out = Vec::with_capacity(tok.term.len());
+    let mut out = Term::with_capacity(tok.term.len());
     for cp in cps.into_iter().rev() {
         push_code_point(&mut out, cp);
     }
@@ -96,14 +131,16 @@ pub(super) fn reverse(mut tok: Tok) -> Tok {
 /// position.
 pub(super) struct RemoveDuplicates<I> {
     input: I,
-    seen: HashSet<Vec<u16>>,
+    /// The terms at the current position (rarely more than two: an original and its first
+    /// part, so comparing them one by one beats hashing).
+    seen: SmallVec<[Term; 2]>,
 }
 
 impl<I> RemoveDuplicates<I> {
     pub(super) fn new(input: I) -> Self {
         RemoveDuplicates {
             input,
-            seen: HashSet::new(),
+            seen: SmallVec::new(),
         }
     }
 }
@@ -116,66 +153,67 @@ impl<I: Iterator<Item = Tok>> Iterator for RemoveDuplicates<I> {
             let tok = self.input.next()?;
             if tok.pos_inc > 0 {
                 self.seen.clear();
+            } else if self.seen.contains(&tok.term) {
+                continue;
             }
-            let fresh = self.seen.insert(tok.term.clone());
-            if tok.pos_inc > 0 || fresh {
-                return Some(tok);
-            }
+            self.seen.push(Term::from_slice(&tok.term));
+            return Some(tok);
         }
     }
 }
 
-/// EdgeNGramTokenFilter (without preserve_original): the prefixes of each term of
-/// `min..=max` code points, shortest first, each with the term's offsets and position length;
-/// the first carries the position increment. A term shorter than `min` is dropped and its
-/// increment passes to the next token emitted.
-pub(super) struct EdgeNGram<I> {
-    input: I,
-    min: usize,
-    max: usize,
-    /// The term being cut: the token, the UTF-16 end of each of its code points, and the next
-    /// gram size.
-    current: Option<(Tok, Vec<usize>, usize)>,
-    pos_inc: u32,
-}
-
-impl<I> EdgeNGram<I> {
-    pub(super) fn new(input: I, min: usize, max: usize) -> Self {
-        EdgeNGram {
-            input,
-            min,
-            max,
-            current: None,
-            pos_inc: 0,
+/// EdgeNGramTokenFilter (without preserve_original) over finished tokens: the prefixes of
+/// each term of `min..=max` code points, shortest first, each with the term's position,
+/// offsets and position length. A term shorter than `min` is dropped; positions are
+/// absolute here, so the next token keeps its own, as Lucene passes the dropped term's
+/// position increment on. Terms are whole code points (a lone surrogate became U+FFFD,
+/// one character as it is one code point in Java), so grams end at character boundaries.
+pub(super) fn edge_ngrams(tokens: Vec<Token>, min: usize, max: usize) -> Vec<Token> {
+    let min = min.max(1);
+    let grams = |tok: &Token| {
+        let chars = if tok.token.is_ascii() {
+            tok.token.len().min(max)
+        } else {
+            tok.token.chars().take(max).count()
+        };
+        (chars + 1).saturating_sub(min)
+    };
+    let mut out = Vec::with_capacity(tokens.iter().map(grams).sum());
+    let mut ends = Vec::new();
+    for tok in tokens {
+        // The byte length of each gram.
+        ends.clear();
+        if tok.token.is_ascii() {
+            ends.extend(min..=tok.token.len().min(max));
+        } else {
+            ends.extend(
+                tok.token
+                    .char_indices()
+                    .take(max)
+                    .skip(min - 1)
+                    .map(|(at, c)| at + c.len_utf8()),
+            );
+        }
+        let Some((&last, shorter)) = ends.split_last() else {
+            continue;
+        };
+        out.extend(shorter.iter().map(|&end| Token {
+            token: tok.token[..end].to_owned(),
+            start_offset: tok.start_offset,
+            end_offset: tok.end_offset,
+            token_type: tok.token_type.clone(),
+            position: tok.position,
+            position_length: tok.position_length,
+        }));
+        if last == tok.token.len() {
+            // The whole term is the last gram: the token itself.
+            out.push(tok);
+        } else {
+            out.push(Token {
+                token: tok.token[..last].to_owned(),
+                ..tok
+            });
         }
     }
-}
-
-impl<I: Iterator<Item = Tok>> Iterator for EdgeNGram<I> {
-    type Item = Tok;
-
-    fn next(&mut self) -> Option<Tok> {
-        loop {
-            if let Some((tok, ends, size)) = &mut self.current {
-                if *size <= ends.len() && *size <= self.max {
-                    let mut gram = tok.clone();
-                    gram.term.truncate(ends[*size - 1]);
-                    gram.pos_inc = self.pos_inc;
-                    self.pos_inc = 0;
-                    *size += 1;
-                    return Some(gram);
-                }
-                self.current = None;
-            }
-            let tok = self.input.next()?;
-            self.pos_inc += tok.pos_inc;
-            let mut ends = Vec::new();
-            let mut end = 0;
-            for cp in code_points(&tok.term) {
-                end += utf16_len(cp);
-                ends.push(end);
-            }
-            self.current = Some((tok, ends, self.min));
-        }
-    }
+    out
 }

@@ -1,6 +1,8 @@
 //! The offline emulation of each analyzer: the same tokens, positions, position lengths,
 //! offsets and types as the engine's `_analyze`.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{AnalyzerName, LuceneGeneration};
@@ -22,10 +24,10 @@ mod tests;
 mod tokenizers;
 mod word_delimiter;
 
-use filters::{EdgeNGram, Length, RemoveDuplicates};
+use filters::{Length, RemoveDuplicates};
 use flatten_graph::FlattenGraph;
 use tokenizers::{CodeTokenizer, Whitespace, keyword, reverse_path_hierarchy};
-use word_delimiter::WordDelimiterGraph;
+use word_delimiter::{Split, WordDelimiterGraph};
 
 /// One token, as `_analyze` reports it. Offsets count UTF-16 code units.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,8 +35,10 @@ pub struct Token {
     pub token: String,
     pub start_offset: u32,
     pub end_offset: u32,
+    /// `word` for every token the emulation makes (borrowed, so making one costs no
+    /// allocation); whatever the engine says for a token read from `_analyze`.
     #[serde(rename = "type")]
-    pub token_type: String,
+    pub token_type: Cow<'static, str>,
     pub position: u32,
     #[serde(rename = "positionLength", default = "one")]
     pub position_length: u32,
@@ -59,30 +63,37 @@ pub fn whole_token(tokens: &[Token]) -> Option<&Token> {
 
 /// Runs `analyzer` over `text` offline, as an engine on `lucene` analyzes it.
 pub fn analyze(lucene: LuceneGeneration, analyzer: AnalyzerName, text: &str) -> Vec<Token> {
-    let tokens: Box<dyn Iterator<Item = Tok> + '_> = match analyzer {
-        AnalyzerName::CodeAnalyzer => Box::new(code_chain(text)),
-        AnalyzerName::CodeEdgeNgram => Box::new(EdgeNGram::new(code_chain(text), 2, 40)),
-        AnalyzerName::PathAnalyzer => Box::new(
+    match analyzer {
+        AnalyzerName::CodeAnalyzer => code_tokens(text),
+        AnalyzerName::CodeEdgeNgram => filters::edge_ngrams(code_tokens(text), 2, 40),
+        AnalyzerName::PathAnalyzer => positioned(
             reverse_path_hierarchy(text, lucene.path_tokens_advance())
                 .into_iter()
                 .map(filters::lowercase)
                 .map(filters::ascii_folding),
-        ),
-        AnalyzerName::WhitespaceReverse => Box::new(
+        )
+        .collect(),
+        AnalyzerName::WhitespaceReverse => positioned(
             Whitespace::new(text)
                 .map(filters::lowercase)
                 .map(filters::ascii_folding)
                 .map(filters::reverse),
-        ),
-        AnalyzerName::ShaNormalizer => Box::new(std::iter::once(filters::lowercase(keyword(text)))),
-    };
+        )
+        .collect(),
+        AnalyzerName::ShaNormalizer => {
+            positioned(std::iter::once(filters::lowercase(keyword(text)))).collect()
+        }
+    }
+}
+
+/// The finished tokens of a chain: each at the position its increment leads to (the first
+/// at 0 at least).
+fn positioned(tokens: impl Iterator<Item = Tok>) -> impl Iterator<Item = Token> {
     let mut position: i64 = -1;
-    tokens
-        .map(|tok| {
-            position += i64::from(tok.pos_inc);
-            tok.into_token(position.max(0) as u32)
-        })
-        .collect()
+    tokens.map(move |tok| {
+        position += i64::from(tok.pos_inc);
+        tok.into_token(position.max(0) as u32)
+    })
 }
 
 /// `code_analyzer` over `text` offline. Its tokens are the same on every Lucene generation
@@ -102,25 +113,67 @@ pub fn analyze_terms(analyzer: AnalyzerName, text: &str) -> Vec<String> {
         .collect()
 }
 
-/// code tokenizer → length(≤ 255) → word_delimiter_graph(preserve_original) →
-/// flatten_graph → lowercase → asciifolding → strip `_` → length(≥ 1) → remove_duplicates.
-fn code_chain(text: &str) -> impl Iterator<Item = Tok> + '_ {
+/// `code_analyzer`'s tokens of `text`: code tokenizer → length(≤ 255) →
+/// word_delimiter_graph(preserve_original) → flatten_graph → lowercase → asciifolding →
+/// strip `_` → length(≥ 1) → remove_duplicates.
+///
+/// The chain runs on one tokenizer token at a time: what it makes of one never depends on
+/// another (each graph starts at its token's position and stays within its token's
+/// offsets, so no later filter's state carries over; a token a length filter drops only
+/// leaves its position empty). A token word_delimiter_graph leaves whole — most of them —
+/// takes the short way: folded in place, it is the only token at its position.
+fn code_tokens(text: &str) -> Vec<Token> {
     let max = crate::analysis::CODE_MAX_TOKEN_CHARS as usize;
-    let tokens = Length::new(CodeTokenizer::new(text), 0, max);
-    let split = FlattenGraph::new(WordDelimiterGraph::new(tokens));
-    let folded = split
-        .map(filters::lowercase)
-        .map(filters::ascii_folding)
-        .map(filters::strip_underscores);
-    RemoveDuplicates::new(Length::new(folded, 1, usize::MAX))
+    // Room for about one token per eight bytes, about what code gives (fixtures/analysis:
+    // one per 8.5), so the vector rarely grows.
+    let mut tokens = Vec::with_capacity(text.len() / 8);
+    // The position of the next tokenizer token: one after the last its predecessor's graph
+    // spans.
+    let mut position = 0u32;
+    for tok in CodeTokenizer::new(text) {
+        if tok.term.len() > max {
+            position += 1;
+            continue;
+        }
+        match word_delimiter::split_of(&tok.term) {
+            Split::Whole | Split::OnlyDelimiters => {
+                let tok = filters::fold_code_term(tok);
+                if !tok.term.is_empty() {
+                    tokens.push(tok.into_token(position));
+                }
+                position += 1;
+            }
+            Split::Parts(_) => {
+                let (mut from, mut span) = (-1i64, 1i64);
+                let graph = FlattenGraph::new(WordDelimiterGraph::new(std::iter::once(tok)))
+                    .inspect(|t| {
+                        from += i64::from(t.pos_inc);
+                        span = span.max(from + i64::from(t.pos_len));
+                    });
+                let folded = Length::new(graph.map(filters::fold_code_term), 1, usize::MAX);
+                tokens.extend(positioned(RemoveDuplicates::new(folded)).map(|mut token| {
+                    token.position += position;
+                    token
+                }));
+                position += span as u32;
+            }
+        }
+    }
+    tokens
 }
 
-/// A token inside the emulation: the term in UTF-16 units, as Lucene holds it, and the
-/// position increment rather than the position. Every token these chains make is of type
-/// `word`.
+/// A term in UTF-16 units, as Lucene holds it; held inline up to a length most words of
+/// code stay under, so a token rarely costs an allocation.
+type Term = smallvec::SmallVec<[u16; TERM_INLINE]>;
+
+/// How many UTF-16 units a [`Term`] holds without allocating.
+const TERM_INLINE: usize = 24;
+
+/// A token inside the emulation: the term, and the position increment rather than the
+/// position. Every token these chains make is of type `word`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Tok {
-    term: Vec<u16>,
+    term: Term,
     start: u32,
     end: u32,
     pos_inc: u32,
@@ -128,7 +181,7 @@ struct Tok {
 }
 
 impl Tok {
-    fn new(term: Vec<u16>, start: u32, end: u32) -> Self {
+    fn new(term: Term, start: u32, end: u32) -> Self {
         Tok {
             term,
             start,
@@ -139,11 +192,17 @@ impl Tok {
     }
 
     fn into_token(self, position: u32) -> Token {
+        let token = if self.term.iter().all(|&u| u < 0x80) {
+            let bytes = self.term.iter().map(|&u| u as u8).collect();
+            String::from_utf8(bytes).expect("ASCII is UTF-8")
+        } else {
+            String::from_utf16_lossy(&self.term)
+        };
         Token {
-            token: String::from_utf16_lossy(&self.term),
+            token,
             start_offset: self.start,
             end_offset: self.end,
-            token_type: "word".to_owned(),
+            token_type: Cow::Borrowed("word"),
             position,
             position_length: self.pos_len,
         }

@@ -3,16 +3,16 @@
 //! `Character.isWhitespace`), `keyword`, and `path_hierarchy` with `reverse: true`
 //! (ReversePathHierarchyTokenizer).
 
-use std::str::Chars;
-
-use super::Tok;
-use super::chars::{CODE_SKIP, code_token_class, is_whitespace, push_code_point};
+use super::chars::{CODE_SKIP, code_token_class, is_whitespace};
+use super::{TERM_INLINE, Term, Tok};
 
 /// The code tokenizer: every maximal run of code points of one class (identifier or
 /// punctuation), skipped characters between them — what Java's `Matcher.find` gives for
 /// `[A]+|[B]+` with disjoint classes A and B. No length limit (a filter drops long tokens).
 pub(super) struct CodeTokenizer<'a> {
-    chars: std::iter::Peekable<Chars<'a>>,
+    text: &'a str,
+    /// Byte index of the next unread character.
+    at: usize,
     /// UTF-16 offset of the next unread character.
     offset: u32,
 }
@@ -20,9 +20,26 @@ pub(super) struct CodeTokenizer<'a> {
 impl<'a> CodeTokenizer<'a> {
     pub(super) fn new(text: &'a str) -> Self {
         CodeTokenizer {
-            chars: text.chars().peekable(),
+            text,
+            at: 0,
             offset: 0,
         }
+    }
+
+    /// The character at byte `at`: its length in bytes, in UTF-16 units and its class
+    /// (ASCII without decoding).
+    #[inline]
+    fn char_at(&self, at: usize) -> Option<(usize, u32, u8)> {
+        let &byte = self.text.as_bytes().get(at)?;
+        if byte.is_ascii() {
+            return Some((1, 1, code_token_class(u32::from(byte))));
+        }
+        let c = self.text[at..].chars().next()?;
+        Some((
+            c.len_utf8(),
+            c.len_utf16() as u32,
+            code_token_class(c as u32),
+        ))
     }
 }
 
@@ -32,24 +49,23 @@ impl Iterator for CodeTokenizer<'_> {
     fn next(&mut self) -> Option<Tok> {
         // Skip to the first character of a token.
         let class = loop {
-            let c = *self.chars.peek()?;
-            let class = code_token_class(c as u32);
+            let (len, units, class) = self.char_at(self.at)?;
             if class != CODE_SKIP {
                 break class;
             }
-            self.offset += c.len_utf16() as u32;
-            self.chars.next();
+            self.at += len;
+            self.offset += units;
         };
-        let start = self.offset;
-        let mut term: Vec<u16> = Vec::new();
-        while let Some(&c) = self.chars.peek() {
-            if code_token_class(c as u32) != class {
+        let begin = self.at;
+        while let Some((len, _, next)) = self.char_at(self.at) {
+            if next != class {
                 break;
             }
-            push_code_point(&mut term, c as u32);
-            self.offset += c.len_utf16() as u32;
-            self.chars.next();
+            self.at += len;
         }
+        let term = term_of(&self.text[begin..self.at]);
+        let start = self.offset;
+        self.offset += term.len() as u32;
         Some(Tok::new(term, start, self.offset))
     }
 }
@@ -61,7 +77,9 @@ pub(super) const MAX_TOKEN_LENGTH: usize = 255;
 /// that reaches [`MAX_TOKEN_LENGTH`] UTF-16 units (or one more, when the last code point is a
 /// surrogate pair) is cut there and the rest continues as the next token.
 pub(super) struct Whitespace<'a> {
-    chars: Chars<'a>,
+    text: &'a str,
+    /// Byte index of the next unread character.
+    at: usize,
     /// UTF-16 offset of the next unread character.
     offset: u32,
 }
@@ -69,9 +87,22 @@ pub(super) struct Whitespace<'a> {
 impl<'a> Whitespace<'a> {
     pub(super) fn new(text: &'a str) -> Self {
         Whitespace {
-            chars: text.chars(),
+            text,
+            at: 0,
             offset: 0,
         }
+    }
+
+    /// The character at byte `at`: its length in bytes, in UTF-16 units and whether it is
+    /// white space.
+    #[inline]
+    fn char_at(&self, at: usize) -> Option<(usize, u32, bool)> {
+        let &byte = self.text.as_bytes().get(at)?;
+        if byte.is_ascii() {
+            return Some((1, 1, is_whitespace(u32::from(byte))));
+        }
+        let c = self.text[at..].chars().next()?;
+        Some((c.len_utf8(), c.len_utf16() as u32, is_whitespace(c as u32)))
     }
 }
 
@@ -79,39 +110,53 @@ impl Iterator for Whitespace<'_> {
     type Item = Tok;
 
     fn next(&mut self) -> Option<Tok> {
-        let mut term: Vec<u16> = Vec::new();
-        let mut start = 0;
-        for c in self.chars.by_ref() {
-            let width = c.len_utf16() as u32;
-            if !is_whitespace(c as u32) {
-                if term.is_empty() {
-                    start = self.offset;
-                }
-                push_code_point(&mut term, c as u32);
-                self.offset += width;
-                if term.len() >= MAX_TOKEN_LENGTH {
-                    break;
-                }
-            } else {
-                self.offset += width;
-                if !term.is_empty() {
-                    break;
-                }
+        loop {
+            let (len, units, white) = self.char_at(self.at)?;
+            if !white {
+                break;
+            }
+            self.at += len;
+            self.offset += units;
+        }
+        let (begin, start) = (self.at, self.offset);
+        while let Some((len, units, white)) = self.char_at(self.at) {
+            if white {
+                break;
+            }
+            self.at += len;
+            self.offset += units;
+            if (self.offset - start) as usize >= MAX_TOKEN_LENGTH {
+                break;
             }
         }
-        if term.is_empty() {
-            return None;
-        }
-        let end = start + term.len() as u32;
-        Some(Tok::new(term, start, end))
+        Some(Tok::new(
+            term_of(&self.text[begin..self.at]),
+            start,
+            self.offset,
+        ))
     }
 }
 
 /// The whole input as one token (also when it is empty).
 pub(super) fn keyword(text: &str) -> Tok {
-    let term: Vec<u16> = text.encode_utf16().collect();
+    let term = term_of(text);
     let end = term.len() as u32;
     Tok::new(term, 0, end)
+}
+
+/// `text` in UTF-16 units (ASCII copied byte by byte, without decoding).
+fn term_of(text: &str) -> Term {
+    if text.len() <= TERM_INLINE && text.is_ascii() {
+        let mut units = [0; TERM_INLINE];
+        for (unit, byte) in units.iter_mut().zip(text.bytes()) {
+            *unit = u16::from(byte);
+        }
+        Term::from_buf_and_len(units, text.len())
+    } else if text.is_ascii() {
+        Term::from_vec(text.bytes().map(u16::from).collect())
+    } else {
+        text.encode_utf16().collect()
+    }
 }
 
 /// `path_hierarchy` with `reverse: true`, delimiter and replacement `/`, skip 0: every suffix
@@ -120,7 +165,7 @@ pub(super) fn keyword(text: &str) -> Tok {
 /// takes the next one.
 pub(super) fn reverse_path_hierarchy(text: &str, advance: bool) -> Vec<Tok> {
     const DELIMITER: u16 = b'/' as u16;
-    let units: Vec<u16> = text.encode_utf16().collect();
+    let units = term_of(text);
     let length = units.len();
     // Where each suffix may start: the beginning and after each delimiter; then the end.
     let mut cuts = vec![0];
@@ -139,7 +184,11 @@ pub(super) fn reverse_path_hierarchy(text: &str, advance: bool) -> Vec<Tok> {
         .iter()
         .enumerate()
         .map(|(i, &start)| {
-            let mut tok = Tok::new(units[start..end].to_vec(), start as u32, end as u32);
+            let mut tok = Tok::new(
+                Term::from_slice(&units[start..end]),
+                start as u32,
+                end as u32,
+            );
             tok.pos_inc = u32::from(i == 0 || advance);
             tok
         })

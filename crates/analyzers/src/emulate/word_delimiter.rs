@@ -15,10 +15,10 @@
 //!   many positions as there are parts, then each part at its own position with its slice's
 //!   offsets (offsets never go backwards).
 
-use std::collections::VecDeque;
+use smallvec::SmallVec;
 
-use super::Tok;
 use super::chars::{ALPHA, DIGIT, LOWER, SUBWORD_DELIM, UPPER, word_delimiter_class};
+use super::{Term, Tok};
 
 const DONE: i32 = -1;
 
@@ -37,7 +37,7 @@ fn is_upper(class: u8) -> bool {
 
 /// Walks the subwords of one term (WordDelimiterIterator with split on case change, split
 /// on numerics and English possessive stemming on).
-struct Subwords<'a> {
+pub(super) struct Subwords<'a> {
     text: &'a [u16],
     /// Start of the text without leading delimiters.
     start_bounds: i32,
@@ -157,6 +157,29 @@ impl<'a> Subwords<'a> {
     }
 }
 
+/// What word_delimiter_graph does with a term.
+pub(super) enum Split<'a> {
+    /// No delimiters and no break: the token passes as it is.
+    Whole,
+    /// Only delimiters: the token is preserved as it is.
+    OnlyDelimiters,
+    /// The original, then its parts (the first subword found).
+    Parts(Subwords<'a>),
+}
+
+/// How word_delimiter_graph treats `term`.
+pub(super) fn split_of(term: &[u16]) -> Split<'_> {
+    let mut words = Subwords::new(term);
+    words.advance();
+    if words.current == 0 && words.end == term.len() as i32 {
+        Split::Whole
+    } else if words.end == DONE {
+        Split::OnlyDelimiters
+    } else {
+        Split::Parts(words)
+    }
+}
+
 /// One buffered output of a split token: graph positions relative to the token's first
 /// position, and the slice of the term.
 #[derive(Clone, Copy)]
@@ -169,7 +192,8 @@ struct Part {
 
 pub(super) struct WordDelimiterGraph<I> {
     input: I,
-    pending: VecDeque<Tok>,
+    /// The outputs of the last split token still to come, the next one last.
+    pending: SmallVec<[Tok; 4]>,
     accum_pos_inc: u32,
     last_start_offset: u32,
 }
@@ -178,7 +202,7 @@ impl<I: Iterator<Item = Tok>> WordDelimiterGraph<I> {
     pub(super) fn new(input: I) -> Self {
         WordDelimiterGraph {
             input,
-            pending: VecDeque::new(),
+            pending: SmallVec::new(),
             accum_pos_inc: 0,
             last_start_offset: 0,
         }
@@ -190,7 +214,7 @@ impl<I: Iterator<Item = Tok>> WordDelimiterGraph<I> {
         let term = &tok.term;
         // Offsets of parts are slices of the token's only when its offsets span its text.
         let adjusting = (tok.end - tok.start) as usize == term.len();
-        let mut parts = vec![Part {
+        let mut parts: SmallVec<[Part; 8]> = smallvec::smallvec![Part {
             start_pos: 0,
             end_pos: 1,
             start: 0,
@@ -234,12 +258,12 @@ impl<I: Iterator<Item = Tok>> WordDelimiterGraph<I> {
             start = start.max(self.last_start_offset);
             end = end.max(self.last_start_offset);
             self.last_start_offset = start;
-            let mut out = Tok::new(term[part.start..part.end].to_vec(), start, end);
+            let mut out = Tok::new(Term::from_slice(&term[part.start..part.end]), start, end);
             out.pos_inc = self.accum_pos_inc + part.start_pos - last_pos;
             self.accum_pos_inc = 0;
             out.pos_len = part.end_pos - part.start_pos;
             last_pos = part.start_pos;
-            self.pending.push_back(out);
+            self.pending.push(out);
         }
     }
 }
@@ -248,25 +272,25 @@ impl<I: Iterator<Item = Tok>> Iterator for WordDelimiterGraph<I> {
     type Item = Tok;
 
     fn next(&mut self) -> Option<Tok> {
-        if let Some(tok) = self.pending.pop_front() {
+        if let Some(tok) = self.pending.pop() {
             return Some(tok);
         }
         let mut tok = self.input.next()?;
         self.accum_pos_inc += tok.pos_inc;
-        let mut words = Subwords::new(&tok.term);
-        words.advance();
-        if words.current == 0 && words.end == tok.term.len() as i32 {
-            // No delimiters: the token as it is.
-            tok.pos_inc = self.accum_pos_inc;
-            self.accum_pos_inc = 0;
-            return Some(tok);
-        }
-        if words.end == DONE {
-            // Only delimiters: preserved as it is.
-            self.accum_pos_inc = 0;
-            return Some(tok);
-        }
+        let words = match split_of(&tok.term) {
+            Split::Whole => {
+                tok.pos_inc = self.accum_pos_inc;
+                self.accum_pos_inc = 0;
+                return Some(tok);
+            }
+            Split::OnlyDelimiters => {
+                self.accum_pos_inc = 0;
+                return Some(tok);
+            }
+            Split::Parts(words) => words,
+        };
         self.split(&tok, words);
-        self.pending.pop_front()
+        self.pending.reverse();
+        self.pending.pop()
     }
 }
