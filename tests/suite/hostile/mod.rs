@@ -12,8 +12,8 @@ mod queries;
 mod queue;
 mod registry;
 mod repos;
-mod size;
 mod search_scale;
+mod size;
 mod stack;
 mod verify;
 
