@@ -102,7 +102,10 @@ async fn two_runs_at_once_agree_and_leave_nothing_behind() {
         .unwrap();
     assert_eq!(indices, serde_json::json!([]), "no index is left");
     let mut redis = redis_connection(&services.redis).await.unwrap();
-    let keys = redis.scan_match(&format!("trawl:{base}*")).await.unwrap();
+    let pattern = trawl_indexer::RedisKeys::namespaced(base.as_str())
+        .unwrap()
+        .scan_pattern();
+    let keys = redis.scan_match(&pattern).await.unwrap();
     assert!(keys.is_empty(), "no Redis key is left: {keys:?}");
     for prefix in &prefixes {
         for label in ["small", "large"] {
