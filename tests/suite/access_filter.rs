@@ -545,3 +545,89 @@ async fn resync_distrusts_restored_documents_and_purges_those_of_removed_reposit
     );
     assert_eq!(documents(&set, IndexKind::Blobs, "removed").await, 0);
 }
+
+/// The count of readable repositories a search reports (`repos_searched`) comes from
+/// counts the registry keeps in the statements that change registrations. After bulk
+/// adds, single registrations, visibility and reader changes and removals, it equals the
+/// full answer for every principal; a removed deployment leaves no count behind.
+#[tokio::test]
+async fn the_kept_counts_of_readable_repositories_stay_exact() {
+    use trawl_registry::{RepoSource, RepoSpec};
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "access-counts").await.unwrap();
+    let registry = test_registry(&services, &set).await.unwrap();
+    let levels = [
+        Visibility::Public,
+        Visibility::Internal,
+        Visibility::Private,
+    ];
+    let alice = UserName::new("alice").unwrap();
+    let make = |i: usize| {
+        let id = RepoId::new(format!("count-{i}")).unwrap();
+        let mut spec = RepoSpec::new(id, RepoSource::new(format!("/nowhere/count-{i}")).unwrap());
+        spec.visibility = levels[i % 3];
+        if i % 7 == 0 {
+            spec.readers.insert(alice.clone());
+        }
+        spec
+    };
+    let principals = [Principal::Anonymous, user("alice"), user("bob")];
+    let check = |stage: &'static str| {
+        let registry = registry.clone();
+        let principals = principals.clone();
+        async move {
+            for principal in &principals {
+                let kept = registry.access(principal, None).await.unwrap().readable;
+                let full = registry.readable(principal).await.unwrap().len() as u64;
+                assert_eq!(kept, full, "{stage}: {principal}");
+            }
+        }
+    };
+    check("empty").await;
+    let specs: Vec<RepoSpec> = (0..300).map(make).collect();
+    assert_eq!(registry.add_all(&specs).await.unwrap(), 300);
+    check("bulk add").await;
+    registry.add(&make(300)).await.unwrap();
+    check("one add").await;
+    for i in (0..300).step_by(11) {
+        let id = RepoId::new(format!("count-{i}")).unwrap();
+        registry
+            .set(&id, &set_visibility(levels[(i + 1) % 3]), None)
+            .await
+            .unwrap();
+        let readers = RepoChange {
+            readers: ReadersChange {
+                add: [alice.clone()].into(),
+                ..ReadersChange::default()
+            },
+            ..RepoChange::default()
+        };
+        registry.set(&id, &readers, None).await.unwrap();
+    }
+    check("changes").await;
+    for i in (0..300).step_by(5) {
+        registry
+            .remove(&RepoId::new(format!("count-{i}")).unwrap())
+            .await
+            .unwrap();
+    }
+    check("removals").await;
+    // Concurrent changes of one deployment queue on the counts and stay exact.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in (1..300).step_by(5) {
+        let registry = registry.clone();
+        tasks.spawn(async move {
+            let id = RepoId::new(format!("count-{i}")).unwrap();
+            registry
+                .set(&id, &set_visibility(levels[(i + 2) % 3]), None)
+                .await
+                .unwrap();
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    check("concurrent changes").await;
+    registry.remove_deployment().await.unwrap();
+    check("deployment removed").await;
+}
