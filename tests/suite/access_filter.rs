@@ -566,7 +566,7 @@ async fn the_kept_counts_of_readable_repositories_stay_exact() {
         let id = RepoId::new(format!("count-{i}")).unwrap();
         let mut spec = RepoSpec::new(id, RepoSource::new(format!("/nowhere/count-{i}")).unwrap());
         spec.visibility = levels[i % 3];
-        if i % 7 == 0 {
+        if i.is_multiple_of(7) {
             spec.readers.insert(alice.clone());
         }
         spec
