@@ -8,6 +8,31 @@ use trawl_tests::{require_services, unique_name};
 
 use crate::client::client_for;
 
+/// A client and a fresh index with trawl's analysis settings (removed when the cleanup
+/// drops), and the Lucene generation of the engine, whose analysis the emulation follows.
+pub(crate) async fn analysis_index(
+    services: &trawl_stack::Services,
+    what: &str,
+) -> (
+    trawl_client::Client,
+    String,
+    trawl_tests::IndexCleanup,
+    trawl_analyzers::LuceneGeneration,
+) {
+    let client = client_for(services, |b| b);
+    let index = unique_name(what);
+    let cleanup = trawl_tests::Engine::new(&services.engine)
+        .unwrap()
+        .cleanup(index.clone());
+    client
+        .create_index(&index, &analysis_index_body())
+        .await
+        .unwrap();
+    let engine = client.engine_info().await.unwrap();
+    let lucene = trawl_analyzers::LuceneGeneration::of_major(engine.lucene_major());
+    (client, index, cleanup, lucene)
+}
+
 /// Every line of the analysis corpus, with where it came from.
 fn corpus_lines() -> Vec<(String, String)> {
     let root = trawl_tests::workspace_root().join("fixtures/analysis");
@@ -21,17 +46,8 @@ fn corpus_lines() -> Vec<(String, String)> {
 #[tokio::test]
 async fn the_emulation_matches_the_engine_token_for_token_on_the_whole_corpus() {
     let services = require_services!();
-    let client = client_for(&services, |b| b);
-    let index = unique_name("parity");
-    let _cleanup = trawl_tests::Engine::new(&services.engine)
-        .unwrap()
-        .cleanup(index.clone());
-    client
-        .create_index(&index, &analysis_index_body())
-        .await
-        .unwrap();
+    let (client, index, _cleanup, lucene) = analysis_index(&services, "parity").await;
     let engine = client.engine_info().await.unwrap();
-    let lucene = trawl_analyzers::LuceneGeneration::of_major(engine.lucene_major());
 
     let lines = corpus_lines();
     assert!(

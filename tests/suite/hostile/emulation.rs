@@ -4,10 +4,8 @@
 //! possessives, control characters, accented and full-width text, long lines. Every
 //! analyzer, exactly the engine's tokens.
 
-use trawl_analyzers::{AnalyzerName, Token, analysis_index_body, analyze};
-use trawl_tests::{require_services, unique_name};
-
-use crate::client::client_for;
+use trawl_analyzers::{AnalyzerName, Token, analyze};
+use trawl_tests::require_services;
 
 fn hostile_inputs() -> Vec<(&'static str, String)> {
     vec![
@@ -47,17 +45,8 @@ fn hostile_inputs() -> Vec<(&'static str, String)> {
 #[tokio::test]
 async fn the_emulation_matches_the_engine_on_hostile_inputs() {
     let services = require_services!();
-    let client = client_for(&services, |b| b);
-    let index = unique_name("emulation");
-    let _cleanup = trawl_tests::Engine::new(&services.engine)
-        .unwrap()
-        .cleanup(index.clone());
-    client
-        .create_index(&index, &analysis_index_body())
-        .await
-        .unwrap();
-    let engine = client.engine_info().await.unwrap();
-    let lucene = trawl_analyzers::LuceneGeneration::of_major(engine.lucene_major());
+    let (client, index, _cleanup, lucene) =
+        crate::analysis_parity::analysis_index(&services, "emulation").await;
 
     let mut differences = Vec::new();
     for (name, text) in hostile_inputs() {
