@@ -3,6 +3,7 @@
 //! migrations share, and the Redis keys; a hostile file is refused before anything is
 //! created.
 
+use trawl_indexer::QueueItem;
 use std::time::Duration;
 
 use trawl_analyzers::IndexKind;

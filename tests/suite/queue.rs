@@ -2,6 +2,7 @@
 //! expiry, heartbeats, backoff and dead letters, pause, release, shards, and what a Redis
 //! restart keeps (with AOF) or loses (without persistence, detected by `intact`).
 
+use trawl_indexer::QueueItem;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -4,6 +4,7 @@
 //! applied once retried, and a worker that lost a lease mid-run leaves the ref to its new
 //! holder.
 
+use trawl_indexer::QueueItem;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;

@@ -29,6 +29,12 @@ pub enum IndexKind {
     Migrations,
     /// One document per zero-downtime reindex task and its state.
     ReindexTasks,
+    /// One document per issue of the application (`trawl-records`).
+    Issues,
+    /// One document per merge request of the application.
+    MergeRequests,
+    /// One document per note (comment) on an issue or a merge request.
+    Notes,
 }
 
 /// The version of the analysis chain (`analysis_settings`) the definitions carry in
@@ -105,13 +111,21 @@ impl Default for IndexOptions {
 }
 
 impl IndexKind {
-    pub const ALL: [IndexKind; 5] = [
+    pub const ALL: [IndexKind; 8] = [
         IndexKind::Blobs,
         IndexKind::Commits,
         IndexKind::Repos,
         IndexKind::Migrations,
         IndexKind::ReindexTasks,
+        IndexKind::Issues,
+        IndexKind::MergeRequests,
+        IndexKind::Notes,
     ];
+
+    /// The indices of application records, whose documents carry a repository's access
+    /// facts like blobs and commits do.
+    pub const RECORDS: [IndexKind; 3] =
+        [IndexKind::Issues, IndexKind::MergeRequests, IndexKind::Notes];
 
     /// The alias everything reads and writes through.
     pub fn alias(self) -> &'static str {
@@ -121,6 +135,9 @@ impl IndexKind {
             IndexKind::Repos => "trawl-repos",
             IndexKind::Migrations => "trawl-migrations",
             IndexKind::ReindexTasks => "trawl-reindex-tasks",
+            IndexKind::Issues => "trawl-issues",
+            IndexKind::MergeRequests => "trawl-merge-requests",
+            IndexKind::Notes => "trawl-notes",
         }
     }
 
@@ -139,6 +156,7 @@ impl IndexKind {
             IndexKind::Repos => 2,
             IndexKind::Commits => 1,
             IndexKind::Migrations | IndexKind::ReindexTasks => 1,
+            IndexKind::Issues | IndexKind::MergeRequests | IndexKind::Notes => 1,
         }
     }
 
@@ -309,8 +327,13 @@ impl IndexKind {
                 "state": { "type": "object", "enabled": false },
                 "error": { "type": "text" }
             }),
+            IndexKind::Issues | IndexKind::MergeRequests | IndexKind::Notes => {
+                record_properties(self)
+            }
         };
-        if matches!(
+        if IndexKind::RECORDS.contains(&self) {
+            // Complete as they are (see `record_properties`).
+        } else if matches!(
             self,
             IndexKind::Blobs | IndexKind::Commits | IndexKind::Repos
         ) {
@@ -324,6 +347,61 @@ impl IndexKind {
         }
         props
     }
+}
+
+/// The mapping of a records index (`trawl_records`' documents, field for field): the
+/// access facts every record carries, then the kind's own fields. Prose (titles,
+/// descriptions, notes) is analyzed as English, with a `code` sub-field analyzed like
+/// code so that identifiers quoted in prose are found as they are in code.
+fn record_properties(kind: IndexKind) -> Value {
+    let prose = json!({
+        "type": "text",
+        "analyzer": "english",
+        "fields": { "code": { "type": "text", "analyzer": "code_analyzer" } }
+    });
+    let date = json!({ "type": "date", "format": "strict_date_optional_time||epoch_second" });
+    let mut props = json!({
+        "schema_version": { "type": "integer" },
+        "repo_id": { "type": "keyword" },
+        "visibility": { "type": "keyword" },
+        "project_id": { "type": "long" },
+        "confidential": { "type": "boolean" },
+        "confidential_readers": { "type": "keyword" },
+        "id": { "type": "long" },
+        "author": { "type": "keyword" },
+        "created_at": date,
+        "updated_at": date,
+    });
+    let own = match kind {
+        IndexKind::Issues => json!({
+            "iid": { "type": "integer" },
+            "title": prose,
+            "description": prose,
+            "state": { "type": "keyword" },
+            "labels": { "type": "keyword" },
+            "assignees": { "type": "keyword" },
+        }),
+        IndexKind::MergeRequests => json!({
+            "iid": { "type": "integer" },
+            "title": prose,
+            "description": prose,
+            "state": { "type": "keyword" },
+            "labels": { "type": "keyword" },
+            "source_branch": { "type": "keyword" },
+            "target_branch": { "type": "keyword" },
+        }),
+        IndexKind::Notes => json!({
+            "noteable_type": { "type": "keyword" },
+            "noteable_id": { "type": "long" },
+            "note": prose,
+        }),
+        _ => unreachable!("not a records index: {kind:?}"),
+    };
+    let map = props.as_object_mut().expect("object");
+    for (k, v) in own.as_object().expect("object") {
+        map.insert(k.clone(), v.clone());
+    }
+    props
 }
 
 /// The body of a scratch index that only carries the analysis settings, for `_analyze`.

@@ -146,6 +146,12 @@ impl Config {
             .map(|pg| RegistryConfig::new(pg.expose(), self.names.prefix()))
     }
 
+    /// The PostgreSQL connection string (credentials included), if named: the registry's
+    /// database, which also holds the application's tables.
+    pub fn postgres_connection(&self) -> Option<&str> {
+        self.postgres.as_ref().map(|pg| pg.expose())
+    }
+
     /// The same deployment's services under other names: a scratch deployment (e.g. an
     /// estimate's sample) beside this one, with its own indices, keys and registrations.
     pub fn with_names(mut self, names: IndexNames, origin: &str) -> Self {

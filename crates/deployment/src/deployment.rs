@@ -10,6 +10,7 @@ use trawl_indexer::{
 };
 use trawl_migrations::MigrationContext;
 use trawl_migrations::reindex::{ReindexDriver, ReindexError};
+use trawl_records::{AppDb, AppDbConfig, RecordRef, RecordsError, Tracker};
 use trawl_redis::{ConnectOptions, RedisConnection};
 use trawl_registry::{Registry, RegistryError};
 
@@ -132,6 +133,28 @@ impl Deployment {
     /// migrations push to.
     pub fn queue(&self) -> Result<Queue, QueueError> {
         Queue::new(self.redis(), self.queue_config())
+    }
+
+    /// The records queue (issues, merge requests, notes): the update queue's layout and
+    /// shards under its own keys.
+    pub fn records_queue(&self) -> Result<Queue<RecordRef>, QueueError> {
+        Queue::open(self.redis(), self.queue_config())
+    }
+
+    /// The after-commit tracker of application records, on [`Self::records_queue`].
+    pub fn tracker(&self) -> Result<Tracker, QueueError> {
+        Ok(Tracker::new(self.records_queue()?))
+    }
+
+    /// The application's database: the tables in `schema` of the deployment's PostgreSQL
+    /// (created and brought up to date on connect).
+    pub async fn app_db(&self, schema: &str) -> Result<AppDb, RecordsError> {
+        let connection = self.config.postgres_connection().ok_or_else(|| {
+            RecordsError::Database(
+                "no PostgreSQL is configured: set postgres.url or TRAWL_PG_URL".into(),
+            )
+        })?;
+        AppDb::connect(&AppDbConfig::new(connection, schema)?).await
     }
 
     /// Per-repository locks expiring `ttl` after the last heartbeat.

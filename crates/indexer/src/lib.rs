@@ -29,8 +29,8 @@ pub use indexing::{
 };
 pub use indices::{IndexSet, IndexSetError, IndexSize};
 pub use lock::{ExpiringLock, HeldLock, LockError, RepoLock, RepoLocks};
-pub use queue::{Claimed, Queue, QueueConfig, QueueError, QueueRef, QueueStatus};
-pub use redis_keys::RedisKeys;
+pub use queue::{Claimed, Queue, QueueConfig, QueueError, QueueItem, QueueRef, QueueStatus};
+pub use redis_keys::{QueueLane, RedisKeys};
 pub use search::{BlobQuery, CodeSearch, CommitQuery, SearchError};
 pub use status::{Checkpoint, Completion, LeftOut, LeftOutFile, RepoStatus, StatusStore};
 pub use worker::{Worker, WorkerOptions, WorkerStats};

@@ -31,17 +31,44 @@ mod queue_ref;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use trawl_redis::RedisConnection;
 use trawl_telemetry::series;
 
 use crate::RedisKeys;
-
-use trawl_registry::RepoId;
+use crate::redis_keys::QueueLane;
 
 pub use inspect::{DeadRef, Persistence, QueueStatus, ShardStatus};
 pub use queue_ref::QueueRef;
+
+/// What a queue carries: a ref with a stable encoding as a Redis member. The repository
+/// queue carries [`QueueRef`]s; the records queue carries the records crate's refs, in
+/// its own [`QueueLane`] (the same layout and scripts under other keys).
+pub trait QueueItem: Clone + fmt::Debug + Send + Sync + Sized + 'static {
+    /// The keys this kind of ref lives under.
+    const LANE: QueueLane;
+    /// The form a member must have, for the error that refuses another (e.g.
+    /// `repo:<repository id> (e.g. repo:acme-api)`).
+    const FORM: &'static str;
+
+    /// The member stored in Redis.
+    fn encode(&self) -> String;
+
+    /// Parses a stored member; [`QueueError::BadRef`] when it is not one.
+    fn decode(member: &str) -> Result<Self, QueueError>;
+
+    /// The shard of this ref among `shards` (a stable FNV-1a hash of the member).
+    fn shard(&self, shards: u16) -> u16 {
+        let mut hash: u32 = 0x811c_9dc5;
+        for b in self.encode().bytes() {
+            hash ^= u32::from(b);
+            hash = hash.wrapping_mul(0x0100_0193);
+        }
+        (hash % u32::from(shards.clamp(1, MAX_SHARDS))) as u16
+    }
+}
 
 /// Shards a queue can have; workers always drain this many.
 pub const MAX_SHARDS: u16 = 16;
@@ -57,8 +84,11 @@ pub const MAX_ERROR_BYTES: usize = 4096;
 /// Queue failures.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("{0:?} is not a queue ref: use repo:<repository id> (e.g. repo:acme-api)")]
-    BadRef(String),
+    #[error("{member:?} is not a queue ref: use {expected}")]
+    BadRef {
+        member: String,
+        expected: &'static str,
+    },
     #[error("shard count {0} is out of range: use 1 to {MAX_SHARDS}")]
     BadShardCount(u16),
     #[error("the queue's namespace: {0}")]
@@ -121,8 +151,8 @@ impl QueueConfig {
 
 /// A claimed ref: process it, then [`Queue::ack`], [`Queue::fail`] or [`Queue::release`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Claimed {
-    pub queue_ref: QueueRef,
+pub struct Claimed<R = QueueRef> {
+    pub queue_ref: R,
     /// The raw member (kept so that an undecodable one can still be dead-lettered).
     pub member: String,
     pub shard: u16,
@@ -160,15 +190,27 @@ const RELEASE: &str = include_str!("queue/release.lua");
 const EXTEND: &str = include_str!("queue/extend.lua");
 const RETRY_DEAD: &str = include_str!("queue/retry_dead.lua");
 
-/// The queue, in one Redis (or Redis Cluster: every script stays in one shard's slot).
-#[derive(Clone)]
-pub struct Queue {
+/// The queue, in one Redis (or Redis Cluster: every script stays in one shard's slot),
+/// of refs of type `R` (repositories unless said otherwise).
+pub struct Queue<R = QueueRef> {
     redis: RedisConnection,
     config: QueueConfig,
     keys: RedisKeys,
+    item: PhantomData<fn() -> R>,
 }
 
-impl fmt::Debug for Queue {
+impl<R> Clone for Queue<R> {
+    fn clone(&self) -> Self {
+        Queue {
+            redis: self.redis.clone(),
+            config: self.config.clone(),
+            keys: self.keys.clone(),
+            item: PhantomData,
+        }
+    }
+}
+
+impl<R> fmt::Debug for Queue<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queue")
             .field("config", &self.config)
@@ -181,8 +223,16 @@ fn now_ms() -> u64 {
 }
 
 impl Queue {
-    /// A queue in `redis`; the connection manager reconnects with backoff by itself.
+    /// The repository queue in `redis`; the connection manager reconnects with backoff by
+    /// itself.
     pub fn new(redis: RedisConnection, config: QueueConfig) -> Result<Queue, QueueError> {
+        Queue::open(redis, config)
+    }
+}
+
+impl<R: QueueItem> Queue<R> {
+    /// The queue of `R`s in `redis` (its keys in `R`'s [`QueueLane`]).
+    pub fn open(redis: RedisConnection, config: QueueConfig) -> Result<Queue<R>, QueueError> {
         if config.shards == 0 || config.shards > MAX_SHARDS {
             return Err(QueueError::BadShardCount(config.shards));
         }
@@ -196,6 +246,7 @@ impl Queue {
             redis,
             config,
             keys,
+            item: PhantomData,
         })
     }
 
@@ -204,11 +255,11 @@ impl Queue {
     }
 
     fn key(&self, shard: u16, what: &str) -> String {
-        self.keys.queue_shard(shard, what)
+        self.keys.lane_shard(R::LANE, shard, what)
     }
 
     fn global(&self, what: &str) -> String {
-        self.keys.queue_global(what)
+        self.keys.lane_global(R::LANE, what)
     }
 
     fn conn(&self) -> RedisConnection {
@@ -230,7 +281,7 @@ impl Queue {
     /// place, one in backoff stays there, a dead one returns to the line, one being
     /// processed gets an entry that waits for that attempt to end; in every case its
     /// attempt count starts over. Returns how many got a new entry in line.
-    pub async fn enqueue(&self, refs: &[QueueRef]) -> Result<u64, QueueError> {
+    pub async fn enqueue(&self, refs: &[R]) -> Result<u64, QueueError> {
         let mut by_shard: BTreeMap<u16, Vec<String>> = BTreeMap::new();
         for r in refs {
             by_shard
@@ -269,7 +320,7 @@ impl Queue {
         shard: u16,
         n: usize,
         token: &str,
-    ) -> Result<Vec<Claimed>, QueueError> {
+    ) -> Result<Vec<Claimed<R>>, QueueError> {
         let now = now_ms();
         let deadline = now.saturating_add(millis(self.config.lease));
         let raw: Vec<String> = redis::Script::new(CLAIM)
@@ -290,7 +341,7 @@ impl Queue {
         for pair in raw.chunks(2) {
             let member = pair[0].clone();
             let attempts = pair.get(1).and_then(|a| a.parse().ok()).unwrap_or(0);
-            match QueueRef::decode(&member) {
+            match R::decode(&member) {
                 Ok(queue_ref) => claimed.push(Claimed {
                     queue_ref,
                     member,
@@ -300,13 +351,7 @@ impl Queue {
                 Err(e) => {
                     // Not a ref this version understands: dead-letter it at once, loudly.
                     tracing::error!(%member, "unknown queue ref; dead-lettering it");
-                    let placeholder = Claimed {
-                        queue_ref: QueueRef::Repo(RepoId::new("unknown").expect("valid id")),
-                        member,
-                        shard,
-                        attempts,
-                    };
-                    self.fail_with(&placeholder, token, &e.to_string(), 0, now_ms())
+                    self.fail_with(&member, shard, token, &e.to_string(), 0, now_ms())
                         .await?;
                 }
             }
@@ -317,7 +362,7 @@ impl Queue {
 
     /// Acknowledges processed refs (only those `token` still holds); returns how many.
     /// One that was pushed again meanwhile stays in line, with a fresh count.
-    pub async fn ack(&self, claimed: &[Claimed], token: &str) -> Result<u64, QueueError> {
+    pub async fn ack(&self, claimed: &[Claimed<R>], token: &str) -> Result<u64, QueueError> {
         let mut done = 0;
         for (shard, members) in batches(group(claimed)) {
             let minute = now_ms() / 60_000;
@@ -347,26 +392,33 @@ impl Queue {
     /// push is new work and runs with a fresh count (see [`FailOutcome`]).
     pub async fn fail(
         &self,
-        claimed: &Claimed,
+        claimed: &Claimed<R>,
         token: &str,
         error: &str,
     ) -> Result<FailOutcome, QueueError> {
         let retry_at = now_ms().saturating_add(millis(
             self.config.backoff(claimed.attempts.saturating_add(1)),
         ));
-        self.fail_with(claimed, token, error, self.config.max_attempts, retry_at)
-            .await
+        self.fail_with(
+            &claimed.member,
+            claimed.shard,
+            token,
+            error,
+            self.config.max_attempts,
+            retry_at,
+        )
+        .await
     }
 
     async fn fail_with(
         &self,
-        claimed: &Claimed,
+        member: &str,
+        shard: u16,
         token: &str,
         error: &str,
         max_attempts: u32,
         retry_at: u64,
     ) -> Result<FailOutcome, QueueError> {
-        let shard = claimed.shard;
         let outcome: i64 = redis::Script::new(FAIL)
             .key(self.key(shard, "leased"))
             .key(self.key(shard, "owner"))
@@ -377,7 +429,7 @@ impl Queue {
             .key(self.key(shard, "pending"))
             .key(self.key(shard, "since"))
             .arg(token)
-            .arg(&claimed.member)
+            .arg(member)
             .arg(now_ms())
             .arg(max_attempts)
             .arg(retry_at)
@@ -397,11 +449,11 @@ impl Queue {
         }
         match outcome {
             FailOutcome::Dead => tracing::error!(
-                r#ref = %claimed.member, error,
+                r#ref = %member, error,
                 "dead-lettered after its attempt budget; `queue retry-dead` replays it"
             ),
             FailOutcome::Superseded => tracing::error!(
-                r#ref = %claimed.member, error,
+                r#ref = %member, error,
                 "failed its last attempt, but it was pushed again meanwhile: the newer push runs with a fresh attempt budget"
             ),
             FailOutcome::Retrying | FailOutcome::NotHeld => {}
@@ -412,7 +464,7 @@ impl Queue {
     /// Gives refs back without counting an attempt (shutdown, or a repository locked by
     /// another indexer): they are next in line again. One pushed again meanwhile keeps
     /// the place of that push, with a fresh count.
-    pub async fn release(&self, claimed: &[Claimed], token: &str) -> Result<u64, QueueError> {
+    pub async fn release(&self, claimed: &[Claimed<R>], token: &str) -> Result<u64, QueueError> {
         let mut n = 0;
         // Last batch first: each goes in front of the next, so the refs keep their order.
         for (shard, members) in batches(group(claimed)).into_iter().rev() {
@@ -436,7 +488,7 @@ impl Queue {
 
     /// Extends the leases `token` holds on `claimed` by a full lease; returns how many
     /// were still held (a lost one expired and was claimed again, maybe elsewhere).
-    pub async fn heartbeat(&self, claimed: &[Claimed], token: &str) -> Result<u64, QueueError> {
+    pub async fn heartbeat(&self, claimed: &[Claimed<R>], token: &str) -> Result<u64, QueueError> {
         let deadline = now_ms().saturating_add(millis(self.config.lease));
         let mut n = 0;
         for (shard, members) in batches(group(claimed)) {
@@ -529,7 +581,7 @@ impl Queue {
     }
 }
 
-fn group(claimed: &[Claimed]) -> BTreeMap<u16, Vec<String>> {
+fn group<R>(claimed: &[Claimed<R>]) -> BTreeMap<u16, Vec<String>> {
     let mut by_shard: BTreeMap<u16, Vec<String>> = BTreeMap::new();
     for c in claimed {
         by_shard.entry(c.shard).or_default().push(c.member.clone());

@@ -13,9 +13,39 @@ use crate::IndexNames;
 const KEY_START: &str = "trawl:";
 
 /// What follows the namespace in trawl's Redis keys, up to the first `:` (or the key's
-/// end): the queue (`q:`), locks (`lock:`), write mirroring (`mirror:{mirror}:…`), reindex
-/// signals (`reindex:`) and the queue benchmark's baseline (`bench-raw`).
-const KINDS: [&str; 5] = ["q", "lock", "mirror", "reindex", "bench-raw"];
+/// end): the repository queue (`q:`), the application records' queue (`rq:`), locks
+/// (`lock:`), write mirroring (`mirror:{mirror}:…`), reindex signals (`reindex:`) and the
+/// queue benchmark's baseline (`bench-raw`).
+const KINDS: [&str; 6] = ["q", "rq", "lock", "mirror", "reindex", "bench-raw"];
+
+/// Which of the two queues a key belongs to: both have the same layout and scripts, under
+/// their own key kind and hash tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QueueLane {
+    /// Repositories to index: `trawl:<ns>q:…`, shards tagged `{s<shard>}`.
+    Repos,
+    /// Application records (issues, merge requests, notes) to write: `trawl:<ns>rq:…`,
+    /// shards tagged `{r<shard>}`.
+    Records,
+}
+
+impl QueueLane {
+    /// The key kind (`q` or `rq`).
+    fn kind(self) -> &'static str {
+        match self {
+            QueueLane::Repos => "q",
+            QueueLane::Records => "rq",
+        }
+    }
+
+    /// The hash tag's letter (`s` or `r`).
+    fn tag(self) -> &'static str {
+        match self {
+            QueueLane::Repos => "s",
+            QueueLane::Records => "r",
+        }
+    }
+}
 
 /// The Redis keys of one deployment (or of a namespace a test or benchmark nests under
 /// one). The namespace is an index prefix checked by [`IndexNames`] (or such a prefix with
@@ -49,14 +79,31 @@ impl RedisKeys {
 
     /// A queue key shared by all shards: `trawl:<ns>q:<what>` (`marker`, `paused`, …).
     pub fn queue_global(&self, what: &str) -> String {
-        format!("{KEY_START}{}q:{what}", self.namespace)
+        self.lane_global(QueueLane::Repos, what)
     }
 
     /// One shard's queue key: `trawl:<ns>q:{s<shard>}:<what>`. The hash tag `{s<shard>}`
     /// is the first `{…}` in the key (a namespace holds no `{`), so every key of a shard —
     /// and so every key one script or pipeline touches — is in one Redis Cluster slot.
     pub fn queue_shard(&self, shard: u16, what: &str) -> String {
-        format!("{KEY_START}{}q:{{s{shard}}}:{what}", self.namespace)
+        self.lane_shard(QueueLane::Repos, shard, what)
+    }
+
+    /// A queue key of `lane` shared by all shards: `trawl:<ns>q:<what>` for repositories,
+    /// `trawl:<ns>rq:<what>` for records.
+    pub fn lane_global(&self, lane: QueueLane, what: &str) -> String {
+        format!("{KEY_START}{}{}:{what}", self.namespace, lane.kind())
+    }
+
+    /// One shard's key of `lane`: `trawl:<ns>q:{s<shard>}:<what>` for repositories,
+    /// `trawl:<ns>rq:{r<shard>}:<what>` for records (see [`RedisKeys::queue_shard`]).
+    pub fn lane_shard(&self, lane: QueueLane, shard: u16, what: &str) -> String {
+        format!(
+            "{KEY_START}{}{}:{{{}{shard}}}:{what}",
+            self.namespace,
+            lane.kind(),
+            lane.tag()
+        )
     }
 
     /// A named lock: `trawl:<ns>lock:<name>`.

@@ -211,8 +211,9 @@ impl RepoIndexer {
         Ok(())
     }
 
-    /// Sets `visibility` on every document of `ids` that carries another, on blobs and
-    /// commits, and confirms after a refresh that none is left.
+    /// Sets `visibility` on every document of `ids` that carries another, on blobs,
+    /// commits and the application records of their projects (where those indices
+    /// exist), and confirms after a refresh that none is left.
     async fn set_visibility(
         &self,
         ids: &[RepoId],
@@ -228,8 +229,14 @@ impl RepoIndexer {
             "lang": "painless",
             "params": { "visibility": visibility.as_str() },
         });
-        for kind in [IndexKind::Blobs, IndexKind::Commits] {
+        for kind in [IndexKind::Blobs, IndexKind::Commits]
+            .into_iter()
+            .chain(IndexKind::RECORDS)
+        {
             let alias = self.indices.alias(kind);
+            if IndexKind::RECORDS.contains(&kind) && !client.index_exists(&alias).await? {
+                continue;
+            }
             match client
                 .update_by_query(&alias, &query, Some(&script), false)
                 .await?

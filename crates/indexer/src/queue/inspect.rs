@@ -59,7 +59,7 @@ pub struct DeadRef {
 /// Dead letters read per round trip.
 const DEAD_PAGE: usize = 500;
 
-impl Queue {
+impl<R: super::QueueItem> Queue<R> {
     /// Whether the marker written by [`Queue::init`] is still there.
     pub async fn intact(&self) -> Result<bool, QueueError> {
         let exists: bool = redis::cmd("EXISTS")
@@ -107,7 +107,7 @@ impl Queue {
 
     /// When the oldest push of `claimed` not yet processed was enqueued (ms since the
     /// epoch): the start of its push→searchable time. `None` once it was acknowledged.
-    pub async fn enqueued_at(&self, claimed: &super::Claimed) -> Result<Option<u64>, QueueError> {
+    pub async fn enqueued_at(&self, claimed: &super::Claimed<R>) -> Result<Option<u64>, QueueError> {
         let score: Option<f64> = redis::cmd("ZSCORE")
             .arg(self.key(claimed.shard, "since"))
             .arg(&claimed.member)

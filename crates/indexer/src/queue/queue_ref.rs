@@ -5,7 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{MAX_SHARDS, QueueError};
+use super::{QueueError, QueueItem};
+use crate::redis_keys::QueueLane;
 use trawl_registry::RepoId;
 
 /// Something that changed and must be (re)indexed.
@@ -20,9 +21,12 @@ pub enum QueueRef {
     Rerender(RepoId),
 }
 
-impl QueueRef {
+impl QueueItem for QueueRef {
+    const LANE: QueueLane = QueueLane::Repos;
+    const FORM: &'static str = "repo:<repository id> (e.g. repo:acme-api)";
+
     /// The member stored in Redis, e.g. `repo:acme-api`.
-    pub fn encode(&self) -> String {
+    fn encode(&self) -> String {
         match self {
             QueueRef::Repo(id) => format!("repo:{id}"),
             QueueRef::Rerender(id) => format!("rerender:{id}"),
@@ -30,26 +34,20 @@ impl QueueRef {
     }
 
     /// Parses a stored member.
-    pub fn decode(member: &str) -> Result<QueueRef, QueueError> {
+    fn decode(member: &str) -> Result<QueueRef, QueueError> {
+        let bad = || QueueError::BadRef {
+            member: member.to_string(),
+            expected: Self::FORM,
+        };
         match member.split_once(':') {
             Some(("repo", id)) => RepoId::new(id)
                 .map(QueueRef::Repo)
-                .map_err(|_| QueueError::BadRef(member.to_string())),
+                .map_err(|_| bad()),
             Some(("rerender", id)) => RepoId::new(id)
                 .map(QueueRef::Rerender)
-                .map_err(|_| QueueError::BadRef(member.to_string())),
-            _ => Err(QueueError::BadRef(member.to_string())),
+                .map_err(|_| bad()),
+            _ => Err(bad()),
         }
-    }
-
-    /// The shard of this ref among `shards` (a stable FNV-1a hash).
-    pub fn shard(&self, shards: u16) -> u16 {
-        let mut hash: u32 = 0x811c_9dc5;
-        for b in self.encode().bytes() {
-            hash ^= u32::from(b);
-            hash = hash.wrapping_mul(0x0100_0193);
-        }
-        (hash % u32::from(shards.clamp(1, MAX_SHARDS))) as u16
     }
 }
 
@@ -75,6 +73,7 @@ impl From<QueueRef> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::MAX_SHARDS;
 
     #[test]
     fn refs_round_trip_and_shard_stably() {

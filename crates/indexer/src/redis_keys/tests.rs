@@ -14,6 +14,15 @@ fn formats_are_pinned() {
     assert_eq!(k.queue_global("marker"), "trawl:a-q:marker");
     assert_eq!(k.queue_shard(3, "pending"), "trawl:a-q:{s3}:pending");
     assert_eq!(
+        k.lane_shard(QueueLane::Records, 3, "pending"),
+        "trawl:a-rq:{r3}:pending"
+    );
+    assert_eq!(
+        k.lane_global(QueueLane::Records, "marker"),
+        "trawl:a-rq:marker"
+    );
+    assert!(k.owns("trawl:a-rq:{r3}:pending"));
+    assert_eq!(
         k.queue_shard(15, "dead_error"),
         "trawl:a-q:{s15}:dead_error"
     );

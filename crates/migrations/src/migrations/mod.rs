@@ -26,6 +26,8 @@ mod m20261202000100_backfill_blob_defs;
 mod m20261203000000_sync_access_pending;
 #[path = "20261204000000_recompress_blobs.rs"]
 mod m20261204000000_recompress_blobs;
+#[path = "20261205000000_create_record_indices.rs"]
+mod m20261205000000_create_record_indices;
 
 /// Every migration, in version order.
 pub fn all() -> Vec<Box<dyn Migration>> {
@@ -42,5 +44,6 @@ pub fn all() -> Vec<Box<dyn Migration>> {
         Box::new(m20261202000100_backfill_blob_defs::migration()),
         Box::new(m20261203000000_sync_access_pending::migration()),
         Box::new(m20261204000000_recompress_blobs::migration()),
+        Box::new(m20261205000000_create_record_indices::migration()),
     ]
 }

@@ -2,6 +2,7 @@
 //! messages, author names) and in errors quoting it: every human output of the xtask
 //! binary shows them neutralised, while `--json` keeps the exact text.
 
+use trawl_indexer::QueueItem;
 use std::process::{Command, Output};
 
 use serde_json::Value;
