@@ -3,8 +3,8 @@
 //! migrations share, and the Redis keys; a hostile file is refused before anything is
 //! created.
 
-use trawl_indexer::QueueItem;
 use std::time::Duration;
+use trawl_indexer::QueueItem;
 
 use trawl_analyzers::IndexKind;
 use trawl_deployment::{Config, Deployment, Origin};

@@ -2,11 +2,11 @@
 //! expiry, heartbeats, backoff and dead letters, pause, release, shards, and what a Redis
 //! restart keeps (with AOF) or loses (without persistence, detected by `intact`).
 
-use trawl_indexer::QueueItem;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use trawl_indexer::QueueItem;
 
 use trawl_indexer::queue::{FailOutcome, MAX_SHARDS};
 use trawl_indexer::{Claimed, Queue, QueueConfig, QueueRef};

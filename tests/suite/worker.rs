@@ -4,12 +4,12 @@
 //! applied once retried, and a worker that lost a lease mid-run leaves the ref to its new
 //! holder.
 
-use trawl_indexer::QueueItem;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use trawl_indexer::QueueItem;
 
 use tokio::sync::watch;
 use trawl_client::{Client, ClientConfig, RetryPolicy};

@@ -124,8 +124,11 @@ impl IndexKind {
 
     /// The indices of application records, whose documents carry a repository's access
     /// facts like blobs and commits do.
-    pub const RECORDS: [IndexKind; 3] =
-        [IndexKind::Issues, IndexKind::MergeRequests, IndexKind::Notes];
+    pub const RECORDS: [IndexKind; 3] = [
+        IndexKind::Issues,
+        IndexKind::MergeRequests,
+        IndexKind::Notes,
+    ];
 
     /// The alias everything reads and writes through.
     pub fn alias(self) -> &'static str {

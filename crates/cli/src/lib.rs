@@ -18,6 +18,7 @@ pub mod migrate_cmd;
 pub mod quality_table;
 pub mod queue_cmd;
 pub mod ranges;
+pub mod records_cmd;
 pub mod reindex_cmd;
 pub mod repo_cmd;
 pub mod search_cmd;
@@ -78,6 +79,13 @@ pub enum Command {
         after_help = "Examples:\n  trawl queue enqueue acme-api\n  trawl queue enqueue --all\n  trawl queue status --json\n  trawl queue pause && trawl queue resume\n  trawl queue dead && trawl queue retry-dead"
     )]
     Queue(queue_cmd::QueueCommand),
+    /// Application records (issues, merge requests, notes): track changed records, the
+    /// records queue.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  trawl records track issue:123 merge_request:7 note:9001\n  trawl records status --json"
+    )]
+    Records(records_cmd::RecordsCommand),
     /// Versioned index migrations: run (batched, throttled), status, pending, retry, new.
     #[command(
         subcommand,
@@ -152,6 +160,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Info(args) => info_cmd::run(args).await,
         Command::Estimate(args) => estimate_cmd::run(args).await,
         Command::Config(command) => config_cmd::run(command),
+        Command::Records(command) => records_cmd::run(command).await,
     }
 }
 

@@ -173,12 +173,22 @@ mod tests {
             assert!(AppDbConfig::new("postgres://x", good).is_ok(), "{good}");
         }
         for bad in [
-            "", "App", "1app", "app;drop", "app name", "pg_catalog", "app-1", "\"app\"",
+            "",
+            "App",
+            "1app",
+            "app;drop",
+            "app name",
+            "pg_catalog",
+            "app-1",
+            "\"app\"",
             &"a".repeat(64),
         ] {
             assert!(AppDbConfig::new("postgres://x", bad).is_err(), "{bad:?}");
         }
-        let debug = format!("{:?}", AppDbConfig::new("postgres://u:secret@h/db", "app").unwrap());
+        let debug = format!(
+            "{:?}",
+            AppDbConfig::new("postgres://u:secret@h/db", "app").unwrap()
+        );
         assert!(!debug.contains("secret"), "{debug}");
     }
 }

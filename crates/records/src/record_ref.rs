@@ -12,9 +12,7 @@ use serde::{Deserialize, Serialize};
 use trawl_indexer::{QueueError, QueueItem, QueueLane};
 
 /// The kinds of records trawl tracks.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Issue,
@@ -71,7 +69,8 @@ impl RecordRef {
     }
 }
 
-const FORM: &str = "<kind>:<positive id>, kind one of issue, merge_request, note, project (e.g. issue:123)";
+const FORM: &str =
+    "<kind>:<positive id>, kind one of issue, merge_request, note, project (e.g. issue:123)";
 
 impl QueueItem for RecordRef {
     const LANE: QueueLane = QueueLane::Records;
@@ -139,9 +138,22 @@ mod tests {
             i64::MAX
         );
         for bad in [
-            "", "issue", "issue:", "issue:0", "issue:-1", "issue:+1", "issue:01", "issue: 1",
-            "issue:1 ", "Issue:1", "issues:1", "repo:acme", "note:9223372036854775808",
-            "note:1:2", "mergerequest:1", "issue:١",
+            "",
+            "issue",
+            "issue:",
+            "issue:0",
+            "issue:-1",
+            "issue:+1",
+            "issue:01",
+            "issue: 1",
+            "issue:1 ",
+            "Issue:1",
+            "issues:1",
+            "repo:acme",
+            "note:9223372036854775808",
+            "note:1:2",
+            "mergerequest:1",
+            "issue:١",
         ] {
             assert!(RecordRef::decode(bad).is_err(), "{bad:?}");
         }

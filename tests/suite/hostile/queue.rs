@@ -3,11 +3,11 @@
 //! releases and crashes racing each other; corrupt counters, huge errors and huge
 //! batches; a lock taken over or out of reach mid-run; a bulk batch whose task panics.
 
-use trawl_indexer::QueueItem;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use trawl_indexer::QueueItem;
 
 use serde_json::json;
 use trawl_client::{

@@ -107,7 +107,10 @@ impl<R: super::QueueItem> Queue<R> {
 
     /// When the oldest push of `claimed` not yet processed was enqueued (ms since the
     /// epoch): the start of its push→searchable time. `None` once it was acknowledged.
-    pub async fn enqueued_at(&self, claimed: &super::Claimed<R>) -> Result<Option<u64>, QueueError> {
+    pub async fn enqueued_at(
+        &self,
+        claimed: &super::Claimed<R>,
+    ) -> Result<Option<u64>, QueueError> {
         let score: Option<f64> = redis::cmd("ZSCORE")
             .arg(self.key(claimed.shard, "since"))
             .arg(&claimed.member)

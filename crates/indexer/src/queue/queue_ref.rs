@@ -40,12 +40,8 @@ impl QueueItem for QueueRef {
             expected: Self::FORM,
         };
         match member.split_once(':') {
-            Some(("repo", id)) => RepoId::new(id)
-                .map(QueueRef::Repo)
-                .map_err(|_| bad()),
-            Some(("rerender", id)) => RepoId::new(id)
-                .map(QueueRef::Rerender)
-                .map_err(|_| bad()),
+            Some(("repo", id)) => RepoId::new(id).map(QueueRef::Repo).map_err(|_| bad()),
+            Some(("rerender", id)) => RepoId::new(id).map(QueueRef::Rerender).map_err(|_| bad()),
             _ => Err(bad()),
         }
     }

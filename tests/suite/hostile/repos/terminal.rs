@@ -2,8 +2,8 @@
 //! messages, author names) and in errors quoting it: every human output of the xtask
 //! binary shows them neutralised, while `--json` keeps the exact text.
 
-use trawl_indexer::QueueItem;
 use std::process::{Command, Output};
+use trawl_indexer::QueueItem;
 
 use serde_json::Value;
 use trawl_indexer::{Queue, QueueConfig, QueueRef};

@@ -1,0 +1,76 @@
+//! `trawl records …`: the application records path — track changed records by ref, and
+//! look at the records queue.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use trawl_records::RecordRef;
+
+/// The application's schema, shared by every records command.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AppSchemaArgs {
+    /// The PostgreSQL schema of the application's tables, in the deployment's database
+    /// (TRAWL_PG_URL / postgres.url): 1 to 63 of a–z, 0–9 and _, starting with a letter.
+    #[arg(long, env = "TRAWL_APP_SCHEMA", default_value = trawl_records::DEFAULT_SCHEMA)]
+    pub app_schema: String,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum RecordsCommand {
+    /// Track changed records (created, updated or deleted alike) for the bulk worker:
+    /// refs such as issue:123, merge_request:7, note:9001, project:4.
+    Track {
+        /// The refs; one that is not `<kind>:<positive id>` refuses the whole call.
+        #[arg(required = true)]
+        refs: Vec<String>,
+    },
+    /// The records queue: depth per shard, leased, delayed, dead, oldest entry age.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(command: RecordsCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        RecordsCommand::Track { refs } => {
+            let refs = refs
+                .iter()
+                .map(|r| r.parse::<RecordRef>())
+                .collect::<Result<Vec<_>, _>>()
+                .context("nothing was tracked")?;
+            let services = crate::connect::services()?;
+            let tracker = crate::connect::deployment(&services).await?.tracker()?;
+            let added = tracker.track(&refs).await?;
+            println!(
+                "tracked {} ref(s), {added} new in line (the others were already waiting)",
+                refs.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        RecordsCommand::Status { json } => {
+            let services = crate::connect::services()?;
+            let queue = crate::connect::deployment(&services)
+                .await?
+                .records_queue()?;
+            let status = queue.status().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                let oldest = status
+                    .oldest_ms
+                    .map(|ms| format!(", oldest {:.1} s", ms as f64 / 1000.0))
+                    .unwrap_or_default();
+                println!(
+                    "records queue: {} pending, {} leased, {} delayed, {} dead{oldest}{}",
+                    status.pending,
+                    status.leased,
+                    status.delayed,
+                    status.dead,
+                    if status.paused { " (paused)" } else { "" },
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
