@@ -348,6 +348,40 @@ impl RepoLocks {
         }
     }
 
+    /// Takes the records lock of `repo` (see [`RedisKeys::records_lock`]), waiting up to
+    /// `wait` for another holder to let go (polling every 20 ms); says who has it when the
+    /// wait runs out. Holders keep it only for one bulk write or one access sync, so a
+    /// short wait usually gets it.
+    pub async fn acquire_records(
+        &self,
+        repo: &RepoId,
+        wait: Duration,
+    ) -> Result<RepoLock, LockError> {
+        let lock = ExpiringLock::new(
+            self.redis.clone(),
+            self.keys.records_lock(repo.as_str()),
+            self.ttl,
+        );
+        let deadline = Instant::now() + wait;
+        loop {
+            match lock.try_acquire().await? {
+                Ok(held) => {
+                    return Ok(RepoLock {
+                        repo: repo.clone(),
+                        held,
+                    });
+                }
+                Err(expires_in_ms) if Instant::now() >= deadline => {
+                    return Err(LockError::Held {
+                        repo: repo.clone(),
+                        expires_in_ms,
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+
     /// Whether `repo` is locked by anyone right now.
     pub async fn is_locked(&self, repo: &RepoId) -> Result<bool, LockError> {
         Ok(self.lock(repo).is_locked().await?)

@@ -116,6 +116,15 @@ impl RedisKeys {
         self.lock(&format!("repo:{repo}"))
     }
 
+    /// The records lock of one repository: `trawl:<ns>lock:records:<repo>`. The records
+    /// worker holds it from reading the repository's visibility until its bulk write of
+    /// the repository's record documents is acknowledged; the access sync holds it around
+    /// its update of record documents, its confirming count and the clearing of pending
+    /// rows, so no record write carries a visibility read before a change past the sync.
+    pub fn records_lock(&self, repo: &str) -> String {
+        self.lock(&format!("records:{repo}"))
+    }
+
     /// The one-runner-at-a-time lock of the migrations: `trawl:<ns>lock:migrations`.
     pub fn migrations_lock(&self) -> String {
         self.lock("migrations")

@@ -16,6 +16,12 @@ pub enum RecordsError {
     Queue(#[from] trawl_indexer::QueueError),
     #[error("the engine: {0}")]
     Engine(#[from] trawl_client::ClientError),
+    #[error("a records lock: {0}")]
+    Lock(#[from] trawl_indexer::LockError),
+    #[error(
+        "a batch of {0} refs per shard is out of range: use 1 to 1000 (GitLab's batch is 1000)"
+    )]
+    BadBatch(usize),
     #[error("the registry: {0}")]
     Registry(#[from] trawl_registry::RegistryError),
 }

@@ -10,6 +10,9 @@
 //!   `project:4`; what the records queue carries.
 //! - [`Tracker`] (`tracker.rs`): the after-commit call, `track(&[RecordRef])`.
 //! - `document.rs`: the documents of the records indices, as types.
+//! - [`RecordsWorker`] (`bulk_worker.rs`): the bulk worker — claim, load (`load.rs`, one
+//!   query per kind), render (`render.rs`, pure), write, settle; `project_sync.rs` carries
+//!   `project:<id>` refs to the registry; [`RunStats`] (`run_stats.rs`).
 //!
 //! Invariants: a ref names a record, never a change — the worker reads the row as it is
 //! when it runs, so repeated tracking collapses and the last state wins; a missing row is a
@@ -18,15 +21,22 @@
 //! project's members and its `confidential_readers`.
 
 mod app_db;
+mod bulk_worker;
 mod document;
 mod error;
+pub mod load;
+mod project_sync;
 mod record_ref;
+pub mod render;
+mod run_stats;
 mod tracker;
 
 pub use app_db::{AppDb, AppDbConfig, DEFAULT_SCHEMA};
+pub use bulk_worker::{RecordsWorker, RecordsWorkerOptions};
 pub use document::{
     IssueDoc, MergeRequestDoc, NoteDoc, RECORD_SCHEMA_VERSION, RecordAccess, document_id,
 };
 pub use error::RecordsError;
 pub use record_ref::{RecordKind, RecordRef};
+pub use run_stats::{RunStats, StageTimes};
 pub use tracker::Tracker;

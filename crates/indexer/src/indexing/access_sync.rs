@@ -14,6 +14,17 @@
 //!    and status (the purge);
 //! 3. confirm the lock is still held, and clear the rows up to the revision read.
 //!
+//! Application records (issues, merge requests, notes) are written by the records worker,
+//! which does not take the repository's lock: it takes the repository's *records lock*
+//! ([`crate::RedisKeys::records_lock`]) from reading the repository's visibility in the
+//! registry until the engine acknowledged its bulk write. The sync takes that records lock
+//! too (after the repository's lock), around step 2's update of record documents, the
+//! confirming count and step 3's clearing. So a record write either lands before the
+//! update by query (which then fixes its visibility) or reads the visibility after the
+//! sync took the lock — after the change that made the repository pending, so it writes
+//! the new visibility. No record document carries a visibility older than the one the
+//! cleared rows stood for.
+//!
 //! Never while a reindex copies documents: an update by query is not mirrored to the new
 //! indices, whose copies would keep the older visibility. The sync takes a writer ticket
 //! ([`crate::WriteRoutes`]) for its writes, so a reindex that starts mirroring waits for
@@ -81,6 +92,10 @@ pub fn plan_batch(
     (by_visibility, purge)
 }
 
+/// How long a sync waits for a repository's records lock (held by a records worker for
+/// one bulk write) before it leaves the repository pending as busy.
+const RECORDS_LOCK_WAIT: Duration = Duration::from_secs(30);
+
 /// How long one update by query may run before the sync gives up (the repository stays
 /// pending; the next sync starts over).
 const UPDATE_DEADLINE: Duration = Duration::from_secs(30 * 60);
@@ -113,6 +128,26 @@ impl RepoIndexer {
         let Some(pending) = self.registry.pending_access(id).await? else {
             return Ok(AccessSync::NotPending);
         };
+        let records = match self.locks.acquire_records(id, RECORDS_LOCK_WAIT).await {
+            Ok(records) => records,
+            Err(LockError::Held { .. }) => return Ok(AccessSync::Busy),
+            Err(e) => return Err(e.into()),
+        };
+        let result = self.sync_records_locked(id, lock, &records, pending).await;
+        if let Err(e) = records.release().await {
+            tracing::warn!(repo = %id, error = %e, "cannot release a records lock; it expires by itself");
+        }
+        result
+    }
+
+    /// The sync, by the holder of `id`'s lock and records lock.
+    async fn sync_records_locked(
+        &self,
+        id: &RepoId,
+        lock: &RepoLock,
+        records: &RepoLock,
+        pending: PendingAccess,
+    ) -> Result<AccessSync, IndexError> {
         let Some(ticket) = self.begin_by_query().await? else {
             return Ok(AccessSync::Deferred);
         };
@@ -131,6 +166,7 @@ impl RepoIndexer {
         self.end_by_query(ticket).await;
         done?;
         lock.ensure_held().await?;
+        records.ensure_held().await?;
         self.registry.clear_pending(id, pending.revision).await?;
         Ok(match action {
             SyncAction::SetVisibility(visibility) => AccessSync::Synced { visibility },
@@ -163,14 +199,36 @@ impl RepoIndexer {
                 }
             }
         }
-        let result = self.sync_held(&held, &mut outcome).await;
-        release_all(held).await;
+        let mut synced = Vec::new();
+        let mut records = Vec::new();
+        for (id, lock) in held {
+            match self.locks.acquire_records(&id, RECORDS_LOCK_WAIT).await {
+                Ok(records_lock) => {
+                    records.push((id.clone(), records_lock));
+                    synced.push((id, lock));
+                }
+                Err(LockError::Held { .. }) => {
+                    outcome.busy += 1;
+                    release_all(vec![(id, lock)]).await;
+                }
+                Err(e) => {
+                    release_all(records).await;
+                    release_all(synced).await;
+                    release_all(vec![(id, lock)]).await;
+                    return Err(e.into());
+                }
+            }
+        }
+        let result = self.sync_held(&synced, &records, &mut outcome).await;
+        release_all(records).await;
+        release_all(synced).await;
         result.map(|()| outcome)
     }
 
     async fn sync_held(
         &self,
         held: &[(RepoId, RepoLock)],
+        records: &[(RepoId, RepoLock)],
         outcome: &mut BatchSync,
     ) -> Result<(), IndexError> {
         let mut read = Vec::new();
@@ -201,7 +259,11 @@ impl RepoIndexer {
             let Some((_, lock)) = held.iter().find(|(h, _)| h == id) else {
                 continue;
             };
-            if lock.ensure_held().await.is_ok() {
+            let records_held = match records.iter().find(|(h, _)| h == id) {
+                Some((_, records_lock)) => records_lock.ensure_held().await.is_ok(),
+                None => false,
+            };
+            if records_held && lock.ensure_held().await.is_ok() {
                 self.registry.clear_pending(id, pending.revision).await?;
                 outcome.synced += 1;
             } else {
@@ -234,8 +296,13 @@ impl RepoIndexer {
             .chain(IndexKind::RECORDS)
         {
             let alias = self.indices.alias(kind);
-            if IndexKind::RECORDS.contains(&kind) && !client.index_exists(&alias).await? {
-                continue;
+            if IndexKind::RECORDS.contains(&kind) {
+                if !client.index_exists(&alias).await? {
+                    continue;
+                }
+                // Record writes acknowledged before the records lock was taken may not be
+                // searchable yet; an update by query only sees what a refresh made so.
+                client.refresh(&alias).await?;
             }
             match client
                 .update_by_query(&alias, &query, Some(&script), false)

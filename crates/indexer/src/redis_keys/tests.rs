@@ -27,6 +27,7 @@ fn formats_are_pinned() {
         "trawl:a-q:{s15}:dead_error"
     );
     assert_eq!(k.repo_lock("acme-api"), "trawl:a-lock:repo:acme-api");
+    assert_eq!(k.records_lock("acme-api"), "trawl:a-lock:records:acme-api");
     assert_eq!(k.lock("frozen"), "trawl:a-lock:frozen");
     assert_eq!(k.migrations_lock(), "trawl:a-lock:migrations");
     assert_eq!(k.reindex_lock(), "trawl:a-lock:reindex");
@@ -58,6 +59,7 @@ fn every_key_is_owned_exactly() {
             k.queue_shard(3, "pending"),
             k.queue_global("paused"),
             k.repo_lock("x"),
+            k.records_lock("x"),
             k.migrations_lock(),
             k.reindex_lock(),
             k.reindex_abort(),
