@@ -8,10 +8,12 @@
 mod fault;
 mod front;
 mod hostile_repo;
+mod records_fixture;
 
 pub use fault::FaultFront;
 pub use front::{AuthFront, TestCa};
 pub use hostile_repo::{CommitMeta, Content, FileOp, HostileRepo, Stream};
+pub use records_fixture::{RecordsFixture, TcpProxy};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

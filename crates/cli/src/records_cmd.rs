@@ -29,10 +29,23 @@ pub enum RecordsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The bulk worker: claims tracked refs from every shard, loads the rows, writes their
+    /// documents in bulk, settles each ref by its own write; until SIGTERM/SIGINT.
+    Worker(crate::records_worker_cmd::RecordsWorkerArgs),
+    /// The dead-lettered record refs, with the engine's error.
+    Dead {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put every dead-lettered record ref back in line with a fresh attempt budget.
+    RetryDead,
 }
 
 pub async fn run(command: RecordsCommand) -> anyhow::Result<ExitCode> {
     match command {
+        RecordsCommand::Worker(args) => crate::records_worker_cmd::worker(args).await,
+        RecordsCommand::Dead { json } => crate::records_worker_cmd::dead(json).await,
+        RecordsCommand::RetryDead => crate::records_worker_cmd::retry_dead().await,
         RecordsCommand::Track { refs } => {
             let refs = refs
                 .iter()

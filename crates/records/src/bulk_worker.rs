@@ -538,6 +538,9 @@ impl RecordsWorker {
         if !client.index_exists(&alias).await? {
             return Ok(Vec::new());
         }
+        // Notes written moments ago are found only after a refresh (rare: only for runs
+        // that delete issues or merge requests).
+        client.refresh(&alias).await?;
         let body = json!({
             "size": 10_000,
             "_source": false,
