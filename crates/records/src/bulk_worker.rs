@@ -272,6 +272,14 @@ impl RecordsWorker {
             }
         };
         stats.stages.load_ms = ms(t.elapsed());
+        let (refused, records): (Vec<_>, Vec<_>) = records
+            .into_iter()
+            .partition(|c| loaded.refused.iter().any(|(r, _)| *r == c.queue_ref));
+        for claimed in refused {
+            if let Some((_, why)) = loaded.refused.iter().find(|(r, _)| *r == claimed.queue_ref) {
+                settlement.fail.push((claimed, why.clone()));
+            }
+        }
 
         let t = Instant::now();
         let owners = owners(&loaded);

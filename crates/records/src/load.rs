@@ -95,6 +95,10 @@ pub struct Loaded {
     pub merge_requests: Vec<MergeRequestRow>,
     pub notes: Vec<NoteRow>,
     pub projects: Vec<ProjectRow>,
+    /// Rows that exist but cannot become a document (a timestamp outside what the
+    /// documents hold, e.g. `infinity`), with the reason: failed on the queue, never
+    /// mistaken for deletes, and never failing the rest of the batch.
+    pub refused: Vec<(RecordRef, String)>,
 }
 
 /// Loads the rows of `refs`: one query per kind present.
@@ -117,7 +121,7 @@ pub async fn load(db: &AppDb, refs: &[RecordRef]) -> Result<Loaded, RecordsError
                 &[&issues, &short, &prose],
             )
             .await?;
-        loaded.issues = rows.iter().map(issue).collect::<Result<_, _>>()?;
+        loaded.issues = decode(&rows, RecordKind::Issue, issue, &mut loaded.refused);
     }
     let merge_requests = ids(RecordKind::MergeRequest);
     if !merge_requests.is_empty() {
@@ -127,14 +131,19 @@ pub async fn load(db: &AppDb, refs: &[RecordRef]) -> Result<Loaded, RecordsError
                 &[&merge_requests, &short, &prose],
             )
             .await?;
-        loaded.merge_requests = rows.iter().map(merge_request).collect::<Result<_, _>>()?;
+        loaded.merge_requests = decode(
+            &rows,
+            RecordKind::MergeRequest,
+            merge_request,
+            &mut loaded.refused,
+        );
     }
     let notes = ids(RecordKind::Note);
     if !notes.is_empty() {
         let rows = client
             .query(include_str!("sql/load_notes.sql"), &[&notes, &prose])
             .await?;
-        loaded.notes = rows.iter().map(note).collect::<Result<_, _>>()?;
+        loaded.notes = decode(&rows, RecordKind::Note, note, &mut loaded.refused);
     }
     let projects = ids(RecordKind::Project);
     if !projects.is_empty() {
@@ -166,13 +175,37 @@ pub async fn notes_of_issues(db: &AppDb, issue_ids: &[i64]) -> Result<Vec<i64>, 
     Ok(rows.iter().map(|row| row.get("id")).collect())
 }
 
+/// Decodes rows of `kind`; a row that cannot be decoded goes to `refused` with why.
+fn decode<T>(
+    rows: &[Row],
+    kind: RecordKind,
+    one: fn(&Row) -> Result<T, RecordsError>,
+    refused: &mut Vec<(RecordRef, String)>,
+) -> Vec<T> {
+    let mut decoded = Vec::with_capacity(rows.len());
+    for row in rows {
+        match one(row) {
+            Ok(value) => decoded.push(value),
+            Err(e) => {
+                if let Some(r) = RecordRef::new(kind, row.get("id")) {
+                    refused.push((r, e.to_string()));
+                }
+            }
+        }
+    }
+    decoded
+}
+
 fn timestamp(row: &Row, column: &str) -> Result<Timestamp, RecordsError> {
-    let micros: i64 = row.get(column);
-    Timestamp::from_microsecond(micros).map_err(|e| {
-        RecordsError::Database(format!(
-            "{column} {micros} µs is not a timestamp trawl can store: {e}"
-        ))
-    })
+    let micros: Option<i64> = row.get(column);
+    micros
+        .and_then(|micros| Timestamp::from_microsecond(micros).ok())
+        .ok_or_else(|| {
+            RecordsError::Database(format!(
+                "the row's {} is infinite or outside the years 1 to 9999, which a document cannot hold; correct the row and track it again",
+                column.trim_end_matches("_us").to_owned() + "_at"
+            ))
+        })
 }
 
 fn issue(row: &Row) -> Result<IssueRow, RecordsError> {

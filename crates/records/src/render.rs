@@ -57,7 +57,7 @@ pub enum RecordWrite {
 /// The writes of a batch.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rendered {
-    /// One write per ref (project refs have none).
+    /// One write per ref (project refs and refused rows, `Loaded::refused`, have none).
     pub writes: Vec<(RecordRef, RecordWrite)>,
     /// Refs whose row's repository is not registered (their documents are deleted).
     pub unregistered: Vec<RecordRef>,
@@ -88,8 +88,12 @@ pub fn render(
     let merge_requests: BTreeMap<i64, _> =
         loaded.merge_requests.iter().map(|r| (r.id, r)).collect();
     let notes: BTreeMap<i64, _> = loaded.notes.iter().map(|r| (r.id, r)).collect();
+    let refused: BTreeSet<RecordRef> = loaded.refused.iter().map(|(r, _)| *r).collect();
     let mut out = Rendered::default();
     for &r in refs {
+        if refused.contains(&r) {
+            continue;
+        }
         let rendered = match r.kind {
             RecordKind::Project => continue,
             RecordKind::Issue => issues.get(&r.id).map(|row| {

@@ -76,6 +76,7 @@ fn rows_become_documents_with_the_registry_visibility_and_missing_rows_deletes()
             visibility: "public".into(),
             members: vec![],
         }],
+        refused: vec![],
     };
     let refs = [
         r(RecordKind::Issue, 1),
@@ -208,4 +209,18 @@ fn text_is_cut_at_the_limits_on_character_boundaries() {
     );
     assert_eq!(cut("a😀", 3, None), ("a".into(), true));
     assert_eq!(cut("", 0, None), (String::new(), false));
+}
+
+#[test]
+fn refused_rows_get_no_write_and_are_never_deletes() {
+    let loaded = Loaded {
+        refused: vec![(r(RecordKind::Issue, 2), "updated_at is infinite".into())],
+        ..Loaded::default()
+    };
+    let out = render(
+        &[r(RecordKind::Issue, 2), r(RecordKind::Issue, 3)],
+        &loaded,
+        &registered(),
+    );
+    assert_eq!(out.writes, [(r(RecordKind::Issue, 3), RecordWrite::Delete)]);
 }
