@@ -614,3 +614,103 @@ async fn a_worker_killed_mid_batch_loses_nothing() {
     client.refresh(&alias).await.unwrap();
     assert_eq!(client.count(&alias, None).await.unwrap(), 2000);
 }
+
+/// A document the engine refuses (here: an issues index whose mapping cannot hold a
+/// title) is failed with the engine's error, dead-lettered after its attempt budget,
+/// visible among the dead letters and back in line after `retry_dead`; the rest of the
+/// batch is written and acknowledged.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_document_the_engine_refuses_is_dead_lettered_with_its_error() {
+    let services = require_services!();
+    let f = RecordsFixture::new(&services, "recw-refused")
+        .await
+        .unwrap();
+    f.register("acme", Visibility::Public).await.unwrap();
+    f.sql(&format!(
+        "{PEOPLE}
+         INSERT INTO projects (id, repo_id, name, visibility) VALUES (1, 'acme', 'Acme', 'public');
+         INSERT INTO issues (id, project_id, iid, title, author_id) VALUES (10, 1, 1, 'Crash', 1);
+         INSERT INTO merge_requests (id, project_id, iid, title, source_branch, target_branch, author_id)
+             VALUES (20, 1, 1, 'Fix', 'fix', 'main', 2);"
+    ))
+    .await
+    .unwrap();
+    // Put an index whose `title` is a number where the issues alias pointed.
+    let engine = trawl_tests::Engine::new(&services.engine).unwrap();
+    let alias = f.alias(IndexKind::Issues);
+    let aliases = engine
+        .ok(reqwest::Method::GET, &format!("_alias/{alias}"), None)
+        .await
+        .unwrap();
+    for index in aliases.as_object().unwrap().keys() {
+        engine
+            .ok(reqwest::Method::DELETE, index, None)
+            .await
+            .unwrap();
+    }
+    engine
+        .ok(
+            reqwest::Method::PUT,
+            &alias,
+            Some(serde_json::json!({ "mappings": { "properties": { "title": { "type": "integer" } } } })),
+        )
+        .await
+        .unwrap();
+
+    let d = &f.deployment;
+    let queue = trawl_indexer::Queue::open(
+        d.redis(),
+        trawl_indexer::QueueConfig {
+            max_attempts: 2,
+            base_backoff: Duration::from_millis(100),
+            ..d.queue_config()
+        },
+    )
+    .unwrap();
+    let locks = d.locks(Duration::from_secs(30));
+    let indexer = trawl_indexer::RepoIndexer::new(
+        d.indices(),
+        f.registry.clone(),
+        locks.clone(),
+        trawl_indexer::IndexingOptions::default(),
+    );
+    let worker = trawl_records::RecordsWorker::new(
+        f.db.clone(),
+        queue,
+        indexer,
+        locks,
+        d.queue().unwrap(),
+        RecordsWorkerOptions::default(),
+    )
+    .unwrap();
+    f.tracker
+        .track(&[r(RecordKind::Issue, 10), r(RecordKind::MergeRequest, 20)])
+        .await
+        .unwrap();
+    let first = worker.run_once().await.unwrap();
+    assert_eq!(
+        (first.indexed, first.failed, first.dead_lettered),
+        (1, 1, 0),
+        "{first:?}"
+    );
+    assert_eq!(first.acked, 1, "only the merge request: {first:?}");
+    assert!(
+        first.unavailable.is_none(),
+        "a refusal is not an outage: {first:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = worker.run_once().await.unwrap();
+    assert_eq!((second.failed, second.dead_lettered), (1, 1), "{second:?}");
+    let dead = f.tracker.queue().dead().await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].member, "issue:10");
+    assert!(
+        dead[0].error.contains("mapper_parsing_exception")
+            || dead[0].error.contains("number_format"),
+        "the engine's error: {}",
+        dead[0].error
+    );
+    assert!(f.doc(IndexKind::MergeRequests, 20).await.unwrap().is_some());
+    assert_eq!(f.tracker.queue().retry_dead().await.unwrap(), 1);
+    assert_eq!(f.tracker.queue().status().await.unwrap().pending, 1);
+}
