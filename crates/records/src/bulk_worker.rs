@@ -12,9 +12,9 @@
 //!    the registry (one query) and renders one write per ref (`render.rs`, pure);
 //! 3. writes them through the index set's bulk path (its write routes: a running
 //!    reindex's mirror copies them), then checks that it still holds each records lock
-//!    and releases them;
+//!    and releases them (`record_write.rs`);
 //! 4. tracks the notes of the issues it wrote (and, from the index, of the issues and
-//!    merge requests it deleted), so their access follows;
+//!    merge requests it deleted), so their access follows (`note_cascade.rs`);
 //! 5. settles each ref by its own bulk item: acknowledged when the engine acknowledged
 //!    it (a delete of a missing document included), failed (backoff, dead letter after
 //!    the attempt budget, with the engine's error) when the engine refused it, given back
@@ -34,19 +34,18 @@
 //! then ask the registry, not the documents) and queues it for a sync.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tokio::sync::watch;
 use trawl_analyzers::IndexKind;
-use trawl_client::{BulkIndexer, BulkItemOutcome, BulkOp, SearchOptions};
 use trawl_indexer::queue::{FailOutcome, MAX_CLAIM, MAX_SHARDS};
 use trawl_indexer::{Claimed, LockError, Queue, QueueRef, RepoIndexer, RepoLocks};
 use trawl_registry::RepoId;
 
-use crate::load::{Loaded, load, notes_of_issues};
-use crate::render::{RecordDocument, RecordWrite, render};
+use crate::load::{Loaded, load};
+use crate::record_write::is_refusal;
+use crate::render::{RecordWrite, render};
 use crate::run_stats::ms;
 use crate::{AppDb, RecordKind, RecordRef, RecordsError, RunStats, document_id};
 
@@ -400,171 +399,13 @@ impl RecordsWorker {
         stats.stages.cascade_ms = ms(t.elapsed());
     }
 
-    fn alias(&self, kind: RecordKind) -> String {
+    pub(crate) fn alias(&self, kind: RecordKind) -> String {
         let index = match kind {
             RecordKind::Issue => IndexKind::Issues,
             RecordKind::MergeRequest => IndexKind::MergeRequests,
             RecordKind::Note | RecordKind::Project => IndexKind::Notes,
         };
         self.indexer.indices().alias(index)
-    }
-
-    /// Sends `writes` through the index set's bulk path; every item's outcome by (alias,
-    /// document id).
-    async fn bulk(
-        &self,
-        writes: &[(RecordRef, RecordWrite)],
-    ) -> HashMap<(String, String), BulkItemOutcome> {
-        let outcomes: Arc<Mutex<HashMap<(String, String), BulkItemOutcome>>> = Arc::default();
-        let seen = outcomes.clone();
-        let indices = self.indexer.indices();
-        let options = trawl_client::BulkOptions {
-            on_item: Some(Arc::new(move |o: &BulkItemOutcome| {
-                let key = (o.index.clone(), o.id.clone().unwrap_or_default());
-                seen.lock().expect("not poisoned").insert(key, o.clone());
-            })),
-            ..indices.bulk_options()
-        };
-        let bulk = BulkIndexer::new(indices.client().clone(), options);
-        for (r, write) in writes {
-            let alias = self.alias(r.kind);
-            let id = document_id(r.id);
-            let op = match write {
-                RecordWrite::Index { document, .. } => {
-                    let value = match document.as_ref() {
-                        RecordDocument::Issue(d) => serde_json::to_value(d),
-                        RecordDocument::MergeRequest(d) => serde_json::to_value(d),
-                        RecordDocument::Note(d) => serde_json::to_value(d),
-                    };
-                    match value {
-                        Ok(value) => BulkOp::index(alias, id, value),
-                        Err(e) => {
-                            tracing::error!(r#ref = %r, error = %e, "cannot encode a record document");
-                            continue;
-                        }
-                    }
-                }
-                RecordWrite::Delete => BulkOp::delete(alias, id),
-            };
-            if bulk.add(op).await.is_err() {
-                break;
-            }
-        }
-        if let Err(e) = bulk.finish().await {
-            tracing::warn!(error = %e, "the bulk sink stopped; unreported writes are given back");
-        }
-        std::mem::take(&mut *outcomes.lock().expect("not poisoned"))
-    }
-
-    /// Checks each records lock is still held now that the writes are acknowledged, then
-    /// releases it; a lost one marks its repository pending and queues its sync (see the
-    /// module docs).
-    async fn confirm_locks(&self, held: Vec<trawl_indexer::RepoLock>, stats: &mut RunStats) {
-        let mut lost = Vec::new();
-        for lock in held {
-            if let Err(LockError::Lost { repo, reason }) = lock.ensure_held().await {
-                tracing::warn!(%repo, %reason, "records lock lost during a write; marking the repository pending");
-                lost.push(repo);
-            }
-            if let Err(e) = lock.release().await {
-                tracing::warn!(error = %e, "cannot release a records lock; it expires by itself");
-            }
-        }
-        if lost.is_empty() {
-            return;
-        }
-        if let Err(e) = self.indexer.registry().mark_pending(&lost).await {
-            tracing::error!(error = %e, "cannot mark repositories pending after a lost records lock");
-        }
-        for repo in lost {
-            if self.enqueue_sync(&repo).await {
-                stats.sync_enqueued += 1;
-            }
-        }
-    }
-
-    /// Puts `repo` on the repository queue, whose worker syncs its access at the end of its
-    /// run; `false` (logged) when Redis refused.
-    pub(crate) async fn enqueue_sync(&self, repo: &RepoId) -> bool {
-        match self
-            .repo_queue
-            .enqueue(&[QueueRef::Repo(repo.clone())])
-            .await
-        {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::error!(%repo, error = %e, "cannot queue a repository for its access sync");
-                false
-            }
-        }
-    }
-
-    /// Tracks the notes whose access follows a written issue (their issue's
-    /// confidentiality, author and assignees), and the notes still indexed of deleted
-    /// issues and merge requests; returns how many refs were tracked.
-    async fn cascade(&self, done: &[(Claimed<RecordRef>, bool)]) -> Result<u64, RecordsError> {
-        let written: Vec<i64> = done
-            .iter()
-            .filter(|(c, deleted)| !deleted && c.queue_ref.kind == RecordKind::Issue)
-            .map(|(c, _)| c.queue_ref.id)
-            .collect();
-        let mut notes: BTreeSet<i64> = notes_of_issues(&self.db, &written)
-            .await?
-            .into_iter()
-            .collect();
-        for kind in [RecordKind::Issue, RecordKind::MergeRequest] {
-            let deleted: Vec<i64> = done
-                .iter()
-                .filter(|(c, deleted)| *deleted && c.queue_ref.kind == kind)
-                .map(|(c, _)| c.queue_ref.id)
-                .collect();
-            notes.extend(self.indexed_notes_of(kind, &deleted).await?);
-        }
-        let refs: Vec<RecordRef> = notes
-            .into_iter()
-            .filter_map(|id| RecordRef::new(RecordKind::Note, id))
-            .collect();
-        if refs.is_empty() {
-            return Ok(0);
-        }
-        self.queue.enqueue(&refs).await?;
-        Ok(refs.len() as u64)
-    }
-
-    /// Ids of the note documents on the `ids` of `kind` (up to 10,000 per run; more are
-    /// left for the application to track).
-    async fn indexed_notes_of(
-        &self,
-        kind: RecordKind,
-        ids: &[i64],
-    ) -> Result<Vec<i64>, RecordsError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let client = self.indexer.indices().client();
-        let alias = self.alias(RecordKind::Note);
-        if !client.index_exists(&alias).await? {
-            return Ok(Vec::new());
-        }
-        // Notes written moments ago are found only after a refresh (rare: only for runs
-        // that delete issues or merge requests).
-        client.refresh(&alias).await?;
-        let body = json!({
-            "size": 10_000,
-            "_source": false,
-            "query": { "bool": { "filter": [
-                { "term": { "noteable_type": kind.as_str() } },
-                { "terms": { "noteable_id": ids } },
-            ] } },
-        });
-        let page = client
-            .search(&alias, &body, &SearchOptions::default())
-            .await?;
-        Ok(page
-            .hits
-            .iter()
-            .filter_map(|hit| hit.id.parse().ok())
-            .collect())
     }
 
     /// Acknowledges, gives back and fails refs as the run decided.
@@ -593,13 +434,6 @@ impl RecordsWorker {
         }
         Ok(())
     }
-}
-
-/// Whether the engine refused an item for good (a mapping or validation error: retrying
-/// the same document fails again), as opposed to being unreachable or overloaded (no
-/// status, 429, 5xx), which a later run rides out.
-fn is_refusal(outcome: &BulkItemOutcome) -> bool {
-    matches!(outcome.status, 400..=499) && outcome.status != 429 && outcome.status != 408
 }
 
 /// The repository each loaded row belongs to (rows with an invalid `repo_id` have none).

@@ -11,7 +11,8 @@
 //! - [`Tracker`] (`tracker.rs`): the after-commit call, `track(&[RecordRef])`.
 //! - `document.rs`: the documents of the records indices, as types.
 //! - [`RecordsWorker`] (`bulk_worker.rs`): the bulk worker — claim, load (`load.rs`, one
-//!   query per kind), render (`render.rs`, pure), write, settle; `project_sync.rs` carries
+//!   query per kind), render (`render.rs`, pure), write (`record_write.rs`), track the
+//!   notes that follow (`note_cascade.rs`), settle; `project_sync.rs` carries
 //!   `project:<id>` refs to the registry; [`RunStats`] (`run_stats.rs`).
 //!
 //! Invariants: a ref names a record, never a change — the worker reads the row as it is
@@ -25,8 +26,10 @@ mod bulk_worker;
 mod document;
 mod error;
 pub mod load;
+mod note_cascade;
 mod project_sync;
 mod record_ref;
+mod record_write;
 pub mod render;
 mod run_stats;
 mod tracker;
