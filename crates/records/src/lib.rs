@@ -10,6 +10,9 @@
 //!   `project:4`; what the records queue carries.
 //! - [`Tracker`] (`tracker.rs`): the after-commit call, `track(&[RecordRef])`.
 //! - `document.rs`: the documents of the records indices, as types.
+//! - [`Outbox`] (`outbox.rs`): the change outbox the application's triggers fill
+//!   (`sql/V2__change_outbox.sql`), moved to the records queue a page per transaction.
+//! - [`Relay`] (`relay.rs`): LISTEN/poll loop over the outbox, riding out outages.
 //!
 //! Invariants: a ref names a record, never a change — the worker reads the row as it is
 //! when it runs, so repeated tracking collapses and the last state wins; a missing row is a
@@ -20,7 +23,9 @@
 mod app_db;
 mod document;
 mod error;
+mod outbox;
 mod record_ref;
+mod relay;
 mod tracker;
 
 pub use app_db::{AppDb, AppDbConfig, DEFAULT_SCHEMA};
@@ -28,5 +33,7 @@ pub use document::{
     IssueDoc, MergeRequestDoc, NoteDoc, RECORD_SCHEMA_VERSION, RecordAccess, document_id,
 };
 pub use error::RecordsError;
+pub use outbox::{DEFAULT_PAGE, MAX_PAGE, Outbox, PageOutcome, PagePlan, outbox_depth, plan_page};
 pub use record_ref::{RecordKind, RecordRef};
+pub use relay::{CHANGES_CHANNEL, Relay, RelayOptions, RelayStats};
 pub use tracker::Tracker;
