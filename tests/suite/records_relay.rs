@@ -581,3 +581,169 @@ async fn a_relay_killed_mid_stream_loses_nothing() {
     assert_eq!(seen, expected, "every ref reached the queue");
     assert_eq!(app.outbox_depth().await, 0);
 }
+
+/// Runs `cargo xtask seed --records …` for the app's deployment and schema.
+fn seed_records(app: &App, args: &[&str]) -> std::process::Output {
+    Command::new(crate::indexing::xtask_binary())
+        .arg("seed")
+        .args(args)
+        .env("TRAWL_INDEX_PREFIX", &app.prefix)
+        .env("TRAWL_APP_SCHEMA", app.config.schema())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs xtask seed")
+}
+
+/// Every seeded row of the app as text, in id order.
+async fn dump(app: &App) -> Vec<String> {
+    let client = app.db.pool().get().await.expect("connection");
+    let mut lines = Vec::new();
+    for table in [
+        "users",
+        "projects",
+        "project_members",
+        "issues",
+        "issue_assignees",
+        "merge_requests",
+        "notes",
+    ] {
+        let rows = client
+            .query(
+                &format!("SELECT t::text FROM {table} AS t ORDER BY t::text"),
+                &[],
+            )
+            .await
+            .expect("dump");
+        lines.extend(
+            rows.iter()
+                .map(|r| format!("{table} {}", r.get::<_, String>(0))),
+        );
+    }
+    lines
+}
+
+async fn register_one(app: &App) {
+    let mut spec = trawl_registry::RepoSpec::new(
+        trawl_registry::RepoId::new("code-1").unwrap(),
+        trawl_registry::RepoSource::new("/srv/git/code-1.git").unwrap(),
+    );
+    spec.visibility = trawl_registry::Visibility::Private;
+    spec.readers = ["alice", "dora"]
+        .iter()
+        .map(|r| trawl_registry::UserName::new(*r).unwrap())
+        .collect();
+    trawl_tests::register(app.deployment.registry(), &spec)
+        .await
+        .expect("register");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_records_is_deterministic_and_links_registered_repositories() {
+    let services = trawl_tests::require_services!();
+    let (a, b) = (
+        App::new(&services, "relay-seed-a").await,
+        App::new(&services, "relay-seed-b").await,
+    );
+    for app in [&a, &b] {
+        register_one(app).await;
+        let out = seed_records(app, &["--records", "2000", "--seed", "9"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("records relay --once"), "{text}");
+    }
+    let rows = dump(&a).await;
+    assert_eq!(rows, dump(&b).await, "the same seed makes the same rows");
+
+    let client = a.db.pool().get().await.unwrap();
+    let count = |sql: &'static str| {
+        let client = &client;
+        async move { client.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    let records = count("SELECT (SELECT count(*) FROM issues) + (SELECT count(*) FROM merge_requests) + (SELECT count(*) FROM notes)").await;
+    assert_eq!(records, 2000);
+    let confidential = count("SELECT count(*) FROM issues WHERE confidential").await;
+    assert!((30..=140).contains(&confidential), "{confidential} of 800");
+    // Every project is a registered repository, the one registered before first, with the
+    // registration's visibility and readers as members.
+    let registrations = a.deployment.registry().list().await.unwrap();
+    let projects = client
+        .query(
+            "SELECT p.repo_id, p.visibility, coalesce(array_agg(u.username ORDER BY u.username) FILTER (WHERE u.id IS NOT NULL), '{}')
+               FROM projects p LEFT JOIN project_members m ON m.project_id = p.id LEFT JOIN users u ON u.id = m.user_id
+              GROUP BY p.id ORDER BY p.id",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(projects.len(), 4);
+    assert_eq!(projects[0].get::<_, String>(0), "code-1");
+    for project in &projects {
+        let repo: String = project.get(0);
+        let registration = registrations
+            .iter()
+            .find(|r| r.spec.id.as_str() == repo)
+            .unwrap_or_else(|| panic!("project {repo} links no registered repository"));
+        assert_eq!(
+            registration.spec.visibility.to_string(),
+            project.get::<_, String>(1)
+        );
+        let readers: Vec<String> = registration
+            .spec
+            .readers
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(readers, project.get::<_, Vec<String>>(2), "{repo}");
+    }
+    // A second seed into the same schema is refused and changes nothing.
+    let again = seed_records(&a, &["--records", "10"]);
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("already holds users or projects"), "{err}");
+    assert_eq!(dump(&a).await, rows);
+
+    // The triggers recorded every seeded row; the relay queues them.
+    let once = records_command(&a, &["relay", "--once"]).output().unwrap();
+    assert!(
+        once.status.success(),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
+    let queued = a.take_queued().await;
+    let kinds = |kind: &str| {
+        queued
+            .iter()
+            .filter(|r| r.starts_with(&format!("{kind}:")))
+            .count() as i64
+    };
+    assert_eq!(kinds("issue"), count("SELECT count(*) FROM issues").await);
+    assert_eq!(
+        kinds("merge_request"),
+        count("SELECT count(*) FROM merge_requests").await
+    );
+    assert_eq!(kinds("note"), count("SELECT count(*) FROM notes").await);
+    assert_eq!(kinds("project"), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_of_100000_records_is_fast() {
+    let services = trawl_tests::require_services!();
+    let app = App::new(&services, "relay-seed-big").await;
+    let started = Instant::now();
+    let out = seed_records(&app, &["--records", "100000"]);
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("seed --records 100000: {elapsed:?}\n{text}");
+    assert!(elapsed < Duration::from_secs(120), "{elapsed:?}");
+    assert!(app.outbox_depth().await > 100_000);
+}

@@ -6,6 +6,8 @@
 //! Code map:
 //! - [`AppDb`] (`app_db.rs`): the application's PostgreSQL schema (`sql/`), the source of
 //!   truth.
+//! - [`AppRows`] (`app_rows.rs`): the application's rows as types, bulk-inserted by
+//!   binary `COPY` (`cargo xtask seed --records`).
 //! - [`RecordRef`] (`record_ref.rs`): `issue:123`, `merge_request:7`, `note:9001`,
 //!   `project:4`; what the records queue carries.
 //! - [`Tracker`] (`tracker.rs`): the after-commit call, `track(&[RecordRef])`.
@@ -21,6 +23,7 @@
 //! project's members and its `confidential_readers`.
 
 mod app_db;
+mod app_rows;
 mod document;
 mod error;
 mod outbox;
@@ -29,6 +32,9 @@ mod relay;
 mod tracker;
 
 pub use app_db::{AppDb, AppDbConfig, DEFAULT_SCHEMA};
+pub use app_rows::{
+    AppRows, InsertedRows, IssueRow, MergeRequestRow, NoteRow, ProjectRow, UserRow,
+};
 pub use document::{
     IssueDoc, MergeRequestDoc, NoteDoc, RECORD_SCHEMA_VERSION, RecordAccess, document_id,
 };
