@@ -16,6 +16,9 @@ pub const DEFAULT_PAGE: usize = 1000;
 /// to `trawl_indexer::queue::MAX_CLAIM` per shard).
 pub const MAX_PAGE: usize = 50_000;
 
+/// Characters of an unreadable outbox row shown in its warning (the start of it).
+const SHOWN_CHARS: usize = 120;
+
 /// What one page of outbox rows becomes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PagePlan {
@@ -96,10 +99,12 @@ impl Outbox {
         let rows: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         let plan = plan_page(&rows);
         for (id, text) in &plan.unreadable {
+            let shown: String = text.chars().take(SHOWN_CHARS).collect();
             tracing::warn!(
                 schema = self.db.schema(),
                 row = id,
-                value = %text.escape_debug(),
+                value = %shown.escape_debug(),
+                bytes = text.len(),
                 "an outbox row of trawl_record_changes is not a record ref (<kind>:<positive id>); it is removed untracked — write refs through the triggers or `trawl records track`"
             );
         }
