@@ -16,9 +16,6 @@ pub const DEFAULT_PAGE: usize = 1000;
 /// to `trawl_indexer::queue::MAX_CLAIM` per shard).
 pub const MAX_PAGE: usize = 50_000;
 
-/// Characters of an unreadable outbox row shown in its warning (the start of it).
-const SHOWN_CHARS: usize = 120;
-
 /// What one page of outbox rows becomes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PagePlan {
@@ -169,6 +166,9 @@ pub async fn outbox_depth(config: &AppDbConfig) -> Result<Option<u64>, RecordsEr
     let _ = driver.await;
     Ok(depth)
 }
+
+/// Characters of an unreadable outbox row shown in its warning (the start of it).
+const SHOWN_CHARS: usize = 120;
 
 #[cfg(test)]
 mod tests {
