@@ -747,3 +747,75 @@ async fn seed_of_100000_records_is_fast() {
     assert!(elapsed < Duration::from_secs(120), "{elapsed:?}");
     assert!(app.outbox_depth().await > 100_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cut_and_restored_the_relay_resumes_and_listens_again() {
+    let services = trawl_tests::require_services!();
+    let app = App::new(&services, "relay-pgcut").await;
+    app.sql(BASE).await;
+    app.relayed().await;
+    let Ok(mut url) = url::Url::parse(&trawl_tests::pg_url(&services)) else {
+        eprintln!("SKIPPED: the PostgreSQL connection string is not a URL to put a proxy in");
+        return;
+    };
+    let upstream = format!(
+        "{}:{}",
+        url.host_str().unwrap_or("127.0.0.1"),
+        url.port().unwrap_or(5432)
+    );
+    let proxy = CuttableProxy::start(upstream).await;
+    url.set_port(Some(proxy.port)).unwrap();
+    let config = AppDbConfig::new(url.to_string(), app.config.schema()).unwrap();
+    let relay = Relay::connect(
+        &config,
+        app.tracker(),
+        RelayOptions {
+            // Only notifications wake it quickly once it is healthy again.
+            poll: Duration::from_secs(120),
+            min_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(300),
+            ..RelayOptions::default()
+        },
+    )
+    .await
+    .expect("relay through the proxy");
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stop2 = stop.clone();
+    let handle =
+        tokio::spawn(async move { relay.run(async move { stop2.notified().await }).await });
+    app.sql("INSERT INTO issues (id, project_id, iid, title, author_id) VALUES (1, 1, 1, 'a', 1)")
+        .await;
+    wait_for_depth(&app, 0).await;
+
+    proxy.cut();
+    app.sql("INSERT INTO issues (id, project_id, iid, title, author_id) VALUES (2, 1, 2, 'b', 1)")
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        app.outbox_depth().await,
+        1,
+        "nothing moves while PostgreSQL is cut"
+    );
+    proxy.restore();
+    wait_for_depth(&app, 0).await;
+
+    // Healthy again with a 120 s poll: only a notification on a new LISTEN session can
+    // move this row quickly.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.sql("INSERT INTO issues (id, project_id, iid, title, author_id) VALUES (3, 1, 3, 'c', 1)")
+        .await;
+    let started = Instant::now();
+    wait_for_depth(&app, 0).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "woken by a notification, not the poll: {:?}",
+        started.elapsed()
+    );
+    stop.notify_waiters();
+    let stats = handle.await.unwrap();
+    assert!(stats.failed_rounds > 0, "{stats:?}");
+    assert_eq!(
+        app.take_queued().await,
+        set(&["issue:1", "issue:2", "issue:3"])
+    );
+}

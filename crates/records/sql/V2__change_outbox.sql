@@ -18,7 +18,8 @@
 --   usernames). The worker re-renders notes of a changed issue itself.
 -- Cascades produce refs too: a deleted project deletes its issues, merge requests and
 -- notes through foreign keys, an issue or merge request deletes its notes by trigger, and
--- each of those deletes runs these triggers.
+-- each of those deletes runs these triggers. TRUNCATE fires no row-level work and is not
+-- tracked: applications delete rows instead.
 --
 -- The triggers are per statement with transition tables: one statement touching 100 000
 -- rows writes its distinct refs with one INSERT … SELECT and sends one notification.

@@ -152,8 +152,11 @@ impl Relay {
                         );
                     }
                     if round.rows > 0 {
+                        // Rows written meanwhile, or held by another relay.
+                        let depth = self.outbox.depth().await.ok();
                         tracing::info!(
                             schema = self.config.schema(),
+                            outbox_depth = ?depth,
                             rows = round.rows,
                             refs = round.refs,
                             new_in_line = round.new_in_line,
