@@ -126,7 +126,7 @@ impl Relay {
 
     /// Relays until `shutdown` resolves: on every notification of its schema and every
     /// [`RelayOptions::poll`], riding out outages (see the module docs). A page in flight
-    /// when `shutdown` resolves is finished first.
+    /// when `shutdown` resolves is finished first; a long drain stops after it.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> RelayStats {
         tokio::pin!(shutdown);
         let wake = Arc::new(Notify::new());
@@ -138,9 +138,26 @@ impl Relay {
             if listener.as_ref().is_none_or(|l| l.is_closed()) {
                 listener = Listener::start(&self.config, wake.clone()).await.ok();
             }
-            let wait = match self.drain().await {
-                Ok(round) => {
+            let mut round = RelayStats::default();
+            let outcome = loop {
+                match self.outbox.relay_page(self.options.page).await {
+                    Ok(page) => {
+                        round.add(page);
+                        if page.rows < self.options.page {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) => break Err(e),
+                }
+                // A long drain stops between pages when asked to.
+                if futures::poll!(&mut shutdown).is_ready() {
                     stats.add_all(&round);
+                    return stats;
+                }
+            };
+            stats.add_all(&round);
+            let wait = match outcome {
+                Ok(()) => {
                     if let Some(o) = outage.take() {
                         let depth = self.outbox.depth().await.ok();
                         tracing::info!(
@@ -194,7 +211,9 @@ impl Relay {
             };
             tokio::select! {
                 () = &mut shutdown => return stats,
-                () = wake.notified() => {}
+                // During an outage only the backoff paces retries (the application keeps
+                // notifying).
+                () = wake.notified(), if outage.is_none() => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
