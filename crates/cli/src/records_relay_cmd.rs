@@ -2,6 +2,8 @@
 //! (`trawl_record_changes` in the app schema) to the records queue, on every notification
 //! and every poll, until SIGTERM or Ctrl-C; `--once` drains what is there and exits.
 //! Rows leave the outbox only after Redis accepted their refs (see `trawl_records::Relay`).
+//! An outage is logged as one error and its end as a warning; `TRAWL_LOG=info` also logs
+//! every round that moved rows, with the outbox's depth.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -61,7 +63,7 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<ExitCode> {
         })?
     } else {
         eprintln!(
-            "relaying the outbox of schema {:?} to the records queue (every notification, and every {} ms; Ctrl-C or SIGTERM stops)",
+            "relaying the outbox of schema {:?} to the records queue (every notification, and every {} ms; TRAWL_LOG=info logs each round; Ctrl-C or SIGTERM stops)",
             config.schema(),
             args.poll_ms
         );

@@ -160,7 +160,9 @@ impl Relay {
                 Ok(()) => {
                     if let Some(o) = outage.take() {
                         let depth = self.outbox.depth().await.ok();
-                        tracing::info!(
+                        // At warn, like the outage's error: an operator who saw one
+                        // sees the other.
+                        tracing::warn!(
                             schema = self.config.schema(),
                             down_for = ?o.since.elapsed(),
                             failed_rounds = o.rounds,
