@@ -166,7 +166,7 @@ impl Relay {
                             schema = self.config.schema(),
                             down_for = ?o.since.elapsed(),
                             failed_rounds = o.rounds,
-                            outbox_depth = ?depth,
+                            outbox_depth = %shown_depth(depth),
                             "the relay reaches PostgreSQL and Redis again and resumes"
                         );
                     }
@@ -175,7 +175,7 @@ impl Relay {
                         let depth = self.outbox.depth().await.ok();
                         tracing::info!(
                             schema = self.config.schema(),
-                            outbox_depth = ?depth,
+                            outbox_depth = %shown_depth(depth),
                             rows = round.rows,
                             refs = round.refs,
                             new_in_line = round.new_in_line,
@@ -196,7 +196,7 @@ impl Relay {
                             let depth = self.outbox.depth().await.ok();
                             tracing::error!(
                                 schema = self.config.schema(),
-                                outbox_depth = ?depth,
+                                outbox_depth = %shown_depth(depth),
                                 retry_in = ?backoff,
                                 "the relay cannot move the outbox to the records queue: {e}; its rows stay in trawl_record_changes and are relayed once PostgreSQL and Redis answer again (retrying with backoff)"
                             );
@@ -230,6 +230,11 @@ impl RelayStats {
         self.unreadable += other.unreadable;
         self.failed_rounds += other.failed_rounds;
     }
+}
+
+/// A depth for the logs: the number, or `unknown` when the outbox could not be counted.
+fn shown_depth(depth: Option<u64>) -> String {
+    depth.map_or_else(|| "unknown".to_owned(), |d| d.to_string())
 }
 
 /// An outage in progress: since when, and how many rounds failed.
