@@ -19,6 +19,7 @@ mod migrations;
 mod query;
 mod queue;
 mod records_worker;
+mod records_relay;
 mod redis_cluster;
 mod redis_store;
 mod reindex;

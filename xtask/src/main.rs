@@ -10,6 +10,7 @@ mod dist_cmd;
 mod matrix;
 mod relevance_cmd;
 mod seed_cmd;
+mod seed_records_cmd;
 mod stack_cmd;
 mod test_cmd;
 

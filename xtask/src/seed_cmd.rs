@@ -57,6 +57,13 @@ pub struct SeedArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Seed N application records (issues, merge requests, notes, with users and projects
+    /// linked to the registered repositories) into an empty application schema instead of
+    /// generating repositories; deterministic for --seed.
+    #[arg(long, value_name = "N", conflicts_with_all = ["from", "repos", "files", "size", "history", "forks", "out"])]
+    records: Option<usize>,
+    #[command(flatten)]
+    app_schema: trawl_cli::records_cmd::AppSchemaArgs,
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -64,6 +71,15 @@ fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 pub async fn run(args: SeedArgs) -> anyhow::Result<ExitCode> {
+    if let Some(records) = args.records {
+        return crate::seed_records_cmd::run(
+            records,
+            args.seed,
+            &args.app_schema.app_schema,
+            args.json,
+        )
+        .await;
+    }
     let out = args
         .out
         .clone()

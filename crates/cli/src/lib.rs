@@ -20,6 +20,7 @@ pub mod queue_cmd;
 pub mod ranges;
 pub mod records_cmd;
 pub mod records_worker_cmd;
+pub mod records_relay_cmd;
 pub mod reindex_cmd;
 pub mod repo_cmd;
 pub mod search_cmd;

@@ -24,10 +24,13 @@ pub enum RecordsCommand {
         #[arg(required = true)]
         refs: Vec<String>,
     },
-    /// The records queue: depth per shard, leased, delayed, dead, oldest entry age.
+    /// The records queue: depth per shard, leased, delayed, dead, oldest entry age; and
+    /// the rows waiting in the application's change outbox.
     Status {
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        schema: AppSchemaArgs,
     },
     /// The bulk worker: claims tracked refs from every shard, loads the rows, writes their
     /// documents in bulk, settles each ref by its own write; until SIGTERM/SIGINT.
@@ -39,6 +42,9 @@ pub enum RecordsCommand {
     },
     /// Put every dead-lettered record ref back in line with a fresh attempt budget.
     RetryDead,
+    /// Move the refs the application's triggers wrote into its change outbox to the
+    /// records queue, until SIGTERM or Ctrl-C (or once with --once).
+    Relay(crate::records_relay_cmd::RelayArgs),
 }
 
 pub async fn run(command: RecordsCommand) -> anyhow::Result<ExitCode> {
@@ -61,15 +67,19 @@ pub async fn run(command: RecordsCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        RecordsCommand::Status { json } => {
+        RecordsCommand::Relay(args) => crate::records_relay_cmd::run(args).await,
+        RecordsCommand::Status { json, schema } => {
             let services = crate::connect::services()?;
-            let queue = crate::connect::deployment(&services)
-                .await?
-                .records_queue()?;
+            let deployment = crate::connect::deployment(&services).await?;
+            let queue = deployment.records_queue()?;
             let status = queue.status().await?;
+            let outbox = crate::records_relay_cmd::outbox_line(&deployment, &schema).await;
             if json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                let mut value = serde_json::to_value(&status)?;
+                value["outbox"] = outbox.to_json();
+                println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
+                println!("{outbox}");
                 let oldest = status
                     .oldest_ms
                     .map(|ms| format!(", oldest {:.1} s", ms as f64 / 1000.0))

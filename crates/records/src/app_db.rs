@@ -68,6 +68,18 @@ impl AppDbConfig {
     pub fn schema(&self) -> &str {
         &self.schema
     }
+
+    /// The connection settings with the schema as `search_path` (a session of its own,
+    /// such as the relay's listener, connects with them).
+    pub(crate) fn session_config(&self) -> Result<tokio_postgres::Config, RecordsError> {
+        let mut pg = tokio_postgres::Config::from_str(&self.connection).map_err(|e| {
+            RecordsError::Database(format!("the connection string is not valid: {e}"))
+        })?;
+        pg.connect_timeout(Duration::from_secs(5));
+        pg.application_name("trawl-records");
+        pg.options(format!("-c search_path={}", self.schema));
+        Ok(pg)
+    }
 }
 
 /// A pool of connections to the application's schema.
@@ -89,12 +101,7 @@ impl AppDb {
     /// Connects, creates the schema if missing and brings its tables up to date (once per
     /// schema, under an advisory lock, so concurrent starts do not race).
     pub async fn connect(config: &AppDbConfig) -> Result<AppDb, RecordsError> {
-        let mut pg = tokio_postgres::Config::from_str(&config.connection).map_err(|e| {
-            RecordsError::Database(format!("the connection string is not valid: {e}"))
-        })?;
-        pg.connect_timeout(Duration::from_secs(5));
-        pg.application_name("trawl-records");
-        pg.options(format!("-c search_path={}", config.schema));
+        let pg = config.session_config()?;
         let manager = Manager::from_config(
             pg,
             NoTls,

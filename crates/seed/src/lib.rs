@@ -19,6 +19,10 @@
 //! a visibility and readers); [`register`] describes existing repositories from disk the
 //! same way. The caller registers them in the registry (`trawl_registry`).
 //!
+//! [`plan_records`] makes the rows of application records (users, projects linked to
+//! registered repositories, issues, merge requests, notes) from the same vocabulary
+//! (`cargo xtask seed --records`).
+//!
 //! [`SampleGenerator`] makes single source files from the same vocabulary and renderer,
 //! without a repository, for callers that write documents directly (benchmarks).
 //!
@@ -38,6 +42,7 @@
 mod content;
 mod fast_import;
 mod plan;
+mod records;
 mod sample;
 mod vocab;
 
@@ -53,6 +58,9 @@ use crate::plan::{GENERATOR_VERSION, MIN_BYTES_PER_FILE, MIN_FILES, Recipe, Repo
 use crate::vocab::{Vocab, mix};
 
 pub use crate::fast_import::git_command;
+pub use crate::records::{
+    APP_REPO_SOURCE_DIR, LinkableRepo, MAX_RECORDS, RECORDS_PER_PROJECT, RecordsPlan, plan_records,
+};
 pub use crate::sample::{SampleFile, SampleGenerator};
 
 /// The name of the marker file inside each generated repository.

@@ -11,6 +11,7 @@ mod migrations;
 mod queries;
 mod queue;
 mod records_worker;
+mod records_relay;
 mod registry;
 mod repos;
 mod search_scale;
