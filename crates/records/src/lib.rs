@@ -10,6 +10,7 @@
 //!   `project:4`; what the records queue carries.
 //! - [`Tracker`] (`tracker.rs`): the after-commit call, `track(&[RecordRef])`.
 //! - `document.rs`: the documents of the records indices, as types.
+//! - [`RecordSearch`] (`search.rs`): access-filtered search over the records indices.
 //!
 //! Invariants: a ref names a record, never a change — the worker reads the row as it is
 //! when it runs, so repeated tracking collapses and the last state wins; a missing row is a
@@ -21,6 +22,7 @@ mod app_db;
 mod document;
 mod error;
 mod record_ref;
+mod search;
 mod tracker;
 
 pub use app_db::{AppDb, AppDbConfig, DEFAULT_SCHEMA};
@@ -29,4 +31,9 @@ pub use document::{
 };
 pub use error::RecordsError;
 pub use record_ref::{RecordKind, RecordRef};
+pub use search::{
+    EXCERPT_CHARS, HIGHLIGHT_MAX_CHARS, Highlighted, HitAccess, MAX_TITLE_CHARS, MatchSpan,
+    Noteable, RecordHit, RecordQuery, RecordResults, RecordScope, RecordSearch, RecordSearchError,
+    access_filters, admits_record, hit_access,
+};
 pub use tracker::Tracker;
