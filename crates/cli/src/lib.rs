@@ -23,6 +23,7 @@ pub mod reindex_cmd;
 pub mod repo_cmd;
 pub mod search_cmd;
 pub mod search_explain;
+pub mod search_records;
 pub mod size_change_cmd;
 pub mod terminal;
 pub mod verify_cmd;
@@ -48,7 +49,8 @@ pub enum Command {
         after_help = "Examples:\n  trawl repo add /srv/git/api.git --id api --visibility private --reader alice\n  trawl repo set api --visibility internal\n  trawl repo set api --add-reader bob --remove-reader alice\n  trawl repo show api --json\n  trawl repo list --visibility public\n  trawl repo remove api --purge\n  trawl repo export -o repos.toml && trawl repo import repos.toml --update"
     )]
     Repo(repo_cmd::RepoCommand),
-    /// Search code (or commits) as a principal: only repositories it may read are searched.
+    /// Search code (or commits, or with --scope issues, merge requests and notes) as a
+    /// principal: only repositories it may read are searched.
     /// The query takes GitLab's Advanced Search syntax: words, "phrases", -exclusion,
     /// a | b, +, ( ), prefix*, and filters such as path:, lang: or author:.
     #[command(
