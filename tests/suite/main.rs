@@ -18,6 +18,7 @@ mod metrics;
 mod migrations;
 mod query;
 mod queue;
+mod records_search;
 mod redis_cluster;
 mod redis_store;
 mod reindex;
