@@ -10,6 +10,7 @@ mod metrics;
 mod migrations;
 mod queries;
 mod queue;
+mod records_search;
 mod registry;
 mod repos;
 mod search_scale;
