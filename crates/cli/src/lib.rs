@@ -205,6 +205,34 @@ mod tests {
     }
 
     #[test]
+    fn record_scopes_take_their_filters_and_refuse_code_flags() {
+        let parse = |args: &[&str]| {
+            Embedding::try_parse_from(["cargo xtask", "search"].iter().chain(args)).map(|_| ())
+        };
+        assert!(
+            parse(&[
+                "--scope", "issues", "--state", "opened", "--label", "a", "x"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["--scope", "merge_requests", "--author", "ada", "x"]).is_ok());
+        assert!(parse(&["--scope", "notes", "--as", "ada", "--json", "x"]).is_ok());
+        assert!(parse(&["--scope", "code", "x"]).is_ok());
+        for refused in [
+            &["--scope", "issues", "--commits", "x"][..],
+            &["--scope", "code", "--commits", "x"],
+            &["--scope", "notes", "--sha", "abcd"],
+            &["--scope", "issues", "--lang", "rust", "x"],
+            &["--scope", "issues", "--path", "src", "x"],
+            &["--scope", "issues", "--repo", "acme", "x"],
+            &["--scope", "merge-requests", "x"],
+            &["--state", "opened", "x"],
+        ] {
+            assert!(parse(refused).is_err(), "{refused:?}");
+        }
+    }
+
+    #[test]
     fn every_example_names_the_running_program() {
         let mut command = super::name_program(Embedding::command(), "cargo xtask");
         for sub in ["index", "queue", "migrate", "reindex", "worker", "search"] {
