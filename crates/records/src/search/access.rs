@@ -13,6 +13,9 @@ use std::str::FromStr as _;
 use serde_json::{Value, json};
 use trawl_registry::{AccessFilter, Principal, RepoId, Visibility};
 
+/// Repository ids per `terms` clause.
+const TERMS_CHUNK: usize = 50_000;
+
 /// The access facts of one hit, read from its `_source`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HitAccess {
@@ -52,9 +55,11 @@ pub fn admits_record(access: &AccessFilter, principal: &Principal, hit: &HitAcce
 /// memberships, or the principal among `confidential_readers`).
 pub fn access_filters(access: &AccessFilter, principal: &Principal) -> Vec<Value> {
     let mut confidential = vec![json!({ "term": { "confidential": false } })];
-    if !access.memberships.is_empty() {
-        let members: Vec<&str> = access.memberships.iter().map(RepoId::as_str).collect();
-        confidential.push(json!({ "terms": { "repo_id": members } }));
+    let members: Vec<&str> = access.memberships.iter().map(RepoId::as_str).collect();
+    // In chunks below the engine's `index.max_terms_count` (65 536 by default), as code
+    // search's repository filter.
+    for chunk in members.chunks(TERMS_CHUNK) {
+        confidential.push(json!({ "terms": { "repo_id": chunk } }));
     }
     if let Principal::User(user) = principal {
         confidential.push(json!({ "term": { "confidential_readers": user.as_str() } }));
@@ -255,6 +260,22 @@ mod tests {
                 { "term": { "confidential": false } }
             ] } })
         );
+    }
+
+    #[test]
+    fn many_memberships_are_sent_in_chunks() {
+        let many = AccessFilter {
+            memberships: (0..TERMS_CHUNK + 1)
+                .map(|i| RepoId::new(format!("r{i}")).unwrap())
+                .collect(),
+            ..access()
+        };
+        let should = access_filters(&many, &user("ada"))[1]["bool"]["should"].clone();
+        let sizes: Vec<usize> = should.as_array().unwrap()[1..3]
+            .iter()
+            .map(|c| c["terms"]["repo_id"].as_array().unwrap().len())
+            .collect();
+        assert_eq!(sizes, [TERMS_CHUNK, 1]);
     }
 
     #[test]
