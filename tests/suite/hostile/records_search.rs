@@ -306,3 +306,94 @@ async fn searches_at_once_each_get_their_own_answer() {
     });
     join_all(runs).await;
 }
+
+#[tokio::test]
+async fn huge_and_odd_prose_is_found_and_shown_cut() {
+    let services = require_services!();
+    let mut world = World::build(&services, "records-huge", 41, 5, 0).await;
+    let public = world
+        .projects
+        .iter()
+        .position(|p| p.visibility == trawl_registry::Visibility::Public)
+        .unwrap();
+    let huge_title = format!("zebu {}", "word ".repeat(400_000));
+    let huge_description = format!("{} zebu getHttpResponse", "line\n".repeat(400_000));
+    let sentences = "Fix the crash. Then the timeout appears! zebu".to_owned();
+    let controls = "zebu \u{0}\u{1b}[2J\u{7} \u{E000}marker\u{E001}".to_owned();
+    let docs = [
+        (9001, huge_title.clone(), huge_description),
+        (9002, sentences.clone(), String::new()),
+        (9003, controls.clone(), controls.clone()),
+    ];
+    let alias = world.set.alias(trawl_analyzers::IndexKind::Issues);
+    let mut ops = Vec::new();
+    for (id, title, description) in docs {
+        let at = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let doc = trawl_records::IssueDoc {
+            access: trawl_records::RecordAccess {
+                repo_id: world.projects[public].repo.clone(),
+                visibility: "public".into(),
+                project_id: public as i64 + 1,
+                confidential: false,
+                confidential_readers: Vec::new(),
+            },
+            id,
+            iid: id as i32,
+            title,
+            description,
+            state: "opened".into(),
+            labels: Vec::new(),
+            author: "ada".into(),
+            assignees: Vec::new(),
+            created_at: at,
+            updated_at: at,
+            schema_version: trawl_records::RECORD_SCHEMA_VERSION,
+        };
+        ops.push(trawl_client::BulkOp::index(
+            &alias,
+            trawl_records::document_id(id),
+            serde_json::to_value(doc).unwrap(),
+        ));
+        world.records.push(crate::records_search::Record {
+            scope: RecordScope::Issues,
+            id,
+            project: public,
+            author: "ada".into(),
+            confidential: false,
+            readers: Vec::new(),
+            state: Some("opened".into()),
+            labels: Vec::new(),
+            words: vec!["zebu"],
+        });
+    }
+    let summary = world
+        .set
+        .client()
+        .bulk_write(ops, &world.set.bulk_options())
+        .await;
+    assert_eq!(summary.failed, 0, "{:?}", summary.failures);
+    world.set.client().refresh(&alias).await.unwrap();
+    for text in ["zebu", "timeout", "gethttpresponse", "word", "marker"] {
+        let results = world
+            .search
+            .search(&Principal::Anonymous, &query(RecordScope::Issues, text))
+            .await
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        for hit in &results.hits {
+            let title = hit.title.as_ref().unwrap();
+            assert!(title.text.chars().count() <= trawl_records::MAX_TITLE_CHARS);
+            assert!(hit.excerpt.text.chars().count() <= trawl_records::MAX_TITLE_CHARS);
+            match hit.id {
+                9001 => assert!(title.text.starts_with("zebu word"), "{text}: {title:?}"),
+                9002 => assert_eq!(title.text, sentences, "{text}"),
+                _ => {}
+            }
+        }
+        if text == "gethttpresponse" {
+            assert!(results.hits.iter().any(|h| h.id == 9001), "found past 1 MB");
+        }
+        if text == "timeout" {
+            assert!(results.hits.iter().any(|h| h.id == 9002));
+        }
+    }
+}

@@ -75,7 +75,6 @@ struct HitSource {
     iid: Option<i32>,
     project_id: i64,
     repo_id: String,
-    title: Option<String>,
     state: Option<String>,
     #[serde(default)]
     labels: Vec<String>,
@@ -88,9 +87,10 @@ struct HitSource {
     updated_at: Option<Timestamp>,
 }
 
-/// The `_source` filter: the long prose comes back only through highlights.
+/// The `_source` filter: the prose (titles included, which the application does not
+/// bound) comes back only through highlights, cut by the engine.
 pub(super) fn source_filter() -> Value {
-    json!({ "excludes": ["description", "note"] })
+    json!({ "excludes": ["title", "description", "note"] })
 }
 
 /// The highlight request of `scope`; `cap` is the engine's parameter capping analysed
@@ -104,9 +104,17 @@ pub(super) fn highlight(scope: RecordScope, cap: Option<&str>) -> Value {
         fields.insert(name, options);
     };
     if scope.states().is_some() {
-        for field in ["title", "title.code"] {
-            add(field.to_owned(), json!({ "number_of_fragments": 0 }));
-        }
+        // A title is shown whole up to MAX_TITLE_CHARS, sentences and all, matched or not:
+        // the plain highlighter cuts fragments by length (the unified one would show only
+        // the matching sentence, or with no fragment limit all of a title of megabytes).
+        let title = json!({
+            "type": "plain", "fragmenter": "simple", "fragment_size": MAX_TITLE_CHARS,
+            "number_of_fragments": 1,
+        });
+        let mut plain = title.clone();
+        plain["no_match_size"] = json!(MAX_TITLE_CHARS);
+        add("title".to_owned(), plain);
+        add("title.code".to_owned(), title);
     }
     let prose = scope.prose_field();
     add(
@@ -139,18 +147,7 @@ pub(super) fn record_hit(
             return None;
         }
     };
-    let title = (scope.states().is_some()).then(|| {
-        best(highlight, "title").unwrap_or_else(|| Highlighted {
-            text: read
-                .title
-                .as_deref()
-                .unwrap_or_default()
-                .chars()
-                .take(MAX_TITLE_CHARS)
-                .collect(),
-            matches: Vec::new(),
-        })
-    });
+    let title = (scope.states().is_some()).then(|| best(highlight, "title").unwrap_or_default());
     let excerpt = best(highlight, scope.prose_field()).unwrap_or_default();
     Some(RecordHit {
         scope,
@@ -177,26 +174,22 @@ pub(super) fn record_hit(
 /// first), else `field`'s unmatched start.
 fn best(highlight: &Value, field: &str) -> Option<Highlighted> {
     let first = |name: &str| highlight[name][0].as_str().map(marked);
-    let code = format!("{field}.code");
     let plain = first(field);
-    if plain.as_ref().is_some_and(|h| !h.matches.is_empty()) {
-        return plain;
-    }
-    first(&code)
-        .filter(|h| !h.matches.is_empty())
-        .or(plain)
-        .map(|mut h| {
-            if h.text.chars().count() > MAX_TITLE_CHARS {
-                let cut = h
-                    .text
-                    .char_indices()
-                    .nth(MAX_TITLE_CHARS)
-                    .map_or(h.text.len(), |(at, _)| at);
-                h.text.truncate(cut);
-                h.matches.retain(|m| m.end <= cut);
-            }
-            h
-        })
+    let chosen = if plain.as_ref().is_some_and(|h| !h.matches.is_empty()) {
+        plain
+    } else {
+        first(&format!("{field}.code"))
+            .filter(|h| !h.matches.is_empty())
+            .or(plain)
+    };
+    chosen.map(|mut h| {
+        // The engine's fragment is near its size; a text of one long sentence is cut here.
+        if let Some((cut, _)) = h.text.char_indices().nth(MAX_TITLE_CHARS) {
+            h.text.truncate(cut);
+            h.matches.retain(|m| m.end <= cut);
+        }
+        h
+    })
 }
 
 /// `text` without the match markers, and where they were.
@@ -257,14 +250,34 @@ mod tests {
     }
 
     #[test]
+    fn every_highlighted_field_is_bounded() {
+        for scope in RecordScope::ALL {
+            let request = highlight(scope, Some("max_analyzer_offset"));
+            for (name, options) in request["fields"].as_object().unwrap() {
+                assert_eq!(options["number_of_fragments"], 1, "{name}");
+                assert!(options["fragment_size"].as_u64().unwrap() <= MAX_TITLE_CHARS as u64);
+                assert_eq!(
+                    options["max_analyzer_offset"], HIGHLIGHT_MAX_CHARS,
+                    "{name}"
+                );
+            }
+        }
+        assert_eq!(
+            source_filter()["excludes"],
+            json!(["title", "description", "note"])
+        );
+    }
+
+    #[test]
     fn a_source_that_is_no_record_is_dropped() {
         assert!(record_hit(RecordScope::Issues, &json!({ "x": 1 }), &json!({}), None).is_none());
         let source = json!({
-            "id": 5, "iid": 2, "project_id": 1, "repo_id": "r", "title": "t".repeat(2_000),
+            "id": 5, "iid": 2, "project_id": 1, "repo_id": "r",
             "state": "opened", "labels": ["bug"], "author": "ada", "confidential": false,
             "updated_at": "2026-01-02T03:04:05Z"
         });
-        let hit = record_hit(RecordScope::Issues, &source, &json!({}), Some(1.0)).unwrap();
+        let highlight = json!({ "title": ["t".repeat(2_000)] });
+        let hit = record_hit(RecordScope::Issues, &source, &highlight, Some(1.0)).unwrap();
         assert_eq!(hit.title.unwrap().text.len(), MAX_TITLE_CHARS);
         assert_eq!(hit.iid, Some(2));
         assert!(hit.updated_at.is_some());
