@@ -20,6 +20,7 @@ mod query;
 mod queue;
 mod records_worker;
 mod records_relay;
+mod records_search;
 mod redis_cluster;
 mod redis_store;
 mod reindex;

@@ -25,6 +25,7 @@ pub mod reindex_cmd;
 pub mod repo_cmd;
 pub mod search_cmd;
 pub mod search_explain;
+pub mod search_records;
 pub mod size_change_cmd;
 pub mod terminal;
 pub mod verify_cmd;
@@ -50,7 +51,8 @@ pub enum Command {
         after_help = "Examples:\n  trawl repo add /srv/git/api.git --id api --visibility private --reader alice\n  trawl repo set api --visibility internal\n  trawl repo set api --add-reader bob --remove-reader alice\n  trawl repo show api --json\n  trawl repo list --visibility public\n  trawl repo remove api --purge\n  trawl repo export -o repos.toml && trawl repo import repos.toml --update"
     )]
     Repo(repo_cmd::RepoCommand),
-    /// Search code (or commits) as a principal: only repositories it may read are searched.
+    /// Search code (or commits, or with --scope issues, merge requests and notes) as a
+    /// principal: only repositories it may read are searched.
     /// The query takes GitLab's Advanced Search syntax: words, "phrases", -exclusion,
     /// a | b, +, ( ), prefix*, and filters such as path:, lang: or author:.
     #[command(
@@ -202,6 +204,34 @@ mod tests {
     #[test]
     fn the_commands_are_valid_clap() {
         Embedding::command().debug_assert();
+    }
+
+    #[test]
+    fn record_scopes_take_their_filters_and_refuse_code_flags() {
+        let parse = |args: &[&str]| {
+            Embedding::try_parse_from(["cargo xtask", "search"].iter().chain(args)).map(|_| ())
+        };
+        assert!(
+            parse(&[
+                "--scope", "issues", "--state", "opened", "--label", "a", "x"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["--scope", "merge_requests", "--author", "ada", "x"]).is_ok());
+        assert!(parse(&["--scope", "notes", "--as", "ada", "--json", "x"]).is_ok());
+        assert!(parse(&["--scope", "code", "x"]).is_ok());
+        for refused in [
+            &["--scope", "issues", "--commits", "x"][..],
+            &["--scope", "code", "--commits", "x"],
+            &["--scope", "notes", "--sha", "abcd"],
+            &["--scope", "issues", "--lang", "rust", "x"],
+            &["--scope", "issues", "--path", "src", "x"],
+            &["--scope", "issues", "--repo", "acme", "x"],
+            &["--scope", "merge-requests", "x"],
+            &["--state", "opened", "x"],
+        ] {
+            assert!(parse(refused).is_err(), "{refused:?}");
+        }
     }
 
     #[test]

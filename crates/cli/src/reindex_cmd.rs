@@ -48,7 +48,8 @@ pub enum ReindexCommand {
 
 #[derive(clap::Args, Debug)]
 pub struct StartArgs {
-    /// Aliases to rebuild, comma-separated: blobs, commits, repos.
+    /// Aliases to rebuild, comma-separated: blobs, commits, repos, and the application
+    /// records' issues, merge_requests, notes.
     #[arg(long, value_delimiter = ',', default_value = "blobs,commits,repos")]
     kinds: Vec<String>,
     /// Slices per primary shard of the old index (1 to 64).
@@ -91,7 +92,12 @@ fn kind(name: &str) -> anyhow::Result<IndexKind> {
         "blobs" => Ok(IndexKind::Blobs),
         "commits" => Ok(IndexKind::Commits),
         "repos" => Ok(IndexKind::Repos),
-        other => anyhow::bail!("--kinds: unknown index kind {other:?}; use blobs, commits, repos"),
+        "issues" => Ok(IndexKind::Issues),
+        "merge_requests" => Ok(IndexKind::MergeRequests),
+        "notes" => Ok(IndexKind::Notes),
+        other => anyhow::bail!(
+            "--kinds: unknown index kind {other:?}; use blobs, commits, repos, issues, merge_requests, notes"
+        ),
     }
 }
 

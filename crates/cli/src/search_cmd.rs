@@ -10,6 +10,7 @@ use trawl_indexer::search::{
     MAX_RESULT_WINDOW, MAX_SNIPPET_LINES, MatchRange, Page, SearchPage, SnippetOptions,
 };
 use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery};
+use trawl_records::{RecordQuery, RecordScope};
 use trawl_registry::{Principal, RepoId};
 
 use crate::search_explain::{RepoPath, print_leaves, print_matched, print_path};
@@ -41,6 +42,9 @@ Commit searches (--commits) look in messages and take, instead of the file filte
   author:ada  committer:"Ada Lovelace"   a name or e-mail address
   after:2024-01-31  before:2024-02-01    committed after / before that day (UTC), or a time such as 2024-02-01T12:00:00Z
   sha:1a2b3c4  repo:acme-api
+Record searches (--scope issues|merge_requests|notes) look in titles and descriptions (notes: their text), as
+English and as code, and take instead: state:opened  label:bug  author:ada  repo:acme-api (also as --state,
+--label, --author); confidential issues and their notes only for project members, the author and assignees.
 
 A query that does not parse is refused with the column and the fix:
   "unclosed  ->  the `"` at column 1 opens a phrase that is never closed: add the closing `"`, ...
@@ -60,7 +64,9 @@ Examples:
   trawl search 'blockclient -path:deps/' --explain
   trawl search 'redisAsyncSetTimeout' --explain-path redis:src/redis-cli.c
   trawl search --sha 1a2b3c4 --as alice
-  trawl search --commits 'fix race author:ada after:2024-01-31 -"revert"' --repo acme-api"#;
+  trawl search --commits 'fix race author:ada after:2024-01-31 -"revert"' --repo acme-api
+  trawl search --scope issues 'crash -label:wontfix' --state opened --as alice
+  trawl search --scope notes getHttpResponse --author ada --json"#;
 
 /// Values of each facet the human output shows.
 const FACETS_SHOWN: usize = 5;
@@ -91,6 +97,20 @@ pub struct SearchArgs {
     /// Search commit messages instead of files.
     #[arg(long)]
     commits: bool,
+    /// What to search: code (files, the default), or the application's issues,
+    /// merge_requests or notes, with their filters state:, label:, author: and repo:.
+    #[arg(long, value_enum, value_name = "SCOPE",
+          conflicts_with_all = ["commits", "sha", "lang", "path", "ext", "explain", "explain_path", "repos"])]
+    scope: Option<ScopeArg>,
+    /// Only records in this state (opened, closed; merge requests also merged, locked).
+    #[arg(long, value_name = "STATE", requires = "scope")]
+    state: Option<String>,
+    /// Only records with this label (repeat for records with every one).
+    #[arg(long = "label", value_name = "LABEL", requires = "scope")]
+    labels: Vec<String>,
+    /// Only records by this user name.
+    #[arg(long, value_name = "USER", requires = "scope")]
+    author: Option<String>,
     /// Search as this principal: `anonymous` or a user name.
     #[arg(long = "as", value_name = "PRINCIPAL", default_value = "anonymous")]
     principal: Principal,
@@ -120,6 +140,16 @@ pub struct SearchArgs {
     explain_path: Option<RepoPath>,
 }
 
+/// `--scope`: code, or one kind of application record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScopeArg {
+    Code,
+    Issues,
+    #[value(name = "merge_requests")]
+    MergeRequests,
+    Notes,
+}
+
 /// ANSI styles, or nothing when stdout is not a terminal.
 #[derive(Clone, Copy)]
 pub struct Style {
@@ -134,7 +164,7 @@ impl Style {
         }
     }
 
-    fn paint(self, code: &str, text: &str) -> String {
+    pub fn paint(self, code: &str, text: &str) -> String {
         if self.on {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
@@ -153,7 +183,7 @@ impl Style {
     fn line_number(self, text: &str) -> String {
         self.paint("32", text)
     }
-    fn matched(self, text: &str) -> String {
+    pub fn matched(self, text: &str) -> String {
         self.paint("1;31", text)
     }
 
@@ -183,6 +213,28 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
         size: args.size,
     };
     let style = Style::for_stdout();
+    let records = match args.scope {
+        Some(ScopeArg::Issues) => Some(RecordScope::Issues),
+        Some(ScopeArg::MergeRequests) => Some(RecordScope::MergeRequests),
+        Some(ScopeArg::Notes) => Some(RecordScope::Notes),
+        Some(ScopeArg::Code) | None => None,
+    };
+    if let Some(scope) = records {
+        let query = RecordQuery {
+            scope,
+            text: args.query.clone().unwrap_or_default(),
+            state: args.state.clone(),
+            labels: args.labels.clone(),
+            author: args.author.clone(),
+            page,
+        };
+        return crate::search_records::run(&query, &principal, args.json, style).await;
+    }
+    if args.state.is_some() || !args.labels.is_empty() || args.author.is_some() {
+        anyhow::bail!(
+            "--state, --label and --author filter issues, merge requests and notes: add `--scope issues` (or merge_requests, notes); in a commit search write `author:` in the query"
+        );
+    }
     if args.commits || args.sha.is_some() {
         let query = CommitQuery {
             text: args.query.clone(),

@@ -10,7 +10,7 @@ use trawl_indexer::{
 };
 use trawl_migrations::MigrationContext;
 use trawl_migrations::reindex::{ReindexDriver, ReindexError};
-use trawl_records::{AppDb, AppDbConfig, RecordRef, RecordsError, Tracker};
+use trawl_records::{AppDb, AppDbConfig, RecordRef, RecordSearch, RecordsError, Tracker};
 use trawl_redis::{ConnectOptions, RedisConnection};
 use trawl_registry::{Registry, RegistryError};
 
@@ -165,6 +165,12 @@ impl Deployment {
     /// Access-filtered search over its indices.
     pub fn search(&self) -> CodeSearch {
         CodeSearch::new(self.indices(), self.registry.clone())
+    }
+
+    /// Access-filtered search over the application records (issues, merge requests,
+    /// notes), with the registry of this deployment.
+    pub fn record_search(&self) -> RecordSearch {
+        RecordSearch::new(self.indices(), self.registry.clone())
     }
 
     /// The zero-downtime reindex driver.

@@ -101,6 +101,7 @@ use trawl_registry::{Principal, Registry, RepoId};
 
 use crate::indices::IndexSet;
 
+pub use access::access_clause;
 pub use body::{HIGHLIGHT_CHARS_PER_PAGE, HIGHLIGHT_MAX_CHARS, highlight_chars};
 pub use error::SearchError;
 pub use explain::{

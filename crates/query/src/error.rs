@@ -78,8 +78,18 @@ fn message(error: &ParseError) -> String {
         ),
         Problem::WrongScope { key, scope } => {
             let (has, fix) = match scope {
-                Scope::Files => ("commits, not files", "search commits instead (`--commits`)"),
-                Scope::Commits => ("files, not commits", "leave it out of a commit search"),
+                Scope::Files => (
+                    "commits, not files".to_owned(),
+                    "search commits instead (`--commits`)",
+                ),
+                Scope::Commits => (
+                    "files, not commits".to_owned(),
+                    "leave it out of a commit search",
+                ),
+                Scope::Records => (
+                    format!("{}, not records", key.home()),
+                    "a record search takes `state:`, `label:`, `author:` and `repo:`; leave it out",
+                ),
             };
             format!(
                 "`{name}:` at column {column} filters {has}: {fix}, or write `{name}\\:` to search for the text",
@@ -94,6 +104,7 @@ impl fmt::Display for Scope {
         f.write_str(match self {
             Scope::Files => "files",
             Scope::Commits => "commits",
+            Scope::Records => "records",
         })
     }
 }

@@ -1,10 +1,12 @@
 //! The filter keys and which kind of search has each.
 
-/// What is searched: files (blobs) or commits. Each has its own filters.
+/// What is searched: files (blobs), commits, or application records (issues, merge
+/// requests, notes). Each has its own filters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
     Files,
     Commits,
+    Records,
 }
 
 /// An inline filter's key.
@@ -32,11 +34,15 @@ pub enum Key {
     Before,
     /// `sha:` — the commit id starts with this.
     Sha,
+    /// `state:` — the record's state (`opened`, `closed`, `merged`, `locked`); records only.
+    State,
+    /// `label:` — the record carries this label; records only.
+    Label,
 }
 
 impl Key {
     /// Every key, in the order the help lists them.
-    pub const ALL: [Key; 11] = [
+    pub const ALL: [Key; 13] = [
         Key::FileName,
         Key::Path,
         Key::Extension,
@@ -48,6 +54,8 @@ impl Key {
         Key::After,
         Key::Before,
         Key::Sha,
+        Key::State,
+        Key::Label,
     ];
 
     /// The key as written before the `:`.
@@ -64,6 +72,8 @@ impl Key {
             Key::After => "after",
             Key::Before => "before",
             Key::Sha => "sha",
+            Key::State => "state",
+            Key::Label => "label",
         }
     }
 
@@ -79,9 +89,28 @@ impl Key {
             Key::FileName | Key::Path | Key::Extension | Key::Lang | Key::Blob => {
                 scope == Scope::Files
             }
-            Key::Author | Key::Committer | Key::After | Key::Before | Key::Sha => {
-                scope == Scope::Commits
-            }
+            Key::Author => scope != Scope::Files,
+            Key::Committer | Key::After | Key::Before | Key::Sha => scope == Scope::Commits,
+            Key::State | Key::Label => scope == Scope::Records,
+        }
+    }
+
+    /// Whether `key:` is read as a filter in a search of `scope` at all. The keys only
+    /// records have (`state:`, `label:`) are text in code and commit searches, as they were
+    /// before records existed (`state:` is common in code); every other key is a filter
+    /// everywhere, and an error where it does not apply.
+    pub fn recognized_in(self, scope: Scope) -> bool {
+        !matches!(self, Key::State | Key::Label) || scope == Scope::Records
+    }
+
+    /// The searches that have this filter, for messages: `files`, `commits`, ….
+    pub fn home(self) -> &'static str {
+        match self {
+            Key::Repo => "files, commits and records",
+            Key::FileName | Key::Path | Key::Extension | Key::Lang | Key::Blob => "files",
+            Key::Author => "commits and records",
+            Key::Committer | Key::After | Key::Before | Key::Sha => "commits",
+            Key::State | Key::Label => "records",
         }
     }
 
@@ -99,6 +128,8 @@ impl Key {
             Key::After => "after:2024-01-31",
             Key::Before => "before:2024-01-31",
             Key::Sha => "sha:1a2b3c4",
+            Key::State => "state:opened",
+            Key::Label => "label:bug",
         }
     }
 }

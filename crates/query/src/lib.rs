@@ -1,6 +1,7 @@
 //! trawl-query: the search query language, parsed into an AST with source spans.
 //!
-//! The syntax is GitLab's Advanced Search syntax for code and commits, made to fit code:
+//! The syntax is GitLab's Advanced Search syntax for code, commits and application records
+//! (issues, merge requests, notes), made to fit code:
 //! words, `"phrases"`, `-exclusion`, `a | b`, `+` (and), `( )` groups, a trailing `*` for
 //! a prefix, and inline filters (`path:src/net`, `-extension:md`, `author:ada`, …). This
 //! crate only reads the text: it knows the grammar and which filters a search of files or
@@ -20,7 +21,8 @@
 //! phrase  = '"' { char - '"' | '\"' | '\\' } '"' ;
 //! filter  = key ":" ( phrase | raw ) ;
 //! key     = "filename" | "path" | "extension" | "lang" | "repo" | "blob"      (* files *)
-//!         | "author" | "committer" | "after" | "before" | "sha" | "repo" ;    (* commits *)
+//!         | "author" | "committer" | "after" | "before" | "sha" | "repo"      (* commits *)
+//!         | "state" | "label" | "author" | "repo" ;                           (* records *)
 //! word    = wordchar { wordchar } ;
 //! ```
 //!
@@ -46,7 +48,8 @@
 //!   everything (`* path:src`), a `*` elsewhere is text (`*ptr`, `a*b`).
 //! - **Filters** are a known key, in lowercase, followed by `:` and a value with no space
 //!   between. A word whose `key` is not known stays a word (`std::io`, `TODO:`, `http://x`,
-//!   `Path:x`), and so does a known key followed by a second `:` (`path::Path`). A filter
+//!   `Path:x`), and so does a known key followed by a second `:` (`path::Path`); the
+//!   records' own keys (`state:`, `label:`) are words outside a record search. A filter
 //!   of the other kind of search (`author:` on files, `path:` on commits) is an error. A
 //!   raw value is kept verbatim up to a space (or the closing `)` of its group),
 //!   backslashes included (so a glob's `\*` stays an escape); a quoted value

@@ -270,7 +270,7 @@ impl Parser {
             return None;
         }
         let name: String = self.chars[self.pos..self.pos + letters].iter().collect();
-        Key::from_name(&name)
+        Key::from_name(&name).filter(|key| key.recognized_in(self.scope))
     }
 
     /// `filter = key ":" (phrase | raw)`, the key already recognised.

@@ -372,3 +372,38 @@ proptest! {
         prop_assert_eq!(count, words.len());
     }
 }
+
+#[test]
+fn records_have_their_own_filters_and_refuse_code_ones() {
+    assert_eq!(
+        tree(
+            Scope::Records,
+            "crash state:opened label:\"needs review\" -author:ada"
+        ),
+        r#"(and "crash" state:"opened" label:"needs review" (not author:"ada"))"#
+    );
+    assert_eq!(
+        tree(Scope::Records, "repo:acme x"),
+        r#"(and repo:"acme" "x")"#
+    );
+    // The records' own keys stay text in code and commit searches.
+    assert_eq!(tree(Scope::Files, "state:opened"), r#""state:opened""#);
+    assert_eq!(tree(Scope::Commits, "label:bug"), r#""label:bug""#);
+    for (text, key) in [
+        ("x path:src", Key::Path),
+        ("x lang:rust", Key::Lang),
+        ("x sha:1a2b", Key::Sha),
+    ] {
+        let e = Query::parse(text, Scope::Records, DEPTH).unwrap_err();
+        assert_eq!(
+            e.problem,
+            Problem::WrongScope {
+                key,
+                scope: Scope::Records
+            }
+        );
+        let message = e.to_string();
+        assert!(message.contains(&format!("`{}:`", key.name())), "{message}");
+        assert!(message.contains("not records"), "{message}");
+    }
+}

@@ -19,6 +19,7 @@
 //! - [`Outbox`] (`outbox.rs`): the change outbox the application's triggers fill
 //!   (`sql/V2__change_outbox.sql`), moved to the records queue a page per transaction.
 //! - [`Relay`] (`relay.rs`): LISTEN/poll loop over the outbox, riding out outages.
+//! - [`RecordSearch`] (`search.rs`): access-filtered search over the records indices.
 //!
 //! Invariants: a ref names a record, never a change — the worker reads the row as it is
 //! when it runs, so repeated tracking collapses and the last state wins; a missing row is a
@@ -40,6 +41,7 @@ mod record_write;
 mod relay;
 pub mod render;
 mod run_stats;
+mod search;
 mod tracker;
 
 pub use app_db::{AppDb, AppDbConfig, DEFAULT_SCHEMA};
@@ -53,6 +55,11 @@ pub use document::{
 pub use error::RecordsError;
 pub use outbox::{DEFAULT_PAGE, MAX_PAGE, Outbox, PageOutcome, PagePlan, outbox_depth, plan_page};
 pub use record_ref::{RecordKind, RecordRef};
-pub use run_stats::{RunStats, StageTimes};
 pub use relay::{CHANGES_CHANNEL, Relay, RelayOptions, RelayStats};
+pub use run_stats::{RunStats, StageTimes};
+pub use search::{
+    EXCERPT_CHARS, HIGHLIGHT_MAX_CHARS, Highlighted, HitAccess, MAX_TITLE_CHARS, MatchSpan,
+    Noteable, RecordHit, RecordQuery, RecordResults, RecordScope, RecordSearch, RecordSearchError,
+    access_filters, admits_record, hit_access,
+};
 pub use tracker::Tracker;

@@ -12,6 +12,7 @@ mod queries;
 mod queue;
 mod records_worker;
 mod records_relay;
+mod records_search;
 mod registry;
 mod repos;
 mod search_scale;

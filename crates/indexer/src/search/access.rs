@@ -154,8 +154,10 @@ pub(super) fn repository_visibilities() -> Value {
     json!({ "visibility": { "terms": { "field": "visibility", "size": Visibility::ALL.len() } } })
 }
 
-/// The access clause of `access` (see the module docs).
-pub(super) fn access_clause(access: &AccessFilter) -> Value {
+/// The access clause of `access` (see the module docs): the one engine clause every
+/// access-filtered search carries, on documents with `repo_id` and `visibility` (blobs,
+/// commits, and the records of `trawl-records`).
+pub fn access_clause(access: &AccessFilter) -> Value {
     let visibilities: Vec<&str> = access.visibilities.iter().map(|v| v.as_str()).collect();
     let mut trusted = json!({ "filter": [{ "terms": { "visibility": visibilities } }] });
     if !access.pending.is_empty() {

@@ -178,6 +178,7 @@ impl Builder {
             let field = match self.scope {
                 Scope::Files => "blob.content",
                 Scope::Commits => "commit.message",
+                Scope::Records => unreachable!("code search builds files and commits only"),
             };
             bool.insert(
                 "should".into(),
@@ -191,6 +192,7 @@ impl Builder {
     fn text(&self, text: &TextMatch) -> Value {
         let leaf = self.next_leaf();
         match self.scope {
+            Scope::Records => unreachable!("code search builds files and commits only"),
             Scope::Commits => self.on("commit.message", text, 1.0, leaf, MatchedField::Message),
             Scope::Files => {
                 let mut should = vec![

@@ -160,7 +160,9 @@ pub enum SearchError {
 }
 
 impl SearchError {
-    pub(super) fn engine(alias: &str, source: ClientError) -> SearchError {
+    /// The error of a search request on `alias` that the engine failed: a missing alias is
+    /// [`SearchError::NotIndexed`], a refused query [`SearchError::Refused`].
+    pub fn engine(alias: &str, source: ClientError) -> SearchError {
         match &source {
             ClientError::Api {
                 status: 404,

@@ -305,6 +305,9 @@ impl Budget<'_> {
             Key::Committer => FilterClause::Committer(self.person(value)?),
             Key::After => FilterClause::After(time_bound(value, Key::After)?),
             Key::Before => FilterClause::Before(time_bound(value, Key::Before)?),
+            // The parser reads these keys as filters only in a record search, which does
+            // not come here (`Key::recognized_in`).
+            Key::State | Key::Label => unreachable!("a records-only filter in a code search"),
         })
     }
 
