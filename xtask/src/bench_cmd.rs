@@ -186,6 +186,13 @@ pub enum Bench {
         after_help = "Examples:\n  cargo xtask up && cargo xtask bench relevance --skip-real\n  cargo xtask bench relevance --repo ../redis --repo rg=../ripgrep --zoekt-bin ~/go/bin\n  cargo xtask bench relevance --repo ../flask --queries 200 --json"
     )]
     Relevance(crate::relevance_cmd::RelevanceArgs),
+    /// Application records: a stream of tracked changes through the records queue and the
+    /// bulk worker against a raw `_bulk` of the same documents in the same run; track →
+    /// searchable latency.
+    #[command(
+        after_help = "Examples:\n  cargo xtask up && cargo xtask bench records\n  cargo xtask bench records --records 100000 --samples 200 --json"
+    )]
+    Records(crate::bench_records_cmd::RecordsArgs),
     /// A fleet: seeds repositories of mixed sizes (a few large, many small; under
     /// <state dir>/bench-repos, reused), enqueues them all, drains the queue with one worker
     /// per concurrency (in process, as `trawl worker --concurrency N` runs), against raw
@@ -270,6 +277,7 @@ pub fn spinner() -> ProgressBar {
 pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
     match bench {
         Bench::Relevance(args) => crate::relevance_cmd::run(args, &running_services()?).await,
+        Bench::Records(args) => crate::bench_records_cmd::run(args).await,
         Bench::Access {
             repos,
             small_repos,

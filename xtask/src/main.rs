@@ -5,6 +5,7 @@
 
 mod analyze_cmd;
 mod bench_cmd;
+mod bench_records_cmd;
 mod demo_cmd;
 mod dist_cmd;
 mod matrix;

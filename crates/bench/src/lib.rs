@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod index;
 pub mod latency;
 pub mod queue;
+pub mod records;
 pub mod reindex;
 pub mod relevance;
 pub mod search;
