@@ -34,7 +34,8 @@ pub struct RecordsArgs {
 pub async fn run(args: RecordsArgs) -> anyhow::Result<ExitCode> {
     let prefix = format!("bench-records-{}-", std::process::id());
     let schema = format!("bench_records_{}", std::process::id());
-    let config = trawl_cli::connect::config()?.with_names(IndexNames::new(prefix)?, "bench records");
+    let config =
+        trawl_cli::connect::config()?.with_names(IndexNames::new(prefix)?, "bench records");
     let deployment = trawl_deployment::Deployment::connect(&config)
         .await
         .context("bench records needs the engine, Redis and PostgreSQL: `cargo xtask up`")?;
@@ -63,7 +64,13 @@ pub async fn run(args: RecordsArgs) -> anyhow::Result<ExitCode> {
 fn print(report: &RecordsBenchReport) {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["path", "documents", "seconds", "documents/s", "vs raw _bulk"]);
+    table.set_header([
+        "path",
+        "documents",
+        "seconds",
+        "documents/s",
+        "vs raw _bulk",
+    ]);
     for (name, rate, ratio) in [
         ("raw _bulk of the same documents", &report.raw_bulk, 1.0),
         ("track → worker → _bulk → ack", &report.trawl, report.ratio),
@@ -83,7 +90,14 @@ fn print(report: &RecordsBenchReport) {
     let s = &report.worker.stages;
     println!(
         "worker time: claim {} ms, load {} ms, locks {} ms, registry {} ms, render {} ms, write {} ms, cascade {} ms, settle {} ms",
-        s.claim_ms, s.load_ms, s.locks_ms, s.registry_ms, s.render_ms, s.write_ms, s.cascade_ms, s.settle_ms
+        s.claim_ms,
+        s.load_ms,
+        s.locks_ms,
+        s.registry_ms,
+        s.render_ms,
+        s.write_ms,
+        s.cascade_ms,
+        s.settle_ms
     );
     let f = &report.track_to_searchable;
     println!(

@@ -194,7 +194,9 @@ async fn measure(
     refresh_records(set).await?;
     let elapsed = started.elapsed();
     let _ = stop.send(true);
-    let totals = running.await.map_err(|e| RecordsBenchError::Incomplete(e.to_string()))?;
+    let totals = running
+        .await
+        .map_err(|e| RecordsBenchError::Incomplete(e.to_string()))?;
     let written = count_records(set).await?;
     if written != documents || totals.dead_lettered > 0 {
         return Err(RecordsBenchError::Incomplete(format!(

@@ -12,15 +12,21 @@ pub(super) const PROJECTS: i64 = 20;
 const INSERT_CHUNK: usize = 1_000;
 
 const WORDS: [&str; 32] = [
-    "cache", "timeout", "request", "worker", "queue", "index", "search", "memory", "leak",
-    "crash", "login", "token", "retry", "backoff", "shard", "replica", "latency", "deploy",
-    "config", "parser", "branch", "merge", "review", "docs", "upgrade", "release", "flaky",
-    "test", "build", "lock", "stream", "batch",
+    "cache", "timeout", "request", "worker", "queue", "index", "search", "memory", "leak", "crash",
+    "login", "token", "retry", "backoff", "shard", "replica", "latency", "deploy", "config",
+    "parser", "branch", "merge", "review", "docs", "upgrade", "release", "flaky", "test", "build",
+    "lock", "stream", "batch",
 ];
 
 const IDENTIFIERS: [&str; 8] = [
-    "getHttpResponse", "parseConfigFile", "RetryPolicy", "max_in_flight", "BulkIndexer",
-    "fetchRemoteRefs", "on_item_failed", "ShardRouter",
+    "getHttpResponse",
+    "parseConfigFile",
+    "RetryPolicy",
+    "max_in_flight",
+    "BulkIndexer",
+    "fetchRemoteRefs",
+    "on_item_failed",
+    "ShardRouter",
 ];
 
 /// The registrations of the benchmark's projects: `<prefix>p<NN>`, every tenth private
@@ -39,8 +45,7 @@ pub(super) fn project_specs(prefix: &str) -> Vec<RepoSpec> {
                 _ => Visibility::Public,
             };
             if spec.visibility == Visibility::Private {
-                spec.readers
-                    .insert(UserName::new("alice").expect("valid"));
+                spec.readers.insert(UserName::new("alice").expect("valid"));
             }
             spec
         })
@@ -130,13 +135,23 @@ pub(super) async fn insert(
     for k in 0..records {
         let project = (k as i64 % PROJECTS) + 1;
         match k % 5 {
-            0 | 1 => issues.push((project, rng.words(6), rng.prose(), rng.below(5) + 1, rng.below(10) == 0)),
+            0 | 1 => issues.push((
+                project,
+                rng.words(6),
+                rng.prose(),
+                rng.below(5) + 1,
+                rng.below(10) == 0,
+            )),
             2 => mrs.push((project, rng.words(6), rng.prose(), rng.below(5) + 1)),
             _ => {
                 // On the latest issue (or merge request, one in three) of this project.
                 let on_mr = k % 3 == 0 && !mrs.is_empty();
                 let target = if on_mr { mrs.len() } else { issues.len() };
-                let project = if on_mr { mrs[target - 1].0 } else { issues[target - 1].0 };
+                let project = if on_mr {
+                    mrs[target - 1].0
+                } else {
+                    issues[target - 1].0
+                };
                 notes.push((project, on_mr, target as i64, rng.prose(), rng.below(5) + 1));
             }
         }
@@ -158,7 +173,10 @@ pub(super) async fn insert(
                 &[&ids, &projects, &titles, &descriptions, &authors, &confidential],
             )
             .await?;
-        refs.extend(ids.iter().map(|&id| RecordRef::new(RecordKind::Issue, id).expect("positive")));
+        refs.extend(
+            ids.iter()
+                .map(|&id| RecordRef::new(RecordKind::Issue, id).expect("positive")),
+        );
     }
     for (n, chunk) in mrs.chunks(INSERT_CHUNK).enumerate() {
         let first = (n * INSERT_CHUNK) as i64 + 1;
@@ -175,7 +193,10 @@ pub(super) async fn insert(
                 &[&ids, &projects, &titles, &descriptions, &authors],
             )
             .await?;
-        refs.extend(ids.iter().map(|&id| RecordRef::new(RecordKind::MergeRequest, id).expect("positive")));
+        refs.extend(
+            ids.iter()
+                .map(|&id| RecordRef::new(RecordKind::MergeRequest, id).expect("positive")),
+        );
     }
     for (n, chunk) in notes.chunks(INSERT_CHUNK).enumerate() {
         let first = (n * INSERT_CHUNK) as i64 + 1;
@@ -195,7 +216,10 @@ pub(super) async fn insert(
                 &[&ids, &projects, &types, &targets, &texts, &authors],
             )
             .await?;
-        refs.extend(ids.iter().map(|&id| RecordRef::new(RecordKind::Note, id).expect("positive")));
+        refs.extend(
+            ids.iter()
+                .map(|&id| RecordRef::new(RecordKind::Note, id).expect("positive")),
+        );
     }
     Ok(Inserted {
         refs,
