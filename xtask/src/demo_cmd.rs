@@ -161,6 +161,9 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
         print_summary(&results, "commit", &Principal::Anonymous, style);
     }
 
+    step("6. application records");
+    records(&services, style).await?;
+
     step("next");
     println!(
         "Done in {:.0}s. The stack is still up; try:\n  \
@@ -170,9 +173,76 @@ pub async fn run(args: &crate::stack_cmd::UpArgs) -> anyhow::Result<ExitCode> {
          cargo xtask repo set seed-1 --visibility private --reader bob # in effect for the next search\n  \
          cargo xtask seed --repos 10 --size 50MB && cargo xtask index # more data\n  \
          cargo xtask index-size-change --variant edge_ngram           # judge an analyzer change by size\n  \
+         cargo xtask search --scope issues 'label:bug' --as alice      # issues, merge requests, notes\n  \
          cargo xtask test                                             # every test against the real services\n  \
          cargo xtask down                                             # stop the services",
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records the demo seeds into the application schema (once: a rerun finds them there),
+/// moves through the relay and the records worker, and searches as two principals.
+async fn records(services: &trawl_cli::connect::Services, style: Style) -> anyhow::Result<()> {
+    let schema = trawl_records::DEFAULT_SCHEMA;
+    let deployment = trawl_cli::connect::deployment(services).await?;
+    let db = deployment.app_db(schema).await?;
+    let projects: i64 = db
+        .pool()
+        .get()
+        .await?
+        .query_one("SELECT count(*) FROM projects", &[])
+        .await?
+        .get(0);
+    if projects == 0 {
+        println!("$ cargo xtask seed --records 2000");
+        crate::seed_records_cmd::run(2_000, 42, schema, false).await?;
+    } else {
+        println!("the application schema {schema:?} already holds {projects} projects; not seeded again");
+    }
+    let app_schema = trawl_cli::records_cmd::AppSchemaArgs {
+        app_schema: schema.to_owned(),
+    };
+    println!("\n$ cargo xtask records relay --once");
+    trawl_cli::records_relay_cmd::run(trawl_cli::records_relay_cmd::RelayArgs {
+        schema: app_schema.clone(),
+        once: true,
+        poll_ms: 1_000,
+        page: trawl_records::DEFAULT_PAGE as u64,
+        json: false,
+    })
+    .await?;
+    println!("\n$ cargo xtask records worker --once");
+    trawl_cli::records_worker_cmd::worker(trawl_cli::records_worker_cmd::RecordsWorkerArgs {
+        batch: 1_000,
+        schema: app_schema,
+        once: true,
+        json: false,
+        lease_secs: 60,
+        idle_poll_ms: 1_000,
+    })
+    .await?;
+    deployment
+        .indices()
+        .client()
+        .refresh(&deployment.indices().alias(trawl_analyzers::IndexKind::Issues))
+        .await?;
+    for (command, principal) in [
+        (
+            "cargo xtask search --scope issues --state opened --label bug '*'",
+            Principal::Anonymous,
+        ),
+        (
+            "cargo xtask search --scope issues --state opened --label bug '*' --as alice",
+            Principal::User(UserName::new("alice")?),
+        ),
+    ] {
+        println!("\n$ {command}");
+        let mut query = trawl_records::RecordQuery::new(trawl_records::RecordScope::Issues, "*");
+        query.state = Some("opened".into());
+        query.labels = vec!["bug".into()];
+        query.page = Page { from: 0, size: 3 };
+        trawl_cli::search_records::run(&query, &principal, false, style).await?;
+    }
+    Ok(())
 }
