@@ -198,7 +198,9 @@ async fn records(services: &trawl_cli::connect::Services, style: Style) -> anyho
         println!("$ cargo xtask seed --records 2000");
         crate::seed_records_cmd::run(2_000, 42, schema, false).await?;
     } else {
-        println!("the application schema {schema:?} already holds {projects} projects; not seeded again");
+        println!(
+            "the application schema {schema:?} already holds {projects} projects; not seeded again"
+        );
     }
     let app_schema = trawl_cli::records_cmd::AppSchemaArgs {
         app_schema: schema.to_owned(),
@@ -225,7 +227,11 @@ async fn records(services: &trawl_cli::connect::Services, style: Style) -> anyho
     deployment
         .indices()
         .client()
-        .refresh(&deployment.indices().alias(trawl_analyzers::IndexKind::Issues))
+        .refresh(
+            &deployment
+                .indices()
+                .alias(trawl_analyzers::IndexKind::Issues),
+        )
         .await?;
     for (command, principal) in [
         (

@@ -4,11 +4,10 @@
 //! sustained stream of tracked changes.
 //!
 //! One throwaway deployment (its own prefix, registrations, Redis keys and application
-//! schema) holds twenty projects of mixed visibility and the generated records; the raw
+//! schema) holds the records `seed --records` makes (`trawl_seed::plan_records`, written by
+//! binary COPY), over document-less projects of mixed visibility; the raw
 //! baseline writes the very documents the worker renders (loaded and rendered before the
 //! clock starts) into indices of its own. Everything is removed afterwards.
-
-mod rows;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -148,10 +147,11 @@ async fn measure(
     set.ensure().await?;
     raw.ensure().await?;
     let registry = deployment.registry().clone();
-    let specs = rows::project_specs(set.names().prefix());
-    registry.add_all(&specs).await?;
     progress(&format!("inserting {} records", options.records));
-    let inserted = rows::insert(db, &specs, options.records).await?;
+    let plan = trawl_seed::plan_records(options.records, 1, &[]);
+    registry.add_all(&plan.registrations).await?;
+    db.insert_rows(&plan.rows).await?;
+    let inserted = Inserted::of(&plan.rows);
 
     progress("raw _bulk of the same documents");
     let ops = rendered_ops(db, &registry, raw, &inserted.refs).await?;
@@ -294,7 +294,7 @@ async fn stream(
     deployment: &Deployment,
     set: &IndexSet,
     db: &AppDb,
-    inserted: &rows::Inserted,
+    inserted: &Inserted,
     options: &RecordsBenchOptions,
 ) -> Result<(Vec<Duration>, f64), RecordsBenchError> {
     let tracker = deployment.tracker()?;
@@ -309,7 +309,7 @@ async fn stream(
     let mut tick = tokio::time::interval(options.interval);
     for s in 0..options.samples {
         tick.tick().await;
-        let id = 1 + (s as i64 * 7919) % inserted.issues.max(1);
+        let id = inserted.issues[(s * 7919) % inserted.issues.len()];
         let marker = format!("zqmark{s}x{}", std::process::id());
         client
             .execute(
@@ -342,6 +342,31 @@ async fn stream(
         );
     }
     Ok((latencies, stream_per_s))
+}
+
+/// What was inserted: the ref of every record, and the issues' ids.
+struct Inserted {
+    refs: Vec<RecordRef>,
+    issues: Vec<i64>,
+}
+
+impl Inserted {
+    fn of(rows: &trawl_records::AppRows) -> Inserted {
+        let of = |kind, ids: &mut dyn Iterator<Item = i64>| {
+            ids.filter_map(move |id| RecordRef::new(kind, id))
+                .collect::<Vec<_>>()
+        };
+        let mut refs = of(RecordKind::Issue, &mut rows.issues.iter().map(|r| r.id));
+        refs.extend(of(
+            RecordKind::MergeRequest,
+            &mut rows.merge_requests.iter().map(|r| r.id),
+        ));
+        refs.extend(of(RecordKind::Note, &mut rows.notes.iter().map(|r| r.id)));
+        Inserted {
+            refs,
+            issues: rows.issues.iter().map(|r| r.id).collect(),
+        }
+    }
 }
 
 /// Searches issue `id` for `marker` in its title every 10 ms until found (60 s at most).

@@ -7,8 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
-use tokio_postgres::NoTls;
+use deadpool_postgres::Pool;
 
 use crate::RecordsError;
 
@@ -102,23 +101,8 @@ impl AppDb {
     /// schema, under an advisory lock, so concurrent starts do not race).
     pub async fn connect(config: &AppDbConfig) -> Result<AppDb, RecordsError> {
         let pg = config.session_config()?;
-        let manager = Manager::from_config(
-            pg,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(config.max_connections.max(1))
-            .runtime(Runtime::Tokio1)
-            .timeouts(Timeouts {
-                wait: Some(Duration::from_secs(30)),
-                create: Some(Duration::from_secs(10)),
-                recycle: Some(Duration::from_secs(5)),
-            })
-            .build()
-            .map_err(|e| RecordsError::Database(e.to_string()))?;
+        let pool = trawl_registry::postgres_pool(pg, config.max_connections)
+            .map_err(RecordsError::Database)?;
         let db = AppDb {
             pool,
             schema: config.schema.clone(),

@@ -35,5 +35,5 @@ pub use registration::{
 };
 pub use registry::{
     ADD_BATCH, Changed, PendingAccess, RegisterAction, Registered, Registry, RegistryConfig,
-    decide_register,
+    decide_register, postgres_pool,
 };

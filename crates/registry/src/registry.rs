@@ -152,6 +152,28 @@ mod embedded {
     refinery::embed_migrations!("sql");
 }
 
+/// A pool of connections made with `pg`, at most `max_connections` open; waiting for a
+/// connection times out after 30 s, making one after 10 s. Nothing is connected yet.
+pub fn postgres_pool(pg: tokio_postgres::Config, max_connections: usize) -> Result<Pool, String> {
+    let manager = Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(max_connections.max(1))
+        .runtime(Runtime::Tokio1)
+        .timeouts(Timeouts {
+            wait: Some(Duration::from_secs(30)),
+            create: Some(Duration::from_secs(10)),
+            recycle: Some(Duration::from_secs(5)),
+        })
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// Registrations per transaction in [`Registry::add_all`].
 pub const ADD_BATCH: usize = 5_000;
 
@@ -167,23 +189,7 @@ impl Registry {
         })?;
         pg.connect_timeout(Duration::from_secs(5));
         pg.application_name("trawl");
-        let manager = Manager::from_config(
-            pg,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(config.max_connections.max(1))
-            .runtime(Runtime::Tokio1)
-            .timeouts(Timeouts {
-                wait: Some(Duration::from_secs(30)),
-                create: Some(Duration::from_secs(10)),
-                recycle: Some(Duration::from_secs(5)),
-            })
-            .build()
-            .map_err(|e| RegistryError::Connect(e.to_string()))?;
+        let pool = postgres_pool(pg, config.max_connections).map_err(RegistryError::Connect)?;
         let registry = Registry {
             pool,
             deployment: config.deployment.clone(),
