@@ -26,7 +26,13 @@ use crate::{
 
 /// The most bytes of a description or a note a document holds (128 KiB); the rest is cut
 /// at a character boundary.
+///
+/// It must stay below 1 MiB: engines that cannot cap a highlight per request
+/// (Elasticsearch before 7.12) analyse a hit's whole field, and the index set raises their
+/// `index.highlight.max_analyzed_offset` to at least 1 MiB, no further; a longer text
+/// would fail every search it matches.
 pub const MAX_PROSE_BYTES: usize = 128 * 1024;
+const _: () = assert!(MAX_PROSE_BYTES < 1 << 20 && MAX_SHORT_BYTES < 1 << 20);
 
 /// The most bytes of a title, branch name or label a document holds.
 pub const MAX_SHORT_BYTES: usize = 1024;

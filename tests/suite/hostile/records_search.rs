@@ -316,8 +316,21 @@ async fn huge_and_odd_prose_is_found_and_shown_cut() {
         .iter()
         .position(|p| p.visibility == trawl_registry::Visibility::Public)
         .unwrap();
-    let huge_title = format!("zebu {}", "word ".repeat(400_000));
-    let huge_description = format!("{} zebu getHttpResponse", "line\n".repeat(400_000));
+    // The largest texts trawl's render writes (a longer row is cut to these limits before
+    // it reaches the engine): a title of MAX_SHORT_BYTES, more than a hit shows, and a
+    // description of MAX_PROSE_BYTES whose only match lies past the characters the
+    // highlighter reads (HIGHLIGHT_MAX_CHARS).
+    let huge_title = format!(
+        "zebu {}",
+        "word ".repeat(trawl_records::render::MAX_SHORT_BYTES / 5 - 1)
+    );
+    let tail = " zebu getHttpResponse";
+    let lines = (trawl_records::render::MAX_PROSE_BYTES - tail.len()) / 5;
+    let huge_description = format!("{}{tail}", "line\n".repeat(lines));
+    assert!(huge_title.len() <= trawl_records::render::MAX_SHORT_BYTES);
+    assert!(huge_title.chars().count() > trawl_records::MAX_TITLE_CHARS);
+    assert!(huge_description.len() <= trawl_records::render::MAX_PROSE_BYTES);
+    assert!(lines * 5 > trawl_records::HIGHLIGHT_MAX_CHARS as usize);
     let sentences = "Fix the crash. Then the timeout appears! zebu".to_owned();
     let controls = "zebu \u{0}\u{1b}[2J\u{7} \u{E000}marker\u{E001}".to_owned();
     let docs = [
@@ -390,7 +403,10 @@ async fn huge_and_odd_prose_is_found_and_shown_cut() {
             }
         }
         if text == "gethttpresponse" {
-            assert!(results.hits.iter().any(|h| h.id == 9001), "found past 1 MB");
+            assert!(
+                results.hits.iter().any(|h| h.id == 9001),
+                "found past the highlighter's cap"
+            );
         }
         if text == "timeout" {
             assert!(results.hits.iter().any(|h| h.id == 9002));
