@@ -189,7 +189,6 @@ impl StatusStore {
         self.merge(
             id,
             json!({ "status": "indexing", "checkpoint": checkpoint }),
-            false,
         )
         .await
     }
@@ -209,17 +208,13 @@ impl StatusStore {
         if done.whole_tree {
             partial["blob_schema_version"] = json!(IndexKind::Blobs.schema_version());
         }
-        self.merge(id, partial, true).await
+        self.merge(id, partial).await
     }
 
     /// Records a failed run; the last indexed commit and the checkpoint stay.
     pub async fn fail(&self, id: &RepoId, error: &str) -> Result<(), ClientError> {
-        self.merge(
-            id,
-            json!({ "status": "failed", "last_error": error }),
-            false,
-        )
-        .await
+        self.merge(id, json!({ "status": "failed", "last_error": error }))
+            .await
     }
 
     /// Forgets the last indexed commit and any checkpoint (counts and schema stay), so
@@ -229,7 +224,6 @@ impl StatusStore {
         self.merge(
             id,
             json!({ "last_indexed_commit": null, "checkpoint": null }),
-            true,
         )
         .await
     }
@@ -242,14 +236,10 @@ impl StatusStore {
     }
 
     /// Merges `partial` into the repository's document, creating it when missing. Reads
-    /// by id see it at once; with `searchable` the repos index is refreshed too (an
-    /// explicit refresh, not `wait_for`, which would wait up to a second).
-    async fn merge(
-        &self,
-        id: &RepoId,
-        partial: Value,
-        searchable: bool,
-    ) -> Result<(), ClientError> {
+    /// by id ([`StatusStore::get`]) see it at once; searches of the repos index see it
+    /// after the engine's next refresh, so a reader that searches (the backfill's scan)
+    /// refreshes first. Refreshing here would cost every run a request.
+    async fn merge(&self, id: &RepoId, partial: Value) -> Result<(), ClientError> {
         let mut partial = partial;
         partial["type"] = json!("repo");
         partial["repo_id"] = json!(id);
@@ -262,9 +252,6 @@ impl StatusStore {
             upsert: true,
         };
         self.write(op).await?;
-        if searchable {
-            self.indices.client().refresh(&self.alias()).await?;
-        }
         Ok(())
     }
 

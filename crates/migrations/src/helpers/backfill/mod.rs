@@ -132,6 +132,9 @@ impl BackfillField {
     /// Documents lacking the field.
     pub async fn lacking(&self, ctx: &MigrationContext) -> Result<u64, MigrationError> {
         let alias = ctx.indices.alias(self.kind);
+        // Status writes do not refresh the repos index; what the workers finished must
+        // count as done.
+        ctx.client().refresh(&alias).await?;
         Ok(ctx
             .client()
             .count(&alias, Some(&self.target.query()))
@@ -231,6 +234,7 @@ impl MigrationHelper for BackfillField {
             "query": self.target.query(),
             "aggs": { "repos": { "composite": composite } },
         });
+        ctx.client().refresh(&alias).await?;
         let result = ctx
             .client()
             .search(&alias, &body, &SearchOptions::default())
