@@ -1610,7 +1610,10 @@ async fn shipped_migrations_add_and_backfill_line_count_on_an_old_deployment() {
     let store = StatusStore::new(set.clone());
     for id in ["old-one", "old-two"] {
         let status = store.get(&RepoId::new(id).unwrap()).await.unwrap().unwrap();
-        assert!(status.checkpoint.is_none(), "{id}: the re-render finished");
+        assert!(
+            status.checkpoint.is_none(),
+            "{id}: the re-render finished: {status:?}"
+        );
         assert_eq!(status.status.as_deref(), Some("indexed"));
     }
 }

@@ -454,6 +454,11 @@ impl RepoIndexer {
                 }
                 Decision::Run(plan) => {
                     rerender_owed &= !plan.renders_everything();
+                    // Only a resumed checkpoint can end behind the head it was planned at
+                    // (or owe a re-render); any other run ends at that head, and another
+                    // pass would only read the status again to find it up to date. A push
+                    // during the run queued the repository again.
+                    let last_pass = plan.resume.is_none();
                     let documents = status.as_ref().and_then(|s| s.blob_count).unwrap_or(0);
                     let job = Locked {
                         spec,
@@ -466,6 +471,9 @@ impl RepoIndexer {
                         None => run,
                         Some(previous) => previous.then(run),
                     });
+                    if last_pass {
+                        break;
+                    }
                 }
             }
         }
@@ -527,13 +535,15 @@ impl RepoIndexer {
             progress.set_phase(Phase::Purging);
             timed(stages, Stage::Purge, self.purge(repo)).await?;
             checkpoint.purged = true;
-            lock.ensure_held().await?;
-            timed(
-                stages,
-                Stage::Status,
-                self.status.save_checkpoint(repo, &checkpoint),
-            )
-            .await?;
+            if plan.checkpoints_purge() {
+                lock.ensure_held().await?;
+                timed(
+                    stages,
+                    Stage::Status,
+                    self.status.save_checkpoint(repo, &checkpoint),
+                )
+                .await?;
+            }
         }
         let skipped_files = checkpoint.files_done;
         progress
@@ -685,10 +695,8 @@ impl RepoIndexer {
     /// a reindex runs, and the reindex's copy cannot bring a purged document back.
     pub async fn purge(&self, repo: &RepoId) -> Result<(), IndexError> {
         let query = json!({ "term": { "repo_id": repo.as_str() } });
-        for kind in [IndexKind::Blobs, IndexKind::Commits] {
-            self.delete_matching(repo, kind, &query).await?;
-        }
-        Ok(())
+        self.delete_matching(repo, &[IndexKind::Blobs, IndexKind::Commits], &query)
+            .await
     }
 
     /// Removes `repo`'s blob documents a whole-tree run of `target` did not write: those of
@@ -704,42 +712,49 @@ impl RepoIndexer {
             ],
             "minimum_should_match": 1,
         } });
-        self.delete_matching(repo, IndexKind::Blobs, &query).await
+        self.delete_matching(repo, &[IndexKind::Blobs], &query)
+            .await
     }
 
-    /// Deletes `repo`'s documents of `kind` that match `query`, page by page through the
-    /// bulk path.
+    /// Deletes `repo`'s documents of `kinds` that match `query`, page by page through the
+    /// bulk path: one refresh of all of `kinds` per page and their searches side by side,
+    /// so a repository with nothing to delete costs one refresh.
     async fn delete_matching(
         &self,
         repo: &RepoId,
-        kind: IndexKind,
+        kinds: &[IndexKind],
         query: &serde_json::Value,
     ) -> Result<(), IndexError> {
         let client = self.indices.client();
-        let alias = self.indices.alias(kind);
-        let routing = Some(repo.as_str().to_owned());
+        let options = SearchOptions {
+            routing: Some(repo.as_str().to_owned()),
+            ..SearchOptions::default()
+        };
+        let body = json!({ "query": query, "size": 2000, "_source": false });
         // Take a page, delete it, refresh, again: no sort key is needed, and each page is
         // what is left.
         loop {
-            client.refresh(&alias).await?;
-            let page = client
-                .search(
-                    &alias,
-                    &json!({ "query": query, "size": 2000, "_source": false }),
-                    &SearchOptions {
-                        routing: routing.clone(),
-                        ..SearchOptions::default()
-                    },
-                )
-                .await?;
-            if page.hits.is_empty() {
+            client.refresh(&self.aliases(kinds)).await?;
+            let pages = futures::future::try_join_all(kinds.iter().map(|&kind| {
+                let (body, options) = (&body, &options);
+                async move {
+                    let alias = self.indices.alias(kind);
+                    let page = client.search(&alias, body, options).await?;
+                    Ok::<_, ClientError>((alias, page.hits))
+                }
+            }))
+            .await?;
+            let ops: Vec<BulkOp> = pages
+                .into_iter()
+                .flat_map(|(alias, hits)| {
+                    hits.into_iter()
+                        .map(move |hit| BulkOp::delete(alias.clone(), hit.id))
+                })
+                .map(|op| op.routing(repo.as_str()))
+                .collect();
+            if ops.is_empty() {
                 return Ok(());
             }
-            let ops = page
-                .hits
-                .into_iter()
-                .map(|hit| BulkOp::delete(alias.clone(), hit.id).routing(repo.as_str()))
-                .collect();
             let summary = client.bulk_write(ops, &self.indices.bulk_options()).await;
             if let Some(failure) = summary.failures.into_iter().next() {
                 return Err(IndexError::Writes {
@@ -751,20 +766,28 @@ impl RepoIndexer {
         }
     }
 
-    /// Blob and commit documents of `repo`, counted after a refresh.
+    /// Blob and commit documents of `repo`, counted after one refresh of both indices.
     async fn counts(&self, repo: &RepoId) -> Result<(u64, u64), IndexError> {
         let client = self.indices.client();
         let query = json!({ "term": { "repo_id": repo.as_str() } });
-        let mut counts = [0u64; 2];
-        for (i, kind) in [IndexKind::Blobs, IndexKind::Commits]
-            .into_iter()
-            .enumerate()
-        {
-            let alias = self.indices.alias(kind);
-            client.refresh(&alias).await?;
-            counts[i] = client.count(&alias, Some(&query)).await?;
-        }
-        Ok((counts[0], counts[1]))
+        client
+            .refresh(&self.aliases(&[IndexKind::Blobs, IndexKind::Commits]))
+            .await?;
+        let (blobs, commits) = (
+            self.indices.alias(IndexKind::Blobs),
+            self.indices.alias(IndexKind::Commits),
+        );
+        Ok(futures::future::try_join(
+            client.count(&blobs, Some(&query)),
+            client.count(&commits, Some(&query)),
+        )
+        .await?)
+    }
+
+    /// The aliases of `kinds`, comma-separated: one request's target.
+    fn aliases(&self, kinds: &[IndexKind]) -> String {
+        let aliases: Vec<String> = kinds.iter().map(|&k| self.indices.alias(k)).collect();
+        aliases.join(",")
     }
 }
 

@@ -100,6 +100,15 @@ impl RunPlan {
     pub fn may_leave_stale(&self) -> bool {
         self.whole_tree() && !(self.purge && self.resume.is_none())
     }
+
+    /// Whether a checkpoint must record the purge before anything is written. A first
+    /// run (`Full`: no last indexed commit) skips it: until its first checkpoint the
+    /// status still has no last indexed commit, so a run that dies in between is planned
+    /// `Full` again and purges again, which is all the checkpoint would have spared. That
+    /// saves a status write for every repository of a fleet indexed the first time.
+    pub fn checkpoints_purge(&self) -> bool {
+        self.purge && self.mode != IndexMode::Full
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -325,6 +334,22 @@ mod tests {
             Decision::Run(plan) => Some((plan.mode, plan.purge, plan.base.is_some())),
             _ => None,
         }
+    }
+
+    #[test]
+    fn only_a_purge_that_a_new_plan_would_not_repeat_is_checkpointed() {
+        let Decision::Run(first) = plan(&facts(1, None)) else {
+            panic!("a first run")
+        };
+        assert_eq!(first.mode, IndexMode::Full);
+        assert!(first.purge && !first.checkpoints_purge());
+        // After a force push the status still names the lost commit: the purge is
+        // recorded, so a resumed run does not purge what it wrote since.
+        let Decision::Run(rebuild) = plan(&facts(1, Some((2, false, false)))) else {
+            panic!("a rebuild")
+        };
+        assert_eq!(rebuild.mode, IndexMode::Rebuild);
+        assert!(rebuild.purge && rebuild.checkpoints_purge());
     }
 
     #[test]
