@@ -210,3 +210,37 @@ async fn engine_reports_itself_and_is_healthy() {
     );
     assert!(health.number_of_nodes >= 1);
 }
+
+/// What the client claims about codecs is what the engine does: every codec it claims
+/// makes an index, every other one is refused (so `index-size-change --variant codec=…`
+/// refuses exactly the codecs the engine would fail on, before building anything).
+#[tokio::test]
+async fn the_codecs_the_client_claims_are_the_ones_the_engine_accepts() {
+    use trawl_client::Codec;
+    let services = require_services!();
+    let engine = Engine::new(&services.engine).unwrap();
+    let client = trawl_tests::engine_client(&services.engine).unwrap();
+    let capabilities = client.capabilities().await.unwrap();
+    let prefix = unique_name("codec");
+    let _cleanup = engine.cleanup(format!("{prefix}-*"));
+    for codec in [
+        Codec::Default,
+        Codec::BestCompression,
+        Codec::Zstd,
+        Codec::ZstdNoDict,
+    ] {
+        let index = format!("{prefix}-{}", codec.as_str().replace('_', "-"));
+        let body = json!({ "settings": {
+            "number_of_shards": 1, "number_of_replicas": 0, "index.codec": codec.as_str()
+        } });
+        let answer = engine.send(Method::PUT, &index, Some(body)).await.unwrap();
+        let accepted = (200..300).contains(&answer.status);
+        assert_eq!(
+            accepted,
+            capabilities.supports_codec(codec),
+            "{codec}: the engine answered HTTP {}: {}",
+            answer.status,
+            answer.body
+        );
+    }
+}

@@ -119,7 +119,7 @@ impl Capabilities {
         let es = info.distribution == Distribution::Elasticsearch;
         let os = info.distribution == Distribution::OpenSearch;
         let mut codecs = vec![Codec::Default, Codec::BestCompression];
-        if os && v >= (2, 9) {
+        if os && v >= (2, 9) && has_custom_codecs(facts) {
             codecs.extend([Codec::Zstd, Codec::ZstdNoDict]);
         }
         Capabilities {
@@ -148,6 +148,18 @@ impl Capabilities {
     /// Whether `index.codec: codec` is accepted.
     pub fn supports_codec(&self, codec: Codec) -> bool {
         self.codecs.contains(&codec)
+    }
+}
+
+/// Whether OpenSearch's custom-codecs plugin (which holds `zstd` and `zstd_no_dict`) is
+/// installed: the full distribution bundles it, the minimal one does not. When the node's
+/// plugins could not be read, assumed present, as in the distribution most run.
+fn has_custom_codecs(facts: &EngineFacts) -> bool {
+    match &facts.extensions {
+        Some(names) => names
+            .iter()
+            .any(|n| n.contains("custom-codecs") || n.contains(".customcodecs.")),
+        None => true,
     }
 }
 
@@ -290,5 +302,24 @@ mod tests {
             serde_json::json!(["default", "best_compression", "zstd", "zstd_no_dict"])
         );
         assert_eq!(Codec::ZstdNoDict.to_string(), "zstd_no_dict");
+    }
+
+    #[test]
+    fn zstd_needs_the_custom_codecs_plugin_when_the_plugins_are_known() {
+        // The minimal distribution's plugins, as `_nodes/_local` names them.
+        const MINIMAL: &[&str] = &[
+            "org.opensearch.analysis.common.CommonAnalysisPlugin",
+            "org.opensearch.index.reindex.ReindexPlugin",
+        ];
+        let zstd = |plugins: Option<&[&str]>| {
+            Capabilities::of(&facts(Distribution::OpenSearch, "2.19.1", plugins))
+                .supports_codec(Codec::Zstd)
+        };
+        assert!(!zstd(Some(MINIMAL)));
+        assert!(zstd(Some(&["opensearch-custom-codecs", "analysis-common"])));
+        assert!(zstd(Some(&[
+            "org.opensearch.index.codec.customcodecs.CustomCodecPlugin"
+        ])));
+        assert!(zstd(None), "unknown plugins: the full distribution's");
     }
 }

@@ -50,8 +50,10 @@ impl Client {
             .then(|| serde_json::from_slice::<Value>(&root.body).ok())
             .flatten()
             .and_then(|json| EngineInfo::from_root(&json));
+        // OpenSearch before 2.9 has nothing the node's plugins would decide.
         if let Some(info) = &from_root
             && info.distribution == Distribution::OpenSearch
+            && (info.version.major, info.version.minor) < (2, 9)
         {
             return Ok(EngineFacts {
                 info: info.clone(),
