@@ -766,3 +766,48 @@ async fn assert_not_mirroring(set: &IndexSet) {
     let targets = set.write_routes().unwrap().targets().await.unwrap();
     assert!(targets.is_empty(), "still mirrored: {targets:?}");
 }
+
+/// `reindex start` without `--kinds` rebuilds the records indices too when the deployment
+/// has them: every alias ends on a new index, with its documents.
+#[tokio::test]
+async fn reindex_start_without_kinds_rebuilds_every_alias_the_deployment_has() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "reindex-default").await.unwrap();
+    fill(&set, 100).await;
+    let kinds = [
+        IndexKind::Blobs,
+        IndexKind::Commits,
+        IndexKind::Repos,
+        IndexKind::Issues,
+        IndexKind::MergeRequests,
+        IndexKind::Notes,
+    ];
+    let mut before = Vec::new();
+    for kind in kinds {
+        let targets = set.client().alias_targets(&set.alias(kind)).await.unwrap();
+        assert_eq!(targets.len(), 1, "{kind:?}: {targets:?}");
+        before.push(targets[0].clone());
+    }
+    let output = std::process::Command::new(crate::indexing::xtask_binary())
+        .args(["reindex", "start", "--json"])
+        .env("TRAWL_INDEX_PREFIX", set.names().prefix())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for (kind, old) in kinds.into_iter().zip(before) {
+        let now = set.client().alias_targets(&set.alias(kind)).await.unwrap();
+        assert_eq!(now.len(), 1, "{kind:?}: {now:?}");
+        assert_ne!(now[0], old, "{kind:?} was not rebuilt");
+    }
+    assert_eq!(
+        set.client()
+            .count(&set.alias(IndexKind::Blobs), None)
+            .await
+            .unwrap(),
+        100
+    );
+}

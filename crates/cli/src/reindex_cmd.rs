@@ -49,9 +49,10 @@ pub enum ReindexCommand {
 #[derive(clap::Args, Debug)]
 pub struct StartArgs {
     /// Aliases to rebuild, comma-separated: blobs, commits, repos, and the application
-    /// records' issues, merge_requests, notes.
-    #[arg(long, value_delimiter = ',', default_value = "blobs,commits,repos")]
-    kinds: Vec<String>,
+    /// records' issues, merge_requests, notes [default: blobs, commits, repos, and each
+    /// records alias the deployment has]
+    #[arg(long, value_delimiter = ',')]
+    kinds: Option<Vec<String>>,
     /// Slices per primary shard of the old index (1 to 64).
     #[arg(long, default_value_t = 2, value_parser = crate::ranges::int_in::<u32>(1..=64))]
     slices_per_shard: u32,
@@ -85,6 +86,19 @@ pub struct DriverArgs {
     /// Print the final task as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// What `reindex start` rebuilds without `--kinds`: the repository indices, and the
+/// records indices among `records_present` (a deployment that has not run the migration
+/// creating them has none, and is not refused for it).
+fn default_kinds(records_present: &[IndexKind]) -> Vec<IndexKind> {
+    let mut kinds = vec![IndexKind::Blobs, IndexKind::Commits, IndexKind::Repos];
+    kinds.extend(
+        IndexKind::RECORDS
+            .into_iter()
+            .filter(|k| records_present.contains(k)),
+    );
+    kinds
 }
 
 fn kind(name: &str) -> anyhow::Result<IndexKind> {
@@ -193,12 +207,30 @@ fn print_task(task: &ReindexTask, json: bool) -> anyhow::Result<()> {
 pub async fn run(command: ReindexCommand) -> anyhow::Result<ExitCode> {
     match command {
         ReindexCommand::Start(args) => {
-            let options = ReindexOptions {
-                kinds: args
-                    .kinds
+            let kinds = match &args.kinds {
+                Some(names) => names
                     .iter()
                     .map(|k| kind(k))
                     .collect::<anyhow::Result<_>>()?,
+                None => {
+                    let services = crate::connect::services()?;
+                    let indices = crate::connect::index_set(&services).await?;
+                    let mut present = Vec::new();
+                    for record in IndexKind::RECORDS {
+                        if !indices
+                            .client()
+                            .alias_targets(&indices.alias(record))
+                            .await?
+                            .is_empty()
+                        {
+                            present.push(record);
+                        }
+                    }
+                    default_kinds(&present)
+                }
+            };
+            let options = ReindexOptions {
+                kinds,
                 slices_per_shard: args.slices_per_shard,
                 max_running_slices: args.max_running,
                 max_slice_attempts: args.max_attempts,
@@ -276,4 +308,23 @@ pub async fn run(command: ReindexCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_rebuilds_the_records_indices_the_deployment_has() {
+        use IndexKind::*;
+        assert_eq!(default_kinds(&[]), [Blobs, Commits, Repos]);
+        assert_eq!(
+            default_kinds(&[Notes, Issues]),
+            [Blobs, Commits, Repos, Issues, Notes]
+        );
+        assert_eq!(
+            default_kinds(&IndexKind::RECORDS),
+            [Blobs, Commits, Repos, Issues, MergeRequests, Notes]
+        );
+    }
 }
