@@ -117,25 +117,33 @@ async fn indices_of_an_older_analysis_are_named_stale() {
         .unwrap();
     assert!(set.stale_analysis().await.unwrap().is_empty());
     let client = set.client();
-    let blobs = set.alias(IndexKind::Blobs);
-    let old = format!("{}trawl-blobs-20200101-000000", set.names().prefix());
-    let mut definition = IndexKind::Blobs.definition(&IndexOptions::default());
-    definition["mappings"]["_meta"]
-        .as_object_mut()
-        .unwrap()
-        .remove("analysis_version");
-    client.create_index(&old, &definition).await.unwrap();
-    let current = client.alias_targets(&blobs).await.unwrap().remove(0);
-    client
-        .update_aliases(&[
-            trawl_client::AliasAction::Add {
-                index: old.clone(),
-                alias: blobs.clone(),
-                is_write_index: Some(true),
-            },
-            trawl_client::AliasAction::RemoveIndex { index: current },
-        ])
-        .await
-        .unwrap();
-    assert_eq!(set.stale_analysis().await.unwrap(), [old]);
+    // The blobs index, and a records index (whose `.code` sub-fields use the code analyzer).
+    let mut stale = Vec::new();
+    for (kind, name) in [
+        (IndexKind::Blobs, "trawl-blobs"),
+        (IndexKind::Notes, "trawl-notes"),
+    ] {
+        let alias = set.alias(kind);
+        let old = format!("{}{name}-20200101-000000", set.names().prefix());
+        let mut definition = kind.definition(&IndexOptions::default());
+        definition["mappings"]["_meta"]
+            .as_object_mut()
+            .unwrap()
+            .remove("analysis_version");
+        client.create_index(&old, &definition).await.unwrap();
+        let current = client.alias_targets(&alias).await.unwrap().remove(0);
+        client
+            .update_aliases(&[
+                trawl_client::AliasAction::Add {
+                    index: old.clone(),
+                    alias: alias.clone(),
+                    is_write_index: Some(true),
+                },
+                trawl_client::AliasAction::RemoveIndex { index: current },
+            ])
+            .await
+            .unwrap();
+        stale.push(old);
+    }
+    assert_eq!(set.stale_analysis().await.unwrap(), stale);
 }

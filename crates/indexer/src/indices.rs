@@ -219,14 +219,17 @@ impl IndexSet {
         Ok(())
     }
 
-    /// Documents and store sizes of every concrete index behind the aliases.
-    /// The concrete indices behind the blobs and commits aliases whose analysis is older than
-    /// the current chain (`_meta.analysis_version` below [`ANALYSIS_VERSION`], or absent):
-    /// their documents are matched with the analysis they were indexed with until a
-    /// reindex re-analyzes them.
+    /// The concrete indices behind the aliases that analyse text with trawl's analyzers
+    /// (blobs, commits, and the records indices' `.code` sub-fields) whose analysis is
+    /// older than the current chain (`_meta.analysis_version` below [`ANALYSIS_VERSION`],
+    /// or absent): their documents are matched with the analysis they were indexed with
+    /// until a reindex re-analyzes them.
     pub async fn stale_analysis(&self) -> Result<Vec<String>, ClientError> {
         let mut stale = Vec::new();
-        for kind in [IndexKind::Blobs, IndexKind::Commits] {
+        let analysed = [IndexKind::Blobs, IndexKind::Commits]
+            .into_iter()
+            .chain(IndexKind::RECORDS);
+        for kind in analysed {
             let alias = self.alias(kind);
             if !self.client.index_exists(&alias).await? {
                 continue;
@@ -243,6 +246,7 @@ impl IndexSet {
         Ok(stale)
     }
 
+    /// Documents and store sizes of every concrete index behind the aliases.
     pub async fn sizes(&self) -> Result<Vec<IndexSize>, ClientError> {
         let mut sizes = Vec::new();
         for kind in IndexKind::ALL {
