@@ -5,6 +5,7 @@
 use super::chars::{
     ascii_fold, code_points, is_high_surrogate, is_low_surrogate, push_code_point, to_lower,
 };
+use compact_str::CompactString;
 use smallvec::SmallVec;
 
 use super::{Term, Tok, Token};
@@ -196,7 +197,7 @@ pub(super) fn push_edge_ngrams(out: &mut Vec<Token>, tok: Token, min: usize, max
 /// `last`.
 fn push_grams(out: &mut Vec<Token>, tok: Token, shorter: impl Iterator<Item = usize>, last: usize) {
     out.extend(shorter.map(|end| Token {
-        token: tok.token[..end].to_owned(),
+        token: CompactString::from(&tok.token[..end]),
         start_offset: tok.start_offset,
         end_offset: tok.end_offset,
         token_type: tok.token_type.clone(),
@@ -208,7 +209,7 @@ fn push_grams(out: &mut Vec<Token>, tok: Token, shorter: impl Iterator<Item = us
         out.push(tok);
     } else {
         out.push(Token {
-            token: tok.token[..last].to_owned(),
+            token: CompactString::from(&tok.token[..last]),
             ..tok
         });
     }

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::{AnalyzerName, LuceneGeneration};
@@ -32,7 +33,9 @@ use word_delimiter::{Split, WordDelimiterGraph};
 /// One token, as `_analyze` reports it. Offsets count UTF-16 code units.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Token {
-    pub token: String,
+    /// The term: held inline up to 24 bytes (most terms of code, and every edge n-gram up
+    /// to that length), so making a token rarely allocates; it derefs to `str`.
+    pub token: CompactString,
     pub start_offset: u32,
     pub end_offset: u32,
     /// `word` for every token the emulation makes (borrowed, so making one costs no
@@ -124,7 +127,7 @@ pub fn analyze_code(text: &str) -> Vec<Token> {
 pub fn analyze_terms(analyzer: AnalyzerName, text: &str) -> Vec<String> {
     analyze(LuceneGeneration::DEFAULT, analyzer, text)
         .into_iter()
-        .map(|t| t.token)
+        .map(|t| t.token.into_string())
         .collect()
 }
 
@@ -158,7 +161,8 @@ fn code_tokens(text: &str, mut emit: impl FnMut(Token)) {
             )
         {
             // Lowercase and strip `_` (asciifolding leaves ASCII as it is).
-            let mut term = run.text.to_ascii_lowercase();
+            let mut term = CompactString::from(run.text);
+            term.make_ascii_lowercase();
             if term.contains('_') {
                 term.retain(|c| c != '_');
             }
@@ -236,10 +240,9 @@ impl Tok {
 
     fn into_token(self, position: u32) -> Token {
         let token = if self.term.iter().all(|&u| u < 0x80) {
-            // Each unit is one ASCII character (no UTF-8 check over a byte copy).
-            self.term.iter().map(|&u| char::from(u as u8)).collect()
+            ascii_text(&self.term)
         } else {
-            String::from_utf16_lossy(&self.term)
+            CompactString::from_utf16_lossy(&self.term)
         };
         Token {
             token,
@@ -249,5 +252,21 @@ impl Tok {
             position,
             position_length: self.pos_len,
         }
+    }
+}
+
+/// The text of a term of ASCII units: copied inline when it fits, else into one `String`
+/// whose buffer the token keeps.
+fn ascii_text(units: &[u16]) -> CompactString {
+    const INLINE: usize = 24;
+    if units.len() <= INLINE {
+        let mut bytes = [0; INLINE];
+        for (byte, &unit) in bytes.iter_mut().zip(units) {
+            *byte = unit as u8;
+        }
+        CompactString::from_utf8(&bytes[..units.len()]).expect("ASCII is UTF-8")
+    } else {
+        let bytes = units.iter().map(|&u| u as u8).collect();
+        CompactString::from(String::from_utf8(bytes).expect("ASCII is UTF-8"))
     }
 }
