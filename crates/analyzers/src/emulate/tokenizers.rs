@@ -235,3 +235,29 @@ pub(super) fn reverse_path_hierarchy(text: &str, advance: bool) -> Vec<Tok> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CodeTokenizer;
+
+    /// Runs as (text, start, end, ascii): a run that goes on past ASCII is decoded to its
+    /// end; one a character outside ASCII of another class ends stays ASCII.
+    #[test]
+    fn code_runs_are_slices_with_utf16_offsets() {
+        let runs: Vec<(&str, u32, u32, bool)> = CodeTokenizer::new("ab_Cé d🚀x(( 𝐀b\u{A0}q")
+            .map(|r| (r.text, r.start, r.end, r.ascii))
+            .collect();
+        assert_eq!(
+            runs,
+            vec![
+                ("ab_Cé", 0, 5, false),
+                ("d", 6, 7, true),
+                ("🚀", 7, 9, false),
+                ("x", 9, 10, true),
+                ("((", 10, 12, true),
+                ("𝐀b", 13, 16, false),
+                ("q", 17, 18, true),
+            ]
+        );
+    }
+}
