@@ -246,7 +246,7 @@ fn token_table(tokens: &[Token]) -> Table {
     table.set_header(["token", "position", "length", "start", "end", "type"]);
     for t in tokens {
         table.add_row([
-            t.token.clone(),
+            t.token.to_string(),
             t.position.to_string(),
             t.position_length.to_string(),
             t.start_offset.to_string(),

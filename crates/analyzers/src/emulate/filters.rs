@@ -5,6 +5,7 @@
 use super::chars::{
     ascii_fold, code_points, is_high_surrogate, is_low_surrogate, push_code_point, to_lower,
 };
+use compact_str::CompactString;
 use smallvec::SmallVec;
 
 use super::{Term, Tok, Token};
@@ -162,58 +163,54 @@ impl<I: Iterator<Item = Tok>> Iterator for RemoveDuplicates<I> {
     }
 }
 
-/// EdgeNGramTokenFilter (without preserve_original) over finished tokens: the prefixes of
-/// each term of `min..=max` code points, shortest first, each with the term's position,
-/// offsets and position length. A term shorter than `min` is dropped; positions are
-/// absolute here, so the next token keeps its own, as Lucene passes the dropped term's
-/// position increment on. Terms are whole code points (a lone surrogate became U+FFFD,
-/// one character as it is one code point in Java), so grams end at character boundaries.
-pub(super) fn edge_ngrams(tokens: Vec<Token>, min: usize, max: usize) -> Vec<Token> {
+/// EdgeNGramTokenFilter (without preserve_original) over one finished token, into `out`:
+/// the prefixes of its term of `min..=max` code points, shortest first, each with the
+/// term's position, offsets and position length. A term shorter than `min` is dropped;
+/// positions are absolute here, so the next token keeps its own, as Lucene passes the
+/// dropped term's position increment on. Terms are whole code points (a lone surrogate
+/// became U+FFFD, one character as it is one code point in Java), so grams end at
+/// character boundaries.
+pub(super) fn push_edge_ngrams(out: &mut Vec<Token>, tok: Token, min: usize, max: usize) {
     let min = min.max(1);
-    let grams = |tok: &Token| {
-        let chars = if tok.token.is_ascii() {
-            tok.token.len().min(max)
-        } else {
-            tok.token.chars().take(max).count()
-        };
-        (chars + 1).saturating_sub(min)
-    };
-    let mut out = Vec::with_capacity(tokens.iter().map(grams).sum());
-    let mut ends = Vec::new();
-    for tok in tokens {
-        // The byte length of each gram.
-        ends.clear();
-        if tok.token.is_ascii() {
-            ends.extend(min..=tok.token.len().min(max));
-        } else {
-            ends.extend(
-                tok.token
-                    .char_indices()
-                    .take(max)
-                    .skip(min - 1)
-                    .map(|(at, c)| at + c.len_utf8()),
-            );
+    if tok.token.is_ascii() {
+        // One byte per code point: the grams end at `min..=last`.
+        let last = tok.token.len().min(max);
+        if last >= min {
+            push_grams(out, tok, min..last, last);
         }
-        let Some((&last, shorter)) = ends.split_last() else {
-            continue;
-        };
-        out.extend(shorter.iter().map(|&end| Token {
-            token: tok.token[..end].to_owned(),
-            start_offset: tok.start_offset,
-            end_offset: tok.end_offset,
-            token_type: tok.token_type.clone(),
-            position: tok.position,
-            position_length: tok.position_length,
-        }));
-        if last == tok.token.len() {
-            // The whole term is the last gram: the token itself.
-            out.push(tok);
-        } else {
-            out.push(Token {
-                token: tok.token[..last].to_owned(),
-                ..tok
-            });
-        }
+        return;
     }
-    out
+    // The byte length of each gram.
+    let ends: SmallVec<[usize; 64]> = tok
+        .token
+        .char_indices()
+        .take(max)
+        .skip(min - 1)
+        .map(|(at, c)| at + c.len_utf8())
+        .collect();
+    if let Some((&last, shorter)) = ends.split_last() {
+        push_grams(out, tok, shorter.iter().copied(), last);
+    }
+}
+
+/// The grams of `tok` ending at each of `shorter` (byte lengths), then the one ending at
+/// `last`.
+fn push_grams(out: &mut Vec<Token>, tok: Token, shorter: impl Iterator<Item = usize>, last: usize) {
+    out.extend(shorter.map(|end| Token {
+        token: CompactString::from(&tok.token[..end]),
+        start_offset: tok.start_offset,
+        end_offset: tok.end_offset,
+        token_type: tok.token_type.clone(),
+        position: tok.position,
+        position_length: tok.position_length,
+    }));
+    if last == tok.token.len() {
+        // The whole term is the last gram: the token itself.
+        out.push(tok);
+    } else {
+        out.push(Token {
+            token: CompactString::from(&tok.token[..last]),
+            ..tok
+        });
+    }
 }

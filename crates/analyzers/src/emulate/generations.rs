@@ -41,7 +41,7 @@ fn only_path_positions_differ_between_generations() {
                     assert_eq!(tokens, default, "{lucene} {analyzer} {text:?}");
                 }
             }
-            let terms: Vec<String> = default.iter().map(|t| t.token.clone()).collect();
+            let terms: Vec<String> = default.iter().map(|t| t.token.to_string()).collect();
             assert_eq!(analyze_terms(analyzer, &text), terms);
         }
         assert_eq!(

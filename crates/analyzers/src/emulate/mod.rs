@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::{AnalyzerName, LuceneGeneration};
@@ -32,7 +33,9 @@ use word_delimiter::{Split, WordDelimiterGraph};
 /// One token, as `_analyze` reports it. Offsets count UTF-16 code units.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Token {
-    pub token: String,
+    /// The term: held inline up to 24 bytes (most terms of code, and every edge n-gram up
+    /// to that length), so making a token rarely allocates; it derefs to `str`.
+    pub token: CompactString,
     pub start_offset: u32,
     pub end_offset: u32,
     /// `word` for every token the emulation makes (borrowed, so making one costs no
@@ -64,8 +67,23 @@ pub fn whole_token(tokens: &[Token]) -> Option<&Token> {
 /// Runs `analyzer` over `text` offline, as an engine on `lucene` analyzes it.
 pub fn analyze(lucene: LuceneGeneration, analyzer: AnalyzerName, text: &str) -> Vec<Token> {
     match analyzer {
-        AnalyzerName::CodeAnalyzer => code_tokens(text),
-        AnalyzerName::CodeEdgeNgram => filters::edge_ngrams(code_tokens(text), 2, 40),
+        AnalyzerName::CodeAnalyzer => {
+            // Room for about one token per eight bytes, about what code gives
+            // (fixtures/analysis: one per 8.5), so the vector rarely grows.
+            let mut tokens = Vec::with_capacity(text.len() / 8);
+            code_tokens(text, |token| tokens.push(token));
+            tokens
+        }
+        AnalyzerName::CodeEdgeNgram => {
+            // Grams go straight from each finished token to the output, with no vector of
+            // tokens between: about one gram per two bytes of code (fixtures/analysis:
+            // one per 1.5), so this grows once or twice at most.
+            let mut grams = Vec::with_capacity(text.len() / 4);
+            code_tokens(text, |token| {
+                filters::push_edge_ngrams(&mut grams, token, 2, 40)
+            });
+            grams
+        }
         AnalyzerName::PathAnalyzer => positioned(
             reverse_path_hierarchy(text, lucene.path_tokens_advance())
                 .into_iter()
@@ -109,7 +127,7 @@ pub fn analyze_code(text: &str) -> Vec<Token> {
 pub fn analyze_terms(analyzer: AnalyzerName, text: &str) -> Vec<String> {
     analyze(LuceneGeneration::DEFAULT, analyzer, text)
         .into_iter()
-        .map(|t| t.token)
+        .map(|t| t.token.into_string())
         .collect()
 }
 
@@ -121,25 +139,52 @@ pub fn analyze_terms(analyzer: AnalyzerName, text: &str) -> Vec<String> {
 /// another (each graph starts at its token's position and stays within its token's
 /// offsets, so no later filter's state carries over; a token a length filter drops only
 /// leaves its position empty). A token word_delimiter_graph leaves whole — most of them —
-/// takes the short way: folded in place, it is the only token at its position.
-fn code_tokens(text: &str) -> Vec<Token> {
+/// takes the short way: folded in place, it is the only token at its position; an ASCII
+/// one is decided on and folded straight from its slice of `text`, its one copy the
+/// token's own.
+///
+/// Each finished token goes to `emit`, in order.
+fn code_tokens(text: &str, mut emit: impl FnMut(Token)) {
     let max = crate::analysis::CODE_MAX_TOKEN_CHARS as usize;
-    // Room for about one token per eight bytes, about what code gives (fixtures/analysis:
-    // one per 8.5), so the vector rarely grows.
-    let mut tokens = Vec::with_capacity(text.len() / 8);
     // The position of the next tokenizer token: one after the last its predecessor's graph
     // spans.
     let mut position = 0u32;
-    for tok in CodeTokenizer::new(text) {
-        if tok.term.len() > max {
+    for run in CodeTokenizer::new(text) {
+        if run.units() > max {
             position += 1;
             continue;
         }
+        if run.ascii
+            && !matches!(
+                word_delimiter::split_of(run.text.as_bytes()),
+                Split::Parts(_)
+            )
+        {
+            // Lowercase and strip `_` (asciifolding leaves ASCII as it is).
+            let mut term = CompactString::from(run.text);
+            term.make_ascii_lowercase();
+            if term.contains('_') {
+                term.retain(|c| c != '_');
+            }
+            if !term.is_empty() {
+                emit(Token {
+                    token: term,
+                    start_offset: run.start,
+                    end_offset: run.end,
+                    token_type: Cow::Borrowed(WORD),
+                    position,
+                    position_length: 1,
+                });
+            }
+            position += 1;
+            continue;
+        }
+        let tok = run.to_tok();
         match word_delimiter::split_of(&tok.term) {
             Split::Whole | Split::OnlyDelimiters => {
                 let tok = filters::fold_code_term(tok);
                 if !tok.term.is_empty() {
-                    tokens.push(tok.into_token(position));
+                    emit(tok.into_token(position));
                 }
                 position += 1;
             }
@@ -151,16 +196,18 @@ fn code_tokens(text: &str) -> Vec<Token> {
                         span = span.max(from + i64::from(t.pos_len));
                     });
                 let folded = Length::new(graph.map(filters::fold_code_term), 1, usize::MAX);
-                tokens.extend(positioned(RemoveDuplicates::new(folded)).map(|mut token| {
+                for mut token in positioned(RemoveDuplicates::new(folded)) {
                     token.position += position;
-                    token
-                }));
+                    emit(token);
+                }
                 position += span as u32;
             }
         }
     }
-    tokens
 }
+
+/// The type of every token the emulation makes.
+const WORD: &str = "word";
 
 /// A term in UTF-16 units, as Lucene holds it; held inline up to a length most words of
 /// code stay under, so a token rarely costs an allocation.
@@ -193,18 +240,33 @@ impl Tok {
 
     fn into_token(self, position: u32) -> Token {
         let token = if self.term.iter().all(|&u| u < 0x80) {
-            let bytes = self.term.iter().map(|&u| u as u8).collect();
-            String::from_utf8(bytes).expect("ASCII is UTF-8")
+            ascii_text(&self.term)
         } else {
-            String::from_utf16_lossy(&self.term)
+            CompactString::from_utf16_lossy(&self.term)
         };
         Token {
             token,
             start_offset: self.start,
             end_offset: self.end,
-            token_type: Cow::Borrowed("word"),
+            token_type: Cow::Borrowed(WORD),
             position,
             position_length: self.pos_len,
         }
+    }
+}
+
+/// The text of a term of ASCII units: copied inline when it fits, else into one `String`
+/// whose buffer the token keeps.
+fn ascii_text(units: &[u16]) -> CompactString {
+    const INLINE: usize = 24;
+    if units.len() <= INLINE {
+        let mut bytes = [0; INLINE];
+        for (byte, &unit) in bytes.iter_mut().zip(units) {
+            *byte = unit as u8;
+        }
+        CompactString::from_utf8(&bytes[..units.len()]).expect("ASCII is UTF-8")
+    } else {
+        let bytes = units.iter().map(|&u| u as u8).collect();
+        CompactString::from(String::from_utf8(bytes).expect("ASCII is UTF-8"))
     }
 }

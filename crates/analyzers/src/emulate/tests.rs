@@ -215,7 +215,7 @@ fn tokens_on(
         .into_iter()
         .map(|t| {
             (
-                t.token,
+                t.token.into_string(),
                 t.start_offset,
                 t.end_offset,
                 t.position,
@@ -242,7 +242,7 @@ fn word_delimiter_over_whitespace(text: &str) -> Vec<(String, u32, u32, u32, u32
             position += i64::from(tok.pos_inc);
             let t = tok.into_token(position.max(0) as u32);
             (
-                t.token,
+                t.token.into_string(),
                 t.start_offset,
                 t.end_offset,
                 t.position,

@@ -9,12 +9,34 @@ use super::{TERM_INLINE, Term, Tok};
 /// The code tokenizer: every maximal run of code points of one class (identifier or
 /// punctuation), skipped characters between them — what Java's `Matcher.find` gives for
 /// `[A]+|[B]+` with disjoint classes A and B. No length limit (a filter drops long tokens).
+/// It yields each run as a slice of the input, so the chain decides what to copy.
 pub(super) struct CodeTokenizer<'a> {
     text: &'a str,
     /// Byte index of the next unread character.
     at: usize,
     /// UTF-16 offset of the next unread character.
     offset: u32,
+}
+
+/// One token of the code tokenizer: a slice of the input and its UTF-16 offsets.
+pub(super) struct CodeRun<'a> {
+    pub(super) text: &'a str,
+    pub(super) start: u32,
+    pub(super) end: u32,
+    /// Whether every character of `text` is ASCII (one byte, one UTF-16 unit each).
+    pub(super) ascii: bool,
+}
+
+impl CodeRun<'_> {
+    /// Its length in UTF-16 units, as Lucene counts a term.
+    pub(super) fn units(&self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    /// The run as a token of its own.
+    pub(super) fn to_tok(&self) -> Tok {
+        Tok::new(term_of(self.text), self.start, self.end)
+    }
 }
 
 impl<'a> CodeTokenizer<'a> {
@@ -43,10 +65,10 @@ impl<'a> CodeTokenizer<'a> {
     }
 }
 
-impl Iterator for CodeTokenizer<'_> {
-    type Item = Tok;
+impl<'a> Iterator for CodeTokenizer<'a> {
+    type Item = CodeRun<'a>;
 
-    fn next(&mut self) -> Option<Tok> {
+    fn next(&mut self) -> Option<CodeRun<'a>> {
         // Skip to the first character of a token.
         let class = loop {
             let (len, units, class) = self.char_at(self.at)?;
@@ -56,17 +78,36 @@ impl Iterator for CodeTokenizer<'_> {
             self.at += len;
             self.offset += units;
         };
-        let begin = self.at;
-        while let Some((len, _, next)) = self.char_at(self.at) {
-            if next != class {
-                break;
-            }
-            self.at += len;
+        let (begin, start) = (self.at, self.offset);
+        let bytes = self.text.as_bytes();
+        // ASCII bytes first, without decoding: most runs end here.
+        while let Some(&byte) = bytes.get(self.at)
+            && byte.is_ascii()
+            && code_token_class(u32::from(byte)) == class
+        {
+            self.at += 1;
         }
-        let term = term_of(&self.text[begin..self.at]);
-        let start = self.offset;
-        self.offset += term.len() as u32;
-        Some(Tok::new(term, start, self.offset))
+        self.offset += (self.at - begin) as u32;
+        // The run goes on past a character outside ASCII of its class: decode the rest.
+        let ascii = !(bytes.get(self.at).is_some_and(|b| !b.is_ascii())
+            && self
+                .char_at(self.at)
+                .is_some_and(|(_, _, next)| next == class));
+        if !ascii {
+            while let Some((len, units, next)) = self.char_at(self.at) {
+                if next != class {
+                    break;
+                }
+                self.at += len;
+                self.offset += units;
+            }
+        }
+        Some(CodeRun {
+            text: &self.text[begin..self.at],
+            start,
+            end: self.offset,
+            ascii,
+        })
     }
 }
 
@@ -193,4 +234,30 @@ pub(super) fn reverse_path_hierarchy(text: &str, advance: bool) -> Vec<Tok> {
             tok
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CodeTokenizer;
+
+    /// Runs as (text, start, end, ascii): a run that goes on past ASCII is decoded to its
+    /// end; one a character outside ASCII of another class ends stays ASCII.
+    #[test]
+    fn code_runs_are_slices_with_utf16_offsets() {
+        let runs: Vec<(&str, u32, u32, bool)> = CodeTokenizer::new("ab_Cé d🚀x(( 𝐀b\u{A0}q")
+            .map(|r| (r.text, r.start, r.end, r.ascii))
+            .collect();
+        assert_eq!(
+            runs,
+            vec![
+                ("ab_Cé", 0, 5, false),
+                ("d", 6, 7, true),
+                ("🚀", 7, 9, false),
+                ("x", 9, 10, true),
+                ("((", 10, 12, true),
+                ("𝐀b", 13, 16, false),
+                ("q", 17, 18, true),
+            ]
+        );
+    }
 }

@@ -36,9 +36,10 @@ fn is_upper(class: u8) -> bool {
 }
 
 /// Walks the subwords of one term (WordDelimiterIterator with split on case change, split
-/// on numerics and English possessive stemming on).
-pub(super) struct Subwords<'a> {
-    text: &'a [u16],
+/// on numerics and English possessive stemming on). Units are UTF-16, or bytes of an ASCII
+/// term (the same units, so the code analyzer decides on a slice of its input uncopied).
+pub(super) struct Subwords<'a, U> {
+    text: &'a [U],
     /// Start of the text without leading delimiters.
     start_bounds: i32,
     /// End of the text without trailing delimiters.
@@ -50,8 +51,8 @@ pub(super) struct Subwords<'a> {
     skip_possessive: bool,
 }
 
-impl<'a> Subwords<'a> {
-    fn new(text: &'a [u16]) -> Self {
+impl<'a, U: Copy + Into<u16>> Subwords<'a, U> {
+    fn new(text: &'a [U]) -> Self {
         let length = text.len() as i32;
         let mut it = Subwords {
             text,
@@ -74,15 +75,15 @@ impl<'a> Subwords<'a> {
     }
 
     fn class_at(&self, i: i32) -> u8 {
-        word_delimiter_class(self.text[i as usize])
+        word_delimiter_class(self.text[i as usize].into())
     }
 
     /// Whether `pos` ends an English possessive (`'s` after a letter, then a delimiter or the
     /// end of the bounds).
     fn ends_with_possessive(&self, pos: i32) -> bool {
         pos > 2
-            && self.text[(pos - 2) as usize] == u16::from(b'\'')
-            && matches!(self.text[(pos - 1) as usize], 0x73 | 0x53)
+            && self.text[(pos - 2) as usize].into() == u16::from(b'\'')
+            && matches!(self.text[(pos - 1) as usize].into(), 0x73 | 0x53)
             && is_alpha(self.class_at(pos - 3))
             && (pos == self.end_bounds || is_delim(self.class_at(pos)))
     }
@@ -158,17 +159,17 @@ impl<'a> Subwords<'a> {
 }
 
 /// What word_delimiter_graph does with a term.
-pub(super) enum Split<'a> {
+pub(super) enum Split<'a, U> {
     /// No delimiters and no break: the token passes as it is.
     Whole,
     /// Only delimiters: the token is preserved as it is.
     OnlyDelimiters,
     /// The original, then its parts (the first subword found).
-    Parts(Subwords<'a>),
+    Parts(Subwords<'a, U>),
 }
 
 /// How word_delimiter_graph treats `term`.
-pub(super) fn split_of(term: &[u16]) -> Split<'_> {
+pub(super) fn split_of<U: Copy + Into<u16>>(term: &[U]) -> Split<'_, U> {
     let mut words = Subwords::new(term);
     words.advance();
     if words.current == 0 && words.end == term.len() as i32 {
@@ -210,7 +211,7 @@ impl<I: Iterator<Item = Tok>> WordDelimiterGraph<I> {
 
     /// Splits `tok` into the queue (original first), as `bufferWordParts` and the buffered
     /// emission of WordDelimiterGraphFilter do.
-    fn split(&mut self, tok: &Tok, mut words: Subwords<'_>) {
+    fn split(&mut self, tok: &Tok, mut words: Subwords<'_, u16>) {
         let term = &tok.term;
         // Offsets of parts are slices of the token's only when its offsets span its text.
         let adjusting = (tok.end - tok.start) as usize == term.len();

@@ -63,9 +63,9 @@ pub fn definition_terms(language: Option<&str>, content: &str) -> Vec<String> {
     for name in definitions(language, content) {
         let tokens = analyze_code(&name);
         if let Some(whole) = whole_token(&tokens)
-            && !terms.contains(&whole.token)
+            && !terms.iter().any(|t| *t == whole.token)
         {
-            terms.push(whole.token.clone());
+            terms.push(whole.token.to_string());
         }
     }
     terms

@@ -128,7 +128,7 @@ pub(super) fn code_phrase(field: &str, text: &str, boost: f64) -> Value {
         if token.position_length == 1 {
             at.entry(token.position)
                 .or_default()
-                .push(token.token.clone());
+                .push(token.token.to_string());
         }
     }
     let every_position = tokens.iter().map(|t| t.position);

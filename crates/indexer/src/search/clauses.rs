@@ -290,7 +290,7 @@ impl Builder {
 /// (`std::io`).
 fn whole_term(word: &str) -> Option<String> {
     let tokens = analyze_code(word);
-    whole_token(&tokens).map(|t| t.token.clone())
+    whole_token(&tokens).map(|t| t.token.to_string())
 }
 
 /// A word or phrase on `blob.path`, whose terms are the path's trailing parts
@@ -348,8 +348,8 @@ pub(super) fn prefix(field: &str, stem: &str, boost: f64, purpose: Purpose) -> V
     let mut at: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for token in tokens.iter().filter(|t| t.position_length == 1) {
         let terms = at.entry(token.position).or_default();
-        if !terms.contains(&token.token) {
-            terms.push(token.token.clone());
+        if !terms.iter().any(|t| *t == token.token) {
+            terms.push(token.token.to_string());
         }
     }
     if at.len() < 2 {

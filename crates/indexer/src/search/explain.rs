@@ -282,7 +282,7 @@ impl FileTerms {
         for token in &tokens {
             at.entry(token.position)
                 .or_default()
-                .push(token.token.clone());
+                .push(token.token.to_string());
         }
         let mut line_starts = Vec::new();
         let mut offset = 0u32;
@@ -323,14 +323,14 @@ impl FileTerms {
         let first = tokens.iter().map(|t| t.position).min().unwrap_or(0);
         let last = tokens.iter().map(|t| t.position).max().unwrap_or(0);
         // A word of one position is its own whole term.
-        let whole = whole_token(&tokens).map(|t| t.token.clone());
+        let whole = whole_token(&tokens).map(|t| t.token.to_string());
         let mut parts: Vec<String> = Vec::new();
         for position in first..=last {
             if let Some(t) = tokens
                 .iter()
                 .find(|t| t.position == position && t.position_length == 1)
             {
-                parts.push(t.token.clone());
+                parts.push(t.token.to_string());
             }
         }
         let outcome = self.outcome(whole.as_deref(), &parts);
