@@ -207,14 +207,21 @@ fn print_task(task: &ReindexTask, json: bool) -> anyhow::Result<()> {
 pub async fn run(command: ReindexCommand) -> anyhow::Result<ExitCode> {
     match command {
         ReindexCommand::Start(args) => {
-            let kinds = match &args.kinds {
-                Some(names) => names
-                    .iter()
-                    .map(|k| kind(k))
-                    .collect::<anyhow::Result<_>>()?,
+            let named: Option<Vec<IndexKind>> = args
+                .kinds
+                .as_ref()
+                .map(|names| names.iter().map(|k| kind(k)).collect())
+                .transpose()?;
+            let progress = bar(args.driver.json);
+            let driver = driver(
+                Duration::from_secs(args.driver.lock_ttl_secs),
+                progress.clone(),
+            )
+            .await?;
+            let kinds = match named {
+                Some(kinds) => kinds,
                 None => {
-                    let services = crate::connect::services()?;
-                    let indices = crate::connect::index_set(&services).await?;
+                    let indices = driver.indices();
                     let mut present = Vec::new();
                     for record in IndexKind::RECORDS {
                         if !indices
@@ -240,12 +247,6 @@ pub async fn run(command: ReindexCommand) -> anyhow::Result<ExitCode> {
                 free_space_factor: (!args.skip_space_check)
                     .then_some(trawl_migrations::reindex::DEFAULT_FREE_SPACE_FACTOR),
             };
-            let progress = bar(args.driver.json);
-            let driver = driver(
-                Duration::from_secs(args.driver.lock_ttl_secs),
-                progress.clone(),
-            )
-            .await?;
             let result = driver.start(&options).await;
             if let Some(bar) = progress {
                 bar.finish_and_clear();

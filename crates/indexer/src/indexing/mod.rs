@@ -536,13 +536,7 @@ impl RepoIndexer {
             timed(stages, Stage::Purge, self.purge(repo)).await?;
             checkpoint.purged = true;
             if plan.checkpoints_purge() {
-                lock.ensure_held().await?;
-                timed(
-                    stages,
-                    Stage::Status,
-                    self.status.save_checkpoint(repo, &checkpoint),
-                )
-                .await?;
+                self.save_checkpoint(lock, repo, &checkpoint).await?;
             }
         }
         let skipped_files = checkpoint.files_done;
@@ -599,13 +593,7 @@ impl RepoIndexer {
                     }
                     checkpoint.files_done = files_done;
                     checkpoint.commits_done = commits_done;
-                    lock.ensure_held().await?;
-                    timed(
-                        stages,
-                        Stage::Status,
-                        self.status.save_checkpoint(repo, &checkpoint),
-                    )
-                    .await?;
+                    self.save_checkpoint(lock, repo, &checkpoint).await?;
                     checkpoints += 1;
                     bulk = self.new_bulk(progress);
                 }
@@ -666,6 +654,19 @@ impl RepoIndexer {
             left_out: totals.left_out,
             elapsed: Duration::ZERO,
         }))
+    }
+
+    /// Records `checkpoint` as `repo`'s progress, if this run still holds its lock.
+    async fn save_checkpoint(
+        &self,
+        lock: &RepoLock,
+        repo: &RepoId,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), IndexError> {
+        lock.ensure_held().await?;
+        let save = self.status.save_checkpoint(repo, checkpoint);
+        timed(&self.stages, Stage::Status, save).await?;
+        Ok(())
     }
 
     fn new_bulk(&self, progress: &Arc<IndexProgress>) -> BulkIndexer {

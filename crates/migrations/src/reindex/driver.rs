@@ -164,6 +164,11 @@ impl ReindexDriver {
     }
 
     /// How long the driver lock outlives a driver that died (default 30 s).
+    /// The deployment's indices the driver rebuilds.
+    pub fn indices(&self) -> &IndexSet {
+        &self.indices
+    }
+
     pub fn with_lock_ttl(mut self, ttl: Duration) -> Self {
         self.lock_ttl = ttl;
         self
