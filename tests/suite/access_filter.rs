@@ -628,6 +628,34 @@ async fn the_kept_counts_of_readable_repositories_stay_exact() {
         done.unwrap();
     }
     check("concurrent changes").await;
+    // Readers added while the same repositories change visibility: each reader row carries
+    // its registration's visibility, whichever transaction commits first.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in (2..300).step_by(5) {
+        let id = RepoId::new(format!("count-{i}")).unwrap();
+        let flip = registry.clone();
+        let flipped = id.clone();
+        tasks.spawn(async move {
+            flip.set(&flipped, &set_visibility(levels[(i + 1) % 3]), None)
+                .await
+                .unwrap();
+        });
+        let join = registry.clone();
+        tasks.spawn(async move {
+            let readers = RepoChange {
+                readers: ReadersChange {
+                    add: [UserName::new("bob").unwrap()].into(),
+                    ..ReadersChange::default()
+                },
+                ..RepoChange::default()
+            };
+            join.set(&id, &readers, None).await.unwrap();
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    check("readers added during visibility changes").await;
     registry.remove_deployment().await.unwrap();
     check("deployment removed").await;
 }
