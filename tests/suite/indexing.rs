@@ -225,6 +225,8 @@ async fn incremental_runs_keep_the_exact_document_set() {
     assert_eq!(report.mode, IndexMode::Full);
     assert_eq!(report.to.as_deref(), Some(first.as_str()));
     assert_eq!((report.files_indexed, report.commits_indexed), (4, 1));
+    // A first run's counts come from its writes; they are the engine's.
+    assert_eq!((report.blob_count, report.commit_count), (4, 1));
     assert_exact(&set, "incr", &repo).await;
 
     // Add, modify, delete, rename (git sees a delete and an add).
@@ -278,8 +280,12 @@ async fn incremental_runs_keep_the_exact_document_set() {
     let report = run().await;
     assert_eq!(report.mode, IndexMode::Rebuild);
     assert_exact(&set, "incr", &repo).await;
-    let (files, _) = indexed(&set, "incr").await;
+    let (files, commits) = indexed(&set, "incr").await;
     assert!(!files.contains_key("src/new.rs"));
+    assert_eq!(
+        (report.blob_count, report.commit_count),
+        (files.len() as u64, commits.len() as u64)
+    );
 }
 
 #[tokio::test]

@@ -39,7 +39,7 @@ pub use access_sync::{AccessSync, BatchSync, SyncAction, plan_batch, sync_action
 pub use plan::IndexMode;
 pub use report::IndexReport;
 
-use plan::{Decision, RunPlan};
+use plan::{Decision, RunPlan, WriteTally};
 use read::{ReadJob, Work};
 use stages::{Stage, StageTimes, timed};
 
@@ -561,7 +561,7 @@ impl RepoIndexer {
         let (mut rx, reader) = read::spawn(job, self.options.clone(), progress.clone());
 
         let mut bulk = self.new_bulk(progress);
-        let mut docs_written = 0u64;
+        let mut writes = WriteTally::default();
         let mut checkpoints = 0u64;
         let mut write_error: Option<IndexError> = None;
         loop {
@@ -585,7 +585,7 @@ impl RepoIndexer {
                     commits_done,
                 } => {
                     let summary = timed(stages, Stage::BulkWait, bulk.finish()).await?;
-                    docs_written += acked(&summary);
+                    writes.add(&summary);
                     if let Err(e) = check(repo, &summary) {
                         write_error = Some(e);
                         bulk = self.new_bulk(progress);
@@ -602,7 +602,7 @@ impl RepoIndexer {
         // Stop the reader (if we broke out early) by closing the channel, then collect it.
         drop(rx);
         let summary = timed(stages, Stage::BulkWait, bulk.finish()).await?;
-        docs_written += acked(&summary);
+        writes.add(&summary);
         let totals = reader.await.map_err(|e| IndexError::Reader {
             repo: repo.clone(),
             reason: e.to_string(),
@@ -625,7 +625,9 @@ impl RepoIndexer {
             // gone since, files past the cap) are what is left to remove.
             timed(stages, Stage::RemoveStale, self.remove_stale(repo, &target)).await?;
         }
-        let (blob_count, commit_count) = timed(stages, Stage::Counts, self.counts(repo)).await?;
+        let known = plan.counts_from_writes(totals.files_indexed, totals.commits_indexed, writes);
+        let (blob_count, commit_count) =
+            timed(stages, Stage::Counts, self.counts(repo, known)).await?;
         let done = Completion {
             commit: Some(&target),
             blob_count,
@@ -647,7 +649,7 @@ impl RepoIndexer {
             submodules_skipped: totals.submodules_skipped,
             commits_indexed: totals.commits_indexed,
             content_bytes: totals.content_bytes,
-            docs_written,
+            docs_written: writes.acknowledged,
             blob_count,
             commit_count,
             checkpoints,
@@ -767,13 +769,22 @@ impl RepoIndexer {
         }
     }
 
-    /// Blob and commit documents of `repo`, counted after one refresh of both indices.
-    async fn counts(&self, repo: &RepoId) -> Result<(u64, u64), IndexError> {
+    /// Blob and commit documents of `repo` after one refresh of both indices (which also
+    /// makes the run's writes searchable when it reports done): `known` when the run's
+    /// writes tell them, else counted.
+    async fn counts(
+        &self,
+        repo: &RepoId,
+        known: Option<(u64, u64)>,
+    ) -> Result<(u64, u64), IndexError> {
         let client = self.indices.client();
         let query = json!({ "term": { "repo_id": repo.as_str() } });
         client
             .refresh(&self.aliases(&[IndexKind::Blobs, IndexKind::Commits]))
             .await?;
+        if let Some(known) = known {
+            return Ok(known);
+        }
         let (blobs, commits) = (
             self.indices.alias(IndexKind::Blobs),
             self.indices.alias(IndexKind::Commits),
@@ -808,10 +819,6 @@ fn record_run(result: &Result<IndexReport, IndexError>) {
         }
         Err(_) => metrics::counter!(series::INDEXER_RUNS, "outcome" => "error").increment(1),
     }
-}
-
-fn acked(summary: &BulkSummary) -> u64 {
-    summary.created + summary.updated + summary.deleted + summary.noop + summary.not_found
 }
 
 /// Whether a finished sink lets the status advance: no write failed, and every write sent

@@ -109,6 +109,41 @@ impl RunPlan {
     pub fn checkpoints_purge(&self) -> bool {
         self.purge && self.mode != IndexMode::Full
     }
+
+    /// The repository's blob and commit documents once the run is done, known from its
+    /// own writes when it purged the repository and then wrote all of it (not resumed):
+    /// under the repository's lock nobody else writes it, so when every write created a
+    /// new document and they number exactly the blobs and commits the run rendered, those
+    /// are the counts. Anything else (an update, a delete, a write copied to a second index
+    /// during a reindex, a resumed run) returns `None`: count them in the engine. Saves two
+    /// count requests per first index of a repository.
+    pub fn counts_from_writes(
+        &self,
+        blobs: u64,
+        commits: u64,
+        writes: WriteTally,
+    ) -> Option<(u64, u64)> {
+        let fresh = self.purge && self.renders_everything();
+        let all_created = writes.created == writes.acknowledged;
+        (fresh && all_created && writes.created == blobs + commits).then_some((blobs, commits))
+    }
+}
+
+/// What the engine answered to a run's writes, summed over its bulk requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct WriteTally {
+    /// Writes the engine acknowledged as done, whatever the outcome.
+    pub acknowledged: u64,
+    /// Those that created a document that did not exist.
+    pub created: u64,
+}
+
+impl WriteTally {
+    /// Adds what one finished sink reports.
+    pub fn add(&mut self, summary: &trawl_client::BulkSummary) {
+        self.acknowledged += summary.acknowledged();
+        self.created += summary.created;
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -334,6 +369,59 @@ mod tests {
             Decision::Run(plan) => Some((plan.mode, plan.purge, plan.base.is_some())),
             _ => None,
         }
+    }
+
+    #[test]
+    fn only_a_fresh_run_whose_writes_all_created_documents_takes_counts_from_them() {
+        let fresh = RunPlan {
+            mode: IndexMode::Full,
+            target: oid(1),
+            base: None,
+            purge: true,
+            resume: None,
+        };
+        let all_created = WriteTally {
+            acknowledged: 12,
+            created: 12,
+        };
+        assert_eq!(fresh.counts_from_writes(10, 2, all_created), Some((10, 2)));
+        // A write that updated or deleted, or counts that do not add up: ask the engine.
+        let one_updated = WriteTally {
+            acknowledged: 12,
+            created: 11,
+        };
+        assert_eq!(fresh.counts_from_writes(10, 2, one_updated), None);
+        assert_eq!(fresh.counts_from_writes(10, 1, all_created), None);
+        let copied_twice = WriteTally {
+            acknowledged: 24,
+            created: 24,
+        };
+        assert_eq!(fresh.counts_from_writes(10, 2, copied_twice), None);
+        // Not purged, resumed, or a diff: documents the run did not write may exist.
+        let in_place = RunPlan {
+            purge: false,
+            ..fresh.clone()
+        };
+        assert_eq!(in_place.counts_from_writes(10, 2, all_created), None);
+        let resumed = RunPlan {
+            resume: Some(Checkpoint {
+                target: oid(1).to_string(),
+                base: None,
+                purged: true,
+                in_place: false,
+                files_done: 4,
+                commits_done: 0,
+            }),
+            ..fresh.clone()
+        };
+        assert_eq!(resumed.counts_from_writes(10, 2, all_created), None);
+        let diff = RunPlan {
+            base: Some(oid(2)),
+            purge: false,
+            mode: IndexMode::Incremental,
+            ..fresh
+        };
+        assert_eq!(diff.counts_from_writes(10, 2, all_created), None);
     }
 
     #[test]
