@@ -96,6 +96,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    trawl_allocator::return_large_blocks();
     trawl_cli::closed_stdout::exit_quietly_when_stdout_closes();
     trawl_cli::init_tracing();
     trawl_cli::invocation::Invocation::xtask(workspace_root()).install();

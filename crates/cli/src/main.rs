@@ -23,6 +23,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    trawl_allocator::return_large_blocks();
     trawl_cli::closed_stdout::exit_quietly_when_stdout_closes();
     trawl_cli::init_tracing();
     let cli = Cli::parse();

@@ -28,8 +28,7 @@ pub enum Diffed {
 
 /// Iterator over the changes from one tree to another; see [`GitReader::changes`].
 pub struct TreeChanges<'r> {
-    reader: &'r GitReader,
-    reads: TreeReads,
+    reads: TreeReads<'r>,
     frames: Vec<Frame>,
     /// Yielded before going on.
     pending: Vec<Diffed>,
@@ -135,8 +134,7 @@ impl<'r> TreeChanges<'r> {
         limits: WalkLimits,
     ) -> Result<Self, GitError> {
         let mut diff = TreeChanges {
-            reader,
-            reads: TreeReads::new(limits),
+            reads: TreeReads::new(reader, limits),
             frames: Vec::new(),
             pending: Vec::new(),
             ended: false,
@@ -168,14 +166,14 @@ impl<'r> TreeChanges<'r> {
         old: ObjectId,
         new: ObjectId,
     ) -> Result<(), GitError> {
-        let old_tree = match self.reads.open(self.reader, old)? {
+        let old_tree = match self.reads.open(old)? {
             TreeRead::Tree(tree) => tree,
             TreeRead::LeftOut(reason) => {
                 self.incomplete(&prefix, b"", reason);
                 return Ok(());
             }
         };
-        let new_tree = match self.reads.open(self.reader, new)? {
+        let new_tree = match self.reads.open(new)? {
             TreeRead::Tree(tree) => tree,
             TreeRead::LeftOut(reason) => {
                 self.reads.release(&old_tree);
@@ -236,7 +234,7 @@ impl<'r> TreeChanges<'r> {
                     self.left_out(prefix, name, reason);
                 }
             }
-            None => match self.reads.open(self.reader, entry.oid)? {
+            None => match self.reads.open(entry.oid)? {
                 TreeRead::Tree(tree) => {
                     let mut prefix = join(prefix, name);
                     prefix.push(b'/');

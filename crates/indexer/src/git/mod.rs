@@ -53,6 +53,7 @@ mod diff;
 mod lenient;
 mod tree;
 mod walk;
+mod window;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -69,6 +70,7 @@ pub use walk::{
     DEFAULT_MAX_HELD_TREE_BYTES, DEFAULT_MAX_TREE_BYTES_READ, LeftOutEntry, LeftOutReason,
     MAX_NAMED_PATH_BYTES, MAX_PATH_BYTES, TreeEntries, TreeWalk, WalkLimits, Walked,
 };
+pub(crate) use window::ReadWindow;
 
 /// Files larger than this many bytes are indexed with empty content (the indexer's default).
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;

@@ -16,6 +16,7 @@ use std::fmt;
 use gix::ObjectId;
 
 use super::tree::{MalformedTree, RawTree};
+use super::window::ReadWindow;
 use super::{EntryKind, GitError, GitReader, RepoPath, TreeEntry};
 
 /// Files whose path is longer than this many bytes are left out. It is Linux's `PATH_MAX`
@@ -163,8 +164,11 @@ pub(super) fn named_dir(prefix: &[u8]) -> RepoPath {
     named_path(prefix.strip_suffix(b"/").unwrap_or(prefix), b"")
 }
 
-/// Reads tree objects within a walk's limits and keeps its accounts.
-pub(super) struct TreeReads {
+/// Reads tree objects within a walk's limits and keeps its accounts; through a
+/// [`ReadWindow`], so a walk of a large repository does not keep every pack page its trees
+/// touched.
+pub(super) struct TreeReads<'r> {
+    window: ReadWindow<'r>,
     limits: WalkLimits,
     read: u64,
     held: u64,
@@ -176,9 +180,10 @@ pub(super) enum TreeRead {
     LeftOut(LeftOutReason),
 }
 
-impl TreeReads {
-    pub(super) fn new(limits: WalkLimits) -> TreeReads {
+impl<'r> TreeReads<'r> {
+    pub(super) fn new(reader: &'r GitReader, limits: WalkLimits) -> TreeReads<'r> {
         TreeReads {
+            window: ReadWindow::borrowing(reader),
             limits,
             read: 0,
             held: 0,
@@ -192,7 +197,8 @@ impl TreeReads {
     /// Reads tree `id`, unless it is not a tree or does not fit the limits (its header says
     /// its size, so nothing is decompressed then). A missing object is an error: the
     /// repository is incomplete.
-    pub(super) fn open(&mut self, reader: &GitReader, id: ObjectId) -> Result<TreeRead, GitError> {
+    pub(super) fn open(&mut self, id: ObjectId) -> Result<TreeRead, GitError> {
+        let reader = self.window.reader();
         let header = reader
             .repo
             .try_find_header(id)
@@ -221,6 +227,7 @@ impl TreeReads {
             .map_err(|e| reader.read_error(&format!("read tree {id}"), e))?
             .ok_or_else(|| reader.missing(id))?;
         let tree = RawTree::new(object.detach().data);
+        self.window.note_read(tree.size())?;
         self.read += tree.size();
         self.held += tree.size();
         Ok(TreeRead::Tree(tree))
@@ -242,8 +249,7 @@ struct Level {
 /// Iterator over a commit's tree, recursively, within [`WalkLimits`]; see
 /// [`GitReader::walk`]. After an error, or once its read budget is spent, it ends.
 pub struct TreeWalk<'r> {
-    reader: &'r GitReader,
-    reads: TreeReads,
+    reads: TreeReads<'r>,
     levels: Vec<Level>,
     /// Something to yield before going on (a directory that could not be entered).
     pending: Option<LeftOutEntry>,
@@ -257,8 +263,7 @@ impl<'r> TreeWalk<'r> {
         limits: WalkLimits,
     ) -> Result<Self, GitError> {
         let mut walk = TreeWalk {
-            reader,
-            reads: TreeReads::new(limits),
+            reads: TreeReads::new(reader, limits),
             levels: Vec::new(),
             pending: None,
             ended: false,
@@ -269,7 +274,7 @@ impl<'r> TreeWalk<'r> {
 
     /// Starts walking directory `prefix` (tree `id`), or notes why it cannot be.
     fn enter(&mut self, prefix: Vec<u8>, id: ObjectId) -> Result<(), GitError> {
-        match self.reads.open(self.reader, id)? {
+        match self.reads.open(id)? {
             TreeRead::Tree(tree) => self.levels.push(Level { prefix, tree }),
             TreeRead::LeftOut(reason) => {
                 self.pending = Some(LeftOutEntry {

@@ -18,8 +18,8 @@ use trawl_client::BulkOp;
 
 use crate::document::{self, BlobInput, RepoContext};
 use crate::git::{
-    Change, Diffed, EntryKind, GitError, GitReader, GitRepo, LeftOutEntry, ObjectId, TreeEntry,
-    WalkLimits, Walked,
+    Change, Diffed, EntryKind, GitError, GitReader, GitRepo, LeftOutEntry, ObjectId, ReadWindow,
+    TreeEntry, WalkLimits, Walked,
 };
 use crate::status::{Checkpoint, LeftOut};
 
@@ -92,9 +92,7 @@ pub(super) fn spawn(
         let started = Instant::now();
         let reader = GitRepo::open(&job.location)?.reader();
         let mut source = ReadSource {
-            blob_reader: GitRepo::open(&job.location)?.reader(),
-            read_since_reopen: 0,
-            location: job.location,
+            blobs_window: ReadWindow::owning(GitRepo::open(&job.location)?.reader()),
             context: job.context,
             limits: options.walk_limits(),
             options,
@@ -120,6 +118,10 @@ pub(super) fn spawn(
             started.elapsed().saturating_sub(render + blocked),
         );
         read?;
+        tracing::debug!(
+            reopened = source.blobs_window.reopened(),
+            "object stores opened afresh for file contents, to release pack pages"
+        );
         Ok::<_, GitError>(source.totals)
     });
     (rx, handle)
@@ -127,12 +129,9 @@ pub(super) fn spawn(
 
 /// The reader side of a run: walks git, renders documents, sends them on.
 struct ReadSource {
-    /// Reads file contents. Reopened every [`REOPEN_AFTER_BYTES`]: the object store maps
-    /// pack files whole and every page read stays resident while it is open, so a long
-    /// run's memory would otherwise grow with the repository's packs.
-    blob_reader: GitReader,
-    read_since_reopen: u64,
-    location: String,
+    /// Reads file contents, through a store replaced as the reads touch pack pages (see
+    /// [`ReadWindow`]).
+    blobs_window: ReadWindow<'static>,
     context: RepoContext,
     limits: WalkLimits,
     options: IndexingOptions,
@@ -148,9 +147,6 @@ struct ReadSource {
     render_time: Duration,
     blocked_time: Duration,
 }
-
-/// File bytes read through one object store before it is reopened.
-const REOPEN_AFTER_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The sink went away (it failed and stopped reading): stop quietly, it reports why.
 struct SinkGone;
@@ -436,12 +432,11 @@ impl ReadSource {
             self.delete(&entry)?;
             return Ok(0);
         }
-        if self.read_since_reopen >= REOPEN_AFTER_BYTES {
-            self.blob_reader = GitRepo::open(&self.location)?.reader();
-            self.read_since_reopen = 0;
-            tracing::debug!(location = %self.location, "reopened the object store to release pack pages");
-        }
-        let content = match self.blob_reader.read_blob_limited(entry.oid, self.limit) {
+        let read = self
+            .blobs_window
+            .reader()
+            .read_blob_limited(entry.oid, self.limit);
+        let content = match read {
             Ok(content) => content,
             // A file whose object is a tree or a commit: its mode lies. Left out; a document
             // an earlier version of the path had must go.
@@ -455,9 +450,11 @@ impl ReadSource {
             }
             Err(e) => return Err(e.into()),
         };
-        if let crate::git::BlobContent::Content(bytes) = &content {
-            self.read_since_reopen += bytes.len() as u64;
-        }
+        let read_bytes = match &content {
+            crate::git::BlobContent::Content(bytes) => bytes.len() as u64,
+            _ => 0,
+        };
+        self.blobs_window.note_read(read_bytes)?;
         let rendering = Instant::now();
         let oid = entry.oid.to_string();
         let doc = document::render_blob(
