@@ -31,7 +31,7 @@ pub struct ReadWindow<'r> {
 
 enum Store<'r> {
     Borrowed(&'r GitReader),
-    Own(GitReader),
+    Own(Box<GitReader>),
 }
 
 impl<'r> ReadWindow<'r> {
@@ -62,7 +62,7 @@ impl<'r> ReadWindow<'r> {
             .saturating_add(PAGES_AROUND_A_READ);
         if self.touched >= self.budget {
             let fresh = GitRepo::open_path(self.location())?.reader();
-            self.store = Store::Own(fresh);
+            self.store = Store::Own(Box::new(fresh));
             self.touched = 0;
             self.reopened += 1;
             tracing::trace!(location = %self.location().display(), "reopened the object store to release pack pages");
@@ -84,7 +84,7 @@ impl ReadWindow<'static> {
     /// A window that starts on its own reader.
     pub fn owning(reader: GitReader) -> ReadWindow<'static> {
         ReadWindow {
-            store: Store::Own(reader),
+            store: Store::Own(Box::new(reader)),
             budget: WINDOW_BYTES,
             touched: 0,
             reopened: 0,
