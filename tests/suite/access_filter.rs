@@ -28,6 +28,17 @@ fn user(name: &str) -> Principal {
     Principal::parse(name).unwrap()
 }
 
+/// A change that adds `name` to a repository's readers.
+fn add_reader(name: &str) -> RepoChange {
+    RepoChange {
+        readers: ReadersChange {
+            add: [UserName::new(name).unwrap()].into(),
+            ..ReadersChange::default()
+        },
+        ..RepoChange::default()
+    }
+}
+
 fn set_visibility(visibility: Visibility) -> RepoChange {
     RepoChange {
         visibility: Some(visibility),
@@ -182,13 +193,7 @@ async fn visibility_reader_and_removal_changes_apply_to_the_next_search_before_a
     indexer.sync_access(&id).await.unwrap();
     let bob = user("bob");
     assert!(!finds(&search, &bob, "flippy").await);
-    let add_bob = RepoChange {
-        readers: ReadersChange {
-            add: [UserName::new("bob").unwrap()].into(),
-            ..ReadersChange::default()
-        },
-        ..RepoChange::default()
-    };
+    let add_bob = add_reader("bob");
     registry.set(&id, &add_bob, None).await.unwrap();
     assert_eq!(registry.pending_revision(&id).await.unwrap(), None);
     assert!(finds(&search, &bob, "flippy").await, "bob reads it at once");
@@ -595,14 +600,7 @@ async fn the_kept_counts_of_readable_repositories_stay_exact() {
             .set(&id, &set_visibility(levels[(i + 1) % 3]), None)
             .await
             .unwrap();
-        let readers = RepoChange {
-            readers: ReadersChange {
-                add: [alice.clone()].into(),
-                ..ReadersChange::default()
-            },
-            ..RepoChange::default()
-        };
-        registry.set(&id, &readers, None).await.unwrap();
+        registry.set(&id, &add_reader("alice"), None).await.unwrap();
     }
     check("changes").await;
     for i in (0..300).step_by(5) {
@@ -642,14 +640,7 @@ async fn the_kept_counts_of_readable_repositories_stay_exact() {
         });
         let join = registry.clone();
         tasks.spawn(async move {
-            let readers = RepoChange {
-                readers: ReadersChange {
-                    add: [UserName::new("bob").unwrap()].into(),
-                    ..ReadersChange::default()
-                },
-                ..RepoChange::default()
-            };
-            join.set(&id, &readers, None).await.unwrap();
+            join.set(&id, &add_reader("bob"), None).await.unwrap();
         });
     }
     while let Some(done) = tasks.join_next().await {

@@ -360,6 +360,18 @@ mod tests {
 
     const CAP: u64 = 100;
 
+    /// The checkpoint of a run of `oid(1)` that purged and wrote `files_done` files.
+    fn resumed_after_purge(files_done: u64) -> Checkpoint {
+        Checkpoint {
+            target: oid(1).to_string(),
+            base: None,
+            purged: true,
+            in_place: false,
+            files_done,
+            commits_done: 0,
+        }
+    }
+
     fn plan(facts: &Facts) -> Decision {
         super::plan(facts, CAP)
     }
@@ -404,14 +416,7 @@ mod tests {
         };
         assert_eq!(in_place.counts_from_writes(10, 2, all_created), None);
         let resumed = RunPlan {
-            resume: Some(Checkpoint {
-                target: oid(1).to_string(),
-                base: None,
-                purged: true,
-                in_place: false,
-                files_done: 4,
-                commits_done: 0,
-            }),
+            resume: Some(resumed_after_purge(4)),
             ..fresh.clone()
         };
         assert_eq!(resumed.counts_from_writes(10, 2, all_created), None);
@@ -457,14 +462,7 @@ mod tests {
         assert!(full.as_whole_tree().may_leave_stale());
         // Resumed after a purge: the first part may have been written with another schema.
         let resumed = RunPlan {
-            resume: Some(Checkpoint {
-                target: oid(1).to_string(),
-                base: None,
-                purged: true,
-                in_place: false,
-                files_done: 3,
-                commits_done: 0,
-            }),
+            resume: Some(resumed_after_purge(3)),
             ..full
         };
         assert!(resumed.may_leave_stale());
