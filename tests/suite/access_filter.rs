@@ -6,6 +6,7 @@
 //! private repository, and an old deployment is read correctly at once and worked off by
 //! the shipped migration.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,9 @@ use trawl_indexer::{
     AccessSync, BlobQuery, CodeSearch, CommitQuery, IndexProgress, IndexSet, IndexingOptions,
 };
 use trawl_migrations::{MigrationContext, MigrationRunner, RunOptions};
-use trawl_registry::{Principal, ReadersChange, RepoChange, RepoId, UserName, Visibility};
+use trawl_registry::{
+    Memberships, Principal, ReadersChange, RepoChange, RepoId, UserName, Visibility,
+};
 use trawl_tests::{require_services, test_indices, test_registry};
 
 use crate::indexing::{TestRepo, indexer, indexer_with, spec};
@@ -582,7 +585,11 @@ async fn the_kept_counts_of_readable_repositories_stay_exact() {
         let principals = principals.clone();
         async move {
             for principal in &principals {
-                let kept = registry.access(principal, None).await.unwrap().readable;
+                let kept = registry
+                    .access(principal, None, Memberships::All)
+                    .await
+                    .unwrap()
+                    .readable;
                 let full = registry.readable(principal).await.unwrap().len() as u64;
                 assert_eq!(kept, full, "{stage}: {principal}");
             }
@@ -649,4 +656,71 @@ async fn the_kept_counts_of_readable_repositories_stay_exact() {
     check("readers added during visibility changes").await;
     registry.remove_deployment().await.unwrap();
     check("deployment removed").await;
+}
+
+/// A code search sends only the memberships whose repositories may have code documents:
+/// a registration is marked before its first write, so a member finds a repository as
+/// soon as its first run is done, and never sends the ids of registrations without code.
+/// Records searches and the readable count still cover every membership.
+#[tokio::test]
+async fn code_searches_send_only_memberships_of_repositories_with_code() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "access-documented").await.unwrap();
+    let indexer = indexer(&services, &set).await;
+    let registry = indexer.registry().clone();
+    let search = CodeSearch::new(set.clone(), registry.clone());
+    let alice = user("alice");
+    let mut repos = Vec::new();
+    for name in ["coded", "later", "never"] {
+        let repo = TestRepo::new();
+        repo.write("src/lib.rs", format!("fn {TOKEN}() {{}}\n"));
+        repo.commit(&format!("add {TOKEN}"));
+        let mut spec = spec(name, &repo);
+        spec.visibility = Visibility::Private;
+        spec.readers.insert(UserName::new("alice").unwrap());
+        registry.add(&spec).await.unwrap();
+        repos.push(repo);
+    }
+    let index = |name: &'static str| {
+        let indexer = &indexer;
+        async move {
+            indexer
+                .index(
+                    &RepoId::new(name).unwrap(),
+                    Arc::new(IndexProgress::default()),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let ids = |list: &[&str]| -> BTreeSet<RepoId> {
+        list.iter().map(|id| RepoId::new(*id).unwrap()).collect()
+    };
+    let code = || registry.access(&alice, None, Memberships::WithCode);
+    let all = || registry.access(&alice, None, Memberships::All);
+
+    assert_eq!(code().await.unwrap().memberships, ids(&[]));
+    index("coded").await;
+    assert_eq!(code().await.unwrap().memberships, ids(&["coded"]));
+    assert!(finds(&search, &alice, "coded").await);
+    assert!(!finds(&search, &alice, "later").await);
+    index("later").await;
+    assert!(finds(&search, &alice, "later").await);
+    let code = code().await.unwrap();
+    assert_eq!(code.memberships, ids(&["coded", "later"]));
+    let all = all().await.unwrap();
+    assert_eq!(all.memberships, ids(&["coded", "later", "never"]));
+    assert_eq!((code.readable, all.readable), (3, 3));
+    // Anonymous reads none of them, with or without code.
+    assert!(!finds(&search, &Principal::Anonymous, "coded").await);
+    // A purge keeps the mark: the next run's documents are found at once.
+    indexer.purge(&RepoId::new("coded").unwrap()).await.unwrap();
+    assert!(!finds(&search, &alice, "coded").await);
+    let code_after = registry
+        .access(&alice, None, Memberships::WithCode)
+        .await
+        .unwrap();
+    assert!(code_after.memberships.contains("coded"));
+    drop(repos);
+    registry.remove_deployment().await.unwrap();
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use trawl_analyzers::IndexKind;
 use trawl_records::{RecordKind, RecordRef, RecordsWorkerOptions};
-use trawl_registry::{Principal, RepoChange, Visibility};
+use trawl_registry::{Memberships, Principal, RepoChange, Visibility};
 use trawl_tests::{RecordsFixture, TcpProxy, require_services};
 
 mod faults;
@@ -293,14 +293,14 @@ async fn a_project_ref_carries_visibility_and_members_to_the_registry_and_the_do
     );
     let anonymous = f
         .registry
-        .access(&Principal::Anonymous, None)
+        .access(&Principal::Anonymous, None, Memberships::All)
         .await
         .unwrap();
     assert!(!anonymous.admits("acme", Some(Visibility::Private)));
     let bob = Principal::parse("bob").unwrap();
     assert!(
         f.registry
-            .access(&bob, None)
+            .access(&bob, None, Memberships::All)
             .await
             .unwrap()
             .admits("acme", Some(Visibility::Private))
@@ -436,7 +436,7 @@ async fn a_visibility_change_racing_record_writes_never_leaves_a_readable_docume
         if target == Visibility::Private {
             let anonymous = f
                 .registry
-                .access(&Principal::Anonymous, None)
+                .access(&Principal::Anonymous, None, Memberships::All)
                 .await
                 .unwrap();
             for (id, doc) in f.all_docs(IndexKind::Issues).await.unwrap() {

@@ -18,7 +18,8 @@ use trawl_analyzers::{IndexKind, IndexOptions};
 use trawl_client::{BulkIndexer, BulkOp, BulkOptions, Client, SearchOptions};
 use trawl_indexer::{BlobQuery, CodeSearch, IndexNames, IndexSet};
 use trawl_registry::{
-    Principal, Registry, RegistryConfig, RepoId, RepoSource, RepoSpec, UserName, Visibility,
+    Memberships, Principal, Registry, RegistryConfig, RepoId, RepoSource, RepoSpec, UserName,
+    Visibility,
 };
 
 use crate::latency::Percentiles;
@@ -254,7 +255,7 @@ async fn measure(
             sizes.0 = registry.readable(&principal).await?.len();
             by_registry.push(t.elapsed());
             let t = Instant::now();
-            let access = registry.access(&principal, None).await?;
+            let access = registry.access(&principal, None, Memberships::All).await?;
             by_access.push(t.elapsed());
             if usize::try_from(access.readable).ok() != Some(sizes.0) {
                 return Err(AccessBenchError::Disagree {

@@ -97,7 +97,7 @@ use serde::Serialize;
 use trawl_analyzers::{IndexKind, LuceneGeneration};
 use trawl_client::{SearchOptions, SearchResult};
 
-use trawl_registry::{Principal, Registry, RepoId};
+use trawl_registry::{Memberships, Principal, Registry, RepoId};
 
 use crate::indices::IndexSet;
 
@@ -266,7 +266,7 @@ impl CodeSearch {
         let named = named_repos(requested, required);
         let access = self
             .registry
-            .access(principal, named.as_deref())
+            .access(principal, named.as_deref(), Memberships::WithCode)
             .await
             .map_err(SearchError::Registry)?;
         Ok(SearchScope::new(access, named))

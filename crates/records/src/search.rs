@@ -30,7 +30,7 @@ use trawl_analyzers::IndexKind;
 use trawl_client::SearchOptions;
 use trawl_indexer::IndexSet;
 use trawl_indexer::search::{MAX_PAGE_SIZE, MAX_RESULT_WINDOW, Page, SearchError};
-use trawl_registry::{Principal, Registry};
+use trawl_registry::{Memberships, Principal, Registry};
 
 pub use access::{HitAccess, access_filters, admits_record, hit_access};
 pub use error::RecordSearchError;
@@ -277,7 +277,7 @@ impl RecordSearch {
         let checked = query.checked()?;
         let access = self
             .registry
-            .access(principal, None)
+            .access(principal, None, Memberships::All)
             .await
             .map_err(SearchError::Registry)?;
         if access.reads_nothing() {

@@ -15,13 +15,26 @@ use std::collections::BTreeSet;
 
 use crate::{RepoId, Visibility};
 
+/// Which of a principal's memberships an [`AccessFilter`] carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Memberships {
+    /// Every repository listing the principal as a reader: what a search of records
+    /// (which every registered repository may have) needs.
+    All,
+    /// Only those whose repositories may have code documents (marked before their first
+    /// write): what a code search sends, so its cost follows the repositories with code,
+    /// not every registration the principal reads.
+    WithCode,
+}
+
 /// The access facts of one principal at one moment (see the module docs). Built by
 /// [`crate::Registry::access`]; pure from then on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessFilter {
     /// Visibilities the principal reads by being who it is.
     pub visibilities: BTreeSet<Visibility>,
-    /// Repositories listing the principal as a reader (any visibility).
+    /// Repositories listing the principal as a reader (any visibility): all of them, or
+    /// only those that may have code documents (see [`Memberships`]).
     pub memberships: BTreeSet<RepoId>,
     /// Repositories whose documents' visibility is not trusted now.
     pub pending: BTreeSet<RepoId>,

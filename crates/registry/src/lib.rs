@@ -24,7 +24,7 @@ mod principal;
 mod registration;
 mod registry;
 
-pub use access::AccessFilter;
+pub use access::{AccessFilter, Memberships};
 pub use error::RegistryError;
 pub use file::{FileEntry, ImportAction, ImportMode, RegistryFile, plan_import};
 pub use id::{MAX_REPO_ID_BYTES, RepoId};

@@ -144,6 +144,7 @@ impl std::fmt::Debug for Registry {
 }
 
 mod access_pending;
+mod documented;
 mod visibilities;
 
 pub use access_pending::PendingAccess;

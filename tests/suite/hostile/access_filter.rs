@@ -8,7 +8,8 @@ use std::time::Instant;
 use trawl_analyzers::IndexKind;
 use trawl_indexer::{AccessSync, BlobQuery, CodeSearch};
 use trawl_registry::{
-    MAX_REPO_ID_BYTES, Principal, RepoChange, RepoId, RepoSource, RepoSpec, UserName, Visibility,
+    MAX_REPO_ID_BYTES, Memberships, Principal, RepoChange, RepoId, RepoSource, RepoSpec, UserName,
+    Visibility,
 };
 use trawl_tests::{require_services, test_indices, test_registry};
 
@@ -96,7 +97,10 @@ async fn the_longest_ids_and_ten_thousand_pending_repositories() {
         "two searches with 10,001 pending repositories: {:?}",
         started.elapsed()
     );
-    let access = registry.access(&Principal::Anonymous, None).await.unwrap();
+    let access = registry
+        .access(&Principal::Anonymous, None, Memberships::WithCode)
+        .await
+        .unwrap();
     assert_eq!(access.pending.len(), 10_001);
     assert_eq!(access.readable, 2);
 
@@ -177,7 +181,10 @@ async fn a_reader_of_five_thousand_private_repositories() {
         .await
         .unwrap();
     assert_eq!(page.repos_searched, 5_001);
-    let access = registry.access(&user("alice"), None).await.unwrap();
+    let access = registry
+        .access(&user("alice"), None, Memberships::WithCode)
+        .await
+        .unwrap();
     assert_eq!(access.memberships.len(), 5_000);
     assert!(
         access.pending.is_empty(),

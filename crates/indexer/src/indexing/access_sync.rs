@@ -404,6 +404,9 @@ impl RepoIndexer {
                     })
                     .unwrap_or_default();
                 self.registry.mark_pending(&ids).await?;
+                // Documents found in the engine: their repositories' memberships must be
+                // sent by code searches from now on.
+                self.registry.mark_documented(&ids).await?;
                 match page.aggregations["ids"].get("after_key") {
                     Some(key) if ids.len() == RESYNC_PAGE => after = Some(key.clone()),
                     _ => break,

@@ -547,6 +547,10 @@ impl RepoIndexer {
             .commits_done
             .store(checkpoint.commits_done, Ordering::Relaxed);
 
+        // Before the first write: from here on code searches send this repository's
+        // memberships (a mark set too early costs a term, never a document shown).
+        let marked = self.registry.mark_documented(std::slice::from_ref(repo));
+        timed(stages, Stage::Registry, marked).await?;
         let job = ReadJob {
             location: spec.source.to_string(),
             context: context.clone(),

@@ -187,7 +187,13 @@ impl MigrationHelper for ImportRegistrations {
                 }
             };
             match ctx.registry().register(&spec, &RepoChange::default()).await {
-                Ok(trawl_registry::Registered::Created(_)) => state.imported += 1,
+                Ok(trawl_registry::Registered::Created(_)) => {
+                    // It has documents already: the old deployment indexed it.
+                    ctx.registry()
+                        .mark_documented(std::slice::from_ref(&spec.id))
+                        .await?;
+                    state.imported += 1
+                }
                 Ok(_) | Err(RegistryError::SourceMismatch { .. }) => state.kept += 1,
                 Err(e) => return Err(e.into()),
             }

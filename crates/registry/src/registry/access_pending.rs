@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use super::{Registry, corrupt};
-use crate::{AccessFilter, Principal, Registration, RegistryError, RepoId};
+use crate::{AccessFilter, Memberships, Principal, Registration, RegistryError, RepoId};
 
 /// What a sync of one repository needs: the newest pending revision, read BEFORE the
 /// registration, so that a change committed in between stays pending (its revision is
@@ -23,13 +23,16 @@ pub struct PendingAccess {
 }
 
 impl Registry {
-    /// What `principal` may read now, as one [`AccessFilter`], in one round trip; with
-    /// `narrowed`, the count of readable repositories is taken among those ids only.
+    /// What `principal` may read now, as one [`AccessFilter`] carrying `memberships`, in
+    /// one round trip; with `narrowed`, the count of readable repositories is taken among
+    /// those ids only (the count covers every membership either way).
     pub async fn access(
         &self,
         principal: &Principal,
         narrowed: Option<&[RepoId]>,
+        memberships: Memberships,
     ) -> Result<AccessFilter, RegistryError> {
+        let all_memberships = memberships == Memberships::All;
         let visibilities: Vec<&str> = principal
             .visibilities()
             .iter()
@@ -45,7 +48,13 @@ impl Registry {
         let row = client
             .query_one(
                 include_str!("../sql/access.sql"),
-                &[&self.deployment, &visibilities, &user, &narrowed],
+                &[
+                    &self.deployment,
+                    &visibilities,
+                    &user,
+                    &narrowed,
+                    &all_memberships,
+                ],
             )
             .await?;
         let ids = |column: &str| -> Result<BTreeSet<RepoId>, RegistryError> {

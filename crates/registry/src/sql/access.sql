@@ -1,6 +1,7 @@
 -- Everything one search needs to filter by access, in one round trip, for a principal
 -- reading the visibilities $2 by who it is and named $3 (NULL for the signed-out caller):
---   memberships      repositories listing it as a reader (the short list);
+--   memberships      repositories listing it as a reader (the short list): all of them
+--                    when $5, else only those that may have code documents (V5);
 --   pending          repositories whose documents' visibility is not trusted;
 --   pending_readable those of the pending ones it may read now, per the registry;
 --   readable         how many repositories it may read now — among $4 when given; else
@@ -9,13 +10,13 @@
 -- memberships and their count come from one index range without a join. The arrays are
 -- sets to the caller: no ORDER BY.
 WITH member AS (
-    SELECT repo_id, visibility FROM trawl_repository_readers
+    SELECT repo_id, visibility, documented FROM trawl_repository_readers
      WHERE deployment = $1 AND principal = $3
 ), pending AS (
     SELECT DISTINCT repo_id FROM trawl_access_pending WHERE deployment = $1
 )
 SELECT
-    ARRAY(SELECT repo_id FROM member) AS memberships,
+    ARRAY(SELECT repo_id FROM member WHERE $5::boolean OR documented) AS memberships,
     ARRAY(SELECT repo_id FROM pending) AS pending,
     ARRAY(SELECT p.repo_id
             FROM pending p
