@@ -412,12 +412,19 @@ async fn an_old_deployment_is_read_correctly_at_once_and_the_migration_syncs_it(
     }
     put(&set, IndexKind::Blobs, &blobs).await.unwrap();
     put(&set, IndexKind::Commits, &commits).await.unwrap();
-    // The schema change's statement, for this deployment (the shared database took it
-    // once, for the registrations it held then).
+    // The schema changes' statements, for this deployment (the shared database took them
+    // once, for the registrations it held then): every registration pending (V2) and
+    // possibly documented (V5).
     let pg = trawl_tests::postgres(&services.postgres).await.unwrap();
     pg.execute(
         "INSERT INTO trawl_access_pending (deployment, repo_id, revision) \
          SELECT deployment, id, revision FROM trawl_repositories WHERE deployment = $1",
+        &[&set.names().prefix()],
+    )
+    .await
+    .unwrap();
+    pg.execute(
+        "UPDATE trawl_repositories SET documented = true WHERE deployment = $1",
         &[&set.names().prefix()],
     )
     .await
