@@ -167,6 +167,13 @@ impl RepoIndexer {
         done?;
         lock.ensure_held().await?;
         records.ensure_held().await?;
+        if matches!(action, SyncAction::SetVisibility(_)) {
+            // Documents kept through a removal and a new registration are trusted once
+            // the pending row goes: code searches must send the repository's memberships.
+            self.registry
+                .mark_documented(std::slice::from_ref(id))
+                .await?;
+        }
         self.registry.clear_pending(id, pending.revision).await?;
         Ok(match action {
             SyncAction::SetVisibility(visibility) => AccessSync::Synced { visibility },
@@ -255,6 +262,9 @@ impl RepoIndexer {
         .await;
         self.end_by_query(ticket).await;
         done?;
+        // As in the single sync: trusted documents need their repository marked first.
+        let kept: Vec<RepoId> = by_visibility.values().flatten().cloned().collect();
+        self.registry.mark_documented(&kept).await?;
         for (id, pending) in &read {
             let Some((_, lock)) = held.iter().find(|(h, _)| h == id) else {
                 continue;
