@@ -273,6 +273,16 @@ fn running_services() -> anyhow::Result<trawl_stack::Services> {
 }
 
 /// Prints a benchmark's report: JSON with `--json`, else through `human` (tables).
+/// The running engine as a bench contender sees it: trawl's client configuration, a raw
+/// HTTP client for the baselines, and the URL.
+fn engine_target(services: &trawl_stack::Services) -> anyhow::Result<Target> {
+    Ok(Target {
+        config: trawl_cli::connect::client_config(&services.engine)?,
+        http: services.engine.http_client()?,
+        url: services.engine.url.clone(),
+    })
+}
+
 fn emit<R: serde::Serialize>(report: &R, json: bool, human: impl FnOnce(&R)) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(report)?);
@@ -402,11 +412,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
                 None => None,
             };
             let services = running_services()?;
-            let target = Target {
-                config: trawl_cli::connect::client_config(&services.engine)?,
-                http: services.engine.http_client()?,
-                url: services.engine.url.clone(),
-            };
+            let target = engine_target(&services)?;
             let redis = trawl_cli::connect::redis(&trawl_cli::connect::services()?).await?;
             // The operator binary beside this (release) xtask: what production runs.
             let program = std::env::current_exe()
@@ -447,11 +453,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let services = running_services()?;
-            let target = Target {
-                config: trawl_cli::connect::client_config(&services.engine)?,
-                http: services.engine.http_client()?,
-                url: services.engine.url.clone(),
-            };
+            let target = engine_target(&services)?;
             let redis = trawl_cli::connect::redis(&trawl_cli::connect::services()?).await?;
             let registry = trawl_cli::connect::registry_config(&trawl_cli::connect::services()?)?;
             let options = trawl_bench::fleet::FleetBenchOptions {
@@ -548,11 +550,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let services = running_services()?;
-            let target = Target {
-                config: trawl_cli::connect::client_config(&services.engine)?,
-                http: services.engine.http_client()?,
-                url: services.engine.url.clone(),
-            };
+            let target = engine_target(&services)?;
             let options = SearchBenchOptions {
                 levels,
                 requests_per_level: requests,
