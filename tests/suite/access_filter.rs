@@ -564,7 +564,8 @@ async fn resync_distrusts_restored_documents_and_purges_those_of_removed_reposit
 /// The count of readable repositories a search reports (`repos_searched`) comes from
 /// counts the registry keeps in the statements that change registrations. After bulk
 /// adds, single registrations, visibility and reader changes and removals, it equals the
-/// full answer for every principal; a removed deployment leaves no count behind.
+/// full answer for every principal (the memberships beyond a principal's visibilities are
+/// kept counts too); a removed deployment leaves no count behind.
 #[tokio::test]
 async fn the_kept_counts_of_readable_repositories_stay_exact() {
     use trawl_registry::{RepoSource, RepoSpec};
@@ -661,6 +662,18 @@ async fn the_kept_counts_of_readable_repositories_stay_exact() {
         done.unwrap();
     }
     check("readers added during visibility changes").await;
+    let remove_alice = RepoChange {
+        readers: ReadersChange {
+            remove: [alice.clone()].into(),
+            ..ReadersChange::default()
+        },
+        ..RepoChange::default()
+    };
+    for i in (0..300).step_by(7).filter(|i| i % 5 != 0) {
+        let id = RepoId::new(format!("count-{i}")).unwrap();
+        registry.set(&id, &remove_alice, None).await.unwrap();
+    }
+    check("readers removed").await;
     registry.remove_deployment().await.unwrap();
     check("deployment removed").await;
 }

@@ -209,3 +209,49 @@ async fn a_hostile_configuration_is_refused_and_creates_nothing() {
         .unwrap();
     assert!(keys.is_empty(), "{keys:?}");
 }
+
+/// A registry database a newer release migrated is refused by this one with the migration
+/// it does not know and what to do, not with advice to check the connection settings; the
+/// database is left as it is.
+#[tokio::test]
+async fn a_registry_schema_from_a_newer_release_is_refused_by_name() {
+    use trawl_registry::{Registry, RegistryConfig, RegistryError};
+    let services = require_services!();
+    let admin = trawl_tests::postgres(&services.postgres).await.unwrap();
+    let database = unique_name("newer-schema").replace('-', "_");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {database}"))
+        .await
+        .unwrap();
+    let base = trawl_tests::pg_url(&services);
+    let url = format!("{}/{database}", &base[..base.rfind('/').unwrap()]);
+    let outcome = async {
+        let config = RegistryConfig::new(url.clone(), "newer");
+        drop(Registry::connect(&config).await?);
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        // What a release with one more migration leaves behind.
+        client
+            .batch_execute(
+                "INSERT INTO trawl_registry_schema (version, name, applied_on, checksum) \
+                 VALUES (99, 'from_the_future', '2027-01-01T00:00:00Z', '0')",
+            )
+            .await?;
+        drop(client);
+        anyhow::Ok(Registry::connect(&config).await.map(drop))
+    }
+    .await;
+    admin
+        .batch_execute(&format!("DROP DATABASE {database} WITH (FORCE)"))
+        .await
+        .unwrap();
+    let error = outcome.unwrap().unwrap_err();
+    assert!(
+        matches!(&error, RegistryError::NewerSchema { migration } if migration == "V99__from_the_future"),
+        "{error}"
+    );
+    let shown = trawl_deployment::DeploymentError::Registry(error).to_string();
+    assert!(shown.contains("V99__from_the_future"), "{shown}");
+    assert!(shown.contains("upgrade together"), "{shown}");
+    assert!(!shown.contains("TRAWL_PG_URL"), "{shown}");
+}

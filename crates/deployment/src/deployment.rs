@@ -29,10 +29,19 @@ pub enum DeploymentError {
         "cannot connect to Redis: {0}; check redis.url / TRAWL_REDIS_URL (is Redis running and reachable?)"
     )]
     Redis(#[from] redis::RedisError),
-    #[error(
-        "cannot reach the registry (PostgreSQL): {0}; check postgres.url / TRAWL_PG_URL and the password file"
-    )]
+    #[error("{}", registry_error(.0))]
     Registry(#[from] RegistryError),
+}
+
+/// A registry error with what to check: the connection settings, unless the database
+/// answered and its schema is what stands in the way.
+fn registry_error(e: &RegistryError) -> String {
+    match e {
+        RegistryError::NewerSchema { .. } => e.to_string(),
+        _ => format!(
+            "cannot reach the registry (PostgreSQL): {e}; check postgres.url / TRAWL_PG_URL and the password file"
+        ),
+    }
 }
 
 /// One deployment: its configuration, engine client, Redis connection and registry,

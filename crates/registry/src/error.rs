@@ -64,6 +64,10 @@ pub enum RegistryError {
     Connect(String),
     #[error("cannot apply the registry's schema to the database: {0}")]
     Schema(String),
+    #[error(
+        "the registry database has a newer schema than this trawl knows: migration {migration} was applied by a newer release, and a schema is never migrated back; run this process from that release (a deployment's workers, hooks and trawl installs upgrade together)"
+    )]
+    NewerSchema { migration: String },
     #[error("the registry database refused an operation: {0}")]
     Database(String),
 }

@@ -153,7 +153,7 @@ pub fn plan_import(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{RepoSource, Visibility};
+    use crate::{Documents, RepoSource, Visibility};
 
     fn registration(id: &str, visibility: Visibility, revision: u64) -> Registration {
         let mut spec = RepoSpec::new(
@@ -166,6 +166,7 @@ mod tests {
             revision,
             created_at: jiff::Timestamp::UNIX_EPOCH,
             updated_at: jiff::Timestamp::UNIX_EPOCH,
+            documents: Documents::Marked,
         }
     }
 

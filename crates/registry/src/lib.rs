@@ -30,7 +30,7 @@ pub use file::{FileEntry, ImportAction, ImportMode, RegistryFile, plan_import};
 pub use id::{MAX_REPO_ID_BYTES, RepoId};
 pub use principal::{MAX_USER_NAME_BYTES, Principal, UserName};
 pub use registration::{
-    DisplayName, GitRef, MAX_NAME_BYTES, MAX_REF_BYTES, MAX_SOURCE_BYTES, ReadersChange,
+    DisplayName, Documents, GitRef, MAX_NAME_BYTES, MAX_REF_BYTES, MAX_SOURCE_BYTES, ReadersChange,
     Registration, RepoChange, RepoSource, RepoSpec, Visibility,
 };
 pub use registry::{

@@ -316,11 +316,43 @@ pub struct Registration {
     pub revision: u64,
     pub created_at: jiff::Timestamp,
     pub updated_at: jiff::Timestamp,
+    /// What the registry knows of the repository's documents in the engine. Read with
+    /// the registration; absent (as `Unconfirmed`) in registrations stored as files.
+    #[serde(default)]
+    pub documents: Documents,
 }
 
 impl Registration {
     pub fn id(&self) -> &RepoId {
         &self.spec.id
+    }
+}
+
+/// What the registry knows of a repository's documents in the engine.
+///
+/// A run marks its repository before it writes its first document, and so do the paths
+/// that find documents already there (an import from an older deployment, `repo resync`,
+/// an access sync that keeps the documents of an earlier registration); the mark is never
+/// cleared. A removal leaves its repository's access pending until the documents are
+/// purged, and the pending row outlives the registration: a repository registered again
+/// under the same id is `Unconfirmed` until then.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Documents {
+    /// Never marked and nothing pending: no document of this id is in the engine.
+    None,
+    /// Marked: documents may be in the engine.
+    Marked,
+    /// Not marked, but an earlier registration's documents may still be in the engine
+    /// (its access is pending): the safe assumption when nothing is known.
+    #[default]
+    Unconfirmed,
+}
+
+impl Documents {
+    /// Whether documents of the repository may be in the engine.
+    pub fn may_exist(self) -> bool {
+        self != Documents::None
     }
 }
 

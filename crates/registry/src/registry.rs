@@ -17,8 +17,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, 
 use tokio_postgres::{NoTls, Row};
 
 use crate::{
-    DisplayName, GitRef, Principal, Registration, RegistryError, RepoChange, RepoId, RepoSource,
-    RepoSpec, UserName, Visibility,
+    DisplayName, Documents, GitRef, Principal, Registration, RegistryError, RepoChange, RepoId,
+    RepoSource, RepoSpec, UserName, Visibility,
 };
 
 /// Where the registry is and whose registrations to use.
@@ -211,9 +211,12 @@ impl Registry {
         client
             .execute("SELECT pg_advisory_unlock($1)", &[&SCHEMA_LOCK_KEY])
             .await?;
-        outcome
-            .map(|_| ())
-            .map_err(|e| RegistryError::Schema(e.to_string()))
+        outcome.map(|_| ()).map_err(|e| match e.kind() {
+            refinery::error::Kind::MissingVersion(migration) => RegistryError::NewerSchema {
+                migration: migration.to_string(),
+            },
+            _ => RegistryError::Schema(e.to_string()),
+        })
     }
 
     /// The deployment whose registrations this handle reads and writes.
@@ -637,6 +640,11 @@ fn decode(row: &Row) -> Result<Registration, RegistryError> {
             .map_err(|e| corrupt("revision", e))?,
         created_at: timestamp(row.get("created_us"))?,
         updated_at: timestamp(row.get("updated_us"))?,
+        documents: match (row.get("documented"), row.get("access_pending")) {
+            (true, _) => Documents::Marked,
+            (false, false) => Documents::None,
+            (false, true) => Documents::Unconfirmed,
+        },
     })
 }
 

@@ -1,4 +1,5 @@
--- Registrations of one deployment with their readers, by id; $2 narrows to one id.
+-- Registrations of one deployment with their readers and what is known of their
+-- documents, by id; $2 narrows to one id.
 SELECT r.id,
        r.source,
        r.name,
@@ -8,6 +9,9 @@ SELECT r.id,
        r.revision,
        (extract(epoch FROM r.created_at) * 1000000)::bigint AS created_us,
        (extract(epoch FROM r.updated_at) * 1000000)::bigint AS updated_us,
+       r.documented,
+       EXISTS (SELECT 1 FROM trawl_access_pending ap
+                WHERE ap.deployment = r.deployment AND ap.repo_id = r.id) AS access_pending,
        coalesce(array_agg(p.principal ORDER BY p.principal)
                 FILTER (WHERE p.principal IS NOT NULL), '{}') AS readers
 FROM trawl_repositories r
