@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use serde_json::json;
 use trawl_analyzers::IndexKind;
+use trawl_indexer::indexing::stages::Stage;
 use trawl_indexer::{
     IndexMode, IndexProgress, IndexSet, IndexingOptions, LockError, RepoIndexer, RepoLocks,
 };
-use trawl_registry::{RepoId, RepoSource, RepoSpec, Visibility};
+use trawl_registry::{Documents, RepoId, RepoSource, RepoSpec, Visibility};
 use trawl_tests::{
     register_and_index, require_services, test_indices, test_registry, workspace_root,
 };
@@ -286,6 +287,115 @@ async fn incremental_runs_keep_the_exact_document_set() {
         (report.blob_count, report.commit_count),
         (files.len() as u64, commits.len() as u64)
     );
+}
+
+/// Time the indexer's runs spent purging so far.
+fn purge_time(indexer: &RepoIndexer) -> Duration {
+    let stages = indexer.stage_times().snapshot();
+    stages
+        .into_iter()
+        .find(|(stage, _)| *stage == Stage::Purge)
+        .map(|(_, time)| time)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_first_run_purges_only_what_an_earlier_registration_may_have_left() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "again").await.unwrap();
+    let indexer = indexer(&services, &set).await;
+    let registry = indexer.registry().clone();
+    let id = RepoId::new("again").unwrap();
+
+    // Registered the first time: the registry knows no document of it, and its first run
+    // looks for none.
+    let before = TestRepo::new();
+    before.write("kept.txt", "in both\n");
+    before.write("only-before.txt", "left by the earlier registration\n");
+    before.commit("before");
+    trawl_tests::register(&registry, &spec("again", &before))
+        .await
+        .unwrap();
+    let fresh = registry.get(&id).await.unwrap().unwrap();
+    assert_eq!(fresh.documents, Documents::None);
+    indexer.index(&id, Arc::default()).await.unwrap();
+    assert_eq!(purge_time(&indexer), Duration::ZERO, "nothing to purge");
+    assert_exact(&set, "again", &before).await;
+    let marked = registry.get(&id).await.unwrap().unwrap();
+    assert_eq!(marked.documents, Documents::Marked);
+
+    // Removed without purging, its status lost too, and registered again with another
+    // source: the earlier documents may still be there, and the first run purges them.
+    registry.remove(&id).await.unwrap();
+    indexer.status().remove(&id).await.unwrap();
+    let after = TestRepo::new();
+    after.write("kept.txt", "in both, changed\n");
+    after.write("only-after.txt", "new\n");
+    after.commit("after");
+    trawl_tests::register(&registry, &spec("again", &after))
+        .await
+        .unwrap();
+    let again = registry.get(&id).await.unwrap().unwrap();
+    assert_eq!(again.documents, Documents::Unconfirmed);
+    let report = indexer.index(&id, Arc::default()).await.unwrap();
+    assert_eq!(report.mode, IndexMode::Full);
+    assert!(purge_time(&indexer) > Duration::ZERO, "purged");
+    assert_exact(&set, "again", &after).await;
+    assert_eq!((report.blob_count, report.commit_count), (2, 1));
+}
+
+#[tokio::test]
+async fn runs_finishing_together_are_each_searchable_when_they_report_done() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "together").await.unwrap();
+    // Only the runs' own refreshes make documents searchable here.
+    let manual = json!({ "index": { "refresh_interval": "-1" } });
+    for kind in [IndexKind::Blobs, IndexKind::Commits] {
+        set.client()
+            .put_settings(&set.alias(kind), &manual)
+            .await
+            .unwrap();
+    }
+    let indexer = indexer(&services, &set).await;
+    let repos: Vec<(RepoId, TestRepo)> = (0..12)
+        .map(|i| {
+            (
+                RepoId::new(format!("together-{i}")).unwrap(),
+                TestRepo::new(),
+            )
+        })
+        .collect();
+    for (id, repo) in &repos {
+        repo.write("first.txt", "first\n");
+        repo.commit("first");
+        trawl_tests::register(indexer.registry(), &spec(id.as_str(), repo))
+            .await
+            .unwrap();
+    }
+    // Rounds of runs by one indexer's clones, as a worker's slots: their refreshes are
+    // shared. Each run counts its documents the moment it reports done, without a
+    // refresh of its own.
+    for round in 1..=3u64 {
+        let runs = repos.iter().enumerate().map(|(i, (id, repo))| {
+            let (indexer, set) = (indexer.clone(), set.clone());
+            for f in 0..i {
+                repo.write(&format!("r{round}-{f}.txt"), format!("{round} {f}\n"));
+            }
+            repo.commit("more");
+            async move {
+                let report = indexer.index(id, Arc::default()).await.unwrap();
+                let query = json!({ "term": { "repo_id": id.as_str() } });
+                let visible = set
+                    .client()
+                    .count(&set.alias(IndexKind::Blobs), Some(&query))
+                    .await
+                    .unwrap();
+                assert_eq!(report.blob_count, 1 + round * i as u64);
+                assert_eq!(visible, report.blob_count, "{id} searchable when done");
+            }
+        });
+        futures::future::join_all(runs).await;
+    }
 }
 
 #[tokio::test]

@@ -12,8 +12,9 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 use trawl_indexer::{AccessSync, QueueRef, RepoStatus, StatusStore};
 use trawl_registry::{
-    DisplayName, GitRef, ImportAction, ImportMode, ReadersChange, Registration, Registry,
-    RegistryFile, RepoChange, RepoId, RepoSource, RepoSpec, UserName, Visibility, plan_import,
+    DisplayName, Documents, GitRef, ImportAction, ImportMode, ReadersChange, Registration,
+    Registry, RegistryFile, RepoChange, RepoId, RepoSource, RepoSpec, UserName, Visibility,
+    plan_import,
 };
 
 use crate::terminal::one_line;
@@ -615,6 +616,17 @@ fn print_one(registration: &Registration, status: Option<Option<&RepoStatus>>, j
     }
     row("revision", registration.revision.to_string());
     row("updated", registration.updated_at.to_string());
+    row(
+        "documents",
+        match registration.documents {
+            Documents::None => "none written yet",
+            Documents::Marked => "marked: may be in the engine",
+            Documents::Unconfirmed => {
+                "an earlier registration's may be left (its removal is pending)"
+            }
+        }
+        .into(),
+    );
     match status {
         None => {}
         Some(None) => row(

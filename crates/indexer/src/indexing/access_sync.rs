@@ -484,7 +484,7 @@ fn sync_failed(ids: &[RepoId], alias: &str, reason: &str) -> IndexError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trawl_registry::{Registration, RepoSource, RepoSpec};
+    use trawl_registry::{Documents, Registration, RepoSource, RepoSpec};
 
     fn pending(visibility: Option<Visibility>) -> PendingAccess {
         PendingAccess {
@@ -498,6 +498,7 @@ mod tests {
                     revision: 8,
                     created_at: jiff::Timestamp::UNIX_EPOCH,
                     updated_at: jiff::Timestamp::UNIX_EPOCH,
+                    documents: Documents::Marked,
                 }
             }),
         }

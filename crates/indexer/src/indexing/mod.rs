@@ -15,6 +15,7 @@ mod plan;
 mod read;
 mod report;
 pub mod selection;
+mod shared_refresh;
 pub mod stages;
 
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use trawl_analyzers::IndexKind;
 use trawl_client::{
     BulkFailure, BulkIndexer, BulkOp, BulkOptions, BulkSummary, ClientError, SearchOptions,
 };
-use trawl_registry::{Registry, RegistryError, RepoId, RepoSpec};
+use trawl_registry::{Documents, Registration, Registry, RegistryError, RepoId, RepoSpec};
 
 use crate::IndexSet;
 use crate::document::RepoContext;
@@ -41,6 +42,7 @@ pub use report::IndexReport;
 
 use plan::{Decision, RunPlan, WriteTally};
 use read::{ReadJob, Work};
+use shared_refresh::SharedRefresh;
 use stages::{Stage, StageTimes, timed};
 
 /// How a run reads, batches and checkpoints.
@@ -211,12 +213,17 @@ pub enum IndexError {
     },
 }
 
-/// A repository being indexed: its registration, what its documents carry, the lock held
-/// on it, and the progress it reports.
+/// A repository being indexed: its registration, what its documents carry, what the
+/// registry knew of its documents when the run started, the lock held on it, and the
+/// progress it reports.
 #[derive(Clone, Copy)]
 struct Locked<'a> {
     spec: &'a RepoSpec,
     context: &'a RepoContext,
+    /// Whether a purge can find a document of the repository ([`plan::purge_can_find`]).
+    purge_can_find: bool,
+    /// Whether the registry marked the repository documented already.
+    marked: bool,
     lock: &'a RepoLock,
     progress: &'a Arc<IndexProgress>,
 }
@@ -240,6 +247,8 @@ pub struct RepoIndexer {
     locks: RepoLocks,
     options: IndexingOptions,
     stages: Arc<StageTimes>,
+    /// The refreshes of both code indices, shared by this indexer's clones.
+    refresh: Arc<SharedRefresh>,
 }
 
 impl RepoIndexer {
@@ -256,6 +265,7 @@ impl RepoIndexer {
             locks,
             options,
             stages: Arc::default(),
+            refresh: Arc::default(),
         }
     }
 
@@ -323,7 +333,7 @@ impl RepoIndexer {
         let lock = timed(stages, Stage::Lock, self.locks.acquire(id)).await?;
         let result = match timed(stages, Stage::Registry, self.registry.get(id)).await {
             Ok(Some(registration)) => {
-                self.index_locked(&registration.spec, &lock, &progress, request)
+                self.index_locked(&registration, &lock, &progress, request)
                     .await
             }
             Ok(None) => Err(IndexError::NotRegistered(id.clone())),
@@ -387,12 +397,15 @@ impl RepoIndexer {
 
     async fn index_locked(
         &self,
-        spec: &RepoSpec,
+        registration: &Registration,
         lock: &RepoLock,
         progress: &Arc<IndexProgress>,
         request: Request,
     ) -> Result<IndexReport, IndexError> {
         let started = Instant::now();
+        let spec = &registration.spec;
+        // A pass that ran marked the repository: the next one knows it has documents.
+        let mut documents = registration.documents;
         // A re-render is owed until a run wrote every document afresh.
         let mut rerender_owed = request == Request::Rerender;
         let context = RepoContext {
@@ -459,14 +472,17 @@ impl RepoIndexer {
                     // pass would only read the status again to find it up to date. A push
                     // during the run queued the repository again.
                     let last_pass = plan.resume.is_none();
-                    let documents = status.as_ref().and_then(|s| s.blob_count).unwrap_or(0);
+                    let documents_before = status.as_ref().and_then(|s| s.blob_count).unwrap_or(0);
                     let job = Locked {
                         spec,
                         context: &context,
+                        purge_can_find: plan::purge_can_find(documents, status.as_ref()),
+                        marked: documents == Documents::Marked,
                         lock,
                         progress,
                     };
-                    let run = self.run(job, plan, from, documents).await?;
+                    let run = self.run(job, plan, from, documents_before).await?;
+                    documents = Documents::Marked;
                     report = Some(match report {
                         None => run,
                         Some(previous) => previous.then(run),
@@ -517,6 +533,8 @@ impl RepoIndexer {
         let Locked {
             spec,
             context,
+            purge_can_find,
+            marked,
             lock,
             progress,
         } = job;
@@ -532,8 +550,10 @@ impl RepoIndexer {
         });
         let stages = &self.stages;
         if plan.purge && !checkpoint.purged {
-            progress.set_phase(Phase::Purging);
-            timed(stages, Stage::Purge, self.purge(repo)).await?;
+            if purge_can_find {
+                progress.set_phase(Phase::Purging);
+                timed(stages, Stage::Purge, self.purge(repo)).await?;
+            }
             checkpoint.purged = true;
             if plan.checkpoints_purge() {
                 self.save_checkpoint(lock, repo, &checkpoint).await?;
@@ -548,9 +568,12 @@ impl RepoIndexer {
             .store(checkpoint.commits_done, Ordering::Relaxed);
 
         // Before the first write: from here on code searches send this repository's
-        // memberships (a mark set too early costs a term, never a document shown).
-        let marked = self.registry.mark_documented(std::slice::from_ref(repo));
-        timed(stages, Stage::Registry, marked).await?;
+        // memberships (a mark set too early costs a term, never a document shown), and a
+        // purge looks for its documents. A mark is never cleared: once read, it holds.
+        if !marked {
+            let mark = self.registry.mark_documented(std::slice::from_ref(repo));
+            timed(stages, Stage::Registry, mark).await?;
+        }
         let job = ReadJob {
             location: spec.source.to_string(),
             context: context.clone(),
@@ -702,8 +725,7 @@ impl RepoIndexer {
     /// a reindex runs, and the reindex's copy cannot bring a purged document back.
     pub async fn purge(&self, repo: &RepoId) -> Result<(), IndexError> {
         let query = json!({ "term": { "repo_id": repo.as_str() } });
-        self.delete_matching(repo, &[IndexKind::Blobs, IndexKind::Commits], &query)
-            .await
+        self.delete_matching(repo, CODE_KINDS, &query).await
     }
 
     /// Removes `repo`'s blob documents a whole-tree run of `target` did not write: those of
@@ -741,7 +763,7 @@ impl RepoIndexer {
         // Take a page, delete it, refresh, again: no sort key is needed, and each page is
         // what is left.
         loop {
-            client.refresh(&self.aliases(kinds)).await?;
+            self.refresh(kinds).await?;
             let pages = futures::future::try_join_all(kinds.iter().map(|&kind| {
                 let (body, options) = (&body, &options);
                 async move {
@@ -783,9 +805,7 @@ impl RepoIndexer {
     ) -> Result<(u64, u64), IndexError> {
         let client = self.indices.client();
         let query = json!({ "term": { "repo_id": repo.as_str() } });
-        client
-            .refresh(&self.aliases(&[IndexKind::Blobs, IndexKind::Commits]))
-            .await?;
+        self.refresh(CODE_KINDS).await?;
         if let Some(known) = known {
             return Ok(known);
         }
@@ -800,12 +820,26 @@ impl RepoIndexer {
         .await?)
     }
 
+    /// Refreshes `kinds`: both code indices through the refresh shared with the other
+    /// runs, anything else on its own.
+    async fn refresh(&self, kinds: &[IndexKind]) -> Result<(), ClientError> {
+        let (client, target) = (self.indices.client(), self.aliases(kinds));
+        if kinds == CODE_KINDS {
+            self.refresh.refresh(client, &target).await
+        } else {
+            client.refresh(&target).await
+        }
+    }
+
     /// The aliases of `kinds`, comma-separated: one request's target.
     fn aliases(&self, kinds: &[IndexKind]) -> String {
         let aliases: Vec<String> = kinds.iter().map(|&k| self.indices.alias(k)).collect();
         aliases.join(",")
     }
 }
+
+/// The indices of a repository's code documents.
+const CODE_KINDS: &[IndexKind] = &[IndexKind::Blobs, IndexKind::Commits];
 
 /// Counts a finished run in the exported series: its outcome and, when it completed,
 /// the files, bytes and acknowledged writes of its report.

@@ -25,7 +25,7 @@
 use gix::ObjectId;
 use serde::Serialize;
 use trawl_analyzers::IndexKind;
-use trawl_registry::{GitRef, RepoSpec};
+use trawl_registry::{Documents, GitRef, RepoSpec};
 
 use crate::git::GitRepo;
 use crate::status::{Checkpoint, RepoStatus};
@@ -127,6 +127,17 @@ impl RunPlan {
         let all_created = writes.created == writes.acknowledged;
         (fresh && all_created && writes.created == blobs + commits).then_some((blobs, commits))
     }
+}
+
+/// Whether a run's purge can find a document of its repository, from what the registry
+/// knew of its documents when the run started and the status the engine holds: not when
+/// the registry never marked it and has no access change pending for it (a run marks its
+/// repository before its first write, so no document of its id was ever written) and no
+/// status says a run was there (a registration imported from an older deployment is
+/// marked only after it is created, beside a status that has been there all along).
+/// Saves a first run a refresh and a search per index.
+pub(super) fn purge_can_find(documents: Documents, status: Option<&RepoStatus>) -> bool {
+    documents.may_exist() || status.is_some()
 }
 
 /// What the engine answered to a run's writes, summed over its bulk requests.
@@ -427,6 +438,25 @@ mod tests {
             ..fresh
         };
         assert_eq!(diff.counts_from_writes(10, 2, all_created), None);
+    }
+
+    #[test]
+    fn a_purge_looks_for_documents_unless_none_can_have_been_written() {
+        let failed_before_writing: RepoStatus = serde_json::from_value(serde_json::json!({
+            "repo_id": "r", "status": "failed", "last_error": "the source is gone",
+        }))
+        .unwrap();
+        // Never marked, nothing pending, no status: nothing to look for.
+        assert!(!purge_can_find(Documents::None, None));
+        // Marked, or an earlier registration's documents pending: look.
+        assert!(purge_can_find(Documents::Marked, None));
+        assert!(purge_can_find(Documents::Unconfirmed, None));
+        // A status of any kind says something was there (an import marks after it
+        // registers, beside the status it had all along): look.
+        assert!(purge_can_find(
+            Documents::None,
+            Some(&failed_before_writing)
+        ));
     }
 
     #[test]
