@@ -4,7 +4,8 @@
 //!
 //! 1. **The fleet** — trawl-seed generates `repos` repositories of mixed sizes (a few
 //!    large, a tenth medium, the rest small; [`plan_fleet`]) once under the state
-//!    directory and reuses them. They are registered in one deployment of their own.
+//!    directory and reuses them. They are registered in one deployment of their own, anew
+//!    for each round (as a fleet indexed the first time is: nothing marked documented).
 //! 2. **The ceiling** — every document a full run of each repository writes, rendered as
 //!    NDJSON before the clock starts and cut into `_bulk` bodies across repositories (the
 //!    best batching there is), posted by plain `reqwest` with N requests in flight, then
@@ -37,7 +38,7 @@ use trawl_indexer::{
 use trawl_registry::{Registry, RegistryConfig, RepoChange, RepoId, RepoSource, RepoSpec};
 use trawl_seed::{SeedOptions, SeedProgress};
 
-use crate::index::{Batches, IndexBenchError, post_bulk, render_into};
+use crate::index::{Batches, Cpu, IndexBenchError, post_bulk, render_into};
 use crate::latency::Percentiles;
 use crate::search::Target;
 
@@ -161,6 +162,54 @@ pub struct CeilingRun {
     pub seconds: f64,
     pub mb_per_s: f64,
     pub docs_per_s: f64,
+    /// CPU the engine and this process spent on it (the bodies were rendered before).
+    pub cpu: Cpu,
+    pub engine_work: EngineWork,
+}
+
+/// What the engine did for a round in its fresh indices (`_stats`, primaries): refreshes
+/// make segments, segments are merged.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct EngineWork {
+    pub refreshes: u64,
+    pub refresh_seconds: f64,
+    pub merges: u64,
+    pub merge_seconds: f64,
+    /// Time spent indexing documents (analysis included), summed over threads.
+    pub indexing_seconds: f64,
+}
+
+impl EngineWork {
+    /// The work done in `set`'s indices so far.
+    async fn of(target: &Target, set: &IndexSet) -> Result<EngineWork, FleetBenchError> {
+        let aliases: Vec<String> = [IndexKind::Blobs, IndexKind::Commits, IndexKind::Repos]
+            .iter()
+            .map(|&k| set.alias(k))
+            .collect();
+        let path = format!("{}/_stats/refresh,merge,indexing", aliases.join(","));
+        let url = target.url.join(&path).expect("a valid URL");
+        let failed = |e: reqwest::Error| IndexBenchError::Baseline(format!("{path}: {e}"));
+        let stats: serde_json::Value = target
+            .http
+            .get(url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(failed)?
+            .json()
+            .await
+            .map_err(failed)?;
+        let all = &stats["_all"]["primaries"];
+        let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+        let s = |v: &serde_json::Value| n(v) as f64 / 1000.0;
+        Ok(EngineWork {
+            refreshes: n(&all["refresh"]["total"]),
+            refresh_seconds: s(&all["refresh"]["total_time_in_millis"]),
+            merges: n(&all["merges"]["total"]),
+            merge_seconds: s(&all["merges"]["total_time_in_millis"]),
+            indexing_seconds: s(&all["indexing"]["index_time_in_millis"]),
+        })
+    }
 }
 
 /// Time of one stage, summed over every run of a level.
@@ -193,6 +242,10 @@ pub struct FleetRun {
     pub failed_attempts: u64,
     /// MB/s over the best ceiling's MB/s.
     pub ratio_to_ceiling: f64,
+    /// CPU the engine and this process (the worker: reading, rendering, requests) spent
+    /// on the drain. Both share the machine's cores with each other.
+    pub cpu: Cpu,
+    pub engine_work: EngineWork,
 }
 
 /// Everything `bench fleet` measured.
@@ -347,13 +400,6 @@ async fn measure(
     options: &FleetBenchOptions,
     progress: &dyn Fn(&str),
 ) -> Result<Measured, FleetBenchError> {
-    for (i, spec) in specs.iter().enumerate() {
-        if i % 50 == 0 {
-            progress(&format!("registering {}/{}", i, specs.len()));
-        }
-        registry.register(spec, &RepoChange::default()).await?;
-    }
-
     progress("rendering every document of the fleet for the ceiling");
     let indexing = IndexingOptions::default();
     let started = Instant::now();
@@ -375,10 +421,14 @@ async fn measure(
         let concurrency = concurrency.max(1);
         progress(&format!("ceiling: raw _bulk, {concurrency} in flight"));
         raw.ensure().await?;
+        let before = Cpu::now(target).await?;
         let elapsed = raw_bulk(target, raw, &bodies, concurrency).await;
+        let mut cpu = Cpu::default();
+        cpu.add(before, Cpu::now(target).await?);
+        let engine_work = EngineWork::of(target, raw).await;
         let counted = count_docs(raw).await;
         raw.delete_all().await?;
-        let (elapsed, counted) = (elapsed?, counted?);
+        let (elapsed, counted, engine_work) = (elapsed?, counted?, engine_work?);
         check_count("the ceiling", docs, counted, options)?;
         let seconds = elapsed.as_secs_f64();
         ceiling.push(CeilingRun {
@@ -386,21 +436,37 @@ async fn measure(
             seconds,
             mb_per_s: content_bytes as f64 / 1e6 / seconds,
             docs_per_s: docs as f64 / seconds,
+            cpu,
+            engine_work,
         });
 
+        // New registrations each round, as a fleet indexed the first time has: the
+        // previous round's runs marked theirs documented.
+        registry.remove_deployment().await?;
+        register(registry, specs, progress).await?;
         trawl.ensure().await?;
+        let before = Cpu::now(target).await?;
         let run = fleet_round(redis, registry, trawl, specs, concurrency, progress).await;
+        let mut cpu = Cpu::default();
+        cpu.add(before, Cpu::now(target).await?);
+        let engine_work = EngineWork::of(target, trawl).await;
         let counted = count_docs(trawl).await;
         trawl.delete_all().await?;
         delete_keys(redis, &RedisKeys::new(trawl.names())).await?;
-        let (run, counted) = (run?, counted?);
+        let (run, counted, engine_work) = (run?, counted?, engine_work?);
         check_count(
             &format!("trawl at concurrency {concurrency}"),
             docs,
             counted,
             options,
         )?;
-        runs.push(fleet_run(run, concurrency, content_bytes, docs));
+        runs.push(fleet_run(
+            run,
+            concurrency,
+            content_bytes,
+            docs,
+            (cpu, engine_work),
+        ));
     }
     let best = best_ceiling(&ceiling);
     for run in &mut runs {
@@ -415,6 +481,21 @@ async fn measure(
         ceiling,
         trawl: runs,
     })
+}
+
+/// Registers every repository of the fleet.
+async fn register(
+    registry: &Registry,
+    specs: &[RepoSpec],
+    progress: &dyn Fn(&str),
+) -> Result<(), FleetBenchError> {
+    for (i, spec) in specs.iter().enumerate() {
+        if i % 50 == 0 {
+            progress(&format!("registering {}/{}", i, specs.len()));
+        }
+        registry.register(spec, &RepoChange::default()).await?;
+    }
+    Ok(())
 }
 
 fn check_count(
@@ -622,7 +703,13 @@ const READER_STAGES: [Stage; 3] = [Stage::GitRead, Stage::Render, Stage::ReaderB
 
 /// Rates, freshness and the time breakdown of one drain (its `ratio_to_ceiling` is filled
 /// in once every ceiling is known).
-fn fleet_run(mut round: Round, concurrency: usize, content_bytes: u64, docs: u64) -> FleetRun {
+fn fleet_run(
+    mut round: Round,
+    concurrency: usize,
+    content_bytes: u64,
+    docs: u64,
+    (cpu, engine_work): (Cpu, EngineWork),
+) -> FleetRun {
     let seconds = round.elapsed.as_secs_f64();
     let slot_seconds = seconds * concurrency as f64;
     let share = |wanted: &[Stage]| -> Vec<StageShare> {
@@ -652,6 +739,8 @@ fn fleet_run(mut round: Round, concurrency: usize, content_bytes: u64, docs: u64
         reader_stages,
         failed_attempts: round.failed_attempts,
         ratio_to_ceiling: f64::NAN,
+        cpu,
+        engine_work,
     }
 }
 
@@ -686,7 +775,7 @@ mod tests {
                 (Stage::GitRead, Duration::from_secs(5)),
             ],
         };
-        let run = fleet_run(round, 2, 50_000_000, 1000);
+        let run = fleet_run(round, 2, 50_000_000, 1000, Default::default());
         assert_eq!(run.mb_per_s, 5.0);
         assert_eq!(run.docs_per_s, 100.0);
         assert_eq!(run.repos_per_min, 12.0);

@@ -906,16 +906,16 @@ async fn end_to_end(
 }
 
 /// CPU seconds used so far by the engine and by this process.
-#[derive(Clone, Copy, Debug, Default)]
-struct Cpu {
-    engine_s: f64,
-    own_s: f64,
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Cpu {
+    pub engine_s: f64,
+    pub own_s: f64,
 }
 
 impl Cpu {
     /// Reads the engine's process CPU (`_nodes/stats/process`, all nodes) and this
     /// process's user and system time (`/proc/self/stat`, in 1/100 s, Linux's USER_HZ).
-    async fn now(target: &Target) -> Result<Cpu, IndexBenchError> {
+    pub(crate) async fn now(target: &Target) -> Result<Cpu, IndexBenchError> {
         let failed = |m: String| IndexBenchError::Baseline(format!("_nodes/stats/process: {m}"));
         let url = target
             .url
@@ -957,7 +957,7 @@ impl Cpu {
     }
 
     /// Adds the CPU spent between `before` and `after`.
-    fn add(&mut self, before: Cpu, after: Cpu) {
+    pub(crate) fn add(&mut self, before: Cpu, after: Cpu) {
         self.engine_s += (after.engine_s - before.engine_s).max(0.0);
         self.own_s += (after.own_s - before.own_s).max(0.0);
     }

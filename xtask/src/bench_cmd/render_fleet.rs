@@ -38,13 +38,22 @@ pub(super) fn print_fleet(report: &trawl_bench::fleet::FleetBenchReport) {
     );
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["in flight", "seconds", "MB/s", "docs/s"]);
+    table.set_header([
+        "in flight",
+        "seconds",
+        "MB/s",
+        "docs/s",
+        "CPU s engine / bench",
+        ENGINE_WORK,
+    ]);
     for c in &report.ceiling {
         table.add_row([
             c.concurrency.to_string(),
             format!("{:.1}", c.seconds),
             format!("{:.2}", c.mb_per_s),
             format!("{:.0}", c.docs_per_s),
+            format!("{:.1} / {:.1}", c.cpu.engine_s, c.cpu.own_s),
+            engine_work(&c.engine_work),
         ]);
     }
     println!("{table}");
@@ -59,6 +68,8 @@ pub(super) fn print_fleet(report: &trawl_bench::fleet::FleetBenchReport) {
         "docs/s",
         "push→searchable p50 / p99 (s)",
         "failed attempts",
+        "CPU s engine / worker",
+        ENGINE_WORK,
         "/ best ceiling",
     ]);
     for r in &report.trawl {
@@ -74,6 +85,8 @@ pub(super) fn print_fleet(report: &trawl_bench::fleet::FleetBenchReport) {
                 r.push_to_searchable.p99_ms / 1e3
             ),
             r.failed_attempts.to_string(),
+            format!("{:.1} / {:.1}", r.cpu.engine_s, r.cpu.own_s),
+            engine_work(&r.engine_work),
             format!("{:.2}", r.ratio_to_ceiling),
         ]);
     }
@@ -117,4 +130,17 @@ pub(super) fn print_fleet(report: &trawl_bench::fleet::FleetBenchReport) {
         "\nbest trawl / best ceiling: {:.2} (the aim is 0.9 or more)",
         report.best_ratio
     );
+}
+
+const ENGINE_WORK: &str = "refreshes (s) / merges (s) / indexing s";
+
+fn engine_work(work: &trawl_bench::fleet::EngineWork) -> String {
+    format!(
+        "{} ({:.1}) / {} ({:.1}) / {:.1}",
+        work.refreshes,
+        work.refresh_seconds,
+        work.merges,
+        work.merge_seconds,
+        work.indexing_seconds
+    )
 }
