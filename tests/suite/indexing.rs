@@ -299,6 +299,25 @@ fn purge_time(indexer: &RepoIndexer) -> Duration {
         .unwrap_or_default()
 }
 
+/// A repository of `files` in one commit, registered as `id`; what the registry then
+/// knows of its documents.
+async fn registered(
+    registry: &trawl_registry::Registry,
+    id: &RepoId,
+    files: &[(&str, &str)],
+) -> (TestRepo, Documents) {
+    let repo = TestRepo::new();
+    for (path, content) in files {
+        repo.write(path, content);
+    }
+    repo.commit("one");
+    trawl_tests::register(registry, &spec(id.as_str(), &repo))
+        .await
+        .unwrap();
+    let registration = registry.get(id).await.unwrap().unwrap();
+    (repo, registration.documents)
+}
+
 #[tokio::test]
 async fn a_first_run_purges_only_what_an_earlier_registration_may_have_left() {
     let services = require_services!();
@@ -309,15 +328,13 @@ async fn a_first_run_purges_only_what_an_earlier_registration_may_have_left() {
 
     // Registered the first time: the registry knows no document of it, and its first run
     // looks for none.
-    let before = TestRepo::new();
-    before.write("kept.txt", "in both\n");
-    before.write("only-before.txt", "left by the earlier registration\n");
-    before.commit("before");
-    trawl_tests::register(&registry, &spec("again", &before))
-        .await
-        .unwrap();
-    let fresh = registry.get(&id).await.unwrap().unwrap();
-    assert_eq!(fresh.documents, Documents::None);
+    let (before, documents) = registered(
+        &registry,
+        &id,
+        &[("kept.txt", "in both\n"), ("only-before.txt", "left\n")],
+    )
+    .await;
+    assert_eq!(documents, Documents::None);
     indexer.index(&id, Arc::default()).await.unwrap();
     assert_eq!(purge_time(&indexer), Duration::ZERO, "nothing to purge");
     assert_exact(&set, "again", &before).await;
@@ -328,15 +345,16 @@ async fn a_first_run_purges_only_what_an_earlier_registration_may_have_left() {
     // source: the earlier documents may still be there, and the first run purges them.
     registry.remove(&id).await.unwrap();
     indexer.status().remove(&id).await.unwrap();
-    let after = TestRepo::new();
-    after.write("kept.txt", "in both, changed\n");
-    after.write("only-after.txt", "new\n");
-    after.commit("after");
-    trawl_tests::register(&registry, &spec("again", &after))
-        .await
-        .unwrap();
-    let again = registry.get(&id).await.unwrap().unwrap();
-    assert_eq!(again.documents, Documents::Unconfirmed);
+    let (after, documents) = registered(
+        &registry,
+        &id,
+        &[
+            ("kept.txt", "in both, changed\n"),
+            ("only-after.txt", "new\n"),
+        ],
+    )
+    .await;
+    assert_eq!(documents, Documents::Unconfirmed);
     let report = indexer.index(&id, Arc::default()).await.unwrap();
     assert_eq!(report.mode, IndexMode::Full);
     assert!(purge_time(&indexer) > Duration::ZERO, "purged");

@@ -34,13 +34,18 @@ pub use probe::{CHECK_DEADLINE, WorkerProbe, queue_gauges};
 /// How a worker claims and processes.
 #[derive(Clone, Debug)]
 pub struct WorkerOptions {
-    /// Refs processed at once.
+    /// Refs read and written at once. A run whose writes are all acknowledged gives its
+    /// slot to the next ref while it waits to be made searchable and records its status
+    /// (up to [`FINISHING_PER_SLOT`] such runs per slot; the lock and the lease stay its).
     pub concurrency: usize,
     /// How long to wait before looking again when the queue is empty or paused.
     pub idle_poll: Duration,
     /// On shutdown, how long in-flight work may run before its leases are given back.
     pub shutdown_grace: Duration,
 }
+
+/// Runs finishing (writes done, waiting on the engine) per slot, at most.
+pub const FINISHING_PER_SLOT: usize = 4;
 
 impl Default for WorkerOptions {
     fn default() -> Self {
@@ -133,6 +138,9 @@ impl Worker {
     ) -> Result<WorkerStats, QueueError> {
         self.queue.init().await?;
         let slots = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let finishing = Arc::new(Semaphore::new(
+            self.options.concurrency.max(1) * FINISHING_PER_SLOT,
+        ));
         let in_flight: Arc<Mutex<HashMap<String, Claimed>>> = Arc::default();
         let heartbeat = self.spawn_heartbeat(in_flight.clone());
         let mut tasks = tokio::task::JoinSet::new();
@@ -212,10 +220,24 @@ impl Worker {
                 let token = self.token.clone();
                 let counters = self.counters.clone();
                 let in_flight = in_flight.clone();
+                let finishing = finishing.clone();
                 tasks.spawn(async move {
-                    process(&queue, &indexer, &token, &counters, &c).await;
+                    let progress = Arc::new(IndexProgress::default());
+                    let work = process(&queue, &indexer, &token, &counters, &c, &progress);
+                    tokio::pin!(work);
+                    tokio::select! {
+                        _ = &mut work => drop(permit),
+                        _ = progress.writes_done.notified() => {
+                            // Only engine waits are left (a refresh shared with other
+                            // runs, the status): the slot goes to the next ref, unless
+                            // too many runs are finishing already.
+                            let place = finishing.try_acquire_owned().ok();
+                            let permit = if place.is_some() { drop(permit); None } else { Some(permit) };
+                            work.await;
+                            drop((place, permit));
+                        }
+                    }
                     in_flight.lock().await.remove(&c.member);
-                    drop(permit);
                 });
             }
         }
@@ -276,8 +298,12 @@ enum Outcome {
     Failed(String),
 }
 
-async fn run_ref(indexer: &RepoIndexer, queue_ref: &QueueRef) -> Outcome {
-    let progress = Arc::new(IndexProgress::default());
+async fn run_ref(
+    indexer: &RepoIndexer,
+    queue_ref: &QueueRef,
+    progress: &Arc<IndexProgress>,
+) -> Outcome {
+    let progress = progress.clone();
     let result = match queue_ref {
         QueueRef::Repo(id) => indexer.index(id, progress).await,
         QueueRef::Rerender(id) => indexer.rerender(id, progress).await,
@@ -315,8 +341,9 @@ async fn process(
     token: &str,
     counters: &Counters,
     c: &Claimed,
+    progress: &Arc<IndexProgress>,
 ) {
-    let outcome = run_ref(indexer, &c.queue_ref).await;
+    let outcome = run_ref(indexer, &c.queue_ref, progress).await;
     if let Outcome::Done = outcome {
         record_freshness(queue, c).await;
     }

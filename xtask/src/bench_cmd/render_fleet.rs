@@ -92,7 +92,7 @@ pub(super) fn print_fleet(report: &trawl_bench::fleet::FleetBenchReport) {
     }
     println!("{table}");
     println!(
-        "\nwhere the time goes (seconds summed over runs; share of concurrency × wall time; reader threads beside)"
+        "\nwhere the time goes (seconds summed over runs; share of concurrency × wall time, where a finishing run waits for its refresh and status outside its slot, so shares may pass 100%; reader threads beside)"
     );
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);

@@ -130,6 +130,10 @@ pub struct IndexProgress {
     pub commits_done: AtomicU64,
     /// Operations the engine acknowledged.
     pub docs_acked: AtomicU64,
+    /// Told when a run's writes are all acknowledged and what is left is making them
+    /// searchable and recording the status (waits on the engine, no reading): a worker
+    /// gives the run's slot to the next ref then.
+    pub writes_done: tokio::sync::Notify,
 }
 
 impl IndexProgress {
@@ -574,6 +578,8 @@ impl RepoIndexer {
             let mark = self.registry.mark_documented(std::slice::from_ref(repo));
             timed(stages, Stage::Registry, mark).await?;
         }
+        // Runs asking to be searchable wait for this one to ask too (within limits).
+        let writing = self.refresh.writing();
         let job = ReadJob {
             location: spec.source.to_string(),
             context: context.clone(),
@@ -645,6 +651,7 @@ impl RepoIndexer {
         }
 
         progress.set_phase(Phase::Finishing);
+        progress.writes_done.notify_one();
         let target = plan.target.to_string();
         if plan.may_leave_stale() {
             // Every file of the target the run keeps was written, with the current schema
@@ -653,6 +660,7 @@ impl RepoIndexer {
             timed(stages, Stage::RemoveStale, self.remove_stale(repo, &target)).await?;
         }
         let known = plan.counts_from_writes(totals.files_indexed, totals.commits_indexed, writes);
+        drop(writing);
         let (blob_count, commit_count) =
             timed(stages, Stage::Counts, self.counts(repo, known)).await?;
         let done = Completion {
@@ -805,7 +813,8 @@ impl RepoIndexer {
     ) -> Result<(u64, u64), IndexError> {
         let client = self.indices.client();
         let query = json!({ "term": { "repo_id": repo.as_str() } });
-        self.refresh(CODE_KINDS).await?;
+        let target = self.aliases(CODE_KINDS);
+        self.refresh.searchable(client, &target).await?;
         if let Some(known) = known {
             return Ok(known);
         }
@@ -820,12 +829,12 @@ impl RepoIndexer {
         .await?)
     }
 
-    /// Refreshes `kinds`: both code indices through the refresh shared with the other
-    /// runs, anything else on its own.
+    /// Refreshes `kinds` at once: both code indices through the refresh shared with the
+    /// other runs, anything else on its own.
     async fn refresh(&self, kinds: &[IndexKind]) -> Result<(), ClientError> {
         let (client, target) = (self.indices.client(), self.aliases(kinds));
         if kinds == CODE_KINDS {
-            self.refresh.refresh(client, &target).await
+            self.refresh.now(client, &target).await
         } else {
             client.refresh(&target).await
         }
