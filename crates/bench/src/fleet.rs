@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt as _;
 use serde::Serialize;
+use tokio_util::task::AbortOnDropHandle;
 use trawl_analyzers::{IndexKind, IndexOptions};
 use trawl_client::Client;
 use trawl_indexer::indexing::stages::{Stage, StageTimes};
@@ -299,7 +300,7 @@ pub async fn run(
 
     let result = tokio::select! {
         result = measure(target, &redis, &registry, &trawl, &raw, &specs, options, progress) => result,
-        Ok(()) = tokio::signal::ctrl_c() => Err(FleetBenchError::Interrupted),
+        _ = crate::interrupt::interrupted() => Err(FleetBenchError::Interrupted),
     };
     progress("deleting the benchmark's indices, registrations and Redis keys");
     // Best effort: the benchmark's own error matters more.
@@ -617,9 +618,11 @@ async fn fleet_round(
         queue.enqueue(chunk).await?;
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = {
+    // Aborted if the round is dropped (an interrupted bench): a worker that outlived it
+    // would write again into the indices and keys the bench removes.
+    let mut running = {
         let worker = worker.clone();
-        tokio::spawn(async move { worker.run(stopped).await })
+        AbortOnDropHandle::new(tokio::spawn(async move { worker.run(stopped).await }))
     };
     let deadline = Duration::from_secs(1800);
     let elapsed = loop {
@@ -631,7 +634,7 @@ async fn fleet_round(
         }
         if started.elapsed() > deadline {
             let _ = stop.send(true);
-            let _ = running.await;
+            let _ = (&mut running).await;
             return Err(FleetBenchError::Stalled {
                 seconds: deadline.as_secs(),
                 done: settled,

@@ -7,6 +7,7 @@ pub mod analyze;
 pub mod corpus;
 pub mod fleet;
 pub mod index;
+mod interrupt;
 pub mod latency;
 pub mod queue;
 pub mod records;

@@ -254,7 +254,7 @@ pub async fn run(
     tracing::info!(prefix = %options.prefix, docs = options.docs, "bench reindex starting");
     let result = tokio::select! {
         result = measure(config, &set, redis.clone(), options, progress) => result,
-        Ok(()) = tokio::signal::ctrl_c() => Err(ReindexBenchError::Interrupted),
+        _ = crate::interrupt::interrupted() => Err(ReindexBenchError::Interrupted),
     };
     progress(ReindexBenchProgress::Phase(
         "deleting the benchmark's indices",

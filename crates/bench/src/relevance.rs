@@ -228,7 +228,7 @@ pub async fn with_cleanup<T>(
 ) -> Result<T, RelevanceError> {
     let result = tokio::select! {
         result = work => result,
-        Ok(()) = tokio::signal::ctrl_c() => Err(RelevanceError::Interrupted),
+        _ = crate::interrupt::interrupted() => Err(RelevanceError::Interrupted),
     };
     for scratch in scratches {
         if let Err(e) = scratch.remove().await {

@@ -183,7 +183,7 @@ pub async fn run(
     let large = connect("large", DeploymentPlan::large(&sizes)).await?;
     let outcome = tokio::select! {
         outcome = measure(&small, &large, options, progress) => outcome,
-        _ = tokio::signal::ctrl_c() => Err(SearchScaleError::Interrupted),
+        _ = crate::interrupt::interrupted() => Err(SearchScaleError::Interrupted),
     };
     progress("removing the benchmark's deployments");
     let mut removed = Ok(());

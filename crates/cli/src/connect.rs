@@ -103,7 +103,7 @@ pub async fn deployment(services: &Services) -> anyhow::Result<Deployment> {
             anyhow::Ok(
                 Deployment::connect(&services.config)
                     .await
-                    .context("cannot connect to the deployment's Redis or PostgreSQL")?,
+                    .context("cannot open the deployment (engine client, Redis, registry)")?,
             )
         })
         .await?;

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::{Mutex, Semaphore, watch};
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::indexing::{IndexError, IndexProgress, RepoIndexer};
 use crate::lock::LockError;
@@ -142,7 +143,9 @@ impl Worker {
             self.options.concurrency.max(1) * FINISHING_PER_SLOT,
         ));
         let in_flight: Arc<Mutex<HashMap<String, Claimed>>> = Arc::default();
-        let heartbeat = self.spawn_heartbeat(in_flight.clone());
+        // Aborted when this future ends or is dropped: leases are extended only while
+        // the worker runs.
+        let heartbeat = AbortOnDropHandle::new(self.spawn_heartbeat(in_flight.clone()));
         let mut tasks = tokio::task::JoinSet::new();
         let mut next_shard: u16 = 0;
         let mut redis_backoff = Duration::from_millis(100);
@@ -225,19 +228,23 @@ impl Worker {
                     let progress = Arc::new(IndexProgress::default());
                     let work = process(&queue, &indexer, &token, &counters, &c, &progress);
                     tokio::pin!(work);
+                    let mut slot = Some(permit);
+                    let mut place = None;
                     tokio::select! {
-                        _ = &mut work => drop(permit),
+                        _ = &mut work => {}
                         _ = progress.writes_done.notified() => {
                             // Only engine waits are left (a refresh shared with other
                             // runs, the status): the slot goes to the next ref, unless
                             // too many runs are finishing already.
-                            let place = finishing.try_acquire_owned().ok();
-                            let permit = if place.is_some() { drop(permit); None } else { Some(permit) };
+                            place = finishing.try_acquire_owned().ok();
+                            if place.is_some() {
+                                slot = None;
+                            }
                             work.await;
-                            drop((place, permit));
                         }
                     }
                     in_flight.lock().await.remove(&c.member);
+                    drop((slot, place));
                 });
             }
         }
