@@ -363,6 +363,47 @@ async fn a_first_run_purges_only_what_an_earlier_registration_may_have_left() {
 }
 
 #[tokio::test]
+async fn a_write_to_an_alias_whose_index_was_deleted_creates_no_index() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "gone").await.unwrap();
+    let indexer = indexer(&services, &set).await;
+    let id = RepoId::new("gone").unwrap();
+    let (repo, _) = registered(indexer.registry(), &id, &[("a.txt", "first\n")]).await;
+    indexer.index(&id, Arc::default()).await.unwrap();
+    let status = indexer.status().get(&id).await.unwrap().unwrap();
+
+    // The blobs index is deleted behind trawl's back (its alias goes with it).
+    let alias = set.alias(IndexKind::Blobs);
+    for index in set.client().alias_targets(&alias).await.unwrap() {
+        set.client().delete_index(&index).await.unwrap();
+    }
+    repo.write("b.txt", "second\n");
+    repo.commit("two");
+    let err = indexer.index(&id, Arc::default()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(&err, trawl_indexer::IndexError::IndexMissing { index, .. } if *index == alias),
+        "{text}"
+    );
+    assert!(
+        text.contains(&alias) && text.contains("verify --repair") && text.contains("not advanced"),
+        "{text}"
+    );
+    // The engine was not let create an index under the alias's name.
+    assert!(
+        !set.client().index_exists(&alias).await.unwrap(),
+        "{alias} was created"
+    );
+    let after = indexer.status().get(&id).await.unwrap().unwrap();
+    assert_eq!(after.last_indexed_commit, status.last_indexed_commit);
+
+    // Once the index exists again, a re-render writes every document of the head again.
+    set.ensure().await.unwrap();
+    indexer.rerender(&id, Arc::default()).await.unwrap();
+    assert_exact(&set, "gone", &repo).await;
+}
+
+#[tokio::test]
 async fn runs_finishing_together_are_each_searchable_when_they_report_done() {
     let services = require_services!();
     let (set, _cleanup) = test_indices(&services, "together").await.unwrap();

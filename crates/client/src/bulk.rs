@@ -161,6 +161,12 @@ pub struct BulkOptions {
     /// Where writes are copied while a reindex runs (see [`WriteMirror`]); `None` writes
     /// only where the operations say.
     pub mirror: Option<Arc<dyn WriteMirror>>,
+    /// Every index, create and update must name an alias (`require_alias`): a write to an
+    /// alias whose indices were deleted then fails with `index_not_found_exception`
+    /// instead of making the engine create an index under the alias's name, with guessed
+    /// mappings, that later blocks the alias from being created again. Mirror copies,
+    /// which name the new concrete index, never ask it.
+    pub require_alias: bool,
 }
 
 /// Tells a bulk sink where to copy writes while a reindex builds new indices.
@@ -197,6 +203,7 @@ impl Default for BulkOptions {
             refresh: None,
             on_item: None,
             mirror: None,
+            require_alias: false,
         }
     }
 }
@@ -208,6 +215,7 @@ impl std::fmt::Debug for BulkOptions {
             .field("max_ops", &self.max_ops)
             .field("concurrency", &self.concurrency)
             .field("max_item_retries", &self.max_item_retries)
+            .field("require_alias", &self.require_alias)
             .finish_non_exhaustive()
     }
 }
@@ -228,6 +236,7 @@ pub struct BulkIndexer {
     tx: mpsc::Sender<(Item, OwnedSemaphorePermit)>,
     queue: Arc<Semaphore>,
     queue_bytes: usize,
+    require_alias: bool,
     collector: tokio::task::JoinHandle<BulkSummary>,
 }
 
@@ -238,18 +247,20 @@ impl BulkIndexer {
         let (tx, rx) = mpsc::channel(capacity);
         let queue_bytes = options.queue_bytes.clamp(1, u32::MAX as usize);
         let queue = Arc::new(Semaphore::new(queue_bytes));
+        let require_alias = options.require_alias;
         let collector = tokio::spawn(collect(client, options, rx));
         BulkIndexer {
             tx,
             queue,
             queue_bytes,
+            require_alias,
             collector,
         }
     }
 
     /// Queues one operation; waits while the pipeline is full.
     pub async fn add(&self, op: BulkOp) -> Result<(), ClientError> {
-        let item = op.encode();
+        let item = op.encode(self.require_alias);
         // An operation larger than the whole queue takes all of it, so it still passes.
         let weight = item.lines.len().clamp(1, self.queue_bytes) as u32;
         let permit = self
@@ -278,7 +289,10 @@ impl Client {
     /// the options' refresh and mirror, and returns the totals: for single writes that must
     /// take the same path as a [`BulkIndexer`]'s (e.g. copied while a reindex runs).
     pub async fn bulk_write(&self, ops: Vec<BulkOp>, options: &BulkOptions) -> BulkSummary {
-        let items: Vec<Item> = ops.into_iter().map(BulkOp::encode).collect();
+        let items: Vec<Item> = ops
+            .into_iter()
+            .map(|op| op.encode(options.require_alias))
+            .collect();
         let sent = items.len() as u64;
         let bytes = items.iter().map(|i| i.lines.len() as u64).sum();
         let mut summary = send_batch(self, options, items).await;

@@ -102,8 +102,8 @@ impl IndexSet {
         self.routes.as_ref()
     }
 
-    /// Bulk options for writes through this set: the defaults, its bulk limits, and the
-    /// write mirror.
+    /// Bulk options for writes through this set: the defaults, its bulk limits, the write
+    /// mirror, and aliases required (a write never creates an index).
     pub fn bulk_options(&self) -> BulkOptions {
         let defaults = BulkOptions::default();
         let (max_bytes, max_ops) = self
@@ -116,6 +116,8 @@ impl IndexSet {
                 .map(|r| Arc::new(r) as Arc<dyn WriteMirror>),
             max_bytes,
             max_ops,
+            // Operations name the set's aliases; a write must never create an index.
+            require_alias: true,
             ..defaults
         }
     }

@@ -78,7 +78,9 @@ impl BulkOp {
         }
     }
 
-    pub(super) fn encode(self) -> Item {
+    /// The operation as `_bulk` lines; with `require_alias`, an index, create or update
+    /// fails unless its target is an alias (a delete never creates an index).
+    pub(super) fn encode(self, require_alias: bool) -> Item {
         let kind = self.kind();
         let (index, id, routing) = match &self {
             BulkOp::Index {
@@ -95,14 +97,11 @@ impl BulkOp {
             }
         };
         let mut buf = BytesMut::new().writer();
-        write_action(
-            &mut buf,
-            kind,
-            &index,
-            id.as_deref(),
-            routing.as_deref(),
-            None,
-        );
+        let mut action = action_meta(&index, id.as_deref(), routing.as_deref(), None);
+        if require_alias && !matches!(self, BulkOp::Delete { .. }) {
+            action["require_alias"] = json!(true);
+        }
+        write_line(&mut buf, &json!({ kind: action }));
         let source_at = buf.get_ref().len();
         let mut lines_with_source = None;
         match self {
@@ -149,6 +148,19 @@ pub(super) fn write_action(
     routing: Option<&str>,
     version: Option<u64>,
 ) {
+    write_line(
+        buf,
+        &json!({ kind: action_meta(index, id, routing, version) }),
+    );
+}
+
+/// The metadata of a bulk action line.
+fn action_meta(
+    index: &str,
+    id: Option<&str>,
+    routing: Option<&str>,
+    version: Option<u64>,
+) -> Value {
     let mut meta = json!({ "_index": index });
     if let Some(id) = id {
         meta["_id"] = json!(id);
@@ -160,7 +172,7 @@ pub(super) fn write_action(
         meta["version"] = json!(v);
         meta["version_type"] = json!("external");
     }
-    write_line(buf, &json!({ kind: meta }));
+    meta
 }
 
 pub(super) fn write_line(buf: &mut bytes::buf::Writer<BytesMut>, value: &Value) {
@@ -191,12 +203,12 @@ mod tests {
     fn operations_encode_as_bulk_lines() {
         let item = BulkOp::index("blobs", "1_a/b", json!({"x": 1}))
             .routing("1")
-            .encode();
+            .encode(false);
         assert_eq!(
             std::str::from_utf8(&item.lines).unwrap(),
             "{\"index\":{\"_id\":\"1_a/b\",\"_index\":\"blobs\",\"routing\":\"1\"}}\n{\"x\":1}\n"
         );
-        let item = BulkOp::delete("blobs", "7").encode();
+        let item = BulkOp::delete("blobs", "7").encode(false);
         assert_eq!(
             std::str::from_utf8(&item.lines).unwrap(),
             "{\"delete\":{\"_id\":\"7\",\"_index\":\"blobs\"}}\n"
@@ -208,11 +220,32 @@ mod tests {
             partial: json!({"a": 1}),
             upsert: true,
         }
-        .encode();
+        .encode(false);
         assert!(
             std::str::from_utf8(&item.lines)
                 .unwrap()
                 .ends_with("{\"doc\":{\"a\":1},\"doc_as_upsert\":true}\n")
         );
+    }
+
+    #[test]
+    fn writes_that_require_an_alias_say_so_and_deletes_never_do() {
+        let action = |op: BulkOp| {
+            let item = op.encode(true);
+            let line = std::str::from_utf8(&item.lines[..item.source_at]).unwrap();
+            serde_json::from_str::<Value>(line).unwrap()
+        };
+        let index = action(BulkOp::index("blobs", "1", json!({})));
+        assert_eq!(index["index"]["require_alias"], true);
+        let update = action(BulkOp::Update {
+            index: "repos".into(),
+            id: "3".into(),
+            routing: None,
+            partial: json!({}),
+            upsert: true,
+        });
+        assert_eq!(update["update"]["require_alias"], true);
+        let delete = action(BulkOp::delete("blobs", "7"));
+        assert!(delete["delete"].get("require_alias").is_none());
     }
 }

@@ -181,6 +181,15 @@ pub enum IndexError {
         failed: u64,
         first: Box<BulkFailure>,
     },
+    #[error(
+        "{failed} write(s) for repository {repo} were refused: {index} is no longer an alias with an index behind it (deleted while trawl ran?), and trawl does not let the engine create an index in its place; the repository's status was not advanced — create the index again (`{program} index` does, empty) and refill it with `{program} verify --repair && {program} worker`",
+        program = trawl_operator_command::program()
+    )]
+    IndexMissing {
+        repo: RepoId,
+        index: String,
+        failed: u64,
+    },
     #[error("repository {repo}: ref {git_ref:?} does not exist: {source}")]
     UnknownRef {
         repo: RepoId,
@@ -793,13 +802,7 @@ impl RepoIndexer {
                 return Ok(());
             }
             let summary = client.bulk_write(ops, &self.indices.bulk_options()).await;
-            if let Some(failure) = summary.failures.into_iter().next() {
-                return Err(IndexError::Writes {
-                    repo: repo.clone(),
-                    failed: summary.failed,
-                    first: Box::new(failure),
-                });
-            }
+            check_writes(repo, &summary)?;
         }
     }
 
@@ -871,13 +874,7 @@ fn record_run(result: &Result<IndexReport, IndexError>) {
 /// Whether a finished sink lets the status advance: no write failed, and every write sent
 /// has a known outcome.
 fn check(repo: &RepoId, summary: &BulkSummary) -> Result<(), IndexError> {
-    if let Some(first) = summary.failures.first() {
-        return Err(IndexError::Writes {
-            repo: repo.clone(),
-            failed: summary.failed,
-            first: Box::new(first.clone()),
-        });
-    }
+    check_writes(repo, summary)?;
     if !summary.is_accounted() {
         return Err(IndexError::Unaccounted {
             repo: repo.clone(),
@@ -887,6 +884,30 @@ fn check(repo: &RepoId, summary: &BulkSummary) -> Result<(), IndexError> {
         });
     }
     Ok(())
+}
+
+/// Whether every write of a sink succeeded; a write refused because its alias has no
+/// index behind it any more is told apart (see [`IndexError::IndexMissing`]).
+fn check_writes(repo: &RepoId, summary: &BulkSummary) -> Result<(), IndexError> {
+    let Some(first) = summary.failures.first() else {
+        return Ok(());
+    };
+    if let Some(missing) = summary
+        .failures
+        .iter()
+        .find(|f| f.error_type == "index_not_found_exception")
+    {
+        return Err(IndexError::IndexMissing {
+            repo: repo.clone(),
+            index: missing.index.clone(),
+            failed: summary.failed,
+        });
+    }
+    Err(IndexError::Writes {
+        repo: repo.clone(),
+        failed: summary.failed,
+        first: Box::new(first.clone()),
+    })
 }
 
 async fn blocking<T: Send + 'static>(
