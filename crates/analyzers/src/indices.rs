@@ -198,6 +198,9 @@ impl IndexKind {
             mappings["_meta"]["file_size_limit_bytes"] = json!(options.file_size_limit_bytes);
             // Blobs of one repository live on one shard: writes and searches route by repo.
             mappings["_routing"] = json!({ "required": true });
+            if !options.blob_storage.content_in_source {
+                mappings["_source"] = json!({ "excludes": ["blob.content"] });
+            }
         }
         json!({
             "settings": { "index": index, "analysis": analysis_settings() },
@@ -494,6 +497,19 @@ mod tests {
                 .get("doc_values")
                 .is_none(),
             "sort"
+        );
+        let whole = IndexKind::Blobs.definition(&options);
+        assert!(whole["mappings"].get("_source").is_none(), "content kept");
+        options.blob_storage.content_in_source = false;
+        let measured = IndexKind::Blobs.definition(&options);
+        assert_eq!(
+            measured["mappings"]["_source"]["excludes"],
+            json!(["blob.content"])
+        );
+        assert_eq!(
+            blob(&options)["content"]["index_options"],
+            "positions",
+            "still searchable"
         );
     }
 

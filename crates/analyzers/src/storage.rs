@@ -1,9 +1,12 @@
 //! What the blobs and commits indices keep on disk beyond what searching needs, as levers
 //! that `index-size-change --variant` measures one by one against the current definition.
 //!
-//! A lever changes storage only, never what a search finds: the analysis chain, the
-//! positions phrase queries need, and `_source` (the plain highlighter reads the content
-//! from it, and a zero-downtime reindex copies documents from it) stay as they are.
+//! A lever changes storage only, never what a search finds: the analysis chain and the
+//! positions phrase queries need stay as they are. One lever, `content_source=off`, is a
+//! measurement only: the content left out of `_source` is what the plain highlighter reads
+//! (line numbers and snippets), what `repo explain` reads and what a zero-downtime
+//! reindex copies; no deployment can be configured with it, and it tells what keeping the
+//! content elsewhere (git, read at search time) would save.
 
 use serde::Serialize;
 
@@ -30,6 +33,9 @@ pub struct BlobStorage {
     /// `blob.rid`, `blob.commit_sha`, `blob.encoding`). `repo_id`, `blob.path.keyword`
     /// (sort), `blob.language` and `blob.extension` (facets) keep theirs.
     pub unused_doc_values: bool,
+    /// `blob.content` kept in `_source`. Off (measured only, see the module docs): the
+    /// content is still indexed, but the engine can no longer return or highlight it.
+    pub content_in_source: bool,
 }
 
 impl Default for BlobStorage {
@@ -37,6 +43,7 @@ impl Default for BlobStorage {
         BlobStorage {
             path_norms: true,
             unused_doc_values: true,
+            content_in_source: true,
         }
     }
 }
@@ -53,6 +60,8 @@ pub enum Lever {
     NormsOff,
     /// [`BlobStorage::unused_doc_values`] off.
     DocValuesOff,
+    /// [`BlobStorage::content_in_source`] off.
+    ContentSourceOff,
 }
 
 /// A `--variant` value that names no lever.
@@ -66,7 +75,7 @@ pub struct LeverError {
 
 impl Lever {
     /// Every form [`Lever::parse`] accepts.
-    pub const VALID: [&'static str; 8] = [
+    pub const VALID: [&'static str; 9] = [
         "standard",
         "edge_ngram",
         "codec=default",
@@ -75,6 +84,7 @@ impl Lever {
         "codec=zstd_no_dict",
         "norms=off",
         "doc_values=off",
+        "content_source=off",
     ];
 
     /// Parses one of [`Lever::VALID`] (`edge-ngram` and `doc-values=off` too).
@@ -101,9 +111,10 @@ impl Lever {
                 .ok_or_else(|| refuse("no engine has that codec")),
             "norms" if value == "off" => Ok(Lever::NormsOff),
             "doc_values" | "doc-values" if value == "off" => Ok(Lever::DocValuesOff),
-            "norms" | "doc_values" | "doc-values" => Err(refuse(
-                "the only value is off (on is the definition as it is)",
-            )),
+            "content_source" | "content-source" if value == "off" => Ok(Lever::ContentSourceOff),
+            "norms" | "doc_values" | "doc-values" | "content_source" | "content-source" => Err(
+                refuse("the only value is off (on is the definition as it is)"),
+            ),
             _ => Err(refuse("not a lever name")),
         }
     }
@@ -116,6 +127,7 @@ impl Lever {
             Lever::Codec(codec) => format!("codec={codec}"),
             Lever::NormsOff => "norms=off".into(),
             Lever::DocValuesOff => "doc_values=off".into(),
+            Lever::ContentSourceOff => "content_source=off".into(),
         }
     }
 
@@ -131,6 +143,7 @@ impl Lever {
             }
             Lever::NormsOff => options.blob_storage.path_norms = false,
             Lever::DocValuesOff => options.blob_storage.unused_doc_values = false,
+            Lever::ContentSourceOff => options.blob_storage.content_in_source = false,
         }
         options
     }
@@ -165,6 +178,8 @@ mod tests {
             "norms=on",
             "norms=",
             "doc_values=1",
+            "content_source=on",
+            "content_source",
             "*",
             "standard\0",
             "edge_ngram\n",
@@ -199,6 +214,8 @@ mod tests {
         assert_eq!(zstd.blob_storage, base.blob_storage);
         let norms = Lever::NormsOff.apply(&base);
         assert!(!norms.blob_storage.path_norms && norms.blob_storage.unused_doc_values);
+        let lean = Lever::ContentSourceOff.apply(&base);
+        assert!(!lean.blob_storage.content_in_source && lean.blob_storage.path_norms);
         let ngram = Lever::Content(ContentVariant::EdgeNgram).apply(&base);
         assert_eq!(ngram.content_variant, ContentVariant::EdgeNgram);
         assert_eq!(ngram.per_kind, base.per_kind);

@@ -26,7 +26,9 @@ use crate::indices_cmd::human;
 pub struct IndexSizeChangeArgs {
     /// A change to measure against the current definition (repeatable; each is measured
     /// alone and, with more than one, all together): standard, edge_ngram,
-    /// codec=default|best_compression|zstd|zstd_no_dict, norms=off, doc_values=off.
+    /// codec=default|best_compression|zstd|zstd_no_dict, norms=off, doc_values=off,
+    /// content_source=off (measured only: the content out of `_source`, which
+    /// highlighting and reindexing read).
     #[arg(long = "variant", value_name = "NAME", value_parser = parse_lever)]
     pub variants: Vec<Lever>,
     /// Compare with the live index instead of a baseline rebuilt from the same commits;

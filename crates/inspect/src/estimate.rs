@@ -134,6 +134,8 @@ pub enum EstimateError {
     Indices(#[from] IndexSetError),
     #[error("cannot read the registry: {0}")]
     Registry(#[from] RegistryError),
+    #[error("cannot settle the scratch indices for measuring: {0}")]
+    Settle(#[from] trawl_indexer::rebuild::RebuildError),
     #[error("indexing sample repository {repo} failed: {source}")]
     Index {
         repo: RepoId,

@@ -37,6 +37,15 @@ fn defaults_without_file_or_environment() {
     assert_eq!(c.metrics_addr(), None);
     let shown = c.masked();
     assert_eq!(shown.get("queue.shards").unwrap().source, Origin::Default);
+    // What the definitions use, not what the engine would: blobs and commits compress.
+    for kind in ["blobs", "commits"] {
+        let codec = shown.get(&format!("indices.{kind}.codec")).unwrap();
+        assert_eq!(codec.value, "best_compression", "{kind}");
+    }
+    assert_eq!(
+        shown.get("indices.repos.codec").unwrap().value,
+        "(the engine's default)"
+    );
 }
 
 #[test]

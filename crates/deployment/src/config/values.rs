@@ -7,7 +7,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use trawl_analyzers::{IndexKind, KindSettings};
+use trawl_analyzers::{IndexKind, IndexOptions, KindSettings};
 use trawl_client::ClientConfig;
 use trawl_indexer::IndexNames;
 use trawl_redis::RedisTarget;
@@ -512,15 +512,20 @@ impl<'a> Resolver<'a> {
                     "write e.g. \"1s\", \"30s\", or \"-1\" to refresh only on request",
                 ));
             }
-            for (what, value) in [
-                ("codec", &given.codec),
-                ("refresh_interval", &given.refresh_interval),
+            // Without a codec of their own, blobs and commits take trawl's, not the engine's.
+            let defaults = IndexOptions::default();
+            let default_codec = kind.codec(&defaults).unwrap_or("(the engine's default)");
+            for (what, value, default) in [
+                ("codec", &given.codec, default_codec),
+                (
+                    "refresh_interval",
+                    &given.refresh_interval,
+                    "(the engine's default)",
+                ),
             ] {
                 match value {
                     Some(v) => self.shown.set(&key(what), v.clone(), origin.clone()),
-                    None => self
-                        .shown
-                        .set(&key(what), "(the engine's default)", Origin::Default),
+                    None => self.shown.set(&key(what), default, Origin::Default),
                 }
             }
             out.insert(

@@ -16,10 +16,12 @@ pub mod plan;
 mod scratch;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use serde_json::Value;
 use trawl_analyzers::{IndexKind, IndexOptions};
-use trawl_client::{ClientError, EngineRequest};
+use trawl_client::{Client, ClientError, EngineRequest};
 use trawl_registry::{Registry, RegistryConfig, RegistryError, RepoSpec};
 
 use self::components::Components;
@@ -82,6 +84,13 @@ pub enum RebuildError {
     DefinitionRefused { variant: String, reason: String },
     #[error("redis (removing the scratch deployment's keys): {0}")]
     Redis(String),
+    #[error(
+        "{index}: the engine still keeps the copy of each document's whole source it holds for recovery when `_source` leaves fields out (its retention leases did not pass the documents within {waited:?}), so a merge would not prune it and the size would mislead; the scratch indices were removed, run the comparison again"
+    )]
+    RecoverySourceKept {
+        index: String,
+        waited: std::time::Duration,
+    },
 }
 
 /// A definition to measure beside the current one.
@@ -371,9 +380,18 @@ async fn measure(set: &IndexSet) -> Result<Vec<KindMeasure>, ClientError> {
     Ok(out)
 }
 
+/// How long [`settle`] waits for the engine to stop retaining the recovery source: the
+/// engine renews retention leases every 30 s.
+const RECOVERY_SOURCE_WAIT: Duration = Duration::from_secs(120);
+
 /// Makes sizes comparable: refreshes and flushes every index of the set and, with
 /// `merge`, force-merges each to one segment (what a long-lived index tends towards).
-pub async fn settle(indices: &IndexSet, merge: bool) -> Result<(), ClientError> {
+///
+/// An index whose `_source` leaves fields out also keeps each document's whole source in
+/// a recovery field until every retention lease has passed the document; only a merge
+/// after that prunes it. So with `merge`, such an index is merged only once its leases
+/// have passed every document, as they do in a long-lived index.
+pub async fn settle(indices: &IndexSet, merge: bool) -> Result<(), RebuildError> {
     let client = indices.client();
     for kind in IndexKind::ALL {
         let alias = indices.alias(kind);
@@ -384,6 +402,12 @@ pub async fn settle(indices: &IndexSet, merge: bool) -> Result<(), ClientError> 
         client
             .send(&EngineRequest::post(format!("{alias}/_flush")).idempotent(true))
             .await?;
+        let filtered = kind.definition(indices.options())["mappings"]
+            .get("_source")
+            .is_some();
+        if merge && filtered {
+            leases_past_documents(client, &alias).await?;
+        }
         if merge {
             client
                 .send(
@@ -399,4 +423,86 @@ pub async fn settle(indices: &IndexSet, merge: bool) -> Result<(), ClientError> 
         }
     }
     Ok(())
+}
+
+/// Waits until every retention lease of every shard of `alias` retains nothing of the
+/// documents written so far (`retaining_seq_no` past `max_seq_no`).
+async fn leases_past_documents(client: &Client, alias: &str) -> Result<(), RebuildError> {
+    let started = Instant::now();
+    loop {
+        let request = EngineRequest::get(format!("{alias}/_stats/docs")).query("level", "shards");
+        let stats: Value = client
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
+        if leases_passed(&stats) {
+            return Ok(());
+        }
+        if started.elapsed() >= RECOVERY_SOURCE_WAIT {
+            return Err(RebuildError::RecoverySourceKept {
+                index: alias.to_owned(),
+                waited: RECOVERY_SOURCE_WAIT,
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Whether the shard stats of an index (`_stats?level=shards`) show every retention lease
+/// past every document of its shard.
+fn leases_passed(stats: &Value) -> bool {
+    let Some(indices) = stats["indices"].as_object() else {
+        return false;
+    };
+    let shards = indices
+        .values()
+        .filter_map(|index| index["shards"].as_object())
+        .flat_map(|shards| shards.values())
+        .filter_map(Value::as_array)
+        .flatten();
+    let mut any = false;
+    for shard in shards {
+        any = true;
+        let Some(max) = shard["seq_no"]["max_seq_no"].as_i64() else {
+            return false;
+        };
+        let Some(leases) = shard["retention_leases"]["leases"].as_array() else {
+            return false;
+        };
+        if leases
+            .iter()
+            .any(|l| l["retaining_seq_no"].as_i64().is_none_or(|r| r <= max))
+        {
+            return false;
+        }
+    }
+    any
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::leases_passed;
+
+    #[test]
+    fn leases_pass_only_when_every_shard_retains_nothing_written() {
+        let shard = |max: i64, retaining: &[i64]| {
+            json!({
+                "seq_no": { "max_seq_no": max },
+                "retention_leases": { "leases": retaining.iter().map(|r| json!({ "retaining_seq_no": r })).collect::<Vec<_>>() }
+            })
+        };
+        let stats = |shards: Vec<serde_json::Value>| json!({ "indices": { "i": { "shards": { "0": shards } } } });
+        assert!(leases_passed(&stats(vec![shard(1860, &[1861])])));
+        assert!(!leases_passed(&stats(vec![shard(1860, &[1860])])));
+        assert!(!leases_passed(&stats(vec![
+            shard(10, &[11]),
+            shard(10, &[11, 3])
+        ])));
+        assert!(!leases_passed(&json!({ "indices": {} })), "no shard seen");
+        assert!(!leases_passed(&json!({ "error": "x" })));
+        let no_leases = json!({ "indices": { "i": { "shards": { "0": [ { "seq_no": { "max_seq_no": 1 } } ] } } } });
+        assert!(!leases_passed(&no_leases), "an engine that does not say");
+    }
 }
