@@ -355,6 +355,78 @@ async fn every_api_trawl_uses_works_on_the_real_engine() {
 }
 
 #[tokio::test]
+async fn writes_that_require_an_alias_never_create_an_index() {
+    let services = require_services!();
+    let client = client_for(&services, |b| b);
+    let index = unique_name("needs-alias");
+    let (alias, missing) = (format!("{index}-alias"), format!("{index}-gone"));
+    let engine = trawl_tests::Engine::new(&services.engine).unwrap();
+    let _cleanup = [index.clone(), missing.clone()].map(|i| engine.cleanup(i));
+    client.create_index(&index, &strict_index()).await.unwrap();
+    client
+        .update_aliases(&[AliasAction::Add {
+            index: index.clone(),
+            alias: alias.clone(),
+            is_write_index: Some(true),
+        }])
+        .await
+        .unwrap();
+
+    let options = BulkOptions {
+        require_alias: true,
+        ..BulkOptions::default()
+    };
+    let doc = json!({ "title": "t" });
+    let summary = client
+        .bulk_write(
+            vec![
+                BulkOp::index(alias.as_str(), "1", doc.clone()),
+                BulkOp::index(missing.as_str(), "2", doc.clone()),
+                BulkOp::Update {
+                    index: missing.clone(),
+                    id: "3".into(),
+                    routing: None,
+                    partial: doc.clone(),
+                    upsert: true,
+                },
+            ],
+            &options,
+        )
+        .await;
+    assert_eq!(
+        (summary.failed, summary.acknowledged()),
+        (2, 1),
+        "{summary:?}"
+    );
+    for failure in &summary.failures {
+        assert_eq!(failure.index, missing);
+        assert_eq!(
+            failure.error_type, "index_not_found_exception",
+            "{failure:?}"
+        );
+    }
+    client
+        .index_document_via_alias(&alias, "4", &doc, Refresh::No)
+        .await
+        .unwrap();
+    let refused = client
+        .index_document_via_alias(&missing, "5", &doc, Refresh::No)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(404), "{refused}");
+    assert!(!client.index_exists(&missing).await.unwrap(), "created");
+    // Without the requirement the engine does create it: what the option prevents.
+    let created = client
+        .bulk_write(
+            vec![BulkOp::index(missing.as_str(), "6", doc)],
+            &BulkOptions::default(),
+        )
+        .await;
+    assert_eq!(created.failed, 0, "{created:?}");
+    assert!(client.index_exists(&missing).await.unwrap());
+}
+
+#[tokio::test]
 async fn bulk_lands_valid_documents_and_reports_each_invalid_one_by_id() {
     let services = require_services!();
     let client = client_for(&services, |b| b);

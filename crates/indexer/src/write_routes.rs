@@ -26,38 +26,13 @@ pub const DEFAULT_WRITER_TTL: Duration = Duration::from_secs(300);
 
 /// Registers a writer (dropping tickets of writers that died); returns the targets as
 /// `[alias, index, …]`.
-const BEGIN: &str = r#"
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ms)
-redis.call('ZADD', KEYS[2], ms + tonumber(ARGV[2]), ARGV[1])
-return redis.call('HGETALL', KEYS[1])
-"#;
+const BEGIN: &str = include_str!("write_routes/begin.lua");
 
 /// Sets (ARGV[2] non-empty) or clears a mirror target; returns the writers in flight.
-const SET: &str = r#"
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-if ARGV[2] == '' then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-else
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ms)
-return redis.call('ZRANGE', KEYS[2], 0, -1)
-"#;
+const SET: &str = include_str!("write_routes/set.lua");
 
 /// How many of the tickets in ARGV are still in flight (and not past their deadline).
-const IN_FLIGHT: &str = r#"
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local n = 0
-for _, t in ipairs(ARGV) do
-  local deadline = redis.call('ZSCORE', KEYS[1], t)
-  if deadline and tonumber(deadline) > ms then n = n + 1 end
-end
-return n
-"#;
+const IN_FLIGHT: &str = include_str!("write_routes/in_flight.lua");
 
 /// The mirror targets of one deployment (one namespace) and its writers in flight.
 #[derive(Clone)]
@@ -215,6 +190,29 @@ impl WriteMirror for WriteRoutes {
         if let Err(e) = removed {
             // The deadline ends it instead; a reindex waits a little longer.
             tracing::warn!(error = %e, "cannot end a write ticket; it will expire");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BEGIN, IN_FLIGHT, SET};
+
+    /// Redis Cluster runs a script only if every key it touches was passed in KEYS (both
+    /// keys carry the `{mirror}` hash tag, so they share a slot).
+    #[test]
+    fn scripts_touch_only_the_keys_they_are_given() {
+        for script in [BEGIN, SET, IN_FLIGHT] {
+            for call in script.split("redis.call(").skip(1) {
+                if call.starts_with("'TIME')") {
+                    continue;
+                }
+                let (command, rest) = call.split_once(", ").expect("a command with a key");
+                assert!(
+                    rest.starts_with("KEYS["),
+                    "{command}: a key not from KEYS: {call:.60}"
+                );
+            }
         }
     }
 }

@@ -147,11 +147,10 @@ impl MigrationRunner {
         })?;
         self.ctx
             .client()
-            .index_document(
+            .index_document_via_alias(
                 &self.alias(),
-                Some(&record.version.to_string()),
+                &record.version.to_string(),
                 &doc,
-                None,
                 Refresh::No,
             )
             .await?;

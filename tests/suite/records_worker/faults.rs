@@ -208,11 +208,15 @@ async fn a_document_the_engine_refuses_is_dead_lettered_with_its_error() {
             .await
             .unwrap();
     }
+    // Behind the alias (writes require one: a bare index under its name is refused).
     engine
         .ok(
             reqwest::Method::PUT,
-            &alias,
-            Some(serde_json::json!({ "mappings": { "properties": { "title": { "type": "integer" } } } })),
+            &format!("{alias}-numbers"),
+            Some(serde_json::json!({
+                "mappings": { "properties": { "title": { "type": "integer" } } },
+                "aliases": { alias.clone(): { "is_write_index": true } }
+            })),
         )
         .await
         .unwrap();

@@ -92,6 +92,28 @@ impl Client {
         Ok(write_result(&body))
     }
 
+    /// [`index_document`](Self::index_document) under `id` into `alias`, which must be an
+    /// alias (`require_alias`): when it is not (its indices were deleted), the write is
+    /// refused with `index_not_found_exception` instead of the engine creating an index
+    /// under the alias's name with guessed mappings.
+    pub async fn index_document_via_alias(
+        &self,
+        alias: &str,
+        id: &str,
+        document: &Value,
+        refresh: Refresh,
+    ) -> Result<WriteResult, ClientError> {
+        let request = EngineRequest::put(format!("{}/_doc/{}", segment(alias), segment(id)))
+            .query("require_alias", "true")
+            .json(document);
+        let request = refresh.apply(request);
+        let body: Value = self
+            .send(&request)
+            .await?
+            .json(request.method, &request.path)?;
+        Ok(write_result(&body))
+    }
+
     /// Merges `partial` into a document; with `upsert`, creates it when missing
     /// (`doc_as_upsert`). Merging the same fields twice has the same effect, so it retries.
     pub async fn update_document(

@@ -230,7 +230,7 @@ impl ReindexDriver {
         });
         self.indices
             .client()
-            .index_document(&self.tasks_alias(), Some(&task.id), &doc, None, Refresh::No)
+            .index_document_via_alias(&self.tasks_alias(), &task.id, &doc, Refresh::No)
             .await?;
         if let Some(observer) = &self.observer {
             observer(task);

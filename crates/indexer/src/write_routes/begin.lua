@@ -1,0 +1,5 @@
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ms)
+redis.call('ZADD', KEYS[2], ms + tonumber(ARGV[2]), ARGV[1])
+return redis.call('HGETALL', KEYS[1])
