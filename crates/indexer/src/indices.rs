@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use trawl_analyzers::{ANALYSIS_VERSION, IndexKind, IndexOptions};
 
-use trawl_client::{AliasAction, BulkOptions, Client, ClientError, WriteMirror};
+use trawl_client::{AliasAction, BulkOptions, ByQueryOutcome, Client, ClientError, WriteMirror};
 
 use crate::WriteRoutes;
 use crate::index_names::IndexNames;
@@ -141,17 +141,64 @@ impl IndexSet {
 
     /// Creates every index whose alias does not exist yet (concrete index + alias);
     /// returns the aliases it created. Existing indices are left as they are.
+    ///
+    /// When the blobs or commits index is created beside a repos index that exists, the
+    /// statuses there describe documents that are gone (the index was deleted): every
+    /// status forgets its last indexed commit and checkpoint, so that each repository's
+    /// next run writes its whole tree again instead of only what changed since.
     pub async fn ensure(&self) -> Result<Vec<String>, ClientError> {
+        let statuses_kept = self
+            .client
+            .index_exists(&self.alias(IndexKind::Repos))
+            .await?;
         let mut created = Vec::new();
+        let mut documents_lost = false;
         for kind in IndexKind::ALL {
             let alias = self.alias(kind);
             if self.client.index_exists(&alias).await? {
                 continue;
             }
             self.create(kind).await?;
+            documents_lost |= matches!(kind, IndexKind::Blobs | IndexKind::Commits);
             created.push(alias);
         }
+        if statuses_kept && documents_lost {
+            self.require_full_runs().await?;
+        }
         Ok(created)
+    }
+
+    /// Makes every repository's next run a full one (what
+    /// [`StatusStore::require_full_run`](crate::StatusStore::require_full_run) does for
+    /// one), repeated while a status written meanwhile conflicts.
+    async fn require_full_runs(&self) -> Result<(), ClientError> {
+        let alias = self.alias(IndexKind::Repos);
+        let script = serde_json::json!({
+            "source": "ctx._source.last_indexed_commit = null; ctx._source.checkpoint = null;",
+            "lang": "painless"
+        });
+        let query = serde_json::json!({ "match_all": {} });
+        for _ in 0..5 {
+            self.client.refresh(&alias).await?;
+            let outcome = self
+                .client
+                .update_by_query(&alias, &query, Some(&script), true)
+                .await?;
+            let conflicts = match &outcome {
+                ByQueryOutcome::Done(answer) => answer["version_conflicts"].as_u64().unwrap_or(0),
+                ByQueryOutcome::Started(_) => 0,
+            };
+            if conflicts == 0 {
+                return Ok(());
+            }
+        }
+        Err(ClientError::Api {
+            method: "POST",
+            path: format!("{alias}/_update_by_query"),
+            status: 409,
+            error_type: "version_conflict_engine_exception".into(),
+            reason: "statuses kept changing while every repository was set to a full run (the blobs or commits index was created again); run this again".into(),
+        })
     }
 
     /// Creates a new concrete index for `kind` with the current definition and points the
