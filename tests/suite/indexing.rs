@@ -399,9 +399,26 @@ async fn a_deleted_index_is_not_recreated_by_a_write_nor_refilled_only_in_part()
 
     // Created again, the index is empty: the statuses beside it no longer describe it, so
     // the next run (a plain one) writes the whole tree, not only what changed.
-    assert_eq!(set.ensure().await.unwrap(), [alias]);
-    let report = indexer.index(&id, Arc::default()).await.unwrap();
-    assert_eq!(report.mode, IndexMode::Full);
+    // `index` as users run it says so.
+    let out = Command::new(xtask_binary())
+        .args([
+            "index",
+            repo.path.to_str().unwrap(),
+            "--id",
+            "gone",
+            "--json",
+        ])
+        .env("TRAWL_INDEX_PREFIX", set.names().prefix())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("note: created {alias} again")) && said.contains("whole tree"),
+        "{said}"
+    );
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports[0]["mode"], "full", "{reports}");
     assert_exact(&set, "gone", &repo).await;
     // Nothing lost: a fresh deployment's first ensure has no status to touch, and one that
     // creates nothing leaves the statuses alone.

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use crate::indices_cmd::human;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
+use trawl_analyzers::IndexKind;
 use trawl_indexer::indexing::DEFAULT_MAX_FILES;
 use trawl_indexer::{IndexProgress, IndexReport, IndexingOptions, Phase, RepoIndexer};
 use trawl_registry::{Registered, Registry, RepoId};
@@ -127,10 +128,11 @@ pub async fn indexer(
     options: IndexingOptions,
 ) -> anyhow::Result<RepoIndexer> {
     let indices = crate::connect::index_set(services).await?;
-    indices
+    let created = indices
         .ensure()
         .await
         .context("cannot create trawl's indices")?;
+    note_created_again(&indices, &created);
     let locks = crate::connect::repo_locks(
         crate::connect::redis(services).await?,
         Duration::from_secs(lock_ttl_secs.max(1)),
@@ -322,5 +324,33 @@ pub fn print_reports(outcomes: &[(RepoId, anyhow::Result<IndexReport>)]) {
     }
     for e in errors {
         eprintln!("error: {e}");
+    }
+}
+
+/// Tells what it means that `ensure` created some of a deployment's indices but not all:
+/// they existed before and were deleted, and what they held is gone.
+pub fn note_created_again(indices: &trawl_indexer::IndexSet, created: &[String]) {
+    if created.is_empty() || created.len() == IndexKind::ALL.len() {
+        return;
+    }
+    for kind in IndexKind::ALL {
+        let alias = indices.alias(kind);
+        if !created.contains(&alias) {
+            continue;
+        }
+        let consequence = match kind {
+            IndexKind::Blobs | IndexKind::Commits => {
+                "every repository's next run writes its whole tree again".to_owned()
+            }
+            IndexKind::Repos => {
+                "the indexing statuses are gone: every repository's next run purges and writes its whole tree".to_owned()
+            }
+            kind if IndexKind::RECORDS.contains(&kind) => format!(
+                "the records written before are not in it: track them again ({})",
+                crate::invocation::command("records track issue:<id> merge_request:<id> note:<id> …")
+            ),
+            _ => "what it held is gone".to_owned(),
+        };
+        eprintln!("note: created {alias} again, empty (it did not exist: deleted?); {consequence}");
     }
 }

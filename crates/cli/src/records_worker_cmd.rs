@@ -39,7 +39,8 @@ pub async fn worker(args: RecordsWorkerArgs) -> anyhow::Result<ExitCode> {
     let deployment = crate::connect::deployment(&services).await?;
     let db = deployment.app_db(&args.schema.app_schema).await?;
     let indices = deployment.indices();
-    indices.ensure().await?;
+    let created = indices.ensure().await?;
+    crate::index_cmd::note_created_again(&indices, &created);
     let queue: Queue<RecordRef> = Queue::open(
         deployment.redis(),
         QueueConfig {
