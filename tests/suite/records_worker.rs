@@ -196,6 +196,69 @@ async fn every_kind_reaches_the_index_exactly_through_create_update_and_delete()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn track_all_fills_a_records_index_created_again_with_every_row() {
+    let services = require_services!();
+    let f = RecordsFixture::new(&services, "recw-all").await.unwrap();
+    f.register("acme", Visibility::Public).await.unwrap();
+    // More issues than one page of `track_all` holds.
+    f.sql(&format!(
+        "{PEOPLE}
+         INSERT INTO projects (id, repo_id, name, visibility) VALUES (1, 'acme', 'Acme', 'public');
+         INSERT INTO issues (id, project_id, iid, title, author_id)
+             SELECT n, 1, n, 'issue ' || n, 1 + n % 4 FROM generate_series(1, 5003) AS n;
+         INSERT INTO merge_requests (id, project_id, iid, title, source_branch, target_branch, author_id)
+             VALUES (20, 1, 1, 'Fix', 'fix', 'main', 2), (21, 1, 2, 'More', 'more', 'main', 3);
+         INSERT INTO notes (id, project_id, noteable_type, noteable_id, note, author_id)
+             VALUES (30, 1, 'issue', 1, 'first', 1), (31, 1, 'issue', 2, 'second', 2),
+                    (32, 1, 'merge_request', 20, 'lgtm', 3);"
+    ))
+    .await
+    .unwrap();
+    let counts = |tracked: Vec<(RecordKind, trawl_records::TrackedKind)>| {
+        tracked
+            .into_iter()
+            .map(|(kind, done)| (kind, done.tracked, done.new_in_line))
+            .collect::<Vec<_>>()
+    };
+    let mut pages = 0;
+    let first = f.tracker.track_all(&f.db, |_, _| pages += 1).await.unwrap();
+    assert_eq!(
+        counts(first),
+        [
+            (RecordKind::Issue, 5003, 5003),
+            (RecordKind::MergeRequest, 2, 2),
+            (RecordKind::Note, 3, 3)
+        ]
+    );
+    assert_eq!(pages, 2 + 1 + 1, "issues in two pages");
+    // Tracked again before a worker ran: one entry each, as for any ref.
+    let again = f.tracker.track_all(&f.db, |_, _| {}).await.unwrap();
+    assert!(
+        again.iter().all(|(_, done)| done.new_in_line == 0),
+        "{again:?}"
+    );
+    assert_eq!(f.tracker.queue().status().await.unwrap().pending, 5008);
+
+    let worker = f.worker().unwrap();
+    f.drain(&worker).await.unwrap();
+    assert_eq!(f.all_docs(IndexKind::Issues).await.unwrap().len(), 5003);
+
+    // The issues index deleted and created again, empty: tracking everything refills it.
+    let indices = f.deployment.indices();
+    let alias = f.alias(IndexKind::Issues);
+    for index in indices.client().alias_targets(&alias).await.unwrap() {
+        indices.client().delete_index(&index).await.unwrap();
+    }
+    assert_eq!(indices.ensure().await.unwrap(), [alias]);
+    assert!(f.all_docs(IndexKind::Issues).await.unwrap().is_empty());
+    f.tracker.track_all(&f.db, |_, _| {}).await.unwrap();
+    f.drain(&worker).await.unwrap();
+    assert_eq!(f.all_docs(IndexKind::Issues).await.unwrap().len(), 5003);
+    assert_eq!(f.all_docs(IndexKind::Notes).await.unwrap().len(), 3);
+    assert_eq!(f.all_docs(IndexKind::MergeRequests).await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_row_changed_many_times_before_a_run_is_written_once_with_its_last_state() {
     let services = require_services!();
     let f = RecordsFixture::new(&services, "recw-once").await.unwrap();

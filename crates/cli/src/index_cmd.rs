@@ -346,8 +346,8 @@ pub fn note_created_again(indices: &trawl_indexer::IndexSet, created: &[String])
                 "the indexing statuses are gone: every repository's next run purges and writes its whole tree".to_owned()
             }
             kind if IndexKind::RECORDS.contains(&kind) => format!(
-                "the records written before are not in it: track them again ({})",
-                crate::invocation::command("records track issue:<id> merge_request:<id> note:<id> …")
+                "the records written before are not in it: track them again ({}) for the records worker",
+                crate::invocation::command("records track --all")
             ),
             _ => "what it held is gone".to_owned(),
         };

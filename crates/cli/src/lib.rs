@@ -87,7 +87,7 @@ pub enum Command {
     /// records queue.
     #[command(
         subcommand,
-        after_help = "Examples:\n  trawl records track issue:123 merge_request:7 note:9001\n  trawl records status --json"
+        after_help = "Examples:\n  trawl records track issue:123 merge_request:7 note:9001\n  trawl records track --all          # every issue, merge request and note\n  trawl records status --json"
     )]
     Records(records_cmd::RecordsCommand),
     /// Versioned index migrations: run (batched, throttled), status, pending, retry, new.

@@ -21,8 +21,15 @@ pub enum RecordsCommand {
     /// refs such as issue:123, merge_request:7, note:9001, project:4.
     Track {
         /// The refs; one that is not `<kind>:<positive id>` refuses the whole call.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
         refs: Vec<String>,
+        /// Every issue, merge request and note of the application's tables (paged by id):
+        /// the first indexing of an existing application, or refilling a records index
+        /// that was created again.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        schema: AppSchemaArgs,
     },
     /// The records queue: depth per shard, leased, delayed, dead, oldest entry age; and
     /// the rows waiting in the application's change outbox.
@@ -52,7 +59,10 @@ pub async fn run(command: RecordsCommand) -> anyhow::Result<ExitCode> {
         RecordsCommand::Worker(args) => crate::records_worker_cmd::worker(args).await,
         RecordsCommand::Dead { json } => crate::records_worker_cmd::dead(json).await,
         RecordsCommand::RetryDead => crate::records_worker_cmd::retry_dead().await,
-        RecordsCommand::Track { refs } => {
+        RecordsCommand::Track {
+            all: true, schema, ..
+        } => track_all(&schema).await,
+        RecordsCommand::Track { refs, .. } => {
             let refs = refs
                 .iter()
                 .map(|r| r.parse::<RecordRef>())
@@ -96,4 +106,29 @@ pub async fn run(command: RecordsCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `records track --all`: every record of the application's tables, with a progress line.
+async fn track_all(schema: &AppSchemaArgs) -> anyhow::Result<ExitCode> {
+    let services = crate::connect::services()?;
+    let deployment = crate::connect::deployment(&services).await?;
+    let db = deployment.app_db(&schema.app_schema).await?;
+    let tracker = deployment.tracker()?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let tracked = tracker
+        .track_all(&db, |kind, so_far| {
+            bar.set_message(format!("{kind}: {} tracked", so_far.tracked));
+        })
+        .await;
+    bar.finish_and_clear();
+    let tracked =
+        tracked.context("tracking every record (the refs tracked so far stay in line)")?;
+    for (kind, done) in tracked {
+        println!(
+            "{kind}: tracked {} ref(s), {} new in line (the others were already waiting)",
+            done.tracked, done.new_in_line
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

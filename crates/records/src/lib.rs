@@ -62,4 +62,4 @@ pub use search::{
     Noteable, RecordHit, RecordQuery, RecordResults, RecordScope, RecordSearch, RecordSearchError,
     access_filters, admits_record, hit_access,
 };
-pub use tracker::Tracker;
+pub use tracker::{DOCUMENT_KINDS, TrackedKind, Tracker};
