@@ -428,6 +428,44 @@ async fn a_deleted_index_is_not_recreated_by_a_write_nor_refilled_only_in_part()
 }
 
 #[tokio::test]
+async fn an_index_standing_under_an_alias_name_is_refused_by_name() {
+    let services = require_services!();
+    let (set, _cleanup) = test_indices(&services, "squat").await.unwrap();
+    let alias = set.alias(IndexKind::Commits);
+    let engine = trawl_tests::Engine::new(&services.engine).unwrap();
+    let _squatter = engine.cleanup(alias.clone());
+    for index in set.client().alias_targets(&alias).await.unwrap() {
+        set.client().delete_index(&index).await.unwrap();
+    }
+    // What an engine makes of a write there without `require_alias`.
+    set.client()
+        .create_index(
+            &alias,
+            &json!({ "mappings": { "properties": { "x": { "type": "long" } } } }),
+        )
+        .await
+        .unwrap();
+    let err = set.ensure().await.unwrap_err();
+    assert!(
+        matches!(&err, trawl_indexer::IndexSetError::AliasTaken { alias: a } if *a == alias),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("DELETE /{alias}")) && text.contains("index"),
+        "{text}"
+    );
+    assert!(
+        set.client().alias_targets(&alias).await.unwrap().is_empty(),
+        "nothing was created"
+    );
+    // Deleted as the error says, the index comes back under its alias.
+    set.client().delete_index(&alias).await.unwrap();
+    assert_eq!(set.ensure().await.unwrap(), std::slice::from_ref(&alias));
+    assert_eq!(set.client().alias_targets(&alias).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn runs_finishing_together_are_each_searchable_when_they_report_done() {
     let services = require_services!();
     let (set, _cleanup) = test_indices(&services, "together").await.unwrap();

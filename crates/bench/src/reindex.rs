@@ -125,6 +125,8 @@ pub enum ReindexBenchError {
     Interrupted,
     #[error(transparent)]
     Prefix(#[from] trawl_indexer::PrefixError),
+    #[error(transparent)]
+    Indices(#[from] trawl_indexer::IndexSetError),
 }
 
 /// Filling the source index.

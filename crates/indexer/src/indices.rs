@@ -26,6 +26,12 @@ pub enum IndexSetError {
         "alias {alias} points at {index}, which is not one of this deployment's indices (those are named {alias}-YYYYMMDD-HHMMSSmmm); nothing was deleted: take {index} off the alias by hand if it should go (POST _aliases with a remove action), or check TRAWL_INDEX_PREFIX"
     )]
     NotOwned { alias: String, index: String },
+    /// An index stands under an alias's name.
+    #[error(
+        "{alias} is an index, not an alias: an engine creates one under the name when something writes there while the alias's index is missing (trawl before it asked for aliases did), with mappings guessed from the documents, so searches on it would not match as trawl's definitions do; nothing was created or deleted — delete it (DELETE /{alias}) if it holds nothing you need, then run `{program} index` again, which creates the index and indexes every repository in full",
+        program = trawl_operator_command::program()
+    )]
+    AliasTaken { alias: String },
 }
 
 /// Size of one concrete index and the alias it sits behind.
@@ -146,18 +152,27 @@ impl IndexSet {
     /// statuses there describe documents that are gone (the index was deleted): every
     /// status forgets its last indexed commit and checkpoint, so that each repository's
     /// next run writes its whole tree again instead of only what changed since.
-    pub async fn ensure(&self) -> Result<Vec<String>, ClientError> {
+    ///
+    /// Refuses, creating nothing, when an index stands under an alias's name
+    /// ([`IndexSetError::AliasTaken`]).
+    pub async fn ensure(&self) -> Result<Vec<String>, IndexSetError> {
         let statuses_kept = self
             .client
             .index_exists(&self.alias(IndexKind::Repos))
             .await?;
-        let mut created = Vec::new();
-        let mut documents_lost = false;
+        let mut missing = Vec::new();
         for kind in IndexKind::ALL {
             let alias = self.alias(kind);
-            if self.client.index_exists(&alias).await? {
-                continue;
+            if !self.client.index_exists(&alias).await? {
+                missing.push(kind);
+            } else if self.client.alias_targets(&alias).await?.is_empty() {
+                return Err(IndexSetError::AliasTaken { alias });
             }
+        }
+        let mut created = Vec::new();
+        let mut documents_lost = false;
+        for kind in missing {
+            let alias = self.alias(kind);
             self.create(kind).await?;
             documents_lost |= matches!(kind, IndexKind::Blobs | IndexKind::Commits);
             created.push(alias);
@@ -171,7 +186,7 @@ impl IndexSet {
     /// Makes every repository's next run a full one (what
     /// [`StatusStore::require_full_run`](crate::StatusStore::require_full_run) does for
     /// one), repeated while a status written meanwhile conflicts.
-    async fn require_full_runs(&self) -> Result<(), ClientError> {
+    async fn require_full_runs(&self) -> Result<(), IndexSetError> {
         let alias = self.alias(IndexKind::Repos);
         let script = serde_json::json!({
             "source": "ctx._source.last_indexed_commit = null; ctx._source.checkpoint = null;",
@@ -192,13 +207,13 @@ impl IndexSet {
                 return Ok(());
             }
         }
-        Err(ClientError::Api {
+        Err(IndexSetError::Engine(ClientError::Api {
             method: "POST",
             path: format!("{alias}/_update_by_query"),
             status: 409,
             error_type: "version_conflict_engine_exception".into(),
             reason: "statuses kept changing while every repository was set to a full run (the blobs or commits index was created again); run this again".into(),
-        })
+        }))
     }
 
     /// Creates a new concrete index for `kind` with the current definition and points the

@@ -182,7 +182,7 @@ pub enum IndexError {
         first: Box<BulkFailure>,
     },
     #[error(
-        "{failed} write(s) for repository {repo} were refused: {index} is no longer an alias with an index behind it (deleted while trawl ran?), and trawl does not let the engine create an index in its place; the repository's status was not advanced — run `{program} index`: it creates the index again, empty, and indexes every repository it is given in full (the next run of any other repository is a full one too)",
+        "{failed} write(s) for repository {repo} were refused: {index} is no longer an alias with an index behind it (deleted while trawl ran?), and trawl does not let the engine create an index in its place; the repository's status was not advanced — run `{program} index`: it creates the index again, empty, and indexes every repository it is given in full (the next run of any other repository is a full one too); then `{program} queue retry-dead` for the refs workers gave up on meanwhile",
         program = trawl_operator_command::program()
     )]
     IndexMissing {

@@ -305,7 +305,10 @@ impl ReindexDriver {
 
     /// Stores a new task (stage `created`) without running it.
     pub async fn create(&self, options: &ReindexOptions) -> Result<ReindexTask, ReindexError> {
-        self.indices.ensure().await?;
+        self.indices.ensure().await.map_err(|e| match e {
+            trawl_indexer::IndexSetError::Engine(e) => ReindexError::Engine(e),
+            taken => ReindexError::Invalid(taken.to_string()),
+        })?;
         if let Some(active) = self.active().await? {
             return Err(ReindexError::Active {
                 id: active.id,
