@@ -414,7 +414,7 @@ async fn a_deleted_index_is_not_recreated_by_a_write_nor_refilled_only_in_part()
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{said}");
     assert!(
-        said.contains(&format!("note: created {alias} again")) && said.contains("whole tree"),
+        said.contains(&format!("note: created {alias}, empty")) && said.contains("whole tree"),
         "{said}"
     );
     let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

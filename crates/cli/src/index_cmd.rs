@@ -328,7 +328,7 @@ pub fn print_reports(outcomes: &[(RepoId, anyhow::Result<IndexReport>)]) {
 }
 
 /// Tells what it means that `ensure` created some of a deployment's indices but not all:
-/// they existed before and were deleted, and what they held is gone.
+/// they were deleted (what they held is gone) or are new in this release.
 pub fn note_created_again(indices: &trawl_indexer::IndexSet, created: &[String]) {
     if created.is_empty() || created.len() == IndexKind::ALL.len() {
         return;
@@ -346,11 +346,13 @@ pub fn note_created_again(indices: &trawl_indexer::IndexSet, created: &[String])
                 "the indexing statuses are gone: every repository's next run purges and writes its whole tree".to_owned()
             }
             kind if IndexKind::RECORDS.contains(&kind) => format!(
-                "the records written before are not in it: track them again ({}) for the records worker",
+                "records written before, if any, are not in it: track them all ({}) for the records worker",
                 crate::invocation::command("records track --all")
             ),
-            _ => "what it held is gone".to_owned(),
+            _ => "what it held, if anything, is gone".to_owned(),
         };
-        eprintln!("note: created {alias} again, empty (it did not exist: deleted?); {consequence}");
+        eprintln!(
+            "note: created {alias}, empty: it did not exist (deleted, or new in this release); {consequence}"
+        );
     }
 }
