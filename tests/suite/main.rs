@@ -10,6 +10,7 @@ mod deployment;
 mod dist;
 mod engine;
 mod es8_security;
+mod highlight_parity;
 mod hostile;
 mod indexing;
 mod info;

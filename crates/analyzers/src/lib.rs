@@ -8,12 +8,14 @@
 
 pub mod analysis;
 pub mod emulate;
+mod highlight;
 pub mod indices;
 mod lucene;
 mod storage;
 
 pub use analysis::{AnalyzerName, analysis_settings};
 pub use emulate::{Token, analyze, analyze_code, analyze_terms, whole_token};
+pub use highlight::{Highlight, HighlightError, plain_highlight};
 pub use indices::{
     ANALYSIS_VERSION, ContentVariant, IndexKind, IndexOptions, KindSettings, analysis_index_body,
 };

@@ -329,17 +329,7 @@ pub fn render_blob(repo: &RepoContext, input: BlobInput<'_>) -> RenderedDocument
         ),
         BlobContent::Content(bytes) => {
             let size = bytes.len() as u64;
-            let decoded = if symlink {
-                DecodedContent {
-                    text: String::from_utf8_lossy(&bytes).into_owned(),
-                    encoding: "utf-8",
-                    lossy: std::str::from_utf8(&bytes).is_err(),
-                    binary: false,
-                }
-            } else {
-                decode_content(&bytes)
-            };
-            (decoded, size, false)
+            (decode_entry(&bytes, symlink), size, false)
         }
     };
     let language = if symlink || decoded.binary {
@@ -383,6 +373,22 @@ pub fn render_blob(repo: &RepoContext, input: BlobInput<'_>) -> RenderedDocument
         routing: repo.id.to_string(),
         source: serde_json::to_value(doc).expect("a blob document serialises"),
         content_bytes,
+    }
+}
+
+/// The `content` a file's bytes are indexed with ([`decode_content`]), or a symlink's
+/// (its target path, converted lossily): what a search that reads contents from git must
+/// make of the same bytes to mark the same matches.
+pub fn decode_entry(bytes: &[u8], symlink: bool) -> DecodedContent {
+    if symlink {
+        DecodedContent {
+            text: String::from_utf8_lossy(bytes).into_owned(),
+            encoding: "utf-8",
+            lossy: std::str::from_utf8(bytes).is_err(),
+            binary: false,
+        }
+    } else {
+        decode_content(bytes)
     }
 }
 

@@ -80,6 +80,7 @@ mod clauses;
 mod error;
 mod explain;
 mod facets;
+mod git_snippets;
 mod glob;
 mod hits;
 mod languages;
@@ -125,9 +126,10 @@ pub use snippet::{
 };
 
 use access::{SearchScope, named_repos};
-use body::{HighlightCap, blob_body, commit_body, routing};
+use body::{HighlightCap, blob_body, commit_body, content_highlight_query, routing};
 use facets::{blob_facets, commit_facets};
-use hits::{blob_hit, commit_hit};
+use git_snippets::{emulated_highlight, read_contents};
+use hits::{blob_hit, commit_hit, engine_highlight};
 
 /// One page of hits, the facets of all matches, and how the search went.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -200,6 +202,18 @@ pub type BlobResults = SearchPage<BlobHit, BlobFacets>;
 /// Commit search results.
 pub type CommitResults = SearchPage<CommitHit, CommitFacets>;
 
+/// Where a file hit's snippets come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SnippetSource {
+    /// The engine's plain highlighter over the content the index keeps in `_source`.
+    #[default]
+    Engine,
+    /// The content read from git by blob id and marked by trawl's offline emulation of the
+    /// same highlighter, for the same query (see `search/git_snippets.rs`): the same hits
+    /// and snippets without the content in the index.
+    Git,
+}
+
 /// Runs access-filtered searches on one deployment's indices.
 ///
 /// Every search asks the registry afresh (one query, [`Registry::access`]), so a
@@ -210,6 +224,7 @@ pub struct CodeSearch {
     indices: IndexSet,
     registry: Registry,
     server_timeout: Option<Duration>,
+    snippets: SnippetSource,
 }
 
 impl CodeSearch {
@@ -220,7 +235,14 @@ impl CodeSearch {
             indices,
             registry,
             server_timeout: None,
+            snippets: SnippetSource::Engine,
         }
+    }
+
+    /// Sets where file hits' snippets come from.
+    pub fn with_snippet_source(mut self, snippets: SnippetSource) -> Self {
+        self.snippets = snippets;
+        self
     }
 
     /// Sets the engine's shard timeout: slower shards are skipped and the page comes back
@@ -301,7 +323,7 @@ impl CodeSearch {
                 .await
                 .map_err(|e| SearchError::engine(&alias, e))?,
         );
-        let body = blob_body(&checked, scope.filters(), cap);
+        let body = blob_body(&checked, scope.filters(), cap, self.snippets);
         // Blobs are routed by repository: a search in a few named ones needs only their shards.
         let routing = scope.named().and_then(|named| routing(true, named));
         let result = client
@@ -309,13 +331,55 @@ impl CodeSearch {
             .await
             .map_err(|e| SearchError::engine(&alias, e))?;
         let highlight_limit = Some(highlight_chars(query.page.size));
-        let mut budget = SNIPPET_BYTES_PER_PAGE;
-        let hits = result
+        let admitted: Vec<&trawl_client::Hit> = result
             .hits
             .iter()
             .filter(|h| scope.admits_source(&h.source))
-            .map(|h| blob_hit(h, &checked.snippets, highlight_limit, &mut budget))
             .collect();
+        let mut budget = SNIPPET_BYTES_PER_PAGE;
+        let hits = match self.snippets {
+            SnippetSource::Engine => admitted
+                .iter()
+                .map(|h| {
+                    let highlighted = engine_highlight(h);
+                    blob_hit(
+                        h,
+                        highlighted,
+                        &checked.snippets,
+                        highlight_limit,
+                        &mut budget,
+                    )
+                })
+                .collect(),
+            SnippetSource::Git => {
+                let contents = read_contents(&self.registry, &admitted).await?;
+                let lucene = self.lucene_generation().await?;
+                let highlight_query = content_highlight_query(&body);
+                let max_chars = cap.max_chars(highlight_chars(query.page.size));
+                let variant = self.indices.options().content_variant;
+                let mut hits = Vec::with_capacity(admitted.len());
+                for (h, content) in admitted.iter().zip(contents) {
+                    let (highlighted, unavailable) = match content {
+                        Ok(Some(text)) => (
+                            emulated_highlight(lucene, variant, highlight_query, &text, max_chars)?,
+                            None,
+                        ),
+                        Ok(None) => (None, None),
+                        Err(reason) => (None, Some(reason)),
+                    };
+                    let mut hit = blob_hit(
+                        h,
+                        highlighted,
+                        &checked.snippets,
+                        highlight_limit,
+                        &mut budget,
+                    );
+                    hit.content_unavailable = unavailable;
+                    hits.push(hit);
+                }
+                hits
+            }
+        };
         let facets = blob_facets(&result.aggregations, &scope);
         Ok(SearchPage::from_result(
             &result,

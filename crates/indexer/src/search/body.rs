@@ -26,6 +26,7 @@ use trawl_client::HighlightOffset;
 
 use trawl_query::Scope;
 
+use super::SnippetSource;
 use super::clauses::{Purpose, expression, has_prefix, named_expression};
 use super::facets::{blob_aggregations, commit_aggregations};
 use super::query::{CheckedBlobQuery, CheckedCommitQuery};
@@ -94,6 +95,15 @@ impl HighlightCap {
             Some(HighlightOffset::MaxAnalyzerOffset) => HighlightCap::OpenSearch,
             Some(HighlightOffset::MaxAnalyzedOffset) => HighlightCap::Elasticsearch,
             None => HighlightCap::None,
+        }
+    }
+
+    /// The characters highlighted per hit under this cap: `chars`, or `None` (the whole
+    /// content) on an engine that cannot cap.
+    pub(super) fn max_chars(self, chars: u64) -> Option<u64> {
+        match self {
+            HighlightCap::OpenSearch | HighlightCap::Elasticsearch => Some(chars),
+            HighlightCap::None => None,
         }
     }
 
@@ -202,8 +212,15 @@ pub(super) fn code_word_clauses(field: &str, word: &str, boost: f64) -> (Option<
 
 /// The `_search` body of a file search under `access` (the access filters, see
 /// [`super::access`]): the query's clause (see [`super::clauses`]) under the access filter
-/// and the flags' filters, with highlighting and the facets' aggregations.
-pub(super) fn blob_body(query: &CheckedBlobQuery, access: Vec<Value>, cap: HighlightCap) -> Value {
+/// and the flags' filters, with highlighting and the facets' aggregations. With
+/// [`SnippetSource::Git`] the engine highlights file names only; the content's matches
+/// are marked locally for [`content_highlight_query`].
+pub(super) fn blob_body(
+    query: &CheckedBlobQuery,
+    access: Vec<Value>,
+    cap: HighlightCap,
+    snippets: SnippetSource,
+) -> Value {
     let mut filters = access;
     if let Some(language) = &query.language {
         filters.push(json!({ "term": { "blob.language": language } }));
@@ -230,14 +247,15 @@ pub(super) fn blob_body(query: &CheckedBlobQuery, access: Vec<Value>, cap: Highl
     }
     let mut content_highlight = json!({ "type": "plain", "number_of_fragments": 0 });
     cap.apply(&mut content_highlight, highlight_chars(query.page.size));
+    let mut fields = json!({ "blob.file_name": { "type": "plain", "number_of_fragments": 0 } });
+    if snippets == SnippetSource::Engine {
+        fields["blob.content"] = content_highlight;
+    }
     let mut highlight = json!({
         "pre_tags": [MARK_START.to_string()],
         "post_tags": [MARK_END.to_string()],
         "encoder": "default",
-        "fields": {
-            "blob.content": content_highlight,
-            "blob.file_name": { "type": "plain", "number_of_fragments": 0 }
-        }
+        "fields": fields
     });
     if query.text.as_ref().is_some_and(|t| has_prefix(&t.clause)) {
         highlight["highlight_query"] = clause(Purpose::Highlight).unwrap_or(Value::Null);
@@ -246,7 +264,7 @@ pub(super) fn blob_body(query: &CheckedBlobQuery, access: Vec<Value>, cap: Highl
         "query": { "bool": search },
         "_source": { "includes": [
             "repo_id", "visibility", "blob.path", "blob.file_name", "blob.language", "blob.extension",
-            "blob.commit_sha", "blob.binary", "blob.truncated", "blob.size"
+            "blob.commit_sha", "blob.binary", "blob.truncated", "blob.size", "blob.oid", "blob.symlink"
         ] },
         "highlight": highlight,
         "aggs": blob_aggregations(),
@@ -259,6 +277,15 @@ pub(super) fn blob_body(query: &CheckedBlobQuery, access: Vec<Value>, cap: Highl
         "from": query.page.from,
         "size": query.page.size,
     })
+}
+
+/// The query the engine highlights a file search's content with: the body's
+/// `highlight_query` (a query with prefixes has one), else its query.
+pub(super) fn content_highlight_query(body: &Value) -> &Value {
+    match &body["highlight"]["highlight_query"] {
+        Value::Null => &body["query"],
+        query => query,
+    }
 }
 
 /// The `_search` body of a commit search under `access` (the access filters).
@@ -303,7 +330,12 @@ mod tests {
     }
 
     fn blob(query: &BlobQuery, repos: &[String], cap: HighlightCap) -> Value {
-        blob_body(&query.checked().unwrap(), vec![repo_filter(repos)], cap)
+        blob_body(
+            &query.checked().unwrap(),
+            vec![repo_filter(repos)],
+            cap,
+            SnippetSource::Engine,
+        )
     }
 
     #[test]

@@ -150,6 +150,13 @@ pub enum SearchError {
         "the engine refused the search on {alias}: {reason}; the query passed trawl's own limits, which lie below the engines' defaults: if the reason names a limit (clauses, result window, automaton, analyzed offset), this engine's was lowered — search for less or raise it; otherwise check the cluster's health"
     )]
     Refused { alias: String, reason: String },
+    /// Marking matches in contents read from git failed: the highlighter emulation cannot
+    /// follow a clause trawl built, or the task reading git failed. A defect in trawl, not
+    /// in the query.
+    #[error(
+        "marking matches in file contents read from git failed: {reason}; this is a defect in trawl, not in the query: search a deployment that keeps contents in the index, or report it"
+    )]
+    Snippets { reason: String },
     /// The engine failed the request.
     #[error("searching {alias} failed: {source}")]
     Engine {

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::git_snippets::Highlighted;
 use super::leaves::{LeafMatch, leaf_matches};
 use super::query::SnippetOptions;
 use super::snippet::{MatchRange, SNIPPET_BYTES_PER_HIT, Snippet, snippets, unmark};
@@ -39,6 +40,11 @@ pub struct BlobHit {
     /// `snippets` nor counted in `matching_lines`. For a hit without highlighted lines
     /// it is set when the file's size in bytes is over the limit (a match may lie beyond).
     pub content_cut: bool,
+    /// Why the content could not be read from git (snippets from git only: the blob is no
+    /// longer in the repository, or the repository cannot be opened); the hit then has no
+    /// snippets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_unavailable: Option<String>,
     /// With [`BlobQuery::explain`](super::BlobQuery::explain): the query's leaves this
     /// file matched, where and how (empty otherwise).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -92,20 +98,34 @@ fn cut_at_units(content: &mut String, matches: &mut Vec<MatchRange>, limit: u64)
     });
 }
 
-/// A file hit: its fields, and snippets cut within `page_budget` (bytes left for the
+/// The content the engine's highlighter returned for a hit, unmarked: `None` when the
+/// content did not match.
+pub(super) fn engine_highlight(hit: &trawl_client::Hit) -> Option<Highlighted> {
+    hit.highlight["blob.content"][0].as_str().map(|marked| {
+        let (text, matches) = unmark(marked);
+        Highlighted { text, matches }
+    })
+}
+
+/// A file hit: its fields, and snippets cut from `highlighted` (its content as the
+/// highlighter returned it, see [`engine_highlight`] and
+/// [`super::git_snippets::emulated_highlight`]) within `page_budget` (bytes left for the
 /// page's snippets; this hit takes at most [`SNIPPET_BYTES_PER_HIT`] of it).
 /// `highlight_limit` is how many characters of content are highlighted at most (`None`:
 /// the whole content), to tell whether the content was cut; content past it is dropped.
 pub(super) fn blob_hit(
     hit: &trawl_client::Hit,
+    highlighted: Option<Highlighted>,
     options: &SnippetOptions,
     highlight_limit: Option<u64>,
     page_budget: &mut usize,
 ) -> BlobHit {
     let source = &hit.source;
-    let (snippets, matching_lines, content_cut) = match hit.highlight["blob.content"][0].as_str() {
-        Some(marked) => {
-            let (mut content, mut matches) = unmark(marked);
+    let (snippets, matching_lines, content_cut) = match highlighted {
+        Some(Highlighted {
+            text: mut content,
+            mut matches,
+        }) => {
             // The engine counts UTF-16 code units, as Java strings do.
             let units = content.encode_utf16().count() as u64;
             let content_cut = highlight_limit.is_some_and(|limit| units >= limit);
@@ -149,6 +169,7 @@ pub(super) fn blob_hit(
         snippets,
         matching_lines,
         content_cut,
+        content_unavailable: None,
         matched: leaf_matches(&hit.matched_queries),
     }
 }
@@ -213,6 +234,7 @@ mod tests {
         let mut budget = SNIPPET_BYTES_PER_PAGE;
         let decoded = blob_hit(
             &hit("x\n[foo]()\n"),
+            engine_highlight(&hit("x\n[foo]()\n")),
             &SnippetOptions::default(),
             Some(1_000),
             &mut budget,
@@ -244,6 +266,7 @@ mod tests {
         let mut at = |limit| {
             blob_hit(
                 &hit(&content),
+                engine_highlight(&hit(&content)),
                 &SnippetOptions::default(),
                 Some(limit),
                 &mut budget,
@@ -255,6 +278,7 @@ mod tests {
         assert!(
             !blob_hit(
                 &hit(&content),
+                engine_highlight(&hit(&content)),
                 &SnippetOptions::default(),
                 None,
                 &mut budget
@@ -275,7 +299,13 @@ mod tests {
         let mut budget = SNIPPET_BYTES_PER_PAGE;
         let mut total = 0;
         for _ in 0..100 {
-            let h = blob_hit(&hit(&content), &options, None, &mut budget);
+            let h = blob_hit(
+                &hit(&content),
+                engine_highlight(&hit(&content)),
+                &options,
+                None,
+                &mut budget,
+            );
             assert_eq!(h.matching_lines, 60);
             total += h
                 .snippets
@@ -298,6 +328,7 @@ mod tests {
         // 7 + 20 units before the second match: a limit of 28 keeps its first letter.
         let h = blob_hit(
             &hit(&content),
+            engine_highlight(&hit(&content)),
             &SnippetOptions::default(),
             Some(28),
             &mut budget,

@@ -96,7 +96,7 @@ pub(super) fn unmark(marked: &str) -> (String, Vec<MatchRange>) {
 }
 
 /// Sorted, with overlapping or touching ranges merged.
-fn merge(mut ranges: Vec<MatchRange>) -> Vec<MatchRange> {
+pub(super) fn merge(mut ranges: Vec<MatchRange>) -> Vec<MatchRange> {
     ranges.sort_by_key(|r| (r.start, r.end));
     let mut merged: Vec<MatchRange> = Vec::with_capacity(ranges.len());
     for r in ranges {
