@@ -1,7 +1,8 @@
 //! Snippets from git against snippets from the engine's highlighter, through the whole
 //! search: one repository indexed (the relevance and analysis fixtures, trawl's own
 //! sources and files made to reach the highlighter's edges), then every query searched
-//! twice, once with [`SnippetSource::Engine`] and once with [`SnippetSource::Git`], and
+//! twice, once with the engine's highlighter (the index keeps the content, so
+//! [`SnippetSource::Index`] asks the engine) and once with [`SnippetSource::Git`], and
 //! every hit compared field for field. No allow-list: one difference fails the test.
 
 use std::collections::BTreeSet;

@@ -6,6 +6,7 @@ mod analysis;
 mod analysis_parity;
 mod client;
 mod client_faults;
+mod content_from_git;
 mod deployment;
 mod dist;
 mod engine;

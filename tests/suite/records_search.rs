@@ -626,7 +626,10 @@ async fn record_documents_survive_a_zero_downtime_reindex_and_are_counted_by_ind
     let redis = trawl_tests::redis_connection(&services.redis)
         .await
         .unwrap();
-    let driver = ReindexDriver::new(world.set.clone(), redis)
+    let registry = trawl_tests::test_registry(&services, &world.set)
+        .await
+        .unwrap();
+    let driver = ReindexDriver::new(world.set.clone(), redis, registry)
         .unwrap()
         .with_poll_interval(Duration::from_millis(100));
     driver

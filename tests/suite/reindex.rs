@@ -267,7 +267,8 @@ async fn driver(set: &IndexSet, services: &trawl_stack::Services) -> ReindexDriv
     let redis = trawl_tests::redis_connection(&services.redis)
         .await
         .unwrap();
-    ReindexDriver::new(set.clone(), redis)
+    let registry = trawl_tests::test_registry(services, set).await.unwrap();
+    ReindexDriver::new(set.clone(), redis, registry)
         .unwrap()
         .with_poll_interval(Duration::from_millis(100))
 }
@@ -631,7 +632,8 @@ async fn unsafe_requests_are_refused() {
     let redis = trawl_tests::redis_connection(&services.redis)
         .await
         .unwrap();
-    let err = ReindexDriver::new(bare, redis).unwrap_err();
+    let registry = trawl_tests::test_registry(&services, &set).await.unwrap();
+    let err = ReindexDriver::new(bare, redis, registry).unwrap_err();
     assert!(err.to_string().contains("write routes"), "{err}");
 }
 

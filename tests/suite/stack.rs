@@ -373,7 +373,8 @@ async fn local_provider_forms_a_three_node_cluster() {
             ),
         );
         set.ensure().await?;
-        let driver = trawl_migrations::reindex::ReindexDriver::new(set.clone(), redis)?
+        let registry = trawl_tests::test_registry(&up.services, &set).await?;
+        let driver = trawl_migrations::reindex::ReindexDriver::new(set.clone(), redis, registry)?
             .with_poll_interval(Duration::from_millis(100));
         crate::reindex::live_reindex(&set, driver, 3000, 400.0).await;
         let health = set.client().cluster_health().await?;

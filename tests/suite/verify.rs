@@ -293,7 +293,8 @@ async fn reindex_refuses_to_start_without_the_free_space_it_needs() {
     let redis = trawl_tests::redis_connection(&services.redis)
         .await
         .unwrap();
-    let driver = ReindexDriver::new(set.clone(), redis).unwrap();
+    let registry = trawl_tests::test_registry(&services, &set).await.unwrap();
+    let driver = ReindexDriver::new(set.clone(), redis, registry).unwrap();
     let before = set
         .client()
         .alias_targets(&set.alias(IndexKind::Blobs))

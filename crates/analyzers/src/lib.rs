@@ -20,4 +20,6 @@ pub use indices::{
     ANALYSIS_VERSION, ContentVariant, IndexKind, IndexOptions, KindSettings, analysis_index_body,
 };
 pub use lucene::{LuceneGeneration, UnknownLuceneGeneration};
-pub use storage::{BlobStorage, CODECS, DEFAULT_CODEC, Lever, LeverError};
+pub use storage::{
+    BlobStorage, CODECS, DEFAULT_CODEC, Lever, LeverError, source_keeps_blob_content,
+};

@@ -9,6 +9,7 @@
 //! content elsewhere (git, read at search time) would save.
 
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::indices::{ContentVariant, IndexKind, IndexOptions};
 
@@ -219,5 +220,60 @@ mod tests {
         let ngram = Lever::Content(ContentVariant::EdgeNgram).apply(&base);
         assert_eq!(ngram.content_variant, ContentVariant::EdgeNgram);
         assert_eq!(ngram.per_kind, base.per_kind);
+    }
+}
+
+/// Whether a blobs mapping's `_source` holds `blob.content`: not when `_source` is
+/// disabled, excludes it (by name, `blob.*` or `*`), or includes only other fields. An
+/// index that does not can neither highlight nor return the content, and a copy of it
+/// (`_reindex`) would carry none.
+pub fn source_keeps_blob_content(mappings: &Value) -> bool {
+    let source = &mappings["_source"];
+    if source["enabled"] == Value::Bool(false) {
+        return false;
+    }
+    let patterns = |key: &str| -> Vec<&str> {
+        source[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect()
+    };
+    let covers = |pattern: &str| matches!(pattern, "blob.content" | "*" | "blob.*" | "blob");
+    if patterns("excludes").into_iter().any(covers) {
+        return false;
+    }
+    let includes = patterns("includes");
+    includes.is_empty() || includes.into_iter().any(covers)
+}
+
+#[cfg(test)]
+mod keeps_content_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_mapping_keeps_the_content_unless_its_source_leaves_it_out() {
+        assert!(source_keeps_blob_content(&json!({ "properties": {} })));
+        assert!(source_keeps_blob_content(
+            &json!({ "_source": { "excludes": ["blob.defs"] } })
+        ));
+        assert!(!source_keeps_blob_content(
+            &json!({ "_source": { "excludes": ["blob.content"] } })
+        ));
+        assert!(!source_keeps_blob_content(
+            &json!({ "_source": { "excludes": ["blob.*"] } })
+        ));
+        assert!(!source_keeps_blob_content(
+            &json!({ "_source": { "enabled": false } })
+        ));
+        assert!(!source_keeps_blob_content(
+            &json!({ "_source": { "includes": ["repo_id"] } })
+        ));
+        assert!(source_keeps_blob_content(
+            &json!({ "_source": { "includes": ["blob.*"] } })
+        ));
     }
 }

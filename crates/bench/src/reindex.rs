@@ -241,10 +241,12 @@ pub struct ReindexBenchReport {
 }
 
 /// Runs the scenario against the engine `config` points at; `redis` carries the write
-/// routes and the driver lock. Deletes everything it created, whatever happens.
+/// routes and the driver lock, `registry` is the scenario's deployment's (`options.prefix`).
+/// Deletes everything it created, whatever happens.
 pub async fn run(
     config: &ClientConfig,
     redis: trawl_redis::RedisConnection,
+    registry: trawl_registry::Registry,
     options: &ReindexBenchOptions,
     progress: &dyn Fn(ReindexBenchProgress<'_>),
 ) -> Result<ReindexBenchReport, ReindexBenchError> {
@@ -255,7 +257,7 @@ pub async fn run(
     let set = IndexSet::new(client.clone(), names, IndexOptions::default(), routes);
     tracing::info!(prefix = %options.prefix, docs = options.docs, "bench reindex starting");
     let result = tokio::select! {
-        result = measure(config, &set, redis.clone(), options, progress) => result,
+        result = measure(config, &set, redis.clone(), registry, options, progress) => result,
         _ = crate::interrupt::interrupted() => Err(ReindexBenchError::Interrupted),
     };
     progress(ReindexBenchProgress::Phase(
@@ -296,6 +298,7 @@ async fn measure(
     config: &ClientConfig,
     set: &IndexSet,
     redis: trawl_redis::RedisConnection,
+    registry: trawl_registry::Registry,
     options: &ReindexBenchOptions,
     progress: &dyn Fn(ReindexBenchProgress<'_>),
 ) -> Result<(FillReport, CopyReport, TrawlReport, SearchReport), ReindexBenchError> {
@@ -373,7 +376,7 @@ async fn measure(
         options.search_rate,
         Some(expected_totals),
     );
-    let trawl = trawl_reindex(set, redis, &source, expected, options, progress).await;
+    let trawl = trawl_reindex(set, redis, registry, &source, expected, options, progress).await;
     let samples = searcher.finish().await;
     let (trawl, swap_at) = trawl?;
     let during_trawl = samples.window("during trawl reindex", Some(swap_at));
@@ -628,6 +631,7 @@ struct Watched {
 async fn trawl_reindex(
     set: &IndexSet,
     redis: trawl_redis::RedisConnection,
+    registry: trawl_registry::Registry,
     source: &str,
     expected: u64,
     options: &ReindexBenchOptions,
@@ -647,7 +651,7 @@ async fn trawl_reindex(
             (w.done, w.total) = task.progress();
         })
     };
-    let driver = ReindexDriver::new(set.clone(), redis)?.with_observer(observer);
+    let driver = ReindexDriver::new(set.clone(), redis, registry)?.with_observer(observer);
     let reindex_options = ReindexOptions {
         kinds: vec![IndexKind::Blobs],
         slices_per_shard: options.slices_per_shard.max(1),

@@ -27,7 +27,11 @@ pub async fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
         crate::connect::migration_context(&services).await?,
         trawl_migrations::migrations::all(),
     )?;
-    let reindex = ReindexDriver::new(indices.clone(), crate::connect::redis(&services).await?)?;
+    let reindex = ReindexDriver::new(
+        indices.clone(),
+        crate::connect::redis(&services).await?,
+        crate::connect::registry(&services).await?,
+    )?;
     let info = trawl_inspect::info::gather(InfoSources {
         indices: &indices,
         queue: &queue,

@@ -122,7 +122,8 @@ async fn driver(
     let services = crate::connect::services()?;
     let indices = crate::connect::index_set(&services).await?;
     let redis = crate::connect::redis(&services).await?;
-    let mut driver = ReindexDriver::new(indices, redis)?.with_lock_ttl(lock_ttl);
+    let registry = crate::connect::registry(&services).await?;
+    let mut driver = ReindexDriver::new(indices, redis, registry)?.with_lock_ttl(lock_ttl);
     if let Some(bar) = progress {
         driver = driver.with_observer(Arc::new(move |task: &ReindexTask| {
             let (done, total) = task.progress();

@@ -417,6 +417,16 @@ pub fn print_blobs(results: &BlobResults, explain: bool, style: Style) {
                 ))
             );
         }
+        if let Some(reason) = &hit.content_unavailable {
+            println!(
+                "{}",
+                style.dim(&format!(
+                    "{:>width$}  no lines shown: {} (`index` the repository again to bring the file up to date)",
+                    "",
+                    one_line(reason)
+                ))
+            );
+        }
         println!();
     }
 }

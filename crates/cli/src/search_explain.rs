@@ -118,6 +118,15 @@ pub fn print_path(explanation: &PathExplanation, style: Style) {
             style.dim("  its content is not indexed (binary or over the size limit): only its name and path can match")
         );
     }
+    if let Some(reason) = &explanation.content_unavailable {
+        println!(
+            "{}",
+            style.dim(&format!(
+                "  its content's terms are not shown: {} (`index` the repository again to bring the file up to date)",
+                one_line(reason)
+            ))
+        );
+    }
     for outcome in &explanation.leaves {
         print_outcome(outcome, style);
     }

@@ -184,7 +184,7 @@ impl Deployment {
 
     /// The zero-downtime reindex driver.
     pub fn reindex_driver(&self) -> Result<ReindexDriver, ReindexError> {
-        ReindexDriver::new(self.indices(), self.redis())
+        ReindexDriver::new(self.indices(), self.redis(), self.registry.clone())
     }
 
     /// What migrations work with; its queue has the configured shards.

@@ -6,6 +6,7 @@
 //! the registry (`trawl_registry`); this crate never changes a registration. It writes
 //! only through aliases or explicit write targets.
 
+pub mod blob_contents;
 pub mod document;
 pub mod git;
 pub mod index_names;

@@ -100,6 +100,7 @@ use trawl_client::{SearchOptions, SearchResult};
 
 use trawl_registry::{Memberships, Principal, Registry, RepoId};
 
+use crate::blob_contents::read_contents;
 use crate::indices::IndexSet;
 
 pub use access::access_clause;
@@ -128,7 +129,7 @@ pub use snippet::{
 use access::{SearchScope, named_repos};
 use body::{HighlightCap, blob_body, commit_body, content_highlight_query, routing};
 use facets::{blob_facets, commit_facets};
-use git_snippets::{emulated_highlight, read_contents};
+use git_snippets::{KeepsContent, emulated_highlight};
 use hits::{blob_hit, commit_hit, engine_highlight};
 
 /// One page of hits, the facets of all matches, and how the search went.
@@ -205,12 +206,14 @@ pub type CommitResults = SearchPage<CommitHit, CommitFacets>;
 /// Where a file hit's snippets come from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SnippetSource {
-    /// The engine's plain highlighter over the content the index keeps in `_source`.
+    /// Per index, from what it keeps: the engine's plain highlighter over the content of
+    /// an index that keeps it in `_source`; git for an index that leaves it out (asked
+    /// once per concrete index, so an alias swapped to such an index is followed).
     #[default]
-    Engine,
-    /// The content read from git by blob id and marked by trawl's offline emulation of the
-    /// same highlighter, for the same query (see `search/git_snippets.rs`): the same hits
-    /// and snippets without the content in the index.
+    Index,
+    /// Always the content read from git by blob id and marked by trawl's offline
+    /// emulation of the same highlighter, for the same query (see
+    /// `search/git_snippets.rs`): the same hits and snippets, whatever the index keeps.
     Git,
 }
 
@@ -225,6 +228,7 @@ pub struct CodeSearch {
     registry: Registry,
     server_timeout: Option<Duration>,
     snippets: SnippetSource,
+    keeps_content: KeepsContent,
 }
 
 impl CodeSearch {
@@ -235,7 +239,8 @@ impl CodeSearch {
             indices,
             registry,
             server_timeout: None,
-            snippets: SnippetSource::Engine,
+            snippets: SnippetSource::Index,
+            keeps_content: KeepsContent::default(),
         }
     }
 
@@ -336,50 +341,61 @@ impl CodeSearch {
             .iter()
             .filter(|h| scope.admits_source(&h.source))
             .collect();
-        let mut budget = SNIPPET_BYTES_PER_PAGE;
-        let hits = match self.snippets {
-            SnippetSource::Engine => admitted
-                .iter()
-                .map(|h| {
-                    let highlighted = engine_highlight(h);
-                    blob_hit(
-                        h,
-                        highlighted,
-                        &checked.snippets,
-                        highlight_limit,
-                        &mut budget,
-                    )
-                })
-                .collect(),
-            SnippetSource::Git => {
-                let contents = read_contents(&self.registry, &admitted).await?;
-                let lucene = self.lucene_generation().await?;
-                let highlight_query = content_highlight_query(&body);
-                let max_chars = cap.max_chars(highlight_chars(query.page.size));
-                let variant = self.indices.options().content_variant;
-                let mut hits = Vec::with_capacity(admitted.len());
-                for (h, content) in admitted.iter().zip(contents) {
-                    let (highlighted, unavailable) = match content {
-                        Ok(Some(text)) => (
-                            emulated_highlight(lucene, variant, highlight_query, &text, max_chars)?,
-                            None,
-                        ),
-                        Ok(None) => (None, None),
-                        Err(reason) => (None, Some(reason)),
-                    };
-                    let mut hit = blob_hit(
-                        h,
-                        highlighted,
-                        &checked.snippets,
-                        highlight_limit,
-                        &mut budget,
-                    );
-                    hit.content_unavailable = unavailable;
-                    hits.push(hit);
-                }
-                hits
+        // Each hit's content as highlighted, by the engine or, for the hits (by position)
+        // of indices that keep no content, from git.
+        let mut from_git = Vec::new();
+        let mut highlighted = Vec::with_capacity(admitted.len());
+        for (i, hit) in admitted.iter().enumerate() {
+            let engine = match self.snippets {
+                SnippetSource::Git => false,
+                SnippetSource::Index => self
+                    .keeps_content
+                    .of(client, &hit.index)
+                    .await
+                    .map_err(|e| SearchError::engine(&alias, e))?,
+            };
+            if !engine {
+                from_git.push(i);
             }
-        };
+            highlighted.push(if engine { engine_highlight(hit) } else { None });
+        }
+        let mut unavailable = vec![None; admitted.len()];
+        if !from_git.is_empty() {
+            let hits: Vec<&trawl_client::Hit> = from_git.iter().map(|&i| admitted[i]).collect();
+            let contents = read_contents(&self.registry, &hits)
+                .await
+                .map_err(SearchError::Registry)?;
+            let lucene = self.lucene_generation().await?;
+            let highlight_query = content_highlight_query(&body);
+            let max_chars = cap.max_chars(highlight_chars(query.page.size));
+            let variant = self.indices.options().content_variant;
+            for (&i, content) in from_git.iter().zip(contents) {
+                match content {
+                    Ok(Some(text)) => {
+                        highlighted[i] =
+                            emulated_highlight(lucene, variant, highlight_query, &text, max_chars)?;
+                    }
+                    Ok(None) => {}
+                    Err(reason) => unavailable[i] = Some(reason),
+                }
+            }
+        }
+        let mut budget = SNIPPET_BYTES_PER_PAGE;
+        let hits = admitted
+            .iter()
+            .zip(highlighted)
+            .zip(unavailable)
+            .map(|((h, highlighted), unavailable)| BlobHit {
+                content_unavailable: unavailable,
+                ..blob_hit(
+                    h,
+                    highlighted,
+                    &checked.snippets,
+                    highlight_limit,
+                    &mut budget,
+                )
+            })
+            .collect();
         let facets = blob_facets(&result.aggregations, &scope);
         Ok(SearchPage::from_result(
             &result,

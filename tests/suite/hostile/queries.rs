@@ -813,8 +813,9 @@ async fn side_by_side_deployments_never_touch_each_other() {
 
     // A finished reindex of `a-b-`: cleaning up `a-` removes nothing of it; its own cleanup
     // removes exactly its old index.
+    let registry = trawl_tests::test_registry(&services, &ab).await.unwrap();
     let driver = |set: &IndexSet| {
-        ReindexDriver::new(set.clone(), redis.clone())
+        ReindexDriver::new(set.clone(), redis.clone(), registry.clone())
             .unwrap()
             .with_poll_interval(std::time::Duration::from_millis(100))
     };

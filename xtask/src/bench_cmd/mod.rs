@@ -384,8 +384,13 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
                 ..ReindexBenchOptions::default()
             };
             let bar = ReindexBar::new();
+            let mut registry_config =
+                trawl_cli::connect::registry_config(&trawl_cli::connect::services()?)?;
+            registry_config.deployment = options.prefix.clone();
+            let registry = trawl_registry::Registry::connect(&registry_config).await?;
             let report =
-                trawl_bench::reindex::run(&config, redis, &options, &|p| bar.show(p)).await;
+                trawl_bench::reindex::run(&config, redis, registry, &options, &|p| bar.show(p))
+                    .await;
             bar.finish();
             let report = report?;
             emit(&report, json, print_reindex)?;

@@ -56,6 +56,7 @@ impl Client {
             sort,
             page_size: page_size.max(1),
             source: None,
+            version: false,
             view: Some(view),
         }
     }
@@ -96,6 +97,8 @@ pub struct Scroll {
     page_size: usize,
     /// The `_source` filter of every page (`None`: whole documents).
     source: Option<Value>,
+    /// Whether hits carry their version ([`Hit::version`]).
+    version: bool,
     /// `None` once the last page was read or the walk was closed.
     view: Option<View>,
 }
@@ -137,6 +140,12 @@ impl Scroll {
         self
     }
 
+    /// Hits carry their version ([`Hit::version`]): what a copy needs to keep it.
+    pub fn with_version(mut self) -> Self {
+        self.version = true;
+        self
+    }
+
     /// The next page; `None` after the last one.
     pub async fn next_page(&mut self) -> Result<Option<Vec<Hit>>, ClientError> {
         let Some(view) = &mut self.view else {
@@ -157,6 +166,9 @@ impl Scroll {
                 if let Some(source) = &self.source {
                     body["_source"] = source.clone();
                 }
+                if self.version {
+                    body["version"] = json!(true);
+                }
                 EngineRequest::post("_search").idempotent(true).json(&body)
             }
             View::Context { id: None } => {
@@ -169,6 +181,9 @@ impl Scroll {
                 });
                 if let Some(source) = &self.source {
                     body["_source"] = source.clone();
+                }
+                if self.version {
+                    body["version"] = json!(true);
                 }
                 EngineRequest::post(format!("{}/_search", segment(&self.index)))
                     .idempotent(true)

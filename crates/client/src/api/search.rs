@@ -32,6 +32,8 @@ pub struct Hit {
     pub highlight: Value,
     /// Sort values, for `search_after`.
     pub sort: Value,
+    /// The document's version, when the search asked for it (`"version": true`).
+    pub version: Option<u64>,
     /// The names (`_name`) of the named clauses the document matched.
     pub matched_queries: Vec<String>,
 }
@@ -96,6 +98,7 @@ impl SearchResult {
                             source: h["_source"].clone(),
                             highlight: h["highlight"].clone(),
                             sort: h["sort"].clone(),
+                            version: h["_version"].as_u64(),
                             matched_queries: matched_queries(&h["matched_queries"]),
                         })
                         .collect()

@@ -29,6 +29,17 @@ pub enum BulkOp {
         partial: Value,
         upsert: bool,
     },
+    /// Index a copy of a document carrying the version it has elsewhere, as an external
+    /// version (what `_reindex` does): the copy lands unless the index holds that document
+    /// at the same or a newer version (or its versioned tombstone), which fails the item
+    /// with a version conflict.
+    Copy {
+        index: String,
+        id: String,
+        routing: Option<String>,
+        document: Value,
+        version: u64,
+    },
     /// Delete a document (a missing one is reported as `not_found`, not as a failure).
     Delete {
         index: String,
@@ -63,6 +74,7 @@ impl BulkOp {
         match &mut self {
             BulkOp::Index { routing, .. }
             | BulkOp::Create { routing, .. }
+            | BulkOp::Copy { routing, .. }
             | BulkOp::Update { routing, .. }
             | BulkOp::Delete { routing, .. } => *routing = value,
         }
@@ -71,7 +83,7 @@ impl BulkOp {
 
     fn kind(&self) -> &'static str {
         match self {
-            BulkOp::Index { .. } => "index",
+            BulkOp::Index { .. } | BulkOp::Copy { .. } => "index",
             BulkOp::Create { .. } => "create",
             BulkOp::Update { .. } => "update",
             BulkOp::Delete { .. } => "delete",
@@ -92,12 +104,19 @@ impl BulkOp {
             BulkOp::Update {
                 index, id, routing, ..
             }
+            | BulkOp::Copy {
+                index, id, routing, ..
+            }
             | BulkOp::Delete { index, id, routing } => {
                 (index.clone(), Some(id.clone()), routing.clone())
             }
         };
+        let version = match &self {
+            BulkOp::Copy { version, .. } => Some(*version),
+            _ => None,
+        };
         let mut buf = BytesMut::new().writer();
-        let mut action = action_meta(&index, id.as_deref(), routing.as_deref(), None);
+        let mut action = action_meta(&index, id.as_deref(), routing.as_deref(), version);
         if require_alias && !matches!(self, BulkOp::Delete { .. }) {
             action["require_alias"] = json!(true);
         }
@@ -105,7 +124,9 @@ impl BulkOp {
         let source_at = buf.get_ref().len();
         let mut lines_with_source = None;
         match self {
-            BulkOp::Index { document, .. } | BulkOp::Create { document, .. } => {
+            BulkOp::Index { document, .. }
+            | BulkOp::Create { document, .. }
+            | BulkOp::Copy { document, .. } => {
                 write_line(&mut buf, &document);
             }
             BulkOp::Update {

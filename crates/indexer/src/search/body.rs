@@ -248,7 +248,7 @@ pub(super) fn blob_body(
     let mut content_highlight = json!({ "type": "plain", "number_of_fragments": 0 });
     cap.apply(&mut content_highlight, highlight_chars(query.page.size));
     let mut fields = json!({ "blob.file_name": { "type": "plain", "number_of_fragments": 0 } });
-    if snippets == SnippetSource::Engine {
+    if snippets == SnippetSource::Index {
         fields["blob.content"] = content_highlight;
     }
     let mut highlight = json!({
@@ -334,7 +334,7 @@ mod tests {
             &query.checked().unwrap(),
             vec![repo_filter(repos)],
             cap,
-            SnippetSource::Engine,
+            SnippetSource::Index,
         )
     }
 

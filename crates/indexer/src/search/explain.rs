@@ -17,6 +17,7 @@ use trawl_registry::{Principal, RepoId};
 use super::clauses::leaf_clauses;
 use super::leaves::{LeafKind, LeafMatch, QueryLeaf, holds, leaf_matches, leaves, named};
 use super::{BlobQuery, CodeSearch, SearchError};
+use crate::blob_contents::read_contents;
 use crate::document::blob_id;
 use crate::git::RepoPath;
 
@@ -106,6 +107,11 @@ pub struct PathExplanation {
     /// The file's content was indexed (not binary, not over the size limit): otherwise
     /// only its name and path can match.
     pub content_indexed: bool,
+    /// Why the content could not be read from git (an index that keeps no content in
+    /// `_source`: the blob is no longer in the repository, or the repository cannot be
+    /// opened); the content's terms are then not shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_unavailable: Option<String>,
     /// The query and the flags hold for the file: the search finds it (on some page).
     pub found: bool,
     pub leaves: Vec<LeafOutcome>,
@@ -187,7 +193,7 @@ impl CodeSearch {
             } },
             "_source": { "includes": [
                 "repo_id", "blob.path", "blob.file_name", "blob.content", "blob.binary",
-                "blob.truncated"
+                "blob.truncated", "blob.oid", "blob.symlink", "blob.size"
             ] },
             "size": 1
         });
@@ -201,7 +207,20 @@ impl CodeSearch {
             return Ok(None);
         };
         let blob = &hit.source["blob"];
-        let content = blob["content"].as_str().unwrap_or_default();
+        // An index that keeps no content in `_source` gives none: git has it.
+        let (content, content_unavailable) = match blob["content"].as_str() {
+            Some(content) => (content.to_owned(), None),
+            None => match read_contents(&self.registry, &[hit])
+                .await
+                .map_err(SearchError::Registry)?
+                .pop()
+            {
+                Some(Ok(Some(text))) => (text, None),
+                Some(Err(reason)) => (String::new(), Some(reason)),
+                Some(Ok(None)) | None => (String::new(), None),
+            },
+        };
+        let content = content.as_str();
         let file_name = blob["file_name"].as_str().unwrap_or_default();
         let matches = leaf_matches(&hit.matched_queries);
         let flags: Vec<FlagOutcome> = flags
@@ -245,6 +264,7 @@ impl CodeSearch {
             repo_id: repo.to_string(),
             path: blob["path"].as_str().unwrap_or(path).to_owned(),
             content_indexed: !(blob["binary"] == json!(true) || blob["truncated"] == json!(true)),
+            content_unavailable,
             found,
             leaves,
             flags,

@@ -1,4 +1,5 @@
-//! Snippets marked without the engine's highlighter ([`SnippetSource::Git`]): each hit's
+//! Snippets marked without the engine's highlighter (for an index that keeps no content
+//! in `_source`, or always with [`SnippetSource::Git`]): each hit's
 //! content read from git by its blob id, decoded as the indexer decoded it, and its
 //! matches marked by the offline emulation of the plain highlighter
 //! ([`trawl_analyzers::plain_highlight`]) over the same highlight query the engine would
@@ -12,19 +13,17 @@
 //! [`SnippetSource::Git`]: super::SnippetSource::Git
 //! [`BlobHit::content_unavailable`]: super::BlobHit::content_unavailable
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use trawl_analyzers::{AnalyzerName, ContentVariant, LuceneGeneration, plain_highlight};
-use trawl_registry::{Registry, RepoId};
+use trawl_analyzers::{
+    AnalyzerName, ContentVariant, LuceneGeneration, plain_highlight, source_keeps_blob_content,
+};
+use trawl_client::{Client, ClientError};
 
 use super::SearchError;
 use super::snippet::{MatchRange, merge};
-use crate::document::decode_entry;
-use crate::git::{BlobContent, GitRepo, ObjectId};
-
-/// What the page's hits' contents are, one per hit in order.
-pub(super) type Contents = Vec<Result<Option<String>, String>>;
 
 /// A hit's content as the highlighter returns it: the text it analyzed and the ranges of
 /// that text it marked.
@@ -32,102 +31,6 @@ pub(super) type Contents = Vec<Result<Option<String>, String>>;
 pub(super) struct Highlighted {
     pub text: String,
     pub matches: Vec<MatchRange>,
-}
-
-/// The content of each hit, read from its repository (the registry's source) by blob id:
-/// `Ok(None)` for a hit indexed without content (binary, over the size limit),
-/// `Err(reason)` when git cannot give it.
-pub(super) async fn read_contents(
-    registry: &Registry,
-    hits: &[&trawl_client::Hit],
-) -> Result<Contents, SearchError> {
-    let mut sources: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for hit in hits {
-        let Some(repo) = hit.source["repo_id"].as_str() else {
-            continue;
-        };
-        if sources.contains_key(repo) {
-            continue;
-        }
-        let source = match RepoId::new(repo) {
-            Ok(id) => registry
-                .get(&id)
-                .await
-                .map_err(SearchError::Registry)?
-                .map(|r| r.spec.source.as_str().to_owned()),
-            Err(_) => None,
-        };
-        sources.insert(repo.to_owned(), source);
-    }
-    let wanted: Vec<Wanted> = hits.iter().map(|h| Wanted::of(h)).collect();
-    tokio::task::spawn_blocking(move || read_blocking(&sources, &wanted))
-        .await
-        .map_err(|e| SearchError::Snippets {
-            reason: format!("reading contents from git: {e}"),
-        })
-}
-
-/// What one hit needs read.
-struct Wanted {
-    repo: Option<String>,
-    oid: Option<String>,
-    symlink: bool,
-    /// Indexed without content (binary or over the size limit).
-    no_content: bool,
-    size: u64,
-}
-
-impl Wanted {
-    fn of(hit: &trawl_client::Hit) -> Wanted {
-        let blob = &hit.source["blob"];
-        Wanted {
-            repo: hit.source["repo_id"].as_str().map(str::to_owned),
-            oid: blob["oid"].as_str().map(str::to_owned),
-            symlink: blob["symlink"] == Value::Bool(true),
-            no_content: blob["binary"] == Value::Bool(true)
-                || blob["truncated"] == Value::Bool(true),
-            size: blob["size"].as_u64().unwrap_or(0),
-        }
-    }
-}
-
-fn read_blocking(
-    sources: &BTreeMap<String, Option<String>>,
-    wanted: &[Wanted],
-) -> Vec<Result<Option<String>, String>> {
-    let mut repos: BTreeMap<&str, Result<crate::git::GitReader, String>> = BTreeMap::new();
-    wanted
-        .iter()
-        .map(|w| {
-            if w.no_content {
-                return Ok(None);
-            }
-            let (Some(repo), Some(oid)) = (w.repo.as_deref(), w.oid.as_deref()) else {
-                return Err("the document names no repository or blob id".to_owned());
-            };
-            let reader = repos.entry(repo).or_insert_with(|| {
-                let source = sources
-                    .get(repo)
-                    .and_then(Option::as_deref)
-                    .ok_or_else(|| format!("repository {repo} is not registered"))?;
-                GitRepo::open(source)
-                    .map(|r| r.reader())
-                    .map_err(|e| format!("repository {repo} cannot be opened: {e}"))
-            });
-            let reader = reader.as_ref().map_err(Clone::clone)?;
-            let id = ObjectId::from_hex(oid.as_bytes())
-                .map_err(|_| format!("the document's blob id {oid:?} is not an object id"))?;
-            // The indexed size bounds the read: a blob id names its bytes.
-            match reader.read_blob_limited(id, w.size) {
-                Ok(BlobContent::Content(bytes)) => Ok(Some(decode_entry(&bytes, w.symlink).text)),
-                Ok(BlobContent::TooLarge { size }) => Err(format!(
-                    "blob {oid} has {size} bytes in git, {} indexed",
-                    w.size
-                )),
-                Err(e) => Err(format!("blob {oid} cannot be read from {repo}: {e}")),
-            }
-        })
-        .collect()
 }
 
 /// `content` marked as the engine's plain highlighter marks `blob.content` (analyzed as
@@ -162,4 +65,48 @@ pub(super) fn emulated_highlight(
                 .collect(),
         ),
     }))
+}
+
+/// Which concrete blobs indices keep `blob.content` in `_source` (asked once per index:
+/// an index's `_source` settings never change).
+#[derive(Clone, Debug, Default)]
+pub(super) struct KeepsContent(Arc<Mutex<HashMap<String, bool>>>);
+
+impl KeepsContent {
+    /// Whether `index` keeps the content in `_source`.
+    pub(super) async fn of(&self, client: &Client, index: &str) -> Result<bool, ClientError> {
+        if let Some(known) = self.0.lock().expect("not poisoned").get(index) {
+            return Ok(*known);
+        }
+        let mapping = client.get_mapping(index).await?;
+        let keeps = source_keeps_blob_content(&mapping[index]["mappings"]);
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .insert(index.to_owned(), keeps);
+        Ok(keeps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn contents_are_marked_in_bytes_of_the_text() {
+        let query = json!({ "term": { "blob.content": "http" } });
+        let marked = emulated_highlight(
+            LuceneGeneration::DEFAULT,
+            ContentVariant::Standard,
+            &query,
+            "é getHttp\n",
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(marked.matches, [MatchRange { start: 6, end: 10 }]);
+        assert_eq!(marked.text, "é getHttp\n");
+    }
 }

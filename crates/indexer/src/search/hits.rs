@@ -216,6 +216,7 @@ mod tests {
             index: "i".into(),
             id: "r_src/a.rs".into(),
             score: Some(2.5),
+            version: None,
             matched_queries: Vec::new(),
             source: json!({ "repo_id": "r", "blob": {
                 "path": "src/a.rs", "file_name": "a.rs", "language": "rust", "extension": "rs",

@@ -103,7 +103,7 @@ impl MigrationHelper for Recompress {
                     .join(" and ")
             ))
         };
-        let driver = ReindexDriver::new(ctx.indices.clone(), ctx.redis())
+        let driver = ReindexDriver::new(ctx.indices.clone(), ctx.redis(), ctx.registry().clone())
             .map_err(failed)?
             .by_migration();
         let task = match driver.active().await.map_err(failed)? {

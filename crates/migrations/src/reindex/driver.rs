@@ -1,16 +1,21 @@
 //! Moves a reindex task through its stages, storing it after every change.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands as _;
 use serde_json::{Value, json};
-use trawl_analyzers::IndexKind;
+use tokio::task::JoinHandle;
+use trawl_analyzers::{IndexKind, source_keeps_blob_content};
 use trawl_client::{AliasAction, ClientError, Refresh, TaskId};
 use trawl_indexer::{ExpiringLock, HeldLock, IndexSet, RedisKeys, WriteRoutes, WritersInFlight};
 use trawl_redis::RedisConnection;
+use trawl_registry::Registry;
 use trawl_telemetry::series;
 
+use super::git_copy::{self, GitCopied};
 use super::task::CopySettings;
 use super::{ReindexStage, ReindexTask, ReindexedIndex, SliceState};
 
@@ -124,6 +129,8 @@ pub struct ReindexDriver {
     observer: Option<TaskObserver>,
     /// Run by a migration, which holds the runner lock itself (no other migration runs).
     by_migration: bool,
+    /// Where repositories are, for a copy that reads contents from git.
+    registry: Registry,
 }
 
 impl std::fmt::Debug for ReindexDriver {
@@ -137,8 +144,13 @@ impl std::fmt::Debug for ReindexDriver {
 
 impl ReindexDriver {
     /// A driver for `indices`, which must carry the deployment's write routes (they are
-    /// how writes reach the new indices).
-    pub fn new(indices: IndexSet, redis: RedisConnection) -> Result<Self, ReindexError> {
+    /// how writes reach the new indices), with the deployment's `registry` (where a copy
+    /// that reads file contents from git finds the repositories).
+    pub fn new(
+        indices: IndexSet,
+        redis: RedisConnection,
+        registry: Registry,
+    ) -> Result<Self, ReindexError> {
         let routes = indices.write_routes().cloned().ok_or_else(|| {
             ReindexError::Invalid(
                 "the index set carries no write routes, so writes during the reindex would be lost; build it with IndexSet::new and the deployment's WriteRoutes (e.g. through trawl_deployment::Deployment::indices)".into(),
@@ -153,6 +165,7 @@ impl ReindexDriver {
             compare_for: Duration::from_secs(60),
             observer: None,
             by_migration: false,
+            registry,
         })
     }
 
@@ -362,6 +375,10 @@ impl ReindexDriver {
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(1);
             let old_gc_deletes = settings["index.gc_deletes"].as_str().map(str::to_owned);
+            let content_from_git = kind == IndexKind::Blobs
+                && !source_keeps_blob_content(
+                    &client.get_mapping(old).await?[old.as_str()]["mappings"],
+                );
             indices.push(ReindexedIndex {
                 kind,
                 alias,
@@ -370,6 +387,7 @@ impl ReindexDriver {
                 shards,
                 old_gc_deletes,
                 docs_at_start: client.count(old, None).await?,
+                content_from_git,
                 slices: Vec::new(),
                 old_count: None,
                 new_count: None,
@@ -665,7 +683,11 @@ impl ReindexDriver {
         self.wait_for_writers(&waiting).await?;
         for index in &mut task.indices {
             self.indices.client().refresh(&index.old).await?;
-            let n = index.shards.max(1) * task.copy.slices_per_shard;
+            let n = if index.content_from_git {
+                1
+            } else {
+                index.shards.max(1) * task.copy.slices_per_shard
+            };
             index.slices = (0..n).map(SliceState::new).collect();
         }
         Ok(ReindexStage::Mirroring)
@@ -686,8 +708,40 @@ impl ReindexDriver {
     ) -> Result<Result<ReindexStage, String>, ReindexError> {
         let client = self.indices.client().clone();
         let mut last_save = Instant::now();
+        // Slices the driver copies itself (contents from git), by (index, slice).
+        let mut local = LocalCopies::default();
         loop {
             let mut changed = false;
+            for ((i, s), result) in local.finished().await {
+                changed = true;
+                let max_attempts = task.copy.max_slice_attempts;
+                let (old, new) = (task.indices[i].old.clone(), task.indices[i].new.clone());
+                let slice = &mut task.indices[i].slices[s];
+                match result {
+                    Ok(copied) => {
+                        slice.total = copied.total;
+                        slice.created = copied.created;
+                        slice.updated = copied.updated;
+                        slice.version_conflicts = copied.version_conflicts;
+                        slice.contents_missing = copied.contents_missing;
+                        slice.done = true;
+                        slice.last_error = None;
+                        metrics::counter!(series::REINDEX_DOCUMENTS_COPIED)
+                            .increment(slice.created + slice.updated);
+                        tracing::info!(%old, %new, slice = slice.id, total = slice.total, contents_missing = slice.contents_missing, "slice copied with contents from git");
+                    }
+                    Err(reason) => {
+                        tracing::warn!(%old, slice = slice.id, attempts = slice.attempts, %reason, "slice failed");
+                        slice.last_error = Some(reason.clone());
+                        if slice.attempts >= max_attempts {
+                            return Ok(Err(format!(
+                                "slice {} of {old} → {new} failed {} times, last: {reason}",
+                                slice.id, slice.attempts
+                            )));
+                        }
+                    }
+                }
+            }
             // Poll the running slices.
             for i in 0..task.indices.len() {
                 for s in 0..task.indices[i].slices.len() {
@@ -755,7 +809,8 @@ impl ReindexDriver {
                 .iter()
                 .flat_map(|i| &i.slices)
                 .filter(|s| s.task.is_some())
-                .count();
+                .count()
+                + local.running();
             let mut room = (task.copy.max_running_slices as usize).saturating_sub(running);
             for i in 0..task.indices.len() {
                 let max = task.indices[i].slices.len() as u32;
@@ -765,7 +820,7 @@ impl ReindexDriver {
                     }
                     let index = &task.indices[i];
                     let slice = &index.slices[s];
-                    if slice.done || slice.task.is_some() {
+                    if slice.done || slice.task.is_some() || local.runs(i, s) {
                         continue;
                     }
                     // Never write into a missing index: the engine would create it with
@@ -775,6 +830,27 @@ impl ReindexDriver {
                             "{} (the index being built) no longer exists",
                             index.new
                         )));
+                    }
+                    if index.content_from_git {
+                        local.start(
+                            (i, s),
+                            git_copy::copy_with_contents(
+                                client.clone(),
+                                self.registry.clone(),
+                                index.old.clone(),
+                                index.new.clone(),
+                                task.copy.batch_size,
+                            ),
+                        );
+                        let slice = &mut task.indices[i].slices[s];
+                        slice.attempts += 1;
+                        slice.created = 0;
+                        slice.updated = 0;
+                        slice.version_conflicts = 0;
+                        slice.contents_missing = 0;
+                        room -= 1;
+                        changed = true;
+                        continue;
                     }
                     let body = slice_body(index, slice.id, max, task.copy.batch_size);
                     let mut params = Vec::new();
@@ -1018,6 +1094,57 @@ impl ReindexDriver {
     }
 }
 
+/// Copies the driver runs itself ([`git_copy`]), by (index, slice); dropped (the driver
+/// stops, fails or is aborted), it stops them: a resumed driver starts them again.
+#[derive(Default)]
+struct LocalCopies(HashMap<(usize, usize), JoinHandle<Result<GitCopied, String>>>);
+
+impl LocalCopies {
+    fn start(
+        &mut self,
+        key: (usize, usize),
+        copy: impl Future<Output = Result<GitCopied, String>> + Send + 'static,
+    ) {
+        self.0.insert(key, tokio::spawn(copy));
+    }
+
+    fn runs(&self, i: usize, s: usize) -> bool {
+        self.0.contains_key(&(i, s))
+    }
+
+    fn running(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The copies that finished, with their outcomes.
+    async fn finished(&mut self) -> Vec<((usize, usize), Result<GitCopied, String>)> {
+        let done: Vec<(usize, usize)> = self
+            .0
+            .iter()
+            .filter(|(_, handle)| handle.is_finished())
+            .map(|(key, _)| *key)
+            .collect();
+        let mut out = Vec::with_capacity(done.len());
+        for key in done {
+            if let Some(handle) = self.0.remove(&key) {
+                let result = handle
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the copy stopped: {e}")));
+                out.push((key, result));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for LocalCopies {
+    fn drop(&mut self) {
+        for handle in self.0.values() {
+            handle.abort();
+        }
+    }
+}
+
 /// The `_reindex` body of one slice: external versions, conflicts counted, not fatal.
 fn slice_body(index: &ReindexedIndex, slice: u32, max: u32, batch_size: u32) -> Value {
     let mut source = json!({ "index": index.old, "size": batch_size });
@@ -1093,6 +1220,7 @@ mod tests {
             shards: 1,
             old_gc_deletes: None,
             docs_at_start: 0,
+            content_from_git: false,
             slices: vec![],
             old_count: None,
             new_count: None,

@@ -19,7 +19,10 @@
 //!    document, the newest version whatever arrives first: the copy never overwrites a
 //!    newer mirrored write, and a mirrored delete leaves a versioned tombstone
 //!    (`index.gc_deletes` is raised on both indices meanwhile) that the copy cannot undo —
-//!    no lost write, no resurrected delete.
+//!    no lost write, no resurrected delete. A blobs index that keeps no file content in
+//!    `_source` is copied by the driver itself, with each document's content read back
+//!    from git and the same external versions (see `git_copy.rs`): `_reindex` would copy
+//!    documents with nothing to analyze.
 //! 4. Counts are compared, settings restored, aliases swapped atomically, mirroring stops.
 //!
 //! Failure or abort before the swap leaves the aliases on the old indices and deletes the
@@ -27,6 +30,7 @@
 //! removes them.
 
 mod driver;
+mod git_copy;
 mod space;
 mod task;
 

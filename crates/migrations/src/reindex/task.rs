@@ -99,6 +99,10 @@ pub struct SliceState {
     /// (mirrored writes, earlier attempts) or deleted after the copy began.
     #[serde(default)]
     pub version_conflicts: u64,
+    /// Documents copied with empty content because git no longer had their blobs (a
+    /// copy that reads contents from git, see [`ReindexedIndex::content_from_git`]).
+    #[serde(default)]
+    pub contents_missing: u64,
     /// Why the last attempt failed.
     #[serde(default)]
     pub last_error: Option<String>,
@@ -116,6 +120,7 @@ impl SliceState {
             created: 0,
             updated: 0,
             version_conflicts: 0,
+            contents_missing: 0,
             last_error: None,
         }
     }
@@ -144,6 +149,11 @@ pub struct ReindexedIndex {
     /// Documents in the old index when the task began.
     #[serde(default)]
     pub docs_at_start: u64,
+    /// The old index keeps no file content in `_source` (a blobs index defined so): the
+    /// copy reads each document's content from git instead of `_reindex`, which would
+    /// copy documents with nothing to analyze. One slice, run by the driver itself.
+    #[serde(default)]
+    pub content_from_git: bool,
     /// The copy's slices (empty until the copy starts).
     #[serde(default)]
     pub slices: Vec<SliceState>,
