@@ -332,6 +332,27 @@ pub async fn test_indices(
     Ok((set, cleanup))
 }
 
+/// Like [`test_indices`], but the blobs index keeps the file content in `_source` (the
+/// engine highlights it): for tests that write documents by hand, whose blobs are in no
+/// repository for a search to read them from.
+pub async fn test_indices_keeping_content(
+    services: &Services,
+    what: &str,
+) -> anyhow::Result<(trawl_indexer::IndexSet, DeploymentCleanup)> {
+    let (deployment, cleanup) = test_deployment(services, what).await?;
+    let base = deployment.indices();
+    let mut options = base.options().clone();
+    options.blob_storage.content_in_source = true;
+    let routes = base
+        .write_routes()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("a deployment's index set has write routes"))?;
+    let set =
+        trawl_indexer::IndexSet::new(base.client().clone(), base.names().clone(), options, routes);
+    set.ensure().await?;
+    Ok((set, cleanup))
+}
+
 /// The registry database's connection string (credentials included) for the tests.
 pub fn pg_url(services: &Services) -> String {
     services.postgres.connection_string()

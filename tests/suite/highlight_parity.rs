@@ -13,7 +13,8 @@ use trawl_indexer::CodeSearch;
 use trawl_indexer::search::{BlobHit, BlobQuery, Page, SnippetOptions, SnippetSource};
 use trawl_registry::Principal;
 use trawl_tests::{
-    register_and_index, require_services, test_indices, test_registry, workspace_root,
+    register_and_index, require_services, test_indices_keeping_content, test_registry,
+    workspace_root,
 };
 
 use crate::indexing::{TestRepo, indexer, spec};
@@ -21,7 +22,9 @@ use crate::indexing::{TestRepo, indexer, spec};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snippets_from_git_are_the_engines_for_every_query_and_hit() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "hlparity").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "hlparity")
+        .await
+        .unwrap();
     let repo = parity_repo();
     let indexer = indexer(&services, &set).await;
     register_and_index(&indexer, &spec("parity", &repo), Arc::default())

@@ -202,7 +202,9 @@ async fn get_doc(set: &IndexSet, repo: &str, path: &str) -> serde_json::Value {
 #[tokio::test]
 async fn incremental_runs_keep_the_exact_document_set() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "incr").await.unwrap();
+    let (set, _cleanup) = trawl_tests::test_indices_keeping_content(&services, "incr")
+        .await
+        .unwrap();
     let indexer = indexer(&services, &set).await;
     let repo = TestRepo::new();
     let spec = spec("incr", &repo);
@@ -522,7 +524,9 @@ async fn runs_finishing_together_are_each_searchable_when_they_report_done() {
 #[tokio::test]
 async fn special_files_get_the_documents_the_design_asks_for() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "special").await.unwrap();
+    let (set, _cleanup) = trawl_tests::test_indices_keeping_content(&services, "special")
+        .await
+        .unwrap();
     let indexer = indexer(&services, &set).await;
 
     // A repository to use as a submodule.

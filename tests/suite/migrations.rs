@@ -1260,8 +1260,22 @@ async fn delete_below_a_schema_version_runs_as_a_task_and_a_rerun_polls_the_same
 #[tokio::test]
 async fn remove_field_runs_an_update_by_query_task() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "mig-remove").await.unwrap();
     let redis = redis(&services).await;
+    // A blobs index that keeps no content in `_source` (the default) is refused: an update
+    // by query would re-index its documents without their content.
+    let (lean, _lean_cleanup) = test_indices(&services, "mig-remove-lean").await.unwrap();
+    let refused = adapted(RemoveField::new(IndexKind::Blobs, "blob.encoding"))
+        .migrate(
+            &context(&services, &lean, redis.clone()).await,
+            &mut json!({}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("drop the file contents"), "{refused}");
+    let (set, _cleanup) = trawl_tests::test_indices_keeping_content(&services, "mig-remove")
+        .await
+        .unwrap();
     let mut docs = Vec::new();
     for repo in ["strip", "keep"] {
         for i in 0..10 {

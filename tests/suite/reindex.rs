@@ -16,7 +16,7 @@ use trawl_migrations::reindex::{
     ReindexDriver, ReindexError, ReindexOptions, ReindexStage, ReindexTask,
 };
 use trawl_registry::RepoId;
-use trawl_tests::{require_services, test_indices};
+use trawl_tests::{require_services, test_indices_keeping_content};
 
 const REPOS: [&str; 4] = ["r0", "r1", "r2", "r3"];
 
@@ -427,7 +427,9 @@ pub(crate) async fn live_reindex(set: &IndexSet, driver: ReindexDriver, docs: us
 #[tokio::test]
 async fn writes_and_searches_go_on_during_a_reindex() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "reindex-live").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "reindex-live")
+        .await
+        .unwrap();
     let driver = driver(&set, &services).await;
     live_reindex(&set, driver, 3000, 400.0).await;
 
@@ -450,10 +452,16 @@ async fn writes_and_searches_go_on_during_a_reindex() {
 #[tokio::test]
 async fn a_killed_driver_resumes_and_finishes() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "reindex-kill").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "reindex-kill")
+        .await
+        .unwrap();
     let reference = fill(&set, 2000).await;
+    // The command builds the new index from its configuration: keeping the content too.
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), "[indices.blobs]\ncontent_in_source = true\n").unwrap();
     let mut child = std::process::Command::new(crate::indexing::xtask_binary())
         .args(["reindex", "start", "--kinds", "blobs", "--batch-size", "50"])
+        .env("TRAWL_CONFIG", config.path())
         .args([
             "--requests-per-second",
             "300",
@@ -513,7 +521,9 @@ async fn a_killed_driver_resumes_and_finishes() {
 #[tokio::test]
 async fn abort_leaves_the_old_indices_serving() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "reindex-abort").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "reindex-abort")
+        .await
+        .unwrap();
     let reference = fill(&set, 2000).await;
     let old = set
         .client()
@@ -585,7 +595,9 @@ async fn abort_leaves_the_old_indices_serving() {
 #[tokio::test]
 async fn unsafe_requests_are_refused() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "reindex-refuse").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "reindex-refuse")
+        .await
+        .unwrap();
     let driver = driver(&set, &services).await;
     let err = driver
         .create(&ReindexOptions {
@@ -643,7 +655,9 @@ async fn unsafe_requests_are_refused() {
 #[tokio::test]
 async fn a_failing_copy_fails_the_task_and_leaves_the_old_index() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "reindex-fail").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "reindex-fail")
+        .await
+        .unwrap();
     let reference = fill(&set, 200).await;
     let alias = set.alias(IndexKind::Blobs);
     let old = set.client().alias_targets(&alias).await.unwrap();
@@ -774,7 +788,9 @@ async fn assert_not_mirroring(set: &IndexSet) {
 #[tokio::test]
 async fn reindex_start_without_kinds_rebuilds_every_alias_the_deployment_has() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "reindex-default").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "reindex-default")
+        .await
+        .unwrap();
     fill(&set, 100).await;
     let kinds = [
         IndexKind::Blobs,

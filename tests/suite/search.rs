@@ -20,7 +20,7 @@ use trawl_indexer::git::{
 use trawl_indexer::search::{BlobHit, PathFilter, SearchError};
 use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery, IndexSet};
 use trawl_registry::{Principal, Registry, RepoId, RepoSource, RepoSpec, UserName, Visibility};
-use trawl_tests::{require_services, test_indices, test_registry};
+use trawl_tests::{require_services, test_indices_keeping_content, test_registry};
 
 pub(crate) fn repo_id(id: &str) -> RepoId {
     RepoId::new(id).expect("a valid repository id")
@@ -175,7 +175,9 @@ async fn small_corpus(set: &IndexSet, registry: &Registry) -> anyhow::Result<()>
 #[tokio::test]
 async fn finds_identifiers_ranks_names_filters_and_numbers_lines() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "search-basics").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "search-basics")
+        .await
+        .unwrap();
     let registry = test_registry(&services, &set).await.unwrap();
     small_corpus(&set, &registry).await.unwrap();
     let search = CodeSearch::new(set.clone(), registry.clone());
@@ -374,7 +376,9 @@ async fn finds_identifiers_ranks_names_filters_and_numbers_lines() {
 #[tokio::test]
 async fn sha_prefixes_and_messages_find_commits() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "search-commits").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "search-commits")
+        .await
+        .unwrap();
     let registry = test_registry(&services, &set).await.unwrap();
     register(&registry, "acme-net", Visibility::Public, &[])
         .await
@@ -547,7 +551,9 @@ fn access_repo(i: usize) -> String {
 #[tokio::test]
 async fn no_principal_ever_sees_an_unreadable_repository() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "search-access").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "search-access")
+        .await
+        .unwrap();
     let registry = test_registry(&services, &set).await.unwrap();
     let seed = std::env::var("TRAWL_TEST_SEED")
         .ok()
@@ -701,7 +707,9 @@ async fn no_principal_ever_sees_an_unreadable_repository() {
 #[tokio::test]
 async fn sizes_count_documents_and_recreate_empties_behind_the_aliases() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "search-sizes").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "search-sizes")
+        .await
+        .unwrap();
 
     let repo = context("sized", Visibility::Public);
     let docs: Vec<RenderedDocument> = (0..7)
@@ -763,7 +771,9 @@ async fn xtask_index_size_and_recreate_index() {
         );
         return;
     }
-    let (set, _cleanup) = test_indices(&services, "search-cli").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "search-cli")
+        .await
+        .unwrap();
 
     let prefix = set.names().prefix().to_owned();
     let repo = context("cli", Visibility::Public);
@@ -840,7 +850,9 @@ async fn xtask_index_size_and_recreate_index() {
 #[tokio::test]
 async fn one_huge_line_gives_a_bounded_snippet() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "search-huge-line").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "search-huge-line")
+        .await
+        .unwrap();
     let registry = trawl_tests::test_registry(&services, &set).await.unwrap();
     register(&registry, "big", Visibility::Public, &[])
         .await
@@ -925,7 +937,9 @@ async fn one_huge_line_gives_a_bounded_snippet() {
 async fn many_matches_stay_within_the_snippet_budgets() {
     use trawl_indexer::search::{SNIPPET_BYTES_PER_HIT, SNIPPET_BYTES_PER_PAGE, highlight_chars};
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "search-many").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "search-many")
+        .await
+        .unwrap();
     let registry = trawl_tests::test_registry(&services, &set).await.unwrap();
     register(&registry, "many", Visibility::Public, &[])
         .await
@@ -987,7 +1001,9 @@ async fn many_matches_stay_within_the_snippet_budgets() {
 async fn an_emoji_cut_by_the_highlight_limit_does_not_fail_the_search() {
     use trawl_indexer::search::highlight_chars;
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "search-emoji").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "search-emoji")
+        .await
+        .unwrap();
     let registry = trawl_tests::test_registry(&services, &set).await.unwrap();
     register(&registry, "emoji", Visibility::Public, &[])
         .await

@@ -365,6 +365,11 @@ async fn local_provider_forms_a_three_node_cluster() {
             trawl_analyzers::IndexOptions {
                 shards: 3,
                 replicas: 1,
+                // The copy's documents are written by hand: no blob in git to read back.
+                blob_storage: trawl_analyzers::BlobStorage {
+                    content_in_source: true,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             trawl_indexer::WriteRoutes::new(

@@ -498,14 +498,17 @@ mod tests {
                 .is_none(),
             "sort"
         );
+        let lean = IndexKind::Blobs.definition(&options);
+        assert_eq!(
+            lean["mappings"]["_source"]["excludes"],
+            json!(["blob.content"]),
+            "git has the content"
+        );
+        assert!(!crate::source_keeps_blob_content(&lean["mappings"]));
+        options.blob_storage.content_in_source = true;
         let whole = IndexKind::Blobs.definition(&options);
         assert!(whole["mappings"].get("_source").is_none(), "content kept");
-        options.blob_storage.content_in_source = false;
-        let measured = IndexKind::Blobs.definition(&options);
-        assert_eq!(
-            measured["mappings"]["_source"]["excludes"],
-            json!(["blob.content"])
-        );
+        assert!(crate::source_keeps_blob_content(&whole["mappings"]));
         assert_eq!(
             blob(&options)["content"]["index_options"],
             "positions",

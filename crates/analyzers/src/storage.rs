@@ -2,11 +2,9 @@
 //! that `index-size-change --variant` measures one by one against the current definition.
 //!
 //! A lever changes storage only, never what a search finds: the analysis chain and the
-//! positions phrase queries need stay as they are. One lever, `content_source=off`, is a
-//! measurement only: the content left out of `_source` is what the plain highlighter reads
-//! (line numbers and snippets), what `repo explain` reads and what a zero-downtime
-//! reindex copies; no deployment can be configured with it, and it tells what keeping the
-//! content elsewhere (git, read at search time) would save.
+//! positions phrase queries need stay as they are. The file content is not kept in
+//! `_source` by default (git has it: searches, `search --explain` and reindexes read it
+//! from there by blob id); `content_source=on` measures what keeping it would cost.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -34,8 +32,11 @@ pub struct BlobStorage {
     /// `blob.rid`, `blob.commit_sha`, `blob.encoding`). `repo_id`, `blob.path.keyword`
     /// (sort), `blob.language` and `blob.extension` (facets) keep theirs.
     pub unused_doc_values: bool,
-    /// `blob.content` kept in `_source`. Off (measured only, see the module docs): the
-    /// content is still indexed, but the engine can no longer return or highlight it.
+    /// `blob.content` kept in `_source`. Off (the default): the content is indexed with its
+    /// positions but not stored; searches read it from git by blob id and mark it with
+    /// trawl's emulation of the engine's highlighter, which matches the engine's marks
+    /// exactly. On: the engine returns and highlights it itself, at about a third more
+    /// index (`index-size-change --variant content_source=on`).
     pub content_in_source: bool,
 }
 
@@ -44,7 +45,7 @@ impl Default for BlobStorage {
         BlobStorage {
             path_norms: true,
             unused_doc_values: true,
-            content_in_source: true,
+            content_in_source: false,
         }
     }
 }
@@ -61,8 +62,8 @@ pub enum Lever {
     NormsOff,
     /// [`BlobStorage::unused_doc_values`] off.
     DocValuesOff,
-    /// [`BlobStorage::content_in_source`] off.
-    ContentSourceOff,
+    /// [`BlobStorage::content_in_source`] on: what keeping the content costs.
+    ContentSourceOn,
 }
 
 /// A `--variant` value that names no lever.
@@ -85,7 +86,7 @@ impl Lever {
         "codec=zstd_no_dict",
         "norms=off",
         "doc_values=off",
-        "content_source=off",
+        "content_source=on",
     ];
 
     /// Parses one of [`Lever::VALID`] (`edge-ngram` and `doc-values=off` too).
@@ -112,10 +113,13 @@ impl Lever {
                 .ok_or_else(|| refuse("no engine has that codec")),
             "norms" if value == "off" => Ok(Lever::NormsOff),
             "doc_values" | "doc-values" if value == "off" => Ok(Lever::DocValuesOff),
-            "content_source" | "content-source" if value == "off" => Ok(Lever::ContentSourceOff),
-            "norms" | "doc_values" | "doc-values" | "content_source" | "content-source" => Err(
-                refuse("the only value is off (on is the definition as it is)"),
-            ),
+            "content_source" | "content-source" if value == "on" => Ok(Lever::ContentSourceOn),
+            "norms" | "doc_values" | "doc-values" => Err(refuse(
+                "the only value is off (on is the definition as it is)",
+            )),
+            "content_source" | "content-source" => Err(refuse(
+                "the only value is on (off is the definition as it is)",
+            )),
             _ => Err(refuse("not a lever name")),
         }
     }
@@ -128,7 +132,7 @@ impl Lever {
             Lever::Codec(codec) => format!("codec={codec}"),
             Lever::NormsOff => "norms=off".into(),
             Lever::DocValuesOff => "doc_values=off".into(),
-            Lever::ContentSourceOff => "content_source=off".into(),
+            Lever::ContentSourceOn => "content_source=on".into(),
         }
     }
 
@@ -144,14 +148,41 @@ impl Lever {
             }
             Lever::NormsOff => options.blob_storage.path_norms = false,
             Lever::DocValuesOff => options.blob_storage.unused_doc_values = false,
-            Lever::ContentSourceOff => options.blob_storage.content_in_source = false,
+            Lever::ContentSourceOn => options.blob_storage.content_in_source = true,
         }
         options
     }
 }
 
+/// Whether a blobs mapping's `_source` holds `blob.content`: not when `_source` is
+/// disabled, excludes it (by name, `blob.*` or `*`), or includes only other fields. An
+/// index that does not can neither highlight nor return the content, and a copy of it
+/// (`_reindex`) would carry none.
+pub fn source_keeps_blob_content(mappings: &Value) -> bool {
+    let source = &mappings["_source"];
+    if source["enabled"] == Value::Bool(false) {
+        return false;
+    }
+    let patterns = |key: &str| -> Vec<&str> {
+        source[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect()
+    };
+    let covers = |pattern: &str| matches!(pattern, "blob.content" | "*" | "blob.*" | "blob");
+    if patterns("excludes").into_iter().any(covers) {
+        return false;
+    }
+    let includes = patterns("includes");
+    includes.is_empty() || includes.into_iter().any(covers)
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -179,7 +210,7 @@ mod tests {
             "norms=on",
             "norms=",
             "doc_values=1",
-            "content_source=on",
+            "content_source=off",
             "content_source",
             "*",
             "standard\0",
@@ -215,44 +246,13 @@ mod tests {
         assert_eq!(zstd.blob_storage, base.blob_storage);
         let norms = Lever::NormsOff.apply(&base);
         assert!(!norms.blob_storage.path_norms && norms.blob_storage.unused_doc_values);
-        let lean = Lever::ContentSourceOff.apply(&base);
-        assert!(!lean.blob_storage.content_in_source && lean.blob_storage.path_norms);
+        let kept = Lever::ContentSourceOn.apply(&base);
+        assert!(!base.blob_storage.content_in_source, "git has the content");
+        assert!(kept.blob_storage.content_in_source && kept.blob_storage.path_norms);
         let ngram = Lever::Content(ContentVariant::EdgeNgram).apply(&base);
         assert_eq!(ngram.content_variant, ContentVariant::EdgeNgram);
         assert_eq!(ngram.per_kind, base.per_kind);
     }
-}
-
-/// Whether a blobs mapping's `_source` holds `blob.content`: not when `_source` is
-/// disabled, excludes it (by name, `blob.*` or `*`), or includes only other fields. An
-/// index that does not can neither highlight nor return the content, and a copy of it
-/// (`_reindex`) would carry none.
-pub fn source_keeps_blob_content(mappings: &Value) -> bool {
-    let source = &mappings["_source"];
-    if source["enabled"] == Value::Bool(false) {
-        return false;
-    }
-    let patterns = |key: &str| -> Vec<&str> {
-        source[key]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect()
-    };
-    let covers = |pattern: &str| matches!(pattern, "blob.content" | "*" | "blob.*" | "blob");
-    if patterns("excludes").into_iter().any(covers) {
-        return false;
-    }
-    let includes = patterns("includes");
-    includes.is_empty() || includes.into_iter().any(covers)
-}
-
-#[cfg(test)]
-mod keeps_content_tests {
-    use serde_json::json;
-
-    use super::*;
 
     #[test]
     fn a_mapping_keeps_the_content_unless_its_source_leaves_it_out() {

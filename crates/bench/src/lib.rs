@@ -15,3 +15,4 @@ pub mod reindex;
 pub mod relevance;
 pub mod search;
 pub mod search_scale;
+pub mod snippets;

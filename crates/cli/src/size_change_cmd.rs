@@ -27,8 +27,7 @@ pub struct IndexSizeChangeArgs {
     /// A change to measure against the current definition (repeatable; each is measured
     /// alone and, with more than one, all together): standard, edge_ngram,
     /// codec=default|best_compression|zstd|zstd_no_dict, norms=off, doc_values=off,
-    /// content_source=off (measured only: the content out of `_source`, which
-    /// highlighting and reindexing read).
+    /// content_source=on (the file content kept in `_source` as well as in git).
     #[arg(long = "variant", value_name = "NAME", value_parser = parse_lever)]
     pub variants: Vec<Lever>,
     /// Compare with the live index instead of a baseline rebuilt from the same commits;

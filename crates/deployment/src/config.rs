@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use trawl_analyzers::{IndexKind, IndexOptions, KindSettings};
+use trawl_analyzers::{BlobStorage, IndexKind, IndexOptions, KindSettings};
 use trawl_client::ClientConfig;
 use trawl_indexer::{IndexNames, QueueConfig};
 use trawl_redis::RedisTarget;
@@ -59,6 +59,8 @@ pub struct Config {
     queue_shards: u16,
     metrics_addr: Option<SocketAddr>,
     indices: BTreeMap<IndexKind, KindSettings>,
+    /// `[indices.blobs] content_in_source`.
+    blob_content_in_source: bool,
     shown: MaskedConfig,
 }
 
@@ -204,12 +206,17 @@ impl Config {
         self
     }
 
-    /// The index definitions' options: sizes, the file limit, and each kind's own
-    /// shards, replicas, codec and refresh interval.
+    /// The index definitions' options: sizes, the file limit, each kind's own shards,
+    /// replicas, codec and refresh interval, and whether blobs keep the file content in
+    /// `_source`.
     pub fn index_options(&self) -> IndexOptions {
         IndexOptions {
             file_size_limit_bytes: self.limits.max_file_bytes,
             per_kind: self.indices.clone(),
+            blob_storage: BlobStorage {
+                content_in_source: self.blob_content_in_source,
+                ..BlobStorage::default()
+            },
             ..IndexOptions::default()
         }
     }

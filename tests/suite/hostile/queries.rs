@@ -17,7 +17,7 @@ use trawl_indexer::search::{
 };
 use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery, IndexSet};
 use trawl_registry::{Principal, Visibility};
-use trawl_tests::{require_services, test_indices};
+use trawl_tests::{require_services, test_indices_keeping_content};
 
 use crate::search::{blob, commit, context, paths, put, register, repo_id, xtask_binary};
 
@@ -123,7 +123,9 @@ async fn corpus(set: &IndexSet, registry: &trawl_registry::Registry, texts: &[(S
 #[tokio::test]
 async fn queries_at_every_limit_run_on_the_engine_and_one_past_get_trawls_error() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "hostile-limits").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "hostile-limits")
+        .await
+        .unwrap();
     let registry = trawl_tests::test_registry(&services, &set).await.unwrap();
     let mut texts = Vec::new();
     let mut at_limit = Vec::new();
@@ -322,7 +324,9 @@ async fn queries_at_every_limit_run_on_the_engine_and_one_past_get_trawls_error(
 #[tokio::test]
 async fn punctuation_whitespace_and_control_characters_never_break_a_search() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "hostile-chars").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "hostile-chars")
+        .await
+        .unwrap();
     let registry = trawl_tests::test_registry(&services, &set).await.unwrap();
     // Control characters after the first 8000 bytes, where they do not make a file binary.
     let padding = "line\n".repeat(2_000);
@@ -631,7 +635,9 @@ async fn a_prefix_that_would_reach_other_deployments_is_refused_and_touches_noth
     else {
         return;
     };
-    let (set, _cleanup) = test_indices(&services, "hostile-prefix").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "hostile-prefix")
+        .await
+        .unwrap();
 
     let before = set.sizes().await.unwrap();
     assert_eq!(before.len(), IndexKind::ALL.len());
@@ -685,7 +691,9 @@ async fn a_prefix_that_would_reach_other_deployments_is_refused_and_touches_noth
 async fn side_by_side_deployments_never_touch_each_other() {
     use trawl_migrations::reindex::{ReindexDriver, ReindexOptions};
     let services = require_services!();
-    let (outer, _cleanup) = test_indices(&services, "hostile-side").await.unwrap();
+    let (outer, _cleanup) = test_indices_keeping_content(&services, "hostile-side")
+        .await
+        .unwrap();
 
     let base = outer.names().prefix().to_owned();
     let _keys = trawl_tests::KeyCleanup::new(
@@ -845,7 +853,9 @@ async fn side_by_side_deployments_never_touch_each_other() {
 #[tokio::test]
 async fn a_lowered_engine_limit_is_reported_as_such() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "hostile-lowered").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "hostile-lowered")
+        .await
+        .unwrap();
     let registry = trawl_tests::test_registry(&services, &set).await.unwrap();
     corpus(
         &set,
@@ -881,7 +891,9 @@ async fn a_lowered_engine_limit_is_reported_as_such() {
 #[tokio::test]
 async fn the_longest_repository_ids_do_not_break_the_request_line() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "hostile-routing").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "hostile-routing")
+        .await
+        .unwrap();
     let registry = trawl_tests::test_registry(&services, &set).await.unwrap();
     let ids: Vec<String> = (0..32).map(|i| format!("{i:0>128}")).collect();
     let mut docs = Vec::new();

@@ -395,7 +395,9 @@ async fn a_900_kb_line_is_indexed_and_searchable() {
 #[tokio::test]
 async fn odd_entries_neither_fail_a_run_nor_get_lost() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "hostile-odd").await.unwrap();
+    let (set, _cleanup) = trawl_tests::test_indices_keeping_content(&services, "hostile-odd")
+        .await
+        .unwrap();
     let indexer = indexer(&services, &set).await;
 
     // An empty tree: a run that writes no files.

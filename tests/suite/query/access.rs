@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use trawl_analyzers::IndexKind;
 use trawl_indexer::{BlobQuery, CodeSearch, CommitQuery};
 use trawl_registry::{Principal, UserName, Visibility};
-use trawl_tests::{require_services, test_indices, test_registry};
+use trawl_tests::{require_services, test_indices_keeping_content, test_registry};
 
 use super::{assert_facets_count_the_hits, commit_by, file};
 use crate::search::{context, put, register, repo_id};
@@ -238,7 +238,9 @@ fn expr(rng: &mut fastrand::Rng, depth: usize) -> Expr {
 #[tokio::test]
 async fn random_queries_as_random_principals_find_exactly_what_they_may_read() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "query-access").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "query-access")
+        .await
+        .unwrap();
     let registry = test_registry(&services, &set).await.unwrap();
     let seed = std::env::var("TRAWL_TEST_SEED")
         .ok()

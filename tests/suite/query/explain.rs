@@ -6,7 +6,7 @@
 use trawl_indexer::search::{LeafKind, LeafMatch, MatchedAs, MatchedField, WordMatch};
 use trawl_indexer::{BlobQuery, CodeSearch};
 use trawl_registry::{Principal, RepoId};
-use trawl_tests::{require_services, test_indices, test_registry};
+use trawl_tests::{require_services, test_indices_keeping_content, test_registry};
 
 use super::{corpus, user};
 
@@ -21,7 +21,9 @@ fn at(leaf: usize, field: MatchedField, how: Option<MatchedAs>) -> LeafMatch {
 #[tokio::test]
 async fn hits_name_their_leaves_and_a_path_is_explained_as_the_engine_judges_it() {
     let services = require_services!();
-    let (set, _cleanup) = test_indices(&services, "query-explain").await.unwrap();
+    let (set, _cleanup) = test_indices_keeping_content(&services, "query-explain")
+        .await
+        .unwrap();
     let registry = test_registry(&services, &set).await.unwrap();
     corpus(&set, &registry).await;
     let search = CodeSearch::new(set.clone(), registry.clone());

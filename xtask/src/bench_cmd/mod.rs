@@ -24,7 +24,7 @@ use render_analyze::print_analyze;
 use render_fleet::print_fleet;
 use render_index::print_index;
 use render_reindex::{ReindexBar, print_reindex};
-use render_search::{print_access, print_search, print_search_scale};
+use render_search::{print_access, print_search, print_search_scale, print_snippets};
 
 #[derive(clap::Subcommand)]
 pub enum Bench {
@@ -187,6 +187,26 @@ pub enum Bench {
         /// Timed rounds of every search, principal and deployment (after one warm-up round).
         #[arg(long, default_value_t = 10, value_parser = int_in::<u64>(trawl_bench::search_scale::plan::ROUNDS))]
         rounds: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What keeping file content out of the index costs a search and saves: the same
+    /// repositories in a deployment whose blobs keep the content in `_source` (the engine
+    /// highlights it) and one with the default definition (contents read from git, marked
+    /// by the highlighter emulation); the same searches in both, pages of 20 and 100,
+    /// latency ratios and both blobs indices' size against the text; equal hits and
+    /// snippets are checked.
+    #[command(
+        after_help = "Examples:\n  cargo xtask up && cargo xtask bench snippets\n  cargo xtask bench snippets --repo ../redis --repo ../ripgrep --rounds 10 --json"
+    )]
+    Snippets {
+        /// A git repository to index (repeatable; default: this checkout).
+        #[arg(long = "repo", value_name = "PATH")]
+        repos: Vec<std::path::PathBuf>,
+        /// Timed rounds of every search, page size and deployment (after one warm-up round).
+        #[arg(long, default_value_t = 5, value_parser = int_in::<usize>(1..=100))]
+        rounds: usize,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -358,6 +378,37 @@ pub async fn run(bench: Bench) -> anyhow::Result<ExitCode> {
             spinner.finish_and_clear();
             let report = report?;
             emit(&report, json, print_search_scale)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Bench::Snippets {
+            repos,
+            rounds,
+            json,
+        } => {
+            let services = running_services()?;
+            let client =
+                trawl_client::Client::new(trawl_cli::connect::client_config(&services.engine)?)?;
+            let redis = trawl_cli::connect::redis(&trawl_cli::connect::services()?).await?;
+            let registry = trawl_cli::connect::registry_config(&trawl_cli::connect::services()?)?;
+            let repos = if repos.is_empty() {
+                vec![crate::workspace_root()]
+            } else {
+                repos
+            };
+            let options = trawl_bench::snippets::SnippetsOptions {
+                queries: trawl_bench::snippets::queries(&repos),
+                repos,
+                rounds,
+                prefix: format!("bench-snippets-{}-", std::process::id()),
+            };
+            let spinner = spinner();
+            let report = trawl_bench::snippets::run(&client, redis, &registry, &options, &|m| {
+                spinner.set_message(m.to_owned())
+            })
+            .await;
+            spinner.finish_and_clear();
+            let report = report?;
+            emit(&report, json, print_snippets)?;
             Ok(ExitCode::SUCCESS)
         }
         Bench::Reindex {

@@ -224,3 +224,49 @@ pub(super) fn print_access(report: &trawl_bench::access::AccessBenchReport) {
     }
     println!("a code search end to end\n{table}");
 }
+
+pub(super) fn print_snippets(report: &trawl_bench::snippets::SnippetsReport) {
+    println!(
+        "engine: {}; repositories: {}; text indexed: {:.1} MiB",
+        report.engine,
+        report.repos.join(", "),
+        report.text_bytes as f64 / (1024.0 * 1024.0)
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["blobs index", "documents", "size (merged)", "x text"]);
+    for side in &report.sides {
+        table.add_row([
+            side.label.to_owned(),
+            side.blob_documents.to_string(),
+            format!("{:.2} MiB", side.blobs_bytes as f64 / (1024.0 * 1024.0)),
+            format!("{:.3}", side.blobs_over_text),
+        ]);
+    }
+    println!("{table}");
+    println!(
+        "content in git / content in _source: {:.2}x the size",
+        report.size_ratio
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "page size",
+        "searches",
+        "hits compared",
+        "engine highlights p50/p99 ms",
+        "git + emulation p50/p99 ms",
+        "ratio p50 / p99",
+    ]);
+    for row in &report.pages {
+        table.add_row([
+            row.page_size.to_string(),
+            row.searches.to_string(),
+            row.hits.to_string(),
+            format!("{:.1} / {:.1}", row.engine.p50_ms, row.engine.p99_ms),
+            format!("{:.1} / {:.1}", row.git.p50_ms, row.git.p99_ms),
+            format!("{:.2} / {:.2}", row.p50_ratio, row.p99_ratio),
+        ]);
+    }
+    println!("{table}");
+}

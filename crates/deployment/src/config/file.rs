@@ -83,6 +83,8 @@ pub(crate) struct KindFile {
     pub replicas: Option<i64>,
     pub codec: Option<String>,
     pub refresh_interval: Option<String>,
+    /// Blobs only.
+    pub content_in_source: Option<bool>,
 }
 
 /// Keys that would hold a secret inline, per section, with the reference to use instead.

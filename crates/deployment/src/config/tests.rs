@@ -260,6 +260,11 @@ fn values_out_of_range_are_refused_naming_the_key_and_the_origin() {
             "indices.commits.refresh_interval",
         ),
         (
+            "[indices.commits]\ncontent_in_source = true\n",
+            vec![],
+            "indices.commits.content_in_source",
+        ),
+        (
             "[indexing]\nbulk_max_bytes = 0\n",
             vec![],
             "indexing.bulk_max_bytes",
@@ -459,4 +464,14 @@ fn the_shipped_sample_documents_only_keys_that_resolve() {
         let text = format!("[engine]\nhosts = [\"https://es1:9200\"]\n{credentials}");
         resolve(&text, &[]).unwrap_or_else(|e| panic!("{e}\n{text}"));
     }
+}
+
+#[test]
+fn blobs_keep_no_content_in_source_unless_configured() {
+    let default = resolve("", &[]).unwrap();
+    assert!(!default.index_options().blob_storage.content_in_source);
+    let shown = serde_json_like(default.masked());
+    assert!(shown.contains("indices.blobs.content_in_source"), "{shown}");
+    let kept = resolve("[indices.blobs]\ncontent_in_source = true\n", &[]).unwrap();
+    assert!(kept.index_options().blob_storage.content_in_source);
 }

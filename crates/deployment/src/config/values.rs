@@ -7,7 +7,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use trawl_analyzers::{IndexKind, IndexOptions, KindSettings};
+use trawl_analyzers::{BlobStorage, IndexKind, IndexOptions, KindSettings};
 use trawl_client::ClientConfig;
 use trawl_indexer::IndexNames;
 use trawl_redis::RedisTarget;
@@ -98,7 +98,7 @@ impl<'a> Resolver<'a> {
             1..=i64::from(trawl_indexer::queue::MAX_SHARDS),
         )? as u16;
         let metrics_addr = self.metrics_addr(addr)?;
-        let indices = self.indices()?;
+        let (indices, blob_content_in_source) = self.indices()?;
         Ok(Config {
             names,
             engine,
@@ -108,6 +108,7 @@ impl<'a> Resolver<'a> {
             queue_shards,
             metrics_addr,
             indices,
+            blob_content_in_source,
             shown: self.shown,
         })
     }
@@ -472,8 +473,10 @@ impl<'a> Resolver<'a> {
         Ok(Some(addr))
     }
 
-    fn indices(&mut self) -> Result<BTreeMap<IndexKind, KindSettings>, ConfigError> {
+    /// Each kind's settings, and whether blobs keep the file content in `_source`.
+    fn indices(&mut self) -> Result<(BTreeMap<IndexKind, KindSettings>, bool), ConfigError> {
         let mut out = BTreeMap::new();
+        let mut blob_content_in_source = BlobStorage::default().content_in_source;
         for (kind, name) in [
             (IndexKind::Blobs, "blobs"),
             (IndexKind::Commits, "commits"),
@@ -512,6 +515,27 @@ impl<'a> Resolver<'a> {
                     "write e.g. \"1s\", \"30s\", or \"-1\" to refresh only on request",
                 ));
             }
+            match (kind, given.content_in_source) {
+                (IndexKind::Blobs, Some(keep)) => {
+                    blob_content_in_source = keep;
+                    self.shown
+                        .set(&key("content_in_source"), keep.to_string(), origin.clone());
+                }
+                (IndexKind::Blobs, None) => self.shown.set(
+                    &key("content_in_source"),
+                    blob_content_in_source.to_string(),
+                    Origin::Default,
+                ),
+                (_, Some(_)) => {
+                    return Err(Self::invalid(
+                        &key("content_in_source"),
+                        &origin,
+                        "only the blobs index holds file content".into(),
+                        "remove it, or set it under [indices.blobs]",
+                    ));
+                }
+                (_, None) => {}
+            }
             // Without a codec of their own, blobs and commits take trawl's, not the engine's.
             let defaults = IndexOptions::default();
             let default_codec = kind.codec(&defaults).unwrap_or("(the engine's default)");
@@ -538,7 +562,7 @@ impl<'a> Resolver<'a> {
                 },
             );
         }
-        Ok(out)
+        Ok((out, blob_content_in_source))
     }
 }
 

@@ -9,9 +9,11 @@
 //! 1. read the newest pending revision, then the registration (in that order: a change
 //!    committed in between carries a newer revision and stays pending);
 //! 2. registered: `_update_by_query` on the blobs and commits aliases for
-//!    `repo_id = X and not visibility = v` setting `v`, then a refresh and a count that
-//!    must find no document left with another visibility; removed: delete its documents
-//!    and status (the purge);
+//!    `repo_id = X and not visibility = v` setting `v` (on a blobs index that keeps no
+//!    file content in `_source`, the documents are written again whole instead, their
+//!    content read from git: an update by query would re-index them without it), then a
+//!    refresh and a count that must find no document left with another visibility;
+//!    removed: delete its documents and status (the purge);
 //! 3. confirm the lock is still held, and clear the rows up to the revision read.
 //!
 //! Application records (issues, merge requests, notes) are written by the records worker,
@@ -41,6 +43,7 @@ use trawl_client::{ByQueryOutcome, MirrorTicket, WriteMirror as _};
 use trawl_registry::{PendingAccess, RepoId, Visibility};
 
 use super::{IndexError, RepoIndexer};
+use crate::blob_contents::{alias_keeps_content, rewrite_with_contents};
 use crate::lock::{LockError, RepoLock};
 
 /// What a sync of one repository did.
@@ -314,30 +317,24 @@ impl RepoIndexer {
                 // searchable yet; an update by query only sees what a refresh made so.
                 client.refresh(&alias).await?;
             }
-            match client
-                .update_by_query(&alias, &query, Some(&script), false)
-                .await?
-            {
-                ByQueryOutcome::Started(task) => {
-                    let status = client
-                        .wait_for_task(&task, Duration::from_millis(100), UPDATE_DEADLINE)
-                        .await?;
-                    if !status.succeeded() {
-                        return Err(sync_failed(
-                            ids,
-                            &alias,
-                            &status_text(&status.error, &status.response),
-                        ));
-                    }
+            if kind == IndexKind::Blobs && !alias_keeps_content(client, &alias).await? {
+                // An update by query re-indexes `_source`, which holds no content here.
+                let set = |source: &mut Value| source["visibility"] = json!(visibility.as_str());
+                let (_, missing) = rewrite_with_contents(
+                    client,
+                    &self.registry,
+                    &alias,
+                    query.clone(),
+                    self.indices.bulk_options(),
+                    &set,
+                )
+                .await
+                .map_err(|reason| sync_failed(ids, &alias, &reason))?;
+                if missing > 0 {
+                    tracing::warn!(%alias, missing, "documents rewritten with empty content: their blobs are not in git; the repositories' next `index` writes them again");
                 }
-                ByQueryOutcome::Done(summary) => {
-                    if summary["failures"]
-                        .as_array()
-                        .is_some_and(|f| !f.is_empty())
-                    {
-                        return Err(sync_failed(ids, &alias, &summary.to_string()));
-                    }
-                }
+            } else {
+                self.update_by_query(&alias, &query, &script, ids).await?;
             }
             client.refresh(&alias).await?;
             let left = client.count(&alias, Some(&query)).await?;
@@ -349,6 +346,44 @@ impl RepoIndexer {
                         "{left} document(s) still carry another visibility after the update (written concurrently)"
                     ),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `script` on the documents of `alias` matching `query` by an update by query,
+    /// and waits for it.
+    async fn update_by_query(
+        &self,
+        alias: &str,
+        query: &Value,
+        script: &Value,
+        ids: &[RepoId],
+    ) -> Result<(), IndexError> {
+        let client = self.indices.client();
+        match client
+            .update_by_query(alias, query, Some(script), false)
+            .await?
+        {
+            ByQueryOutcome::Started(task) => {
+                let status = client
+                    .wait_for_task(&task, Duration::from_millis(100), UPDATE_DEADLINE)
+                    .await?;
+                if !status.succeeded() {
+                    return Err(sync_failed(
+                        ids,
+                        alias,
+                        &status_text(&status.error, &status.response),
+                    ));
+                }
+            }
+            ByQueryOutcome::Done(summary) => {
+                if summary["failures"]
+                    .as_array()
+                    .is_some_and(|f| !f.is_empty())
+                {
+                    return Err(sync_failed(ids, alias, &summary.to_string()));
+                }
             }
         }
         Ok(())

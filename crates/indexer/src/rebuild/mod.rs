@@ -6,8 +6,9 @@
 //! The baseline is the current definition indexed from the pinned commits into a scratch
 //! deployment ([`Baseline::Rebuilt`]), or the live index when it holds exactly those
 //! commits ([`Baseline::Live`]; refused otherwise, naming the repositories that moved).
-//! Each candidate is a scratch deployment filled by `_reindex` from the baseline, so it
-//! holds the same documents with the same ids and routing. Scratch deployments (indices,
+//! Each candidate is a scratch deployment filled by `_reindex` from the baseline (a blobs
+//! baseline that keeps no file content in `_source` by a copy that reads the contents
+//! from git), so it holds the same documents with the same ids and routing. Scratch deployments (indices,
 //! registrations, Redis keys) are removed afterwards, also after an error; the live
 //! deployment is only read (and, with `--merge` and a live baseline, force-merged).
 
@@ -206,8 +207,12 @@ pub async fn measure_size_change(
             candidates.push(side);
         }
         let mut repos = Vec::new();
-        let (baseline_set, baseline_name) = match request.baseline {
-            Baseline::Live => (live.clone(), "live"),
+        let (baseline_set, baseline_registry, baseline_name) = match request.baseline {
+            Baseline::Live => (
+                live.clone(),
+                Registry::connect(registry_config).await?,
+                "live",
+            ),
             Baseline::Rebuilt => {
                 let side = ScratchSide::create(
                     client.clone(),
@@ -221,7 +226,7 @@ pub async fn measure_size_change(
                 repos = side
                     .index_pinned(&specs, &plan.pinned, &mut on_repo)
                     .await?;
-                (side.indices().clone(), "rebuilt")
+                (side.indices().clone(), side.registry().clone(), "rebuilt")
             }
         };
         settle(&baseline_set, request.merge).await?;
@@ -235,7 +240,8 @@ pub async fn measure_size_change(
         let mut definitions = Vec::new();
         for (candidate, side) in all.iter().zip(candidates) {
             for kind in COMPARED {
-                side.copy_from(kind, &baseline_set.alias(kind)).await?;
+                side.copy_from(kind, &baseline_set.alias(kind), &baseline_registry)
+                    .await?;
             }
             settle(side.indices(), request.merge).await?;
             definitions.push(MeasuredDefinition {

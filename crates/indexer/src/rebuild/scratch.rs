@@ -13,6 +13,7 @@ use trawl_registry::{GitRef, Registry, RegistryConfig, RepoSpec};
 
 use super::RebuildError;
 use super::plan::Pinned;
+use crate::blob_contents::{alias_keeps_content, copy_with_contents};
 use crate::indexing::{IndexProgress, IndexReport, IndexingOptions, RepoIndexer};
 use crate::{IndexNames, IndexSet, RedisKeys, RepoLocks};
 
@@ -47,6 +48,11 @@ impl ScratchSide {
         };
         side.set.ensure().await?;
         Ok(side)
+    }
+
+    /// The side's registry (the repositories it indexed).
+    pub(super) fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     pub(super) fn indices(&self) -> &IndexSet {
@@ -88,14 +94,41 @@ impl ScratchSide {
     }
 
     /// Copies every document of `source` (an alias or index) into this side's index of
-    /// `kind`, keeping ids and routing, and waits for the copy.
+    /// `kind`, keeping ids and routing, and waits for the copy. A blobs index that keeps
+    /// no content in `_source` is copied with its contents read from git, the
+    /// repositories named by `registry` (the source's deployment's).
     pub(super) async fn copy_from(
         &self,
         kind: IndexKind,
         source: &str,
+        registry: &Registry,
     ) -> Result<(), RebuildError> {
         let client = self.set.client();
         let dest = self.set.alias(kind);
+        if kind == IndexKind::Blobs && !alias_keeps_content(client, source).await? {
+            let copy_failed = |reason: String| RebuildError::Copy {
+                source_index: source.to_owned(),
+                dest: dest.clone(),
+                reason,
+            };
+            let copied = copy_with_contents(
+                client.clone(),
+                registry.clone(),
+                source.to_owned(),
+                dest.clone(),
+                500,
+            )
+            .await
+            .map_err(copy_failed)?;
+            if copied.contents_missing > 0 {
+                return Err(copy_failed(format!(
+                    "{} documents' blobs are not in git: the comparison would not be like with like",
+                    copied.contents_missing
+                )));
+            }
+            client.refresh(&dest).await?;
+            return Ok(());
+        }
         let task = client
             .reindex(
                 &json!({ "source": { "index": source, "size": 500 }, "dest": { "index": dest } }),

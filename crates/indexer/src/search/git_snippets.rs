@@ -17,13 +17,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use trawl_analyzers::{
-    AnalyzerName, ContentVariant, LuceneGeneration, plain_highlight, source_keeps_blob_content,
-};
+use trawl_analyzers::{AnalyzerName, ContentVariant, LuceneGeneration, plain_highlight};
 use trawl_client::{Client, ClientError};
 
 use super::SearchError;
 use super::snippet::{MatchRange, merge};
+use crate::blob_contents::alias_keeps_content;
 
 /// A hit's content as the highlighter returns it: the text it analyzed and the ranges of
 /// that text it marked.
@@ -78,8 +77,7 @@ impl KeepsContent {
         if let Some(known) = self.0.lock().expect("not poisoned").get(index) {
             return Ok(*known);
         }
-        let mapping = client.get_mapping(index).await?;
-        let keeps = source_keeps_blob_content(&mapping[index]["mappings"]);
+        let keeps = alias_keeps_content(client, index).await?;
         self.0
             .lock()
             .expect("not poisoned")

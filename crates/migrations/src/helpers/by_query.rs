@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use trawl_analyzers::IndexKind;
 use trawl_client::{ByQueryOutcome, ClientError, TaskId, TaskStatus};
+use trawl_indexer::blob_contents::alias_keeps_content;
 use trawl_indexer::{RedisKeys, WriteRoutes};
 
 use super::MigrationHelper;
@@ -266,6 +267,12 @@ impl MigrationHelper for RemoveField {
         state: &mut UpdateState,
     ) -> Result<Step, MigrationError> {
         let alias = ctx.indices.alias(self.kind);
+        if self.kind == IndexKind::Blobs && !alias_keeps_content(ctx.client(), &alias).await? {
+            return Err(MigrationError::step(format!(
+                "removing {} from {alias} by query would drop the file contents, which its _source does not keep; remove the field with a reindex (trawl reindex start --kinds blobs) or a backfill, which write the documents whole",
+                self.field
+            )));
+        }
         let query = self.query();
         let script = json!({
             "lang": "painless",

@@ -28,6 +28,8 @@ mod m20261203000000_sync_access_pending;
 mod m20261204000000_recompress_blobs;
 #[path = "20261205000000_create_record_indices.rs"]
 mod m20261205000000_create_record_indices;
+#[path = "20261206000000_blob_content_source.rs"]
+mod m20261206000000_blob_content_source;
 
 /// Every migration, in version order.
 pub fn all() -> Vec<Box<dyn Migration>> {
@@ -45,5 +47,6 @@ pub fn all() -> Vec<Box<dyn Migration>> {
         Box::new(m20261203000000_sync_access_pending::migration()),
         Box::new(m20261204000000_recompress_blobs::migration()),
         Box::new(m20261205000000_create_record_indices::migration()),
+        Box::new(m20261206000000_blob_content_source::migration()),
     ]
 }

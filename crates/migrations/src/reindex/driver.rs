@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use trawl_analyzers::{IndexKind, source_keeps_blob_content};
 use trawl_client::{AliasAction, ClientError, Refresh, TaskId};
+use trawl_indexer::blob_contents::{CopiedWithContents, copy_with_contents};
 use trawl_indexer::{ExpiringLock, HeldLock, IndexSet, RedisKeys, WriteRoutes, WritersInFlight};
 use trawl_redis::RedisConnection;
 use trawl_registry::Registry;
 use trawl_telemetry::series;
 
-use super::git_copy::{self, GitCopied};
 use super::task::CopySettings;
 use super::{ReindexStage, ReindexTask, ReindexedIndex, SliceState};
 
@@ -834,7 +834,7 @@ impl ReindexDriver {
                     if index.content_from_git {
                         local.start(
                             (i, s),
-                            git_copy::copy_with_contents(
+                            copy_with_contents(
                                 client.clone(),
                                 self.registry.clone(),
                                 index.old.clone(),
@@ -1094,16 +1094,16 @@ impl ReindexDriver {
     }
 }
 
-/// Copies the driver runs itself ([`git_copy`]), by (index, slice); dropped (the driver
+/// Copies the driver runs itself ([`copy_with_contents`]), by (index, slice); dropped (the driver
 /// stops, fails or is aborted), it stops them: a resumed driver starts them again.
 #[derive(Default)]
-struct LocalCopies(HashMap<(usize, usize), JoinHandle<Result<GitCopied, String>>>);
+struct LocalCopies(HashMap<(usize, usize), JoinHandle<Result<CopiedWithContents, String>>>);
 
 impl LocalCopies {
     fn start(
         &mut self,
         key: (usize, usize),
-        copy: impl Future<Output = Result<GitCopied, String>> + Send + 'static,
+        copy: impl Future<Output = Result<CopiedWithContents, String>> + Send + 'static,
     ) {
         self.0.insert(key, tokio::spawn(copy));
     }
@@ -1117,7 +1117,7 @@ impl LocalCopies {
     }
 
     /// The copies that finished, with their outcomes.
-    async fn finished(&mut self) -> Vec<((usize, usize), Result<GitCopied, String>)> {
+    async fn finished(&mut self) -> Vec<((usize, usize), Result<CopiedWithContents, String>)> {
         let done: Vec<(usize, usize)> = self
             .0
             .iter()

@@ -21,7 +21,8 @@
 //!    (`index.gc_deletes` is raised on both indices meanwhile) that the copy cannot undo —
 //!    no lost write, no resurrected delete. A blobs index that keeps no file content in
 //!    `_source` is copied by the driver itself, with each document's content read back
-//!    from git and the same external versions (see `git_copy.rs`): `_reindex` would copy
+//!    from git and the same external versions
+//!    ([`trawl_indexer::blob_contents::copy_with_contents`]): `_reindex` would copy
 //!    documents with nothing to analyze.
 //! 4. Counts are compared, settings restored, aliases swapped atomically, mirroring stops.
 //!
@@ -30,7 +31,6 @@
 //! removes them.
 
 mod driver;
-mod git_copy;
 mod space;
 mod task;
 
