@@ -254,7 +254,11 @@ pub async fn run(
     let info = client.engine_info().await?;
     let names = IndexNames::new(options.prefix.clone())?;
     let routes = WriteRoutes::new(redis.clone(), RedisKeys::new(&names));
-    let set = IndexSet::new(client.clone(), names, IndexOptions::default(), routes);
+    // The documents are synthetic (no blob in git to read back): the blobs keep their
+    // content, so both copies are `_reindex`, plain and trawl's.
+    let mut index_options = IndexOptions::default();
+    index_options.blob_storage.content_in_source = true;
+    let set = IndexSet::new(client.clone(), names, index_options, routes);
     tracing::info!(prefix = %options.prefix, docs = options.docs, "bench reindex starting");
     let result = tokio::select! {
         result = measure(config, &set, redis.clone(), registry, options, progress) => result,

@@ -49,6 +49,8 @@ use self::zoekt::Zoekt;
 /// Why a relevance measurement failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RelevanceError {
+    #[error(transparent)]
+    Settle(#[from] trawl_indexer::rebuild::RebuildError),
     #[error("engine: {0}")]
     Client(#[from] trawl_client::ClientError),
     #[error("registry: {0}")]

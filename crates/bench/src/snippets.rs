@@ -311,17 +311,25 @@ fn difference(engine: &[BlobHit], git: &[BlobHit]) -> Option<String> {
     })
 }
 
-/// Each repository as a public registration named after its directory.
+/// Each repository as a public registration named after its directory (numbered when
+/// two directories share a name).
 fn specs(repos: &[PathBuf]) -> Result<Vec<RepoSpec>, SnippetsError> {
+    let mut seen = std::collections::BTreeSet::new();
     repos
         .iter()
-        .map(|path| {
+        .enumerate()
+        .map(|(i, path)| {
             let refuse = |reason: String| SnippetsError::Repo {
                 path: path.display().to_string(),
                 reason,
             };
             let path = path.canonicalize().map_err(|e| refuse(e.to_string()))?;
-            let id = RepoId::from_dir_name(&path).map_err(|e| refuse(e.to_string()))?;
+            let mut id = RepoId::from_dir_name(&path).map_err(|e| refuse(e.to_string()))?;
+            if !seen.insert(id.clone()) {
+                id = RepoId::new(format!("{}-{i}", id.as_str()))
+                    .map_err(|e| refuse(e.to_string()))?;
+                seen.insert(id.clone());
+            }
             let source =
                 RepoSource::new(path.display().to_string()).map_err(|e| refuse(e.to_string()))?;
             let mut spec = RepoSpec::new(id, source);

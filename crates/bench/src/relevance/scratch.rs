@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use trawl_analyzers::{IndexKind, IndexOptions};
-use trawl_client::{Client, EngineRequest};
+use trawl_client::Client;
 use trawl_indexer::search::{Page, PathFilter, SnippetOptions};
 use trawl_indexer::{
     BlobQuery, CodeSearch, IndexNames, IndexProgress, IndexReport, IndexSet, IndexingOptions,
@@ -221,21 +221,13 @@ impl Scratch {
 
     /// Primary store bytes of the blobs index after a force merge to one segment.
     pub async fn blobs_bytes_merged(&self) -> Result<u64, RelevanceError> {
-        let client = self.set.client();
-        let alias = self.set.alias(IndexKind::Blobs);
-        client.refresh(&alias).await?;
-        client
-            .send(
-                &EngineRequest::post(format!("{alias}/_forcemerge"))
-                    .query("max_num_segments", 1)
-                    .query("flush", true)
-                    .idempotent(true)
-                    .timeout(Duration::from_secs(3600)),
-            )
-            .await?;
-        client.refresh(&alias).await?;
-        Ok(client
-            .index_stats(&alias)
+        // Merged once the engine let go of the recovery copy of `_source` an index whose
+        // `_source` leaves the content out keeps for a while (see `rebuild::settle`).
+        trawl_indexer::rebuild::settle(&self.set, true).await?;
+        Ok(self
+            .set
+            .client()
+            .index_stats(&self.set.alias(IndexKind::Blobs))
             .await?
             .iter()
             .map(|s| s.primary_store_bytes)
