@@ -11,7 +11,7 @@
 //! a force push, before the next `index`) or a repository that cannot be opened gives the
 //! reason instead.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 use trawl_analyzers::source_keeps_blob_content;
@@ -32,23 +32,19 @@ pub async fn read_contents(
     registry: &Registry,
     hits: &[&trawl_client::Hit],
 ) -> Result<Vec<BlobText>, RegistryError> {
-    let mut sources: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for hit in hits {
-        let Some(repo) = hit.source["repo_id"].as_str() else {
-            continue;
-        };
-        if sources.contains_key(repo) {
-            continue;
-        }
-        let source = match RepoId::new(repo) {
-            Ok(id) => registry
-                .get(&id)
-                .await?
-                .map(|r| r.spec.source.as_str().to_owned()),
-            Err(_) => None,
-        };
-        sources.insert(repo.to_owned(), source);
-    }
+    // Every repository of the page in one query; ids that are no repository id name none.
+    let ids: BTreeSet<RepoId> = hits
+        .iter()
+        .filter_map(|h| h.source["repo_id"].as_str())
+        .filter_map(|repo| RepoId::new(repo).ok())
+        .collect();
+    let ids: Vec<RepoId> = ids.into_iter().collect();
+    let sources: BTreeMap<String, Option<String>> = registry
+        .sources(&ids)
+        .await?
+        .into_iter()
+        .map(|(id, source)| (id.as_str().to_owned(), Some(source.as_str().to_owned())))
+        .collect();
     let wanted: Vec<Wanted> = hits.iter().map(|h| Wanted::of(h)).collect();
     Ok(
         tokio::task::spawn_blocking(move || read_blocking(&sources, &wanted))

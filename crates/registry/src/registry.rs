@@ -9,7 +9,7 @@
 //! [`crate::AccessFilter`]); the repositories whose documents' visibility is not yet
 //! trusted are kept in `trawl_access_pending` (see `access_pending.rs`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr as _;
 use std::time::Duration;
 
@@ -234,6 +234,26 @@ impl Registry {
             )
             .await?;
         rows.iter().map(decode).next().transpose()
+    }
+
+    /// The sources of those of `ids` that are registered, by id, in one query (what a
+    /// search reading its hits' contents from git needs of a page's repositories).
+    pub async fn sources(
+        &self,
+        ids: &[RepoId],
+    ) -> Result<BTreeMap<RepoId, RepoSource>, RegistryError> {
+        let client = self.pool.get().await?;
+        let ids: Vec<&str> = ids.iter().map(RepoId::as_str).collect();
+        let rows = client
+            .query(include_str!("sql/sources.sql"), &[&self.deployment, &ids])
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get(0)?;
+                let source: String = row.try_get(1)?;
+                Ok((RepoId::new(id)?, RepoSource::new(source)?))
+            })
+            .collect()
     }
 
     /// Every registration, by id.
