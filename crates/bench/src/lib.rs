@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod index;
 mod interrupt;
 pub mod latency;
+mod owned_keys;
 pub mod queue;
 pub mod records;
 pub mod reindex;

@@ -15,9 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use serde_json::json;
 use trawl_analyzers::{IndexKind, IndexOptions};
-use trawl_client::{Client, EngineRequest};
+use trawl_client::Client;
 use trawl_indexer::search::{BlobHit, BlobQuery, Page};
 use trawl_indexer::{
     CodeSearch, IndexNames, IndexProgress, IndexSet, IndexingOptions, RedisKeys, RepoIndexer,
@@ -169,7 +168,8 @@ async fn measure(
             .sum::<u64>();
         facts.push((documents, bytes));
     }
-    let text_bytes = text_bytes(client, &sides[0].set.alias(IndexKind::Blobs)).await?;
+    let text_bytes =
+        trawl_indexer::rebuild::text_bytes(client, &sides[0].set.alias(IndexKind::Blobs)).await?;
     let over_text = |bytes: u64| bytes as f64 / text_bytes.max(1) as f64;
     let mut pages = Vec::new();
     for size in PAGE_SIZES {
@@ -339,28 +339,6 @@ fn specs(repos: &[PathBuf]) -> Result<Vec<RepoSpec>, SnippetsError> {
         .collect()
 }
 
-/// Bytes of text the blobs index `alias` holds (files indexed with their content).
-async fn text_bytes(client: &Client, alias: &str) -> Result<u64, SnippetsError> {
-    let body = json!({
-        "size": 0,
-        "query": { "bool": { "filter": [
-            { "term": { "blob.binary": false } },
-            { "term": { "blob.truncated": false } }
-        ] } },
-        "aggs": { "text": { "sum": { "field": "blob.size" } } }
-    });
-    let request = EngineRequest::post(format!("{alias}/_search"))
-        .idempotent(true)
-        .json(&body);
-    let answer: serde_json::Value = client
-        .send(&request)
-        .await?
-        .json(request.method, &request.path)?;
-    Ok(answer["aggregations"]["text"]["value"]
-        .as_f64()
-        .map_or(0, |v| v.max(0.0) as u64))
-}
-
 /// One of the two deployments.
 struct Side {
     label: &'static str,
@@ -437,15 +415,9 @@ impl Side {
             .await
             .map(|_| ())
             .map_err(SnippetsError::from);
-        let keys = RedisKeys::new(self.set.names());
-        let mut redis = self.redis.clone();
-        let owned: Vec<String> = redis
-            .scan_match(&keys.scan_pattern())
-            .await?
-            .into_iter()
-            .filter(|k| keys.owns(k))
-            .collect();
-        redis.delete(&owned).await?;
-        indices.and(registrations)
+        let keys = crate::owned_keys::remove_owned_keys(&self.redis, self.set.names())
+            .await
+            .map_err(SnippetsError::from);
+        indices.and(registrations).and(keys)
     }
 }

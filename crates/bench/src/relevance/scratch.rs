@@ -244,23 +244,9 @@ impl Scratch {
             .await
             .map(|_| ())
             .map_err(RelevanceError::from);
-        let keys = self.remove_keys().await;
+        let keys = crate::owned_keys::remove_owned_keys(&self.redis, self.set.names())
+            .await
+            .map_err(RelevanceError::from);
         indices.and(registrations).and(keys)
-    }
-
-    /// Deletes the Redis keys this deployment owns (exact names, checked one by one).
-    async fn remove_keys(&self) -> Result<(), RelevanceError> {
-        let names = self.set.names();
-        let keys = RedisKeys::new(names);
-        let mut redis = self.redis.clone();
-        // Every master of a cluster is scanned; deletion goes slot by slot.
-        let owned: Vec<String> = redis
-            .scan_match(&keys.scan_pattern())
-            .await?
-            .into_iter()
-            .filter(|k| keys.owns(k))
-            .collect();
-        redis.delete(&owned).await?;
-        Ok(())
     }
 }

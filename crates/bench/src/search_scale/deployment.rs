@@ -162,22 +162,9 @@ impl ScaleDeployment {
             .await
             .map(|_| ())
             .map_err(SearchScaleError::from);
-        let keys = self.remove_keys().await;
+        let keys = crate::owned_keys::remove_owned_keys(&self.redis, self.set.names())
+            .await
+            .map_err(SearchScaleError::from);
         indices.and(registrations).and(keys)
-    }
-
-    /// Deletes the Redis keys this deployment owns (exact names, checked one by one).
-    async fn remove_keys(&self) -> Result<(), SearchScaleError> {
-        let keys = RedisKeys::new(self.set.names());
-        let mut redis = self.redis.clone();
-        // Every master of a cluster is scanned; deletion goes slot by slot.
-        let owned: Vec<String> = redis
-            .scan_match(&keys.scan_pattern())
-            .await?
-            .into_iter()
-            .filter(|k| keys.owns(k))
-            .collect();
-        redis.delete(&owned).await?;
-        Ok(())
     }
 }

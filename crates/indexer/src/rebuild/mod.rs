@@ -28,6 +28,7 @@ use trawl_registry::{Registry, RegistryConfig, RegistryError, RepoSpec};
 use self::components::Components;
 use self::plan::{Baseline, ComparePlan, PlanRefusal, RepoFacts, Stale};
 use self::scratch::ScratchSide;
+pub use self::scratch::text_bytes;
 use crate::git::GitRepo;
 use crate::indexing::{IndexError, IndexProgress, IndexReport};
 use crate::{IndexSet, StatusStore};
@@ -230,8 +231,7 @@ pub async fn measure_size_change(
             }
         };
         settle(&baseline_set, request.merge).await?;
-        let text_bytes =
-            scratch::text_bytes(&client, &baseline_set.alias(IndexKind::Blobs)).await?;
+        let text_bytes = text_bytes(&client, &baseline_set.alias(IndexKind::Blobs)).await?;
         let source = MeasuredDefinition {
             name: baseline_name.to_owned(),
             options: baseline_set.options().clone(),

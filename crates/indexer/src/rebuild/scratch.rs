@@ -186,7 +186,7 @@ impl ScratchSide {
 
 /// Bytes of text the blobs index `alias` holds: the sizes of files indexed with their
 /// content (not binary, not over the size limit).
-pub(super) async fn text_bytes(client: &Client, alias: &str) -> Result<u64, RebuildError> {
+pub async fn text_bytes(client: &Client, alias: &str) -> Result<u64, RebuildError> {
     let body = json!({
         "size": 0,
         "track_total_hits": false,

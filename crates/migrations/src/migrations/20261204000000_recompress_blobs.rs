@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use trawl_analyzers::IndexKind;
 
 use crate::helpers::{HelperMigration, MigrationHelper};
-use crate::reindex::{ReindexDriver, ReindexOptions};
+use crate::reindex::ReindexDriver;
 use crate::{MigrationContext, MigrationError, Step};
 
 /// The version of this migration.
@@ -103,19 +103,9 @@ impl MigrationHelper for Recompress {
                     .join(" and ")
             ))
         };
-        let driver = ReindexDriver::new(ctx.indices.clone(), ctx.redis(), ctx.registry().clone())
-            .map_err(failed)?
-            .by_migration();
-        let task = match driver.active().await.map_err(failed)? {
-            Some(active) => driver.resume(Some(&active.id)).await.map_err(failed)?,
-            None => driver
-                .start(&ReindexOptions {
-                    kinds: kinds.clone(),
-                    ..ReindexOptions::default()
-                })
-                .await
-                .map_err(failed)?,
-        };
+        let task = ReindexDriver::run_for_migration(ctx, kinds.clone())
+            .await
+            .map_err(failed)?;
         state.progress = format!("reindex task {} is {:?}", task.id, task.stage);
         state.task = Some(task.id);
         // Another look: a task someone else started may not have covered every kind.

@@ -17,7 +17,7 @@ use trawl_analyzers::IndexKind;
 use trawl_indexer::blob_contents::alias_keeps_content;
 
 use crate::helpers::{HelperMigration, MigrationHelper};
-use crate::reindex::{ReindexDriver, ReindexOptions};
+use crate::reindex::ReindexDriver;
 use crate::{MigrationContext, MigrationError, Step};
 
 /// The version of this migration.
@@ -71,19 +71,9 @@ impl MigrationHelper for ContentSource {
                 ctx.indices.alias(IndexKind::Blobs)
             ))
         };
-        let driver = ReindexDriver::new(ctx.indices.clone(), ctx.redis(), ctx.registry().clone())
-            .map_err(failed)?
-            .by_migration();
-        let task = match driver.active().await.map_err(failed)? {
-            Some(active) => driver.resume(Some(&active.id)).await.map_err(failed)?,
-            None => driver
-                .start(&ReindexOptions {
-                    kinds: vec![IndexKind::Blobs],
-                    ..ReindexOptions::default()
-                })
-                .await
-                .map_err(failed)?,
-        };
+        let task = ReindexDriver::run_for_migration(ctx, vec![IndexKind::Blobs])
+            .await
+            .map_err(failed)?;
         state.progress = format!("reindex task {} is {:?}", task.id, task.stage);
         state.task = Some(task.id);
         // Another look: a task someone else started may have left the blobs out.

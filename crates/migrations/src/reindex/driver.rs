@@ -176,6 +176,27 @@ impl ReindexDriver {
         self
     }
 
+    /// For a migration: runs a reindex of `kinds` to its end in the deployment of `ctx`,
+    /// or resumes the unfinished task a crash (or anyone) left behind instead.
+    pub(crate) async fn run_for_migration(
+        ctx: &crate::MigrationContext,
+        kinds: Vec<IndexKind>,
+    ) -> Result<ReindexTask, ReindexError> {
+        let driver = ReindexDriver::new(ctx.indices.clone(), ctx.redis(), ctx.registry().clone())?
+            .by_migration();
+        match driver.active().await? {
+            Some(active) => driver.resume(Some(&active.id)).await,
+            None => {
+                driver
+                    .start(&ReindexOptions {
+                        kinds,
+                        ..ReindexOptions::default()
+                    })
+                    .await
+            }
+        }
+    }
+
     /// How long the driver lock outlives a driver that died (default 30 s).
     /// The deployment's indices the driver rebuilds.
     pub fn indices(&self) -> &IndexSet {
